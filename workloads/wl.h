@@ -1,0 +1,149 @@
+/* The workload model: what a request type does, parsed from an INI file.
+ * Both engines, the database and the harness read a workload through this
+ * header only; nothing here knows about sockets. */
+#ifndef OVERLAP_WL_H
+#define OVERLAP_WL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Limits, each with its reason. */
+#define WL_MAX_NAME    64  /* query and request names appear in URLs and CSV rows */
+#define WL_MAX_PARAMS  16  /* bound parameters per query; the db protocol has the same cap */
+#define WL_MAX_STEPS   256 /* steps per request, counting each repeat of a query */
+#define WL_MAX_REPEAT  100 /* `query NAME xK`: K at most this */
+#define WL_ERR_LEN     512 /* room for one `FILE:LINE: message` */
+
+/* ---- random numbers: xoshiro256**, one generator per thread, never shared ---- */
+
+struct wl_rng {
+    uint64_t s[4];
+};
+
+void wl_rng_seed(struct wl_rng *rng, uint64_t seed);
+uint64_t wl_rng_next(struct wl_rng *rng);
+double wl_rng_double(struct wl_rng *rng);                /* uniform in [0, 1) */
+uint64_t wl_rng_below(struct wl_rng *rng, uint64_t n); /* uniform in [0, n), n > 0 */
+
+/* ---- latency distributions, in nanoseconds ---- */
+
+enum wl_dist_kind {
+    WL_DIST_FIXED,       /* a = the value */
+    WL_DIST_UNIFORM,     /* uniform in [a, b] */
+    WL_DIST_EXPONENTIAL, /* mean a */
+    WL_DIST_LOGNORMAL,   /* median a, 99th percentile b (b >= a) */
+};
+
+struct wl_dist {
+    enum wl_dist_kind kind;
+    double a, b;
+};
+
+double wl_dist_mean(const struct wl_dist *d);
+uint64_t wl_dist_sample(const struct wl_dist *d, struct wl_rng *rng);
+/* Parses `fixed 10ms`, `uniform 1ms 5ms`, `exponential 2ms`, `lognormal 1ms 20ms`.
+ * Returns 0, or -1 with a message (without FILE:LINE) in err. */
+int wl_dist_parse(const char *text, struct wl_dist *d, char *err, size_t errlen);
+/* Parses a duration (`250ns`, `500us`, `10ms`, `1.5s`) into ns; 0 or -1. */
+int wl_duration_parse(const char *text, uint64_t *ns);
+
+/* ---- the model ---- */
+
+enum wl_param_kind {
+    WL_PARAM_INT,  /* `int A B`: uniform integer in [lo, hi] per execution */
+    WL_PARAM_INT_CONST,  /* `const 42` */
+    WL_PARAM_REAL_CONST, /* `const 1.5` */
+    WL_PARAM_TEXT_CONST, /* `const "text"` */
+    WL_PARAM_NULL,       /* `null` */
+};
+
+struct wl_param {
+    enum wl_param_kind kind;
+    int64_t lo, hi; /* WL_PARAM_INT; lo is also the WL_PARAM_INT_CONST value */
+    double real;
+    char *text;
+};
+
+struct wl_query {
+    char name[WL_MAX_NAME];
+    char *sql;
+    int line; /* line of the [query.NAME] header, for errors the database finds */
+    int nparams;
+    struct wl_param params[WL_MAX_PARAMS];
+    struct wl_dist latency;
+};
+
+enum wl_step_kind {
+    WL_STEP_CPU,   /* burn cpu_ns of calibrated work */
+    WL_STEP_QUERY, /* run query `query` once; `query NAME xK` expands to K steps */
+};
+
+struct wl_step {
+    enum wl_step_kind kind;
+    uint64_t cpu_ns;
+    int query; /* index into wl_workload.queries */
+};
+
+enum wl_render {
+    WL_RENDER_JSON, /* the rows as JSON: the default */
+    WL_RENDER_HTML, /* an HTML table with every value escaped (fortunes) */
+};
+
+struct wl_request {
+    char name[WL_MAX_NAME];
+    int line;
+    double weight;
+    enum wl_render render;
+    int nsteps;
+    struct wl_step *steps;
+};
+
+enum wl_dataset {
+    WL_DATASET_NONE,        /* init script only */
+    WL_DATASET_TECHEMPOWER, /* World x 10000, Fortune x 12 */
+};
+
+struct wl_workload {
+    char *path; /* as given to wl_load */
+    char *name;
+    char *description;
+    enum wl_dataset dataset;
+    char *init_path; /* resolved relative to the workload file, or NULL */
+    int nqueries;
+    struct wl_query *queries;
+    int nrequests;
+    struct wl_request *requests;
+    double total_weight;
+};
+
+/* Loads and validates a workload. Returns 0 and *out, or -1 with one
+ * `FILE:LINE: what is wrong (what was expected)` message in err. */
+int wl_load(const char *path, struct wl_workload **out, char *err, size_t errlen);
+void wl_free(struct wl_workload *wl);
+
+/* Index of the request or query with this name (not NUL-terminated), or -1. */
+int wl_find_request(const struct wl_workload *wl, const char *name, size_t len);
+int wl_find_query(const struct wl_workload *wl, const char *name, size_t len);
+/* A request index drawn by weight. */
+int wl_pick_request(const struct wl_workload *wl, struct wl_rng *rng);
+
+/* Means in ns: a request's CPU and database wait, and the weighted means over
+ * the mix. These feed the harness's Little's-law bounds. */
+double wl_request_cpu_ns(const struct wl_workload *wl, int request);
+double wl_request_wait_ns(const struct wl_workload *wl, int request);
+double wl_mean_cpu_ns(const struct wl_workload *wl);
+double wl_mean_wait_ns(const struct wl_workload *wl);
+
+/* ---- the CPU burner: how a `cpu` step runs in either engine ---- */
+
+/* Measures iterations per microsecond once per process (thread-safe, idempotent). */
+void wl_burn_calibrate(void);
+/* Does the amount of work that takes ns when uncontended; a preempted thread
+ * still owes all of it. Calibrates on first use. */
+void wl_burn(uint64_t ns);
+double wl_burn_iters_per_us(void);
+
+/* `overlap workload check FILE...`: exit status 0, 1 or 2. */
+int wl_check_main(int argc, char **argv);
+
+#endif
