@@ -16,8 +16,7 @@ struct command {
 static int help_main(int argc, char **argv);
 
 static const struct command commands[] = {
-    {"workload", "check FILE...", "validate workload files and print their bounds",
-     wl_check_main},
+    {"workload", "check FILE...", "validate workload files and print their bounds", wl_check_main},
     {"help", "", "list the subcommands", help_main},
 };
 

@@ -8,11 +8,11 @@
 #include <stdint.h>
 
 /* Limits, each with its reason. */
-#define WL_MAX_NAME    64  /* query and request names appear in URLs and CSV rows */
-#define WL_MAX_PARAMS  16  /* bound parameters per query; the db protocol has the same cap */
-#define WL_MAX_STEPS   256 /* steps per request, counting each repeat of a query */
-#define WL_MAX_REPEAT  100 /* `query NAME xK`: K at most this */
-#define WL_ERR_LEN     512 /* room for one `FILE:LINE: message` */
+#define WL_MAX_NAME   64  /* query and request names appear in URLs and CSV rows */
+#define WL_MAX_PARAMS 16  /* bound parameters per query; the db protocol has the same cap */
+#define WL_MAX_STEPS  256 /* steps per request, counting each repeat of a query */
+#define WL_MAX_REPEAT 100 /* `query NAME xK`: K at most this */
+#define WL_ERR_LEN    512 /* room for one `FILE:LINE: message` */
 
 /* ---- random numbers: xoshiro256**, one generator per thread, never shared ---- */
 
@@ -22,7 +22,7 @@ struct wl_rng {
 
 void wl_rng_seed(struct wl_rng *rng, uint64_t seed);
 uint64_t wl_rng_next(struct wl_rng *rng);
-double wl_rng_double(struct wl_rng *rng);                /* uniform in [0, 1) */
+double wl_rng_double(struct wl_rng *rng);              /* uniform in [0, 1) */
 uint64_t wl_rng_below(struct wl_rng *rng, uint64_t n); /* uniform in [0, n), n > 0 */
 
 /* ---- latency distributions, in nanoseconds ---- */
@@ -50,7 +50,7 @@ int wl_duration_parse(const char *text, uint64_t *ns);
 /* ---- the model ---- */
 
 enum wl_param_kind {
-    WL_PARAM_INT,  /* `int A B`: uniform integer in [lo, hi] per execution */
+    WL_PARAM_INT,        /* `int A B`: uniform integer in [lo, hi] per execution */
     WL_PARAM_INT_CONST,  /* `const 42` */
     WL_PARAM_REAL_CONST, /* `const 1.5` */
     WL_PARAM_TEXT_CONST, /* `const "text"` */
@@ -133,6 +133,11 @@ double wl_request_cpu_ns(const struct wl_workload *wl, int request);
 double wl_request_wait_ns(const struct wl_workload *wl, int request);
 double wl_mean_cpu_ns(const struct wl_workload *wl);
 double wl_mean_wait_ns(const struct wl_workload *wl);
+/* The Little's-law throughput bound in requests/s (DESIGN.md):
+ * min(clients/(c+w), workers/(c+w), cores/c), with c and w the weighted mean
+ * CPU and wait per request. A limit <= 0 means unbounded (open loop, or a
+ * thread per connection). */
+double wl_bound_rps(const struct wl_workload *wl, double clients, double workers, double cores);
 
 /* ---- the CPU burner: how a `cpu` step runs in either engine ---- */
 
