@@ -413,3 +413,33 @@ Test(command, usage_errors_exit_2)
     cr_expect_eq(run("help", out, sizeof(out)), 0);
     cr_expect(strstr(out, "workload check FILE...") != NULL, "%s", out);
 }
+
+/* The example in workloads/README.md is meant to be copied: it must load. */
+Test(workload, readme_example_loads)
+{
+    char path[512], line[512], err[WL_ERR_LEN];
+    snprintf(path, sizeof(path), "%s/workloads/README.md", OVERLAP_SOURCE_DIR);
+    FILE *in = fopen(path, "r");
+    cr_assert_not_null(in);
+    snprintf(path, sizeof(path), "%s/example.ini", tmpdir);
+    FILE *out = fopen(path, "w");
+    cr_assert_not_null(out);
+    int inside = 0, lines = 0;
+    while (fgets(line, sizeof(line), in)) {
+        if (!strncmp(line, "```", 3)) {
+            if (inside)
+                break;
+            inside = !strncmp(line, "```ini", 6);
+            continue;
+        }
+        if (inside && fputs(line, out) >= 0)
+            lines++;
+    }
+    fclose(in);
+    fclose(out);
+    cr_assert_gt(lines, 10);
+    struct wl_workload *wl;
+    cr_assert_eq(wl_load(path, &wl, err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(wl->nrequests, 2);
+    wl_free(wl);
+}
