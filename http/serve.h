@@ -1,0 +1,70 @@
+/* The front door both engines share: `overlap serve` flags, the listening
+ * socket, CPU pinning, the `listening HOST:PORT` line and the stop signal.
+ * Nothing here runs a request; the engines do that their own way. */
+#ifndef OVERLAP_SERVE_H
+#define OVERLAP_SERVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wl.h"
+
+#define SERVE_DEFAULT_LISTEN   "127.0.0.1:8080"
+#define SERVE_DEFAULT_WORKERS  64   /* pool: enough to overlap ~60 waits per core */
+#define SERVE_DEFAULT_QUEUE    1024 /* pool: requests waiting for a worker before 503 */
+#define SERVE_DEFAULT_DB_CONNS 4    /* async: database connections per loop */
+#define SERVE_BACKLOG          4096 /* listen(2) backlog: accept storms queue in the kernel */
+
+enum serve_engine { SERVE_POOL, SERVE_ASYNC };
+
+enum serve_pool_mode {
+    SERVE_MODE_REQUEST,    /* idle connections wait in a poller; workers take requests */
+    SERVE_MODE_CONNECTION, /* a worker owns a connection from accept to close */
+};
+
+/* Set once by serve_parse_args, read-only afterwards, shared by all threads. */
+struct serve_config {
+    enum serve_engine engine;
+    const char *workload_path;
+    struct wl_workload *wl;
+    const char *db_addr;        /* unix:/PATH or tcp:HOST:PORT */
+    const char *listen_addr;    /* HOST:PORT; port 0 picks a free one */
+    int ncpus;                  /* CPUs the process may run on, after --cpus pinned it */
+    uint64_t db_timeout_ns;     /* a query unanswered this long gets 504 */
+    uint64_t header_timeout_ns; /* a request head not complete this long: close */
+    uint64_t idle_timeout_ns;   /* a keep-alive connection idle this long: close */
+    /* pool */
+    int workers; /* 0 with mode connection: one thread per connection */
+    int queue;
+    enum serve_pool_mode mode;
+    /* async */
+    int loops;
+    int db_conns;
+};
+
+/* Parses `overlap serve` flags (argv[0] is "serve"), loads the workload and
+ * pins the process. Returns 0, or the exit status to leave with (0 after
+ * --help, 2 after a usage or workload error, message already printed). */
+int serve_parse_args(int argc, char **argv, struct serve_config *cfg, int *status);
+void serve_config_free(struct serve_config *cfg);
+
+/* Pins the calling process to a CPU list such as `0`, `0-3` or `0,2-3`.
+ * Returns the number of CPUs, or -1 for a bad list, -2 if pinning failed. */
+int serve_pin_cpus(const char *list);
+
+/* A non-blocking listening TCP socket on HOST:PORT with SO_REUSEADDR (and
+ * SO_REUSEPORT when asked, so each async loop can own one). Writes the bound
+ * address, with the real port, into bound. Returns the fd or -errno. */
+int serve_listen(const char *addr, bool reuseport, char *bound, size_t boundlen);
+
+/* Prints the `listening HOST:PORT` line and flushes: the harness waits for it. */
+void serve_announce(const char *bound);
+
+/* SIGINT/SIGTERM set the stop flag and make serve_stop_fd() readable forever,
+ * so any epoll loop that watches it wakes; SIGPIPE is ignored. */
+int serve_install_signals(void);
+int serve_stop_fd(void);
+bool serve_stopping(void);
+
+#endif
