@@ -1,0 +1,33 @@
+# What each config costs the machine as clients grow (closed loop): peak
+# resident memory, threads, and context switches per second.
+chart = "cost"
+load "common.gp"
+set datafile columnheaders
+do for [i=1:n] {
+    set table tmp(chart, i) separator comma
+    plot runs using (column("clients")):(column("peak_rss_kib")/1024.0):(column("threads")): \
+        (column("vol_ctxsw_per_s") + column("invol_ctxsw_per_s")) with table if (ok(i, "closed"))
+    unset table
+}
+set datafile nocolumnheaders
+set multiplot layout 1,3 title "Server cost vs clients (closed loop)"
+set logscale x 2
+set format x "%g"
+set xlabel "concurrent clients"
+set key inside left top
+set title "peak RSS"
+set ylabel "MiB"
+set yrange [0:*]
+plot for [i=1:n] tmp(chart, i) using 1:2 with linespoints lw 2 pt 7 ps 0.7 lc rgb color(i) \
+         title engine(i)
+unset key
+set title "threads"
+set ylabel "threads (log)"
+set logscale y
+set yrange [*:*]
+plot for [i=1:n] tmp(chart, i) using 1:3 with linespoints lw 2 pt 7 ps 0.7 lc rgb color(i)
+set title "context switches"
+set ylabel "switches/s (log)"
+plot for [i=1:n] tmp(chart, i) using 1:($4 > 0 ? $4 : 1) with linespoints lw 2 pt 7 ps 0.7 \
+         lc rgb color(i)
+unset multiplot
