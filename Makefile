@@ -15,7 +15,9 @@ PACKAGES := cmake make gcc libc6-dev pkg-config libsqlite3-dev sqlite3 libinih-d
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build build-test bench test fuzz format clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps build build-test build-fuzz bench bench-quick test fuzz format clean
 
 all: build
 
@@ -41,10 +43,22 @@ build-test: deps
 bench: build
 	$(RELEASE)/overlap workload check workloads/*.ini
 
-test: build-test
+# The libFuzzer targets, built with clang; `make test` runs each for a few seconds.
+build-fuzz: deps
+	CC=clang cmake -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Fuzz -DOVERLAP_FUZZ=ON >/dev/null
+	cmake --build $(FUZZ) -j $(JOBS)
+
+test: build-test build-fuzz
 	cd $(SANITIZE) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j 2
+	cd $(FUZZ) && ctest --output-on-failure -j 2
+
+# Each fuzz target for FUZZ_SECONDS (default 60); findings land in build/fuzz.
+fuzz: build-fuzz
+	cd $(FUZZ) && cmake -DOVERLAP_FUZZ_SECONDS=$(FUZZ_SECONDS) . >/dev/null && \
+	  ctest --output-on-failure --timeout $$(( $(FUZZ_SECONDS) * 2 + 60 )); \
+	  status=$$?; cmake -DOVERLAP_FUZZ_SECONDS=5 . >/dev/null; exit $$status
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
