@@ -1,0 +1,113 @@
+/* The HTTP/1.1 layer both engines share: a zero-copy request-head parser, the
+ * routes of a workload, the response writer and the body renderers. Nothing
+ * here does I/O or knows about threads: an engine feeds it bytes and sends
+ * what it writes, so the two engines answer byte for byte the same. */
+#ifndef OVERLAP_HTTP_H
+#define OVERLAP_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "wl.h"
+
+/* Limits, each with its reason. */
+#define HTTP_MAX_HEAD    8192 /* a request head larger than this gets 431, as nginx's default */
+#define HTTP_MAX_HEADERS 100  /* more header lines than this get 431 too */
+#define HTTP_MAX_PHASES  (WL_MAX_STEPS + 1) /* the queue, then one phase per step */
+
+/* ---- parsing a request head ---- */
+
+struct http_request {
+    const char *method, *path; /* point into the caller's buffer, not NUL-terminated */
+    size_t method_len, path_len;
+    int minor;               /* HTTP/1.minor: 0 or 1 */
+    bool keep_alive;         /* after this request: from the version and Connection */
+    bool head;               /* HEAD: the response carries no body */
+    uint64_t content_length; /* body bytes after the head, to be read and discarded */
+};
+
+/* HTTP_PARTIAL while the head is incomplete and under HTTP_MAX_HEAD. */
+#define HTTP_PARTIAL 0
+
+/* Parses the request head at the start of buf[0, len). Returns its length in
+ * bytes (> 0) with *req filled, HTTP_PARTIAL if more bytes are needed, or a
+ * negated status: -400 malformed, -431 head or header count over the limits,
+ * -501 Transfer-Encoding. Never reads past len and never allocates; a request
+ * split at any byte parses the same once whole. After -400, -431 or -501 the
+ * connection must be closed once the error response is written. */
+int http_parse_request(const char *buf, size_t len, struct http_request *req);
+
+/* ---- routes ---- */
+
+#define HTTP_ROUTE_PLAINTEXT (-1) /* GET /plaintext: "Hello, World!", no work */
+
+/* What a parsed request gets: a request type's index (>= 0) for GET /NAME,
+ * HTTP_ROUTE_PLAINTEXT, or a negated status: -405 for a method other than GET
+ * or HEAD, -404 for an unknown path. A query string (`?…`) is ignored. */
+int http_route(const struct wl_workload *wl, const struct http_request *req);
+
+/* ---- output buffers ---- */
+
+/* A growable byte buffer; one per connection (responses) and per request
+ * (the body). Reused across requests, so the hot path stops allocating once
+ * it has grown to the largest response. */
+struct http_buf {
+    char *data;
+    size_t len, cap;
+};
+
+void http_buf_init(struct http_buf *b);
+void http_buf_free(struct http_buf *b);
+/* Room for n more bytes at data + len: 0 or -ENOMEM. */
+int http_buf_reserve(struct http_buf *b, size_t n);
+int http_buf_append(struct http_buf *b, const void *data, size_t n); /* 0 or -ENOMEM */
+/* Drops the first n bytes (written to the socket), keeping the rest. */
+void http_buf_consume(struct http_buf *b, size_t n);
+
+/* ---- bodies ---- */
+
+/* A workload request's body is built in three moves, whatever the engine:
+ * begin, one add per query step in step order, end. JSON (the default):
+ *   {"request":"home","results":[{"query":"world","rows":[[4174,331]]}]}
+ * one results entry per executed query, rows as arrays of column values
+ * (integers, reals as %.17g, strings JSON-escaped, null). HTML (render = html):
+ * a page with one table per query, every text value HTML-escaped. */
+int http_body_begin(struct http_buf *body, const struct wl_workload *wl, int request);
+int http_body_add(struct http_buf *body, const struct wl_workload *wl, int request, int query,
+                  const struct db_result *res);
+int http_body_end(struct http_buf *body, const struct wl_workload *wl, int request);
+/* The Content-Type of a request type's body. */
+const char *http_content_type(const struct wl_workload *wl, int request);
+
+/* ---- responses ---- */
+
+/* Appends a whole response to out: the status line, Content-Type,
+ * Content-Length, `Connection: close` when !keep_alive (`Connection:
+ * keep-alive` when keep_alive and the request was HTTP/1.0), then
+ * `Server-Timing` when nphases > 0, then the body unless head_only.
+ * Server-Timing lists the phases in order with durations in ms to the
+ * microsecond: `queue;dur=0.012, cpu;dur=0.501, db;dur=10.087, cpu;dur=0.500`.
+ * phase_ns[0] is the queue (from the head being complete to the first step
+ * starting), phase_ns[1 + i] the duration of step i of request type
+ * `request`, whose kind names the phase. 0 or -ENOMEM. */
+int http_write_response(struct http_buf *out, const struct http_request *req, int status,
+                        const char *content_type, const struct wl_workload *wl, int request,
+                        const uint64_t *phase_ns, int nphases, bool keep_alive, const void *body,
+                        size_t body_len);
+
+/* Appends an error response with a short text/plain body, `404 Not Found\n`
+ * or with a reason `503 Service Unavailable: database unreachable\n`. req may
+ * be NULL when the head did not parse (then it is treated as HTTP/1.1 GET).
+ * 405 carries `Allow: GET, HEAD`. 0 or -ENOMEM. */
+int http_write_error(struct http_buf *out, const struct http_request *req, int status,
+                     const char *reason, bool keep_alive);
+
+/* Appends the response to GET /plaintext: `Hello, World!` as text/plain. */
+int http_write_plaintext(struct http_buf *out, const struct http_request *req, bool keep_alive);
+
+/* The reason phrase of a status code ("OK", "Not Found", ...). */
+const char *http_status_text(int status);
+
+#endif
