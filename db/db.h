@@ -81,6 +81,14 @@ size_t db_query_size(const struct db_value *params, int nparams);
  * -EINVAL for too many params or a frame over DB_MAX_QUERY_FRAME. */
 int db_encode_query(uint8_t *buf, size_t cap, uint32_t tag, uint16_t query,
                     const struct db_value *params, int nparams);
+/* The server's frames, also for tests and tools. A result: its size,
+ * -ENOSPC if cap is short, -EINVAL over a limit (DB_MAX_ROWS, DB_MAX_CELLS,
+ * DB_MAX_FRAME). An error frame: its size or -ENOSPC (the message is cut at
+ * DB_MAX_MESSAGE bytes; status must not be DB_OK, -EINVAL). */
+long db_encode_result(uint8_t *buf, size_t cap, uint32_t tag, uint32_t ncols, uint32_t nrows,
+                      const struct db_value *values);
+int db_encode_error(uint8_t *buf, size_t cap, uint32_t tag, enum db_status status,
+                    const char *message);
 /* Splits a stream: the size of the complete frame at buf, 0 if more bytes are
  * needed, -EMSGSIZE for a length over max or -EBADMSG for one too short to
  * hold a header. Either error means framing is lost. */
@@ -153,9 +161,11 @@ int db_async_send(struct db_async *a, uint32_t tag, uint16_t query, const struct
 /* Call when the fd is writable: writes queued bytes. 0 or -errno (dead). */
 int db_async_on_writable(struct db_async *a);
 /* Call when the fd is readable: reads until EAGAIN and calls on_result for
- * every whole result, in arrival order. 0, or -errno when the connection is
- * dead (-ECONNRESET at EOF, -EBADMSG when the stream is corrupt). Tags of
- * queries still in flight then never get an answer: fail them. */
+ * every whole result, in arrival order (on_result may db_async_send on a,
+ * never db_async_close it; res is valid only during the call). 0, or -errno
+ * when the connection is dead (-ECONNRESET at EOF, -EBADMSG when the stream
+ * is corrupt). Tags of queries still in flight then never get an answer:
+ * fail them. */
 int db_async_on_readable(struct db_async *a, db_on_result on_result, void *ctx);
 
 /* `overlap db`: the server, or `--bench`. Exit status 0, 1 or 2. */

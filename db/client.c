@@ -1,0 +1,409 @@
+/* The two clients on top of the codec: db_conn blocks its thread for one
+ * query at a time (the pool engine), db_async keeps many tagged queries in
+ * flight on a non-blocking socket driven by the caller's loop (the async
+ * engine). Neither shares anything with another connection. */
+#define _GNU_SOURCE /* ppoll */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db_internal.h"
+
+/* ---- addresses ---- */
+
+static int parse_unix(const char *path, struct db__addr *out)
+{
+    struct sockaddr_un *un = (struct sockaddr_un *)&out->sa;
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof(un->sun_path))
+        return -EINVAL;
+    un->sun_family = AF_UNIX;
+    memcpy(un->sun_path, path, len + 1);
+    out->family = AF_UNIX;
+    out->salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+    return 0;
+}
+
+/* tcp:HOST:PORT, tcp::PORT or tcp:PORT; HOST may be [v6]. */
+static int parse_tcp(const char *text, struct db__addr *out)
+{
+    char host[256] = "127.0.0.1";
+    const char *port = text, *colon = strrchr(text, ':');
+    if (colon) {
+        const char *h = text;
+        size_t hl = (size_t)(colon - text);
+        if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+            h++;
+            hl -= 2;
+        }
+        if (hl >= sizeof(host))
+            return -EINVAL;
+        if (hl > 0) {
+            memcpy(host, h, hl);
+            host[hl] = '\0';
+        }
+        port = colon + 1;
+    }
+    char *end;
+    long p = strtol(port, &end, 10);
+    if (!*port || *end || p < 0 || p > 65535)
+        return -EINVAL;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai;
+    if (getaddrinfo(host, port, &hints, &ai) != 0)
+        return -EHOSTUNREACH;
+    memcpy(&out->sa, ai->ai_addr, ai->ai_addrlen);
+    out->salen = ai->ai_addrlen;
+    out->family = ai->ai_family;
+    freeaddrinfo(ai);
+    return 0;
+}
+
+int db__parse_addr(const char *addr, struct db__addr *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!strncmp(addr, "unix:", 5))
+        return parse_unix(addr + 5, out);
+    if (!strncmp(addr, "tcp:", 4))
+        return parse_tcp(addr + 4, out);
+    return -EINVAL;
+}
+
+/* A connected stream socket, blocking, close-on-exec; Nagle off for TCP so a
+ * small query leaves at once. Returns the fd or -errno. */
+static int connect_to(const char *addr)
+{
+    struct db__addr a;
+    int rc = db__parse_addr(addr, &a);
+    if (rc < 0)
+        return rc;
+    int fd = socket(a.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    while (connect(fd, (struct sockaddr *)&a.sa, a.salen) < 0) {
+        if (errno == EINTR)
+            continue;
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
+    if (a.family != AF_UNIX) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    return fd;
+}
+
+static int set_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return -errno;
+    return 0;
+}
+
+/* ---- the outgoing byte queue every connection keeps ---- */
+
+/* Room for n more bytes at buf + len: 0 or -ENOMEM. */
+int db__outq_reserve(struct db__outq *q, size_t n)
+{
+    if (q->sent == q->len)
+        q->sent = q->len = 0;
+    if (q->cap - q->len >= n)
+        return 0;
+    if (q->sent > 0) {
+        memmove(q->buf, q->buf + q->sent, q->len - q->sent);
+        q->len -= q->sent;
+        q->sent = 0;
+    }
+    size_t cap = q->cap ? q->cap : 1024;
+    while (cap - q->len < n)
+        cap *= 2;
+    if (cap != q->cap) {
+        uint8_t *buf = realloc(q->buf, cap);
+        if (!buf)
+            return -ENOMEM;
+        q->buf = buf;
+        q->cap = cap;
+    }
+    return 0;
+}
+
+/* Appends a query frame. 0, -EINVAL (bad params) or -ENOMEM. */
+static int outq_add_query(struct db__outq *q, uint32_t tag, uint16_t query,
+                          const struct db_value *params, int nparams)
+{
+    if (nparams < 0 || nparams > DB_MAX_PARAMS)
+        return -EINVAL;
+    size_t size = db_query_size(params, nparams);
+    if (size > DB_MAX_QUERY_FRAME)
+        return -EINVAL;
+    int rc = db__outq_reserve(q, size);
+    if (rc < 0)
+        return rc;
+    rc = db_encode_query(q->buf + q->len, q->cap - q->len, tag, query, params, nparams);
+    if (rc < 0)
+        return rc;
+    q->len += (size_t)rc;
+    return 0;
+}
+
+/* Writes what the socket takes. 0 when all is written, -EAGAIN when some is
+ * left, another -errno when the connection is dead. */
+int db__outq_write(struct db__outq *q, int fd)
+{
+    while (q->sent < q->len) {
+        ssize_t n = send(fd, q->buf + q->sent, q->len - q->sent, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        q->sent += (size_t)n;
+    }
+    return 0;
+}
+
+/* Reads once into the reader: bytes read, 0 at EOF, or -errno (-EAGAIN). */
+static ssize_t read_into(struct db_reader *r, int fd)
+{
+    size_t room;
+    uint8_t *p = db_reader_space(r, &room);
+    if (!p)
+        return -ENOMEM;
+    for (;;) {
+        ssize_t n = read(fd, p, room);
+        if (n >= 0) {
+            db_reader_commit(r, (size_t)n);
+            return n;
+        }
+        if (errno != EINTR)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
+}
+
+/* ---- the blocking client ---- */
+
+struct db_conn {
+    int fd; /* non-blocking: every wait is a ppoll with the query's deadline */
+    bool broken;
+    uint32_t next_tag;
+    struct db__outq out;
+    struct db_reader in;
+};
+
+int db_conn_open(const char *addr, struct db_conn **out)
+{
+    struct db_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    int fd = connect_to(addr);
+    if (fd < 0) {
+        free(c);
+        return fd;
+    }
+    int rc = set_nonblocking(fd);
+    if (rc < 0) {
+        close(fd);
+        free(c);
+        return rc;
+    }
+    c->fd = fd;
+    db_reader_init(&c->in);
+    *out = c;
+    return 0;
+}
+
+void db_conn_close(struct db_conn *c)
+{
+    if (!c)
+        return;
+    close(c->fd);
+    free(c->out.buf);
+    db_reader_free(&c->in);
+    free(c);
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Waits until fd has events or the deadline passes: 0 or -ETIMEDOUT. */
+static int wait_for(int fd, short events, uint64_t deadline)
+{
+    for (;;) {
+        uint64_t now = now_ns();
+        if (now >= deadline)
+            return -ETIMEDOUT;
+        uint64_t left = deadline - now;
+        struct timespec ts = {.tv_sec = (time_t)(left / 1000000000u),
+                              .tv_nsec = (long)(left % 1000000000u)};
+        struct pollfd p = {.fd = fd, .events = events};
+        int n = ppoll(&p, 1, &ts, NULL);
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
+/* Sends the queued bytes before the deadline. A frame cut short by the
+ * deadline stays queued, so the stream stays whole: the next query follows
+ * it. 0, -ETIMEDOUT or -errno (dead). */
+static int conn_send(struct db_conn *c, uint64_t deadline)
+{
+    for (;;) {
+        int rc = db__outq_write(&c->out, c->fd);
+        if (rc != -EAGAIN)
+            return rc;
+        rc = wait_for(c->fd, POLLOUT, deadline);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+/* Waits for the answer tagged tag, skipping late answers to queries that
+ * timed out before. 0, -ETIMEDOUT or -errno (dead). */
+static int conn_receive(struct db_conn *c, uint32_t tag, uint64_t deadline, struct db_result *res)
+{
+    for (;;) {
+        int rc = db_reader_next(&c->in, res);
+        if (rc == 1 && res->tag == tag)
+            return 0;
+        if (rc == 1)
+            continue;
+        if (rc < 0)
+            return rc;
+        ssize_t n = read_into(&c->in, c->fd);
+        if (n == 0)
+            return -ECONNRESET;
+        if (n == -EAGAIN)
+            rc = wait_for(c->fd, POLLIN, deadline);
+        else if (n < 0)
+            rc = (int)n;
+        if (rc < 0)
+            return rc;
+    }
+}
+
+int db_conn_query(struct db_conn *c, uint16_t query, const struct db_value *params, int nparams,
+                  uint64_t timeout_ns, struct db_result *res)
+{
+    if (c->broken)
+        return -EPIPE;
+    uint64_t now = now_ns();
+    uint64_t deadline = timeout_ns < UINT64_MAX - now ? now + timeout_ns : UINT64_MAX;
+    uint32_t tag = ++c->next_tag;
+    int rc = outq_add_query(&c->out, tag, query, params, nparams);
+    if (rc < 0)
+        return rc; /* nothing was queued: c stays usable */
+    rc = conn_send(c, deadline);
+    if (rc == 0)
+        rc = conn_receive(c, tag, deadline, res);
+    if (rc < 0 && rc != -ETIMEDOUT)
+        c->broken = true;
+    return rc;
+}
+
+/* ---- the non-blocking client ---- */
+
+struct db_async {
+    int fd;
+    int inflight; /* queries queued or sent, not yet answered */
+    struct db__outq out;
+    struct db_reader in;
+};
+
+int db_async_open(const char *addr, struct db_async **out)
+{
+    struct db_async *a = calloc(1, sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    int fd = connect_to(addr);
+    if (fd < 0) {
+        free(a);
+        return fd;
+    }
+    int rc = set_nonblocking(fd);
+    if (rc < 0) {
+        close(fd);
+        free(a);
+        return rc;
+    }
+    a->fd = fd;
+    db_reader_init(&a->in);
+    *out = a;
+    return 0;
+}
+
+void db_async_close(struct db_async *a)
+{
+    if (!a)
+        return;
+    close(a->fd);
+    free(a->out.buf);
+    db_reader_free(&a->in);
+    free(a);
+}
+
+int db_async_fd(const struct db_async *a)
+{
+    return a->fd;
+}
+
+bool db_async_want_write(const struct db_async *a)
+{
+    return a->out.sent < a->out.len;
+}
+
+int db_async_inflight(const struct db_async *a)
+{
+    return a->inflight;
+}
+
+int db_async_send(struct db_async *a, uint32_t tag, uint16_t query, const struct db_value *params,
+                  int nparams)
+{
+    int rc = outq_add_query(&a->out, tag, query, params, nparams);
+    if (rc < 0)
+        return rc;
+    a->inflight++;
+    rc = db__outq_write(&a->out, a->fd);
+    return rc == -EAGAIN ? 0 : rc;
+}
+
+int db_async_on_writable(struct db_async *a)
+{
+    int rc = db__outq_write(&a->out, a->fd);
+    return rc == -EAGAIN ? 0 : rc;
+}
+
+int db_async_on_readable(struct db_async *a, db_on_result on_result, void *ctx)
+{
+    for (;;) {
+        ssize_t n = read_into(&a->in, a->fd);
+        struct db_result res;
+        int rc;
+        while ((rc = db_reader_next(&a->in, &res)) == 1) {
+            a->inflight--;
+            on_result(ctx, &res);
+        }
+        if (rc < 0)
+            return rc;
+        if (n == 0)
+            return -ECONNRESET;
+        if (n == -EAGAIN)
+            return 0;
+        if (n < 0)
+            return (int)n;
+    }
+}
