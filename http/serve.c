@@ -5,6 +5,7 @@
 
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -16,7 +17,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop_flag;
+/* Set by the signal handler, read by every engine thread: a lock-free
+ * atomic, which is both async-signal-safe and race-free across threads
+ * (a volatile sig_atomic_t is only the former). */
+static atomic_int stop_flag;
 static int stop_fd = -1; /* written once before signals are installed */
 
 static const char usage_text[] =
@@ -199,7 +203,7 @@ int serve_parse_args(int argc, char **argv, struct serve_config *cfg, int *statu
     char err[WL_ERR_LEN];
     set_defaults(cfg);
     *status = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* flag, value */
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage_text, stdout);
             return -1;
@@ -208,7 +212,6 @@ int serve_parse_args(int argc, char **argv, struct serve_config *cfg, int *statu
             return usage_error(status, "flag '%s' needs a value", argv[i]);
         if (parse_flag(cfg, argv[i], argv[i + 1], status) < 0)
             return -1;
-        i++;
     }
     if (check_required(cfg, status) < 0)
         return -1;
@@ -295,7 +298,7 @@ static void on_signal(int sig)
 {
     uint64_t one = 1;
     int saved = errno;
-    stop_flag = 1;
+    atomic_store_explicit(&stop_flag, 1, memory_order_relaxed);
     if (write(stop_fd, &one, sizeof(one)) < 0) {
         /* the eventfd is already readable: nothing more to do */
     }
@@ -322,5 +325,5 @@ int serve_stop_fd(void)
 
 bool serve_stopping(void)
 {
-    return stop_flag != 0;
+    return atomic_load_explicit(&stop_flag, memory_order_relaxed) != 0;
 }

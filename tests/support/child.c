@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,7 +49,8 @@ int child_start(struct child *c, const char *const *args, int timeout_ms)
     int pipefd[2];
     const char *argv[64];
     int n = 0;
-    argv[n++] = OVERLAP_BIN;
+    const char *bin = getenv("OVERLAP_BIN"); /* the TSan pass runs a TSan-built binary */
+    argv[n++] = bin && *bin ? bin : OVERLAP_BIN;
     while (args[n - 1] && n < 63) {
         argv[n] = args[n - 1];
         n++;
@@ -59,6 +61,8 @@ int child_start(struct child *c, const char *const *args, int timeout_ms)
         return -1;
     c->pid = fork();
     if (c->pid == 0) {
+        /* a test that crashes takes its servers with it */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         dup2(pipefd[1], 1);
         execv(argv[0], (char *const *)argv);
         _exit(127);

@@ -1,0 +1,230 @@
+/* The HTTP/1.1 request-head parser and the routes of a workload. Zero-copy:
+ * the parsed request points into the caller's buffer. Stateless: each call
+ * parses from the start of the buffer, line by line, so a head split at any
+ * byte parses the same once whole, and the first bad line decides the error
+ * whether the rest has arrived or not. Response writing and bodies live in
+ * response.c. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http.h"
+
+/* tchar of RFC 9110: the characters of a method or a header name. */
+static bool is_tchar(unsigned char c)
+{
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+        return true;
+    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* A request-target byte: visible ASCII or any byte >= 0x80 (left for the
+ * route to refuse), never a space or a control character. */
+static bool is_target_char(unsigned char c)
+{
+    return c > 0x20 && c != 0x7f;
+}
+
+/* A field-value byte: visible, space, tab or obs-text; no other control. */
+static bool is_value_char(unsigned char c)
+{
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+/* The end of the line starting at p (the offset just past its LF), or 0 when
+ * no LF has arrived yet. A bare LF ends a line too (RFC 9112 allows it). */
+static size_t line_end(const char *buf, size_t pos, size_t len)
+{
+    const char *lf = memchr(buf + pos, '\n', len - pos);
+    return lf ? (size_t)(lf - buf) + 1 : 0;
+}
+
+/* The line [pos, end) without its LF and CR; -1 if a CR appears elsewhere. */
+static int line_content(const char *buf, size_t pos, size_t end, size_t *content_len)
+{
+    size_t n = end - pos - 1;
+    if (n > 0 && buf[pos + n - 1] == '\r')
+        n--;
+    if (memchr(buf + pos, '\r', n))
+        return -1;
+    *content_len = n;
+    return 0;
+}
+
+/* Parses HTTP/1.x into *minor: HTTP/1.0 is 0, HTTP/1.1 and later 1.x are 1. */
+static int parse_version(const char *v, size_t n, int *minor)
+{
+    if (n != 8 || memcmp(v, "HTTP/1.", 7) || v[7] < '0' || v[7] > '9')
+        return -1;
+    *minor = v[7] == '0' ? 0 : 1;
+    return 0;
+}
+
+/* An absolute-form target (`http://host/path?q`) is reduced to its path,
+ * which may be empty; returns whether the target had that form. */
+static bool strip_absolute_form(struct http_request *req)
+{
+    const char *p = req->path, *end = p + req->path_len;
+    size_t skip = req->path_len >= 7 && !strncasecmp(p, "http://", 7)    ? 7
+                  : req->path_len >= 8 && !strncasecmp(p, "https://", 8) ? 8
+                                                                         : 0;
+    if (!skip)
+        return false;
+    p += skip;
+    while (p < end && *p != '/' && *p != '?')
+        p++;
+    req->path = p;
+    req->path_len = end - p;
+    return true;
+}
+
+/* method SP request-target SP HTTP-version */
+static int parse_request_line(const char *l, size_t n, struct http_request *req)
+{
+    size_t i = 0;
+    while (i < n && is_tchar(l[i]))
+        i++;
+    if (i == 0 || i == n || l[i] != ' ')
+        return -400;
+    req->method = l;
+    req->method_len = i++;
+    size_t t = i;
+    while (i < n && is_target_char(l[i]))
+        i++;
+    if (i == t || i == n || l[i] != ' ')
+        return -400;
+    req->path = l + t;
+    req->path_len = i - t;
+    if (parse_version(l + i + 1, n - i - 1, &req->minor) < 0)
+        return -400;
+    if (!strip_absolute_form(req) && req->path[0] != '/' && req->path[0] != '*')
+        return -400; /* neither origin-form, absolute-form nor asterisk-form */
+    return 0;
+}
+
+/* Connection: a comma-separated token list; close wins over keep-alive. */
+static void parse_connection(const char *v, size_t n, bool *close, bool *keep)
+{
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
+        size_t s = i;
+        while (i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t')
+            i++;
+        if (i - s == 5 && !strncasecmp(v + s, "close", 5))
+            *close = true;
+        else if (i - s == 10 && !strncasecmp(v + s, "keep-alive", 10))
+            *keep = true;
+    }
+}
+
+/* Content-Length: digits only; a repeat must agree with the first. */
+static int parse_content_length(const char *v, size_t n, bool *seen, uint64_t *out)
+{
+    uint64_t x = 0;
+    if (n == 0 || n > 19)
+        return -400;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return -400;
+        x = x * 10 + (uint64_t)(v[i] - '0');
+    }
+    if (*seen && x != *out)
+        return -400;
+    *seen = true;
+    *out = x;
+    return 0;
+}
+
+struct head_state {
+    int nheaders;
+    bool close, keep, length_seen;
+};
+
+/* name ":" OWS value OWS; no space before the colon, no obs-fold. */
+static int parse_header(const char *l, size_t n, struct http_request *req, struct head_state *st)
+{
+    size_t i = 0;
+    while (i < n && is_tchar(l[i]))
+        i++;
+    if (i == 0 || i == n || l[i] != ':')
+        return -400;
+    size_t name_len = i++;
+    while (i < n && (l[i] == ' ' || l[i] == '\t'))
+        i++;
+    size_t vend = n;
+    while (vend > i && (l[vend - 1] == ' ' || l[vend - 1] == '\t'))
+        vend--;
+    for (size_t k = i; k < vend; k++)
+        if (!is_value_char(l[k]))
+            return -400;
+    const char *v = l + i;
+    size_t vn = vend - i;
+    if (name_len == 10 && !strncasecmp(l, "connection", 10))
+        parse_connection(v, vn, &st->close, &st->keep);
+    else if (name_len == 14 && !strncasecmp(l, "content-length", 14))
+        return parse_content_length(v, vn, &st->length_seen, &req->content_length);
+    else if (name_len == 17 && !strncasecmp(l, "transfer-encoding", 17))
+        return -501;
+    return 0;
+}
+
+int http_parse_request(const char *buf, size_t len, struct http_request *req)
+{
+    struct head_state st = {0};
+    size_t pos = 0, end, n;
+    memset(req, 0, sizeof(*req));
+    /* RFC 9112 2.2: empty lines before the request line are ignored */
+    while (pos < len && (buf[pos] == '\r' || buf[pos] == '\n')) {
+        if (buf[pos] == '\r' && pos + 1 < len && buf[pos + 1] != '\n')
+            return -400;
+        pos++;
+    }
+    for (bool first = true;; first = false) {
+        end = pos < len ? line_end(buf, pos, len) : 0;
+        if (end > HTTP_MAX_HEAD || (!end && len >= HTTP_MAX_HEAD))
+            return -431;
+        if (!end)
+            return HTTP_PARTIAL;
+        if (line_content(buf, pos, end, &n) < 0)
+            return -400;
+        const char *l = buf + pos;
+        pos = end;
+        if (first) {
+            if (parse_request_line(l, n, req) < 0)
+                return -400;
+            continue;
+        }
+        if (n == 0)
+            break;
+        if (l[0] == ' ' || l[0] == '\t')
+            return -400; /* obs-fold: RFC 9112 5.2 lets a server refuse it */
+        if (++st.nheaders > HTTP_MAX_HEADERS)
+            return -431;
+        int r = parse_header(l, n, req, &st);
+        if (r < 0)
+            return r;
+    }
+    req->head = req->method_len == 4 && !memcmp(req->method, "HEAD", 4);
+    req->keep_alive = !st.close && (req->minor >= 1 || st.keep);
+    return (int)pos;
+}
+
+int http_route(const struct wl_workload *wl, const struct http_request *req)
+{
+    bool get = req->method_len == 3 && !memcmp(req->method, "GET", 3);
+    if (!get && !req->head)
+        return -405;
+    size_t n = 0;
+    while (n < req->path_len && req->path[n] != '?' && req->path[n] != '#')
+        n++;
+    if (n < 2 || req->path[0] != '/')
+        return -404;
+    if (n == 10 && !memcmp(req->path, "/plaintext", 10))
+        return HTTP_ROUTE_PLAINTEXT;
+    int r = wl_find_request(wl, req->path + 1, n - 1);
+    return r >= 0 ? r : -404;
+}

@@ -1,0 +1,111 @@
+/* A client connection's read side: the buffer a request head is parsed from,
+ * the discarding of request bodies, and the deadlines of a waiting
+ * connection. Shared by both pool modes; whoever owns the connection calls. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "pool_internal.h"
+
+struct pool__conn *pool__conn_new(int fd)
+{
+    struct pool__conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->in = malloc(POOL_IN_MIN);
+    if (!c->in) {
+        free(c);
+        return NULL;
+    }
+    c->in_cap = POOL_IN_MIN;
+    c->fd = fd;
+    return c;
+}
+
+void pool__conn_free(struct pool__conn *c)
+{
+    if (!c)
+        return;
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c->in);
+    free(c);
+}
+
+/* Drops body bytes that follow the head in the buffer. */
+static void discard_body(struct pool__conn *c)
+{
+    size_t avail = c->in_len - c->head_len;
+    size_t drop = avail < c->body_left ? avail : (size_t)c->body_left;
+    if (!drop)
+        return;
+    memmove(c->in + c->head_len, c->in + c->head_len + drop, avail - drop);
+    c->in_len -= drop;
+    c->body_left -= drop;
+}
+
+int pool__conn_advance(struct pool__conn *c, uint64_t now)
+{
+    if (!c->head_len) {
+        int r = http_parse_request(c->in, c->in_len, &c->req);
+        if (r < 0)
+            return r;
+        if (r == HTTP_PARTIAL)
+            return POOL_NEED_MORE;
+        c->head_len = (size_t)r;
+        c->t_head = now;
+        c->body_left = c->req.content_length;
+    }
+    discard_body(c);
+    return c->body_left ? POOL_NEED_MORE : POOL_READY;
+}
+
+void pool__conn_consume(struct pool__conn *c)
+{
+    memmove(c->in, c->in + c->head_len, c->in_len - c->head_len);
+    c->in_len -= c->head_len;
+    c->head_len = 0;
+}
+
+/* Room to read into: a head may need up to HTTP_MAX_HEAD bytes, and the
+ * parser answers 431 before the buffer can fill up at that size. */
+static int make_room(struct pool__conn *c)
+{
+    if (c->in_len < c->in_cap)
+        return 0;
+    size_t cap = c->in_cap * 2 > HTTP_MAX_HEAD ? HTTP_MAX_HEAD : c->in_cap * 2;
+    if (cap <= c->in_cap)
+        return -ENOBUFS;
+    char *p = realloc(c->in, cap);
+    if (!p)
+        return -ENOMEM;
+    c->in = p;
+    c->in_cap = cap;
+    return 0;
+}
+
+ssize_t pool__conn_read(struct pool__conn *c, const struct serve_config *cfg, uint64_t now)
+{
+    int err = make_room(c);
+    if (err < 0)
+        return err;
+    bool was_waiting = c->in_len == 0 && c->head_len == 0;
+    ssize_t n;
+    do
+        n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    c->in_len += n;
+    if (n > 0 && was_waiting)
+        c->deadline = now + cfg->header_timeout_ns; /* a request has begun */
+    return n;
+}
+
+void pool__conn_arm(struct pool__conn *c, const struct serve_config *cfg, uint64_t now)
+{
+    bool begun = c->in_len > 0 || c->head_len > 0;
+    c->deadline = now + (begun ? cfg->header_timeout_ns : cfg->idle_timeout_ns);
+}

@@ -1,0 +1,12 @@
+/* Engine 1: a pthread worker pool with blocking I/O. `overlap serve
+ * --engine pool`: an acceptor and a poller hold idle connections (request
+ * mode) or a worker owns each connection (connection mode). */
+#ifndef OVERLAP_POOL_H
+#define OVERLAP_POOL_H
+
+#include "serve.h"
+
+/* Serves cfg until SIGINT/SIGTERM: the exit status (0, or 1 on failure). */
+int pool_run(const struct serve_config *cfg);
+
+#endif

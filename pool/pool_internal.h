@@ -1,0 +1,154 @@
+/* What the pool's files share: a connection's read buffer and state, the
+ * bounded request queue, and a worker with its database connection. Names
+ * here are internal (pool__); pool.h is the module's API.
+ *
+ * Ownership: a connection belongs to exactly one thread at a time. In request
+ * mode that is the poller, or the worker that took it from the queue; it
+ * changes hands only through the queue (poller -> worker) and the return list
+ * (worker -> poller), both under their own mutex. Only the poller closes a
+ * request-mode connection. In connection mode the worker that took it owns it
+ * until it closes it. */
+#ifndef OVERLAP_POOL_INTERNAL_H
+#define OVERLAP_POOL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "http.h"
+#include "pool.h"
+
+#define POOL_IN_MIN            2048 /* first read buffer: most heads fit; grows to HTTP_MAX_HEAD */
+#define POOL_LINGER_NS         1000000000 /* after a close-bound response, wait this long for EOF */
+#define POOL_STACK_SIZE        (256 << 10)   /* worker stacks: a request needs a few KiB */
+#define POOL_BACKOFF_MIN_NS    10000000ULL   /* first database reconnect retry: 10 ms */
+#define POOL_BACKOFF_MAX_NS    1000000000ULL /* retries back off to once a second */
+#define POOL_SHUTDOWN_GRACE_NS 5000000000ULL /* in-flight requests get this beyond --db-timeout */
+
+/* Where a connection stands, from its owner's point of view. */
+enum pool__conn_state {
+    POOL_CONN_IDLE,    /* waiting for its next request's bytes (in the poller) */
+    POOL_CONN_QUEUED,  /* a whole request is parsed; queued for or held by a worker */
+    POOL_CONN_CLOSING, /* the last response is written; close after lingering */
+    POOL_CONN_LINGER,  /* write side shut; reading until EOF or the linger deadline */
+    POOL_CONN_DEAD,    /* an I/O error: close at once */
+};
+
+struct pool__conn {
+    int fd;
+    enum pool__conn_state state;
+    char *in; /* unconsumed bytes; the current request's head starts at in[0] */
+    size_t in_len, in_cap;
+    size_t head_len;    /* 0 until the current head is parsed */
+    uint64_t body_left; /* body bytes of the current request still to discard */
+    struct http_request req;
+    uint64_t t_head;                /* when the current head became complete (ns) */
+    uint64_t deadline;              /* idle, header or linger deadline (ns) */
+    struct pool__conn *qnext;       /* queue or return list */
+    struct pool__conn *prev, *next; /* the poller's list of connections it holds */
+};
+
+/* pool__conn_advance results besides a negated HTTP status. */
+#define POOL_NEED_MORE 0
+#define POOL_READY     1
+
+struct pool__conn *pool__conn_new(int fd);
+void pool__conn_free(struct pool__conn *c);
+/* Parses the head at in[0] if not yet done and discards body bytes that have
+ * arrived: POOL_READY when the whole request is in, POOL_NEED_MORE, or -400,
+ * -431, -501 (answer and close). */
+int pool__conn_advance(struct pool__conn *c, uint64_t now);
+/* Drops the served request's head from the buffer, keeping pipelined bytes. */
+void pool__conn_consume(struct pool__conn *c);
+/* One non-blocking read into the buffer: bytes read (> 0), 0 at EOF, or -errno
+ * (-EAGAIN when nothing is there). */
+ssize_t pool__conn_read(struct pool__conn *c, const struct serve_config *cfg, uint64_t now);
+/* Sets the deadline of a connection about to wait: the header timeout if a
+ * request has begun, else the idle timeout. */
+void pool__conn_arm(struct pool__conn *c, const struct serve_config *cfg, uint64_t now);
+
+/* ---- the bounded FIFO (queue.c) ---- */
+
+struct pool__queue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct pool__conn *head, *tail;
+    int len, cap;
+    int idle;     /* workers waiting on cv: signal only when one is */
+    bool stopped; /* the sentinel: every worker that sees it exits */
+};
+
+void pool__queue_init(struct pool__queue *q, int cap);
+void pool__queue_destroy(struct pool__queue *q);
+/* Appends c: 0, or -EAGAIN when cap entries are already waiting. */
+int pool__queue_push(struct pool__queue *q, struct pool__conn *c);
+/* Waits for the next connection; NULL once stopped and drained. */
+struct pool__conn *pool__queue_pop(struct pool__queue *q);
+/* Lets workers exit once the entries already queued are served. */
+void pool__queue_stop(struct pool__queue *q);
+
+/* ---- workers (worker.c) ---- */
+
+struct pool;
+
+struct pool__worker {
+    struct pool *pool;
+    int index;
+    pthread_t thread;
+    struct db_conn *db; /* NULL while the database is unreachable */
+    uint64_t db_retry_at, db_backoff_ns;
+    struct wl_rng rng;
+    struct http_buf out, body;
+};
+
+/* Shared by every thread; counters are atomics, the rest is set before any
+ * thread starts. */
+struct pool {
+    const struct serve_config *cfg;
+    int listen_fd;
+    struct pool__queue queue;
+    struct pool__worker *workers;
+    int nworkers;
+    /* request mode: workers hand connections back to the poller here */
+    pthread_mutex_t ret_mu;
+    struct pool__conn *ret_head, *ret_tail;
+    int wake_fd; /* eventfd: written when the return list becomes non-empty */
+    /* connection mode with --workers 0: live per-connection threads */
+    pthread_mutex_t live_mu;
+    pthread_cond_t live_cv;
+    int live;
+    atomic_ulong served, shed;
+};
+
+uint64_t pool__now(void);
+void pool__worker_init(struct pool__worker *w, struct pool *p, int index);
+void pool__worker_free(struct pool__worker *w);
+/* Serves c's ready request, appending the response to w->out, and writes it.
+ * Returns 1 to keep the connection, 0 to close it after lingering, -1 on a
+ * write error (close at once). */
+int pool__serve_one(struct pool__worker *w, struct pool__conn *c);
+/* Writes an error response for a head that did not parse (status 400, 431,
+ * 501 or 503) without blocking; 0 if all of it was written. */
+int pool__write_error_now(struct http_buf *out, int fd, const struct http_request *req, int status,
+                          const char *reason, bool keep_alive);
+/* Blocking write of all n bytes to a non-blocking socket, up to timeout_ns. */
+int pool__write_all(int fd, const char *p, size_t n, uint64_t timeout_ns);
+
+/* Opens the worker's database connection ahead of its first query; a
+ * failure is left for the first query to retry. */
+void pool__worker_connect(struct pool__worker *w);
+
+/* ---- the two modes ---- */
+
+/* The front ends run on the main thread until stopped: 0 when every request
+ * in flight finished, 1 when some were still running after the grace period
+ * (then the workers cannot be joined). */
+int pool__run_request_mode(struct pool *p);    /* poller.c */
+int pool__run_connection_mode(struct pool *p); /* connection.c */
+/* Worker thread bodies: take from the queue until it is stopped. */
+void *pool__request_worker(void *arg);    /* pool.c */
+void *pool__connection_worker(void *arg); /* connection.c */
+
+#endif

@@ -1,0 +1,890 @@
+/* The engine suite: every test runs against each engine named in
+ * OVERLAP_ENGINES (default "pool,pool-connection,async"), each time with a
+ * real `overlap db` and `overlap serve` on private addresses, and checks what
+ * a client sees over HTTP. The same file, unchanged, tests both engines. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "child.h"
+
+#define START_MS        20000 /* a sanitized build starts slowly on a loaded machine */
+#define STOP_MS         15000
+#define IO_TIMEOUT      10 /* seconds a client waits for any one reply */
+#define DEFAULT_ENGINES "pool,pool-connection,async"
+
+/* ---- the test's database and workload ---- */
+
+static const char data_sql[] =
+    "CREATE TABLE item(id INTEGER PRIMARY KEY, name TEXT, score REAL, note TEXT);\n"
+    "INSERT INTO item VALUES (1, 'plain', 1.5, 'x');\n"
+    "INSERT INTO item VALUES (2, 'quote \" back \\ slash', 0.1, NULL);\n"
+    "INSERT INTO item VALUES (3, 'tab' || char(9) || 'nl' || char(10) || 'ctl' || char(1), "
+    "-2.25, 'h\xc3\xa9llo \xc3\xbcn\xc3\xaf"
+    "code');\n"
+    "INSERT INTO item VALUES (4, '<b>&amp;</b> ''single''', 12345678901234, '');\n"
+    "INSERT INTO item VALUES (5, 'hidden', 0, 'never selected');\n";
+
+#define ITEMS_SQL "SELECT id, name, score, note FROM item WHERE id <= ? ORDER BY id"
+#define ONE_SQL   "SELECT id, name FROM item WHERE id = ?"
+
+static const char workload_ini[] = "[workload]\nname = enginetest\n"
+                                   "[database]\ninit = data.sql\n"
+                                   "[query.items]\nsql = " ITEMS_SQL "\nparams = const 4\n"
+                                   "latency = fixed 2ms\n"
+                                   "[query.one]\nsql = " ONE_SQL "\nparams = int 1 4\n"
+                                   "latency = fixed 3ms\n"
+                                   "[query.slow]\nsql = SELECT 42\nlatency = fixed 500ms\n"
+                                   "[request.items]\nsteps = cpu 100us, query items, cpu 100us\n"
+                                   "[request.two]\nsteps = query one, cpu 50us, query items x2\n"
+                                   "[request.page]\nrender = html\nsteps = query items\n"
+                                   "[request.slow]\nsteps = query slow\n";
+
+static char dir[256], wl_path[300], db_sock[300], db_listen[310];
+static struct child db, srv;
+static const char *engine = "";
+
+static void write_file(const char *name, const char *text, char *path, size_t len)
+{
+    snprintf(path, len, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void suite_init(void)
+{
+    char sql_path[300];
+    signal(SIGPIPE, SIG_IGN);
+    cr_assert_eq(child_tmpdir(dir, sizeof(dir)), 0);
+    write_file("data.sql", data_sql, sql_path, sizeof(sql_path));
+    write_file("w.ini", workload_ini, wl_path, sizeof(wl_path));
+    snprintf(db_sock, sizeof(db_sock), "%s/db.sock", dir);
+    snprintf(db_listen, sizeof(db_listen), "unix:%s", db_sock);
+}
+
+static void close_all_clients(void);
+
+static void suite_fini(void)
+{
+    close_all_clients();
+    child_kill(&srv);
+    child_kill(&db);
+    child_tmpdir_remove(dir);
+}
+
+TestSuite(engine, .init = suite_init, .fini = suite_fini, .timeout = 120);
+
+#define CHECK(cond, ...)      cr_assert(cond, "[%s] " __VA_ARGS__)
+#define CHECK_EQ(a, b, ...)   cr_assert_eq(a, b, "[%s] " __VA_ARGS__)
+#define CHECK_STR(a, b, what) cr_assert_str_eq(a, b, "[%s] %s", engine, what)
+
+static void start_db(void)
+{
+    const char *args[] = {"db", "--workload", wl_path, "--listen", db_listen, NULL};
+    unlink(db_sock); /* a killed database leaves its socket behind */
+    cr_assert_eq(child_start(&db, args, START_MS), 0, "overlap db did not start");
+}
+
+/* The flags that select an engine by its suite name. `pool-threads` (a
+ * thread per connection) is not in the default list but may be named. */
+static int engine_args(const char *name, const char **argv)
+{
+    int n = 0;
+    argv[n++] = "--engine";
+    if (!strcmp(name, "async")) {
+        /* two loops even on one CPU: the multi-loop path, and TSan over it */
+        argv[n++] = "async";
+        argv[n++] = "--loops";
+        argv[n++] = "2";
+        return n;
+    }
+    argv[n++] = "pool";
+    if (!strcmp(name, "pool-connection") || !strcmp(name, "pool-threads")) {
+        argv[n++] = "--pool-mode";
+        argv[n++] = "connection";
+    }
+    if (!strcmp(name, "pool-threads")) {
+        argv[n++] = "--workers";
+        argv[n++] = "0";
+    } else if (strcmp(name, "pool") && strcmp(name, "pool-connection")) {
+        cr_assert_fail("unknown engine '%s' in OVERLAP_ENGINES (expected pool, "
+                       "pool-connection, pool-threads or async)",
+                       name);
+    }
+    return n;
+}
+
+static void start_server(const char *const *extra)
+{
+    const char *argv[40];
+    int n = 0;
+    argv[n++] = "serve";
+    const char *common[] = {"--workload",  wl_path,     "--db", db_listen, "--listen",
+                            "127.0.0.1:0", "--workers", "8",    NULL};
+    for (int i = 0; common[i]; i++)
+        argv[n++] = common[i];
+    n += engine_args(engine, argv + n);
+    for (int i = 0; extra && extra[i] && n < 38; i++)
+        argv[n++] = extra[i]; /* a later flag overrides an earlier one */
+    argv[n] = NULL;
+    CHECK(child_start(&srv, argv, START_MS) == 0, "overlap serve did not start", engine);
+}
+
+static void stop_server(void)
+{
+    int status = child_stop(&srv, STOP_MS);
+    CHECK_EQ(status, 0, "SIGTERM must end the server with status 0, got %d", engine, status);
+}
+
+/* Runs check once per engine of OVERLAP_ENGINES, each with a fresh server
+ * (flags extra added) in front of this test's database. */
+static void each_engine(void (*check)(void), const char *const *extra)
+{
+    const char *list = getenv("OVERLAP_ENGINES");
+    char names[256];
+    snprintf(names, sizeof(names), "%s", list && *list ? list : DEFAULT_ENGINES);
+    start_db();
+    char *save = NULL;
+    for (char *name = strtok_r(names, ", ", &save); name; name = strtok_r(NULL, ", ", &save)) {
+        engine = name;
+        start_server(extra);
+        check();
+        stop_server();
+    }
+    child_stop(&db, STOP_MS);
+}
+
+/* ---- a small HTTP client, independent of the server's code ---- */
+
+struct client {
+    int fd;
+    size_t len;
+    char buf[1 << 16];
+};
+
+/* Open clients, closed by the suite's fini when a check fails midway. */
+#define MAX_CLIENTS 256
+static struct client *open_clients[MAX_CLIENTS];
+
+struct response {
+    int status;
+    char head[8192];
+    char body[1 << 15];
+    size_t body_len;
+};
+
+static struct client *client_open(void)
+{
+    struct client *c = calloc(1, sizeof(*c));
+    char host[64];
+    const char *colon = strrchr(srv.addr, ':');
+    cr_assert(c && colon);
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - srv.addr), srv.addr);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    cr_assert_eq(inet_pton(AF_INET, host, &sa.sin_addr), 1, "address %s", srv.addr);
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct timeval tv = {.tv_sec = IO_TIMEOUT};
+    int one = 1;
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    for (int i = 0; i < MAX_CLIENTS; i++)
+        if (!open_clients[i]) {
+            open_clients[i] = c;
+            break;
+        }
+    CHECK(connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect: %s", engine,
+          strerror(errno));
+    return c;
+}
+
+static void client_close(struct client *c)
+{
+    for (int i = 0; i < MAX_CLIENTS; i++)
+        if (open_clients[i] == c)
+            open_clients[i] = NULL;
+    close(c->fd);
+    free(c);
+}
+
+static void send_bytes(struct client *c, const char *s, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(c->fd, s, n, MSG_NOSIGNAL);
+        CHECK(w > 0, "send: %s", engine, strerror(errno));
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+static void send_str(struct client *c, const char *s)
+{
+    send_bytes(c, s, strlen(s));
+}
+
+static void close_all_clients(void)
+{
+    for (int i = 0; i < MAX_CLIENTS; i++)
+        if (open_clients[i])
+            client_close(open_clients[i]);
+}
+
+/* Reads more bytes: their count, 0 at EOF, -1 on error or timeout. */
+static ssize_t read_more(struct client *c)
+{
+    if (c->len == sizeof(c->buf))
+        return -1;
+    ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+    if (n > 0)
+        c->len += (size_t)n;
+    return n;
+}
+
+/* The value of header name in a response head, or NULL. */
+static const char *header(const struct response *r, const char *name, char *val, size_t cap)
+{
+    size_t n = strlen(name);
+    for (const char *p = strstr(r->head, "\r\n"); p; p = strstr(p + 2, "\r\n")) {
+        if (strncasecmp(p + 2, name, n) || p[2 + n] != ':')
+            continue;
+        const char *v = p + 3 + n, *end = strstr(v, "\r\n");
+        while (*v == ' ')
+            v++;
+        snprintf(val, cap, "%.*s", (int)(end - v), v);
+        return val;
+    }
+    return NULL;
+}
+
+/* Reads one whole response; a HEAD response has no body whatever its
+ * Content-Length says. */
+static void read_response(struct client *c, struct response *r, bool head_request)
+{
+    char *end;
+    char val[64];
+    while (!(end = memmem(c->buf, c->len, "\r\n\r\n", 4)))
+        CHECK(read_more(c) > 0, "connection closed or timed out before a response head", engine);
+    size_t hl = (size_t)(end - c->buf) + 4;
+    CHECK(hl < sizeof(r->head), "response head too long", engine);
+    memcpy(r->head, c->buf, hl);
+    r->head[hl] = '\0';
+    CHECK(sscanf(r->head, "HTTP/1.1 %d ", &r->status) == 1, "bad status line: %s", engine, r->head);
+    CHECK(header(r, "Content-Length", val, sizeof(val)) != NULL, "no Content-Length", engine);
+    r->body_len = head_request ? 0 : strtoul(val, NULL, 10);
+    CHECK(r->body_len < sizeof(r->body), "body too long", engine);
+    while (c->len < hl + r->body_len)
+        CHECK(read_more(c) > 0, "connection closed or timed out inside a body", engine);
+    memcpy(r->body, c->buf + hl, r->body_len);
+    r->body[r->body_len] = '\0';
+    memmove(c->buf, c->buf + hl + r->body_len, c->len - hl - r->body_len);
+    c->len -= hl + r->body_len;
+}
+
+/* True when the server closed the connection (and sent nothing more). */
+static bool closed_by_server(struct client *c)
+{
+    return c->len == 0 && read_more(c) == 0;
+}
+
+static struct response *get(struct client *c, const char *path)
+{
+    static struct response r;
+    char req[512];
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: test\r\n\r\n", path);
+    send_str(c, req);
+    read_response(c, &r, false);
+    return &r;
+}
+
+/* ---- what SQLite says the rows are, rendered as the contract says ---- */
+
+static void append(char *out, size_t cap, const char *fmt, ...)
+{
+    size_t len = strlen(out);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out + len, cap - len, fmt, ap);
+    va_end(ap);
+}
+
+static void append_json_text(char *out, size_t cap, const unsigned char *s)
+{
+    append(out, cap, "\"");
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            append(out, cap, "\\%c", *s);
+        else if (*s == '\n')
+            append(out, cap, "\\n");
+        else if (*s == '\t')
+            append(out, cap, "\\t");
+        else if (*s == '\r')
+            append(out, cap, "\\r");
+        else if (*s < 0x20)
+            append(out, cap, "\\u%04x", *s);
+        else
+            append(out, cap, "%c", *s);
+    }
+    append(out, cap, "\"");
+}
+
+/* `[[1,"plain",1.5,"x"],...]`: the rows sql returns for param, as JSON. */
+static void sqlite_rows(const char *sql, int param, char *out, size_t cap)
+{
+    sqlite3 *conn;
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_open(":memory:", &conn), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(conn, data_sql, NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(conn, sql, -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_int(st, 1, param);
+    out[0] = '\0';
+    append(out, cap, "[");
+    for (int row = 0; sqlite3_step(st) == SQLITE_ROW; row++) {
+        append(out, cap, row ? ",[" : "[");
+        for (int col = 0; col < sqlite3_column_count(st); col++) {
+            append(out, cap, col ? "," : "");
+            switch (sqlite3_column_type(st, col)) {
+            case SQLITE_INTEGER: append(out, cap, "%lld", sqlite3_column_int64(st, col)); break;
+            case SQLITE_FLOAT: append(out, cap, "%.17g", sqlite3_column_double(st, col)); break;
+            case SQLITE_TEXT: append_json_text(out, cap, sqlite3_column_text(st, col)); break;
+            default: append(out, cap, "null");
+            }
+        }
+        append(out, cap, "]");
+    }
+    append(out, cap, "]");
+    sqlite3_finalize(st);
+    sqlite3_close(conn);
+}
+
+static char items_rows[4096];
+
+static const char *items_json(void)
+{
+    static char json[4200];
+    sqlite_rows(ITEMS_SQL, 4, items_rows, sizeof(items_rows));
+    snprintf(json, sizeof(json),
+             "{\"request\":\"items\",\"results\":[{\"query\":\"items\",\"rows\":%s}]}", items_rows);
+    return json;
+}
+
+/* ---- the checks ---- */
+
+static void check_rows(void)
+{
+    struct client *c = client_open();
+    struct response *r = get(c, "/items");
+    char val[128];
+    CHECK_EQ(r->status, 200, "GET /items", engine);
+    CHECK_STR(r->body, items_json(), "/items body equals SQLite's rows");
+    CHECK_STR(header(r, "Content-Type", val, sizeof(val)), "application/json", "content type");
+    /* /two: a random row, then the four rows twice */
+    r = get(c, "/two");
+    CHECK_EQ(r->status, 200, "GET /two", engine);
+    bool found = false;
+    for (int id = 1; id <= 4 && !found; id++) {
+        char one[512], want[12000];
+        sqlite_rows(ONE_SQL, id, one, sizeof(one));
+        snprintf(want, sizeof(want),
+                 "{\"request\":\"two\",\"results\":[{\"query\":\"one\",\"rows\":%s},"
+                 "{\"query\":\"items\",\"rows\":%s},{\"query\":\"items\",\"rows\":%s}]}",
+                 one, items_rows, items_rows);
+        found = !strcmp(r->body, want);
+    }
+    CHECK(found, "/two body is one of SQLite's rows then the items twice: %s", engine, r->body);
+    client_close(c);
+}
+
+Test(engine, json_rows_equal_sqlite)
+{
+    each_engine(check_rows, NULL);
+}
+
+static void check_html(void)
+{
+    struct client *c = client_open();
+    struct response *r = get(c, "/page");
+    char val[128];
+    CHECK_EQ(r->status, 200, "GET /page", engine);
+    CHECK_STR(header(r, "Content-Type", val, sizeof(val)), "text/html; charset=utf-8",
+              "content type");
+    CHECK(strstr(r->body, "&lt;b&gt;&amp;amp;&lt;/b&gt; &#39;single&#39;") != NULL,
+          "escaped HTML: %s", engine, r->body);
+    CHECK(strstr(r->body, "quote &quot; back") != NULL, "escaped quote: %s", engine, r->body);
+    CHECK(strstr(r->body, "<b>") == NULL, "no markup from the data", engine);
+    CHECK(strstr(r->body, "never selected") == NULL, "only the selected rows", engine);
+    client_close(c);
+}
+
+Test(engine, html_is_escaped)
+{
+    each_engine(check_html, NULL);
+}
+
+static void check_plaintext(void)
+{
+    struct client *c = client_open();
+    struct response *r = get(c, "/plaintext");
+    char val[128];
+    CHECK_EQ(r->status, 200, "GET /plaintext", engine);
+    CHECK_STR(r->body, "Hello, World!", "plaintext body");
+    CHECK_STR(header(r, "Content-Type", val, sizeof(val)), "text/plain", "content type");
+    CHECK_STR(header(r, "Content-Length", val, sizeof(val)), "13", "content length");
+    client_close(c);
+}
+
+Test(engine, plaintext)
+{
+    each_engine(check_plaintext, NULL);
+}
+
+static void check_keep_alive(void)
+{
+    struct client *c = client_open();
+    for (int i = 0; i < 1000; i++) {
+        struct response *r = get(c, i % 100 == 99 ? "/items" : "/plaintext");
+        CHECK_EQ(r->status, 200, "request %d on one connection", engine, i);
+    }
+    CHECK_STR(get(c, "/items")->body, items_json(), "still the right body after 1000");
+    client_close(c);
+}
+
+Test(engine, keep_alive_1000_requests)
+{
+    each_engine(check_keep_alive, NULL);
+}
+
+static void check_pipelining(void)
+{
+    const char *paths[10] = {"/items", "/plaintext", "/nothing", "/two",       "/plaintext",
+                             "/page",  "/items",     "/slowly",  "/plaintext", "/items"};
+    const int want[10] = {200, 200, 404, 200, 200, 200, 200, 404, 200, 200};
+    char batch[4096] = "";
+    struct response r;
+    for (int i = 0; i < 10; i++)
+        append(batch, sizeof(batch), "GET %s HTTP/1.1\r\nHost: t\r\nX-Seq: %d\r\n\r\n", paths[i],
+               i);
+    struct client *c = client_open();
+    send_str(c, batch); /* one write: ten requests */
+    const char *items = items_json();
+    for (int i = 0; i < 10; i++) {
+        read_response(c, &r, false);
+        CHECK_EQ(r.status, want[i], "pipelined response %d (%s)", engine, i, paths[i]);
+        if (!strcmp(paths[i], "/items"))
+            CHECK_STR(r.body, items, "pipelined /items body");
+        if (!strcmp(paths[i], "/plaintext"))
+            CHECK_STR(r.body, "Hello, World!", "pipelined /plaintext body");
+        if (!strcmp(paths[i], "/page"))
+            CHECK(strstr(r.body, "<!DOCTYPE html>") == r.body, "pipelined /page", engine);
+    }
+    CHECK_EQ(get(c, "/plaintext")->status, 200, "the connection goes on", engine);
+    client_close(c);
+}
+
+Test(engine, pipelining_10_in_one_write)
+{
+    each_engine(check_pipelining, NULL);
+}
+
+/* Sends a request that must get status and then a close. */
+static void expect_error_and_close(const char *request, size_t len, int status)
+{
+    struct client *c = client_open();
+    struct response r;
+    send_bytes(c, request, len);
+    read_response(c, &r, false);
+    CHECK_EQ(r.status, status, "error status for %.40s", engine, request);
+    char val[64];
+    CHECK(header(&r, "Connection", val, sizeof(val)) && !strcasecmp(val, "close"),
+          "Connection: close after %d", engine, status);
+    CHECK(closed_by_server(c), "the server closes after %d", engine, status);
+    client_close(c);
+}
+
+static void check_errors(void)
+{
+    struct client *c = client_open();
+    char val[64];
+    struct response *r = get(c, "/nothing");
+    CHECK_EQ(r->status, 404, "unknown path", engine);
+    CHECK_STR(r->body, "404 Not Found\n", "404 body");
+    send_str(c, "DELETE /items HTTP/1.1\r\nHost: t\r\n\r\n");
+    read_response(c, r, false);
+    CHECK_EQ(r->status, 405, "DELETE", engine);
+    CHECK_STR(header(r, "Allow", val, sizeof(val)), "GET, HEAD", "405 carries Allow");
+    CHECK_EQ(get(c, "/plaintext")->status, 200, "404 and 405 keep the connection", engine);
+    client_close(c);
+
+    const char bad[] = "GET /items HTTP/1.1\r\nHost : t\r\n\r\n";
+    expect_error_and_close(bad, sizeof(bad) - 1, 400);
+    const char junk[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http\r\n\r\n";
+    expect_error_and_close(junk, sizeof(junk) - 1, 400);
+    const char te[] =
+        "POST /items HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+    expect_error_and_close(te, sizeof(te) - 1, 501);
+    size_t big = 9000;
+    char *huge = malloc(big + 64);
+    int n = snprintf(huge, 64, "GET /items HTTP/1.1\r\nX-Big: ");
+    memset(huge + n, 'a', big - n - 4);
+    memcpy(huge + big - 4, "\r\n\r\n", 4);
+    expect_error_and_close(huge, big, 431);
+    free(huge);
+}
+
+Test(engine, errors_404_405_400_431_501)
+{
+    each_engine(check_errors, NULL);
+}
+
+static void check_byte_by_byte(void)
+{
+    const char req[] = "GET /items?x=1 HTTP/1.1\r\nHost: split\r\nAccept: */*\r\n\r\n";
+    struct client *c = client_open();
+    struct response r;
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof(req) - 1; i++) {
+            send_bytes(c, req + i, 1);
+            usleep(500);
+        }
+        read_response(c, &r, false);
+        CHECK_EQ(r.status, 200, "a request sent one byte at a time", engine);
+        CHECK_STR(r.body, items_json(), "split request body");
+    }
+    client_close(c);
+}
+
+Test(engine, request_split_byte_by_byte)
+{
+    each_engine(check_byte_by_byte, NULL);
+}
+
+/* Parses `name;dur=ms, ...` into names and durations; returns the count. */
+static int parse_timing(const char *v, char names[][16], double *dur, int max)
+{
+    int n = 0;
+    while (*v && n < max) {
+        int used = 0;
+        if (sscanf(v, " %15[^;];dur=%lf%n", names[n], &dur[n], &used) < 2)
+            return -1;
+        n++;
+        v += used;
+        while (*v == ',' || *v == ' ')
+            v++;
+    }
+    return n;
+}
+
+static void check_timing(void)
+{
+    struct client *c = client_open();
+    char val[512], names[8][16];
+    double dur[8];
+    for (int i = 0; i < 3; i++) {
+        struct response *r = get(c, "/two");
+        CHECK_EQ(r->status, 200, "GET /two", engine);
+        CHECK(header(r, "Server-Timing", val, sizeof(val)), "Server-Timing present", engine);
+        int n = parse_timing(val, names, dur, 8);
+        CHECK_EQ(n, 5, "five phases in '%s'", engine, val);
+        const char *want[] = {"queue", "db", "cpu", "db", "db"};
+        const double floor_ms[] = {0, 3.0, 0, 2.0, 2.0}; /* the fixed latencies */
+        for (int k = 0; k < 5; k++) {
+            CHECK_STR(names[k], want[k], "phase names in step order");
+            CHECK(dur[k] >= floor_ms[k], "phase %d took %.3f ms, at least %.1f", engine, k, dur[k],
+                  floor_ms[k]);
+            CHECK(dur[k] < 10000, "phase %d took %.3f ms", engine, k, dur[k]);
+        }
+    }
+    struct response *r = get(c, "/items");
+    CHECK(header(r, "Server-Timing", val, sizeof(val)), "Server-Timing on /items", engine);
+    CHECK_EQ(parse_timing(val, names, dur, 8), 4, "queue, cpu, db, cpu: %s", engine, val);
+    CHECK(dur[2] >= 2.0, "db phase %.3f ms is at least the fixed 2 ms", engine, dur[2]);
+    client_close(c);
+}
+
+Test(engine, server_timing_phases)
+{
+    each_engine(check_timing, NULL);
+}
+
+static void check_db_restart(void)
+{
+    struct client *c = client_open();
+    CHECK_EQ(get(c, "/items")->status, 200, "before the database dies", engine);
+    child_kill(&db);
+    struct response *r = get(c, "/items");
+    CHECK_EQ(r->status, 503, "database killed: %s", engine, r->body);
+    CHECK_EQ(get(c, "/plaintext")->status, 200, "the server goes on without it", engine);
+    start_db();
+    int status = 0;
+    for (int i = 0; i < 100 && status != 200; i++) {
+        struct response *again = get(c, "/items");
+        status = again->status;
+        CHECK(status == 200 || status == 503, "status %d while the database returns", engine,
+              status);
+        if (status != 200)
+            usleep(100000);
+    }
+    CHECK_EQ(status, 200, "database restarted on the same address", engine);
+    CHECK_STR(get(c, "/items")->body, items_json(), "rows after the restart");
+    client_close(c);
+}
+
+Test(engine, database_killed_then_restarted)
+{
+    each_engine(check_db_restart, NULL);
+}
+
+#define NCONC 200
+
+static void check_concurrent(void)
+{
+    struct client **cs = calloc(NCONC, sizeof(*cs));
+    struct response r;
+    const char *items = items_json();
+    for (int i = 0; i < NCONC; i++)
+        cs[i] = client_open();
+    for (int i = 0; i < NCONC; i++)
+        send_str(cs[i], "GET /items HTTP/1.1\r\nHost: t\r\n\r\n");
+    for (int i = 0; i < NCONC; i++) {
+        read_response(cs[i], &r, false);
+        CHECK_EQ(r.status, 200, "connection %d of %d", engine, i, NCONC);
+        CHECK_STR(r.body, items, "concurrent body");
+    }
+    for (int i = 0; i < NCONC; i++) {
+        CHECK_EQ(get(cs[i], "/plaintext")->status, 200, "second round", engine);
+        client_close(cs[i]);
+    }
+    free(cs);
+}
+
+Test(engine, concurrent_200_connections)
+{
+    /* connection mode needs a worker per open connection */
+    const char *extra[] = {"--workers", "256", NULL};
+    each_engine(check_concurrent, extra);
+}
+
+static void check_head(void)
+{
+    struct client *c = client_open();
+    struct response get_r, head_r, next;
+    char a[64], b[64];
+    send_str(c, "GET /items HTTP/1.1\r\n\r\n");
+    read_response(c, &get_r, false);
+    /* a HEAD with a body would corrupt the response that follows it */
+    send_str(c, "HEAD /items HTTP/1.1\r\n\r\nGET /plaintext HTTP/1.1\r\n\r\n");
+    read_response(c, &head_r, true);
+    read_response(c, &next, false);
+    CHECK_EQ(head_r.status, 200, "HEAD", engine);
+    CHECK_STR(header(&head_r, "Content-Length", a, sizeof(a)),
+              header(&get_r, "Content-Length", b, sizeof(b)), "HEAD's Content-Length is GET's");
+    CHECK_EQ(next.status, 200, "after HEAD", engine);
+    CHECK_STR(next.body, "Hello, World!", "the response after HEAD");
+    client_close(c);
+}
+
+Test(engine, head_has_no_body)
+{
+    each_engine(check_head, NULL);
+}
+
+static void check_http10(void)
+{
+    struct client *c = client_open();
+    struct response r;
+    char val[64];
+    send_str(c, "GET /plaintext HTTP/1.0\r\n\r\n");
+    read_response(c, &r, false);
+    CHECK_EQ(r.status, 200, "HTTP/1.0", engine);
+    CHECK(closed_by_server(c), "HTTP/1.0 closes by default", engine);
+    client_close(c);
+
+    c = client_open();
+    for (int i = 0; i < 3; i++) {
+        send_str(c, "GET /items HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        read_response(c, &r, false);
+        CHECK_EQ(r.status, 200, "HTTP/1.0 keep-alive", engine);
+        CHECK(header(&r, "Connection", val, sizeof(val)) && !strcasecmp(val, "keep-alive"),
+              "HTTP/1.0 keep-alive is confirmed", engine);
+    }
+    client_close(c);
+}
+
+Test(engine, http_1_0)
+{
+    each_engine(check_http10, NULL);
+}
+
+static void check_connection_close(void)
+{
+    struct client *c = client_open();
+    struct response r;
+    char val[64];
+    send_str(c, "GET /items HTTP/1.1\r\nConnection: close\r\n\r\n");
+    read_response(c, &r, false);
+    CHECK_EQ(r.status, 200, "Connection: close", engine);
+    CHECK(header(&r, "Connection", val, sizeof(val)) && !strcasecmp(val, "close"),
+          "the response says close", engine);
+    CHECK(closed_by_server(c), "and the server closes", engine);
+    client_close(c);
+}
+
+Test(engine, connection_close)
+{
+    each_engine(check_connection_close, NULL);
+}
+
+static void check_body_discarded(void)
+{
+    struct client *c = client_open();
+    struct response r;
+    send_str(c, "GET /plaintext HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789"
+                "GET /items HTTP/1.1\r\n\r\n");
+    read_response(c, &r, false);
+    CHECK_EQ(r.status, 200, "request with a body", engine);
+    read_response(c, &r, false);
+    CHECK_EQ(r.status, 200, "the request after the body", engine);
+    CHECK_STR(r.body, items_json(), "body bytes were not taken for a request");
+    /* the body arriving later, in pieces, with a GET-looking payload */
+    send_str(c, "GET /items HTTP/1.1\r\nContent-Length: 24\r\n\r\nGET /nothi");
+    usleep(20000);
+    send_str(c, "ng HTTP/1.1\r\n\r\nGET /plaintext HTTP/1.1\r\n\r\n");
+    read_response(c, &r, false);
+    CHECK_EQ(r.status, 200, "request whose body came later", engine);
+    read_response(c, &r, false);
+    CHECK_EQ(r.status, 200, "the body was discarded, not served as a 404", engine);
+    CHECK_STR(r.body, "Hello, World!", "the request after a split body");
+    client_close(c);
+}
+
+Test(engine, body_with_content_length_is_discarded)
+{
+    each_engine(check_body_discarded, NULL);
+}
+
+static void check_db_timeout(void)
+{
+    struct client *c = client_open();
+    struct response *r = get(c, "/slow");
+    CHECK_EQ(r->status, 504, "a query past --db-timeout: %s", engine, r->body);
+    for (int i = 0; i < 3; i++) {
+        r = get(c, "/items");
+        CHECK_EQ(r->status, 200, "after a timeout", engine);
+        CHECK_STR(r->body, items_json(), "a late answer is not taken for the next one");
+    }
+    client_close(c);
+}
+
+Test(engine, database_timeout_is_504)
+{
+    const char *extra[] = {"--db-timeout", "100ms", "--workers", "1", NULL};
+    each_engine(check_db_timeout, extra);
+}
+
+static void check_graceful_stop(void)
+{
+    struct client *c = client_open();
+    struct response r;
+    send_str(c, "GET /slow HTTP/1.1\r\n\r\n");
+    usleep(250000); /* the request is in flight, its answer 250 ms away */
+    kill(srv.pid, SIGTERM);
+    read_response(c, &r, false);
+    CHECK_EQ(r.status, 200, "SIGTERM lets the request in flight finish", engine);
+    CHECK_STR(r.body, "{\"request\":\"slow\",\"results\":[{\"query\":\"slow\",\"rows\":[[42]]}]}",
+              "the finished request's body");
+    CHECK(closed_by_server(c), "then the connection closes", engine);
+    client_close(c);
+}
+
+Test(engine, sigterm_finishes_requests_in_flight)
+{
+    each_engine(check_graceful_stop, NULL);
+}
+
+/* The pool's load shedding: with one worker busy and the one queue slot
+ * taken, a further request gets 503 at once instead of waiting. (The async
+ * engine has no queue: this check is the pool's own.) */
+static void check_shedding(void)
+{
+    struct client *c[3];
+    struct response r;
+    int status[3], shed = 0;
+    if (strncmp(engine, "pool", 4) != 0 || !strcmp(engine, "pool-threads"))
+        return;
+    for (int i = 0; i < 3; i++) {
+        c[i] = client_open();
+        send_str(c[i], "GET /slow HTTP/1.1\r\nConnection: close\r\n\r\n");
+        usleep(50000); /* let the worker take the first one */
+    }
+    for (int i = 0; i < 3; i++) { /* in connection mode the second waits for the first */
+        read_response(c[i], &r, false);
+        status[i] = r.status;
+        shed += r.status == 503;
+        CHECK(r.status == 200 || r.status == 503, "status %d", engine, r.status);
+        client_close(c[i]);
+    }
+    CHECK_EQ(status[0], 200, "the request a worker took is served", engine);
+    CHECK(shed >= 1, "a full queue answers 503", engine);
+}
+
+Test(engine, pool_sheds_load_when_the_queue_is_full)
+{
+    const char *extra[] = {"--workers", "1", "--queue", "1", NULL};
+    each_engine(check_shedding, extra);
+}
+
+/* Reads until the server closes: true at EOF, false on a timeout. */
+static bool ends_eventually(struct client *c)
+{
+    ssize_t n;
+    c->len = 0;
+    while ((n = read_more(c)) > 0)
+        c->len = 0; /* whatever it says first (a 408 or nothing) does not matter */
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+static void check_timeouts(void)
+{
+    struct client *idle = client_open(), *slow = client_open();
+    CHECK_EQ(get(idle, "/plaintext")->status, 200, "before going idle", engine);
+    send_str(slow, "GET /items HTTP/1.1\r\nHost: sl"); /* and never the rest */
+    CHECK(ends_eventually(idle), "an idle keep-alive connection is closed", engine);
+    CHECK(ends_eventually(slow), "a head that never ends is closed", engine);
+    client_close(idle);
+    client_close(slow);
+    /* a head trickling in a byte at a time meets the header timeout too:
+     * the whole would take 4 s, ten times the timeout */
+    const char head[] = "GET /items HTTP/1.1\r\nHost: a-trickle.example\r\n\r\n";
+    struct client *c = client_open();
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+    size_t sent = 0;
+    while (sent < sizeof(head) - 1 && poll(&pfd, 1, 100) == 0)
+        if (send(c->fd, head + sent, 1, MSG_NOSIGNAL) == 1)
+            sent++;
+    CHECK(sent < sizeof(head) - 1, "a trickling head is cut off", engine);
+    CHECK(ends_eventually(c), "and its connection closed", engine);
+    client_close(c);
+    c = client_open();
+    CHECK_EQ(get(c, "/items")->status, 200, "the server goes on", engine);
+    client_close(c);
+}
+
+Test(engine, idle_and_slow_heads_time_out)
+{
+    const char *extra[] = {"--idle-timeout", "300ms", "--header-timeout", "300ms", NULL};
+    each_engine(check_timeouts, extra);
+}

@@ -1,0 +1,461 @@
+/* The HTTP layer on its own: the head parser (every split, every limit,
+ * malformed input, reads guarded by a PROT_NONE page), routing, the exact
+ * bytes of responses and the JSON and HTML bodies. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "http.h"
+
+/* ---- a buffer that ends where a PROT_NONE page begins ---- */
+
+static char *guard_base;
+static size_t guard_page;
+
+static void guard_setup(void)
+{
+    guard_page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t span = 4 * guard_page; /* room for a 12 KiB head before the guard */
+    guard_base =
+        mmap(NULL, span + guard_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(guard_base, MAP_FAILED);
+    cr_assert_eq(mprotect(guard_base + span, guard_page, PROT_NONE), 0);
+}
+
+static void guard_teardown(void)
+{
+    munmap(guard_base, 5 * guard_page);
+}
+
+/* Copies n bytes so that the last one sits just before the guard page: any
+ * read past n faults. */
+static const char *guarded(const char *s, size_t n)
+{
+    cr_assert_leq(n, 4 * guard_page);
+    char *p = guard_base + 4 * guard_page - n;
+    memcpy(p, s, n);
+    return p;
+}
+
+static int parse(const char *s, struct http_request *req)
+{
+    size_t n = strlen(s);
+    return http_parse_request(guarded(s, n), n, req);
+}
+
+TestSuite(http, .init = guard_setup, .fini = guard_teardown);
+
+/* ---- parsing ---- */
+
+static bool field_is(const char *p, size_t n, const char *want)
+{
+    return n == strlen(want) && memcmp(p, want, n) == 0;
+}
+
+Test(http, parses_a_get)
+{
+    const char *s = "GET /home?x=1 HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n";
+    struct http_request req;
+    cr_assert_eq(parse(s, &req), (int)strlen(s));
+    cr_expect(field_is(req.method, req.method_len, "GET"));
+    cr_expect(field_is(req.path, req.path_len, "/home?x=1"));
+    cr_expect_eq(req.minor, 1);
+    cr_expect(req.keep_alive);
+    cr_expect_not(req.head);
+    cr_expect_eq(req.content_length, 0);
+}
+
+Test(http, keep_alive_follows_version_and_connection)
+{
+    struct http_request req;
+    cr_assert_gt(parse("GET / HTTP/1.0\r\n\r\n", &req), 0);
+    cr_expect_not(req.keep_alive, "HTTP/1.0 closes by default");
+    cr_expect_eq(req.minor, 0);
+    cr_assert_gt(parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", &req), 0);
+    cr_expect(req.keep_alive);
+    cr_assert_gt(parse("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", &req), 0);
+    cr_expect_not(req.keep_alive);
+    cr_assert_gt(parse("GET / HTTP/1.1\r\nconnection: Upgrade, CLOSE\r\n\r\n", &req), 0);
+    cr_expect_not(req.keep_alive, "close anywhere in the token list");
+    cr_assert_gt(parse("GET / HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n", &req), 0);
+    cr_expect_not(req.keep_alive, "close wins");
+    cr_assert_gt(parse("GET / HTTP/1.1\r\nX-Connection: close\r\n\r\n", &req), 0);
+    cr_expect(req.keep_alive, "only the Connection header counts");
+    cr_assert_gt(parse("GET / HTTP/1.9\r\n\r\n", &req), 0);
+    cr_expect_eq(req.minor, 1, "a later 1.x is served as 1.1");
+}
+
+Test(http, head_and_content_length)
+{
+    struct http_request req;
+    cr_assert_gt(parse("HEAD /a HTTP/1.1\r\n\r\n", &req), 0);
+    cr_expect(req.head);
+    cr_assert_gt(parse("GET /a HTTP/1.1\r\nContent-Length: 12\r\n\r\n", &req), 0);
+    cr_expect_eq(req.content_length, 12);
+    cr_assert_gt(parse("GET /a HTTP/1.1\r\ncontent-length:  7 \r\nContent-Length: 7\r\n\r\n", &req),
+                 0);
+    cr_expect_eq(req.content_length, 7, "a repeat that agrees is fine");
+}
+
+Test(http, bare_lf_leading_blank_lines_and_absolute_form)
+{
+    struct http_request req;
+    const char *s = "GET /x HTTP/1.1\nHost: a\n\n";
+    cr_expect_eq(parse(s, &req), (int)strlen(s));
+    s = "\r\n\r\nGET /x HTTP/1.1\r\n\r\n";
+    cr_expect_eq(parse(s, &req), (int)strlen(s), "empty lines before the request line");
+    cr_assert_gt(parse("GET http://example.com/x?q HTTP/1.1\r\n\r\n", &req), 0);
+    cr_expect(field_is(req.path, req.path_len, "/x?q"));
+    cr_assert_gt(parse("GET http://example.com HTTP/1.1\r\n\r\n", &req), 0);
+    cr_expect_eq(req.path_len, 0);
+}
+
+Test(http, pipelined_heads_parse_one_at_a_time)
+{
+    const char *s = "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /c";
+    struct http_request req;
+    int n = parse(s, &req);
+    cr_assert_eq(n, 19);
+    cr_expect(field_is(req.path, req.path_len, "/a"));
+    int m = http_parse_request(guarded(s + n, strlen(s + n)), strlen(s + n), &req);
+    cr_assert_eq(m, 19);
+    cr_expect(field_is(req.path, req.path_len, "/b"));
+    cr_expect_eq(http_parse_request(s + n + m, strlen(s + n + m), &req), HTTP_PARTIAL);
+}
+
+/* Every prefix of a valid head is partial, and the whole parses the same. */
+Test(http, every_split_is_partial_until_whole)
+{
+    const char *heads[] = {
+        "GET /home HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n",
+        "HEAD /plaintext?a=b HTTP/1.0\r\nContent-Length: 3\r\n\r\n",
+        "\r\nGET / HTTP/1.1\nA: b\n\n",
+    };
+    for (size_t h = 0; h < sizeof(heads) / sizeof(heads[0]); h++) {
+        size_t n = strlen(heads[h]);
+        struct http_request whole, part;
+        cr_assert_eq(http_parse_request(guarded(heads[h], n), n, &whole), (int)n);
+        for (size_t k = 0; k < n; k++)
+            cr_assert_eq(http_parse_request(guarded(heads[h], k), k, &part), HTTP_PARTIAL,
+                         "head %zu cut at %zu", h, k);
+        cr_expect_eq(whole.keep_alive, h != 1);
+    }
+}
+
+Test(http, malformed_heads_are_400)
+{
+    const char *bad[] = {
+        " GET / HTTP/1.1\r\n\r\n",              /* no method */
+        "GET  / HTTP/1.1\r\n\r\n",              /* two spaces */
+        "GET / HTTP/1.1 \r\n\r\n",              /* trailing space */
+        "GET /\r\n\r\n",                        /* HTTP/0.9 */
+        "GET / HTTP/2.0\r\n\r\n",               /* not 1.x */
+        "GET / HTTP/1.1x\r\n\r\n",              /* junk after the version */
+        "GET / http/1.1\r\n\r\n",               /* the version is case-sensitive */
+        "GET home HTTP/1.1\r\n\r\n",            /* not origin-form */
+        "G(T / HTTP/1.1\r\n\r\n",               /* not a token */
+        "GET /\x01 HTTP/1.1\r\n\r\n",           /* control in the target */
+        "GET / HTTP/1.1\r\nHost : a\r\n\r\n",   /* space before the colon */
+        "GET / HTTP/1.1\r\nHost a\r\n\r\n",     /* no colon */
+        "GET / HTTP/1.1\r\n: a\r\n\r\n",        /* empty name */
+        "GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n", /* obs-fold */
+        "GET / HTTP/1.1\r\nA: b\x7f\r\n\r\n",   /* DEL in a value */
+        "GET / HTTP/1.1\r\nA: b\rc\r\n\r\n",    /* bare CR */
+        "GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n",
+        "GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+        "GET / HTTP/1.1\r\nContent-Length: 1, 2\r\n\r\n",
+        "GET / HTTP/1.1\r\nContent-Length:\r\n\r\n",
+        "GET / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+        "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        "\rGET / HTTP/1.1\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct http_request req;
+        cr_expect_eq(parse(bad[i], &req), -400, "case %zu: %s", i, bad[i]);
+    }
+}
+
+Test(http, a_bad_line_is_refused_before_the_head_ends)
+{
+    struct http_request req;
+    cr_expect_eq(parse("GET / HTTP/1.1\r\nbad line\r\nHost: a", &req), -400);
+    cr_expect_eq(parse("FOO BAR\r\n", &req), -400);
+}
+
+Test(http, a_head_nul_byte_is_400)
+{
+    const char s[] = "GET / HTTP/1.1\r\nA: \0b\r\n\r\n";
+    struct http_request req;
+    cr_expect_eq(http_parse_request(guarded(s, sizeof(s) - 1), sizeof(s) - 1, &req), -400);
+}
+
+Test(http, transfer_encoding_is_501)
+{
+    struct http_request req;
+    cr_expect_eq(parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", &req), -501);
+    cr_expect_eq(parse("GET / HTTP/1.1\r\ntransfer-encoding: identity\r\n\r\n", &req), -501);
+}
+
+/* A head of exactly `size` bytes, padded with one long header. */
+static char *head_of_size(size_t size)
+{
+    const char *start = "GET / HTTP/1.1\r\nX: ", *end = "\r\n\r\n";
+    char *s = malloc(size + 1);
+    size_t a = strlen(start), b = strlen(end);
+    memcpy(s, start, a);
+    memset(s + a, 'x', size - a - b);
+    memcpy(s + size - b, end, b);
+    s[size] = '\0';
+    return s;
+}
+
+Test(http, head_size_limit_is_431)
+{
+    struct http_request req;
+    char *s = head_of_size(HTTP_MAX_HEAD);
+    cr_expect_eq(parse(s, &req), HTTP_MAX_HEAD, "exactly the limit is fine");
+    free(s);
+    s = head_of_size(HTTP_MAX_HEAD + 1);
+    cr_expect_eq(parse(s, &req), -431);
+    s[HTTP_MAX_HEAD] = '\0'; /* the first 8 KiB, no end in sight */
+    cr_expect_eq(parse(s, &req), -431);
+    s[HTTP_MAX_HEAD - 1] = '\0';
+    cr_expect_eq(parse(s, &req), HTTP_PARTIAL, "under the limit it may still end");
+    free(s);
+}
+
+Test(http, header_count_limit_is_431)
+{
+    char s[4096] = "GET / HTTP/1.1\r\n";
+    for (int i = 0; i < HTTP_MAX_HEADERS; i++)
+        strcat(s, "A: b\r\n");
+    strcat(s, "\r\n");
+    struct http_request req;
+    cr_expect_gt(parse(s, &req), 0, "exactly the limit is fine");
+    s[strlen(s) - 2] = '\0';
+    strcat(s, "A: b\r\n\r\n");
+    cr_expect_eq(parse(s, &req), -431);
+}
+
+/* ---- routes ---- */
+
+static struct wl_workload *wl;
+static char wl_dir[256];
+
+static void load_workload(void)
+{
+    char path[300], err[WL_ERR_LEN];
+    guard_setup();
+    cr_assert_eq(child_tmpdir(wl_dir, sizeof(wl_dir)), 0);
+    snprintf(path, sizeof(path), "%s/w.ini", wl_dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("[database]\ndataset = techempower\n"
+          "[query.world]\nsql = SELECT id, randomNumber FROM World WHERE id = ?\n"
+          "params = int 1 10000\nlatency = fixed 10ms\n"
+          "[query.fortune]\nsql = SELECT id, message FROM Fortune\nlatency = fixed 1ms\n"
+          "[request.home]\nsteps = cpu 500us, query world, cpu 500us\n"
+          "[request.page]\nrender = html\nsteps = query fortune, query fortune\n",
+          f);
+    fclose(f);
+    cr_assert_eq(wl_load(path, &wl, err, sizeof(err)), 0, "%s", err);
+    unlink(path);
+    rmdir(wl_dir);
+}
+
+static void free_workload(void)
+{
+    wl_free(wl);
+    guard_teardown();
+}
+
+TestSuite(http_out, .init = load_workload, .fini = free_workload);
+
+static int route(const char *head)
+{
+    struct http_request req;
+    cr_assert_gt(parse(head, &req), 0, "%s", head);
+    return http_route(wl, &req);
+}
+
+Test(http_out, routes)
+{
+    cr_expect_eq(route("GET /home HTTP/1.1\r\n\r\n"), 0);
+    cr_expect_eq(route("GET /page?x=1 HTTP/1.1\r\n\r\n"), 1);
+    cr_expect_eq(route("HEAD /home HTTP/1.1\r\n\r\n"), 0);
+    cr_expect_eq(route("GET /plaintext HTTP/1.1\r\n\r\n"), HTTP_ROUTE_PLAINTEXT);
+    cr_expect_eq(route("GET /plaintext?a HTTP/1.1\r\n\r\n"), HTTP_ROUTE_PLAINTEXT);
+    cr_expect_eq(route("GET / HTTP/1.1\r\n\r\n"), -404);
+    cr_expect_eq(route("GET /nothing HTTP/1.1\r\n\r\n"), -404);
+    cr_expect_eq(route("GET /home/ HTTP/1.1\r\n\r\n"), -404);
+    cr_expect_eq(route("GET /homes HTTP/1.1\r\n\r\n"), -404);
+    cr_expect_eq(route("GET * HTTP/1.1\r\n\r\n"), -404);
+    cr_expect_eq(route("POST /home HTTP/1.1\r\n\r\n"), -405);
+    cr_expect_eq(route("get /home HTTP/1.1\r\n\r\n"), -405, "methods are case-sensitive");
+    cr_expect_eq(route("DELETE /nothing HTTP/1.1\r\n\r\n"), -405, "the method is checked first");
+}
+
+/* ---- responses ---- */
+
+static void expect_bytes(const struct http_buf *b, const char *want)
+{
+    cr_expect_eq(b->len, strlen(want), "length %zu, want %zu: %.*s", b->len, strlen(want),
+                 (int)b->len, b->data);
+    cr_expect(b->len == strlen(want) && memcmp(b->data, want, b->len) == 0, "got:\n%.*s\nwant:\n%s",
+              (int)b->len, b->data, want);
+}
+
+Test(http_out, plaintext_response)
+{
+    struct http_buf out;
+    struct http_request req;
+    http_buf_init(&out);
+    cr_assert_gt(parse("GET /plaintext HTTP/1.1\r\n\r\n", &req), 0);
+    cr_assert_eq(http_write_plaintext(&out, &req, true), 0);
+    expect_bytes(&out, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\n"
+                       "Hello, World!");
+    out.len = 0;
+    cr_assert_gt(parse("HEAD /plaintext HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &req), 0);
+    cr_assert_eq(http_write_plaintext(&out, &req, true), 0);
+    expect_bytes(&out, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n"
+                       "Connection: keep-alive\r\n\r\n");
+    http_buf_free(&out);
+}
+
+Test(http_out, error_responses)
+{
+    struct http_buf out;
+    struct http_request req;
+    http_buf_init(&out);
+    cr_assert_eq(http_write_error(&out, NULL, 400, NULL, false), 0);
+    expect_bytes(&out, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                       "Content-Length: 16\r\nConnection: close\r\n\r\n400 Bad Request\n");
+    out.len = 0;
+    cr_assert_gt(parse("PUT /home HTTP/1.1\r\n\r\n", &req), 0);
+    cr_assert_eq(http_write_error(&out, &req, 405, NULL, true), 0);
+    expect_bytes(&out, "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain; "
+                       "charset=utf-8\r\nContent-Length: 23\r\nAllow: GET, HEAD\r\n\r\n"
+                       "405 Method Not Allowed\n");
+    out.len = 0;
+    cr_assert_gt(parse("HEAD /home HTTP/1.1\r\n\r\n", &req), 0);
+    cr_assert_eq(http_write_error(&out, &req, 503, "database unreachable", true), 0);
+    expect_bytes(&out, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; "
+                       "charset=utf-8\r\nContent-Length: 46\r\n\r\n");
+    out.len = 0;
+    char long_reason[600];
+    memset(long_reason, 'r', sizeof(long_reason) - 1);
+    long_reason[sizeof(long_reason) - 1] = '\0';
+    cr_assert_eq(http_write_error(&out, NULL, 500, long_reason, true), 0);
+    cr_expect_eq(out.data[out.len - 1], '\n', "a long reason is cut, still one line");
+    http_buf_free(&out);
+}
+
+Test(http_out, server_timing_lists_phases_in_order)
+{
+    struct http_buf out;
+    struct http_request req;
+    http_buf_init(&out);
+    cr_assert_gt(parse("GET /home HTTP/1.1\r\nConnection: close\r\n\r\n", &req), 0);
+    uint64_t phases[] = {12345, 500999, 10087000, 999};
+    cr_assert_eq(
+        http_write_response(&out, &req, 200, "application/json", wl, 0, phases, 4, false, "{}", 2),
+        0);
+    expect_bytes(&out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+                       "Connection: close\r\nServer-Timing: queue;dur=0.012, cpu;dur=0.501, "
+                       "db;dur=10.087, cpu;dur=0.001\r\n\r\n{}");
+    out.len = 0;
+    cr_assert_eq(
+        http_write_response(&out, &req, 200, "application/json", wl, 0, phases, 2, true, "{}", 2),
+        0);
+    cr_expect(strstr(out.data, "Server-Timing: queue;dur=0.012, cpu;dur=0.501\r\n") != NULL,
+              "a request cut short lists the phases it ran");
+    http_buf_free(&out);
+}
+
+static struct db_value int_v(int64_t i)
+{
+    return (struct db_value){.type = DB_INT, .i = i};
+}
+
+static struct db_value real_v(double r)
+{
+    return (struct db_value){.type = DB_REAL, .r = r};
+}
+
+static struct db_value text_v(const char *s)
+{
+    return (struct db_value){.type = DB_TEXT, .len = (uint32_t)strlen(s), .text = s};
+}
+
+Test(http_out, json_body)
+{
+    struct db_value v[] = {int_v(4174),
+                           int_v(-3),
+                           real_v(0.1),
+                           (struct db_value){.type = DB_NULL},
+                           text_v("a\"b\\c\n\t\x01 \xc3\xa9"),
+                           int_v(9223372036854775807LL)};
+    struct db_result two = {.ncols = 2, .nrows = 3, .values = v};
+    struct db_result none = {.ncols = 2, .nrows = 0, .values = v};
+    struct http_buf body;
+    http_buf_init(&body);
+    cr_assert_eq(http_body_begin(&body, wl, 0), 0);
+    cr_assert_eq(http_body_add(&body, wl, 0, 0, &two), 0);
+    cr_assert_eq(http_body_add(&body, wl, 0, 1, &none), 0);
+    cr_assert_eq(http_body_end(&body, wl, 0), 0);
+    expect_bytes(&body, "{\"request\":\"home\",\"results\":[{\"query\":\"world\",\"rows\":"
+                        "[[4174,-3],[0.10000000000000001,null],"
+                        "[\"a\\\"b\\\\c\\n\\t\\u0001 \xc3\xa9\",9223372036854775807]]},"
+                        "{\"query\":\"fortune\",\"rows\":[]}]}");
+    cr_expect_str_eq(http_content_type(wl, 0), "application/json");
+    http_buf_free(&body);
+}
+
+Test(http_out, html_body_escapes_every_text)
+{
+    struct db_value v[] = {int_v(11), text_v("<script>alert(\"x\" & 'y')</script>"), int_v(2),
+                           (struct db_value){.type = DB_NULL}};
+    struct db_result res = {.ncols = 2, .nrows = 2, .values = v};
+    struct http_buf body;
+    http_buf_init(&body);
+    cr_assert_eq(http_body_begin(&body, wl, 1), 0);
+    cr_assert_eq(http_body_add(&body, wl, 1, 1, &res), 0);
+    cr_assert_eq(http_body_end(&body, wl, 1), 0);
+    expect_bytes(&body, "<!DOCTYPE html><html><head><title>page</title></head><body>"
+                        "<table><caption>fortune</caption>"
+                        "<tr><td>11</td><td>&lt;script&gt;alert(&quot;x&quot; &amp; &#39;y&#39;)"
+                        "&lt;/script&gt;</td></tr><tr><td>2</td><td></td></tr></table>"
+                        "</body></html>");
+    cr_expect_str_eq(http_content_type(wl, 1), "text/html; charset=utf-8");
+    http_buf_free(&body);
+}
+
+Test(http_out, buffers_grow_and_consume)
+{
+    struct http_buf b;
+    http_buf_init(&b);
+    for (int i = 0; i < 10000; i++)
+        cr_assert_eq(http_buf_append(&b, "abc", 3), 0);
+    cr_expect_eq(b.len, 30000);
+    cr_expect_geq(b.cap, 30000);
+    http_buf_consume(&b, 29998);
+    cr_expect_eq(b.len, 2);
+    cr_expect(memcmp(b.data, "bc", 2) == 0);
+    http_buf_consume(&b, 5);
+    cr_expect_eq(b.len, 0);
+    cr_expect_eq(http_buf_reserve(&b, (size_t)-1 / 2 + 2), -ENOMEM);
+    http_buf_free(&b);
+    cr_expect_null(b.data);
+}
+
+Test(http_out, status_texts)
+{
+    cr_expect_str_eq(http_status_text(431), "Request Header Fields Too Large");
+    cr_expect_str_eq(http_status_text(504), "Gateway Timeout");
+    cr_expect_str_eq(http_status_text(501), "Not Implemented");
+}
