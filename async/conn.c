@@ -1,0 +1,553 @@
+/* A connection's state machine and the request it runs. conn_drive is the one
+ * switch over enum conn_state; conn_set_state is the one place a state
+ * changes. A request runs inline until a query step parks it; the database
+ * answer (dbc.c) queues it to resume after the current batch of events.
+ *
+ * Client sockets are edge-triggered (EPOLLET) and registered once: a
+ * connection reads until the socket runs dry whenever it wants input (a short
+ * read counts as dry: every later arrival raises a new edge), so a parked
+ * request costs no epoll_ctl to silence its socket, and bytes that came while
+ * it was parked are read when it is answered. EPOLLOUT is added only while
+ * output is pending and removed as soon as it drains.
+ *
+ * Responses leave in request order because a connection runs one request at
+ * a time: pipelined heads wait in the input buffer until the one before them
+ * is answered. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "async_int.h"
+
+#define CONN_EVENTS (EPOLLIN | EPOLLRDHUP | EPOLLET)
+#define OUT_MIN     4096 /* the first size of an output buffer: a plaintext response and more */
+
+static void conn_drive(struct conn *c);
+static void conn_close(struct conn *c);
+
+/* Every state change passes here: the one place to log or check them. */
+static void conn_set_state(struct conn *c, enum conn_state state)
+{
+    c->state = state;
+}
+
+/* ---- timers ---- */
+
+static void on_conn_timeout(struct timer *t)
+{
+    struct conn *c = async__container(t, struct conn, timer);
+    c->timer_kind = TIMER_NONE;
+    conn_close(c); /* idle, slow head, stalled reader or lingering: all end the same */
+}
+
+/* Arms the connection's one timer for kind, keeping a deadline already set
+ * for the same kind (a head's timeout counts from its first byte). */
+static int conn_arm(struct conn *c, enum conn_timer kind, uint64_t after_ns)
+{
+    if (c->timer_kind == kind && c->timer.index >= 0)
+        return 0;
+    c->timer_kind = kind;
+    return async__timer_set(&c->loop->timers, &c->timer, c->loop->now + after_ns);
+}
+
+static void conn_disarm(struct conn *c)
+{
+    async__timer_cancel(&c->loop->timers, &c->timer);
+    c->timer_kind = TIMER_NONE;
+}
+
+/* ---- buffers and I/O ---- */
+
+static bool out_pending(const struct conn *c)
+{
+    return c->out_start < c->out.len;
+}
+
+static int conn_watch_output(struct conn *c, bool on)
+{
+    uint32_t ev = CONN_EVENTS | (on ? EPOLLOUT : 0);
+    if (ev == c->events)
+        return 0;
+    c->events = ev;
+    return async__poll_mod(c->loop->epfd, c->fd, ev, &c->watch);
+}
+
+/* Reads what the socket has into the input buffer, borrowing one if needed. */
+static enum io_result conn_read(struct conn *c)
+{
+    struct loop *lp = c->loop;
+    if (async__spare_take(lp, &lp->in_spares, &c->in, ASYNC_IN_BUF) < 0)
+        return IO_ERROR;
+    if (c->in_start == c->in.len) {
+        c->in_start = c->in.len = 0;
+    } else if (c->in.len == c->in.cap && c->in_start > 0) {
+        memmove(c->in.data, c->in.data + c->in_start, c->in.len - c->in_start);
+        c->in.len -= c->in_start;
+        c->in_start = 0;
+    }
+    if (c->in.len == c->in.cap)
+        return IO_ERROR; /* cannot happen: a full buffer without a whole head is 431 */
+    if (!c->readable)
+        return IO_RETRY;
+    for (;;) {
+        size_t room = c->in.cap - c->in.len;
+        ssize_t n = read(c->fd, c->in.data + c->in.len, room);
+        if (n > 0) {
+            /* A short read emptied the socket: anything arriving later is a
+             * new edge, so the read that would only say EAGAIN is skipped. */
+            c->readable = (size_t)n == room || c->peer_done;
+            c->in.len += n;
+            return IO_OK;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        c->readable = false;
+        return n < 0 && errno == EAGAIN ? IO_RETRY : IO_ERROR; /* 0 is EOF */
+    }
+}
+
+/* Writes pending output; the buffer goes back to the spares once empty. */
+static enum io_result conn_flush(struct conn *c)
+{
+    while (out_pending(c)) {
+        ssize_t n = write(c->fd, c->out.data + c->out_start, c->out.len - c->out_start);
+        if (n > 0) {
+            c->out_start += n;
+            if (c->timer_kind == TIMER_WRITE) /* progress: the stall clock restarts */
+                async__timer_set(&c->loop->timers, &c->timer,
+                                 c->loop->now + c->loop->cfg->idle_timeout_ns);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        return n < 0 && errno == EAGAIN ? IO_RETRY : IO_ERROR;
+    }
+    c->out_start = 0;
+    async__spare_give(&c->loop->out_spares, &c->out);
+    return IO_OK;
+}
+
+/* Room for a response: borrows an output buffer when the connection has none. */
+static int conn_out(struct conn *c, struct http_buf **out)
+{
+    struct loop *lp = c->loop;
+    *out = &c->out;
+    return async__spare_take(lp, &lp->out_spares, &c->out, OUT_MIN);
+}
+
+/* Input would block: wait for the next edge with the right timeout, and give
+ * the input buffer back if it holds nothing (an idle connection holds none). */
+static int conn_wait_input(struct conn *c)
+{
+    const struct serve_config *cfg = c->loop->cfg;
+    if (c->in_start == c->in.len && c->discard == 0) {
+        c->in_start = 0;
+        async__spare_give(&c->loop->in_spares, &c->in);
+        return conn_arm(c, TIMER_IDLE, cfg->idle_timeout_ns);
+    }
+    return conn_arm(c, TIMER_HEADER, cfg->header_timeout_ns);
+}
+
+/* ---- requests ---- */
+
+/* Starts request type `request`: a job from the loop's free list. */
+static int job_start(struct conn *c, const struct http_request *req, int request, uint64_t t0)
+{
+    struct loop *lp = c->loop;
+    struct job *j = async__job_get(lp);
+    if (!j)
+        return -ENOMEM;
+    j->conn = c;
+    j->req = *req;
+    /* The response needs only the version and HEAD-ness: with no pointers
+     * into the input buffer kept, that buffer can go back while the query is
+     * out. */
+    j->req.method = j->req.path = NULL;
+    j->req.method_len = j->req.path_len = 0;
+    j->request = request;
+    j->step = 0;
+    j->error = 0;
+    j->reason = NULL;
+    j->retried = false;
+    j->keep_alive = req->keep_alive;
+    j->body.len = 0;
+    if (http_body_begin(&j->body, lp->cfg->wl, request) < 0) {
+        async__job_release(lp, j);
+        return -ENOMEM;
+    }
+    j->mark = async__now();
+    j->phase_ns[0] = j->mark - t0; /* the queue: head complete to first step */
+    c->job = j;
+    return 0;
+}
+
+/* Runs j's steps from j->step until one parks it (true) or all are done or
+ * one failed (false). A cpu step runs right here, on the loop's thread: that
+ * is the price an event loop pays for it. */
+static bool job_run(struct loop *lp, struct job *j)
+{
+    const struct wl_request *rq = &lp->cfg->wl->requests[j->request];
+    while (j->step < rq->nsteps && !j->error) {
+        const struct wl_step *s = &rq->steps[j->step];
+        if (s->kind == WL_STEP_CPU) {
+            wl_burn(s->cpu_ns);
+            uint64_t now = async__now();
+            j->phase_ns[1 + j->step++] = now - j->mark;
+            j->mark = lp->now = now; /* timers armed after this count from now */
+            continue;
+        }
+        int status = async__db_send(lp, j);
+        if (status == 0)
+            return true;
+        j->error = status;
+        j->reason = status == 503 ? "database unreachable" : "internal error";
+    }
+    return false;
+}
+
+/* Writes j's response and lets the job go. 0 or -ENOMEM. */
+static int job_finish(struct conn *c, struct job *j)
+{
+    struct loop *lp = c->loop;
+    const struct wl_workload *wl = lp->cfg->wl;
+    const struct wl_request *rq = &wl->requests[j->request];
+    bool keep_alive = j->keep_alive && !lp->stopping;
+    struct http_buf *out;
+    int err = conn_out(c, &out);
+    if (err == 0 && j->error)
+        err = http_write_error(out, &j->req, j->error, j->reason, keep_alive);
+    else if (err == 0 && (err = http_body_end(&j->body, wl, j->request)) == 0)
+        err = http_write_response(out, &j->req, 200, http_content_type(wl, j->request), wl,
+                                  j->request, j->phase_ns, 1 + rq->nsteps, keep_alive, j->body.data,
+                                  j->body.len);
+    c->job = NULL;
+    async__job_release(lp, j);
+    c->close_after = !keep_alive;
+    return err;
+}
+
+/* A whole head is at in_start: answer it at once (plaintext, 404, 405) or
+ * start its job. The state moves to RUNNING, DISCARDING or CLOSING. */
+static int conn_dispatch(struct conn *c, const struct http_request *req)
+{
+    const struct wl_workload *wl = c->loop->cfg->wl;
+    bool keep_alive = req->keep_alive && !c->loop->stopping;
+    int route = http_route(wl, req);
+    struct http_buf *out;
+    int err = 0;
+    c->discard = req->content_length;
+    if (route >= 0) {
+        err = job_start(c, req, route, async__now());
+        if (err == 0) {
+            conn_set_state(c, CONN_RUNNING);
+            return 0;
+        }
+        route = -503;
+    }
+    if (conn_out(c, &out) < 0)
+        return -ENOMEM;
+    if (route == HTTP_ROUTE_PLAINTEXT)
+        err = http_write_plaintext(out, req, keep_alive);
+    else
+        err = http_write_error(out, req, -route, route == -503 ? "server busy" : NULL, keep_alive);
+    c->close_after = !keep_alive;
+    conn_set_state(c, keep_alive ? CONN_DISCARDING : CONN_CLOSING);
+    return err;
+}
+
+/* Parses the next head in the buffer. Returns true when the state moved on
+ * (a request started, or a bad head queued its error), false when more bytes
+ * are needed. */
+static bool conn_parse(struct conn *c)
+{
+    struct http_request req;
+    size_t avail = c->in.len - c->in_start;
+    if (avail == 0)
+        return false;
+    int n = http_parse_request(c->in.data + c->in_start, avail, &req);
+    if (n == HTTP_PARTIAL && avail < ASYNC_IN_BUF)
+        return false;
+    conn_disarm(c);
+    if (n > 0) {
+        c->budget--;
+        c->in_start += n;
+        if (conn_dispatch(c, &req) < 0)
+            conn_close(c);
+        return true;
+    }
+    struct http_buf *out;
+    int status = n == HTTP_PARTIAL ? 431 : -n;
+    c->in_start = c->in.len; /* framing is lost: nothing after it can be trusted */
+    if (conn_out(c, &out) < 0 || http_write_error(out, NULL, status, NULL, false) < 0) {
+        conn_close(c);
+        return true;
+    }
+    c->close_after = true;
+    conn_set_state(c, CONN_CLOSING);
+    return true;
+}
+
+/* Drops body bytes already in the buffer; true once the body is gone. */
+static bool conn_discard(struct conn *c)
+{
+    size_t avail = c->in.len - c->in_start;
+    size_t drop = c->discard < avail ? (size_t)c->discard : avail;
+    c->in_start += drop;
+    c->discard -= drop;
+    return c->discard == 0;
+}
+
+/* Flushes what earlier requests left, then reads. IO_OK: bytes arrived;
+ * IO_RETRY: wait (state and timers already set); IO_ERROR: close. */
+static enum io_result conn_need_input(struct conn *c)
+{
+    if (out_pending(c)) {
+        enum io_result r = conn_flush(c);
+        if (r == IO_RETRY) {
+            conn_set_state(c, CONN_WRITING);
+            return IO_OK; /* the driver goes on in CONN_WRITING */
+        }
+        if (r == IO_ERROR)
+            return IO_ERROR;
+    }
+    enum io_result r = conn_read(c);
+    if (r == IO_RETRY && conn_wait_input(c) < 0)
+        return IO_ERROR;
+    return r;
+}
+
+/* The machine. Each case either changes state and goes round again (break)
+ * or waits for an event (return). */
+static void conn_drive(struct conn *c)
+{
+    struct loop *lp = c->loop;
+    enum io_result r;
+    for (;;) {
+        switch (c->state) {
+        case CONN_READING:
+            if (lp->stopping) {
+                conn_set_state(c, CONN_CLOSING);
+                break;
+            }
+            if (c->out.len - c->out_start >= ASYNC_OUT_FLUSH_AT) {
+                conn_set_state(c, CONN_WRITING);
+                break;
+            }
+            if (c->budget <= 0) { /* yield: drive it again next turn */
+                async__list_push(&lp->posted, &c->post_link);
+                return;
+            }
+            if (conn_parse(c))
+                break;
+            if ((r = conn_need_input(c)) == IO_OK)
+                break;
+            if (r == IO_ERROR)
+                conn_close(c);
+            return;
+        case CONN_DISCARDING:
+            if (conn_discard(c)) {
+                conn_set_state(c, CONN_READING);
+                break;
+            }
+            if ((r = conn_need_input(c)) == IO_OK)
+                break;
+            if (r == IO_ERROR)
+                conn_close(c);
+            return;
+        case CONN_RUNNING:
+            if (job_run(lp, c->job)) {
+                conn_set_state(c, CONN_WAITING_DB);
+                if (c->in_start == c->in.len && c->discard == 0) { /* nothing pipelined */
+                    c->in_start = 0;
+                    async__spare_give(&lp->in_spares, &c->in);
+                }
+                break;
+            }
+            if (job_finish(c, c->job) < 0) {
+                conn_close(c);
+                return;
+            }
+            conn_set_state(c, c->close_after ? CONN_CLOSING : CONN_DISCARDING);
+            break;
+        case CONN_WAITING_DB:
+            /* Responses to earlier pipelined requests leave now, not after
+             * this one's query; input waits until the request is answered. */
+            if ((r = conn_flush(c)) == IO_ERROR)
+                conn_close(c);
+            else if (conn_watch_output(c, r == IO_RETRY) < 0)
+                conn_close(c);
+            return;
+        case CONN_WRITING:
+        case CONN_CLOSING:
+            if ((r = conn_flush(c)) == IO_ERROR) {
+                conn_close(c);
+                return;
+            }
+            if (r == IO_RETRY) {
+                if (conn_watch_output(c, true) < 0 ||
+                    conn_arm(c, TIMER_WRITE, lp->cfg->idle_timeout_ns) < 0)
+                    conn_close(c);
+                return;
+            }
+            conn_disarm(c);
+            if (conn_watch_output(c, false) < 0) {
+                conn_close(c);
+                return;
+            }
+            if (c->state == CONN_WRITING) {
+                conn_set_state(c, CONN_DISCARDING); /* the body we may have been dropping */
+                break;
+            }
+            if (lp->stopping) {
+                conn_close(c); /* no lingering on the way out */
+                return;
+            }
+            shutdown(c->fd, SHUT_WR); /* the client sees EOF after the last response */
+            conn_set_state(c, CONN_LINGERING);
+            if (conn_arm(c, TIMER_LINGER, ASYNC_LINGER_NS) < 0) {
+                conn_close(c);
+                return;
+            }
+            break;
+        case CONN_LINGERING:
+            /* Read and drop until EOF, so closing never resets a response the
+             * client has not read yet. */
+            c->in_start = c->in.len;
+            if ((r = conn_read(c)) == IO_OK)
+                break;
+            if (r == IO_ERROR)
+                conn_close(c);
+            return;
+        case CONN_CLOSED: return;
+        }
+    }
+}
+
+/* ---- entry points from the loop ---- */
+
+void async__conn_accepted(struct loop *lp, int fd)
+{
+    struct conn *c = lp->nfree_conns ? lp->free_conns[--lp->nfree_conns] : malloc(sizeof(*c));
+    int one = 1;
+    if (!c) {
+        close(fd);
+        return;
+    }
+    memset(c, 0, sizeof(*c));
+    c->watch.kind = WATCH_CONN;
+    c->fd = fd;
+    c->loop = lp;
+    c->events = CONN_EVENTS;
+    async__timer_init(&c->timer, on_conn_timeout);
+    async__list_init(&c->post_link);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (async__poll_add(lp->epfd, fd, c->events, &c->watch) < 0 ||
+        conn_arm(c, TIMER_IDLE, lp->cfg->idle_timeout_ns) < 0) {
+        async__timer_cancel(&lp->timers, &c->timer);
+        close(fd);
+        free(c);
+        return;
+    }
+    async__list_push(&lp->conns, &c->link);
+    lp->nconns++;
+    conn_set_state(c, CONN_READING);
+    /* No read yet: epoll reports bytes that are already there when the
+     * socket is added, so the first read waits for the first event. */
+}
+
+void async__conn_on_event(struct conn *c, uint32_t events)
+{
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->readable = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->peer_done = true;
+    if (c->state == CONN_WAITING_DB && !(events & EPOLLOUT))
+        return; /* input waits for the answer; EOF and errors surface then */
+    if (!async__list_empty(&c->post_link))
+        return; /* it runs from the posted list first, in turn */
+    c->budget = ASYNC_DRIVE_BUDGET;
+    conn_drive(c);
+}
+
+/* A database answer, timeout or failure came back for j. */
+void async__job_resume(struct job *j)
+{
+    struct conn *c = j->conn;
+    if (!c) { /* the client left while the query was out */
+        async__job_release(j->loop, j);
+        return;
+    }
+    conn_set_state(c, CONN_RUNNING);
+    c->budget = ASYNC_DRIVE_BUDGET;
+    conn_drive(c);
+}
+
+/* Connections that yielded, each for one more budget. Those that yield again
+ * go to the back of the list and wait for the next turn. */
+void async__conn_run_posted(struct loop *lp)
+{
+    struct list batch;
+    async__list_init(&batch);
+    if (async__list_empty(&lp->posted))
+        return;
+    /* Move the whole list aside first, so this pass ends. */
+    batch.next = lp->posted.next;
+    batch.prev = lp->posted.prev;
+    batch.next->prev = batch.prev->next = &batch;
+    async__list_init(&lp->posted);
+    while (!async__list_empty(&batch)) {
+        struct conn *c = async__container(batch.next, struct conn, post_link);
+        async__list_remove(&c->post_link);
+        c->budget = ASYNC_DRIVE_BUDGET;
+        conn_drive(c);
+    }
+}
+
+static void release_buffers(struct conn *c)
+{
+    struct loop *lp = c->loop;
+    c->in_start = c->out_start = 0;
+    async__spare_give(&lp->in_spares, &c->in);
+    async__spare_give(&lp->out_spares, &c->out);
+}
+
+static void conn_close(struct conn *c)
+{
+    struct loop *lp = c->loop;
+    struct job *j = c->job;
+    if (c->state == CONN_CLOSED)
+        return;
+    if (j) {
+        if (j->parked || j->ready)
+            j->conn = NULL; /* its answer (or timeout) will release it */
+        else
+            async__job_release(lp, j);
+        c->job = NULL;
+    }
+    conn_disarm(c);
+    close(c->fd); /* also removes it from epoll */
+    release_buffers(c);
+    async__list_remove(&c->link);
+    async__list_remove(&c->post_link);
+    lp->nconns--;
+    conn_set_state(c, CONN_CLOSED);
+    async__loop_defer_free(lp, c);
+}
+
+void async__conn_stop(struct conn *c)
+{
+    if ((c->state == CONN_READING || c->state == CONN_DISCARDING) && !out_pending(c))
+        conn_close(c);
+    else if (c->state == CONN_LINGERING)
+        conn_close(c);
+}
+
+/* At teardown, after the loop's thread ended. */
+void async__conn_free(struct conn *c)
+{
+    conn_close(c);
+}
