@@ -1,0 +1,184 @@
+/* The latency histogram: bucket arithmetic, percentiles and the spectrum.
+ * Bucket i holds the values whose top HIST_SUB_BITS + 1 bits are the same:
+ * below 1024 ns each value has its own bucket, above it a bucket spans
+ * 2^(e - HIST_SUB_BITS) ns for values in [2^e, 2^(e+1)). */
+#include "hist.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct hist {
+    uint64_t count, sum, min, max;
+    uint32_t counts[HIST_BUCKETS]; /* saturate at UINT32_MAX: 4e9 in one bucket */
+};
+
+#define SUB (1 << HIST_SUB_BITS)
+
+_Static_assert(sizeof(struct hist) < 64 * 1024, "a histogram stays in tens of KiB");
+
+static int bucket_of(uint64_t v)
+{
+    if (v > HIST_MAX_NS)
+        v = HIST_MAX_NS;
+    if (v < 2 * SUB)
+        return (int)v;
+    int e = 63 - __builtin_clzll(v);
+    int shift = e - HIST_SUB_BITS;
+    return shift * SUB + (int)(v >> shift);
+}
+
+/* The middle of bucket i: the reported value of everything counted there. */
+static uint64_t bucket_value(int i)
+{
+    if (i < 2 * SUB)
+        return (uint64_t)i;
+    int shift = i / SUB - 1;
+    uint64_t low = (uint64_t)(i - shift * SUB) << shift;
+    return low + ((UINT64_C(1) << shift) - 1) / 2;
+}
+
+struct hist *hist_create(void)
+{
+    struct hist *h = malloc(sizeof(*h));
+    if (h)
+        hist_reset(h);
+    return h;
+}
+
+void hist_destroy(struct hist *h)
+{
+    free(h);
+}
+
+void hist_reset(struct hist *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->min = UINT64_MAX;
+}
+
+void hist_record(struct hist *h, uint64_t ns)
+{
+    uint32_t *c = &h->counts[bucket_of(ns)];
+    if (*c < UINT32_MAX)
+        (*c)++;
+    h->count++;
+    h->sum += ns;
+    if (ns < h->min)
+        h->min = ns;
+    if (ns > h->max)
+        h->max = ns;
+}
+
+void hist_merge(struct hist *dst, const struct hist *src)
+{
+    for (int i = 0; i < HIST_BUCKETS; i++) {
+        uint64_t c = (uint64_t)dst->counts[i] + src->counts[i];
+        dst->counts[i] = c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
+    }
+    dst->count += src->count;
+    dst->sum += src->sum;
+    if (src->min < dst->min)
+        dst->min = src->min;
+    if (src->max > dst->max)
+        dst->max = src->max;
+}
+
+uint64_t hist_count(const struct hist *h)
+{
+    return h->count;
+}
+
+uint64_t hist_min(const struct hist *h)
+{
+    return h->count ? h->min : 0;
+}
+
+uint64_t hist_max(const struct hist *h)
+{
+    return h->max;
+}
+
+double hist_mean(const struct hist *h)
+{
+    return h->count ? (double)h->sum / (double)h->count : 0;
+}
+
+/* The rank (1-based) of percentile p among count values. */
+static uint64_t rank_of(double p, uint64_t count)
+{
+    if (p <= 0)
+        return 1;
+    double r = ceil(p / 100.0 * (double)count);
+    if (r < 1)
+        return 1;
+    return r >= (double)count ? count : (uint64_t)r;
+}
+
+/* The value of rank r once bucket i holds it: exact at the ends. */
+static uint64_t value_at(const struct hist *h, uint64_t r, int i)
+{
+    if (r <= 1)
+        return h->min;
+    if (r >= h->count)
+        return h->max;
+    uint64_t v = bucket_value(i);
+    return v < h->min ? h->min : v > h->max ? h->max : v;
+}
+
+uint64_t hist_percentile(const struct hist *h, double p)
+{
+    if (!h->count)
+        return 0;
+    uint64_t r = rank_of(p, h->count), cum = 0;
+    int i = -1;
+    while (cum < r && i + 1 < HIST_BUCKETS)
+        cum += h->counts[++i];
+    return value_at(h, r, i);
+}
+
+void hist_iter_init(struct hist_iter *it, const struct hist *h, int ticks_per_half)
+{
+    memset(it, 0, sizeof(*it));
+    it->h = h;
+    it->ticks_per_half = ticks_per_half > 0 ? ticks_per_half : 1;
+    it->bucket = -1;
+    it->done = h->count == 0;
+}
+
+/* The level after p: the step halves each time the distance to 100 does. */
+static double next_level(double p, int ticks_per_half)
+{
+    double halvings = floor(log2(100.0 / (100.0 - p))) + 1;
+    return p + 100.0 / (ticks_per_half * pow(2, halvings));
+}
+
+bool hist_iter_next(struct hist_iter *it, struct hist_point *out)
+{
+    const struct hist *h = it->h;
+    if (it->done)
+        return false;
+    uint64_t r = rank_of(it->level, h->count);
+    /* Float levels creep towards 100 without reaching it: once the rank is
+     * the last one, the next point is the max at 100 %. */
+    if (it->cum >= h->count && it->level > 0) {
+        out->percentile = 100;
+        out->value = h->max;
+        out->count = h->count;
+        out->inverse =
+            2 * it->last_inverse > (double)h->count ? 2 * it->last_inverse : (double)h->count;
+        it->done = true;
+        return true;
+    }
+    while (it->cum < r && it->bucket + 1 < HIST_BUCKETS)
+        it->cum += h->counts[++it->bucket];
+    out->percentile = it->level;
+    out->value = value_at(h, r, it->bucket);
+    out->count = it->cum;
+    out->inverse = 1.0 / (1.0 - it->level / 100.0);
+    it->last_inverse = out->inverse;
+    it->level = next_level(it->level, it->ticks_per_half);
+    if (it->level >= 100)
+        it->cum = h->count; /* forces the 100 % point next */
+    return true;
+}

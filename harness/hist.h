@@ -1,0 +1,64 @@
+/* A log-linear latency histogram in the spirit of HdrHistogram: values in
+ * nanoseconds, exact below 1024 ns, then 512 linear sub-buckets per power of
+ * two, so any value up to HIST_MAX_NS is reported within 0.1 % (3 significant
+ * digits). Constant memory (about 58 KiB), no allocation after hist_create:
+ * record, merge and reset are safe on a load generator's hot path. */
+#ifndef OVERLAP_HIST_H
+#define OVERLAP_HIST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define HIST_SUB_BITS 9  /* 512 sub-buckets: width <= 1/512 */
+#define HIST_MAX_EXP  36 /* the top power of two: 2^37 ns ~ 137 s */
+#define HIST_MAX_NS   ((UINT64_C(1) << (HIST_MAX_EXP + 1)) - 1) /* larger values count here */
+#define HIST_BUCKETS  ((HIST_MAX_EXP - HIST_SUB_BITS + 2) << HIST_SUB_BITS)
+
+struct hist;
+
+struct hist *hist_create(void); /* NULL when out of memory */
+void hist_destroy(struct hist *h);
+
+/* Counts one value (ns). Values above HIST_MAX_NS count in the top bucket;
+ * min, max and mean stay exact. */
+void hist_record(struct hist *h, uint64_t ns);
+/* Adds src's counts into dst (threads merge their histograms at the end). */
+void hist_merge(struct hist *dst, const struct hist *src);
+void hist_reset(struct hist *h);
+
+uint64_t hist_count(const struct hist *h);
+uint64_t hist_min(const struct hist *h); /* 0 when empty */
+uint64_t hist_max(const struct hist *h);
+double hist_mean(const struct hist *h); /* exact: from the sum of recorded values */
+
+/* The value at percentile p in [0, 100]: the value of rank ceil(p/100 * count)
+ * in sorted order, within 0.1 % (p = 0 and p = 100 give min and max exactly).
+ * 0 when empty. */
+uint64_t hist_percentile(const struct hist *h, double p);
+
+/* ---- the percentile spectrum, as HdrHistogram prints it ---- */
+
+struct hist_point {
+    double percentile; /* the level reported, in [0, 100] */
+    uint64_t value;    /* the value at that level (ns) */
+    uint64_t count;    /* values recorded at or below it */
+    double inverse;    /* 1 / (1 - percentile/100); finite even at 100 */
+};
+
+struct hist_iter {
+    const struct hist *h;
+    int ticks_per_half; /* levels per halving of the distance to 100 % */
+    double level;
+    int bucket;
+    uint64_t cum;
+    double last_inverse;
+    bool done;
+};
+
+/* Levels 0, then steps that halve as they approach 100: ticks_per_half of
+ * them between 0 and 50, as many between 50 and 75, and so on, ending with
+ * one point at 100 % (the max). An empty histogram yields no point. */
+void hist_iter_init(struct hist_iter *it, const struct hist *h, int ticks_per_half);
+bool hist_iter_next(struct hist_iter *it, struct hist_point *out);
+
+#endif

@@ -1,0 +1,405 @@
+/* `overlap load`: flags, the run, and its outputs (the report, the CSV row,
+ * the percentile spectrum and the timeline). The schemas are documented in
+ * harness/README.md; `overlap bench` reads them by column name. */
+#define _GNU_SOURCE
+#include "load.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve.h"
+
+#define DEFAULT_CLIENTS      10
+#define DEFAULT_TIMELINE_MAX 1000
+#define TICKS_PER_HALF       5 /* the spectrum's resolution, HdrHistogram's default */
+#define EXIT_INTERRUPTED     130
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    interrupted = 1;
+}
+
+static const char usage_text[] =
+    "usage: overlap load --target HOST:PORT [flags]\n"
+    "\n"
+    "  --target HOST:PORT   the HTTP/1.1 server to load (required)\n"
+    "  --workload FILE      request paths /NAME drawn by the workload's weights\n"
+    "  --path /P            or one path for every request (default /)\n"
+    "  --clients C          connections (default 10)\n"
+    "  --rate R             open loop at R requests/s in all (default: closed loop)\n"
+    "  --arrival KIND       open loop gaps: poisson (default) or uniform\n"
+    "  --think DIST         closed loop: pause between requests (`fixed 10ms`, ...)\n"
+    "  --duration D         the measured window (default 10s)\n"
+    "  --warmup D           load before it, not counted (default 0s)\n"
+    "  --timeout D          a request unanswered this long is an error (default 2s)\n"
+    "  --threads T          threads sharing the connections (default 1)\n"
+    "  --seed N             PRNG seed: paths, gaps, think times (default 1)\n"
+    "  --cpus LIST          pin the generator, e.g. 1 or 2-3\n"
+    "  --csv FILE           the summary: a header and one row\n"
+    "  --latency-csv FILE   the percentile spectrum\n"
+    "  --timeline FILE      one row per request for the first K requests\n"
+    "  --timeline-max K     K (default 1000)\n"
+    "\n"
+    "Exit status: 0 ok, 1 target down or no request succeeded, 2 usage, 130 interrupted.\n";
+
+struct options {
+    struct load_config cfg;
+    const char *workload, *cpus, *csv, *latency_csv, *timeline;
+    bool arrival_set;
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "overlap load: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n%s", usage_text);
+    return 2;
+}
+
+static int parse_int(const char *text, long min, long max, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < min || v > max)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_duration(const char *flag, const char *text, uint64_t *ns, bool zero_ok)
+{
+    if (wl_duration_parse(text, ns) < 0 || (!zero_ok && *ns == 0)) {
+        fprintf(stderr,
+                "overlap load: %s: bad duration '%s' (expected a number and a unit: 500ms, "
+                "1.5s%s)\n",
+                flag, text, zero_ok ? "" : ", above 0");
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_flag(struct options *o, int opt, const char *v)
+{
+    struct load_config *c = &o->cfg;
+    char err[WL_ERR_LEN];
+    char *end;
+    switch (opt) {
+    case 't': c->target = v; return 0;
+    case 'w': o->workload = v; return 0;
+    case 'p':
+        if (v[0] != '/' || strpbrk(v, " \r\n"))
+            return usage_error("--path: bad path '%s' (expected /P, no spaces)", v);
+        c->path = v;
+        return 0;
+    case 'c':
+        return parse_int(v, 1, LOAD_MAX_CLIENTS, &c->clients) < 0
+                   ? usage_error("--clients: bad count '%s' (expected 1 to 65536)", v)
+                   : 0;
+    case 'T':
+        return parse_int(v, 1, LOAD_MAX_THREADS, &c->threads) < 0
+                   ? usage_error("--threads: bad count '%s' (expected 1 to 256)", v)
+                   : 0;
+    case 'r':
+        errno = 0;
+        c->rate = strtod(v, &end);
+        if (errno || end == v || *end || !isfinite(c->rate) || c->rate <= 0 || c->rate > 1e8)
+            return usage_error("--rate: bad rate '%s' (expected requests/s above 0)", v);
+        return 0;
+    case 'a':
+        o->arrival_set = true;
+        if (!strcmp(v, "poisson"))
+            c->arrival = LOAD_POISSON;
+        else if (!strcmp(v, "uniform"))
+            c->arrival = LOAD_UNIFORM;
+        else
+            return usage_error("--arrival: unknown '%s' (expected poisson or uniform)", v);
+        return 0;
+    case 'k':
+        if (wl_dist_parse(v, &c->think_dist, err, sizeof(err)) < 0) {
+            fprintf(stderr, "overlap load: --think: %s\n", err);
+            return 2;
+        }
+        c->think = true;
+        return 0;
+    case 'd': return parse_duration("--duration", v, &c->duration_ns, false) < 0 ? 2 : 0;
+    case 'W': return parse_duration("--warmup", v, &c->warmup_ns, true) < 0 ? 2 : 0;
+    case 'o': return parse_duration("--timeout", v, &c->timeout_ns, false) < 0 ? 2 : 0;
+    case 's':
+        errno = 0;
+        c->seed = strtoull(v, &end, 10);
+        return errno || end == v || *end || v[0] == '-'
+                   ? usage_error("--seed: bad seed '%s' (expected an integer >= 0)", v)
+                   : 0;
+    case 'C': o->cpus = v; return 0;
+    case 'v': o->csv = v; return 0;
+    case 'l': o->latency_csv = v; return 0;
+    case 'L': o->timeline = v; return 0;
+    case 'K':
+        return parse_int(v, 1, 1000000, &c->timeline_max) < 0
+                   ? usage_error("--timeline-max: bad count '%s' (expected 1 to 1000000)", v)
+                   : 0;
+    }
+    return usage_error("%s", "unknown flag");
+}
+
+/* Fills o from argv: 0, or the exit status (0 after --help). */
+static int parse_args(int argc, char **argv, struct options *o, int *status)
+{
+    static const struct option longs[] = {{"target", required_argument, 0, 't'},
+                                          {"workload", required_argument, 0, 'w'},
+                                          {"path", required_argument, 0, 'p'},
+                                          {"clients", required_argument, 0, 'c'},
+                                          {"rate", required_argument, 0, 'r'},
+                                          {"arrival", required_argument, 0, 'a'},
+                                          {"think", required_argument, 0, 'k'},
+                                          {"duration", required_argument, 0, 'd'},
+                                          {"warmup", required_argument, 0, 'W'},
+                                          {"timeout", required_argument, 0, 'o'},
+                                          {"threads", required_argument, 0, 'T'},
+                                          {"seed", required_argument, 0, 's'},
+                                          {"cpus", required_argument, 0, 'C'},
+                                          {"csv", required_argument, 0, 'v'},
+                                          {"latency-csv", required_argument, 0, 'l'},
+                                          {"timeline", required_argument, 0, 'L'},
+                                          {"timeline-max", required_argument, 0, 'K'},
+                                          {"help", no_argument, 0, 'h'},
+                                          {0, 0, 0, 0}};
+    struct load_config *c = &o->cfg;
+    int opt;
+    c->clients = DEFAULT_CLIENTS;
+    c->threads = 1;
+    c->duration_ns = 10000000000u;
+    c->timeout_ns = 2000000000u;
+    c->seed = 1;
+    c->timeline_max = DEFAULT_TIMELINE_MAX;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(usage_text, stdout);
+            return *status = 0, -1;
+        }
+        if (opt == '?' || opt == ':')
+            return *status = usage_error("bad or incomplete flag '%s'", argv[optind - 1]), -1;
+        if ((*status = parse_flag(o, opt, optarg)) != 0)
+            return -1;
+    }
+    if (optind < argc)
+        return *status = usage_error("unexpected argument '%s'", argv[optind]), -1;
+    if (!c->target)
+        return *status = usage_error("%s", "--target HOST:PORT is required"), -1;
+    if (o->workload && c->path)
+        return *status = usage_error("%s", "--workload and --path exclude each other"), -1;
+    if (o->arrival_set && c->rate <= 0)
+        return *status = usage_error("%s", "--arrival needs --rate (open loop)"), -1;
+    if (c->think && c->rate > 0)
+        return *status = usage_error("%s", "--think is for the closed loop (no --rate)"), -1;
+    if (!o->timeline)
+        c->timeline_max = 0;
+    if (c->threads > c->clients) /* a thread without a connection has nothing to do */
+        c->threads = c->clients;
+    return 0;
+}
+
+/* ---- outputs ---- */
+
+static double ms(uint64_t ns)
+{
+    return ns / 1e6;
+}
+
+static void print_report(const struct load_config *c, const struct load_result *r)
+{
+    const struct hist *h = r->latency;
+    uint64_t errors = r->errors_connect + r->errors_timeout + r->errors_read + r->errors_status;
+    printf("overlap load: %s, %s loop, %d clients, %d threads, %.2f s window%s\n", c->target,
+           c->rate > 0 ? "open" : "closed", c->clients, c->threads, r->window_s,
+           r->interrupted ? " (interrupted)" : "");
+    if (c->rate > 0)
+        printf("  rate       intended %.1f req/s (%s), achieved %.1f req/s\n", r->intended_rps,
+               c->arrival == LOAD_UNIFORM ? "uniform" : "poisson", r->achieved_rps);
+    printf("  requests   %lu answered, %.1f req/s ok\n", (unsigned long)r->requests,
+           r->throughput_rps);
+    printf("  latency    p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  mean %.3f ms\n",
+           ms(hist_percentile(h, 50)), ms(hist_percentile(h, 90)), ms(hist_percentile(h, 99)),
+           ms(hist_percentile(h, 99.9)), ms(hist_max(h)), hist_mean(h) / 1e6);
+    printf("  errors     %lu: connect %lu, timeout %lu, read %lu, status %lu\n",
+           (unsigned long)errors, (unsigned long)r->errors_connect,
+           (unsigned long)r->errors_timeout, (unsigned long)r->errors_read,
+           (unsigned long)r->errors_status);
+    printf("  generator  %.3f s CPU, %.2f us per request\n", r->cpu_s,
+           r->requests ? r->cpu_s * 1e6 / r->requests : 0);
+    fflush(stdout);
+}
+
+/* Open loop: says when the rate was not met, and whose fault it was. */
+static void warn_behind(const struct load_config *c, const struct load_result *r)
+{
+    if (c->rate <= 0 || r->interrupted)
+        return;
+    /* against the schedule as drawn: Poisson gaps make R*D itself random */
+    if ((r->sent_in_window + 1) * 100 < r->scheduled * 99) /* one request of slack */
+        fprintf(stderr,
+                "overlap load: warning: sent %.1f req/s of %.1f intended (%lu of %lu scheduled "
+                "requests in the window)\n",
+                r->achieved_rps, r->intended_rps, (unsigned long)r->sent_in_window,
+                (unsigned long)r->scheduled);
+    if (r->late * 100 > r->sent)
+        fprintf(stderr,
+                "overlap load: warning: the generator fell behind: %lu of %lu requests left "
+                "over 1 ms late with a connection free (give it more --threads or CPUs)\n",
+                (unsigned long)r->late, (unsigned long)r->sent);
+    if (r->waited * 100 > r->sent)
+        fprintf(stderr,
+                "overlap load: warning: %lu of %lu requests waited for a free connection "
+                "(the server is slower than the rate, or --clients is too low)\n",
+                (unsigned long)r->waited, (unsigned long)r->sent);
+}
+
+static void write_csv(FILE *f, const struct load_config *c, const struct load_result *r)
+{
+    const struct hist *h = r->latency;
+    uint64_t errors = r->errors_connect + r->errors_timeout + r->errors_read + r->errors_status;
+    fprintf(f,
+            "mode,clients,threads,intended_rps,arrival,duration_s,warmup_s,window_s,requests,"
+            "errors,errors_connect,errors_timeout,errors_read,errors_status,throughput_rps,"
+            "achieved_rps,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,mean_ms,min_ms,scheduled,sent,waited,"
+            "late,"
+            "load_cpu_s,cpu_us_per_request,interrupted\n");
+    fprintf(f, "%s,%d,%d,%.3f,%s,%.3f,%.3f,%.3f,%lu,%lu,%lu,%lu,%lu,%lu,%.3f,%.3f,",
+            c->rate > 0 ? "open" : "closed", c->clients, c->threads, c->rate,
+            c->rate > 0 ? (c->arrival == LOAD_UNIFORM ? "uniform" : "poisson") : "none",
+            c->duration_ns / 1e9, c->warmup_ns / 1e9, r->window_s, (unsigned long)r->requests,
+            (unsigned long)errors, (unsigned long)r->errors_connect,
+            (unsigned long)r->errors_timeout, (unsigned long)r->errors_read,
+            (unsigned long)r->errors_status, r->throughput_rps, r->achieved_rps);
+    fprintf(f, "%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%lu,%lu,%lu,%lu,%.3f,%.3f,%d\n",
+            ms(hist_percentile(h, 50)), ms(hist_percentile(h, 90)), ms(hist_percentile(h, 99)),
+            ms(hist_percentile(h, 99.9)), ms(hist_max(h)), hist_mean(h) / 1e6, ms(hist_min(h)),
+            (unsigned long)r->scheduled, (unsigned long)r->sent, (unsigned long)r->waited,
+            (unsigned long)r->late, r->cpu_s, r->requests ? r->cpu_s * 1e6 / r->requests : 0,
+            r->interrupted ? 1 : 0);
+}
+
+static void write_latency_csv(FILE *f, const struct load_result *r)
+{
+    struct hist_iter it;
+    struct hist_point p;
+    fprintf(f, "percentile,latency_ms,count,inverse\n");
+    hist_iter_init(&it, r->latency, TICKS_PER_HALF);
+    while (hist_iter_next(&it, &p))
+        fprintf(f, "%.12g,%.6f,%lu,%.6g\n", p.percentile, ms(p.value), (unsigned long)p.count,
+                p.inverse);
+}
+
+static void write_timeline(FILE *f, const struct load_config *c, const struct load_result *r)
+{
+    fprintf(f, "request,path,intended_us,sent_us,first_byte_us,done_us,status,phases\n");
+    for (int i = 0; i < r->ntimeline; i++) {
+        const struct load_timeline *t = &r->timeline[i];
+        const char *name = t->request >= 0 ? c->wl->requests[t->request].name : NULL;
+        fprintf(f, "%d,%s%s,%lu,%lu,%lu,%lu,%d,%s\n", i + 1, name ? "/" : "",
+                name ? name : (c->path ? c->path : "/"), (unsigned long)(t->intended / 1000),
+                (unsigned long)(t->sent / 1000), (unsigned long)(t->first_byte / 1000),
+                (unsigned long)(t->done / 1000), t->status, t->phases);
+    }
+}
+
+/* Opens an output before the run, so a bad path costs nothing. */
+static FILE *open_output(const char *path)
+{
+    if (!path)
+        return NULL;
+    FILE *f = fopen(path, "w");
+    if (!f)
+        fprintf(stderr, "overlap load: cannot write %s: %s\n", path, strerror(errno));
+    return f;
+}
+
+static int close_output(FILE *f, const char *path)
+{
+    if (!f)
+        return 0;
+    if (ferror(f) | fclose(f)) {
+        fprintf(stderr, "overlap load: error writing %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int load_main(int argc, char **argv)
+{
+    struct options o = {0};
+    struct load_result res;
+    struct wl_workload *wl = NULL;
+    char err[LOAD_ERR_LEN];
+    FILE *out[3] = {NULL, NULL, NULL};
+    int status = 0;
+
+    if (parse_args(argc, argv, &o, &status) < 0)
+        return status;
+    if (o.workload) {
+        if (wl_load(o.workload, &wl, err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s\n", err);
+            return 2;
+        }
+        o.cfg.wl = wl;
+    }
+    if (o.cpus && serve_pin_cpus(o.cpus) < 0) {
+        fprintf(stderr,
+                "overlap load: --cpus: cannot pin to '%s' (expected a list like 1 or 2-3)\n",
+                o.cpus);
+        status = 2;
+        goto out;
+    }
+    const char *paths[3] = {o.csv, o.latency_csv, o.timeline};
+    for (int i = 0; i < 3; i++)
+        if (paths[i] && !(out[i] = open_output(paths[i]))) {
+            status = 2;
+            goto out;
+        }
+    install_signals();
+    o.cfg.stop = &interrupted;
+    if (load_run(&o.cfg, &res, err, sizeof(err)) < 0) {
+        fprintf(stderr, "overlap load: %s\n", err);
+        status = 1;
+        goto out;
+    }
+    print_report(&o.cfg, &res);
+    warn_behind(&o.cfg, &res);
+    if (out[0])
+        write_csv(out[0], &o.cfg, &res);
+    if (out[1])
+        write_latency_csv(out[1], &res);
+    if (out[2])
+        write_timeline(out[2], &o.cfg, &res);
+    status = res.interrupted ? EXIT_INTERRUPTED : 0;
+    if (!res.interrupted && res.ok == 0) {
+        fprintf(stderr, "overlap load: no request succeeded\n");
+        status = 1;
+    }
+    load_result_free(&res);
+out:
+    for (int i = 0; i < 3; i++)
+        if (close_output(out[i], paths[i]) < 0 && status == 0)
+            status = 1;
+    wl_free(wl);
+    return status;
+}

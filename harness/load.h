@@ -1,0 +1,118 @@
+/* `overlap load`: one load run against any HTTP/1.1 server, closed loop (C
+ * connections, each sends when its last response is back) or open loop
+ * (requests at intended times, latency counted from those times, so a
+ * stalled server cannot hide its queue). Built like wrk: T threads, each with
+ * its own epoll loop, connections, histogram and PRNG, merged at the end. */
+#ifndef OVERLAP_LOAD_H
+#define OVERLAP_LOAD_H
+
+#include <http_parser.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hist.h"
+#include "wl.h"
+
+/* Limits, each with its reason. */
+#define LOAD_MAX_CLIENTS 65536 /* connections: beyond this the ports of one address run out */
+#define LOAD_MAX_THREADS 256
+#define LOAD_PHASES_LEN  1024 /* a timeline row's compact Server-Timing; longer lists end early */
+#define LOAD_TIMING_MAX  4096 /* raw Server-Timing kept per response while it is parsed */
+#define LOAD_ERR_LEN     512
+
+enum load_arrival {
+    LOAD_POISSON, /* exponential gaps: independent users */
+    LOAD_UNIFORM, /* equal gaps: the lecture's evenly spaced arrivals */
+};
+
+/* What to run. Set once, read-only while the threads run. */
+struct load_config {
+    const char *target;           /* HOST:PORT */
+    const struct wl_workload *wl; /* paths /NAME drawn by weight, or NULL for path */
+    const char *path;             /* the one path when wl is NULL; "/" by default */
+    int clients, threads;         /* connections in all, threads sharing them */
+    double rate;                  /* open loop: requests/s in all; 0 = closed loop */
+    enum load_arrival arrival;    /* open loop */
+    bool think;                   /* closed loop: wait think_dist between requests */
+    struct wl_dist think_dist;    /* closed loop */
+    uint64_t duration_ns;         /* the measured window */
+    uint64_t warmup_ns;           /* before it: the same load, not counted */
+    uint64_t timeout_ns;          /* a request unanswered this long after sending */
+    uint64_t seed;                /* each thread seeds its PRNG with seed and its index */
+    int timeline_max;             /* the first K requests get a timeline row */
+    volatile sig_atomic_t *stop;  /* set (by a signal) to end early; may be NULL */
+};
+
+/* A timeline row: times in ns from the run's start on CLOCK_MONOTONIC. */
+struct load_timeline {
+    uint64_t intended, sent, first_byte, done; /* done 0: never answered */
+    int status;                                /* 0: no response */
+    int request;                               /* workload request index, -1 for --path */
+    char phases[LOAD_PHASES_LEN];              /* `queue:0.012;cpu:0.501;db:10.087` */
+};
+
+struct load_result {
+    struct hist *latency;    /* of every complete measured response, from its intended time */
+    uint64_t requests;       /* measured requests answered with a complete response */
+    uint64_t ok;             /* of them, status 2xx or 3xx */
+    uint64_t sent;           /* measured requests written to the socket */
+    uint64_t scheduled;      /* open loop: intended times that fell in the window */
+    uint64_t sent_in_window; /* requests written during the window, whatever their intent */
+    uint64_t errors_connect, errors_timeout, errors_read, errors_status;
+    uint64_t waited; /* open loop: due while no connection was idle */
+    uint64_t late;   /* open loop: sent over LOAD_LATE_NS late although a connection was idle */
+    double window_s; /* the measured window as it ran (longer if answers came late) */
+    double throughput_rps, achieved_rps, intended_rps;
+    double cpu_s; /* user + system CPU of the generator over the whole run */
+    bool interrupted;
+    int ntimeline;
+    struct load_timeline *timeline; /* sorted by intended time */
+};
+
+#define LOAD_LATE_NS                                                                               \
+    1000000 /* 1 ms: a send this late with a connection free is the generator's                    \
+             */
+
+/* Runs the load. Returns 0 with res filled (free it with load_result_free),
+ * or -1 with a one-line message in err when the run could not start (the
+ * target does not resolve or does not accept connections). */
+int load_run(const struct load_config *cfg, struct load_result *res, char *err, size_t errlen);
+void load_result_free(struct load_result *res);
+
+/* `overlap load [flags]`: 0, 1 (target down or nothing answered), 2 usage,
+ * 130 interrupted (what was measured is still printed and written). */
+int load_main(int argc, char **argv);
+
+/* ---- reading responses (load_response.c) ---- */
+
+enum {
+    LOAD_RESPONSE_ERROR = -1, /* malformed, cut short by EOF, or followed by stray bytes */
+    LOAD_RESPONSE_MORE = 0,   /* need more bytes */
+    LOAD_RESPONSE_DONE = 1,   /* one whole response */
+};
+
+struct load_response {
+    http_parser parser;
+    int status;
+    bool complete, keep_alive;
+    bool want_timing;         /* keep the Server-Timing value */
+    bool in_value, in_timing; /* where the header callbacks are */
+    bool field_long;
+    size_t field_len, timing_len;
+    char field[16]; /* the current header's name, lower case */
+    char timing[LOAD_TIMING_MAX];
+};
+
+/* Starts reading a new response. */
+void load_response_start(struct load_response *r, bool want_timing);
+/* Feeds the next bytes; len 0 means the peer closed. Returns one of the
+ * LOAD_RESPONSE_ values; after DONE, status, keep_alive and timing hold. */
+int load_response_feed(struct load_response *r, const char *buf, size_t len);
+/* Rewrites a Server-Timing value `queue;dur=0.012, cpu;dur=0.501` as
+ * `queue:0.012;cpu:0.501` (no commas, no spaces) into out, NUL-terminated,
+ * cut at an item's boundary when out is short. Returns the length. */
+size_t load_timing_compact(const char *in, size_t len, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,181 @@
+/* The latency histogram: precision against exact sorted percentiles, merge,
+ * reset, the ends of the range and the percentile spectrum. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "hist.h"
+#include "wl.h"
+
+#define N 1000000
+
+static int by_value(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The exact percentile under the histogram's definition: rank ceil(p*n). */
+static uint64_t exact(const uint64_t *sorted, size_t n, double p)
+{
+    double r = ceil(p / 100.0 * (double)n);
+    size_t rank = r < 1 ? 1 : r > n ? n : (size_t)r;
+    return sorted[rank - 1];
+}
+
+static void expect_close(uint64_t got, uint64_t want, double p)
+{
+    double err = fabs((double)got - (double)want) / (double)want;
+    cr_expect(err <= 0.001, "p%g: got %lu, want %lu (relative error %.5f%%)", p, (unsigned long)got,
+              (unsigned long)want, err * 100);
+}
+
+/* 1M values spread log-uniformly from 1 us to 60 s: every percentile within 0.1 %. */
+Test(hist, percentiles_within_a_tenth_of_a_percent_of_exact)
+{
+    uint64_t *v = malloc(N * sizeof(*v));
+    struct hist *h = hist_create();
+    struct wl_rng rng;
+    cr_assert(v && h);
+    wl_rng_seed(&rng, 42);
+    for (size_t i = 0; i < N; i++) {
+        v[i] = (uint64_t)(1000.0 * pow(6e7, wl_rng_double(&rng)));
+        hist_record(h, v[i]);
+    }
+    qsort(v, N, sizeof(*v), by_value);
+    static const double ps[] = {0,  0.1, 1,  5,    10,   25,    33.3,   50,      66.6,
+                                75, 90,  95, 99.0, 99.9, 99.99, 99.999, 99.9999, 100};
+    for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++)
+        expect_close(hist_percentile(h, ps[i]), exact(v, N, ps[i]), ps[i]);
+    for (int i = 0; i < 2000; i++) { /* and at random levels */
+        double p = wl_rng_double(&rng) * 100;
+        expect_close(hist_percentile(h, p), exact(v, N, p), p);
+    }
+    cr_expect_eq(hist_count(h), N);
+    cr_expect_eq(hist_min(h), v[0]);
+    cr_expect_eq(hist_max(h), v[N - 1]);
+    double sum = 0;
+    for (size_t i = 0; i < N; i++)
+        sum += (double)v[i];
+    cr_expect(fabs(hist_mean(h) - sum / N) <= 1e-9 * sum / N, "mean %f, want %f", hist_mean(h),
+              sum / N);
+    hist_destroy(h);
+    free(v);
+}
+
+/* Latencies as a loopback server gives them: a narrow hump with a long tail. */
+Test(hist, narrow_values_are_as_precise)
+{
+    uint64_t *v = malloc(N * sizeof(*v));
+    struct hist *h = hist_create();
+    struct wl_rng rng;
+    struct wl_dist d = {WL_DIST_LOGNORMAL, 40e3, 400e3};
+    cr_assert(v && h);
+    wl_rng_seed(&rng, 7);
+    for (size_t i = 0; i < N; i++)
+        hist_record(h, v[i] = wl_dist_sample(&d, &rng));
+    qsort(v, N, sizeof(*v), by_value);
+    for (double p = 0; p <= 100; p += 0.5)
+        expect_close(hist_percentile(h, p), exact(v, N, p), p);
+    hist_destroy(h);
+    free(v);
+}
+
+Test(hist, small_values_are_exact)
+{
+    struct hist *h = hist_create();
+    for (uint64_t i = 1; i <= 1000; i++)
+        hist_record(h, i);
+    for (int p = 1; p <= 100; p++)
+        cr_expect_eq(hist_percentile(h, p), (uint64_t)p * 10, "p%d", p);
+    hist_destroy(h);
+}
+
+Test(hist, empty_reads_zero_and_has_no_spectrum)
+{
+    struct hist *h = hist_create();
+    struct hist_iter it;
+    struct hist_point pt;
+    cr_expect_eq(hist_count(h), 0);
+    cr_expect_eq(hist_percentile(h, 50), 0);
+    cr_expect_eq(hist_min(h), 0);
+    cr_expect_eq(hist_max(h), 0);
+    cr_expect_eq(hist_mean(h), 0);
+    hist_iter_init(&it, h, 5);
+    cr_expect_not(hist_iter_next(&it, &pt));
+    hist_destroy(h);
+}
+
+/* Beyond the range: counted in the top bucket, max still exact. */
+Test(hist, values_beyond_the_range_are_counted_not_lost)
+{
+    struct hist *h = hist_create();
+    hist_record(h, 0);
+    hist_record(h, 60000000000u); /* 60 s: inside */
+    hist_record(h, UINT64_C(1) << 40);
+    cr_expect_eq(hist_count(h), 3);
+    cr_expect_eq(hist_min(h), 0);
+    cr_expect_eq(hist_max(h), UINT64_C(1) << 40);
+    uint64_t p66 = hist_percentile(h, 66);
+    cr_expect(fabs((double)p66 - 6e10) <= 6e7, "60 s reads %lu", (unsigned long)p66);
+    hist_destroy(h);
+}
+
+Test(hist, merge_equals_recording_into_one)
+{
+    struct hist *a = hist_create(), *b = hist_create(), *all = hist_create();
+    struct wl_rng rng;
+    wl_rng_seed(&rng, 3);
+    for (int i = 0; i < 100000; i++) {
+        uint64_t v = 1000 + wl_rng_below(&rng, 50000000);
+        hist_record(i % 3 ? a : b, v);
+        hist_record(all, v);
+    }
+    hist_merge(a, b);
+    cr_expect_eq(hist_count(a), hist_count(all));
+    cr_expect_eq(hist_min(a), hist_min(all));
+    cr_expect_eq(hist_max(a), hist_max(all));
+    cr_expect_eq(hist_mean(a), hist_mean(all));
+    for (double p = 0; p <= 100; p += 0.25)
+        cr_expect_eq(hist_percentile(a, p), hist_percentile(all, p), "p%g", p);
+    hist_reset(a);
+    cr_expect_eq(hist_count(a), 0);
+    cr_expect_eq(hist_percentile(a, 99), 0);
+    hist_record(a, 5000);
+    cr_expect_eq(hist_percentile(a, 50), 5000);
+    hist_destroy(a);
+    hist_destroy(b);
+    hist_destroy(all);
+}
+
+/* The spectrum: monotone, 5 levels per half, ending at 100 % on the max. */
+Test(hist, spectrum_is_monotone_and_ends_at_the_max)
+{
+    struct hist *h = hist_create();
+    struct wl_rng rng;
+    struct hist_iter it;
+    struct hist_point pt, prev = {0};
+    int n = 0, below_50 = 0;
+    wl_rng_seed(&rng, 9);
+    for (int i = 0; i < 100000; i++)
+        hist_record(h, 1000 + wl_rng_below(&rng, 10000000));
+    hist_iter_init(&it, h, 5);
+    while (hist_iter_next(&it, &pt)) {
+        if (n++) {
+            cr_expect_gt(pt.percentile, prev.percentile);
+            cr_expect_geq(pt.value, prev.value);
+            cr_expect_geq(pt.count, prev.count);
+            cr_expect_gt(pt.inverse, prev.inverse);
+        }
+        cr_expect(isfinite(pt.inverse));
+        cr_expect_eq(pt.value, hist_percentile(h, pt.percentile), "at %g", pt.percentile);
+        below_50 += pt.percentile < 50;
+        prev = pt;
+    }
+    cr_expect_eq(below_50, 5); /* 0, 10, 20, 30, 40 */
+    cr_expect_eq(prev.percentile, 100);
+    cr_expect_eq(prev.value, hist_max(h));
+    cr_expect_eq(prev.count, 100000);
+    cr_expect_lt(n, 200);
+    hist_destroy(h);
+}

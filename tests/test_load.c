@@ -1,0 +1,691 @@
+/* The load generator against a small HTTP server inside the test (threads on
+ * 127.0.0.1, port 0) whose delay, stalls and faults the test controls: rate
+ * accuracy, latency, coordinated omission, errors by class, the response
+ * reader, and the `overlap load` command's outputs and exit codes. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "hist.h"
+#include "load.h"
+
+/* ---- the test server ---- */
+
+enum reply {
+    REPLY_OK,      /* 200 with a body and Server-Timing */
+    REPLY_503,     /* 503: an HTTP status error */
+    REPLY_GARBAGE, /* not HTTP at all: a read error */
+    REPLY_NOTHING, /* reads the request, never answers: a timeout */
+};
+
+#define MAX_CONNS 128
+
+struct server {
+    int lfd, port;
+    enum reply reply;
+    uint64_t delay_ns;           /* every answer waits this long */
+    uint64_t stall_at, stall_ns; /* requests in [at, at + ns) wait until its end */
+    uint64_t close_at;           /* from then on: no listener, connections closed */
+    atomic_int stop;
+    atomic_long served;
+    pthread_t acceptor;
+    pthread_t conn_threads[MAX_CONNS];
+    int conn_fds[MAX_CONNS];
+    atomic_int nconns;
+};
+
+struct conn_arg {
+    struct server *s;
+    int fd;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static bool closing(struct server *s)
+{
+    return atomic_load(&s->stop) || (s->close_at && now_ns() >= s->close_at);
+}
+
+/* Sleeps until t unless the server stops first. */
+static void sleep_until(struct server *s, uint64_t t)
+{
+    while (!closing(s)) {
+        uint64_t now = now_ns();
+        if (now >= t)
+            return;
+        uint64_t d = t - now < 20000000 ? t - now : 20000000;
+        struct timespec ts = {0, (long)d};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void answer(struct server *s, int fd)
+{
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n"
+                             "Server-Timing: queue;dur=0.010, cpu;dur=0.500\r\n\r\nHello, World!";
+    static const char busy[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\n\r\nbusy\n";
+    static const char garbage[] = "SMTP ready, not HTTP\r\n\r\n";
+    uint64_t arrived = now_ns(), at = arrived + s->delay_ns;
+    if (s->stall_ns && arrived >= s->stall_at && arrived < s->stall_at + s->stall_ns &&
+        at < s->stall_at + s->stall_ns)
+        at = s->stall_at + s->stall_ns;
+    if (s->reply == REPLY_NOTHING)
+        return;
+    sleep_until(s, at);
+    const char *r = s->reply == REPLY_OK ? ok : s->reply == REPLY_503 ? busy : garbage;
+    if (!closing(s) && write(fd, r, strlen(r)) > 0)
+        atomic_fetch_add(&s->served, 1);
+}
+
+static void *serve_conn(void *p)
+{
+    struct conn_arg a = *(struct conn_arg *)p;
+    char buf[4096];
+    size_t len = 0;
+    free(p);
+    while (!closing(a.s)) {
+        struct pollfd pf = {.fd = a.fd, .events = POLLIN};
+        if (poll(&pf, 1, 20) <= 0)
+            continue;
+        ssize_t n = read(a.fd, buf + len, sizeof(buf) - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        char *end;
+        while ((end = memmem(buf, len, "\r\n\r\n", 4))) { /* one answer per request head */
+            size_t used = (size_t)(end + 4 - buf);
+            answer(a.s, a.fd);
+            memmove(buf, buf + used, len - used);
+            len -= used;
+        }
+        if (len == sizeof(buf))
+            break;
+    }
+    shutdown(a.fd, SHUT_RDWR);
+    return NULL;
+}
+
+static void *accept_loop(void *p)
+{
+    struct server *s = p;
+    while (!closing(s)) {
+        struct pollfd pf = {.fd = s->lfd, .events = POLLIN};
+        if (poll(&pf, 1, 20) <= 0)
+            continue;
+        int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+        int i = atomic_load(&s->nconns);
+        if (fd < 0)
+            continue;
+        if (i >= MAX_CONNS) {
+            close(fd);
+            continue;
+        }
+        struct conn_arg *a = malloc(sizeof(*a));
+        a->s = s;
+        a->fd = fd;
+        s->conn_fds[i] = fd;
+        if (pthread_create(&s->conn_threads[i], NULL, serve_conn, a) != 0) {
+            close(fd);
+            free(a);
+            continue;
+        }
+        atomic_store(&s->nconns, i + 1);
+    }
+    close(s->lfd); /* from here connects are refused */
+    return NULL;
+}
+
+static int listen_any(int *port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    cr_assert_geq(fd, 0);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    cr_assert_eq(listen(fd, 512), 0);
+    getsockname(fd, (struct sockaddr *)&sa, &len);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+static void server_start(struct server *s)
+{
+    s->lfd = listen_any(&s->port);
+    cr_assert_eq(pthread_create(&s->acceptor, NULL, accept_loop, s), 0);
+}
+
+static void server_stop(struct server *s)
+{
+    atomic_store(&s->stop, 1);
+    pthread_join(s->acceptor, NULL);
+    for (int i = 0; i < atomic_load(&s->nconns); i++) {
+        pthread_join(s->conn_threads[i], NULL);
+        close(s->conn_fds[i]);
+    }
+}
+
+/* A port nobody listens on: bound, then closed. */
+static int dead_port(void)
+{
+    int port, fd = listen_any(&port);
+    close(fd);
+    return port;
+}
+
+/* ---- running the generator in the test ---- */
+
+static char target[64];
+
+static struct load_config config(struct server *s, int clients, double rate, double seconds)
+{
+    snprintf(target, sizeof(target), "127.0.0.1:%d", s->port);
+    struct load_config c = {
+        .target = target,
+        .clients = clients,
+        .threads = 1,
+        .rate = rate,
+        .arrival = LOAD_UNIFORM,
+        .duration_ns = (uint64_t)(seconds * 1e9),
+        .timeout_ns = 2000000000u,
+        .seed = 1,
+    };
+    return c;
+}
+
+static void run(const struct load_config *c, struct load_result *r)
+{
+    char err[LOAD_ERR_LEN];
+    cr_assert_eq(load_run(c, r, err, sizeof(err)), 0, "%s", err);
+}
+
+static double p_ms(const struct load_result *r, double p)
+{
+    return hist_percentile(r->latency, p) / 1e6;
+}
+
+/* ---- the generator ---- */
+
+/* Open loop, uniform gaps, two threads: exactly R*D requests (within 1 %). */
+Test(load, open_loop_sends_rate_times_duration)
+{
+    struct server s = {.reply = REPLY_OK};
+    struct load_result r;
+    server_start(&s);
+    struct load_config c = config(&s, 8, 400, 2.0);
+    c.threads = 2;
+    c.warmup_ns = 200000000;
+    run(&c, &r);
+    server_stop(&s);
+    cr_expect(r.sent >= 792 && r.sent <= 808, "sent %lu, want 800 +-1%%", (unsigned long)r.sent);
+    cr_expect(r.requests >= 792 && r.requests <= 808, "answered %lu", (unsigned long)r.requests);
+    cr_expect(r.achieved_rps >= 396 && r.achieved_rps <= 404, "achieved %.1f", r.achieved_rps);
+    cr_expect_eq(r.errors_connect + r.errors_timeout + r.errors_read + r.errors_status, 0);
+    cr_expect_eq(hist_count(r.latency), r.requests);
+    load_result_free(&r);
+}
+
+/* Poisson gaps: the count is random, but R*D within a few standard deviations. */
+Test(load, poisson_arrivals_average_the_rate)
+{
+    struct server s = {.reply = REPLY_OK};
+    struct load_result r;
+    server_start(&s);
+    struct load_config c = config(&s, 8, 500, 2.0);
+    c.arrival = LOAD_POISSON;
+    run(&c, &r);
+    server_stop(&s);
+    cr_expect(r.sent >= 1000 - 160 && r.sent <= 1000 + 160, "sent %lu", (unsigned long)r.sent);
+    load_result_free(&r);
+}
+
+/* A fixed 5 ms server delay reads as p50 ~ 5 ms (histogram precision + 1 ms). */
+Test(load, fixed_delay_reads_as_p50)
+{
+    struct server s = {.reply = REPLY_OK, .delay_ns = 5000000};
+    struct load_result r;
+    server_start(&s);
+    struct load_config c = config(&s, 4, 0, 1.0);
+    run(&c, &r);
+    server_stop(&s);
+    double p50 = p_ms(&r, 50);
+    cr_expect(p50 >= 5.0 * 0.999 && p50 <= 6.0 * 1.001, "p50 %.3f ms", p50);
+    cr_expect(p_ms(&r, 0) >= 5.0 * 0.999, "min %.3f ms", p_ms(&r, 0));
+    cr_expect_gt(r.requests, 100); /* 4 clients, 1 s, 5 ms each: ~800 */
+    cr_expect_eq(r.errors_read + r.errors_timeout + r.errors_connect + r.errors_status, 0);
+    load_result_free(&r);
+}
+
+/* Coordinated omission: a 1 s stall once in a 5 s run. Open loop counts every
+ * request from its intended time, so the stall fills the tail (p99 >= 500
+ * ms); the closed loop waits politely and shows it only in max. */
+Test(load, open_loop_shows_a_stall_that_closed_loop_hides, .timeout = 60)
+{
+    struct load_result open, closed;
+    struct server s = {.reply = REPLY_OK, .delay_ns = 1000000, .stall_ns = 1000000000};
+    server_start(&s);
+    struct load_config c = config(&s, 50, 200, 5.0);
+    s.stall_at = now_ns() + 1500000000u;
+    run(&c, &open);
+    c = config(&s, 4, 0, 5.0);
+    s.stall_at = now_ns() + 1500000000u;
+    run(&c, &closed);
+    server_stop(&s);
+    cr_log_info("open loop:   p50 %.2f p90 %.2f p99 %.2f max %.2f ms, %lu requests",
+                p_ms(&open, 50), p_ms(&open, 90), p_ms(&open, 99), hist_max(open.latency) / 1e6,
+                (unsigned long)open.requests);
+    cr_log_info("closed loop: p50 %.2f p90 %.2f p99 %.2f max %.2f ms, %lu requests",
+                p_ms(&closed, 50), p_ms(&closed, 90), p_ms(&closed, 99),
+                hist_max(closed.latency) / 1e6, (unsigned long)closed.requests);
+    cr_expect_geq(p_ms(&open, 99), 500, "open p99 %.1f ms", p_ms(&open, 99));
+    cr_expect_geq(p_ms(&open, 90), 100, "open p90 %.1f ms", p_ms(&open, 90));
+    cr_expect_geq(hist_max(open.latency) / 1e6, 900);
+    cr_expect_geq(hist_max(closed.latency) / 1e6, 900, "closed max %.1f ms",
+                  hist_max(closed.latency) / 1e6);
+    cr_expect_lt(p_ms(&closed, 99), 100, "closed p99 %.1f ms", p_ms(&closed, 99));
+    cr_expect_eq(open.errors_timeout + closed.errors_timeout, 0);
+    load_result_free(&open);
+    load_result_free(&closed);
+}
+
+Test(load, unanswered_requests_time_out)
+{
+    struct server s = {.reply = REPLY_NOTHING};
+    struct load_result r;
+    server_start(&s);
+    struct load_config c = config(&s, 2, 0, 1.0);
+    c.timeout_ns = 200000000;
+    run(&c, &r);
+    cr_expect_geq(r.errors_timeout, 4, "timeouts %lu", (unsigned long)r.errors_timeout);
+    cr_expect_eq(r.requests, 0);
+    load_result_free(&r);
+    c = config(&s, 4, 50, 1.0); /* open loop: sent ones and never-sent ones */
+    c.timeout_ns = 200000000;
+    run(&c, &r);
+    server_stop(&s);
+    cr_expect_geq(r.errors_timeout, 40, "open timeouts %lu", (unsigned long)r.errors_timeout);
+    cr_expect_eq(r.requests, 0);
+    load_result_free(&r);
+}
+
+Test(load, malformed_responses_are_read_errors)
+{
+    struct server s = {.reply = REPLY_GARBAGE};
+    struct load_result r;
+    server_start(&s);
+    struct load_config c = config(&s, 2, 0, 0.5);
+    run(&c, &r);
+    server_stop(&s);
+    cr_expect_geq(r.errors_read, 2, "read errors %lu", (unsigned long)r.errors_read);
+    cr_expect_eq(r.requests, 0);
+    load_result_free(&r);
+}
+
+Test(load, error_statuses_are_counted_apart)
+{
+    struct server s = {.reply = REPLY_503};
+    struct load_result r;
+    server_start(&s);
+    struct load_config c = config(&s, 2, 0, 0.3);
+    run(&c, &r);
+    server_stop(&s);
+    cr_expect_gt(r.requests, 0);
+    cr_expect_eq(r.errors_status, r.requests);
+    cr_expect_eq(r.ok, 0);
+    cr_expect_eq(r.throughput_rps, 0);
+    load_result_free(&r);
+}
+
+Test(load, a_refused_target_fails_at_once)
+{
+    char t[64], err[LOAD_ERR_LEN] = "";
+    struct load_result r;
+    snprintf(t, sizeof(t), "127.0.0.1:%d", dead_port());
+    struct load_config c = {.target = t,
+                            .clients = 2,
+                            .threads = 1,
+                            .duration_ns = 1000000000,
+                            .timeout_ns = 1000000000};
+    uint64_t t0 = now_ns();
+    cr_expect_eq(load_run(&c, &r, err, sizeof(err)), -1);
+    cr_expect(strstr(err, "cannot connect") && strstr(err, "refused"), "%s", err);
+    cr_expect_lt(now_ns() - t0, 1000000000u);
+    c.target = "no-port";
+    cr_expect_eq(load_run(&c, &r, err, sizeof(err)), -1);
+    cr_expect(strstr(err, "HOST:PORT"), "%s", err);
+}
+
+/* The server goes away mid-run: refused reconnects are counted, no crash. */
+Test(load, a_server_that_goes_away_gives_connect_errors)
+{
+    struct server s = {.reply = REPLY_OK, .delay_ns = 1000000};
+    struct load_result r;
+    server_start(&s);
+    struct load_config c = config(&s, 4, 0, 1.0);
+    s.close_at = now_ns() + 300000000;
+    run(&c, &r);
+    server_stop(&s);
+    cr_expect_gt(r.requests, 10);
+    cr_expect_geq(r.errors_connect, 4, "connect errors %lu", (unsigned long)r.errors_connect);
+    load_result_free(&r);
+}
+
+/* Closed loop with think time: each connection pauses between requests. */
+Test(load, think_time_spaces_a_connection_s_requests)
+{
+    struct server s = {.reply = REPLY_OK};
+    struct load_result r;
+    server_start(&s);
+    struct load_config c = config(&s, 2, 0, 1.0);
+    c.think = true;
+    c.think_dist = (struct wl_dist){WL_DIST_FIXED, 50e6, 0};
+    run(&c, &r);
+    server_stop(&s);
+    /* 2 connections, one request per 50 ms at most: 40 in 1 s */
+    cr_expect(r.requests >= 20 && r.requests <= 44, "requests %lu", (unsigned long)r.requests);
+    cr_expect_lt(p_ms(&r, 50), 40, "think time is not latency: p50 %.2f ms", p_ms(&r, 50));
+    load_result_free(&r);
+}
+
+/* With a workload, paths are the request types, drawn by weight. */
+Test(load, a_workload_draws_its_request_types)
+{
+    struct server s = {.reply = REPLY_OK};
+    struct load_result r;
+    struct wl_workload *wl;
+    char err[WL_ERR_LEN];
+    int seen[8] = {0}, kinds = 0;
+    cr_assert_eq(wl_load(OVERLAP_SOURCE_DIR "/workloads/mixed.ini", &wl, err, sizeof(err)), 0, "%s",
+                 err);
+    cr_assert(wl->nrequests >= 2 && wl->nrequests <= 8);
+    server_start(&s);
+    struct load_config c = config(&s, 2, 0, 0.3);
+    c.wl = wl;
+    c.timeline_max = 200;
+    run(&c, &r);
+    server_stop(&s);
+    cr_assert_eq(r.ntimeline, 200);
+    for (int i = 0; i < r.ntimeline; i++) {
+        cr_assert(r.timeline[i].request >= 0 && r.timeline[i].request < wl->nrequests);
+        kinds += !seen[r.timeline[i].request]++;
+    }
+    cr_expect_eq(kinds, wl->nrequests, "saw %d of %d request types", kinds, wl->nrequests);
+    load_result_free(&r);
+    wl_free(wl);
+}
+
+Test(load, timeline_holds_the_first_requests_with_their_phases)
+{
+    struct server s = {.reply = REPLY_OK, .delay_ns = 2000000};
+    struct load_result r;
+    server_start(&s);
+    struct load_config c = config(&s, 3, 300, 0.1);
+    c.timeline_max = 5;
+    run(&c, &r);
+    server_stop(&s);
+    cr_assert_eq(r.ntimeline, 5);
+    for (int i = 0; i < 5; i++) {
+        const struct load_timeline *t = &r.timeline[i];
+        cr_expect_eq(t->status, 200);
+        cr_expect_leq(t->intended, t->sent);
+        cr_expect_leq(t->sent, t->first_byte);
+        cr_expect_leq(t->first_byte, t->done);
+        cr_expect_geq(t->done - t->sent, 2000000);
+        cr_expect_str_eq(t->phases, "queue:0.010;cpu:0.500");
+        if (i) /* uniform at 300/s: 3.33 ms apart from the start */
+            cr_expect_eq(t->intended - r.timeline[i - 1].intended, 3333333, "row %d", i);
+    }
+    cr_expect_eq(r.timeline[0].intended, 0);
+    load_result_free(&r);
+}
+
+/* ---- reading responses ---- */
+
+static int feed_split(const char *text, size_t at, struct load_response *res)
+{
+    size_t len = strlen(text);
+    load_response_start(res, true);
+    int rc = at ? load_response_feed(res, text, at) : LOAD_RESPONSE_MORE; /* 0 bytes: EOF */
+    if (rc == LOAD_RESPONSE_MORE && at < len)
+        rc = load_response_feed(res, text + at, len - at);
+    return rc;
+}
+
+Test(response, any_split_reads_the_same)
+{
+    static const char *ok[] = {
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nServer-Timing: db;dur=1.5\r\n\r\nhello",
+        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nServer-Timing: a;dur=1\r\n\r\n"
+         "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"),
+        "HTTP/1.1 204 No Content\r\nServer-Timing: q;dur=0.1\r\nServer-Timing: c;dur=2\r\n\r\n",
+    };
+    static const char *compact[] = {"db:1.5", "a:1", "q:0.1;c:2"};
+    for (size_t k = 0; k < 3; k++)
+        for (size_t at = 0; at <= strlen(ok[k]); at++) {
+            struct load_response res;
+            char out[64];
+            cr_assert_eq(feed_split(ok[k], at, &res), LOAD_RESPONSE_DONE, "%zu at %zu", k, at);
+            cr_expect_eq(res.status, k == 2 ? 204 : 200);
+            cr_expect(res.keep_alive);
+            load_timing_compact(res.timing, res.timing_len, out, sizeof(out));
+            cr_expect_str_eq(out, compact[k], "%zu at %zu", k, at);
+        }
+}
+
+Test(response, malformed_or_cut_short_is_an_error)
+{
+    static const char *bad[] = {
+        "HTTP/1.1 2x0 OK\r\n\r\n",
+        "HTTP/9 200 OK\r\n\r\n",
+        "GET / HTTP/1.1\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nabEXTRA", /* stray bytes after it */
+    };
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        struct load_response res;
+        load_response_start(&res, false);
+        cr_expect_eq(load_response_feed(&res, bad[k], strlen(bad[k])), LOAD_RESPONSE_ERROR, "%s",
+                     bad[k]);
+    }
+    struct load_response res; /* the peer closes mid-body */
+    load_response_start(&res, false);
+    const char *cut = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
+    cr_expect_eq(load_response_feed(&res, cut, strlen(cut)), LOAD_RESPONSE_MORE);
+    cr_expect_eq(load_response_feed(&res, "", 0), LOAD_RESPONSE_ERROR);
+}
+
+Test(response, a_body_until_close_ends_at_eof)
+{
+    struct load_response res;
+    const char *text = "HTTP/1.0 200 OK\r\n\r\nsome body";
+    load_response_start(&res, false);
+    cr_expect_eq(load_response_feed(&res, text, strlen(text)), LOAD_RESPONSE_MORE);
+    cr_expect_eq(load_response_feed(&res, "", 0), LOAD_RESPONSE_DONE);
+    cr_expect_not(res.keep_alive);
+}
+
+Test(response, timing_compacts_without_separators)
+{
+    char out[LOAD_PHASES_LEN];
+    const char *lecture = "queue;dur=0.012, cpu;dur=0.501, db;dur=10.087, cpu;dur=0.500";
+    load_timing_compact(lecture, strlen(lecture), out, sizeof(out));
+    cr_expect_str_eq(out, "queue:0.012;cpu:0.501;db:10.087;cpu:0.500");
+    const char *odd = " miss , db;desc=\"a,b\";dur=3 ,, x;dur=1:2";
+    load_timing_compact(odd, strlen(odd), out, sizeof(out));
+    cr_expect_str_eq(out, "miss;db;b:3;x:12"); /* a quoted comma splits: no crash, no comma */
+    load_timing_compact("alpha;dur=1, beta;dur=2", 23, out, 12);
+    cr_expect_str_eq(out, "alpha:1"); /* cut at an item's boundary */
+    cr_expect_eq(load_timing_compact("", 0, out, sizeof(out)), 0);
+    cr_expect_str_eq(out, "");
+}
+
+/* ---- the command ---- */
+
+static int run_cmd(const char *const *args, char *errbuf, size_t errlen, pid_t *pidp, int sig,
+                   int sig_after_ms)
+{
+    const char *argv[48] = {OVERLAP_BIN};
+    int n = 1, pipefd[2];
+    while (args[n - 1] && n < 47) {
+        argv[n] = args[n - 1];
+        n++;
+    }
+    argv[n] = NULL;
+    cr_assert_eq(pipe(pipefd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pipefd[1], 2);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    if (pidp)
+        *pidp = pid;
+    if (sig) {
+        struct timespec ts = {sig_after_ms / 1000, (sig_after_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        kill(pid, sig);
+    }
+    size_t len = 0;
+    ssize_t r;
+    while (len + 1 < errlen && (r = read(pipefd[0], errbuf + len, errlen - 1 - len)) > 0)
+        len += (size_t)r;
+    errbuf[len] = '\0';
+    close(pipefd[0]);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+Test(command, usage_errors_exit_2)
+{
+    char err[4096];
+    static const char *const cases[][6] = {
+        {"load", NULL},
+        {"load", "--target", "127.0.0.1:1", "--bogus", NULL},
+        {"load", "--target", "127.0.0.1:1", "--duration", "5", NULL},
+        {"load", "--target", "127.0.0.1:1", "--arrival", "uniform", NULL},
+        {"load", "--target", "127.0.0.1:1", "--clients", "0", NULL},
+        {"load", "--target", "127.0.0.1:1", "--rate", "-3", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cr_expect_eq(run_cmd(cases[i], err, sizeof(err), NULL, 0, 0), 2, "case %zu", i);
+        cr_expect(strstr(err, "overlap load: ") == err, "case %zu: %s", i, err);
+    }
+}
+
+Test(command, a_target_not_listening_is_one_line_and_exit_1)
+{
+    char err[4096], t[64];
+    snprintf(t, sizeof(t), "127.0.0.1:%d", dead_port());
+    const char *args[] = {"load", "--target", t, "--duration", "10s", NULL};
+    cr_expect_eq(run_cmd(args, err, sizeof(err), NULL, 0, 0), 1);
+    cr_expect(strstr(err, "cannot connect"), "%s", err);
+    cr_expect_eq(strchr(err, '\n'), err + strlen(err) - 1, "one line: %s", err);
+}
+
+static char tmpdir[256];
+
+static const char *tmp(const char *name)
+{
+    static char paths[4][300];
+    static int next;
+    char *p = paths[next++ % 4];
+    snprintf(p, 300, "%s/%s", tmpdir, name);
+    return p;
+}
+
+/* Reads a whole small file. */
+static char *slurp(const char *path)
+{
+    static char buf[1 << 16];
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+Test(command, writes_the_three_csv_files)
+{
+    struct server s = {.reply = REPLY_OK, .delay_ns = 1000000};
+    char err[4096], t[64], *text;
+    cr_assert_eq(child_tmpdir(tmpdir, sizeof(tmpdir)), 0);
+    server_start(&s);
+    snprintf(t, sizeof(t), "127.0.0.1:%d", s.port);
+    const char *csv = tmp("load.csv"), *lat = tmp("latency.csv"), *tl = tmp("timeline.csv");
+    const char *args[] = {"load",       "--target",   t,       "--clients",
+                          "2",          "--rate",     "200",   "--arrival",
+                          "uniform",    "--duration", "500ms", "--warmup",
+                          "100ms",      "--timeout",  "1s",    "--threads",
+                          "2",          "--seed",     "7",     "--path",
+                          "/plaintext", "--csv",      csv,     "--latency-csv",
+                          lat,          "--timeline", tl,      "--timeline-max",
+                          "3",          NULL};
+    int rc = run_cmd(args, err, sizeof(err), NULL, 0, 0);
+    server_stop(&s);
+    cr_expect_eq(rc, 0, "%s", err);
+    text = slurp(csv);
+    cr_expect(strncmp(text, "mode,clients,threads,intended_rps,", 34) == 0, "%s", text);
+    static const char *cols[] = {"requests", "errors",      "throughput_rps", "p50_ms",
+                                 "p90_ms",   "p99_ms",      "p999_ms",        "max_ms",
+                                 "mean_ms",  "achieved_rps"};
+    for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++)
+        cr_expect(strstr(text, cols[i]), "column %s", cols[i]);
+    cr_expect(strstr(text, "\nopen,2,2,200.000,uniform,"), "%s", text);
+    text = slurp(lat);
+    cr_expect(strncmp(text, "percentile,latency_ms,count,inverse\n0,", 38) == 0, "%s", text);
+    cr_expect(strstr(text, "\n100,"), "%s", text);
+    cr_expect_null(strstr(text, "inf"));
+    text = slurp(tl);
+    cr_expect(strncmp(text,
+                      "request,path,intended_us,sent_us,first_byte_us,done_us,status,phases\n"
+                      "1,/plaintext,0,",
+                      84) == 0,
+              "%s", text);
+    cr_expect(strstr(text, ",200,queue:0.010;cpu:0.500\n3,/plaintext,"), "%s", text);
+    child_tmpdir_remove(tmpdir);
+}
+
+Test(command, ctrl_c_prints_what_was_measured_and_exits_130)
+{
+    struct server s = {.reply = REPLY_OK, .delay_ns = 1000000};
+    char err[4096], t[64];
+    cr_assert_eq(child_tmpdir(tmpdir, sizeof(tmpdir)), 0);
+    server_start(&s);
+    snprintf(t, sizeof(t), "127.0.0.1:%d", s.port);
+    const char *csv = tmp("load.csv");
+    const char *args[] = {"load", "--target", t, "--duration", "30s", "--csv", csv, NULL};
+    uint64_t t0 = now_ns();
+    int rc = run_cmd(args, err, sizeof(err), NULL, SIGINT, 700);
+    server_stop(&s);
+    cr_expect_eq(rc, 130, "%s", err);
+    cr_expect_lt(now_ns() - t0, 10000000000u);
+    const char *text = slurp(csv);
+    cr_expect(strstr(text, ",1\n"), "interrupted row: %s", text);
+    child_tmpdir_remove(tmpdir);
+}
