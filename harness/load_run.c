@@ -365,8 +365,14 @@ static void response_done(struct conn *c, uint64_t now)
     int status = c->res.status;
     if (c->timeline >= 0)
         record_timeline(c, now);
-    if (c->measured) {
+    if (c->measured)
         w->inflight--;
+    /* The open loop counts the window's intended requests, however late their
+     * answers; the closed loop counts the answers that arrive in the window,
+     * as wrk does: it stops at the window's end, so counting by send time
+     * would drop every request still in flight then (a whole response time's
+     * worth, which at many clients is most of them). */
+    if (w->cfg->rate > 0 ? c->measured : now >= w->warm_end && now < w->end) {
         w->requests++;
         hist_record(w->latency, now - c->intended);
         if (status >= 200 && status < 400)

@@ -276,6 +276,28 @@ Test(load, fixed_delay_reads_as_p50)
     load_result_free(&r);
 }
 
+/* The closed loop counts the answers that arrive in its window, whenever
+ * their requests were sent: with responses as slow as the window is long,
+ * counting by send time would drop most of them. 8 clients, 600 ms answers,
+ * a 500 ms warmup then a 1 s window: answers land at 0.6 s and 1.2 s, both in
+ * the window, so 16 (answers sent in the window alone would be 8). */
+Test(load, closed_loop_counts_the_answers_in_its_window)
+{
+    struct server s = {.reply = REPLY_OK, .delay_ns = 600000000};
+    struct load_result r;
+    server_start(&s);
+    struct load_config c = config(&s, 8, 0, 1.0);
+    c.warmup_ns = 500000000;
+    run(&c, &r);
+    server_stop(&s);
+    cr_expect_geq(r.requests, 16, "answers counted in the window: %llu",
+                  (unsigned long long)r.requests);
+    cr_expect_leq(r.requests, 24, "answers counted in the window: %llu",
+                  (unsigned long long)r.requests);
+    cr_expect_geq(p_ms(&r, 0), 600 * 0.999, "min %.3f ms", p_ms(&r, 0));
+    load_result_free(&r);
+}
+
 /* Coordinated omission: a 1 s stall once in a 5 s run. Open loop counts every
  * request from its intended time, so the stall fills the tail (p99 >= 500
  * ms); the closed loop waits politely and shows it only in max. */
