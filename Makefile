@@ -4,20 +4,27 @@
 # Each target installs only the Debian packages it lacks (see `deps`).
 
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
-WORKLOAD  ?= workloads/seed.ini
+# `make bench`: SUITE picks the suite, WORKLOAD (if set) replaces its workload,
+# RESULTS is where the results folders go, BENCH_FLAGS adds any `overlap bench` flag.
+SUITE       ?= harness/suites/default.ini
+WORKLOAD    ?=
+RESULTS     ?= results
+BENCH_FLAGS ?=
 RELEASE   := build/release
 SANITIZE  := build/test
 FUZZ      := build/fuzz
+TSAN      := build/tsan
 
 # Debian packages by name: what building and testing needs.
 PACKAGES := cmake make gcc libc6-dev pkg-config libsqlite3-dev sqlite3 libinih-dev \
-            libcriterion-dev gnuplot-nox clang libclang-rt-14-dev
+            libcriterion-dev libhttp-parser-dev gnuplot-nox clang libclang-rt-14-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-test build-fuzz bench bench-quick test fuzz format clean
+.PHONY: all deps build build-test build-fuzz build-tsan bench bench-quick bench-peers test test-tsan \
+        test-report fuzz format clean
 
 all: build
 
@@ -40,19 +47,57 @@ build-test: deps
 	cmake -S . -B $(SANITIZE) -DCMAKE_BUILD_TYPE=Sanitize >/dev/null
 	cmake --build $(SANITIZE) -j $(JOBS)
 
+# Debian packages only `make test-report` needs: a browser to open report.html.
+REPORT_PACKAGES := chromium
+
+# The sweep, then its charts and report.html (results/latest is the new folder).
 bench: build
-	$(RELEASE)/overlap workload check workloads/*.ini
+	$(RELEASE)/overlap bench --suite $(SUITE) $(if $(WORKLOAD),--workload $(WORKLOAD)) \
+	  --out $(RESULTS) $(BENCH_FLAGS)
+	$(RELEASE)/overlap plot $(RESULTS)/latest
+
+# Two configs, a few short points and the timeline: under a minute.
+bench-quick: build
+	$(RELEASE)/overlap bench --quick $(if $(WORKLOAD),--workload $(WORKLOAD)) \
+	  --out $(RESULTS) $(BENCH_FLAGS)
+	$(RELEASE)/overlap plot $(RESULTS)/latest
+
+# Opens a report.html (the fixture's, or REPORT=DIR's) in headless Chromium:
+# fails on a missing chart or image or a script error; saves a screenshot.
+test-report: EXTRA_PACKAGES += $(REPORT_PACKAGES)
+test-report: build
+	harness/test-report.sh $(RELEASE)/overlap $(REPORT)
 
 # The libFuzzer targets, built with clang; `make test` runs each for a few seconds.
 build-fuzz: deps
 	CC=clang cmake -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Fuzz -DOVERLAP_FUZZ=ON >/dev/null
 	cmake --build $(FUZZ) -j $(JOBS)
 
-test: build-test build-fuzz
+# ThreadSanitizer over the servers and the database: Criterion cannot run
+# under TSan, so the ASan-built tests start a TSan-built overlap, and a race
+# ends that child with status 66, which fails the test.
+build-tsan: deps
+	cmake -S . -B $(TSAN) -DCMAKE_BUILD_TYPE=Tsan -DOVERLAP_TESTS=OFF >/dev/null
+	cmake --build $(TSAN) -j $(JOBS) --target overlap
+
+test: build-test build-fuzz build-tsan
 	cd $(SANITIZE) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j 2
+	$(MAKE) --no-print-directory test-tsan
 	cd $(FUZZ) && ctest --output-on-failure -j 2
+
+test-tsan: build-test build-tsan
+	cd $(SANITIZE) && OVERLAP_BIN=$(CURDIR)/$(TSAN)/overlap \
+	  TSAN_OPTIONS=halt_on_error=1:exitcode=66 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  ctest -R 'test_engine|test_async|test_db' --output-on-failure -j 2
+
+# /plaintext through async, pool and nginx, each under overlap load and wrk
+# (see harness/peers.sh); installs nginx-light and wrk when missing.
+PEERS_PACKAGES := nginx-light wrk
+bench-peers: EXTRA_PACKAGES += $(PEERS_PACKAGES)
+bench-peers: build
+	harness/peers.sh $(RELEASE)/overlap
 
 # Each fuzz target for FUZZ_SECONDS (default 60); findings land in build/fuzz.
 fuzz: build-fuzz

@@ -4,6 +4,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench.h"
+#include "load.h"
+#include "plot.h"
+#include "async.h"
+#include "pool.h"
+#include "serve.h"
+#include "db.h"
 #include "wl.h"
 
 struct command {
@@ -15,8 +22,30 @@ struct command {
 
 static int help_main(int argc, char **argv);
 
+/* `overlap serve`: the shared front door, then the chosen engine. */
+static int serve_main(int argc, char **argv)
+{
+    struct serve_config cfg;
+    int status;
+    if (serve_parse_args(argc, argv, &cfg, &status) < 0)
+        return status;
+    if (serve_install_signals() < 0) {
+        fprintf(stderr, "overlap serve: cannot install signal handlers\n");
+        serve_config_free(&cfg);
+        return 1;
+    }
+    status = cfg.engine == SERVE_POOL ? pool_run(&cfg) : async_run(&cfg);
+    serve_config_free(&cfg);
+    return status;
+}
+
 static const struct command commands[] = {
     {"workload", "check FILE...", "validate workload files and print their bounds", wl_check_main},
+    {"db", "--workload FILE", "the simulated database (SQLite, held answers)", db_main},
+    {"bench", "[--quick] [FLAGS]", "run a sweep and write a results folder", bench_main},
+    {"load", "--target HOST:PORT", "drive one load run against an HTTP server", load_main},
+    {"plot", "DIR", "draw the charts and report.html of a results folder", plot_main},
+    {"serve", "--engine pool|async ...", "run a server: engine 1 (pool) or 2 (async)", serve_main},
     {"help", "", "list the subcommands", help_main},
 };
 

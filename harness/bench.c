@@ -2,14 +2,14 @@
  * points through `overlap load`, samples the server from /proc and writes the
  * results folder. Every row is written with one write(2) on an O_APPEND file
  * as its run ends, so an interrupted or killed sweep keeps every finished run
- * and never a half row. */
+ * and never a half row. Children are stopped by their PIDs, and told to stop
+ * by the kernel (PR_SET_PDEATHSIG) should the sweep itself be killed. */
 #define _GNU_SOURCE
 #include "bench.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ini.h>
 #include <limits.h>
 #include <math.h>
 #include <sched.h>
@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -26,12 +27,19 @@
 
 #include "wl.h"
 
+#ifndef OVERLAP_SOURCE_DIR
+#define OVERLAP_SOURCE_DIR "."
+#endif
+
 #define READY_TIMEOUT_S 15.0        /* a server slower than this to listen has failed */
 #define STOP_TIMEOUT_S  5.0         /* SIGTERM, then SIGKILL after this */
 #define SAMPLE_EVERY_NS 50000000ULL /* /proc sampling: 20 Hz is cheap and catches peaks */
 #define LOAD_GRACE_S    20.0        /* a load run may overrun its duration by this much */
+#define LIVE_EVERY_S    0.25        /* the live progress line's refresh on a terminal */
 #define ROW_MAX         4096
+#define MAX_RUNS        (BENCH_MAX_ENGINES * (2 * BENCH_MAX_POINTS + 1))
 
+/* Set by SIGINT/SIGTERM; every wait in the sweep checks it. */
 static volatile sig_atomic_t interrupted;
 
 static void on_interrupt(int sig)
@@ -52,235 +60,6 @@ static void sleep_s(double s)
     nanosleep(&ts, NULL);
 }
 
-/* ---- engine specs and suites ---- */
-
-static int engine_key(struct bench_engine *e, const char *key, const char *value, char *err,
-                      size_t errlen)
-{
-    char *end;
-    long v = strtol(value, &end, 10);
-    int numeric = end != value && !*end && v >= 0 && v <= 100000;
-    if (!e->async && !strcmp(key, "mode") &&
-        (!strcmp(value, "request") || !strcmp(value, "connection"))) {
-        e->connection_mode = !strcmp(value, "connection");
-    } else if (!e->async && !strcmp(key, "workers") && numeric) {
-        e->workers = (int)v;
-    } else if (!e->async && !strcmp(key, "queue") && numeric && v > 0) {
-        e->queue = (int)v;
-    } else if (e->async && !strcmp(key, "loops") && numeric && v > 0) {
-        e->loops = (int)v;
-    } else if (e->async && !strcmp(key, "db_conns") && numeric && v > 0) {
-        e->db_conns = (int)v;
-    } else {
-        snprintf(err, errlen, "engine '%s': bad setting '%s=%s' (expected %s)", e->spec, key, value,
-                 e->async ? "loops=N or db_conns=N"
-                          : "workers=N, queue=N or mode=request|connection");
-        return -1;
-    }
-    return 0;
-}
-
-int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size_t errlen)
-{
-    char buf[128];
-    memset(e, 0, sizeof(*e));
-    e->workers = -1;
-    if (snprintf(e->spec, sizeof(e->spec), "%s", text) >= (int)sizeof(e->spec))
-        goto bad;
-    snprintf(buf, sizeof(buf), "%s", text);
-    char *settings = strchr(buf, ':');
-    if (settings)
-        *settings++ = '\0';
-    if (!strcmp(buf, "async"))
-        e->async = 1;
-    else if (strcmp(buf, "pool") != 0)
-        goto bad;
-    for (char *kv = settings ? strtok(settings, ",") : NULL; kv; kv = strtok(NULL, ",")) {
-        char *eq = strchr(kv, '=');
-        if (!eq) {
-            snprintf(err, errlen, "engine '%s': setting '%s' has no value", text, kv);
-            return -1;
-        }
-        *eq = '\0';
-        if (engine_key(e, kv, eq + 1, err, errlen) < 0)
-            return -1;
-    }
-    if (!e->async && e->workers == 0 && !e->connection_mode) {
-        snprintf(err, errlen, "engine '%s': workers=0 needs mode=connection", text);
-        return -1;
-    }
-    return 0;
-bad:
-    snprintf(err, errlen, "bad engine '%s' (expected pool[:workers=N,...] or async[:loops=N])",
-             text);
-    return -1;
-}
-
-static int parse_list(const char *text, double *out, int max, int integers)
-{
-    char buf[1024], *end;
-    int n = 0;
-    snprintf(buf, sizeof(buf), "%s", text);
-    for (char *w = strtok(buf, " ,\t"); w; w = strtok(NULL, " ,\t")) {
-        double v = strtod(w, &end);
-        if (end == w || *end || !(v > 0) || n == max || (integers && v != floor(v)))
-            return -1;
-        out[n++] = v;
-    }
-    return n;
-}
-
-static int parse_engines(struct bench_suite *s, const char *text, char *err, size_t errlen)
-{
-    char buf[2048];
-    snprintf(buf, sizeof(buf), "%s", text);
-    s->nengines = 0;
-    char *save;
-    for (char *w = strtok_r(buf, " \t;", &save); w; w = strtok_r(NULL, " \t;", &save)) {
-        if (s->nengines == BENCH_MAX_ENGINES) {
-            snprintf(err, errlen, "more than %d engine configs", BENCH_MAX_ENGINES);
-            return -1;
-        }
-        if (bench_parse_engine(w, &s->engines[s->nengines++], err, errlen) < 0)
-            return -1;
-    }
-    if (s->nengines == 0) {
-        snprintf(err, errlen, "no engine configs (expected e.g. pool:workers=64 async)");
-        return -1;
-    }
-    return 0;
-}
-
-static int parse_clients(struct bench_suite *s, const char *text, char *err, size_t errlen)
-{
-    double v[BENCH_MAX_POINTS];
-    int n = parse_list(text, v, BENCH_MAX_POINTS, 1);
-    if (n < 0) {
-        snprintf(err, errlen, "bad client list '%s' (expected whole numbers > 0)", text);
-        return -1;
-    }
-    s->nclients = n;
-    for (int i = 0; i < n; i++)
-        s->clients[i] = (int)v[i];
-    return 0;
-}
-
-static int parse_rates(struct bench_suite *s, const char *text, char *err, size_t errlen)
-{
-    if (!strcmp(text, "auto")) {
-        s->auto_rates = 1;
-        return 0;
-    }
-    int n = parse_list(text, s->rates, BENCH_MAX_POINTS, 0);
-    if (n < 0) {
-        snprintf(err, errlen, "bad rate list '%s' (expected req/s > 0, or auto)", text);
-        return -1;
-    }
-    s->auto_rates = 0;
-    s->nrates = n;
-    return 0;
-}
-
-static int parse_duration(const char *text, uint64_t *ns, char *err, size_t errlen)
-{
-    if (wl_duration_parse(text, ns) < 0) {
-        snprintf(err, errlen, "bad duration '%s' (expected e.g. 500ms or 2s)", text);
-        return -1;
-    }
-    return 0;
-}
-
-/* One setting, from a suite file or a flag; 0 or -1 with err. */
-static int suite_set(struct bench_suite *s, const char *key, const char *value, char *err,
-                     size_t errlen)
-{
-    if (!strcmp(key, "name"))
-        snprintf(s->name, sizeof(s->name), "%s", value);
-    else if (!strcmp(key, "workload"))
-        snprintf(s->workload, sizeof(s->workload), "%s", value);
-    else if (!strcmp(key, "engines"))
-        return parse_engines(s, value, err, errlen);
-    else if (!strcmp(key, "clients"))
-        return parse_clients(s, value, err, errlen);
-    else if (!strcmp(key, "rates"))
-        return parse_rates(s, value, err, errlen);
-    else if (!strcmp(key, "auto_fractions")) {
-        int n = parse_list(value, s->rates, BENCH_MAX_POINTS, 0);
-        if (n < 0) {
-            snprintf(err, errlen, "bad auto_fractions '%s' (expected numbers > 0)", value);
-            return -1;
-        }
-        s->nrates = n;
-    } else if (!strcmp(key, "duration"))
-        return parse_duration(value, &s->duration_ns, err, errlen);
-    else if (!strcmp(key, "warmup"))
-        return parse_duration(value, &s->warmup_ns, err, errlen);
-    else if (!strcmp(key, "timeline") || !strcmp(key, "load_threads")) {
-        char *end;
-        long v = strtol(value, &end, 10);
-        if (end == value || *end || v < 0 || v > 1000) {
-            snprintf(err, errlen, "bad %s '%s' (expected 0 to 1000)", key, value);
-            return -1;
-        }
-        *(!strcmp(key, "timeline") ? &s->timeline : &s->load_threads) = (int)v;
-    } else if (!strcmp(key, "server_cpus"))
-        snprintf(s->server_cpus, sizeof(s->server_cpus), "%s", value);
-    else if (!strcmp(key, "load_cpus"))
-        snprintf(s->load_cpus, sizeof(s->load_cpus), "%s", value);
-    else {
-        snprintf(err, errlen,
-                 "unknown key '%s' (expected name, workload, engines, clients, "
-                 "rates, auto_fractions, duration, warmup, timeline, server_cpus, "
-                 "load_cpus or load_threads)",
-                 key);
-        return -1;
-    }
-    return 0;
-}
-
-struct suite_reader {
-    struct bench_suite *s;
-    char err[512];
-    char engines[2048]; /* engines may continue on indented lines */
-};
-
-static int on_suite_key(void *user, const char *section, const char *key, const char *value)
-{
-    struct suite_reader *r = user;
-    if (r->err[0])
-        return 0;
-    if (strcmp(section, "suite") != 0) {
-        snprintf(r->err, sizeof(r->err), "unknown section [%s] (expected [suite])", section);
-        return 0;
-    }
-    if (!strcmp(key, "engines")) {
-        size_t len = strlen(r->engines);
-        snprintf(r->engines + len, sizeof(r->engines) - len, " %s", value);
-        return 1;
-    }
-    return suite_set(r->s, key, value, r->err, sizeof(r->err)) == 0;
-}
-
-static int load_suite(const char *path, struct bench_suite *s)
-{
-    struct suite_reader r = {.s = s};
-    int line = ini_parse(path, on_suite_key, &r);
-    if (line < 0) {
-        fprintf(stderr, "%s: cannot read suite (%s)\n", path, strerror(errno));
-        return -1;
-    }
-    if (line > 0 || r.err[0]) {
-        fprintf(stderr, "%s:%d: %s\n", path, line,
-                r.err[0] ? r.err : "cannot parse this line (expected key = value or [suite])");
-        return -1;
-    }
-    if (r.engines[0] && parse_engines(s, r.engines, r.err, sizeof(r.err)) < 0) {
-        fprintf(stderr, "%s: %s\n", path, r.err);
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- processes ---- */
 
 struct child {
@@ -294,18 +73,29 @@ static int parse_cpus(const char *list, cpu_set_t *set)
     CPU_ZERO(set);
     for (const char *p = list; *p;) {
         char *end;
-        long lo = strtol(p, &end, 10), hi = lo;
-        if (end == p || lo < 0)
+        if (*p < '0' || *p > '9')
             return -1;
-        if (*end == '-')
+        long lo = strtol(p, &end, 10), hi = lo;
+        if (*end == '-') {
+            if (end[1] < '0' || end[1] > '9')
+                return -1;
             hi = strtol(end + 1, &end, 10);
+        }
         if (hi < lo || hi >= CPU_SETSIZE || (*end && *end != ','))
             return -1;
         for (long i = lo; i <= hi; i++)
             CPU_SET(i, set);
         p = *end ? end + 1 : end;
+        if (*end && !*p)
+            return -1; /* a trailing comma */
     }
     return CPU_COUNT(set) ? 0 : -1;
+}
+
+int bench_count_cpus(const char *list)
+{
+    cpu_set_t set;
+    return parse_cpus(list, &set) < 0 ? -1 : CPU_COUNT(&set);
 }
 
 /* Starts argv, pinned to cpus unless empty, with stdout and stderr appended
@@ -318,16 +108,22 @@ static int spawn(char **argv, const char *log, const char *cpus, struct child *c
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
-    pid_t pid = fork();
+    pid_t parent = getpid(), pid = fork();
     if (pid < 0) {
         int err = -errno;
         close(fd);
         return err;
     }
     if (pid == 0) {
+        /* the sweep's own handlers are not the child's; a sweep that dies
+         * unannounced still stops its children */
         signal(SIGINT, SIG_DFL);
-        if (cpus[0])
-            sched_setaffinity(0, sizeof(set), &set);
+        signal(SIGTERM, SIG_DFL);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(1);
+        if (cpus[0] && sched_setaffinity(0, sizeof(set), &set) < 0)
+            dprintf(fd, "cannot pin to CPUs %s: %s\n", cpus, strerror(errno));
         dup2(fd, 1);
         dup2(fd, 2);
         execv(argv[0], argv);
@@ -353,7 +149,7 @@ static int wait_child(struct child *c, double timeout)
         }
         if (r < 0 || now_s() > deadline)
             return -1;
-        sleep_s(0.01);
+        sleep_s(0.005);
     }
 }
 
@@ -385,15 +181,41 @@ static void last_line(const char *path, char *out, size_t len)
     fclose(f);
 }
 
+/* Why a child ended, from its wait status and the last line of its log. */
+static void exit_reason(const struct child *c, int status, const char *what, char *out, size_t len)
+{
+    char line[256];
+    last_line(c->log, line, sizeof(line));
+    if (WIFSIGNALED(status))
+        snprintf(out, len, "%s killed by signal %d (%s): %s", what, WTERMSIG(status),
+                 strsignal(WTERMSIG(status)), line);
+    else
+        snprintf(out, len, "%s exited with status %d: %s", what, WEXITSTATUS(status), line);
+}
+
+/* Reaps the child if it has ended; 1 and the reason if so, else 0. */
+static int child_ended(struct child *c, const char *what, char *reason, size_t len)
+{
+    int status;
+    if (c->pid <= 0)
+        return 1;
+    if (waitpid(c->pid, &status, WNOHANG) != c->pid)
+        return 0;
+    exit_reason(c, status, what, reason, len);
+    c->pid = 0;
+    return 1;
+}
+
 /* Waits for the `listening ADDR` line in the child's log. */
-static int wait_listening(struct child *c, char *addr, size_t len, char *reason, size_t rlen)
+static int wait_listening(struct child *c, const char *what, char *addr, size_t len, char *reason,
+                          size_t rlen)
 {
     double deadline = now_s() + READY_TIMEOUT_S;
     char line[512];
     while (now_s() < deadline && !interrupted) {
         FILE *f = fopen(c->log, "r");
         while (f && fgets(line, sizeof(line), f)) {
-            if (!strncmp(line, "listening ", 10)) {
+            if (!strncmp(line, "listening ", 10) && strchr(line, '\n')) {
                 line[strcspn(line, "\r\n")] = '\0';
                 snprintf(addr, len, "%s", line + 10);
                 fclose(f);
@@ -402,14 +224,15 @@ static int wait_listening(struct child *c, char *addr, size_t len, char *reason,
         }
         if (f)
             fclose(f);
-        if (waitpid(c->pid, NULL, WNOHANG) == c->pid) {
-            c->pid = 0;
-            last_line(c->log, reason, rlen);
+        if (child_ended(c, what, reason, rlen))
             return -1;
-        }
         sleep_s(0.01);
     }
-    snprintf(reason, rlen, "not listening after %.0f s", READY_TIMEOUT_S);
+    if (interrupted)
+        snprintf(reason, rlen, "interrupted");
+    else
+        snprintf(reason, rlen, "%s not listening after %.0f s", what, READY_TIMEOUT_S);
+    stop_child(c);
     return -1;
 }
 
@@ -421,41 +244,69 @@ static long status_field(const char *text, const char *name)
     return p ? strtol(p + strlen(name), NULL, 10) : 0;
 }
 
+static ssize_t read_small(const char *path, char *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, buf, len - 1);
+    int err = errno;
+    close(fd);
+    if (n < 0)
+        return -err;
+    buf[n] = '\0';
+    return n;
+}
+
 int bench_sample_proc(pid_t pid, struct bench_proc *p)
 {
-    char path[64], buf[4096];
+    char path[64], buf[8192];
     long ticks = sysconf(_SC_CLK_TCK);
+    ssize_t n;
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -errno;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    /* fields after the command name, which may hold spaces: skip past ')' */
+    if ((n = read_small(path, buf, sizeof(buf))) < 0)
+        return (int)n;
+    /* fields after the command name, which may hold spaces and ')': skip past the last ')' */
     char *s = strrchr(buf, ')');
     unsigned long ut = 0, st = 0;
-    if (!s || sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+    if (!s || sscanf(s + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return -EIO;
     p->utime_s = (double)ut / ticks;
     p->stime_s = (double)st / ticks;
     snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    if (!(f = fopen(path, "r")))
-        return -errno;
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    p->rss_kib = status_field(buf, "VmRSS:");
-    p->threads = status_field(buf, "Threads:");
-    p->vol_ctxsw = status_field(buf, "\nvoluntary_ctxt_switches:");
-    p->invol_ctxsw = status_field(buf, "nonvoluntary_ctxt_switches:");
+    if ((n = read_small(path, buf, sizeof(buf))) < 0)
+        return (int)n;
+    p->rss_kib = status_field(buf, "\nVmRSS:");
+    p->threads = status_field(buf, "\nThreads:");
     snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
     DIR *d = opendir(path);
+    if (!d)
+        return -errno;
     p->fds = 0;
-    for (struct dirent *e; d && (e = readdir(d));)
+    for (struct dirent *e; (e = readdir(d));)
         p->fds += e->d_name[0] != '.';
-    if (d)
-        closedir(d);
+    closedir(d);
+    return 0;
+}
+
+int bench_count_switches(pid_t pid, long *vol, long *invol)
+{
+    char path[64], buf[8192];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -errno;
+    *vol = *invol = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/task/%.16s/status", (int)pid, e->d_name);
+        if (read_small(path, buf, sizeof(buf)) < 0)
+            continue; /* the thread ended meanwhile */
+        *vol += status_field(buf, "\nvoluntary_ctxt_switches:");
+        *invol += status_field(buf, "\nnonvoluntary_ctxt_switches:");
+    }
+    closedir(d);
     return 0;
 }
 
@@ -532,31 +383,61 @@ struct run {
     double rate;
 };
 
+/* What the summary keeps of each finished run. */
+struct run_result {
+    int ok;
+    double throughput, p99_ms, efficiency;
+    long rss_kib, threads;
+};
+
 struct sweep {
     struct bench_suite suite;
-    const char *suite_path;
+    const char *suite_path; /* the suite file the flags start from */
+    char suite_buf[PATH_MAX];
     struct wl_workload *wl;
-    char self[PATH_MAX]; /* the overlap binary, for the children */
-    char dir[PATH_MAX];  /* the results folder */
-    int ncores;          /* server CPUs, for the bounds */
-    struct run runs[BENCH_MAX_ENGINES * (2 * BENCH_MAX_POINTS + 1)];
+    char self[PATH_MAX];    /* the overlap binary, for the children */
+    char dir[PATH_MAX];     /* the results folder */
+    char sockdir[PATH_MAX]; /* private (0700) folder for the database's socket */
+    int ncores;             /* server CPUs, for the bounds */
+    int live;               /* stderr is a terminal: a live progress line */
+    struct run runs[MAX_RUNS];
+    struct run_result result[MAX_RUNS]; /* parallel to runs */
     int nruns, done, failed;
     double started;
     struct child db, server;
-    char db_addr[PATH_MAX], server_addr[128];
-    char server_down[512]; /* why the current config's server is unusable, or "" */
-    struct {
-        int ok;
-        double throughput, p99_ms;
-        long rss_kib, threads;
-    } result[BENCH_MAX_ENGINES * (2 * BENCH_MAX_POINTS + 1)]; /* parallel to runs */
+    char db_addr[PATH_MAX], server_addr[128], db_sock[PATH_MAX + 32];
+    char server_down[512]; /* why the current run cannot be measured, or "" */
+    /* why a config's processes did not start: its later runs are not retried */
+    char never_started[BENCH_MAX_ENGINES][512];
 };
 
-/* The most a config can do with unlimited clients: its open-loop ceiling. */
+/* The most a config can do with this many clients (0: unlimited). */
 static double config_bound(const struct sweep *sw, const struct bench_engine *e, double clients)
 {
     double workers = e->async || e->workers <= 0 ? 0 : e->workers;
     return wl_bound_rps(sw->wl, clients, workers, sw->ncores);
+}
+
+static double service_s(const struct sweep *sw)
+{
+    return (wl_mean_cpu_ns(sw->wl) + wl_mean_wait_ns(sw->wl)) / 1e9;
+}
+
+/* Connections an open-loop run needs: enough for four times the requests in
+ * flight at its rate, so the generator never runs short by its own doing. */
+static int open_clients(const struct sweep *sw, double rate)
+{
+    double need = ceil(rate * service_s(sw) * 4);
+    return need < 16 ? 16 : need > 4096 ? 4096 : (int)need;
+}
+
+/* The timeline scenario's spacing: a third of one request's service time,
+ * so requests 2 and 3 arrive while 1 is still being served (the lecture); a
+ * workload that takes no time at all gets 1 ms gaps. */
+static double timeline_rate(const struct sweep *sw)
+{
+    double service = service_s(sw);
+    return service > 1e-6 ? 3.0 / service : 1000;
 }
 
 static void plan(struct sweep *sw)
@@ -566,37 +447,50 @@ static void plan(struct sweep *sw)
         for (int i = 0; i < s->nclients; i++)
             sw->runs[sw->nruns++] = (struct run){e, RUN_CLOSED, s->clients[i], 0};
         double ceiling = config_bound(sw, &s->engines[e], 0);
-        for (int i = 0; i < s->nrates; i++) {
-            double rate = s->auto_rates ? s->rates[i] * ceiling : s->rates[i];
+        int nrates = s->auto_rates ? s->nfractions : s->nrates;
+        if (s->auto_rates && !(ceiling > 0 && ceiling <= BENCH_MAX_RATE)) {
+            fprintf(stderr,
+                    "overlap bench: %s has no finite bound on this workload (no CPU per "
+                    "request): no auto rates for it (give --rates)\n",
+                    s->engines[e].spec);
+            nrates = 0;
+        }
+        for (int i = 0; i < nrates; i++) {
+            double rate = s->auto_rates ? s->fractions[i] * ceiling : s->rates[i];
             sw->runs[sw->nruns++] = (struct run){e, RUN_OPEN, 0, rate};
         }
         if (s->timeline > 0)
-            sw->runs[sw->nruns++] = (struct run){e, RUN_TIMELINE, s->timeline, 0};
+            sw->runs[sw->nruns++] = (struct run){e, RUN_TIMELINE, s->timeline, timeline_rate(sw)};
     }
 }
 
-/* Connections an open-loop run needs: enough for four times the requests in
- * flight at its rate, so the generator never runs short by its own doing. */
-static int open_clients(const struct sweep *sw, double rate)
+static int start_db(struct sweep *sw, int id)
 {
-    double service = (wl_mean_cpu_ns(sw->wl) + wl_mean_wait_ns(sw->wl)) / 1e9;
-    double need = ceil(rate * service * 4);
-    return need < 16 ? 16 : need > 4096 ? 4096 : (int)need;
-}
-
-static int start_config(struct sweep *sw, int e)
-{
-    const struct bench_engine *en = &sw->suite.engines[e];
     const struct bench_suite *s = &sw->suite;
-    char log[PATH_MAX], reason[512], num[4][16];
-    char *db_argv[] = {sw->self, "db", "--workload", (char *)s->workload, "--seed", "1", NULL};
-    snprintf(log, sizeof(log), "%s/logs/%02d-db.log", sw->dir, e + 1);
-    sw->server_down[0] = '\0';
-    if (spawn(db_argv, log, s->load_cpus, &sw->db) < 0 ||
-        wait_listening(&sw->db, sw->db_addr, sizeof(sw->db_addr), reason, sizeof(reason)) < 0) {
+    char log[PATH_MAX + 32], listen[PATH_MAX + 32], reason[512];
+    snprintf(sw->db_sock, sizeof(sw->db_sock), "%s/db-%d.sock", sw->sockdir, id);
+    snprintf(listen, sizeof(listen), "unix:%s", sw->db_sock);
+    char *argv[] = {sw->self, "db", "--workload", (char *)s->workload, "--listen", listen, NULL};
+    snprintf(log, sizeof(log), "%s/logs/%03d-db.log", sw->dir, id);
+    int err = spawn(argv, log, s->load_cpus, &sw->db);
+    if (err < 0) {
+        snprintf(sw->server_down, sizeof(sw->server_down), "cannot start the database: %s",
+                 strerror(-err));
+        return -1;
+    }
+    if (wait_listening(&sw->db, "database", sw->db_addr, sizeof(sw->db_addr), reason,
+                       sizeof(reason)) < 0) {
         snprintf(sw->server_down, sizeof(sw->server_down), "database did not start: %s", reason);
         return -1;
     }
+    return 0;
+}
+
+static int start_server(struct sweep *sw, int e, int id)
+{
+    const struct bench_engine *en = &sw->suite.engines[e];
+    const struct bench_suite *s = &sw->suite;
+    char log[PATH_MAX + 32], reason[512], num[4][16];
     char *argv[32];
     int n = 0;
     argv[n++] = sw->self;
@@ -633,10 +527,19 @@ static int start_config(struct sweep *sw, int e)
         argv[n++] = "--db-conns";
         argv[n++] = num[3];
     }
+    if (s->server_cpus[0]) {
+        argv[n++] = "--cpus";
+        argv[n++] = (char *)s->server_cpus;
+    }
     argv[n] = NULL;
-    snprintf(log, sizeof(log), "%s/logs/%02d-server.log", sw->dir, e + 1);
-    if (spawn(argv, log, s->server_cpus, &sw->server) < 0 ||
-        wait_listening(&sw->server, sw->server_addr, sizeof(sw->server_addr), reason,
+    snprintf(log, sizeof(log), "%s/logs/%03d-server.log", sw->dir, id);
+    int err = spawn(argv, log, s->server_cpus, &sw->server);
+    if (err < 0) {
+        snprintf(sw->server_down, sizeof(sw->server_down), "cannot start the server: %s",
+                 strerror(-err));
+        return -1;
+    }
+    if (wait_listening(&sw->server, "server", sw->server_addr, sizeof(sw->server_addr), reason,
                        sizeof(reason)) < 0) {
         snprintf(sw->server_down, sizeof(sw->server_down), "server did not start: %s", reason);
         return -1;
@@ -648,11 +551,40 @@ static void stop_config(struct sweep *sw)
 {
     stop_child(&sw->server);
     stop_child(&sw->db);
+    if (sw->db_sock[0])
+        unlink(sw->db_sock); /* the database removes it, unless it was killed */
+    sw->db_sock[0] = '\0';
+}
+
+/* Starts a fresh database and server of config e for run id: every load
+ * point begins with empty queues and cold counters, so an overloaded point
+ * cannot leave a backlog that the next one pays for. On failure
+ * server_down says why. */
+static void start_config(struct sweep *sw, int e, int id)
+{
+    sw->server_down[0] = '\0';
+    if (start_db(sw, id) == 0)
+        start_server(sw, e, id);
+    if (sw->server_down[0])
+        stop_config(sw);
+}
+
+/* 1 while the config's processes are up; else server_down says why. */
+static int config_alive(struct sweep *sw)
+{
+    if (sw->server_down[0])
+        return 0;
+    if (child_ended(&sw->server, "server", sw->server_down, sizeof(sw->server_down)) ||
+        child_ended(&sw->db, "database", sw->server_down, sizeof(sw->server_down))) {
+        stop_config(sw);
+        return 0;
+    }
+    return 1;
 }
 
 /* What one run measured: the load generator's figures and the server's cost. */
 struct outcome {
-    char status[16], reason[256];
+    char status[16], reason[512];
     char load[12][32]; /* the load generator's fields, in load_fields order */
     double cpu_user_s, cpu_sys_s, window_s;
     long peak_rss_kib, threads, fds, vol_ctxsw, invol_ctxsw;
@@ -686,13 +618,12 @@ static void load_argv(struct sweep *sw, const struct run *r, int id, char **argv
     argv[n++] = "--clients";
     argv[n++] = num[0];
     if (r->kind == RUN_TIMELINE) {
-        /* K requests spaced a third of one request's service time apart: they
-         * arrive while the first is still being served, as in the lecture */
-        double service = (wl_mean_cpu_ns(sw->wl) + wl_mean_wait_ns(sw->wl)) / 1e9;
-        double rate = 3.0 / service;
+        /* K requests at equal gaps, each on its own connection; the window
+         * closes half a gap after the last is due */
+        double rate = timeline_rate(sw);
         snprintf(num[1], 32, "%.3f", rate);
-        snprintf(num[2], 32, "%.0fms", (r->clients - 0.5) / rate * 1e3);
-        snprintf(num[3], 32, "%dms", (int)(service * 1e3 * (r->clients + 2)));
+        snprintf(num[2], 32, "%.3fms", (r->clients - 0.5) / rate * 1e3);
+        snprintf(num[3], 32, "%.0fms", service_s(sw) * 1e3 * (r->clients + 2) + 1000);
         snprintf(num[4], 32, "%d", r->clients);
         char **p = argv + n;
         *p++ = "--rate", *p++ = num[1], *p++ = "--arrival", *p++ = "uniform";
@@ -701,9 +632,12 @@ static void load_argv(struct sweep *sw, const struct run *r, int id, char **argv
         *p++ = "--timeline-max", *p++ = num[4];
         n = p - argv;
     } else {
+        /* a request queued behind the whole window is slow, not lost: only
+         * one unanswered past the window (and a second) counts as an error */
         snprintf(num[1], 32, "%.3f", r->rate);
         snprintf(num[2], 32, "%.0fms", s->duration_ns / 1e6);
         snprintf(num[3], 32, "%.0fms", s->warmup_ns / 1e6);
+        snprintf(num[4], 32, "%.0fms", (s->duration_ns + s->warmup_ns) / 1e6 + 1000);
         if (r->kind == RUN_OPEN) {
             argv[n++] = "--rate";
             argv[n++] = num[1];
@@ -712,6 +646,8 @@ static void load_argv(struct sweep *sw, const struct run *r, int id, char **argv
         argv[n++] = num[2];
         argv[n++] = "--warmup";
         argv[n++] = num[3];
+        argv[n++] = "--timeout";
+        argv[n++] = num[4];
     }
     snprintf(num[5], 32, "%d", s->load_threads > 0 ? s->load_threads : 1);
     argv[n++] = "--threads";
@@ -719,10 +655,6 @@ static void load_argv(struct sweep *sw, const struct run *r, int id, char **argv
     argv[n++] = "--seed";
     snprintf(num[6], 32, "%d", id);
     argv[n++] = num[6];
-    if (s->load_cpus[0]) {
-        argv[n++] = "--cpus";
-        argv[n++] = (char *)s->load_cpus;
-    }
     static const char *outputs[] = {"--csv", "--latency-csv", "--timeline"};
     static const char *names[] = {"load.csv", "latency.csv", "timeline.csv"};
     for (int i = 0; i < (r->kind == RUN_TIMELINE ? 3 : 2); i++) {
@@ -733,49 +665,103 @@ static void load_argv(struct sweep *sw, const struct run *r, int id, char **argv
     argv[n] = NULL;
 }
 
-/* Samples the server while the load runs: CPU and switches over the measured
- * window (after warmup), peaks of RSS, threads and descriptors. */
-static void watch(struct sweep *sw, struct child *load, double warmup_s, double limit_s,
-                  struct outcome *o)
+static void point_name(const struct run *r, char *out, size_t len)
+{
+    if (r->kind == RUN_OPEN)
+        snprintf(out, len, "open r=%.0f", r->rate);
+    else
+        snprintf(out, len, "%s c=%d", kind_name[r->kind], r->clients);
+}
+
+static void format_eta(double s, char *out, size_t len)
+{
+    if (s >= 60)
+        snprintf(out, len, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else
+        snprintf(out, len, "%ds", (int)s);
+}
+
+/* Seconds the rest of the sweep should take, from the runs done so far. */
+static double eta_s(const struct sweep *sw, int running)
+{
+    double per_run = sw->done ? (now_s() - sw->started) / sw->done
+                              : (sw->suite.duration_ns + sw->suite.warmup_ns) / 1e9 + 0.5;
+    return per_run * (sw->nruns - sw->done - running);
+}
+
+/* On a terminal, the current run's line, rewritten in place. */
+static void live_line(const struct sweep *sw, const struct run *r, int id, double elapsed)
+{
+    char point[48], eta[32];
+    if (!sw->live)
+        return;
+    point_name(r, point, sizeof(point));
+    double this_run = (sw->suite.duration_ns + sw->suite.warmup_ns) / 1e9 - elapsed;
+    format_eta(eta_s(sw, 1) + (this_run > 0 ? this_run : 0), eta, sizeof(eta));
+    fprintf(stderr, "\r\033[K[%d/%d] %s %s  running %.1f s  ETA %s", id, sw->nruns,
+            sw->suite.engines[r->engine].spec, point, elapsed, eta);
+}
+
+/* Samples the server while the load runs: CPU time and context switches
+ * over the measured window, peaks of RSS, threads and descriptors at 20 Hz
+ * within it. Switches are summed over the threads at the window's two ends
+ * only: reading every thread's status 20 times a second would cost more than
+ * the measurement is worth, and the end is taken before the load generator
+ * closes its connections, when a thread-per-connection server's threads
+ * (and their counters) go away. */
+static void watch(struct sweep *sw, const struct run *r, int id, struct child *load,
+                  double warmup_s, double window_s, double limit_s, struct outcome *o)
 {
     struct bench_proc first = {0}, last = {0}, p;
-    double start = now_s(), t_first = 0, t_last = 0;
-    int have_first = 0;
+    double start = now_s(), t_first = 0, t_last = 0, shown = 0;
+    long vol0 = 0, invol0 = 0, vol1 = 0, invol1 = 0;
+    int state = 0; /* 0 before the window, 1 in it, 2 after it */
     while (load->pid > 0 && !interrupted) {
-        if (waitpid(load->pid, NULL, WNOHANG) == load->pid) {
-            load->pid = 0;
-            break;
-        }
+        int ended = waitpid(load->pid, NULL, WNOHANG) == load->pid;
         double t = now_s();
-        if (sw->server.pid > 0 && bench_sample_proc(sw->server.pid, &p) == 0 &&
-            t - start >= warmup_s) {
-            if (!have_first++) {
-                first = p;
-                t_first = t;
-            }
+        int sampled = state < 2 && t - start >= warmup_s && sw->server.pid > 0 &&
+                      bench_sample_proc(sw->server.pid, &p) == 0;
+        if (sampled && state == 0 && bench_count_switches(sw->server.pid, &vol0, &invol0) == 0) {
+            first = last = p;
+            t_first = t_last = t;
+            state = 1;
+        } else if (sampled && state == 1) {
             last = p;
             t_last = t;
+            if ((ended || t - start >= warmup_s + window_s) &&
+                bench_count_switches(sw->server.pid, &vol1, &invol1) == 0)
+                state = 2;
+        }
+        if (sampled) {
             o->peak_rss_kib = p.rss_kib > o->peak_rss_kib ? p.rss_kib : o->peak_rss_kib;
             o->threads = p.threads > o->threads ? p.threads : o->threads;
             o->fds = p.fds > o->fds ? p.fds : o->fds;
         }
+        if (ended) {
+            load->pid = 0;
+            break;
+        }
         if (t - start > limit_s) {
-            kill(load->pid, SIGKILL);
-            wait_child(load, STOP_TIMEOUT_S);
+            stop_child(load);
             snprintf(o->reason, sizeof(o->reason), "load generator overran by %.0f s",
                      LOAD_GRACE_S);
             break;
+        }
+        if (t - shown >= LIVE_EVERY_S) {
+            live_line(sw, r, id, t - start);
+            shown = t;
         }
         sleep_s(SAMPLE_EVERY_NS / 1e9);
     }
     o->window_s = t_last - t_first;
     o->cpu_user_s = last.utime_s - first.utime_s;
     o->cpu_sys_s = last.stime_s - first.stime_s;
-    o->vol_ctxsw = last.vol_ctxsw - first.vol_ctxsw;
-    o->invol_ctxsw = last.invol_ctxsw - first.invol_ctxsw;
+    o->vol_ctxsw = state == 2 && vol1 > vol0 ? vol1 - vol0 : 0;
+    o->invol_ctxsw = state == 2 && invol1 > invol0 ? invol1 - invol0 : 0;
 }
 
-/* Copies a per-run CSV into the sweep's file, each row prefixed with the run. */
+/* Copies a per-run CSV into the sweep's file, each row prefixed with the run;
+ * the header goes in once, when the sweep's file is new. */
 static void merge_csv(const char *from, const char *to, const char *prefix_header,
                       const char *prefix)
 {
@@ -786,9 +772,15 @@ static void merge_csv(const char *from, const char *to, const char *prefix_heade
     if (!f)
         return;
     FILE *mem = open_memstream(&all, &len);
+    if (!mem) {
+        fclose(f);
+        return;
+    }
     struct stat st;
     int fresh = stat(to, &st) < 0;
     while (fgets(line, sizeof(line), f)) {
+        if (!strchr(line, '\n'))
+            continue; /* longer than any row we write: not ours */
         if (first) {
             first = 0;
             if (fresh)
@@ -799,14 +791,15 @@ static void merge_csv(const char *from, const char *to, const char *prefix_heade
     }
     fclose(f);
     fclose(mem);
-    append_atomic(to, all);
+    if (len > 0)
+        append_atomic(to, all);
     free(all);
 }
 
 static const char runs_header[] =
     "run,suite,workload,engine,loop,clients,rate,status,reason,requests,errors,throughput_rps,"
     "p50_ms,p90_ms,p99_ms,p999_ms,max_ms,mean_ms,achieved_rps,mean_cpu_ms,mean_wait_ms,"
-    "bound_rps,efficiency,cpu_user_s,cpu_sys_s,cpu_util,peak_rss_kib,threads,fds,"
+    "bound_rps,ceiling_rps,efficiency,cpu_user_s,cpu_sys_s,cpu_util,peak_rss_kib,threads,fds,"
     "vol_ctxsw_per_s,invol_ctxsw_per_s\n";
 
 /* CSV fields never hold commas or quotes of our making; a reason might. */
@@ -817,6 +810,8 @@ static void csv_clean(char *s)
             *s = ';';
 }
 
+/* A run's bound: closed loop and timeline by their clients; open loop by
+ * the config's ceiling, and never more than the offered rate. */
 static double run_bound(const struct sweep *sw, const struct run *r)
 {
     const struct bench_engine *e = &sw->suite.engines[r->engine];
@@ -829,62 +824,58 @@ static double run_bound(const struct sweep *sw, const struct run *r)
 
 static void write_row(struct sweep *sw, const struct run *r, int id, struct outcome *o)
 {
-    char row[ROW_MAX], loads[1024] = "";
+    char row[ROW_MAX], loads[1024] = "", path[PATH_MAX + 16];
     size_t n = 0;
     for (int i = 0; i < NLOAD; i++)
         n += snprintf(loads + n, sizeof(loads) - n, "%s%s", i ? "," : "", o->load[i]);
-    double bound = run_bound(sw, r);
+    double bound = run_bound(sw, r), ceiling = config_bound(sw, &sw->suite.engines[r->engine], 0);
     double eff = bound > 0 && o->throughput > 0 ? o->throughput / bound : 0;
     double w = o->window_s > 0 ? o->window_s : 1;
     csv_clean(o->reason);
     snprintf(row, sizeof(row),
-             "%d,%s,%s,%s,%s,%d,%.3f,%s,%s,%s,%.4f,%.4f,%.1f,%.4f,%.3f,%.3f,%.3f,%ld,%ld,"
+             "%d,%s,%s,%s,%s,%d,%.3f,%s,%s,%s,%.4f,%.4f,%.1f,%.1f,%.4f,%.3f,%.3f,%.3f,%ld,%ld,"
              "%ld,%.1f,%.1f\n",
              id, sw->suite.name, sw->wl->name, sw->suite.engines[r->engine].spec,
              kind_name[r->kind], r->kind == RUN_OPEN ? 0 : r->clients, r->rate, o->status,
              o->reason, loads, wl_mean_cpu_ns(sw->wl) / 1e6, wl_mean_wait_ns(sw->wl) / 1e6, bound,
-             eff, o->cpu_user_s, o->cpu_sys_s, (o->cpu_user_s + o->cpu_sys_s) / w, o->peak_rss_kib,
-             o->threads, o->fds, o->vol_ctxsw / w, o->invol_ctxsw / w);
-    char path[PATH_MAX];
+             ceiling, eff, o->cpu_user_s, o->cpu_sys_s, (o->cpu_user_s + o->cpu_sys_s) / w,
+             o->peak_rss_kib, o->threads, o->fds, o->vol_ctxsw / w, o->invol_ctxsw / w);
     snprintf(path, sizeof(path), "%s/runs.csv", sw->dir);
-    append_atomic(path, row);
+    if (append_atomic(path, row) < 0)
+        fprintf(stderr, "overlap bench: cannot append to %s: %s\n", path, strerror(errno));
 }
 
-/* Reads the load generator's row into o; 0, or -1 with the reason. */
-static int read_load(struct sweep *sw, const struct argstore *st, struct outcome *o)
+/* Reads the load generator's row into o; 0, or -1 when it wrote none. */
+static int read_load(const struct argstore *st, struct outcome *o)
 {
     char header[ROW_MAX], row[ROW_MAX];
     if (csv_last_row(st->path[0], header, row, sizeof(header)) < 0)
         return -1;
     for (int i = 0; i < NLOAD; i++)
-        if (csv_get(header, row, load_fields[i], o->load[i], sizeof(o->load[i])) < 0)
+        if (csv_get(header, row, load_fields[i], o->load[i], sizeof(o->load[i])) < 0 ||
+            strpbrk(o->load[i], "\"'"))
             o->load[i][0] = '\0';
     o->throughput = atof(o->load[2]);
     o->p99_ms = atof(o->load[5]);
     return 0;
 }
 
-static void format_eta(double s, char *out, size_t len)
-{
-    if (s >= 60)
-        snprintf(out, len, "%dm%02ds", (int)s / 60, (int)s % 60);
-    else
-        snprintf(out, len, "%ds", (int)s);
-}
-
 static void progress(struct sweep *sw, const struct run *r, int id, const struct outcome *o)
 {
     const struct bench_engine *e = &sw->suite.engines[r->engine];
     char point[48], eta[32];
-    double per_run = (now_s() - sw->started) / (sw->done ? sw->done : 1);
-    format_eta(per_run * (sw->nruns - sw->done), eta, sizeof(eta));
-    if (r->kind == RUN_OPEN)
-        snprintf(point, sizeof(point), "open r=%.0f", r->rate);
-    else
-        snprintf(point, sizeof(point), "%s c=%d", kind_name[r->kind], r->clients);
+    point_name(r, point, sizeof(point));
+    format_eta(eta_s(sw, 0), eta, sizeof(eta));
+    if (sw->live)
+        fprintf(stderr, "\r\033[K");
     if (strcmp(o->status, "ok") != 0) {
         fprintf(stderr, "[%d/%d] %s %s  failed: %s  ETA %s\n", id, sw->nruns, e->spec, point,
                 o->reason, eta);
+        return;
+    }
+    if (r->kind == RUN_TIMELINE) {
+        fprintf(stderr, "[%d/%d] %s %s  %s answered  slowest %.1f ms  ETA %s\n", id, sw->nruns,
+                e->spec, point, o->load[0], atof(o->load[7]), eta);
         return;
     }
     double bound = run_bound(sw, r);
@@ -893,43 +884,57 @@ static void progress(struct sweep *sw, const struct run *r, int id, const struct
             eta);
 }
 
+/* Runs the load generator for one point and measures the server meanwhile;
+ * 0, or -1 with o->reason. */
+static int measure(struct sweep *sw, const struct run *r, int id, struct argstore *st,
+                   struct outcome *o)
+{
+    char *argv[48], log[PATH_MAX + 32];
+    struct child load = {0};
+    load_argv(sw, r, id, argv, st);
+    snprintf(log, sizeof(log), "%s/logs/%03d-load.log", sw->dir, id);
+    double limit = (sw->suite.duration_ns + sw->suite.warmup_ns) / 1e9 + LOAD_GRACE_S;
+    int err = spawn(argv, log, sw->suite.load_cpus, &load);
+    if (err < 0) {
+        snprintf(o->reason, sizeof(o->reason), "cannot start the load generator: %s",
+                 strerror(-err));
+        return -1;
+    }
+    if (r->kind == RUN_TIMELINE)
+        watch(sw, r, id, &load, 0, limit, limit, o);
+    else
+        watch(sw, r, id, &load, sw->suite.warmup_ns / 1e9, sw->suite.duration_ns / 1e9, limit, o);
+    if (interrupted) {
+        stop_child(&load);
+        return -1;
+    }
+    if (!config_alive(sw)) {
+        snprintf(o->reason, sizeof(o->reason), "%s", sw->server_down);
+        return -1;
+    }
+    if (!o->reason[0] && read_load(st, o) < 0) {
+        char line[256];
+        last_line(log, line, sizeof(line));
+        snprintf(o->reason, sizeof(o->reason), "load generator wrote no result: %s", line);
+    }
+    return o->reason[0] ? -1 : 0;
+}
+
 static void run_point(struct sweep *sw, const struct run *r, int id)
 {
     struct outcome o = {.status = "ok"};
     struct argstore st;
-    char *argv[48], log[PATH_MAX];
-    struct child load = {0};
-    if (sw->server_down[0] || (sw->server.pid > 0 && kill(sw->server.pid, 0) < 0)) {
-        if (!sw->server_down[0])
-            last_line(sw->server.log, sw->server_down, sizeof(sw->server_down));
-        snprintf(o.status, sizeof(o.status), "failed");
+    if (!config_alive(sw))
         snprintf(o.reason, sizeof(o.reason), "%s", sw->server_down);
-    } else {
-        load_argv(sw, r, id, argv, &st);
-        snprintf(log, sizeof(log), "%s/logs/%03d-load.log", sw->dir, id);
-        double limit = (sw->suite.duration_ns + sw->suite.warmup_ns) / 1e9 + LOAD_GRACE_S;
-        if (spawn(argv, log, "", &load) < 0) {
-            snprintf(o.reason, sizeof(o.reason), "cannot start the load generator");
-        } else {
-            watch(sw, &load, r->kind == RUN_TIMELINE ? 0 : sw->suite.warmup_ns / 1e9, limit, &o);
-            if (sw->server.pid > 0 && waitpid(sw->server.pid, NULL, WNOHANG) == sw->server.pid) {
-                sw->server.pid = 0;
-                last_line(sw->server.log, sw->server_down, sizeof(sw->server_down));
-                snprintf(o.reason, sizeof(o.reason), "server exited: %s", sw->server_down);
-            } else if (!o.reason[0] && read_load(sw, &st, &o) < 0) {
-                last_line(log, o.reason, sizeof(o.reason));
-            }
-        }
-        if (o.reason[0])
-            snprintf(o.status, sizeof(o.status), "failed");
-    }
-    if (interrupted) {
-        stop_child(&load);
+    else
+        measure(sw, r, id, &st, &o);
+    if (interrupted)
         return; /* an interrupted run is not a finished one: no row */
-    }
+    if (o.reason[0])
+        snprintf(o.status, sizeof(o.status), "failed");
     write_row(sw, r, id, &o);
     if (!strcmp(o.status, "ok")) {
-        char prefix[256], path[PATH_MAX];
+        char prefix[256], path[PATH_MAX + 16];
         snprintf(prefix, sizeof(prefix), "%d,%s,%s,%d,%.3f", id, sw->suite.engines[r->engine].spec,
                  kind_name[r->kind], r->kind == RUN_OPEN ? 0 : r->clients, r->rate);
         snprintf(path, sizeof(path), "%s/latency.csv", sw->dir);
@@ -941,11 +946,14 @@ static void run_point(struct sweep *sw, const struct run *r, int id)
     } else {
         sw->failed++;
     }
-    sw->result[id - 1].ok = !strcmp(o.status, "ok");
-    sw->result[id - 1].throughput = o.throughput;
-    sw->result[id - 1].p99_ms = o.p99_ms;
-    sw->result[id - 1].rss_kib = o.peak_rss_kib;
-    sw->result[id - 1].threads = o.threads;
+    sw->result[id - 1] = (struct run_result){
+        .ok = !strcmp(o.status, "ok"),
+        .throughput = o.throughput,
+        .p99_ms = o.p99_ms,
+        .efficiency = run_bound(sw, r) > 0 ? o.throughput / run_bound(sw, r) : 0,
+        .rss_kib = o.peak_rss_kib,
+        .threads = o.threads,
+    };
     sw->done++;
     progress(sw, r, id, &o);
 }
@@ -962,8 +970,8 @@ static int copy_file(const char *from, const char *to)
         ok = fwrite(buf, 1, n, out) == n;
     if (in)
         fclose(in);
-    if (out)
-        fclose(out);
+    if (out && fclose(out) != 0)
+        ok = 0;
     return ok ? 0 : -1;
 }
 
@@ -974,24 +982,43 @@ static void first_line_of(const char *cmd, char *out, size_t len)
     snprintf(out, len, "unknown");
     if (!p)
         return;
-    if (fgets(out, len, p))
+    if (fgets(out, len, p) && out[0] != '\n')
         out[strcspn(out, "\n")] = '\0';
     else
         snprintf(out, len, "unknown");
     pclose(p);
 }
 
-static void write_meta(struct sweep *sw, int argc, char **argv)
+/* An argument as a shell would need it to reproduce the command. */
+static void print_quoted(FILE *f, const char *arg)
 {
-    char path[PATH_MAX], cpu[256], commit[128], line[512];
-    struct utsname u;
-    snprintf(path, sizeof(path), "%s/meta.txt", sw->dir);
-    FILE *f = fopen(path, "w");
-    if (!f)
+    if (arg[0] && strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                              "-_./:=,@%+") == strlen(arg)) {
+        fputs(arg, f);
         return;
+    }
+    fputc('\'', f);
+    for (const char *p = arg; *p; p++) {
+        if (*p == '\'')
+            fputs("'\\''", f);
+        else if (*p == '\n')
+            fputc(' ', f);
+        else
+            fputc(*p, f);
+    }
+    fputc('\'', f);
+}
+
+static void write_machine(FILE *f)
+{
+    char cpu[256], commit[128], line[512];
+    struct utsname u;
     first_line_of("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'", cpu,
                   sizeof(cpu));
-    first_line_of("git rev-parse HEAD 2>/dev/null", commit, sizeof(commit));
+    first_line_of(
+        "git describe --always --dirty --abbrev=40 2>/dev/null || git -C '" OVERLAP_SOURCE_DIR
+        "' describe --always --dirty --abbrev=40 2>/dev/null",
+        commit, sizeof(commit));
     uname(&u);
     time_t t = time(NULL);
     strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
@@ -1005,32 +1032,53 @@ static void write_meta(struct sweep *sw, int argc, char **argv)
         fprintf(f, "package: %s", line);
     if (p)
         pclose(p);
-    fprintf(f, "command:");
-    for (int i = 0; i < argc; i++)
-        fprintf(f, " %s", argv[i]);
+}
+
+static int write_meta(struct sweep *sw, int argc, char **argv)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/meta.txt", sw->dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -errno;
+    write_machine(f);
+    fprintf(f, "command: overlap");
+    for (int i = 0; i < argc; i++) {
+        fputc(' ', f);
+        print_quoted(f, argv[i]);
+    }
     const struct bench_suite *s = &sw->suite;
     fprintf(f, "\nsuite: %s (%s)\nworkload: %s (%s)\nserver_cpus: %s\nload_cpus: %s\n", s->name,
-            sw->suite_path ? sw->suite_path : "flags only", sw->wl->name, s->workload,
-            s->server_cpus[0] ? s->server_cpus : "any", s->load_cpus[0] ? s->load_cpus : "any");
+            sw->suite_path, sw->wl->name, s->workload, s->server_cpus[0] ? s->server_cpus : "any",
+            s->load_cpus[0] ? s->load_cpus : "any");
     fprintf(f, "duration_s: %.3f\nwarmup_s: %.3f\nmean_cpu_ms: %.4f\nmean_wait_ms: %.4f\n",
             s->duration_ns / 1e9, s->warmup_ns / 1e9, wl_mean_cpu_ns(sw->wl) / 1e6,
             wl_mean_wait_ns(sw->wl) / 1e6);
+    fprintf(f, "timeline_requests: %d\ntimeline_rate: %.3f\n", s->timeline, timeline_rate(sw));
     fprintf(f, "engines:");
     for (int i = 0; i < s->nengines; i++)
         fprintf(f, " %s", s->engines[i].spec);
     fprintf(f, "\nruns: %d\n", sw->nruns);
-    fclose(f);
+    return fclose(f) == 0 ? 0 : -EIO;
 }
 
 /* results/<suite>-<UTC timestamp>/, never one that exists; results/latest
  * points at it (replaced atomically). */
 static int make_dir(struct sweep *sw, const char *out)
 {
-    char stamp[32], sub[PATH_MAX], link[PATH_MAX], tmp[PATH_MAX + 8];
+    char stamp[32], sub[PATH_MAX + 16], link[PATH_MAX + 16], tmp[PATH_MAX + 32];
     time_t t = time(NULL);
     strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", gmtime(&t));
-    mkdir(out, 0755);
-    for (int i = 1; i < 100; i++) {
+    if (mkdir(out, 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "overlap bench: cannot create %s: %s\n", out, strerror(errno));
+        return -1;
+    }
+    for (int i = 1;; i++) {
+        if (i == 100) {
+            fprintf(stderr, "overlap bench: too many result folders named %s/%s-%s\n", out,
+                    sw->suite.name, stamp);
+            return -1;
+        }
         if (i == 1)
             snprintf(sw->dir, sizeof(sw->dir), "%s/%s-%s", out, sw->suite.name, stamp);
         else
@@ -1048,60 +1096,100 @@ static int make_dir(struct sweep *sw, const char *out)
         mkdir(sub, 0755);
     }
     snprintf(link, sizeof(link), "%s/latest", out);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", link);
+    snprintf(tmp, sizeof(tmp), "%s.%d.tmp", link, (int)getpid());
     unlink(tmp);
-    if (symlink(strrchr(sw->dir, '/') + 1, tmp) == 0)
-        rename(tmp, link);
+    if (symlink(strrchr(sw->dir, '/') + 1, tmp) == 0 && rename(tmp, link) < 0)
+        unlink(tmp);
     snprintf(sub, sizeof(sub), "%s/runs.csv", sw->dir);
-    return append_atomic(sub, runs_header);
+    if (append_atomic(sub, runs_header) < 0) {
+        fprintf(stderr, "overlap bench: cannot write %s\n", sub);
+        return -1;
+    }
+    return 0;
 }
 
 static void copy_inputs(struct sweep *sw)
 {
-    char to[PATH_MAX];
+    char to[PATH_MAX + 32];
     snprintf(to, sizeof(to), "%s/workload.ini", sw->dir);
     copy_file(sw->suite.workload, to);
     if (sw->suite_path) {
         snprintf(to, sizeof(to), "%s/suite.ini", sw->dir);
         copy_file(sw->suite_path, to);
     }
+    if (sw->wl->init_path) {
+        const char *base = strrchr(sw->wl->init_path, '/');
+        snprintf(to, sizeof(to), "%s/%s", sw->dir, base ? base + 1 : sw->wl->init_path);
+        copy_file(sw->wl->init_path, to);
+    }
 }
 
 /* ---- the summary ---- */
 
-/* p99 of the open-loop run whose throughput came closest to share x peak. */
-static double p99_near(const struct sweep *sw, int e, double target)
+/* p99 of the open-loop load at `target` req/s: interpolated between the two
+ * runs whose throughput brackets it, else the nearest run's within 20 % of
+ * it; NAN when there is none. */
+static double p99_at(const struct sweep *sw, int e, double target)
 {
-    double best = INFINITY, p99 = NAN;
+    int below = -1, above = -1, nearest = -1;
     for (int i = 0; i < sw->nruns; i++) {
-        if (sw->runs[i].engine != e || sw->runs[i].kind != RUN_OPEN || !sw->result[i].ok)
+        const struct run_result *q = &sw->result[i];
+        if (sw->runs[i].engine != e || sw->runs[i].kind != RUN_OPEN || !q->ok)
             continue;
-        double d = fabs(sw->result[i].throughput - target);
-        if (d < best) {
-            best = d;
-            p99 = sw->result[i].p99_ms;
-        }
+        if (q->throughput <= target && (below < 0 || q->throughput > sw->result[below].throughput))
+            below = i;
+        if (q->throughput >= target && (above < 0 || q->throughput < sw->result[above].throughput))
+            above = i;
+        if (nearest < 0 ||
+            fabs(q->throughput - target) < fabs(sw->result[nearest].throughput - target))
+            nearest = i;
     }
-    return p99;
+    if (below < 0 || above < 0)
+        return nearest >= 0 && fabs(sw->result[nearest].throughput - target) <= 0.2 * target
+                   ? sw->result[nearest].p99_ms
+                   : NAN;
+    double x0 = sw->result[below].throughput, x1 = sw->result[above].throughput;
+    double y0 = sw->result[below].p99_ms, y1 = sw->result[above].p99_ms;
+    return x1 > x0 ? y0 + (y1 - y0) * (target - x0) / (x1 - x0) : y0;
+}
+
+static void print_ms(double ms)
+{
+    if (isnan(ms))
+        printf(" %12s", "-");
+    else
+        printf(" %12.1f", ms);
 }
 
 static void print_summary(const struct sweep *sw)
 {
-    printf("\n%-34s %12s %10s %14s %14s %12s %8s\n", "engine", "peak req/s", "bound",
-           "p99@50% (ms)", "p99@90% (ms)", "peak RSS", "threads");
+    printf("\n%-32s %10s %10s %6s %12s %12s %10s %8s\n", "engine", "peak req/s", "ceiling", "eff",
+           "p99@50% ms", "p99@90% ms", "peak RSS", "threads");
     for (int e = 0; e < sw->suite.nengines; e++) {
-        double peak = 0;
+        double peak = 0, peak_eff = 0, bound = config_bound(sw, &sw->suite.engines[e], 0);
         long rss = 0, threads = 0;
+        int ok = 0;
         for (int i = 0; i < sw->nruns; i++) {
-            if (sw->runs[i].engine != e || !sw->result[i].ok || sw->runs[i].kind == RUN_TIMELINE)
+            const struct run_result *q = &sw->result[i];
+            if (sw->runs[i].engine != e || !q->ok || sw->runs[i].kind == RUN_TIMELINE)
                 continue;
-            peak = fmax(peak, sw->result[i].throughput);
-            rss = sw->result[i].rss_kib > rss ? sw->result[i].rss_kib : rss;
-            threads = sw->result[i].threads > threads ? sw->result[i].threads : threads;
+            ok++;
+            if (q->throughput > peak) {
+                peak = q->throughput;
+                peak_eff = q->efficiency;
+            }
+            rss = q->rss_kib > rss ? q->rss_kib : rss;
+            threads = q->threads > threads ? q->threads : threads;
         }
-        printf("%-34s %12.1f %10.1f %14.2f %14.2f %9.1f MiB %8ld\n", sw->suite.engines[e].spec,
-               peak, config_bound(sw, &sw->suite.engines[e], 0), p99_near(sw, e, 0.5 * peak),
-               p99_near(sw, e, 0.9 * peak), rss / 1024.0, threads);
+        printf("%-32s", sw->suite.engines[e].spec);
+        if (!ok) {
+            printf(" %10s %10.1f   (no finished run)\n", "-", bound);
+            continue;
+        }
+        printf(" %10.1f %10.1f %6.2f", peak, bound, peak_eff);
+        print_ms(p99_at(sw, e, 0.5 * peak));
+        print_ms(p99_at(sw, e, 0.9 * peak));
+        printf(" %6.1f MiB %8ld\n", rss / 1024.0, threads);
     }
     printf("\n%d runs, %d failed: %s\n", sw->done, sw->failed, sw->dir);
 }
@@ -1113,16 +1201,18 @@ static const char bench_usage[] =
     "  --suite FILE            a suite file (default harness/suites/default.ini)\n"
     "  --quick                 the quick suite (harness/suites/quick.ini)\n"
     "  --workload FILE         the workload, overriding the suite's\n"
-    "  --engines LIST          engine configs separated by spaces or ';', e.g.\n"
+    "  --engines LIST          engine configs separated by spaces, e.g.\n"
     "                          'pool:workers=64 pool:workers=0,mode=connection async:loops=1'\n"
-    "  --clients LIST          closed-loop client counts, e.g. 1,8,64\n"
-    "  --rates LIST|auto       open-loop rates in req/s, or auto (fractions of each bound)\n"
+    "  --clients LIST|none     closed-loop client counts, e.g. 1,8,64\n"
+    "  --rates LIST|auto|none  open-loop rates in req/s, or auto (fractions of each bound)\n"
+    "  --auto-fractions LIST   the fractions auto uses (default 0.1,0.5,0.8,1.0,1.2)\n"
     "  --duration D            measured time per run (e.g. 2s)\n"
     "  --warmup D              unmeasured time before it (e.g. 500ms)\n"
     "  --timeline K            requests in the timeline scenario (0: none)\n"
     "  --out DIR               where result folders go (default results)\n"
     "  --server-cpus LIST      CPUs for the server (default 0 on 2+ cores)\n"
-    "  --load-cpus LIST        CPUs for the load generator and database (default 1)\n";
+    "  --load-cpus LIST        CPUs for the load generator and database (default 1)\n"
+    "  --load-threads N        the load generator's threads (default 1)\n";
 
 static int bench_usage_error(const char *msg, const char *arg)
 {
@@ -1132,44 +1222,39 @@ static int bench_usage_error(const char *msg, const char *arg)
     return 2;
 }
 
-static void suite_defaults(struct bench_suite *s)
+/* The suite to start from: --suite, --quick, or the default, looked up here
+ * and then in the source tree (so a build folder can run it too). */
+static const char *pick_suite(int argc, char **argv, char *buf, size_t len)
 {
-    memset(s, 0, sizeof(*s));
-    snprintf(s->name, sizeof(s->name), "custom");
-    snprintf(s->workload, sizeof(s->workload), "workloads/seed.ini");
-    s->duration_ns = 2000000000ULL;
-    s->warmup_ns = 500000000ULL;
-    s->timeline = 8;
-    s->load_threads = 1;
-    if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
-        snprintf(s->server_cpus, sizeof(s->server_cpus), "0");
-        snprintf(s->load_cpus, sizeof(s->load_cpus), "1");
-    }
-}
-
-/* Flags that name a suite come first; the rest override it. */
-static const char *pick_suite(int argc, char **argv)
-{
-    const char *suite = "harness/suites/default.ini";
+    const char *name = "default.ini";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
-            suite = "harness/suites/quick.ini";
+            name = "quick.ini";
         else if (!strcmp(argv[i], "--suite") && i + 1 < argc)
-            suite = argv[++i];
+            return argv[i + 1];
     }
-    return suite;
+    snprintf(buf, len, "harness/suites/%s", name);
+    if (access(buf, R_OK) < 0)
+        snprintf(buf, len, "%s/harness/suites/%s", OVERLAP_SOURCE_DIR, name);
+    return buf;
 }
 
 static int parse_flags(struct sweep *sw, int argc, char **argv, const char **out)
 {
     static const struct {
         const char *flag, *key;
-    } map[] = {{"--workload", "workload"},   {"--engines", "engines"},
-               {"--clients", "clients"},     {"--rates", "rates"},
-               {"--duration", "duration"},   {"--warmup", "warmup"},
-               {"--timeline", "timeline"},   {"--server-cpus", "server_cpus"},
-               {"--load-cpus", "load_cpus"}, {"--load-threads", "load_threads"}};
-    char err[512];
+    } map[] = {{"--workload", "workload"},
+               {"--engines", "engines"},
+               {"--clients", "clients"},
+               {"--rates", "rates"},
+               {"--auto-fractions", "auto_fractions"},
+               {"--duration", "duration"},
+               {"--warmup", "warmup"},
+               {"--timeline", "timeline"},
+               {"--server-cpus", "server_cpus"},
+               {"--load-cpus", "load_cpus"},
+               {"--load-threads", "load_threads"}};
+    char err[BENCH_ERR_LEN];
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             continue;
@@ -1177,6 +1262,12 @@ static int parse_flags(struct sweep *sw, int argc, char **argv, const char **out
             fputs(bench_usage, stdout);
             return 0;
         }
+        size_t k = 0;
+        while (k < sizeof(map) / sizeof(map[0]) && strcmp(map[k].flag, argv[i]) != 0)
+            k++;
+        if (k == sizeof(map) / sizeof(map[0]) && strcmp(argv[i], "--suite") != 0 &&
+            strcmp(argv[i], "--out") != 0)
+            return bench_usage_error("unknown flag '%s'", argv[i]);
         if (i + 1 >= argc)
             return bench_usage_error("flag '%s' needs a value", argv[i]);
         const char *flag = argv[i], *value = argv[++i];
@@ -1186,48 +1277,39 @@ static int parse_flags(struct sweep *sw, int argc, char **argv, const char **out
             *out = value;
             continue;
         }
-        size_t k = 0;
-        while (k < sizeof(map) / sizeof(map[0]) && strcmp(map[k].flag, flag) != 0)
-            k++;
-        if (k == sizeof(map) / sizeof(map[0]))
-            return bench_usage_error("unknown flag '%s'", flag);
-        if (suite_set(&sw->suite, map[k].key, value, err, sizeof(err)) < 0)
+        if (bench_suite_set(&sw->suite, map[k].key, value, err, sizeof(err)) < 0)
             return bench_usage_error("%s", err);
     }
     return -1;
 }
 
-static int check_cpus(const char *list, const char *what)
-{
-    cpu_set_t set;
-    if (list[0] && parse_cpus(list, &set) < 0) {
-        fprintf(stderr, "overlap bench: bad %s '%s' (expected e.g. 0, 0-1 or 0,2)\n", what, list);
-        return -1;
-    }
-    return list[0] ? CPU_COUNT(&set) : (int)sysconf(_SC_NPROCESSORS_ONLN);
-}
-
 static int prepare(struct sweep *sw, int argc, char **argv, const char **out)
 {
-    char err[WL_ERR_LEN];
-    suite_defaults(&sw->suite);
-    sw->suite_path = pick_suite(argc, argv);
-    if (load_suite(sw->suite_path, &sw->suite) < 0)
+    char err[WL_ERR_LEN > BENCH_ERR_LEN ? WL_ERR_LEN : BENCH_ERR_LEN];
+    bench_suite_defaults(&sw->suite);
+    sw->suite_path = pick_suite(argc, argv, sw->suite_buf, sizeof(sw->suite_buf));
+    if (bench_suite_load(sw->suite_path, &sw->suite, err, sizeof(err)) < 0) {
+        fprintf(stderr, "overlap bench: %s\n", err);
         return 2;
+    }
     int status = parse_flags(sw, argc, argv, out);
     if (status >= 0)
         return status;
-    if (sw->suite.nengines == 0 || (sw->suite.nclients == 0 && sw->suite.nrates == 0))
-        return bench_usage_error("%s", "nothing to run: give engines and clients or rates");
-    if (sw->suite.auto_rates && sw->suite.nrates == 0) {
+    struct bench_suite *s = &sw->suite;
+    if (!s->workload[0])
+        return bench_usage_error("%s", "no workload (expected --workload FILE or a suite's)");
+    if (s->auto_rates && s->nfractions == 0) {
         static const double fractions[] = {0.1, 0.5, 0.8, 1.0, 1.2};
-        sw->suite.nrates = 5;
-        memcpy(sw->suite.rates, fractions, sizeof(fractions));
+        s->nfractions = 5;
+        memcpy(s->fractions, fractions, sizeof(fractions));
     }
-    if ((sw->ncores = check_cpus(sw->suite.server_cpus, "--server-cpus")) < 0 ||
-        check_cpus(sw->suite.load_cpus, "--load-cpus") < 0)
-        return 2;
-    if (wl_load(sw->suite.workload, &sw->wl, err, sizeof(err)) < 0) {
+    int nrates = s->auto_rates ? s->nfractions : s->nrates;
+    if (s->nengines == 0 || (s->nclients == 0 && nrates == 0 && s->timeline == 0))
+        return bench_usage_error("%s", "nothing to run: give engines, and clients, rates or a "
+                                       "timeline");
+    sw->ncores =
+        s->server_cpus[0] ? bench_count_cpus(s->server_cpus) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (wl_load(s->workload, &sw->wl, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s\n", err);
         return 2;
     }
@@ -1240,6 +1322,46 @@ static int prepare(struct sweep *sw, int argc, char **argv, const char **out)
     return -1;
 }
 
+/* A private folder for the database's socket: nobody else can connect. */
+static int make_sockdir(struct sweep *sw)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(sw->sockdir, sizeof(sw->sockdir), "%s/overlap-bench-XXXXXX",
+             base && base[0] ? base : "/tmp");
+    if (!mkdtemp(sw->sockdir)) {
+        fprintf(stderr, "overlap bench: cannot create a private folder in %s: %s\n",
+                base && base[0] ? base : "/tmp", strerror(errno));
+        sw->sockdir[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+static void remove_sockdir(struct sweep *sw)
+{
+    if (sw->sockdir[0] && rmdir(sw->sockdir) < 0)
+        fprintf(stderr, "overlap bench: cannot remove %s: %s\n", sw->sockdir, strerror(errno));
+}
+
+static void sweep(struct sweep *sw)
+{
+    sw->started = now_s();
+    for (int i = 0; i < sw->nruns && !interrupted; i++) {
+        int e = sw->runs[i].engine;
+        if (sw->never_started[e][0]) {
+            snprintf(sw->server_down, sizeof(sw->server_down), "%s", sw->never_started[e]);
+        } else {
+            start_config(sw, e, i + 1);
+            if (sw->server_down[0] && !interrupted)
+                snprintf(sw->never_started[e], sizeof(sw->never_started[e]), "%s", sw->server_down);
+        }
+        run_point(sw, &sw->runs[i], i + 1);
+        stop_config(sw);
+    }
+    if (sw->live && interrupted)
+        fprintf(stderr, "\r\033[K");
+}
+
 int bench_main(int argc, char **argv)
 {
     static struct sweep sw; /* large: kept off the stack */
@@ -1249,29 +1371,26 @@ int bench_main(int argc, char **argv)
     if (status >= 0)
         goto done;
     plan(&sw);
-    if (make_dir(&sw, out) < 0) {
-        status = 1;
+    status = 1;
+    if (make_sockdir(&sw) < 0 || make_dir(&sw, out) < 0)
         goto done;
-    }
-    write_meta(&sw, argc, argv);
+    if (write_meta(&sw, argc, argv) < 0)
+        fprintf(stderr, "overlap bench: cannot write %s/meta.txt\n", sw.dir);
     copy_inputs(&sw);
     struct sigaction sa = {.sa_handler = on_interrupt};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sw.live = isatty(2);
+    cpu_set_t load_set;
+    if (sw.suite.load_cpus[0] && parse_cpus(sw.suite.load_cpus, &load_set) == 0)
+        sched_setaffinity(0, sizeof(load_set),
+                          &load_set); /* sampling stays off the server's CPUs */
     fprintf(stderr, "overlap bench: %d runs of %s on %s into %s\n", sw.nruns, sw.suite.name,
             sw.wl->name, sw.dir);
-    sw.started = now_s();
-    for (int i = 0, current = -1; i < sw.nruns && !interrupted; i++) {
-        if (sw.runs[i].engine != current) {
-            stop_config(&sw);
-            current = sw.runs[i].engine;
-            start_config(&sw, current);
-        }
-        run_point(&sw, &sw.runs[i], i + 1);
-    }
-    stop_config(&sw);
+    sweep(&sw);
     if (interrupted) {
-        fprintf(stderr, "\noverlap bench: interrupted; %d finished runs kept in %s\n", sw.done,
+        fprintf(stderr, "overlap bench: interrupted; %d finished runs kept in %s\n", sw.done,
                 sw.dir);
         status = 130;
         goto done;
@@ -1279,6 +1398,7 @@ int bench_main(int argc, char **argv)
     print_summary(&sw);
     status = sw.failed == sw.done ? 1 : 0;
 done:
+    remove_sockdir(&sw);
     wl_free(sw.wl);
     return status;
 }

@@ -5,53 +5,91 @@
 #ifndef OVERLAP_BENCH_H
 #define OVERLAP_BENCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#define BENCH_MAX_ENGINES 16
-#define BENCH_MAX_POINTS  32
+#define BENCH_MAX_ENGINES 16       /* configs per sweep: each is a colour in every chart */
+#define BENCH_MAX_POINTS  32       /* client counts, rates or fractions per list */
+#define BENCH_MAX_CLIENTS 65536    /* the load generator's connection limit */
+#define BENCH_MAX_RATE    10000000 /* req/s: far past anything one machine serves */
+#define BENCH_SPEC_LEN    128
+#define BENCH_ERR_LEN     512
 
-/* One engine configuration, parsed from `pool:workers=64,mode=connection`. */
+/* One engine configuration, parsed from `pool:workers=64,mode=connection`
+ * (settings separated by ',' or ';'). */
 struct bench_engine {
-    char spec[128]; /* as written: the config's name in every output */
-    int async;      /* 0 pool, 1 async */
-    int workers;    /* pool: 0 with mode connection means a thread per connection */
-    int queue;      /* pool; 0 leaves the server's default */
+    char spec[BENCH_SPEC_LEN]; /* the config's name in every output: as written, with
+                                  ';' between settings (`pool:workers=0;mode=connection`) */
+    int async;                 /* 0 pool, 1 async */
+    int workers;               /* pool: -1 leaves the server's default; 0 with mode
+                                  connection means a thread per connection */
+    int queue;                 /* pool; 0 leaves the server's default */
     int connection_mode;
     int loops;    /* async; 0 leaves the server's default */
     int db_conns; /* async; 0 leaves the server's default */
 };
 
+/* What a sweep runs: a suite file, then flags over it. */
 struct bench_suite {
     char name[64];
-    char workload[512];
+    char workload[4096]; /* a suite's relative path is relative to the suite file */
     int nengines;
     struct bench_engine engines[BENCH_MAX_ENGINES];
-    int nclients;
+    int nclients; /* closed loop; 0 runs none */
     int clients[BENCH_MAX_POINTS];
-    int auto_rates; /* rates are fractions of each config's predicted bound */
-    int nrates;
-    double rates[BENCH_MAX_POINTS]; /* req/s, or fractions when auto_rates */
+    int auto_rates; /* open loop at fractions of each config's bound */
+    int nrates;     /* explicit open-loop rates (when not auto_rates); 0 runs none */
+    double rates[BENCH_MAX_POINTS];
+    int nfractions; /* auto_rates: fractions of the bound */
+    double fractions[BENCH_MAX_POINTS];
     uint64_t duration_ns, warmup_ns;
     int timeline; /* requests in the timeline scenario; 0 skips it */
     char server_cpus[64], load_cpus[64];
     int load_threads;
 };
 
+/* ---- suites and engine specs (suite.c) ---- */
+
+/* The settings every sweep starts from: no engines or points, 2 s runs after
+ * 500 ms of warmup, an 8-request timeline, the server on CPU 0 and the load on
+ * CPU 1 when there are two or more. */
+void bench_suite_defaults(struct bench_suite *s);
+
 /* Parses one engine spec; 0, or -1 with a message in err. */
 int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size_t errlen);
+
+/* Sets one suite key (name, workload, engines, clients, rates, auto_fractions,
+ * duration, warmup, timeline, server_cpus, load_cpus, load_threads) from its
+ * text, as a suite file or a flag gives it; 0, or -1 with a message in err. */
+int bench_suite_set(struct bench_suite *s, const char *key, const char *value, char *err,
+                    size_t errlen);
+
+/* Reads a suite file over s. 0, or -1 with `FILE:LINE: what is wrong
+ * (what was expected)` in err. */
+int bench_suite_load(const char *path, struct bench_suite *s, char *err, size_t errlen);
+
+/* ---- the sweep (bench.c) ---- */
+
+/* Counts the CPUs of a list such as `1`, `0-1` or `0,2-3`; -1 if malformed. */
+int bench_count_cpus(const char *list);
 
 /* `overlap bench [flags]`: the exit status (0, 1 failure, 2 usage, 130 interrupted). */
 int bench_main(int argc, char **argv);
 
 /* /proc samples of one process. */
 struct bench_proc {
-    double utime_s, stime_s;
+    double utime_s, stime_s; /* all its threads, ended ones included */
     long rss_kib, threads, fds;
-    long vol_ctxsw, invol_ctxsw;
 };
 
-/* Reads /proc/PID/{stat,status,fd}; 0 or -errno (the process is gone). */
+/* Reads /proc/PID/{stat,status,fd}: cheap enough to call 20 times a second.
+ * 0 or -errno (-ENOENT: the process is gone). */
 int bench_sample_proc(pid_t pid, struct bench_proc *p);
+
+/* Sums the voluntary and involuntary context switches of every live thread
+ * of a process (/proc/PID/task/TID/status: the counters are per thread, and
+ * an ended thread takes its own with it). 0 or -errno. */
+int bench_count_switches(pid_t pid, long *vol, long *invol);
 
 #endif

@@ -3,11 +3,22 @@
 #ifndef OVERLAP_PLOT_H
 #define OVERLAP_PLOT_H
 
+#include <stddef.h>
+
 /* `overlap plot DIR [--scripts DIR]`: 0, 1 (a chart failed: the message names
  * the script and quotes gnuplot), or 2 (usage). */
 int plot_main(int argc, char **argv);
 
-/* Draws every chart of dir with the scripts in scripts, then report.html. */
+/* Draws every chart of dir with the scripts in scripts, then report.html;
+ * 0 or 1, with the message printed. */
 int plot_dir(const char *dir, const char *scripts);
+
+/* The steps of plot_dir that need no gnuplot. plot_prepare reads dir's
+ * runs.csv and timeline.csv, writes the timeline's derived tables beside them
+ * and puts the gnuplot variables every script gets in vars; 0, or -1 with a
+ * message in err. plot_write_report writes dir/report.html from the CSV files
+ * and the SVGs present; 0 or -errno. */
+int plot_prepare(const char *dir, char *vars, size_t len, char *err, size_t errlen);
+int plot_write_report(const char *dir);
 
 #endif

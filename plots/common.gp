@@ -1,17 +1,24 @@
 # Shared by every chart: the results folder's CSV conventions, the terminal,
 # and one colour per engine config, the same in every chart.
-# `overlap plot` sets dir (the results folder, absolute) and fmt (png or svg),
-# and runs each script from this folder.
+# `overlap plot` sets dir (the results folder, absolute), fmt (png or svg) and
+# engines (the configs in the order the sweep ran them), and runs each script
+# from this folder. A script may set `height` (pixels of the PNG) first.
 set datafile separator ","
 runs = dir."/runs.csv"
-engines = system(sprintf("sed -n 's/^engines: //p' '%s/meta.txt'", dir))
+if (!exists("engines")) {
+    engines = system(sprintf("sed -n 's/^engines: //p' '%s/meta.txt'", dir))
+}
 n = words(engines)
 engine(i) = word(engines, i)
+if (!exists("height")) {
+    height = 800
+}
 
 if (fmt eq "svg") {
-    set terminal svg size 960,600 dynamic enhanced font "sans,12" background rgb "white"
+    set terminal svg size 1200,height*1200/1280 dynamic enhanced font "sans,13" \
+        background rgb "white"
 } else {
-    set terminal pngcairo size 1280,800 enhanced font "sans,13" background rgb "white"
+    set terminal pngcairo size 1280,height enhanced font "sans,13" background rgb "white"
 }
 
 # colour-blind safe (Okabe-Ito) first, then neutral extras
@@ -19,13 +26,26 @@ array palette[10] = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D5
                      "#000000", "#999999", "#8C564B", "#F0E442"]
 color(i) = palette[(i - 1) % 10 + 1]
 
-# select(name, i, cond, x, y...) is done with `set table`: the rows of one
-# config that pass a test go to a small comma-separated file beside the
-# charts, which the plot then draws as an unbroken line.
-tmp(name, i) = sprintf("%s/.plot-%s-%d.dat", dir, name, i)
+# The rows of one config that pass a test go, through `set table`, to a small
+# file in logs/ (what the chart drew, kept for whoever wonders), which the
+# plot then draws as one unbroken line.
+tmp(name, i) = sprintf("%s/logs/plot-%s-%d.dat", dir, name, i)
 ok(i, loop) = strcol("engine") eq engine(i) && strcol("loop") eq loop && strcol("status") eq "ok"
 
 set grid lc rgb "#e0e0e0"
 set border lc rgb "#555555"
-set key outside right top box lc rgb "#cccccc" spacing 1.2
+# the legend sits below the plot, in rows, so it never hides a line
+set key outside bottom center horizontal box lc rgb "#cccccc" spacing 1.1 maxrows 2
+set bmargin 8
 set output dir."/".chart.".".fmt
+
+# Panels side by side above one legend across the bottom of the page:
+# `eval panel(k, of)` before the k-th of `of` panels, `eval legend` after the
+# last (an empty plot of the whole width whose only content is the key).
+panel(k, of) = sprintf("set origin %g, 0.15; set size %g, 0.78; set bmargin; unset key", \
+                         (k - 1.0) / of, 1.0 / of)
+legend = "set origin 0, 0; set size 1, 0.15; unset title; unset xlabel; unset ylabel; " . \
+         "unset border; unset tics; unset grid; unset logscale; unset arrow; unset label; " . \
+         "set xrange [0:1]; set yrange [0:1]; " . \
+         "set key center center horizontal maxrows 2 box lc rgb '#cccccc'; " . \
+         "plot for [i=1:n] NaN with linespoints lw 2 pt 7 ps 0.8 lc rgb color(i) title engine(i)"

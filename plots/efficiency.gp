@@ -1,5 +1,5 @@
 # Efficiency: measured throughput over the bound, per load point. 1.0 means
-# the config did all its architecture allows.
+# the config did all its architecture allows; the grey line marks it.
 chart = "efficiency"
 load "common.gp"
 set datafile columnheaders
@@ -12,21 +12,39 @@ do for [i=1:n] {
     unset table
 }
 set datafile nocolumnheaders
-set multiplot layout 1,2 title "Efficiency: throughput / bound"
+set multiplot title "Efficiency: throughput / Little's-law bound"
 set ylabel "efficiency"
-set yrange [0:1.2]
+set yrange [0:1.2<*]
 set logscale x
 set format x "%g"
-set key inside left bottom
-set title "closed loop"
-set xlabel "concurrent clients"
-plot 1 with lines lc rgb "#888888" dt 2 notitle, \
-     for [i=1:n] tmp(chart."-closed", i) using 1:2 with linespoints lw 2 pt 7 ps 0.8 \
-         lc rgb color(i) title engine(i)
-set title "open loop"
-set xlabel "offered rate (requests/s)"
+set autoscale xfix
+set offsets graph 0.04, graph 0.04, 0, 0
 unset key
-plot 1 with lines lc rgb "#888888" dt 2 notitle, \
-     for [i=1:n] tmp(chart."-open", i) using 1:2 with linespoints lw 2 pt 7 ps 0.8 \
-         lc rgb color(i) title engine(i)
+set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead lc rgb "#888888" dt 2
+eval panel(1, 2)
+set title "closed loop"
+set xlabel "concurrent clients (log)"
+if (n_closed > 0) {
+    plot for [i=1:n] tmp(chart."-closed", i) using 1:2 with linespoints lw 2 pt 7 ps 0.8 \
+             lc rgb color(i) title engine(i)
+} else {
+    set xrange [1:10]
+    set label 1 "no closed-loop load point" at graph 0.5, graph 0.5 center
+    plot NaN notitle
+    unset label 1
+    set xrange [*:*]
+}
+eval panel(2, 2)
+set title "open loop"
+set xlabel "offered rate (requests/s, log)"
+unset key
+if (n_open > 0) {
+    plot for [i=1:n] tmp(chart."-open", i) using 1:2 with linespoints lw 2 pt 7 ps 0.8 \
+             lc rgb color(i) title engine(i)
+} else {
+    set xrange [1:10]
+    set label 1 "no open-loop load point" at graph 0.5, graph 0.5 center
+    plot NaN notitle
+}
+eval legend
 unset multiplot

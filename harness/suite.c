@@ -1,0 +1,426 @@
+/* Suites and engine specs: what `overlap bench` runs, from an INI file under
+ * harness/suites/ and flags over it. Parsing only; nothing here starts a
+ * process. Errors read `FILE:LINE: what is wrong (what was expected)`. */
+#define _GNU_SOURCE
+#include "bench.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wl.h"
+
+#define LIST_TEXT 2048 /* a list key's text, continuation lines included */
+
+void bench_suite_defaults(struct bench_suite *s)
+{
+    memset(s, 0, sizeof(*s));
+    snprintf(s->name, sizeof(s->name), "custom");
+    s->duration_ns = 2000000000ULL;
+    s->warmup_ns = 500000000ULL;
+    s->timeline = 8;
+    s->load_threads = 1;
+    if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
+        snprintf(s->server_cpus, sizeof(s->server_cpus), "0");
+        snprintf(s->load_cpus, sizeof(s->load_cpus), "1");
+    }
+}
+
+/* ---- engine specs ---- */
+
+static int engine_key(struct bench_engine *e, const char *key, const char *value, char *err,
+                      size_t errlen)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    int numeric = end != value && !*end && !errno && v >= 0 && v <= 100000;
+    if (!e->async && !strcmp(key, "mode") &&
+        (!strcmp(value, "request") || !strcmp(value, "connection"))) {
+        e->connection_mode = !strcmp(value, "connection");
+    } else if (!e->async && !strcmp(key, "workers") && numeric) {
+        e->workers = (int)v;
+    } else if (!e->async && !strcmp(key, "queue") && numeric && v > 0) {
+        e->queue = (int)v;
+    } else if (e->async && !strcmp(key, "loops") && numeric && v > 0 && v <= 1024) {
+        e->loops = (int)v;
+    } else if (e->async && !strcmp(key, "db_conns") && numeric && v > 0 && v <= 1024) {
+        e->db_conns = (int)v;
+    } else {
+        snprintf(err, errlen, "engine '%s': bad setting '%s=%s' (expected %s)", e->spec, key, value,
+                 e->async ? "loops=N or db_conns=N, 1 to 1024"
+                          : "workers=N, queue=N or mode=request|connection");
+        return -1;
+    }
+    return 0;
+}
+
+int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size_t errlen)
+{
+    char buf[BENCH_SPEC_LEN];
+    memset(e, 0, sizeof(*e));
+    e->workers = -1;
+    if (strlen(text) >= sizeof(e->spec) || strpbrk(text, " \t\"'\\")) {
+        snprintf(err, errlen,
+                 "bad engine '%.64s' (expected pool[:workers=N,...] or async[:loops=N])", text);
+        return -1;
+    }
+    /* the name in every output: settings joined by ';', so a CSV field never
+     * holds a comma (gnuplot reads no quoted fields) and the name parses back */
+    snprintf(e->spec, sizeof(e->spec), "%s", text);
+    for (char *p = e->spec; *p; p++)
+        *p = *p == ',' ? ';' : *p;
+    snprintf(buf, sizeof(buf), "%s", text);
+    char *settings = strchr(buf, ':'), *save;
+    if (settings)
+        *settings++ = '\0';
+    if (!strcmp(buf, "async")) {
+        e->async = 1;
+    } else if (strcmp(buf, "pool") != 0) {
+        snprintf(err, errlen, "bad engine '%s' (expected pool[:workers=N,...] or async[:loops=N])",
+                 text);
+        return -1;
+    }
+    for (char *kv = settings ? strtok_r(settings, ",;", &save) : NULL; kv;
+         kv = strtok_r(NULL, ",;", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) {
+            snprintf(err, errlen, "engine '%s': setting '%s' has no value (expected key=value)",
+                     text, kv);
+            return -1;
+        }
+        *eq = '\0';
+        if (engine_key(e, kv, eq + 1, err, errlen) < 0)
+            return -1;
+    }
+    if (!e->async && e->workers == 0 && !e->connection_mode) {
+        snprintf(err, errlen, "engine '%s': workers=0 needs mode=connection", text);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_engines(struct bench_suite *s, const char *text, char *err, size_t errlen)
+{
+    char buf[LIST_TEXT], *save;
+    snprintf(buf, sizeof(buf), "%s", text);
+    s->nengines = 0;
+    for (char *w = strtok_r(buf, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+        if (s->nengines == BENCH_MAX_ENGINES) {
+            snprintf(err, errlen, "more than %d engine configs", BENCH_MAX_ENGINES);
+            return -1;
+        }
+        struct bench_engine *e = &s->engines[s->nengines];
+        if (bench_parse_engine(w, e, err, errlen) < 0)
+            return -1;
+        for (int i = 0; i < s->nengines; i++) {
+            if (!strcmp(s->engines[i].spec, e->spec)) {
+                snprintf(err, errlen, "engine '%s' listed twice (expected each config once)",
+                         e->spec);
+                return -1;
+            }
+        }
+        s->nengines++;
+    }
+    if (s->nengines == 0) {
+        snprintf(err, errlen, "no engine configs (expected e.g. pool:workers=64 async)");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- lists, durations and counts ---- */
+
+/* Numbers separated by spaces or commas, each in (0, max] (whole when
+ * integers); "none" is the empty list. Returns the count, or -1. */
+static int parse_list(const char *text, double *out, double max, int integers)
+{
+    char buf[LIST_TEXT], *end, *save;
+    int n = 0;
+    if (strlen(text) >= sizeof(buf))
+        return -1;
+    snprintf(buf, sizeof(buf), "%s", text);
+    char *first = strtok_r(buf, " ,\t", &save);
+    if (first && !strcmp(first, "none"))
+        return strtok_r(NULL, " ,\t", &save) ? -1 : 0;
+    for (char *w = first; w; w = strtok_r(NULL, " ,\t", &save)) {
+        double v = strtod(w, &end);
+        if (end == w || *end || !isfinite(v) || !(v > 0) || v > max || n == BENCH_MAX_POINTS ||
+            (integers && v != floor(v)))
+            return -1;
+        out[n++] = v;
+    }
+    return n > 0 ? n : -1;
+}
+
+static int parse_clients(struct bench_suite *s, const char *text, char *err, size_t errlen)
+{
+    double v[BENCH_MAX_POINTS];
+    int n = parse_list(text, v, BENCH_MAX_CLIENTS, 1);
+    if (n < 0) {
+        snprintf(err, errlen,
+                 "bad client list '%.200s' (expected up to %d whole numbers from 1 to %d, or none)",
+                 text, BENCH_MAX_POINTS, BENCH_MAX_CLIENTS);
+        return -1;
+    }
+    s->nclients = n;
+    for (int i = 0; i < n; i++)
+        s->clients[i] = (int)v[i];
+    return 0;
+}
+
+static int parse_rates(struct bench_suite *s, const char *text, char *err, size_t errlen)
+{
+    if (!strcmp(text, "auto")) {
+        s->auto_rates = 1;
+        return 0;
+    }
+    int n = parse_list(text, s->rates, BENCH_MAX_RATE, 0);
+    if (n < 0) {
+        snprintf(err, errlen,
+                 "bad rate list '%.200s' (expected up to %d rates in req/s, auto, or none)", text,
+                 BENCH_MAX_POINTS);
+        return -1;
+    }
+    s->auto_rates = 0;
+    s->nrates = n;
+    return 0;
+}
+
+static int parse_fractions(struct bench_suite *s, const char *text, char *err, size_t errlen)
+{
+    int n = parse_list(text, s->fractions, 100, 0);
+    if (n <= 0) {
+        snprintf(err, errlen,
+                 "bad auto_fractions '%.200s' (expected up to %d fractions of the bound, e.g. "
+                 "0.5 1.0 1.2)",
+                 text, BENCH_MAX_POINTS);
+        return -1;
+    }
+    s->nfractions = n;
+    return 0;
+}
+
+static int parse_duration(const char *key, const char *text, uint64_t *ns, char *err, size_t errlen)
+{
+    uint64_t v;
+    if (wl_duration_parse(text, &v) < 0 || v > 3600ULL * 1000000000ULL ||
+        (v == 0 && !strcmp(key, "duration"))) {
+        snprintf(err, errlen, "bad %s '%.200s' (expected e.g. 500ms or 2s, at most 1h)", key, text);
+        return -1;
+    }
+    *ns = v;
+    return 0;
+}
+
+static int parse_count(const char *key, const char *text, int lo, int hi, int *out, char *err,
+                       size_t errlen)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (end == text || *end || errno || v < lo || v > hi) {
+        snprintf(err, errlen, "bad %s '%.200s' (expected a whole number from %d to %d)", key, text,
+                 lo, hi);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int set_cpus(char *dst, size_t len, const char *key, const char *text, char *err,
+                    size_t errlen)
+{
+    if (strlen(text) >= len || bench_count_cpus(text) < 0) {
+        snprintf(err, errlen, "bad %s '%.200s' (expected a CPU list such as 0, 0-1 or 0,2)", key,
+                 text);
+        return -1;
+    }
+    snprintf(dst, len, "%s", text);
+    return 0;
+}
+
+int bench_suite_set(struct bench_suite *s, const char *key, const char *value, char *err,
+                    size_t errlen)
+{
+    if (!strcmp(key, "name")) {
+        size_t n = strlen(value);
+        if (n == 0 || n >= sizeof(s->name) ||
+            strspn(value, "abcdefghijklmnopqrstuvwxyz"
+                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                          "0123456789-_.") != n) {
+            snprintf(err, errlen,
+                     "bad name '%.200s' (expected up to %zu letters, digits, '-', "
+                     "'_' or '.'; it names the results folder)",
+                     value, sizeof(s->name) - 1);
+            return -1;
+        }
+        snprintf(s->name, sizeof(s->name), "%s", value);
+    } else if (!strcmp(key, "workload")) {
+        if (!value[0] || strlen(value) >= sizeof(s->workload)) {
+            snprintf(err, errlen, "bad workload '%.200s' (expected a workload file)", value);
+            return -1;
+        }
+        snprintf(s->workload, sizeof(s->workload), "%s", value);
+    } else if (!strcmp(key, "engines")) {
+        return parse_engines(s, value, err, errlen);
+    } else if (!strcmp(key, "clients")) {
+        return parse_clients(s, value, err, errlen);
+    } else if (!strcmp(key, "rates")) {
+        return parse_rates(s, value, err, errlen);
+    } else if (!strcmp(key, "auto_fractions")) {
+        return parse_fractions(s, value, err, errlen);
+    } else if (!strcmp(key, "duration")) {
+        return parse_duration(key, value, &s->duration_ns, err, errlen);
+    } else if (!strcmp(key, "warmup")) {
+        return parse_duration(key, value, &s->warmup_ns, err, errlen);
+    } else if (!strcmp(key, "timeline")) {
+        return parse_count(key, value, 0, 1000, &s->timeline, err, errlen);
+    } else if (!strcmp(key, "load_threads")) {
+        return parse_count(key, value, 1, 256, &s->load_threads, err, errlen);
+    } else if (!strcmp(key, "server_cpus")) {
+        return set_cpus(s->server_cpus, sizeof(s->server_cpus), key, value, err, errlen);
+    } else if (!strcmp(key, "load_cpus")) {
+        return set_cpus(s->load_cpus, sizeof(s->load_cpus), key, value, err, errlen);
+    } else {
+        snprintf(err, errlen,
+                 "unknown key '%.64s' (expected name, workload, engines, clients, rates, "
+                 "auto_fractions, duration, warmup, timeline, server_cpus, load_cpus or "
+                 "load_threads)",
+                 key);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- suite files ---- */
+
+static const char *list_keys[] = {"engines", "clients", "rates", "auto_fractions"};
+#define NLIST (int)(sizeof(list_keys) / sizeof(list_keys[0]))
+
+struct suite_reader {
+    struct bench_suite *s;
+    const char *path;
+    char err[BENCH_ERR_LEN];
+    char lists[NLIST][LIST_TEXT]; /* a list may continue on indented lines */
+    char last_key[64];            /* a scalar key seen twice is a mistake */
+    char seen[32][64];
+    int nseen;
+};
+
+/* A list key's text so far, with this line's appended (a continuation line
+ * arrives as the same key again). */
+static const char *append_list(struct suite_reader *r, const char *key, const char *value)
+{
+    for (int i = 0; i < NLIST; i++) {
+        if (strcmp(key, list_keys[i]) != 0)
+            continue;
+        size_t len = strlen(r->lists[i]);
+        if (len + strlen(value) + 2 > LIST_TEXT)
+            return NULL;
+        snprintf(r->lists[i] + len, LIST_TEXT - len, "%s%s", len ? " " : "", value);
+        return r->lists[i];
+    }
+    return value;
+}
+
+static int seen_before(struct suite_reader *r, const char *key)
+{
+    for (int i = 0; i < r->nseen; i++)
+        if (!strcmp(r->seen[i], key))
+            return 1;
+    if (r->nseen < 32)
+        snprintf(r->seen[r->nseen++], sizeof(r->seen[0]), "%s", key);
+    return 0;
+}
+
+/* Removes `.` and `dir/..` from a path, by its text alone (no symlinks are
+ * followed), so meta.txt names `workloads/seed.ini`, not
+ * `harness/suites/../../workloads/seed.ini`. */
+static void tidy_path(char *path)
+{
+    char *parts[512];
+    int n = 0, absolute = path[0] == '/';
+    char *save, copy[4096];
+    snprintf(copy, sizeof(copy), "%s", path);
+    for (char *p = strtok_r(copy, "/", &save); p && n < 512; p = strtok_r(NULL, "/", &save)) {
+        if (!strcmp(p, "."))
+            continue;
+        if (!strcmp(p, "..") && n > 0 && strcmp(parts[n - 1], "..") != 0)
+            n--;
+        else if (strcmp(p, "..") != 0 || !absolute)
+            parts[n++] = p;
+    }
+    size_t at = 0, len = strlen(path) + 1;
+    path[0] = '\0';
+    if (absolute)
+        at += snprintf(path, len, "/");
+    for (int i = 0; i < n && at < len; i++)
+        at += snprintf(path + at, len - at, "%s%s", i ? "/" : "", parts[i]);
+    if (!path[0])
+        snprintf(path, len, ".");
+}
+
+/* A relative workload path in a suite file is relative to the suite file, as
+ * a workload's own `init` script is relative to the workload. */
+static void resolve_workload(struct suite_reader *r, const char *value, char *out, size_t len)
+{
+    const char *slash = strrchr(r->path, '/');
+    if (value[0] == '/' || !slash)
+        snprintf(out, len, "%s", value);
+    else
+        snprintf(out, len, "%.*s/%s", (int)(slash - r->path), r->path, value);
+    tidy_path(out);
+}
+
+static int on_suite_key(void *user, const char *section, const char *key, const char *value)
+{
+    struct suite_reader *r = user;
+    char path[4096];
+    if (strcmp(section, "suite") != 0) {
+        snprintf(r->err, sizeof(r->err), "unknown section [%.64s] (expected [suite])", section);
+        return 0;
+    }
+    const char *text = append_list(r, key, value);
+    if (!text) {
+        snprintf(r->err, sizeof(r->err), "%s is too long (expected under %d characters)", key,
+                 LIST_TEXT);
+        return 0;
+    }
+    if (text == value && seen_before(r, key)) {
+        snprintf(r->err, sizeof(r->err), "%.64s given twice (expected each key once)", key);
+        return 0;
+    }
+    if (!strcmp(key, "workload")) {
+        resolve_workload(r, value, path, sizeof(path));
+        text = path;
+    }
+    return bench_suite_set(r->s, key, text, r->err, sizeof(r->err)) == 0;
+}
+
+int bench_suite_load(const char *path, struct bench_suite *s, char *err, size_t errlen)
+{
+    struct suite_reader r = {.s = s, .path = path};
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot read suite (%s)", path, strerror(errno));
+        return -1;
+    }
+    int line = ini_parse_file(f, on_suite_key, &r);
+    fclose(f);
+    if (line < 0) {
+        snprintf(err, errlen, "%s: cannot read suite (out of memory)", path);
+        return -1;
+    }
+    if (line > 0) {
+        snprintf(err, errlen, "%s:%d: %s", path, line,
+                 r.err[0] ? r.err : "cannot parse this line (expected key = value or [suite])");
+        return -1;
+    }
+    return 0;
+}

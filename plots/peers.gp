@@ -1,0 +1,28 @@
+# /plaintext req/s of each server under each load generator (medians of the
+# alternating rounds): `make bench-peers` writes summary.csv and runs this with
+# dir set to its results folder. Standalone: it does not load common.gp, whose
+# conventions are those of an `overlap bench` folder.
+set datafile separator ","
+set datafile columnheaders
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set grid ytics lc rgb "#e0e0e0"
+set border lc rgb "#555555"
+set key top right box lc rgb "#cccccc"
+set title "/plaintext throughput, server pinned to one CPU, load to the other (medians)"
+set ylabel "requests/s"
+set yrange [0:*]
+set format y "%.0s%c"
+do for [fmt in "png svg"] {
+    if (fmt eq "svg") {
+        set terminal svg size 960,600 dynamic enhanced font "sans,12" background rgb "white"
+    } else {
+        set terminal pngcairo size 1280,800 enhanced font "sans,13" background rgb "white"
+    }
+    set output dir."/peers.".fmt
+    plot dir."/summary.csv" using "overlap_load_rps":xtic(1) title "overlap load" lc rgb "#0072B2", \
+         "" using "wrk_rps" title "wrk" lc rgb "#E69F00"
+    unset output
+}

@@ -1,0 +1,66 @@
+/* libFuzzer target: `overlap plot` reads results folders anyone may have
+ * edited. The input is split at lines of `%%` into runs.csv, timeline.csv
+ * and meta.txt; preparing the charts' tables and writing report.html must
+ * survive any of it (no gnuplot runs here). */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "plot.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static char scratch[256]; /* the folder every input is written to, made once */
+
+static void remove_scratch(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", scratch);
+    if (scratch[0] && system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", scratch);
+}
+
+static void put(const char *dir, const char *name, const uint8_t *data, size_t size)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        abort();
+    if (size && fwrite(data, 1, size, f) != size)
+        abort();
+    fclose(f);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!scratch[0]) {
+        const char *base = getenv("TMPDIR");
+        snprintf(scratch, sizeof(scratch), "%s/overlap-fuzz-plot-XXXXXX",
+                 base && *base ? base : "/tmp");
+        if (!mkdtemp(scratch))
+            abort();
+        atexit(remove_scratch);
+    }
+    static const char *names[] = {"runs.csv", "timeline.csv", "meta.txt"};
+    const uint8_t *part = data, *end = data + size;
+    for (int i = 0; i < 3; i++) {
+        const uint8_t *cut = part;
+        while (cut + 3 <= end && memcmp(cut, "\n%%", 3) != 0)
+            cut++;
+        if (cut + 3 > end)
+            cut = end;
+        put(scratch, names[i], part, (size_t)(cut - part));
+        part = cut + 3 <= end ? cut + 3 : end;
+    }
+    char vars[16384], err[512];
+    if (plot_prepare(scratch, vars, sizeof(vars), err, sizeof(err)) == 0) {
+        if (strpbrk(vars, "\n\r\\"))
+            abort(); /* gnuplot's -e line would end, or a string escape */
+        plot_write_report(scratch);
+    }
+    return 0;
+}

@@ -1,0 +1,51 @@
+/* libFuzzer target: a suite file (and the engine specs, lists, durations and
+ * CPU lists in it) must load or give one `FILE:LINE: ...` message, never
+ * crash, leak or leave the suite inconsistent. */
+#define _GNU_SOURCE /* memfd_create */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int fd = -1;
+    static char path[64];
+    if (fd < 0) {
+        fd = memfd_create("suite", 0);
+        if (fd < 0)
+            abort();
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    }
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
+        abort();
+    struct bench_suite s;
+    char err[BENCH_ERR_LEN] = "";
+    bench_suite_defaults(&s);
+    if (bench_suite_load(path, &s, err, sizeof(err)) < 0) {
+        if (strncmp(err, path, strlen(path)) != 0)
+            abort(); /* every error names the file */
+        return 0;
+    }
+    if (s.nengines < 0 || s.nengines > BENCH_MAX_ENGINES || s.nclients > BENCH_MAX_POINTS ||
+        s.nrates > BENCH_MAX_POINTS || s.nfractions > BENCH_MAX_POINTS)
+        abort();
+    for (int i = 0; i < s.nclients; i++)
+        if (s.clients[i] < 1 || s.clients[i] > BENCH_MAX_CLIENTS)
+            abort();
+    for (int i = 0; i < s.nengines; i++) {
+        const struct bench_engine *e = &s.engines[i];
+        if (!e->spec[0] || strpbrk(e->spec, " '\"\\") ||
+            (!e->async && e->workers == 0 && !e->connection_mode))
+            abort();
+    }
+    if (s.server_cpus[0] && bench_count_cpus(s.server_cpus) < 1)
+        abort();
+    return 0;
+}

@@ -1,0 +1,920 @@
+/* `overlap bench`: suite and engine-spec parsing, /proc sampling, and whole
+ * sweeps run as processes (the quick suite, a workload written here, a
+ * server killed mid-sweep, SIGINT mid-sweep). */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "child.h"
+
+#define SUITES OVERLAP_SOURCE_DIR "/harness/suites"
+
+static char tmp[256];
+
+static void setup(void)
+{
+    cr_assert_eq(child_tmpdir(tmp, sizeof(tmp)), 0);
+}
+
+static void teardown(void)
+{
+    child_tmpdir_remove(tmp);
+}
+
+TestSuite(suite, .init = setup, .fini = teardown);
+TestSuite(proc);
+TestSuite(sweep, .init = setup, .fini = teardown, .timeout = 240);
+
+/* ---- helpers ---- */
+
+static const char *write_file(const char *name, const char *text)
+{
+    static char path[512];
+    snprintf(path, sizeof(path), "%s/%s", tmp, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char *text = NULL;
+    size_t cap = 0;
+    if (getdelim(&text, &cap, '\0', f) < 0) {
+        free(text);
+        text = strdup("");
+    }
+    fclose(f);
+    return text;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- engine specs ---- */
+
+Test(suite, engine_specs)
+{
+    struct bench_engine e;
+    char err[BENCH_ERR_LEN];
+    cr_assert_eq(bench_parse_engine("pool:workers=64", &e, err, sizeof(err)), 0, "%s", err);
+    cr_expect(!e.async && e.workers == 64 && !e.connection_mode && e.queue == 0);
+    cr_expect_str_eq(e.spec, "pool:workers=64");
+    cr_assert_eq(bench_parse_engine("pool:workers=0,mode=connection", &e, err, sizeof(err)), 0);
+    cr_expect(e.workers == 0 && e.connection_mode);
+    /* its name in CSV files holds no comma, and parses back to the same config */
+    cr_expect_str_eq(e.spec, "pool:workers=0;mode=connection");
+    struct bench_engine again;
+    cr_assert_eq(bench_parse_engine(e.spec, &again, err, sizeof(err)), 0);
+    cr_expect(again.workers == 0 && again.connection_mode);
+    cr_expect_str_eq(again.spec, e.spec);
+    cr_assert_eq(bench_parse_engine("pool:queue=10,mode=request", &e, err, sizeof(err)), 0);
+    cr_expect(e.workers == -1 && e.queue == 10 && !e.connection_mode);
+    cr_assert_eq(bench_parse_engine("pool", &e, err, sizeof(err)), 0);
+    cr_expect(!e.async && e.workers == -1);
+    cr_assert_eq(bench_parse_engine("async", &e, err, sizeof(err)), 0);
+    cr_expect(e.async && e.loops == 0);
+    cr_assert_eq(bench_parse_engine("async:loops=1,db_conns=8", &e, err, sizeof(err)), 0);
+    cr_expect(e.async && e.loops == 1 && e.db_conns == 8);
+}
+
+Test(suite, bad_engine_specs)
+{
+    static const struct {
+        const char *spec, *fragment;
+    } bad[] = {
+        {"", "bad engine"},
+        {"threads", "bad engine 'threads'"},
+        {"pool:workers", "has no value"},
+        {"pool:workers=", "bad setting"},
+        {"pool:workers=-1", "bad setting"},
+        {"pool:workers=12x", "bad setting"},
+        {"pool:workers=99999999999999999999", "bad setting"},
+        {"pool:workers=0", "needs mode=connection"},
+        {"pool:mode=thread", "bad setting"},
+        {"pool:loops=2", "bad setting"},
+        {"async:workers=8", "bad setting"},
+        {"async:loops=0", "bad setting"},
+        {"async:loops=5000", "bad setting"},
+        {"pool:queue=0", "bad setting"},
+        {"pool:workers=8 async", "bad engine"},
+        {"pool:workers='8'", "bad engine"},
+        {"pool:workers=1,workers=2,workers=3,workers=4,workers=5,workers=6,workers=7,workers=8,"
+         "workers=9,workers=10,workers=11,workers=12,workers=13,workers=14",
+         "bad engine"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct bench_engine e;
+        char err[BENCH_ERR_LEN] = "";
+        cr_expect_eq(bench_parse_engine(bad[i].spec, &e, err, sizeof(err)), -1, "accepted '%s'",
+                     bad[i].spec);
+        cr_expect(strstr(err, bad[i].fragment) != NULL || (!bad[i].spec[0] && err[0]),
+                  "'%s': want '%s' in '%s'", bad[i].spec, bad[i].fragment, err);
+    }
+}
+
+/* ---- suites ---- */
+
+Test(suite, shipped_suites_load)
+{
+    const char *names[] = {"default", "quick", "queries", "cpu-bound"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char path[512], err[BENCH_ERR_LEN];
+        struct bench_suite s;
+        bench_suite_defaults(&s);
+        snprintf(path, sizeof(path), "%s/%s.ini", SUITES, names[i]);
+        cr_assert_eq(bench_suite_load(path, &s, err, sizeof(err)), 0, "%s", err);
+        cr_expect_str_eq(s.name, names[i]);
+        cr_expect_gt(s.nengines, 0);
+        cr_expect(access(s.workload, R_OK) == 0, "%s: workload %s", names[i], s.workload);
+    }
+}
+
+Test(suite, default_suite_is_the_issue)
+{
+    char err[BENCH_ERR_LEN];
+    struct bench_suite s;
+    bench_suite_defaults(&s);
+    cr_assert_eq(bench_suite_load(SUITES "/default.ini", &s, err, sizeof(err)), 0, "%s", err);
+    const char *want[] = {"pool:workers=1",
+                          "pool:workers=8",
+                          "pool:workers=64",
+                          "pool:workers=512",
+                          "pool:workers=0;mode=connection",
+                          "async"};
+    cr_assert_eq(s.nengines, 6);
+    for (int i = 0; i < 6; i++)
+        cr_expect_str_eq(s.engines[i].spec, want[i]);
+    cr_expect(s.nclients > 0 && s.auto_rates && s.nfractions > 0 && s.timeline == 8);
+    /* a relative workload is relative to the suite file, tidied */
+    cr_expect_str_eq(s.workload, OVERLAP_SOURCE_DIR "/workloads/seed.ini");
+}
+
+Test(suite, a_suite_file_and_its_continuations)
+{
+    char err[BENCH_ERR_LEN];
+    struct bench_suite s;
+    bench_suite_defaults(&s);
+    const char *path = write_file("mine.ini", "; a comment\n"
+                                              "[suite]\n"
+                                              "name = mine-1.0\n"
+                                              "workload = w/x.ini\n"
+                                              "engines = pool:workers=2\n"
+                                              "          async:loops=1\n"
+                                              "clients = 1, 2\n"
+                                              "  4\n"
+                                              "rates = 10 20.5\n"
+                                              "duration = 1.5s\n"
+                                              "warmup = 0ms\n"
+                                              "timeline = 0\n"
+                                              "server_cpus = 0-1\n"
+                                              "load_cpus = 1\n"
+                                              "load_threads = 2\n");
+    cr_assert_eq(bench_suite_load(path, &s, err, sizeof(err)), 0, "%s", err);
+    cr_expect_str_eq(s.name, "mine-1.0");
+    char want[512];
+    snprintf(want, sizeof(want), "%s/w/x.ini", tmp);
+    cr_expect_str_eq(s.workload, want);
+    cr_expect_eq(s.nengines, 2);
+    cr_expect_str_eq(s.engines[1].spec, "async:loops=1");
+    cr_expect_eq(s.nclients, 3);
+    cr_expect_eq(s.clients[2], 4);
+    cr_expect(!s.auto_rates && s.nrates == 2 && s.rates[1] == 20.5);
+    cr_expect_eq(s.duration_ns, 1500000000ULL);
+    cr_expect_eq(s.warmup_ns, 0);
+    cr_expect_eq(s.timeline, 0);
+    cr_expect_str_eq(s.server_cpus, "0-1");
+    cr_expect_eq(s.load_threads, 2);
+    /* flags over the file: auto rates keep their own fractions */
+    cr_assert_eq(bench_suite_set(&s, "rates", "auto", err, sizeof(err)), 0);
+    cr_assert_eq(bench_suite_set(&s, "auto_fractions", "0.5 1.2", err, sizeof(err)), 0);
+    cr_expect(s.auto_rates && s.nfractions == 2 && s.fractions[1] == 1.2);
+    cr_expect(s.nrates == 2 && s.rates[0] == 10, "explicit rates kept apart from fractions");
+    cr_assert_eq(bench_suite_set(&s, "clients", "none", err, sizeof(err)), 0);
+    cr_expect_eq(s.nclients, 0);
+}
+
+/* A bad suite names its file and line, says what is wrong and what was expected. */
+static void expect_suite_error(const char *text, int line, const char *fragment)
+{
+    char err[BENCH_ERR_LEN], prefix[600];
+    struct bench_suite s;
+    bench_suite_defaults(&s);
+    const char *path = write_file("bad.ini", text);
+    cr_assert_eq(bench_suite_load(path, &s, err, sizeof(err)), -1, "loaded: %s", text);
+    snprintf(prefix, sizeof(prefix), "%s:%d: ", path, line);
+    cr_expect(strncmp(err, prefix, strlen(prefix)) == 0, "want prefix '%s', got '%s'", prefix, err);
+    cr_expect(strstr(err, fragment) != NULL, "want '%s' in '%s'", fragment, err);
+    cr_expect(strchr(err, '(') != NULL, "no expectation in '%s'", err);
+}
+
+Test(suite, bad_suites)
+{
+    expect_suite_error("[suite]\nengines = pool:workers=x\n", 2, "bad setting 'workers=x'");
+    expect_suite_error("[suite]\nclients = 1 0\n", 2, "bad client list");
+    expect_suite_error("[suite]\nclients = 1 2.5\n", 2, "bad client list");
+    expect_suite_error("[suite]\nclients = 100000\n", 2, "bad client list");
+    expect_suite_error("[suite]\nclients = none 4\n", 2, "bad client list");
+    expect_suite_error("[suite]\nclients = ,\n", 2, "bad client list");
+    expect_suite_error("[suite]\nrates = inf\n", 2, "bad rate list");
+    expect_suite_error("[suite]\nrates = nan\n", 2, "bad rate list");
+    expect_suite_error("[suite]\nrates = -5\n", 2, "bad rate list");
+    expect_suite_error("[suite]\nauto_fractions = none\n", 2, "bad auto_fractions");
+    expect_suite_error("[suite]\nduration = 0s\n", 2, "bad duration");
+    expect_suite_error("[suite]\nduration = forever\n", 2, "bad duration");
+    expect_suite_error("[suite]\nwarmup = 2h\n", 2, "bad warmup");
+    expect_suite_error("[suite]\ntimeline = 1001\n", 2, "bad timeline");
+    expect_suite_error("[suite]\nload_threads = 0\n", 2, "bad load_threads");
+    expect_suite_error("[suite]\nserver_cpus = 1-\n", 2, "bad server_cpus");
+    expect_suite_error("[suite]\nload_cpus = 0,\n", 2, "bad load_cpus");
+    expect_suite_error("[suite]\nname = ../escape\n", 2, "bad name");
+    expect_suite_error("[suite]\nname = a b\n", 2, "bad name");
+    expect_suite_error("[suite]\nspeed = fast\n", 2, "unknown key 'speed'");
+    expect_suite_error("[suite]\nname = a\nname = b\n", 3, "name given twice");
+    expect_suite_error("[suite]\nengines = async async\n", 2, "listed twice");
+    expect_suite_error("[suite]\nengines = pool\n  pool\n", 3, "listed twice");
+    expect_suite_error("[benchmark]\nname = a\n", 2, "unknown section [benchmark]");
+    expect_suite_error("[suite]\nthis line has no equals sign\n", 2, "cannot parse");
+}
+
+Test(suite, missing_suite)
+{
+    char err[BENCH_ERR_LEN];
+    struct bench_suite s;
+    bench_suite_defaults(&s);
+    cr_expect_eq(bench_suite_load("/nonexistent/suite.ini", &s, err, sizeof(err)), -1);
+    cr_expect(strstr(err, "/nonexistent/suite.ini: cannot read suite") != NULL, "%s", err);
+}
+
+Test(suite, cpu_lists)
+{
+    cr_expect_eq(bench_count_cpus("0"), 1);
+    cr_expect_eq(bench_count_cpus("0-3"), 4);
+    cr_expect_eq(bench_count_cpus("0,2-3"), 3);
+    cr_expect_eq(bench_count_cpus("1,1"), 1);
+    const char *bad[] = {"", "-1", "a", "3-1", "0,", ",0", "0-", "0--1", "0 1", "99999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_expect_eq(bench_count_cpus(bad[i]), -1, "accepted '%s'", bad[i]);
+}
+
+/* ---- /proc sampling ---- */
+
+static volatile int spin_stop;
+
+static void *spin(void *arg)
+{
+    while (!spin_stop)
+        ;
+    return arg;
+}
+
+Test(proc, samples_this_process)
+{
+    struct bench_proc a, b;
+    long vol_a, invol_a, vol_b, invol_b;
+    cr_assert_eq(bench_sample_proc(getpid(), &a), 0);
+    cr_assert_eq(bench_count_switches(getpid(), &vol_a, &invol_a), 0);
+    cr_expect_gt(a.rss_kib, 0);
+    cr_expect_geq(a.threads, 1);
+    cr_expect_geq(a.fds, 3);
+    /* a thread, a descriptor, CPU time and a voluntary switch more */
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, spin, NULL), 0);
+    int fd = open("/dev/null", O_RDONLY);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t0);
+    do /* 0.2 s of CPU, however long the machine takes to give it */
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
+    while ((t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9 < 0.25);
+    usleep(20000);
+    cr_assert_eq(bench_sample_proc(getpid(), &b), 0);
+    cr_assert_eq(bench_count_switches(getpid(), &vol_b, &invol_b), 0);
+    cr_expect_eq(b.threads, a.threads + 1);
+    cr_expect_eq(b.fds, a.fds + 1);
+    cr_expect_gt(b.utime_s + b.stime_s, a.utime_s + a.stime_s + 0.1);
+    /* the usleep is a voluntary switch of this thread; the spinning thread's
+     * own switches count too, summed over both */
+    cr_expect_gt(vol_b, vol_a);
+    cr_expect_geq(invol_b, invol_a);
+    spin_stop = 1;
+    pthread_join(t, NULL);
+    close(fd);
+}
+
+Test(proc, a_command_name_with_parentheses_and_spaces)
+{
+    int ready[2];
+    cr_assert_eq(pipe(ready), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_NAME, "a) b (c) 1 2 3");
+        struct timespec cpu;
+        do
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+        while (cpu.tv_sec == 0 && cpu.tv_nsec < 300000000);
+        if (write(ready[1], "x", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char c;
+    cr_assert_eq(read(ready[0], &c, 1), 1);
+    struct bench_proc p;
+    int rc = bench_sample_proc(pid, &p);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    cr_assert_eq(rc, 0);
+    cr_expect_gt(p.utime_s + p.stime_s, 0.2, "CPU %.3f: fields misread", p.utime_s);
+    cr_expect_lt(p.utime_s + p.stime_s, 100);
+    cr_expect_eq(p.threads, 1);
+    /* gone: reaped */
+    long vol, invol;
+    cr_expect_eq(bench_sample_proc(pid, &p), -ENOENT);
+    cr_expect_eq(bench_count_switches(pid, &vol, &invol), -ENOENT);
+}
+
+/* ---- whole sweeps ---- */
+
+struct sweep_run {
+    pid_t pid;
+    char out[600], err[600], results[600];
+};
+
+/* Starts `overlap bench ARGS --out TMP/results` in tmp (so nothing lands in
+ * the source tree), stdout and stderr into files. */
+static void bench_start(struct sweep_run *r, const char *const *args)
+{
+    snprintf(r->out, sizeof(r->out), "%s/bench.out", tmp);
+    snprintf(r->err, sizeof(r->err), "%s/bench.err", tmp);
+    snprintf(r->results, sizeof(r->results), "%s/results", tmp);
+    r->pid = fork();
+    cr_assert_geq(r->pid, 0);
+    if (r->pid == 0) {
+        int o = open(r->out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(r->err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (o < 0 || e < 0 || chdir(tmp) < 0)
+            _exit(126);
+        dup2(o, 1);
+        dup2(e, 2);
+        const char *argv[64] = {OVERLAP_BIN, "bench", "--out", r->results};
+        int n = 4;
+        for (int i = 0; args[i] && n < 63; i++)
+            argv[n++] = args[i];
+        execv(OVERLAP_BIN, (char *const *)argv);
+        _exit(127);
+    }
+}
+
+/* Waits up to timeout_s; returns the exit status (SIGKILLs it past the timeout). */
+static int bench_wait(struct sweep_run *r, double timeout_s)
+{
+    int status;
+    double until = now_s() + timeout_s;
+    while (waitpid(r->pid, &status, WNOHANG) == 0) {
+        if (now_s() > until) {
+            kill(r->pid, SIGKILL);
+            waitpid(r->pid, &status, 0);
+            cr_assert_fail("overlap bench did not finish in %.0f s", timeout_s);
+        }
+        usleep(20000);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int bench_run(struct sweep_run *r, const char *const *args, double timeout_s)
+{
+    bench_start(r, args);
+    return bench_wait(r, timeout_s);
+}
+
+/* The one results folder the sweep made (through results/latest). */
+static void results_dir(const struct sweep_run *r, char *dir, size_t len)
+{
+    char link[700], target[256];
+    snprintf(link, sizeof(link), "%s/latest", r->results);
+    ssize_t n = readlink(link, target, sizeof(target) - 1);
+    cr_assert_gt(n, 0, "no results/latest");
+    target[n] = '\0';
+    cr_expect_null(strchr(target, '/'), "latest points outside results/: %s", target);
+    snprintf(dir, len, "%s/%s", r->results, target);
+}
+
+static const char runs_header[] =
+    "run,suite,workload,engine,loop,clients,rate,status,reason,requests,errors,throughput_rps,"
+    "p50_ms,p90_ms,p99_ms,p999_ms,max_ms,mean_ms,achieved_rps,mean_cpu_ms,mean_wait_ms,"
+    "bound_rps,ceiling_rps,efficiency,cpu_user_s,cpu_sys_s,cpu_util,peak_rss_kib,threads,fds,"
+    "vol_ctxsw_per_s,invol_ctxsw_per_s";
+#define NCOLS 32
+
+struct row {
+    char *f[NCOLS];
+    char buf[4096];
+};
+
+/* Reads runs.csv: checks the header and that every row is whole; returns
+ * the number of rows. */
+static int read_runs(const char *dir, struct row *rows, int max)
+{
+    char path[800], line[4096];
+    snprintf(path, sizeof(path), "%s/runs.csv", dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "no %s", path);
+    cr_assert_not_null(fgets(line, sizeof(line), f));
+    line[strcspn(line, "\n")] = '\0';
+    cr_expect_str_eq(line, runs_header);
+    int n = 0;
+    while (fgets(line, sizeof(line), f)) {
+        cr_assert_lt(n, max);
+        cr_assert_not_null(strchr(line, '\n'), "a half row: %s", line);
+        line[strcspn(line, "\n")] = '\0';
+        struct row *r = &rows[n++];
+        snprintf(r->buf, sizeof(r->buf), "%s", line);
+        int k = 0;
+        for (char *p = r->buf; k < NCOLS; k++) {
+            r->f[k] = p;
+            p = strchr(p, ',');
+            if (!p) {
+                k++;
+                break;
+            }
+            *p++ = '\0';
+        }
+        cr_assert_eq(k, NCOLS, "row %d has %d fields: %s", n, k, line);
+    }
+    fclose(f);
+    return n;
+}
+
+static int col(const char *name)
+{
+    char header[sizeof(runs_header)];
+    snprintf(header, sizeof(header), "%s", runs_header);
+    int i = 0;
+    for (char *save, *w = strtok_r(header, ",", &save); w; w = strtok_r(NULL, ",", &save), i++)
+        if (!strcmp(w, name))
+            return i;
+    cr_assert_fail("no column %s", name);
+    return -1;
+}
+
+static const char *get(const struct row *r, const char *name)
+{
+    return r->f[col(name)];
+}
+
+static double num(const struct row *r, const char *name)
+{
+    return atof(get(r, name));
+}
+
+static void expect_near(double got, double want, double rel, const char *what)
+{
+    cr_expect(fabs(got - want) <= rel * fabs(want) + 0.051, "%s: %.4f, want %.4f", what, got, want);
+}
+
+/* Every column of runs.csv is documented in results/README.md. */
+Test(sweep, the_schema_is_documented)
+{
+    char *readme = slurp(OVERLAP_SOURCE_DIR "/results/README.md");
+    cr_assert_not_null(readme);
+    char header[sizeof(runs_header)], want[80];
+    snprintf(header, sizeof(header), "%s", runs_header);
+    for (char *save, *w = strtok_r(header, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+        snprintf(want, sizeof(want), "`%s`", w);
+        cr_expect(strstr(readme, want) != NULL, "results/README.md does not document %s", w);
+    }
+    free(readme);
+}
+
+Test(sweep, quick_suite_end_to_end)
+{
+    struct sweep_run r;
+    const char *args[] = {"--quick", "--suite", SUITES "/quick.ini", NULL};
+    int status = bench_run(&r, args, 200);
+    char *err = slurp(r.err), *out = slurp(r.out);
+    cr_assert_eq(status, 0, "exit %d\n%s\n%s", status, err, out);
+    char dir[800];
+    results_dir(&r, dir, sizeof(dir));
+    static struct row rows[64];
+    int n = read_runs(dir, rows, 64);
+    /* quick.ini: pool:workers=4 and async, clients 1 16, auto fractions
+     * 0.5 1.2, a 4-request timeline: five runs each */
+    cr_assert_eq(n, 10, "%d rows\n%s", n, err);
+    const char *engines[] = {"pool:workers=4", "async"};
+    const char *loops[] = {"closed", "closed", "open", "open", "timeline"};
+    /* seed: c = 1 ms, w = 10 ms; the server on one CPU */
+    double ceilings[] = {4 / 0.011, 1 / 0.001};
+    for (int i = 0; i < n; i++) {
+        const struct row *w = &rows[i];
+        int e = i / 5, k = i % 5;
+        cr_expect_eq(atoi(get(w, "run")), i + 1);
+        cr_expect_str_eq(get(w, "suite"), "quick");
+        cr_expect_str_eq(get(w, "workload"), "seed");
+        cr_expect_str_eq(get(w, "engine"), engines[e]);
+        cr_expect_str_eq(get(w, "loop"), loops[k]);
+        cr_expect_str_eq(get(w, "status"), "ok", "run %d: %s", i + 1, get(w, "reason"));
+        cr_expect_str_eq(get(w, "mean_cpu_ms"), "1.0000");
+        cr_expect_str_eq(get(w, "mean_wait_ms"), "10.0000");
+        expect_near(num(w, "ceiling_rps"), ceilings[e], 0.001, "ceiling");
+        double bound;
+        if (k < 2) {
+            int clients = k ? 16 : 1;
+            cr_expect_eq(atoi(get(w, "clients")), clients);
+            bound = fmin(clients / 0.011, ceilings[e]);
+        } else if (k < 4) {
+            double rate = (k == 2 ? 0.5 : 1.2) * ceilings[e];
+            expect_near(num(w, "rate"), rate, 0.001, "auto rate");
+            bound = fmin(rate, ceilings[e]);
+        } else {
+            cr_expect_eq(atoi(get(w, "clients")), 4);
+            expect_near(num(w, "rate"), 3 / 0.011, 0.001, "timeline rate");
+            bound = fmin(4 / 0.011, ceilings[e]);
+        }
+        expect_near(num(w, "bound_rps"), bound, 0.001, "bound");
+        double tput = num(w, "throughput_rps");
+        cr_expect_gt(tput, 0, "run %d measured nothing", i + 1);
+        expect_near(num(w, "efficiency"), tput / num(w, "bound_rps"), 0.01, "efficiency");
+        cr_expect_gt(atoi(get(w, "requests")), 0);
+        cr_expect(num(w, "p50_ms") >= 10 && num(w, "p50_ms") <= num(w, "p99_ms") &&
+                      num(w, "p99_ms") <= num(w, "max_ms"),
+                  "run %d: p50 %s p99 %s max %s", i + 1, get(w, "p50_ms"), get(w, "p99_ms"),
+                  get(w, "max_ms"));
+        /* the server was measured: memory, threads, descriptors */
+        cr_expect_gt(num(w, "peak_rss_kib"), 1000);
+        cr_expect_geq(num(w, "threads"), e == 0 ? 5 : 1, "run %d threads", i + 1);
+        cr_expect_geq(num(w, "fds"), 4);
+    }
+    /* the progress lines and the summary */
+    cr_expect(strstr(err, "[10/10] async timeline c=4") != NULL, "%s", err);
+    cr_expect(strstr(err, "[3/10] pool:workers=4 open r=182") != NULL, "%s", err);
+    cr_expect(strstr(out, "pool:workers=4") && strstr(out, "peak req/s"), "%s", out);
+    cr_expect(strstr(out, "10 runs, 0 failed") != NULL, "%s", out);
+    free(err);
+    free(out);
+
+    char path[900];
+    snprintf(path, sizeof(path), "%s/latency.csv", dir);
+    char *lat = slurp(path);
+    cr_assert_not_null(lat);
+    cr_expect_eq(
+        strncmp(lat, "run,engine,loop,clients,rate,percentile,latency_ms,count,inverse\n", 65), 0);
+    for (int i = 1; i <= 10; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "\n%d,%s,", i, engines[(i - 1) / 5]);
+        cr_expect(strstr(lat, want) != NULL, "latency.csv has no rows of run %d", i);
+    }
+    free(lat);
+
+    snprintf(path, sizeof(path), "%s/timeline.csv", dir);
+    char *tl = slurp(path);
+    cr_assert_not_null(tl);
+    cr_expect_eq(strncmp(tl, "run,engine,loop,clients,rate,request,path,intended_us,sent_us,", 62),
+                 0);
+    int lines = 0, answered = 0;
+    for (char *p = strchr(tl, '\n'); p && p[1]; p = strchr(p + 1, '\n'))
+        lines++;
+    for (char *p = tl; (p = strstr(p, ",200,queue:")); p++)
+        answered++;
+    cr_expect_eq(lines, 8, "timeline.csv has %d rows", lines);
+    cr_expect_eq(answered, 8, "%d timeline requests answered with their phases", answered);
+    free(tl);
+
+    snprintf(path, sizeof(path), "%s/meta.txt", dir);
+    char *file = slurp(path), meta[8192];
+    cr_assert_not_null(file);
+    snprintf(meta, sizeof(meta), "\n%s", file);
+    free(file);
+    const char *keys[] = {"\ndate: 20",
+                          "\ncpu: ",
+                          "\ncores: ",
+                          "\nkernel: Linux ",
+                          "\ncompiler: ",
+                          "\ncommit: ",
+                          "\npackage: libsqlite3-0 ",
+                          "\ncommand: overlap bench --out ",
+                          "\nsuite: quick (",
+                          "\nworkload: seed (",
+                          "\nengines: pool:workers=4 async\n",
+                          "\nruns: 10\n",
+                          "\nserver_cpus: ",
+                          "\nduration_s: 0.500\n"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        cr_expect(strstr(meta, keys[i]) != NULL, "meta.txt lacks '%s':%s", keys[i], meta);
+
+    /* copies of the inputs, byte for byte */
+    char *mine = slurp(SUITES "/quick.ini"), *copy;
+    snprintf(path, sizeof(path), "%s/suite.ini", dir);
+    copy = slurp(path);
+    cr_expect(copy && !strcmp(mine, copy), "suite.ini is not a copy");
+    free(mine);
+    free(copy);
+    mine = slurp(OVERLAP_SOURCE_DIR "/workloads/seed.ini");
+    snprintf(path, sizeof(path), "%s/workload.ini", dir);
+    copy = slurp(path);
+    cr_expect(copy && !strcmp(mine, copy), "workload.ini is not a copy");
+    free(mine);
+    free(copy);
+}
+
+/* A user's own workload, written here, runs with no change anywhere else. */
+Test(sweep, a_custom_workload)
+{
+    const char *wl = write_file("tiny.ini", "[workload]\n"
+                                            "name = tiny\n"
+                                            "[database]\n"
+                                            "dataset = techempower\n"
+                                            "[query.one]\n"
+                                            "sql = SELECT randomNumber FROM World WHERE id = ?\n"
+                                            "params = int 1 100\n"
+                                            "latency = fixed 2ms\n"
+                                            "[request.page]\n"
+                                            "steps = cpu 200us, query one, cpu 100us\n");
+    struct sweep_run r;
+    const char *args[] = {"--suite",    SUITES "/quick.ini",
+                          "--workload", wl,
+                          "--engines",  "async",
+                          "--clients",  "2",
+                          "--rates",    "none",
+                          "--timeline", "3",
+                          "--duration", "300ms",
+                          "--warmup",   "100ms",
+                          NULL};
+    int status = bench_run(&r, args, 120);
+    char *err = slurp(r.err);
+    cr_assert_eq(status, 0, "exit %d: %s", status, err);
+    free(err);
+    char dir[800], path[900];
+    results_dir(&r, dir, sizeof(dir));
+    static struct row rows[8];
+    cr_assert_eq(read_runs(dir, rows, 8), 2);
+    cr_expect_str_eq(get(&rows[0], "workload"), "tiny");
+    cr_expect_str_eq(get(&rows[0], "status"), "ok", "%s", get(&rows[0], "reason"));
+    cr_expect_str_eq(get(&rows[0], "mean_cpu_ms"), "0.3000");
+    cr_expect_str_eq(get(&rows[0], "mean_wait_ms"), "2.0000");
+    expect_near(num(&rows[0], "bound_rps"), 2 / 0.0023, 0.001, "bound");
+    cr_expect_str_eq(get(&rows[1], "loop"), "timeline");
+    snprintf(path, sizeof(path), "%s/timeline.csv", dir);
+    char *tl = slurp(path);
+    cr_assert_not_null(tl);
+    int pages = 0;
+    for (char *p = tl; (p = strstr(p, ",/page,")); p++)
+        pages++;
+    cr_expect_eq(pages, 3, "%s", tl);
+    free(tl);
+    char *mine = slurp(wl);
+    snprintf(path, sizeof(path), "%s/workload.ini", dir);
+    char *copy = slurp(path);
+    cr_expect(copy && !strcmp(mine, copy));
+    free(mine);
+    free(copy);
+}
+
+/* The PID of bench's child whose command line has word, or 0. */
+static pid_t find_child(pid_t parent, const char *word)
+{
+    DIR *d = opendir("/proc");
+    pid_t found = 0;
+    for (struct dirent *e; d && !found && (e = readdir(d));) {
+        char path[300], buf[4096];
+        pid_t pid = atoi(e->d_name);
+        if (pid <= 0)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+        char *stat = slurp(path);
+        if (!stat)
+            continue;
+        char *paren = strrchr(stat, ')');
+        int ppid = 0;
+        if (paren)
+            sscanf(paren + 1, " %*c %d", &ppid);
+        free(stat);
+        if (ppid != parent)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+        int fd = open(path, O_RDONLY);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        for (ssize_t i = 0; i < n; i++)
+            buf[i] = buf[i] ? buf[i] : ' ';
+        if (n > 0) {
+            buf[n] = '\0';
+            if (strstr(buf, word))
+                found = pid;
+        }
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* Waits until runs.csv under results has at least rows rows. */
+static void wait_rows(const struct sweep_run *r, int rows, double timeout_s)
+{
+    double until = now_s() + timeout_s;
+    char link[700];
+    snprintf(link, sizeof(link), "%s/latest/runs.csv", r->results);
+    for (;;) {
+        char *text = slurp(link);
+        int n = -1;
+        for (char *p = text; p && *p; p++)
+            n += *p == '\n';
+        free(text);
+        if (n >= rows)
+            return;
+        cr_assert_lt(now_s(), until, "no %d rows after %.0f s", rows, timeout_s);
+        cr_assert_eq(waitpid(r->pid, NULL, WNOHANG), 0, "bench ended early");
+        usleep(10000);
+    }
+}
+
+/* Waits until the results folder's logs/NAME exists and holds text. */
+static void wait_log(const struct sweep_run *r, const char *name, const char *text,
+                     double timeout_s)
+{
+    double until = now_s() + timeout_s;
+    char path[800];
+    snprintf(path, sizeof(path), "%s/latest/logs/%s", r->results, name);
+    for (;;) {
+        char *log = slurp(path);
+        int found = log && strstr(log, text);
+        free(log);
+        if (found)
+            return;
+        cr_assert_lt(now_s(), until, "no '%s' in %s after %.0f s", text, name, timeout_s);
+        cr_assert_eq(waitpid(r->pid, NULL, WNOHANG), 0, "bench ended early");
+        usleep(10000);
+    }
+}
+
+Test(sweep, a_server_that_dies_mid_sweep)
+{
+    struct sweep_run r;
+    const char *args[] = {"--suite",    SUITES "/quick.ini",
+                          "--engines",  "pool:workers=2 async",
+                          "--clients",  "1 2 4",
+                          "--rates",    "none",
+                          "--timeline", "0",
+                          "--duration", "600ms",
+                          "--warmup",   "0ms",
+                          NULL};
+    bench_start(&r, args);
+    /* each load point gets a fresh server: kill the second run's */
+    wait_rows(&r, 1, 60);
+    wait_log(&r, "002-server.log", "listening ", 30);
+    pid_t server = find_child(r.pid, " serve ");
+    cr_assert_gt(server, 0, "no server child of the sweep");
+    cr_assert_eq(kill(server, SIGKILL), 0);
+    int status = bench_wait(&r, 120);
+    char *err = slurp(r.err);
+    cr_assert_eq(status, 0, "a sweep with failed rows still finishes: exit %d\n%s", status, err);
+    char dir[800];
+    results_dir(&r, dir, sizeof(dir));
+    static struct row rows[8];
+    cr_assert_eq(read_runs(dir, rows, 8), 6, "%s", err);
+    cr_expect_str_eq(get(&rows[1], "status"), "failed");
+    cr_expect(strstr(get(&rows[1], "reason"), "server killed by signal 9") != NULL, "run 2: %s",
+              get(&rows[1], "reason"));
+    cr_expect_gt(num(&rows[1], "bound_rps"), 0, "a failed row keeps its bound");
+    /* the sweep goes on: the next point starts a server of its own */
+    for (int i = 0; i < 6; i++)
+        if (i != 1)
+            cr_expect_str_eq(get(&rows[i], "status"), "ok", "run %d: %s", i + 1,
+                             get(&rows[i], "reason"));
+    cr_expect(strstr(err, "[2/6] pool:workers=2 closed c=2  failed: server killed") != NULL, "%s",
+              err);
+    free(err);
+}
+
+/* A database that cannot start fails every run with its reason, once per
+ * config (no retry per point), and a sweep with nothing measured exits 1. */
+Test(sweep, a_database_that_cannot_start)
+{
+    const char *wl = write_file("badsql.ini", "[workload]\n"
+                                              "name = badsql\n"
+                                              "[database]\n"
+                                              "dataset = techempower\n"
+                                              "[query.one]\n"
+                                              "sql = SELEKT nothing FROM nowhere\n"
+                                              "latency = fixed 1ms\n"
+                                              "[request.page]\n"
+                                              "steps = query one\n");
+    struct sweep_run r;
+    const char *args[] = {"--suite",    SUITES "/quick.ini",
+                          "--workload", wl,
+                          "--engines",  "pool:workers=2 async",
+                          "--clients",  "1 2",
+                          "--rates",    "none",
+                          "--timeline", "2",
+                          NULL};
+    double started = now_s();
+    int status = bench_run(&r, args, 120);
+    char *err = slurp(r.err);
+    cr_expect_eq(status, 1, "exit %d: %s", status, err);
+    cr_expect_lt(now_s() - started, 30, "each run retried a database that cannot start");
+    char dir[800];
+    results_dir(&r, dir, sizeof(dir));
+    static struct row rows[8];
+    cr_assert_eq(read_runs(dir, rows, 8), 6, "%s", err);
+    for (int i = 0; i < 6; i++) {
+        cr_expect_str_eq(get(&rows[i], "status"), "failed");
+        cr_expect(strstr(get(&rows[i], "reason"), "database did not start: database exited") !=
+                      NULL,
+                  "run %d: %s", i + 1, get(&rows[i], "reason"));
+    }
+    free(err);
+}
+
+Test(sweep, sigint_keeps_finished_rows_and_no_child)
+{
+    /* orphans of the sweep would become ours: none may appear */
+    cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    struct sweep_run r;
+    const char *args[] = {"--suite",    SUITES "/quick.ini",
+                          "--engines",  "pool:workers=2 async",
+                          "--clients",  "1 2 4 8",
+                          "--rates",    "none",
+                          "--duration", "500ms",
+                          "--warmup",   "0ms",
+                          NULL};
+    bench_start(&r, args);
+    wait_rows(&r, 1, 60);
+    double until = now_s() + 30;
+    while (find_child(r.pid, " load ") == 0) {
+        cr_assert_lt(now_s(), until, "the second run's load generator never came up");
+        usleep(10000);
+    }
+    cr_assert_eq(kill(r.pid, SIGINT), 0);
+    int status = bench_wait(&r, 30);
+    char *err = slurp(r.err);
+    cr_expect_eq(status, 130, "exit %d\n%s", status, err);
+    cr_expect(strstr(err, "interrupted; 1 finished runs kept") != NULL, "%s", err);
+    free(err);
+    char dir[800];
+    results_dir(&r, dir, sizeof(dir));
+    static struct row rows[16];
+    int n = read_runs(dir, rows, 16);
+    cr_expect_eq(n, 1, "%d rows", n);
+    cr_expect_str_eq(get(&rows[0], "status"), "ok");
+    usleep(200000);
+    errno = 0;
+    pid_t left = waitpid(-1, NULL, WNOHANG);
+    cr_expect(left == -1 && errno == ECHILD, "a child of the sweep outlived it (pid %d)", left);
+}
+
+Test(sweep, usage_errors)
+{
+    struct sweep_run r;
+    const char *unknown[] = {"--bogus", "1", NULL};
+    cr_expect_eq(bench_run(&r, unknown, 30), 2);
+    char *err = slurp(r.err);
+    cr_expect(strstr(err, "unknown flag '--bogus'") && strstr(err, "usage: overlap bench"), "%s",
+              err);
+    free(err);
+    const char *clients[] = {"--suite", SUITES "/quick.ini", "--clients", "0", NULL};
+    cr_expect_eq(bench_run(&r, clients, 30), 2);
+    err = slurp(r.err);
+    cr_expect(strstr(err, "bad client list '0'") != NULL, "%s", err);
+    free(err);
+    const char *value[] = {"--suite", SUITES "/quick.ini", "--engines", NULL};
+    cr_expect_eq(bench_run(&r, value, 30), 2);
+    err = slurp(r.err);
+    cr_expect(strstr(err, "'--engines' needs a value") != NULL, "%s", err);
+    free(err);
+    const char *badsuite[] = {"--suite", write_file("s.ini", "[suite]\nclients = x\n"), NULL};
+    cr_expect_eq(bench_run(&r, badsuite, 30), 2);
+    err = slurp(r.err);
+    cr_expect(strstr(err, "s.ini:2: bad client list") != NULL, "%s", err);
+    free(err);
+    const char *wl[] = {"--suite", SUITES "/quick.ini", "--workload", "/nonexistent.ini", NULL};
+    cr_expect_eq(bench_run(&r, wl, 30), 2);
+    err = slurp(r.err);
+    cr_expect(strstr(err, "/nonexistent.ini") != NULL, "%s", err);
+    free(err);
+    /* nothing was written for any of them */
+    cr_expect_neq(access(r.results, F_OK), 0, "a results folder appeared");
+}
