@@ -90,7 +90,7 @@ test: build-test build-fuzz build-tsan
 test-tsan: build-test build-tsan
 	cd $(SANITIZE) && OVERLAP_BIN=$(CURDIR)/$(TSAN)/overlap \
 	  TSAN_OPTIONS=halt_on_error=1:exitcode=66 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  ctest -R 'test_engine|test_async|test_db' --output-on-failure -j 2
+	  ctest -R 'test_engine|test_async|test_db|test_faults|test_crash' --output-on-failure -j 2
 
 # /plaintext through async, pool and nginx, each under overlap load and wrk
 # (see harness/peers.sh); installs nginx-light and wrk when missing.

@@ -117,9 +117,11 @@ static int db_connect(struct dbc *d)
         return err;
     }
     d->want_write = false;
-    d->backoff_ns = ASYNC_BACKOFF_MIN;
-    /* A client that connects without blocking wants EPOLLOUT until it is
-     * connected; the one we have now connects first and wants nothing. */
+    if (!db_async_connecting(d->a))
+        d->backoff_ns = ASYNC_BACKOFF_MIN;
+    /* The connect is usually still under way (db_async_open never blocks):
+     * EPOLLOUT reports its end, and async__db_on_event its outcome. Queries
+     * sent meanwhile wait in the client's queue. */
     if (db_async_want_write(d->a) && (err = watch_events(d, true)) < 0) {
         async__poll_del(lp->epfd, db_async_fd(d->a));
         db_async_close(d->a);
@@ -158,8 +160,10 @@ static void db_fail(struct dbc *d, int err)
     struct loop *lp = d->loop;
     if (!d->a)
         return;
-    fprintf(stderr, "overlap serve: loop %d: database connection %d lost: %s\n", lp->id, d->index,
-            strerror(-err));
+    bool was_up = !db_async_connecting(d->a);
+    if (was_up)
+        fprintf(stderr, "overlap serve: loop %d: database connection %d lost: %s\n", lp->id,
+                d->index, strerror(-err));
     async__poll_del(lp->epfd, db_async_fd(d->a));
     db_async_close(d->a);
     d->a = NULL;
@@ -170,7 +174,10 @@ static void db_fail(struct dbc *d, int err)
         job_wake(lp, j, retry ? 0 : 503, retry ? NULL : "database unreachable");
     }
     lp->last_connect = lp->now;
-    if (db_connect(d) < 0)
+    /* A connection that was up is reopened at once (a restarted database);
+     * one whose connect failed waits out its backoff, or a refusing database
+     * would be asked again on every turn of the loop. */
+    if (!was_up || db_connect(d) < 0)
         schedule_reconnect(d);
 }
 
@@ -195,7 +202,7 @@ static void on_result(void *ctx, const struct db_result *res)
         if (http_buf_append(&j->body, res->message, strlen(res->message) + 1) < 0)
             job_wake(lp, j, 500, "out of memory");
         else
-            job_wake(lp, j, 500, j->body.data);
+            job_wake(lp, j, res->status == DB_EUNAVAILABLE ? 503 : 500, j->body.data);
         return;
     }
     if (j->conn && http_body_add(&j->body, lp->cfg->wl, j->request, s->query, res) < 0) {
@@ -214,10 +221,13 @@ void async__db_on_event(struct dbc *d, uint32_t events)
     int err = 0;
     if (!d->a)
         return;
+    bool connecting = db_async_connecting(d->a);
     if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
         err = db_async_on_readable(d->a, on_result, d);
     if (err == 0 && d->a && (events & EPOLLOUT))
         err = db_async_on_writable(d->a);
+    if (err == 0 && connecting && !db_async_connecting(d->a))
+        d->backoff_ns = ASYNC_BACKOFF_MIN; /* up: the next failure starts the backoff anew */
     if (err == 0 && d->want_write != db_async_want_write(d->a))
         err = watch_events(d, db_async_want_write(d->a));
     if (err < 0)

@@ -75,28 +75,50 @@ int db__parse_addr(const char *addr, struct db__addr *out)
     return -EINVAL;
 }
 
-/* A connected stream socket, blocking, close-on-exec; Nagle off for TCP so a
- * small query leaves at once. Returns the fd or -errno. */
-static int connect_to(const char *addr)
+/* A stream socket to addr, close-on-exec, connecting. Blocking, it returns
+ * connected; non-blocking, a connect still under way sets *in_progress and
+ * finishes later (see finish_connect). Returns the fd or -errno. */
+static int open_socket(const char *addr, bool nonblocking, bool *in_progress)
 {
     struct db__addr a;
     int rc = db__parse_addr(addr, &a);
     if (rc < 0)
         return rc;
-    int fd = socket(a.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(a.family, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
     if (fd < 0)
         return -errno;
+    *in_progress = false;
     while (connect(fd, (struct sockaddr *)&a.sa, a.salen) < 0) {
-        if (errno == EINTR)
+        if (errno == EINTR && !nonblocking)
             continue;
+        /* EINTR on a non-blocking connect also leaves it under way. A Unix
+         * socket's EAGAIN (its backlog is full) is not: it is an error, and
+         * the caller retries later. */
+        if (nonblocking && (errno == EINPROGRESS || errno == EINTR)) {
+            *in_progress = true;
+            break;
+        }
         rc = -errno;
         close(fd);
         return rc;
     }
-    if (a.family != AF_UNIX) {
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    }
+    return fd;
+}
+
+/* Nagle off for TCP so a small query leaves at once; a no-op on Unix sockets. */
+static void set_nodelay(int fd)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* A connected blocking socket, or -errno. */
+static int connect_to(const char *addr)
+{
+    bool in_progress;
+    int fd = open_socket(addr, false, &in_progress);
+    if (fd >= 0)
+        set_nodelay(fd);
     return fd;
 }
 
@@ -318,27 +340,27 @@ int db_conn_query(struct db_conn *c, uint16_t query, const struct db_value *para
 
 struct db_async {
     int fd;
-    int inflight; /* queries queued or sent, not yet answered */
+    bool connecting; /* the connect is under way: nothing is written until it ends */
+    int inflight;    /* queries queued or sent, not yet answered */
     struct db__outq out;
     struct db_reader in;
 };
 
+/* Never blocks: a TCP connect is usually still under way when it returns, so
+ * a database that drops SYNs cannot hold the caller's loop. Queries sent
+ * meanwhile are queued and leave once the connect ends. */
 int db_async_open(const char *addr, struct db_async **out)
 {
     struct db_async *a = calloc(1, sizeof(*a));
     if (!a)
         return -ENOMEM;
-    int fd = connect_to(addr);
+    int fd = open_socket(addr, true, &a->connecting);
     if (fd < 0) {
         free(a);
         return fd;
     }
-    int rc = set_nonblocking(fd);
-    if (rc < 0) {
-        close(fd);
-        free(a);
-        return rc;
-    }
+    if (!a->connecting)
+        set_nodelay(fd);
     a->fd = fd;
     db_reader_init(&a->in);
     *out = a;
@@ -360,14 +382,39 @@ int db_async_fd(const struct db_async *a)
     return a->fd;
 }
 
+bool db_async_connecting(const struct db_async *a)
+{
+    return a->connecting;
+}
+
 bool db_async_want_write(const struct db_async *a)
 {
-    return a->out.sent < a->out.len;
+    return a->connecting || a->out.sent < a->out.len;
 }
 
 int db_async_inflight(const struct db_async *a)
 {
     return a->inflight;
+}
+
+/* The connect's outcome, once the socket reports writable or an error: 0
+ * when it is up, -errno (-ECONNREFUSED, -ETIMEDOUT...) when it failed, or
+ * -EAGAIN when it is still under way (an EPOLLIN or EPOLLHUP raced it). */
+static int finish_connect(struct db_async *a)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return -errno;
+    if (err)
+        return -err;
+    struct sockaddr_storage peer;
+    len = sizeof(peer);
+    if (getpeername(a->fd, (struct sockaddr *)&peer, &len) < 0)
+        return errno == ENOTCONN ? -EAGAIN : -errno;
+    a->connecting = false;
+    set_nodelay(a->fd);
+    return 0;
 }
 
 int db_async_send(struct db_async *a, uint32_t tag, uint16_t query, const struct db_value *params,
@@ -377,18 +424,31 @@ int db_async_send(struct db_async *a, uint32_t tag, uint16_t query, const struct
     if (rc < 0)
         return rc;
     a->inflight++;
+    if (a->connecting)
+        return 0;
     rc = db__outq_write(&a->out, a->fd);
     return rc == -EAGAIN ? 0 : rc;
 }
 
 int db_async_on_writable(struct db_async *a)
 {
-    int rc = db__outq_write(&a->out, a->fd);
+    int rc;
+    if (a->connecting && (rc = finish_connect(a)) < 0)
+        return rc == -EAGAIN ? 0 : rc;
+    rc = db__outq_write(&a->out, a->fd);
     return rc == -EAGAIN ? 0 : rc;
 }
 
 int db_async_on_readable(struct db_async *a, db_on_result on_result, void *ctx)
 {
+    if (a->connecting) { /* nothing to read yet; a failed connect reports here too */
+        int rc = finish_connect(a);
+        if (rc < 0)
+            return rc == -EAGAIN ? 0 : rc;
+        rc = db__outq_write(&a->out, a->fd);
+        if (rc < 0 && rc != -EAGAIN)
+            return rc;
+    }
     for (;;) {
         ssize_t n = read_into(&a->in, a->fd);
         struct db_result res;

@@ -48,12 +48,13 @@ enum db_frame_kind {
 /* An error frame's status; DB_OK marks a result frame. */
 enum db_status {
     DB_OK = 0,
-    DB_EMALFORMED = 1, /* the request frame does not parse */
-    DB_EQUERY = 2,     /* unknown query id */
-    DB_EPARAMS = 3,    /* wrong parameter count or type for that query */
-    DB_ESQL = 4,       /* SQLite failed while running the statement */
-    DB_ETOOBIG = 5,    /* the result is over DB_MAX_ROWS, DB_MAX_CELLS or DB_MAX_FRAME */
-    DB_EOVERSIZE = 6,  /* the request frame is over DB_MAX_QUERY_FRAME: connection closed */
+    DB_EMALFORMED = 1,   /* the request frame does not parse */
+    DB_EQUERY = 2,       /* unknown query id */
+    DB_EPARAMS = 3,      /* wrong parameter count or type for that query */
+    DB_ESQL = 4,         /* SQLite failed while running the statement */
+    DB_ETOOBIG = 5,      /* the result is over DB_MAX_ROWS, DB_MAX_CELLS or DB_MAX_FRAME */
+    DB_EOVERSIZE = 6,    /* the request frame is over DB_MAX_QUERY_FRAME: connection closed */
+    DB_EUNAVAILABLE = 7, /* the database declined to run it (an injected failure): retry later */
 };
 
 /* A decoded response. Everything it points to belongs to the decoder and stays
@@ -145,13 +146,20 @@ struct db_async;
 /* Runs for each result, with the tag its query was sent with. */
 typedef void (*db_on_result)(void *ctx, const struct db_result *res);
 
-/* Connects (blocking, then switches the socket to non-blocking). 0 or -errno. */
+/* Starts connecting without blocking. 0 or -errno (a bad address, or a
+ * connect refused at once, as a Unix socket with no server is). The connect
+ * may still be under way on return: db_async_want_write is then true, queries
+ * sent meanwhile wait in the queue, and db_async_on_writable (or
+ * db_async_on_readable) reports its outcome: an error such as -ECONNREFUSED
+ * means the database is unreachable. */
 int db_async_open(const char *addr, struct db_async **out);
 void db_async_close(struct db_async *a);
 /* The socket, for the caller's epoll: always watch EPOLLIN; watch EPOLLOUT
  * while db_async_want_write is true. */
 int db_async_fd(const struct db_async *a);
 bool db_async_want_write(const struct db_async *a);
+/* True while the connect started by db_async_open is under way. */
+bool db_async_connecting(const struct db_async *a);
 /* Queued frames not yet answered (sent or still buffered). */
 int db_async_inflight(const struct db_async *a);
 /* Queues a query and writes what the socket takes now. 0 or -errno (-EINVAL

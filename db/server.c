@@ -372,7 +372,7 @@ static void run_frame(struct db__server *s, struct conn *c, const uint8_t *frame
         deadline += f->stall_ns;
     bool close_instead = draw(&s->fault_rng, f->close_rate);
     if (!close_instead && draw(&s->fault_rng, f->fail_rate)) {
-        int n = db_encode_error(err, sizeof(err), q.tag, DB_ESQL, "injected failure");
+        int n = db_encode_error(err, sizeof(err), q.tag, DB_EUNAVAILABLE, "injected failure");
         fo.data = err;
         fo.size = (size_t)n;
     }

@@ -87,7 +87,7 @@ static int run_query(struct pool__worker *w, int q, struct db_result *res, const
         }
         if (r == 0 && res->status != DB_OK) {
             *reason = res->message;
-            return 500;
+            return res->status == DB_EUNAVAILABLE ? 503 : 500;
         }
         if (r == 0)
             return 0;

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -589,6 +591,90 @@ Test(server, a_timed_out_answer_is_skipped_later, .init = make_dir, .fini = remo
     stop_db(c);
 }
 
+/* A TCP port on 127.0.0.1 that nothing listens on: bound, then closed. */
+static int refusing_port(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* db_async_open never blocks the caller's loop: over TCP it returns with the
+ * connect under way, and a refused connect is reported as an error by the
+ * event that ends it, not by the open. */
+Test(client, async_open_reports_a_refused_connect_later)
+{
+    char addr[64];
+    struct db_async *a;
+    snprintf(addr, sizeof(addr), "tcp:127.0.0.1:%d", refusing_port());
+    int rc = db_async_open(addr, &a); /* Linux answers a loopback connect EINPROGRESS */
+    cr_assert_eq(rc, 0, "open: %s", strerror(-rc));
+    cr_assert(db_async_connecting(a), "the connect is under way on return");
+    cr_assert(db_async_want_write(a), "EPOLLOUT is wanted until the connect ends");
+    cr_assert_eq(db_async_send(a, 1, 0, NULL, 0), 0, "a query waits for the connect");
+    struct pollfd p = {.fd = db_async_fd(a), .events = POLLIN | POLLOUT};
+    cr_assert_eq(poll(&p, 1, 5000), 1, "the connect ends");
+    rc = (p.revents & POLLOUT) ? db_async_on_writable(a) : db_async_on_readable(a, NULL, NULL);
+    cr_assert_eq(rc, -ECONNREFUSED, "got %d (%s)", rc, strerror(-rc));
+    db_async_close(a);
+}
+
+static void ignore_result(void *ctx, const struct db_result *res)
+{
+    (void)ctx;
+    (void)res;
+}
+
+/* Queries sent while the connect is under way leave once it is done. */
+Test(client, async_queries_sent_while_connecting_arrive)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    cr_assert_eq(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+    cr_assert_eq(listen(lfd, 4), 0);
+    char addr[64];
+    struct db_async *a;
+    snprintf(addr, sizeof(addr), "tcp:127.0.0.1:%d", ntohs(sa.sin_port));
+    cr_assert_eq(db_async_open(addr, &a), 0);
+    struct db_value p = int_value(7);
+    cr_assert_eq(db_async_send(a, 42, 3, &p, 1), 0);
+    cr_assert_eq(db_async_inflight(a), 1);
+    uint64_t end = now_ns() + 5000000000ull;
+    while (db_async_want_write(a) && now_ns() < end) {
+        struct pollfd pf = {.fd = db_async_fd(a), .events = POLLIN | POLLOUT};
+        cr_assert_geq(poll(&pf, 1, 100), 0);
+        if (pf.revents & POLLOUT)
+            cr_assert_eq(db_async_on_writable(a), 0);
+        else if (pf.revents)
+            cr_assert_eq(db_async_on_readable(a, ignore_result, NULL), 0);
+    }
+    cr_assert_not(db_async_connecting(a), "connected");
+    cr_assert_not(db_async_want_write(a), "the queued query was written");
+    int sfd = accept(lfd, NULL, NULL);
+    cr_assert_geq(sfd, 0);
+    uint8_t buf[256], want[256];
+    int n = db_encode_query(want, sizeof(want), 42, 3, &p, 1);
+    cr_assert_gt(n, 0);
+    size_t got = 0;
+    while (got < (size_t)n) {
+        ssize_t r = recv(sfd, buf + got, sizeof(buf) - got, 0);
+        cr_assert_gt(r, 0);
+        got += (size_t)r;
+    }
+    cr_assert_eq(got, (size_t)n);
+    cr_assert_arr_eq(buf, want, (size_t)n, "the frame arrives whole");
+    close(sfd);
+    close(lfd);
+    db_async_close(a);
+}
+
 /* ---- many connections ---- */
 
 struct many {
@@ -1036,7 +1122,7 @@ Test(faults, fail_rate_answers_error_frames, .init = make_dir, .fini = remove_di
     cr_assert_eq(db_conn_open(c->addr, &conn), 0);
     for (int i = 0; i < 5; i++) {
         query_ok(conn, Q_WORLD, &id, 1, &res);
-        cr_expect_eq(res.status, DB_ESQL);
+        cr_expect_eq(res.status, DB_EUNAVAILABLE);
         cr_expect_str_eq(res.message, "injected failure");
     }
     db_conn_close(conn);
@@ -1078,7 +1164,7 @@ Test(faults, rates_are_shares_of_queries, .init = make_dir, .fini = remove_dir)
     cr_assert_eq(db_conn_open(c->addr, &conn), 0);
     for (int i = 0; i < 400; i++) {
         query_ok(conn, Q_WORLD, &id, 1, &res);
-        failed += res.status == DB_ESQL;
+        failed += res.status == DB_EUNAVAILABLE;
     }
     cr_expect(failed > 50 && failed < 150, "%d of 400 failed at rate 0.25", failed);
     db_conn_close(conn);

@@ -1,0 +1,345 @@
+/* Results are never lost: `overlap bench --quick` (with short runs) is killed
+ * with SIGKILL at random points, itself or the server or the database of the
+ * run under way, several times. Afterwards the results folder holds only
+ * well-formed CSV (no half-written row), every run that finished, and no
+ * process of the sweep is left. The test process is a child subreaper, so the
+ * sweep's orphans become its children and a stray one cannot hide. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "child.h"
+
+#define QUICK_RUNS 10    /* harness/suites/quick.ini: 2 configs x (2 closed + 2 open + timeline) */
+#define REAP_MS    20000 /* children stop on SIGTERM (their parent's death) within this */
+
+static char dir[256];
+static unsigned seed;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void setup(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    cr_assert_eq(child_tmpdir(dir, sizeof(dir)), 0);
+    const char *s = getenv("OVERLAP_CRASH_SEED");
+    seed = s && *s ? (unsigned)atoi(s) : (unsigned)time(NULL) ^ (unsigned)getpid();
+    fprintf(stderr, "crash: seed %u (OVERLAP_CRASH_SEED to repeat)\n", seed);
+}
+
+static void teardown(void)
+{
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    child_tmpdir_remove(dir);
+}
+
+TestSuite(crash, .init = setup, .fini = teardown, .timeout = 240);
+
+/* A sweep under way: its pid and the read end of its stdout. */
+struct sweep {
+    pid_t pid;
+    int out;
+    char text[16384];
+    size_t len;
+    char folder[300];
+};
+
+static void sweep_start(struct sweep *s, const char *out_dir)
+{
+    int p[2];
+    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+    memset(s, 0, sizeof(*s));
+    s->pid = fork();
+    cr_assert_geq(s->pid, 0);
+    if (s->pid == 0) {
+        const char *bin = getenv("OVERLAP_BIN");
+        bin = bin && *bin ? bin : OVERLAP_BIN;
+        dup2(p[1], 1);
+        dup2(p[1], 2); /* the sweep's progress lines ("[k/N] ...") go to stderr */
+        if (chdir(OVERLAP_SOURCE_DIR) < 0)
+            _exit(127);
+        execl(bin, bin, "bench", "--quick", "--out", out_dir, "--duration", "300ms", "--warmup",
+              "100ms", (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    s->out = p[0];
+    fcntl(s->out, F_SETFL, O_NONBLOCK);
+}
+
+/* Collects what the sweep printed so far. */
+static void sweep_read(struct sweep *s)
+{
+    ssize_t n;
+    while (s->len < sizeof(s->text) - 1 &&
+           (n = read(s->out, s->text + s->len, sizeof(s->text) - 1 - s->len)) > 0)
+        s->len += (size_t)n;
+    s->text[s->len] = '\0';
+}
+
+/* Waits for the sweep to end: its exit status, or 128 + signal. */
+static int sweep_wait(struct sweep *s, int timeout_ms)
+{
+    int status;
+    uint64_t end = now_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        sweep_read(s);
+        pid_t r = waitpid(s->pid, &status, WNOHANG);
+        if (r == s->pid)
+            break;
+        cr_assert(now_ms() < end, "the sweep did not end within %d ms", timeout_ms);
+        usleep(20000);
+    }
+    sweep_read(s);
+    close(s->out);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The one sweep folder under out_dir (the newest is `latest`). */
+static void find_folder(const char *out_dir, char *folder, size_t len)
+{
+    DIR *d = opendir(out_dir);
+    cr_assert_not_null(d, "no results directory %s", out_dir);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (!strncmp(e->d_name, "quick-", 6)) {
+            snprintf(folder, len, "%s/%s", out_dir, e->d_name);
+            n++;
+        }
+    closedir(d);
+    cr_assert_eq(n, 1, "one sweep folder in %s, found %d", out_dir, n);
+}
+
+/* Checks that path is whole CSV: it ends with a newline, and every line has
+ * the header's number of fields. Returns the number of data rows; a missing
+ * file is allowed when may_be_missing (killed before it was made) and is 0. */
+static int check_csv(const char *path, bool may_be_missing)
+{
+    FILE *f = fopen(path, "r");
+    if (!f && may_be_missing)
+        return 0;
+    cr_assert_not_null(f, "%s is missing", path);
+    static char line[1 << 16];
+    int fields = -1, rows = 0, lineno = 0;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        size_t n = strlen(line);
+        cr_assert(n > 0 && line[n - 1] == '\n', "%s:%d: a line cut short: '%s'", path, lineno,
+                  line);
+        int k = 1;
+        for (const char *p = line; *p; p++)
+            k += *p == ',';
+        if (fields < 0)
+            fields = k;
+        else
+            rows++;
+        cr_assert_eq(k, fields, "%s:%d: %d fields, the header has %d", path, lineno, k, fields);
+    }
+    fclose(f);
+    return rows;
+}
+
+/* Rows of runs.csv whose status field (by the header's name) is `failed`;
+ * *at_start is set when one failed because its process died as it started. */
+static int failed_rows(const char *path, bool *at_start)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    static char line[1 << 16];
+    int col = -1, failed = 0;
+    while (fgets(line, sizeof(line), f)) {
+        char *save = NULL, whole[512];
+        int i = 0;
+        snprintf(whole, sizeof(whole), "%s", line);
+        for (char *t = strtok_r(line, ",\n", &save); t; t = strtok_r(NULL, ",\n", &save), i++) {
+            if (col < 0 && !strcmp(t, "status"))
+                col = i;
+            else if (i == col && !strcmp(t, "failed")) {
+                failed++;
+                *at_start |= strstr(whole, "did not start") != NULL;
+                fprintf(stderr, "crash: failed run: %s", whole);
+            }
+        }
+    }
+    fclose(f);
+    cr_assert_geq(col, 0, "runs.csv has a status column");
+    return failed;
+}
+
+/* Checks the folder's CSV files; returns the rows of runs.csv. */
+static int check_folder(const char *folder)
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s/runs.csv", folder);
+    int rows = check_csv(path, false);
+    snprintf(path, sizeof(path), "%s/latency.csv", folder);
+    check_csv(path, true);
+    snprintf(path, sizeof(path), "%s/timeline.csv", folder);
+    check_csv(path, true);
+    return rows;
+}
+
+/* Every process the sweep started is gone: the orphans came to this
+ * subreaper and are reaped here, within REAP_MS. */
+static void expect_no_stray_process(void)
+{
+    uint64_t end = now_ms() + REAP_MS;
+    for (;;) {
+        pid_t r = waitpid(-1, NULL, WNOHANG);
+        if (r < 0 && errno == ECHILD)
+            return;
+        cr_assert(now_ms() < end, "a process of the sweep outlived it by %d ms", REAP_MS);
+        if (r == 0)
+            usleep(50000);
+    }
+}
+
+/* Completed runs the sweep announced on stdout ("[k/N] ..." lines). */
+static int announced_runs(const struct sweep *s)
+{
+    int n = 0;
+    for (const char *p = s->text; (p = strchr(p, '[')); p++) {
+        int k, total;
+        if (sscanf(p, "[%d/%d]", &k, &total) == 2 && k > n)
+            n = k;
+    }
+    return n;
+}
+
+Test(crash, sweep_killed_keeps_finished_runs)
+{
+    for (int round = 0; round < 3; round++) {
+        char out[300];
+        snprintf(out, sizeof(out), "%s/bench-%d", dir, round);
+        int delay = 300 + (int)(rand_r(&seed) % 3500);
+        struct sweep s;
+        sweep_start(&s, out);
+        uint64_t end = now_ms() + (uint64_t)delay;
+        while (now_ms() < end) {
+            sweep_read(&s);
+            usleep(10000);
+        }
+        kill(s.pid, SIGKILL);
+        cr_assert_eq(sweep_wait(&s, 10000), 128 + SIGKILL);
+        int announced = announced_runs(&s);
+        fprintf(stderr, "crash: sweep killed after %d ms, %d runs announced\n", delay, announced);
+        expect_no_stray_process();
+        if (access(out, F_OK) != 0) {
+            cr_assert_eq(announced, 0, "runs announced but no results folder");
+            continue; /* killed before it made its folder */
+        }
+        char folder[400];
+        find_folder(out, folder, sizeof(folder));
+        int rows = check_folder(folder);
+        cr_assert_geq(rows, announced, "every announced run has its row (%d rows, %d runs)", rows,
+                      announced);
+        cr_assert_leq(rows, announced + 1, "and no row for a run never finished");
+    }
+}
+
+/* The sweep's child running `overlap <what>` (db or serve), or 0. */
+static pid_t find_child(pid_t parent, const char *what)
+{
+    DIR *d = opendir("/proc");
+    cr_assert_not_null(d);
+    pid_t found = 0;
+    for (struct dirent *e; !found && (e = readdir(d));) {
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (pid <= 0)
+            continue;
+        char path[64], buf[512];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        int ppid = 0;
+        char *p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+        fclose(f);
+        if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1 || ppid != parent)
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+        f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        size_t first = strlen(buf) + 1; /* argv[1] follows argv[0]'s NUL */
+        if (first < n && !strcmp(buf + first, what))
+            found = pid;
+    }
+    closedir(d);
+    return found;
+}
+
+/* Kills the sweep's `what` process with SIGKILL at a random point; the sweep
+ * goes on, fails that run only (a row with status failed) and finishes. */
+static void kill_a_child(const char *what, int round)
+{
+    char out[300];
+    snprintf(out, sizeof(out), "%s/%s-%d", dir, what, round);
+    int delay = 500 + (int)(rand_r(&seed) % 2500);
+    struct sweep s;
+    sweep_start(&s, out);
+    uint64_t end = now_ms() + (uint64_t)delay;
+    pid_t victim = 0;
+    while (!victim || now_ms() < end) {
+        sweep_read(&s);
+        if (now_ms() >= end)
+            victim = find_child(s.pid, what);
+        cr_assert(now_ms() < end + 10000, "no %s process to kill", what);
+        if (!victim)
+            usleep(5000);
+    }
+    kill(victim, SIGKILL);
+    int status = sweep_wait(&s, 60000);
+    fprintf(stderr, "crash: %s %d killed after %d ms; the sweep exited %d\n", what, (int)victim,
+            delay, status);
+    cr_assert(status == 0, "the sweep finishes the other runs and exits 0, got %d", status);
+    char folder[400];
+    find_folder(out, folder, sizeof(folder));
+    char runs[420];
+    snprintf(runs, sizeof(runs), "%s/runs.csv", folder);
+    int rows = check_folder(folder);
+    cr_assert_eq(rows, QUICK_RUNS, "a row for every run, failed or not");
+    bool at_start = false;
+    int failed = failed_rows(runs, &at_start);
+    fprintf(stderr, "crash: %d of %d runs failed\n", failed, rows);
+    /* A process killed as it starts is a config that cannot start, and the
+     * sweep then fails the rest of that config's points (QUICK_RUNS / 2). */
+    cr_assert_leq(failed, at_start ? QUICK_RUNS / 2 : 1,
+                  "only the run whose %s was killed fails (%d failed)", what, failed);
+    expect_no_stray_process();
+}
+
+Test(crash, server_killed_fails_only_its_run)
+{
+    for (int round = 0; round < 2; round++)
+        kill_a_child("serve", round);
+}
+
+Test(crash, database_killed_fails_only_its_run)
+{
+    for (int round = 0; round < 2; round++)
+        kill_a_child("db", round);
+}
