@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "serve.h"
 #include "wl.h"
 
 #ifndef OVERLAP_SOURCE_DIR
@@ -67,43 +68,16 @@ struct child {
     char log[PATH_MAX];
 };
 
-/* Parses a CPU list (`1`, `0-1`, `0,2`) into set; 0 or -1. */
-static int parse_cpus(const char *list, cpu_set_t *set)
-{
-    CPU_ZERO(set);
-    for (const char *p = list; *p;) {
-        char *end;
-        if (*p < '0' || *p > '9')
-            return -1;
-        long lo = strtol(p, &end, 10), hi = lo;
-        if (*end == '-') {
-            if (end[1] < '0' || end[1] > '9')
-                return -1;
-            hi = strtol(end + 1, &end, 10);
-        }
-        if (hi < lo || hi >= CPU_SETSIZE || (*end && *end != ','))
-            return -1;
-        for (long i = lo; i <= hi; i++)
-            CPU_SET(i, set);
-        p = *end ? end + 1 : end;
-        if (*end && !*p)
-            return -1; /* a trailing comma */
-    }
-    return CPU_COUNT(set) ? 0 : -1;
-}
-
 int bench_count_cpus(const char *list)
 {
-    cpu_set_t set;
-    return parse_cpus(list, &set) < 0 ? -1 : CPU_COUNT(&set);
+    return serve_count_cpus(list);
 }
 
 /* Starts argv, pinned to cpus unless empty, with stdout and stderr appended
  * to log; returns 0 or -errno. */
 static int spawn(char **argv, const char *log, const char *cpus, struct child *c)
 {
-    cpu_set_t set;
-    if (cpus[0] && parse_cpus(cpus, &set) < 0)
+    if (cpus[0] && serve_count_cpus(cpus) < 0)
         return -EINVAL;
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
@@ -122,7 +96,7 @@ static int spawn(char **argv, const char *log, const char *cpus, struct child *c
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent)
             _exit(1);
-        if (cpus[0] && sched_setaffinity(0, sizeof(set), &set) < 0)
+        if (cpus[0] && serve_pin_cpus(cpus) < 0)
             dprintf(fd, "cannot pin to CPUs %s: %s\n", cpus, strerror(errno));
         dup2(fd, 1);
         dup2(fd, 2);
@@ -1382,10 +1356,8 @@ int bench_main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     sw.live = isatty(2);
-    cpu_set_t load_set;
-    if (sw.suite.load_cpus[0] && parse_cpus(sw.suite.load_cpus, &load_set) == 0)
-        sched_setaffinity(0, sizeof(load_set),
-                          &load_set); /* sampling stays off the server's CPUs */
+    if (sw.suite.load_cpus[0])
+        serve_pin_cpus(sw.suite.load_cpus); /* sampling stays off the server's CPUs */
     fprintf(stderr, "overlap bench: %d runs of %s on %s into %s\n", sw.nruns, sw.suite.name,
             sw.wl->name, sw.dir);
     sweep(&sw);

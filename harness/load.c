@@ -63,17 +63,6 @@ static int usage_error(const char *fmt, const char *arg)
     return 2;
 }
 
-static int parse_int(const char *text, long min, long max, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < min || v > max)
-        return -1;
-    *out = (int)v;
-    return 0;
-}
-
 static int parse_duration(const char *flag, const char *text, uint64_t *ns, bool zero_ok)
 {
     if (wl_duration_parse(text, ns) < 0 || (!zero_ok && *ns == 0)) {
@@ -100,11 +89,11 @@ static int parse_flag(struct options *o, int opt, const char *v)
         c->path = v;
         return 0;
     case 'c':
-        return parse_int(v, 1, LOAD_MAX_CLIENTS, &c->clients) < 0
+        return wl_count_parse(v, 1, LOAD_MAX_CLIENTS, &c->clients) < 0
                    ? usage_error("--clients: bad count '%s' (expected 1 to 65536)", v)
                    : 0;
     case 'T':
-        return parse_int(v, 1, LOAD_MAX_THREADS, &c->threads) < 0
+        return wl_count_parse(v, 1, LOAD_MAX_THREADS, &c->threads) < 0
                    ? usage_error("--threads: bad count '%s' (expected 1 to 256)", v)
                    : 0;
     case 'r':
@@ -143,7 +132,7 @@ static int parse_flag(struct options *o, int opt, const char *v)
     case 'l': o->latency_csv = v; return 0;
     case 'L': o->timeline = v; return 0;
     case 'K':
-        return parse_int(v, 1, 1000000, &c->timeline_max) < 0
+        return wl_count_parse(v, 1, 1000000, &c->timeline_max) < 0
                    ? usage_error("--timeline-max: bad count '%s' (expected 1 to 1000000)", v)
                    : 0;
     }

@@ -221,15 +221,11 @@ static int parse_duration(const char *key, const char *text, uint64_t *ns, char 
 static int parse_count(const char *key, const char *text, int lo, int hi, int *out, char *err,
                        size_t errlen)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (end == text || *end || errno || v < lo || v > hi) {
+    if (wl_count_parse(text, lo, hi, out) < 0) {
         snprintf(err, errlen, "bad %s '%.200s' (expected a whole number from %d to %d)", key, text,
                  lo, hi);
         return -1;
     }
-    *out = (int)v;
     return 0;
 }
 

@@ -53,41 +53,30 @@ static int usage_error(int *status, const char *fmt, const char *arg)
     return -1;
 }
 
-static int parse_count(const char *text, int min, int max, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < min || v > max)
-        return -1;
-    *out = (int)v;
-    return 0;
-}
-
-static int parse_cpus(const char *text, cpu_set_t *set)
+/* Parses a CPU list (`1`, `0-1`, `0,2`) into set, strictly: no signs, spaces
+ * or stray commas. 0 or -1. */
+static int parse_cpus(const char *list, cpu_set_t *set)
 {
     CPU_ZERO(set);
-    const char *p = text;
-    while (*p) {
+    for (const char *p = list; *p;) {
         char *end;
+        if (*p < '0' || *p > '9')
+            return -1;
         long lo = strtol(p, &end, 10), hi = lo;
-        if (end == p || lo < 0 || lo >= CPU_SETSIZE)
-            return -1;
-        p = end;
-        if (*p == '-') {
-            hi = strtol(p + 1, &end, 10);
-            if (end == p + 1 || hi < lo || hi >= CPU_SETSIZE)
+        if (*end == '-') {
+            if (end[1] < '0' || end[1] > '9')
                 return -1;
-            p = end;
+            hi = strtol(end + 1, &end, 10);
         }
-        for (long c = lo; c <= hi; c++)
-            CPU_SET(c, set);
-        if (*p == ',')
-            p++;
-        else if (*p)
+        if (hi < lo || hi >= CPU_SETSIZE || (*end && *end != ','))
             return -1;
+        for (long i = lo; i <= hi; i++)
+            CPU_SET(i, set);
+        p = *end ? end + 1 : end;
+        if (*end && !*p)
+            return -1; /* a trailing comma */
     }
-    return CPU_COUNT(set) > 0 ? 0 : -1;
+    return CPU_COUNT(set) ? 0 : -1;
 }
 
 static int parse_timeout(const char *flag, const char *value, uint64_t *ns, int *status)
@@ -126,10 +115,10 @@ static int parse_flag(struct serve_config *cfg, const char *flag, const char *v,
     } else if (!strcmp(flag, "--idle-timeout")) {
         return parse_timeout(flag, v, &cfg->idle_timeout_ns, status);
     } else if (!strcmp(flag, "--workers")) {
-        if (parse_count(v, 0, 100000, &cfg->workers) < 0)
+        if (wl_count_parse(v, 0, 100000, &cfg->workers) < 0)
             return usage_error(status, "bad --workers '%s' (expected 0 to 100000)", v);
     } else if (!strcmp(flag, "--queue")) {
-        if (parse_count(v, 1, 1 << 20, &cfg->queue) < 0)
+        if (wl_count_parse(v, 1, 1 << 20, &cfg->queue) < 0)
             return usage_error(status, "bad --queue '%s' (expected 1 to 1048576)", v);
     } else if (!strcmp(flag, "--pool-mode")) {
         if (!strcmp(v, "request"))
@@ -142,10 +131,10 @@ static int parse_flag(struct serve_config *cfg, const char *flag, const char *v,
                                "connection)",
                                v);
     } else if (!strcmp(flag, "--loops")) {
-        if (parse_count(v, 1, 1024, &cfg->loops) < 0)
+        if (wl_count_parse(v, 1, 1024, &cfg->loops) < 0)
             return usage_error(status, "bad --loops '%s' (expected 1 to 1024)", v);
     } else if (!strcmp(flag, "--db-conns")) {
-        if (parse_count(v, 1, 1024, &cfg->db_conns) < 0)
+        if (wl_count_parse(v, 1, 1024, &cfg->db_conns) < 0)
             return usage_error(status, "bad --db-conns '%s' (expected 1 to 1024)", v);
     } else {
         return usage_error(status, "unknown flag '%s'", flag);
@@ -177,6 +166,12 @@ static int check_required(struct serve_config *cfg, int *status)
     if (cfg->workers == 0 && !(cfg->engine == SERVE_POOL && cfg->mode == SERVE_MODE_CONNECTION))
         return usage_error(status, "%s", "--workers 0 needs --pool-mode connection");
     return 0;
+}
+
+int serve_count_cpus(const char *list)
+{
+    cpu_set_t set;
+    return parse_cpus(list, &set) < 0 ? -1 : CPU_COUNT(&set);
 }
 
 int serve_pin_cpus(const char *list)

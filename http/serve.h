@@ -49,6 +49,9 @@ struct serve_config {
 int serve_parse_args(int argc, char **argv, struct serve_config *cfg, int *status);
 void serve_config_free(struct serve_config *cfg);
 
+/* The number of CPUs in a list such as `0`, `0-3` or `0,2-3`, or -1. */
+int serve_count_cpus(const char *list);
+
 /* Pins the calling process to a CPU list such as `0`, `0-3` or `0,2-3`.
  * Returns the number of CPUs, or -1 for a bad list, -2 if pinning failed. */
 int serve_pin_cpus(const char *list);

@@ -109,6 +109,17 @@ uint64_t wl_dist_sample(const struct wl_dist *d, struct wl_rng *rng)
     return x < 0 ? 0 : (uint64_t)(x + 0.5);
 }
 
+int wl_count_parse(const char *text, int min, int max, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < min || v > max)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
 int wl_duration_parse(const char *text, uint64_t *ns)
 {
     static const struct {

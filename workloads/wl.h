@@ -46,6 +46,9 @@ uint64_t wl_dist_sample(const struct wl_dist *d, struct wl_rng *rng);
 int wl_dist_parse(const char *text, struct wl_dist *d, char *err, size_t errlen);
 /* Parses a duration (`250ns`, `500us`, `10ms`, `1.5s`) into ns; 0 or -1. */
 int wl_duration_parse(const char *text, uint64_t *ns);
+/* Parses a whole decimal number in [min, max], nothing before or after it:
+ * the counts of every command line and suite file. 0 or -1. */
+int wl_count_parse(const char *text, int min, int max, int *out);
 
 /* ---- the model ---- */
 
