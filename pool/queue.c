@@ -39,9 +39,14 @@ int pool__queue_push(struct pool__queue *q, struct pool__conn *c)
         q->head = c;
     q->tail = c;
     q->len++;
-    if (q->idle > 0)
-        pthread_cond_signal(&q->cv);
+    /* Signalled after the unlock: a worker woken while the mutex is still
+     * held would run only to block on it again. No wake-up is lost: a worker
+     * counted idle here is waiting, and one that comes to wait later finds c
+     * in the queue first. */
+    bool wake = q->idle > 0;
     pthread_mutex_unlock(&q->mu);
+    if (wake)
+        pthread_cond_signal(&q->cv);
     return 0;
 }
 
