@@ -63,11 +63,30 @@ static void serve_queued(struct pool__worker *w, struct pool__conn *c)
     }
 }
 
+/* The worker's first database connect, counted for wait_ready. */
+static void worker_start(struct pool__worker *w)
+{
+    struct pool *p = w->pool;
+    pool__worker_connect(w);
+    pthread_mutex_lock(&p->ready_mu);
+    p->ready++;
+    pthread_cond_signal(&p->ready_cv);
+    pthread_mutex_unlock(&p->ready_mu);
+}
+
+static void wait_ready(struct pool *p)
+{
+    pthread_mutex_lock(&p->ready_mu);
+    while (p->ready < p->nworkers)
+        pthread_cond_wait(&p->ready_cv, &p->ready_mu);
+    pthread_mutex_unlock(&p->ready_mu);
+}
+
 void *pool__request_worker(void *arg)
 {
     struct pool__worker *w = arg;
     struct pool__conn *c;
-    pool__worker_connect(w);
+    worker_start(w);
     while ((c = pool__queue_pop(&w->pool->queue))) {
         serve_queued(w, c);
         hand_back(w->pool, c);
@@ -77,7 +96,7 @@ void *pool__request_worker(void *arg)
 
 static void *connection_worker_start(void *arg)
 {
-    pool__worker_connect(arg);
+    worker_start(arg);
     return pool__connection_worker(arg);
 }
 
@@ -106,7 +125,8 @@ static int pool_init(struct pool *p, const struct serve_config *cfg)
     p->listen_fd = p->wake_fd = -1;
     pool__queue_init(&p->queue, cfg->queue);
     if (pthread_mutex_init(&p->ret_mu, NULL) || pthread_mutex_init(&p->live_mu, NULL) ||
-        pthread_cond_init(&p->live_cv, NULL))
+        pthread_cond_init(&p->live_cv, NULL) || pthread_mutex_init(&p->ready_mu, NULL) ||
+        pthread_cond_init(&p->ready_cv, NULL))
         abort();
     p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (p->wake_fd < 0)
@@ -131,6 +151,8 @@ static void pool_free(struct pool *p)
     pthread_mutex_destroy(&p->ret_mu);
     pthread_mutex_destroy(&p->live_mu);
     pthread_cond_destroy(&p->live_cv);
+    pthread_mutex_destroy(&p->ready_mu);
+    pthread_cond_destroy(&p->ready_cv);
     if (p->wake_fd >= 0)
         close(p->wake_fd);
     if (p->listen_fd >= 0)
@@ -163,6 +185,7 @@ int pool_run(const struct serve_config *cfg)
         pool_free(&p);
         return 1;
     }
+    wait_ready(&p);
     serve_announce(bound);
     int leftover = cfg->mode == SERVE_MODE_REQUEST ? pool__run_request_mode(&p)
                                                    : pool__run_connection_mode(&p);

@@ -120,6 +120,12 @@ struct pool {
     pthread_cond_t live_cv;
     int live;
     atomic_ulong served, shed;
+    /* workers that have made their first database connect: the server
+     * announces itself only once all have, so a run's first requests do not
+     * meet a pool still starting */
+    pthread_mutex_t ready_mu;
+    pthread_cond_t ready_cv;
+    int ready;
 };
 
 uint64_t pool__now(void);
