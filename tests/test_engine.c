@@ -4,9 +4,6 @@
  * a client sees over HTTP. The same file, unchanged, tests both engines. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -17,14 +14,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
-#include "child.h"
-
-#define START_MS        20000 /* a sanitized build starts slowly on a loaded machine */
-#define STOP_MS         15000
-#define IO_TIMEOUT      10 /* seconds a client waits for any one reply */
-#define DEFAULT_ENGINES "pool,pool-connection,async"
+#include "engines.h"
 
 /* ---- the test's database and workload ---- */
 
@@ -53,262 +44,21 @@ static const char workload_ini[] = "[workload]\nname = enginetest\n"
                                    "[request.page]\nrender = html\nsteps = query items\n"
                                    "[request.slow]\nsteps = query slow\n";
 
-static char dir[256], wl_path[300], db_sock[300], db_listen[310];
-static struct child db, srv;
-static const char *engine = "";
-
-static void write_file(const char *name, const char *text, char *path, size_t len)
-{
-    snprintf(path, len, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
+static const struct suite_spec spec = {.workload_ini = workload_ini, .data_sql = data_sql};
 
 static void suite_init(void)
 {
-    char sql_path[300];
-    signal(SIGPIPE, SIG_IGN);
-    cr_assert_eq(child_tmpdir(dir, sizeof(dir)), 0);
-    write_file("data.sql", data_sql, sql_path, sizeof(sql_path));
-    write_file("w.ini", workload_ini, wl_path, sizeof(wl_path));
-    snprintf(db_sock, sizeof(db_sock), "%s/db.sock", dir);
-    snprintf(db_listen, sizeof(db_listen), "unix:%s", db_sock);
-}
-
-static void close_all_clients(void);
-
-static void suite_fini(void)
-{
-    close_all_clients();
-    child_kill(&srv);
-    child_kill(&db);
-    child_tmpdir_remove(dir);
+    suite_start(&spec);
 }
 
 TestSuite(engine, .init = suite_init, .fini = suite_fini, .timeout = 120);
 
-#define CHECK(cond, ...)      cr_assert(cond, "[%s] " __VA_ARGS__)
-#define CHECK_EQ(a, b, ...)   cr_assert_eq(a, b, "[%s] " __VA_ARGS__)
 #define CHECK_STR(a, b, what) cr_assert_str_eq(a, b, "[%s] %s", engine, what)
-
-static void start_db(void)
-{
-    const char *args[] = {"db", "--workload", wl_path, "--listen", db_listen, NULL};
-    unlink(db_sock); /* a killed database leaves its socket behind */
-    cr_assert_eq(child_start(&db, args, START_MS), 0, "overlap db did not start");
-}
-
-/* The flags that select an engine by its suite name. `pool-threads` (a
- * thread per connection) is not in the default list but may be named. */
-static int engine_args(const char *name, const char **argv)
-{
-    int n = 0;
-    argv[n++] = "--engine";
-    if (!strcmp(name, "async")) {
-        /* two loops even on one CPU: the multi-loop path, and TSan over it */
-        argv[n++] = "async";
-        argv[n++] = "--loops";
-        argv[n++] = "2";
-        return n;
-    }
-    argv[n++] = "pool";
-    if (!strcmp(name, "pool-connection") || !strcmp(name, "pool-threads")) {
-        argv[n++] = "--pool-mode";
-        argv[n++] = "connection";
-    }
-    if (!strcmp(name, "pool-threads")) {
-        argv[n++] = "--workers";
-        argv[n++] = "0";
-    } else if (strcmp(name, "pool") && strcmp(name, "pool-connection")) {
-        cr_assert_fail("unknown engine '%s' in OVERLAP_ENGINES (expected pool, "
-                       "pool-connection, pool-threads or async)",
-                       name);
-    }
-    return n;
-}
-
-static void start_server(const char *const *extra)
-{
-    const char *argv[40];
-    int n = 0;
-    argv[n++] = "serve";
-    const char *common[] = {"--workload",  wl_path,     "--db", db_listen, "--listen",
-                            "127.0.0.1:0", "--workers", "8",    NULL};
-    for (int i = 0; common[i]; i++)
-        argv[n++] = common[i];
-    n += engine_args(engine, argv + n);
-    for (int i = 0; extra && extra[i] && n < 38; i++)
-        argv[n++] = extra[i]; /* a later flag overrides an earlier one */
-    argv[n] = NULL;
-    CHECK(child_start(&srv, argv, START_MS) == 0, "overlap serve did not start", engine);
-}
-
-static void stop_server(void)
-{
-    int status = child_stop(&srv, STOP_MS);
-    CHECK_EQ(status, 0, "SIGTERM must end the server with status 0, got %d", engine, status);
-}
-
-/* Runs check once per engine of OVERLAP_ENGINES, each with a fresh server
- * (flags extra added) in front of this test's database. */
-static void each_engine(void (*check)(void), const char *const *extra)
-{
-    const char *list = getenv("OVERLAP_ENGINES");
-    char names[256];
-    snprintf(names, sizeof(names), "%s", list && *list ? list : DEFAULT_ENGINES);
-    start_db();
-    char *save = NULL;
-    for (char *name = strtok_r(names, ", ", &save); name; name = strtok_r(NULL, ", ", &save)) {
-        engine = name;
-        start_server(extra);
-        check();
-        stop_server();
-    }
-    child_stop(&db, STOP_MS);
-}
-
-/* ---- a small HTTP client, independent of the server's code ---- */
-
-struct client {
-    int fd;
-    size_t len;
-    char buf[1 << 16];
-};
-
-/* Open clients, closed by the suite's fini when a check fails midway. */
-#define MAX_CLIENTS 256
-static struct client *open_clients[MAX_CLIENTS];
-
-struct response {
-    int status;
-    char head[8192];
-    char body[1 << 15];
-    size_t body_len;
-};
-
-static struct client *client_open(void)
-{
-    struct client *c = calloc(1, sizeof(*c));
-    char host[64];
-    const char *colon = strrchr(srv.addr, ':');
-    cr_assert(c && colon);
-    snprintf(host, sizeof(host), "%.*s", (int)(colon - srv.addr), srv.addr);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-    cr_assert_eq(inet_pton(AF_INET, host, &sa.sin_addr), 1, "address %s", srv.addr);
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct timeval tv = {.tv_sec = IO_TIMEOUT};
-    int one = 1;
-    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    for (int i = 0; i < MAX_CLIENTS; i++)
-        if (!open_clients[i]) {
-            open_clients[i] = c;
-            break;
-        }
-    CHECK(connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect: %s", engine,
-          strerror(errno));
-    return c;
-}
-
-static void client_close(struct client *c)
-{
-    for (int i = 0; i < MAX_CLIENTS; i++)
-        if (open_clients[i] == c)
-            open_clients[i] = NULL;
-    close(c->fd);
-    free(c);
-}
-
-static void send_bytes(struct client *c, const char *s, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(c->fd, s, n, MSG_NOSIGNAL);
-        CHECK(w > 0, "send: %s", engine, strerror(errno));
-        s += w;
-        n -= (size_t)w;
-    }
-}
-
-static void send_str(struct client *c, const char *s)
-{
-    send_bytes(c, s, strlen(s));
-}
-
-static void close_all_clients(void)
-{
-    for (int i = 0; i < MAX_CLIENTS; i++)
-        if (open_clients[i])
-            client_close(open_clients[i]);
-}
-
-/* Reads more bytes: their count, 0 at EOF, -1 on error or timeout. */
-static ssize_t read_more(struct client *c)
-{
-    if (c->len == sizeof(c->buf))
-        return -1;
-    ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
-    if (n > 0)
-        c->len += (size_t)n;
-    return n;
-}
-
-/* The value of header name in a response head, or NULL. */
-static const char *header(const struct response *r, const char *name, char *val, size_t cap)
-{
-    size_t n = strlen(name);
-    for (const char *p = strstr(r->head, "\r\n"); p; p = strstr(p + 2, "\r\n")) {
-        if (strncasecmp(p + 2, name, n) || p[2 + n] != ':')
-            continue;
-        const char *v = p + 3 + n, *end = strstr(v, "\r\n");
-        while (*v == ' ')
-            v++;
-        snprintf(val, cap, "%.*s", (int)(end - v), v);
-        return val;
-    }
-    return NULL;
-}
-
-/* Reads one whole response; a HEAD response has no body whatever its
- * Content-Length says. */
-static void read_response(struct client *c, struct response *r, bool head_request)
-{
-    char *end;
-    char val[64];
-    while (!(end = memmem(c->buf, c->len, "\r\n\r\n", 4)))
-        CHECK(read_more(c) > 0, "connection closed or timed out before a response head", engine);
-    size_t hl = (size_t)(end - c->buf) + 4;
-    CHECK(hl < sizeof(r->head), "response head too long", engine);
-    memcpy(r->head, c->buf, hl);
-    r->head[hl] = '\0';
-    CHECK(sscanf(r->head, "HTTP/1.1 %d ", &r->status) == 1, "bad status line: %s", engine, r->head);
-    CHECK(header(r, "Content-Length", val, sizeof(val)) != NULL, "no Content-Length", engine);
-    r->body_len = head_request ? 0 : strtoul(val, NULL, 10);
-    CHECK(r->body_len < sizeof(r->body), "body too long", engine);
-    while (c->len < hl + r->body_len)
-        CHECK(read_more(c) > 0, "connection closed or timed out inside a body", engine);
-    memcpy(r->body, c->buf + hl, r->body_len);
-    r->body[r->body_len] = '\0';
-    memmove(c->buf, c->buf + hl + r->body_len, c->len - hl - r->body_len);
-    c->len -= hl + r->body_len;
-}
 
 /* True when the server closed the connection (and sent nothing more). */
 static bool closed_by_server(struct client *c)
 {
     return c->len == 0 && read_more(c) == 0;
-}
-
-static struct response *get(struct client *c, const char *path)
-{
-    static struct response r;
-    char req[512];
-    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: test\r\n\r\n", path);
-    send_str(c, req);
-    read_response(c, &r, false);
-    return &r;
 }
 
 /* ---- what SQLite says the rows are, rendered as the contract says ---- */
@@ -411,7 +161,7 @@ static void check_rows(void)
 
 Test(engine, json_rows_equal_sqlite)
 {
-    each_engine(check_rows, NULL);
+    each_engine(check_rows, NULL, NULL);
 }
 
 static void check_html(void)
@@ -432,7 +182,7 @@ static void check_html(void)
 
 Test(engine, html_is_escaped)
 {
-    each_engine(check_html, NULL);
+    each_engine(check_html, NULL, NULL);
 }
 
 static void check_plaintext(void)
@@ -449,7 +199,7 @@ static void check_plaintext(void)
 
 Test(engine, plaintext)
 {
-    each_engine(check_plaintext, NULL);
+    each_engine(check_plaintext, NULL, NULL);
 }
 
 static void check_keep_alive(void)
@@ -465,7 +215,7 @@ static void check_keep_alive(void)
 
 Test(engine, keep_alive_1000_requests)
 {
-    each_engine(check_keep_alive, NULL);
+    each_engine(check_keep_alive, NULL, NULL);
 }
 
 static void check_pipelining(void)
@@ -497,7 +247,7 @@ static void check_pipelining(void)
 
 Test(engine, pipelining_10_in_one_write)
 {
-    each_engine(check_pipelining, NULL);
+    each_engine(check_pipelining, NULL, NULL);
 }
 
 /* Sends a request that must get status and then a close. */
@@ -547,7 +297,7 @@ static void check_errors(void)
 
 Test(engine, errors_404_405_400_431_501)
 {
-    each_engine(check_errors, NULL);
+    each_engine(check_errors, NULL, NULL);
 }
 
 static void check_byte_by_byte(void)
@@ -569,7 +319,7 @@ static void check_byte_by_byte(void)
 
 Test(engine, request_split_byte_by_byte)
 {
-    each_engine(check_byte_by_byte, NULL);
+    each_engine(check_byte_by_byte, NULL, NULL);
 }
 
 /* Parses `name;dur=ms, ...` into names and durations; returns the count. */
@@ -617,7 +367,7 @@ static void check_timing(void)
 
 Test(engine, server_timing_phases)
 {
-    each_engine(check_timing, NULL);
+    each_engine(check_timing, NULL, NULL);
 }
 
 static void check_db_restart(void)
@@ -628,7 +378,7 @@ static void check_db_restart(void)
     struct response *r = get(c, "/items");
     CHECK_EQ(r->status, 503, "database killed: %s", engine, r->body);
     CHECK_EQ(get(c, "/plaintext")->status, 200, "the server goes on without it", engine);
-    start_db();
+    start_db(NULL);
     int status = 0;
     for (int i = 0; i < 100 && status != 200; i++) {
         struct response *again = get(c, "/items");
@@ -645,7 +395,7 @@ static void check_db_restart(void)
 
 Test(engine, database_killed_then_restarted)
 {
-    each_engine(check_db_restart, NULL);
+    each_engine(check_db_restart, NULL, NULL);
 }
 
 #define NCONC 200
@@ -675,7 +425,7 @@ Test(engine, concurrent_200_connections)
 {
     /* connection mode needs a worker per open connection */
     const char *extra[] = {"--workers", "256", NULL};
-    each_engine(check_concurrent, extra);
+    each_engine(check_concurrent, NULL, extra);
 }
 
 static void check_head(void)
@@ -699,7 +449,7 @@ static void check_head(void)
 
 Test(engine, head_has_no_body)
 {
-    each_engine(check_head, NULL);
+    each_engine(check_head, NULL, NULL);
 }
 
 static void check_http10(void)
@@ -726,7 +476,7 @@ static void check_http10(void)
 
 Test(engine, http_1_0)
 {
-    each_engine(check_http10, NULL);
+    each_engine(check_http10, NULL, NULL);
 }
 
 static void check_connection_close(void)
@@ -745,7 +495,7 @@ static void check_connection_close(void)
 
 Test(engine, connection_close)
 {
-    each_engine(check_connection_close, NULL);
+    each_engine(check_connection_close, NULL, NULL);
 }
 
 static void check_body_discarded(void)
@@ -773,7 +523,7 @@ static void check_body_discarded(void)
 
 Test(engine, body_with_content_length_is_discarded)
 {
-    each_engine(check_body_discarded, NULL);
+    each_engine(check_body_discarded, NULL, NULL);
 }
 
 static void check_db_timeout(void)
@@ -792,7 +542,7 @@ static void check_db_timeout(void)
 Test(engine, database_timeout_is_504)
 {
     const char *extra[] = {"--db-timeout", "100ms", "--workers", "1", NULL};
-    each_engine(check_db_timeout, extra);
+    each_engine(check_db_timeout, NULL, extra);
 }
 
 static void check_graceful_stop(void)
@@ -812,7 +562,7 @@ static void check_graceful_stop(void)
 
 Test(engine, sigterm_finishes_requests_in_flight)
 {
-    each_engine(check_graceful_stop, NULL);
+    each_engine(check_graceful_stop, NULL, NULL);
 }
 
 /* The pool's load shedding: with one worker busy and the one queue slot
@@ -844,17 +594,7 @@ static void check_shedding(void)
 Test(engine, pool_sheds_load_when_the_queue_is_full)
 {
     const char *extra[] = {"--workers", "1", "--queue", "1", NULL};
-    each_engine(check_shedding, extra);
-}
-
-/* Reads until the server closes: true at EOF, false on a timeout. */
-static bool ends_eventually(struct client *c)
-{
-    ssize_t n;
-    c->len = 0;
-    while ((n = read_more(c)) > 0)
-        c->len = 0; /* whatever it says first (a 408 or nothing) does not matter */
-    return n == 0 || (n < 0 && errno == ECONNRESET);
+    each_engine(check_shedding, NULL, extra);
 }
 
 static void check_timeouts(void)
@@ -886,5 +626,5 @@ static void check_timeouts(void)
 Test(engine, idle_and_slow_heads_time_out)
 {
     const char *extra[] = {"--idle-timeout", "300ms", "--header-timeout", "300ms", NULL};
-    each_engine(check_timeouts, extra);
+    each_engine(check_timeouts, NULL, extra);
 }

@@ -9,13 +9,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -24,12 +22,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 
-#include "child.h"
-
-#define START_MS        20000 /* a sanitized build starts slowly on a loaded machine */
-#define STOP_MS         15000
-#define IO_TIMEOUT      10 /* seconds a client waits for any one reply */
-#define DEFAULT_ENGINES "pool,pool-connection,async"
+#include "engines.h"
 
 /* /one: a 1 ms query; /busy: 10 ms of CPU then a 40 ms query (the overload's
  * request: one pool worker serves 20/s, one async loop 100/s). */
@@ -47,10 +40,6 @@ static const char workload_ini[] = "[workload]\nname = faults\n"
 static const char data_sql[] = "CREATE TABLE t(id INTEGER PRIMARY KEY);\n"
                                "INSERT INTO t VALUES (1), (2), (3);\n";
 
-static char dir[256], wl_path[300], db_sock[300], db_listen[310];
-static struct child db, srv;
-static const char *engine = "";
-
 static uint64_t now_ms(void)
 {
     struct timespec ts;
@@ -58,269 +47,21 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void write_file(const char *name, const char *text, char *path, size_t len)
-{
-    snprintf(path, len, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f, "cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-}
+/* One seed for every database: the faults are drawn from it. */
+static const char *const db_seed[] = {"--seed", "5", NULL};
+static const struct suite_spec spec = {
+    .workload_ini = workload_ini,
+    .data_sql = data_sql,
+    .db_flags = db_seed,
+    .skip_engine = "pool-threads", /* connection mode with a thread each: as pool-connection */
+};
 
 static void suite_init(void)
 {
-    char sql_path[300];
-    signal(SIGPIPE, SIG_IGN);
-    cr_assert_eq(child_tmpdir(dir, sizeof(dir)), 0);
-    write_file("data.sql", data_sql, sql_path, sizeof(sql_path));
-    write_file("w.ini", workload_ini, wl_path, sizeof(wl_path));
-    snprintf(db_sock, sizeof(db_sock), "%s/db.sock", dir);
-    snprintf(db_listen, sizeof(db_listen), "unix:%s", db_sock);
-}
-
-static void close_all_clients(void);
-
-static void suite_fini(void)
-{
-    close_all_clients();
-    child_kill(&srv);
-    child_kill(&db);
-    child_tmpdir_remove(dir);
+    suite_start(&spec);
 }
 
 TestSuite(faults, .init = suite_init, .fini = suite_fini, .timeout = 240);
-
-#define CHECK(cond, ...)    cr_assert(cond, "[%s] " __VA_ARGS__)
-#define CHECK_EQ(a, b, ...) cr_assert_eq(a, b, "[%s] " __VA_ARGS__)
-
-static void start_db(const char *const *faults)
-{
-    const char *args[24] = {"db", "--workload", wl_path, "--listen", db_listen, "--seed", "5"};
-    int n = 7;
-    while (faults && *faults && n < 22)
-        args[n++] = *faults++;
-    args[n] = NULL;
-    unlink(db_sock);
-    cr_assert_eq(child_start(&db, args, START_MS), 0, "overlap db did not start");
-}
-
-static int engine_args(const char *name, const char **argv)
-{
-    int n = 0;
-    argv[n++] = "--engine";
-    if (!strcmp(name, "async")) {
-        argv[n++] = "async";
-        argv[n++] = "--loops";
-        argv[n++] = "2";
-        return n;
-    }
-    argv[n++] = "pool";
-    if (!strcmp(name, "pool-connection")) {
-        argv[n++] = "--pool-mode";
-        argv[n++] = "connection";
-    } else if (strcmp(name, "pool")) {
-        cr_assert_fail("unknown engine '%s' in OVERLAP_ENGINES (expected pool, "
-                       "pool-connection or async)",
-                       name);
-    }
-    return n;
-}
-
-/* Starts the server for the current engine; extra flags come last and win. */
-static void start_server(const char *db_addr, const char *const *extra)
-{
-    const char *argv[40];
-    int n = 0;
-    argv[n++] = "serve";
-    const char *common[] = {"--workload",  wl_path,     "--db", db_addr, "--listen",
-                            "127.0.0.1:0", "--workers", "8",    NULL};
-    for (int i = 0; common[i]; i++)
-        argv[n++] = common[i];
-    n += engine_args(engine, argv + n);
-    for (int i = 0; extra && extra[i] && n < 38; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    CHECK(child_start(&srv, argv, START_MS) == 0, "overlap serve did not start", engine);
-}
-
-static void stop_server(void)
-{
-    int status = child_stop(&srv, STOP_MS);
-    CHECK_EQ(status, 0, "SIGTERM must end the server with status 0, got %d", engine, status);
-}
-
-/* Runs check once per engine, each with a fresh server (flags extra) in front
- * of a database started with the fault flags faults (none when NULL). */
-static void each_engine(void (*check)(void), const char *const *faults, const char *const *extra)
-{
-    const char *list = getenv("OVERLAP_ENGINES");
-    char names[256];
-    snprintf(names, sizeof(names), "%s", list && *list ? list : DEFAULT_ENGINES);
-    start_db(faults);
-    char *save = NULL;
-    for (char *name = strtok_r(names, ", ", &save); name; name = strtok_r(NULL, ", ", &save)) {
-        if (!strcmp(name, "pool-threads"))
-            continue; /* connection mode with a thread each: covered by pool-connection */
-        engine = name;
-        start_server(db_listen, extra);
-        check();
-        stop_server();
-    }
-    child_stop(&db, STOP_MS);
-}
-
-/* ---- a small HTTP client, independent of the server's code ---- */
-
-struct client {
-    int fd;
-    size_t len;
-    char buf[1 << 16];
-};
-
-#define MAX_CLIENTS 512
-static struct client *open_clients[MAX_CLIENTS];
-
-struct response {
-    int status;
-    char head[4096];
-    char body[4096];
-    size_t body_len;
-};
-
-static int connect_server(void)
-{
-    char host[64];
-    const char *colon = strrchr(srv.addr, ':');
-    cr_assert(colon);
-    snprintf(host, sizeof(host), "%.*s", (int)(colon - srv.addr), srv.addr);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
-    cr_assert_eq(inet_pton(AF_INET, host, &sa.sin_addr), 1, "address %s", srv.addr);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(fd, 0);
-    struct timeval tv = {.tv_sec = IO_TIMEOUT};
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect: %s", engine,
-          strerror(errno));
-    return fd;
-}
-
-static struct client *client_open(void)
-{
-    struct client *c = calloc(1, sizeof(*c));
-    cr_assert_not_null(c);
-    for (int i = 0; i < MAX_CLIENTS; i++)
-        if (!open_clients[i]) {
-            open_clients[i] = c;
-            break;
-        }
-    c->fd = -1;
-    c->fd = connect_server();
-    return c;
-}
-
-static void client_close(struct client *c)
-{
-    for (int i = 0; i < MAX_CLIENTS; i++)
-        if (open_clients[i] == c)
-            open_clients[i] = NULL;
-    if (c->fd >= 0)
-        close(c->fd);
-    free(c);
-}
-
-static void close_all_clients(void)
-{
-    for (int i = 0; i < MAX_CLIENTS; i++)
-        if (open_clients[i])
-            client_close(open_clients[i]);
-}
-
-static void send_bytes(struct client *c, const void *p, size_t n)
-{
-    const char *s = p;
-    while (n > 0) {
-        ssize_t w = send(c->fd, s, n, MSG_NOSIGNAL);
-        CHECK(w > 0, "send: %s", engine, strerror(errno));
-        s += w;
-        n -= (size_t)w;
-    }
-}
-
-static void send_str(struct client *c, const char *s)
-{
-    send_bytes(c, s, strlen(s));
-}
-
-/* Reads more bytes: their count, 0 at EOF, -1 on error or timeout. */
-static ssize_t read_more(struct client *c)
-{
-    if (c->len == sizeof(c->buf))
-        return -1;
-    ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
-    if (n > 0)
-        c->len += (size_t)n;
-    return n;
-}
-
-static const char *header(const struct response *r, const char *name, char *val, size_t cap)
-{
-    size_t n = strlen(name);
-    for (const char *p = strstr(r->head, "\r\n"); p; p = strstr(p + 2, "\r\n")) {
-        if (strncasecmp(p + 2, name, n) || p[2 + n] != ':')
-            continue;
-        const char *v = p + 3 + n, *end = strstr(v, "\r\n");
-        while (*v == ' ')
-            v++;
-        snprintf(val, cap, "%.*s", (int)(end - v), v);
-        return val;
-    }
-    return NULL;
-}
-
-/* Reads one whole response: true, or false when the connection ended or
- * timed out first. */
-static bool try_read_response(struct client *c, struct response *r)
-{
-    char *end, val[64];
-    while (!(end = memmem(c->buf, c->len, "\r\n\r\n", 4)))
-        if (read_more(c) <= 0)
-            return false;
-    size_t hl = (size_t)(end - c->buf) + 4;
-    CHECK(hl < sizeof(r->head), "response head too long", engine);
-    memcpy(r->head, c->buf, hl);
-    r->head[hl] = '\0';
-    CHECK(sscanf(r->head, "HTTP/1.1 %d ", &r->status) == 1, "bad status line: %s", engine, r->head);
-    CHECK(header(r, "Content-Length", val, sizeof(val)) != NULL, "no Content-Length", engine);
-    r->body_len = strtoul(val, NULL, 10);
-    CHECK(r->body_len < sizeof(r->body), "body too long", engine);
-    while (c->len < hl + r->body_len)
-        if (read_more(c) <= 0)
-            return false;
-    memcpy(r->body, c->buf + hl, r->body_len);
-    r->body[r->body_len] = '\0';
-    memmove(c->buf, c->buf + hl + r->body_len, c->len - hl - r->body_len);
-    c->len -= hl + r->body_len;
-    return true;
-}
-
-static void read_response(struct client *c, struct response *r)
-{
-    CHECK(try_read_response(c, r), "connection closed or timed out before a whole response",
-          engine);
-}
-
-static struct response *get(struct client *c, const char *path)
-{
-    static struct response r;
-    char req[512];
-    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: test\r\n\r\n", path);
-    send_str(c, req);
-    read_response(c, &r);
-    return &r;
-}
 
 /* One request on a fresh connection: its status, the time it took in *ms. */
 static int get_once(const char *path, uint64_t *ms)
@@ -332,16 +73,6 @@ static int get_once(const char *path, uint64_t *ms)
     if (ms)
         *ms = now_ms() - t0;
     return status;
-}
-
-/* Reads until the server closes: true at EOF or reset, false on a timeout. */
-static bool ends_eventually(struct client *c)
-{
-    ssize_t n;
-    c->len = 0;
-    while ((n = read_more(c)) > 0)
-        c->len = 0;
-    return n == 0 || (n < 0 && errno == ECONNRESET);
 }
 
 /* ---- 1. database faults ---- */
@@ -412,7 +143,7 @@ static void check_stall(void)
     uint64_t ms;
     CHECK_EQ(get_once("/plaintext", &ms), 200, "/plaintext while queries stall", engine);
     for (int i = 0; i < 4; i++) {
-        read_response(stalled[i], &r);
+        read_response(stalled[i], &r, false);
         CHECK_EQ(r.status, 504, "a stall past --db-timeout", engine);
         CHECK(strstr(r.body, "database timed out") != NULL, "504 says why: %s", engine, r.body);
         client_close(stalled[i]);
@@ -465,15 +196,10 @@ Test(faults, db_refusing_connects_is_503_with_backoff)
     cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
     close(fd); /* the port is now free: a connect to it is refused */
-    char addr[64], names[256];
+    char addr[64];
     snprintf(addr, sizeof(addr), "tcp:127.0.0.1:%d", ntohs(sa.sin_port));
-    const char *list = getenv("OVERLAP_ENGINES");
-    snprintf(names, sizeof(names), "%s", list && *list ? list : DEFAULT_ENGINES);
-    char *save = NULL;
-    for (char *name = strtok_r(names, ", ", &save); name; name = strtok_r(NULL, ", ", &save)) {
-        if (!strcmp(name, "pool-threads"))
-            continue;
-        engine = name;
+    struct engine_list list = {0};
+    while (next_engine(&list)) {
         start_server(addr, NULL);
         check_refused();
         double before = cpu_seconds(srv.pid);
@@ -568,7 +294,7 @@ static void half_closed(void)
     struct response r;
     send_str(c, "GET /one HTTP/1.1\r\nHost: hc\r\n\r\n");
     shutdown(c->fd, SHUT_WR);
-    read_response(c, &r);
+    read_response(c, &r, false);
     CHECK_EQ(r.status, 200, "a half-closed client gets its answer", engine);
     CHECK(ends_eventually(c), "then the connection ends", engine);
     client_close(c);
@@ -593,7 +319,7 @@ static void random_bytes(unsigned seed)
         sent += (size_t)w;
     }
     struct response r;
-    if (try_read_response(c, &r))
+    if (try_read_response(c, &r, false))
         CHECK(r.status == 400 || r.status == 431 || r.status == 501 || r.status == 405,
               "random bytes get an error status, not %d", engine, r.status);
     CHECK(ends_eventually(c), "and the connection ends", engine);
@@ -620,8 +346,8 @@ static void many_headers(void)
     }
     free(req);
     struct response r;
-    CHECK(try_read_response(c, &r), "10,000 headers get an answer (sent %zu of %zu bytes)", engine,
-          sent, len);
+    CHECK(try_read_response(c, &r, false), "10,000 headers get an answer (sent %zu of %zu bytes)",
+          engine, sent, len);
     CHECK_EQ(r.status, 431, "10,000 headers", engine);
     CHECK(ends_eventually(c), "and the connection ends", engine);
     client_close(c);
@@ -656,7 +382,7 @@ static void pipeline_1000(void)
             if (poll(&p, 1, sent < len ? 10 : 0) <= 0 && sent < len)
                 continue;
         }
-        read_response(c, &r);
+        read_response(c, &r, false);
         int want = got % 3 == 0 ? 404 : 200;
         CHECK_EQ(r.status, want, "pipelined response %d in order", engine, got);
         if (got % 3 && got % 7 == 0)
@@ -805,7 +531,7 @@ static void check_overload(void)
     }
     uint64_t rest = work_latency(5);
     char csv[320];
-    snprintf(csv, sizeof(csv), "%s/load-%s.csv", dir, engine);
+    snprintf(csv, sizeof(csv), "%s/load-%s.csv", suite_dir, engine);
     pid_t load = start_load(rate, clients, csv);
     usleep(1000000);
     uint64_t worst = 0;
@@ -851,21 +577,15 @@ static void check_overload(void)
 
 Test(faults, overload_at_three_times_the_bound)
 {
-    const char *list = getenv("OVERLAP_ENGINES");
-    char names[256];
-    snprintf(names, sizeof(names), "%s", list && *list ? list : DEFAULT_ENGINES);
+    const char *pool[] = {"--workers", "1", "--queue", "8", NULL};
+    const char *conn[] = {"--workers", "5", NULL};
+    const char *async[] = {"--loops", "1", NULL};
+    struct engine_list list = {0};
     start_db(NULL);
-    char *save = NULL;
-    for (char *name = strtok_r(names, ", ", &save); name; name = strtok_r(NULL, ", ", &save)) {
-        if (!strcmp(name, "pool-threads"))
-            continue;
-        engine = name;
-        const char *pool[] = {"--workers", "1", "--queue", "8", NULL};
-        const char *conn[] = {"--workers", "5", NULL};
-        const char *async[] = {"--loops", "1", NULL};
-        start_server(db_listen, !strcmp(name, "pool")              ? pool
-                                : !strcmp(name, "pool-connection") ? conn
-                                                                   : async);
+    while (next_engine(&list)) {
+        start_server(NULL, !strcmp(engine, "pool")              ? pool
+                           : !strcmp(engine, "pool-connection") ? conn
+                                                                : async);
         check_overload();
         stop_server();
     }
