@@ -35,6 +35,7 @@
 #define STOP_TIMEOUT_S  5.0         /* SIGTERM, then SIGKILL after this */
 #define SAMPLE_EVERY_NS 50000000ULL /* /proc sampling: 20 Hz is cheap and catches peaks */
 #define LOAD_GRACE_S    20.0        /* a load run may overrun its duration by this much */
+#define WARMUP_MAX_S    12.0        /* a closed run's longest warmup: one worker, 1,024 clients */
 #define LIVE_EVERY_S    0.25        /* the live progress line's refresh on a terminal */
 #define ROW_MAX         4096
 #define MAX_RUNS        (BENCH_MAX_ENGINES * (2 * BENCH_MAX_POINTS + 1))
@@ -391,6 +392,23 @@ static double config_bound(const struct sweep *sw, const struct bench_engine *e,
     return wl_bound_rps(sw->wl, clients, workers, sw->ncores);
 }
 
+/* A closed loop is in its steady state only once each client has been
+ * answered: with C clients and a bound X, a response takes C/X, and a window
+ * opened sooner counts the start-up burst (work banked during the warmup
+ * reads as throughput above the bound, and latency is cut off at the
+ * window's end). So a closed run warms up for at least twice C/X, up to
+ * WARMUP_MAX_S; other runs take the suite's warmup. */
+static double warmup_s(const struct sweep *sw, const struct run *r)
+{
+    double suite = sw->suite.warmup_ns / 1e9;
+    if (r->kind != RUN_CLOSED)
+        return suite;
+    double bound = config_bound(sw, &sw->suite.engines[r->engine], r->clients);
+    double settle = bound > 0 ? 2.0 * r->clients / bound : 0;
+    settle = settle < WARMUP_MAX_S ? settle : WARMUP_MAX_S;
+    return settle > suite ? settle : suite;
+}
+
 static double service_s(const struct sweep *sw)
 {
     return (wl_mean_cpu_ns(sw->wl) + wl_mean_wait_ns(sw->wl)) / 1e9;
@@ -609,8 +627,8 @@ static void load_argv(struct sweep *sw, const struct run *r, int id, char **argv
          * one unanswered past the window (and a second) counts as an error */
         snprintf(num[1], 32, "%.3f", r->rate);
         snprintf(num[2], 32, "%.0fms", s->duration_ns / 1e6);
-        snprintf(num[3], 32, "%.0fms", s->warmup_ns / 1e6);
-        snprintf(num[4], 32, "%.0fms", (s->duration_ns + s->warmup_ns) / 1e6 + 1000);
+        snprintf(num[3], 32, "%.0fms", warmup_s(sw, r) * 1e3);
+        snprintf(num[4], 32, "%.0fms", s->duration_ns / 1e6 + warmup_s(sw, r) * 1e3 + 1000);
         if (r->kind == RUN_OPEN) {
             argv[n++] = "--rate";
             argv[n++] = num[1];
@@ -669,7 +687,7 @@ static void live_line(const struct sweep *sw, const struct run *r, int id, doubl
     if (!sw->live)
         return;
     point_name(r, point, sizeof(point));
-    double this_run = (sw->suite.duration_ns + sw->suite.warmup_ns) / 1e9 - elapsed;
+    double this_run = sw->suite.duration_ns / 1e9 + warmup_s(sw, r) - elapsed;
     format_eta(eta_s(sw, 1) + (this_run > 0 ? this_run : 0), eta, sizeof(eta));
     fprintf(stderr, "\r\033[K[%d/%d] %s %s  running %.1f s  ETA %s", id, sw->nruns,
             sw->suite.engines[r->engine].spec, point, elapsed, eta);
@@ -866,7 +884,7 @@ static int measure(struct sweep *sw, const struct run *r, int id, struct argstor
     struct child load = {0};
     load_argv(sw, r, id, argv, st);
     snprintf(log, sizeof(log), "%s/logs/%03d-load.log", sw->dir, id);
-    double limit = (sw->suite.duration_ns + sw->suite.warmup_ns) / 1e9 + LOAD_GRACE_S;
+    double limit = sw->suite.duration_ns / 1e9 + warmup_s(sw, r) + LOAD_GRACE_S;
     int err = spawn(argv, log, sw->suite.load_cpus, &load);
     if (err < 0) {
         snprintf(o->reason, sizeof(o->reason), "cannot start the load generator: %s",
@@ -876,7 +894,7 @@ static int measure(struct sweep *sw, const struct run *r, int id, struct argstor
     if (r->kind == RUN_TIMELINE)
         watch(sw, r, id, &load, 0, limit, limit, o);
     else
-        watch(sw, r, id, &load, sw->suite.warmup_ns / 1e9, sw->suite.duration_ns / 1e9, limit, o);
+        watch(sw, r, id, &load, warmup_s(sw, r), sw->suite.duration_ns / 1e9, limit, o);
     if (interrupted) {
         stop_child(&load);
         return -1;
