@@ -31,102 +31,9 @@ for tool in wrk nginx gnuplot taskset; do
 done
 [ -d "$out" ] && { echo "bench-peers: $out exists; results are never overwritten" >&2; exit 1; }
 mkdir -p "$out/logs"
-tmp=$(mktemp -d)
-chmod 700 "$tmp"
-pids=()
-
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Starts a command in the background; its first stdout line must be
-# `listening ADDR`. Sets $addr and appends the PID to pids.
-start_overlap() {
-    local log=$1
-    shift
-    : >"$log.out" # exists before the child writes it, so the first read finds it
-    "$@" >"$log.out" 2>"$log" &
-    local pid=$!
-    pids+=("$pid")
-    for _ in $(seq 100); do
-        if read -r word addr <"$log.out" 2>/dev/null && [ "$word" = listening ]; then
-            last=$pid
-            return 0
-        fi
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "bench-peers: $* did not start (see $log)" >&2
-    exit 1
-}
-
-stop() {
-    kill "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-}
-
-# A port nothing on 127.0.0.1 answers on (nginx cannot report a port it picked).
-free_port() {
-    local port
-    for _ in $(seq 50); do
-        port=$((20000 + RANDOM % 20000))
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
-    done
-    echo "bench-peers: no free port found" >&2
-    exit 1
-}
-
-start_nginx() {
-    local port
-    port=$(free_port)
-    mkdir -p "$tmp/nginx"
-    cat >"$tmp/nginx/nginx.conf" <<EOF
-worker_processes 1;
-master_process off;
-daemon off;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $tmp/nginx;
-    proxy_temp_path $tmp/nginx;
-    fastcgi_temp_path $tmp/nginx;
-    uwsgi_temp_path $tmp/nginx;
-    scgi_temp_path $tmp/nginx;
-    server {
-        listen 127.0.0.1:$port reuseport backlog=4096;
-        location / { default_type text/plain; return 200 "Hello, World!"; }
-    }
-}
-EOF
-    taskset -c "$server_cpu" nginx -c "$tmp/nginx/nginx.conf" -p "$tmp/nginx" -e "$tmp/nginx/error.log" \
-        2>"$out/logs/nginx.log" &
-    last=$!
-    pids+=("$last")
-    addr=127.0.0.1:$port
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "bench-peers: nginx did not start (see $out/logs/nginx.log)" >&2
-    exit 1
-}
-
-# CPU time (utime + stime, clock ticks) a process has used so far.
-cpu_ticks() {
-    awk '{ print $14 + $15 }' "/proc/$1/stat"
-}
-
-# Runs a load tool in a shell that, once the tool has ended, writes the CPU
-# time its waited-for children used (cutime + cstime) to $tmp/load.ticks.
-run_timed() {
-    bash -c '"$@"; awk "{ print \$16 + \$17 }" /proc/$$/stat >"$TICKS_FILE"' run "$@"
-}
+name=bench-peers
+# shellcheck source=harness/perf/servers.sh
+. "$src/harness/perf/servers.sh"
 
 # One measurement of a load tool against $addr, the server being PID $last.
 # Prints `rps,requests,server_us_per_request,load_us_per_request,server_util`.
@@ -170,7 +77,7 @@ start_server() {
         --workload "$src/workloads/seed.ini" --db "$db_addr" --listen 127.0.0.1:0 --cpus "$server_cpu" ;;
     pool) start_overlap "$out/logs/pool.log" "$bin" serve --engine pool --workers "$pool_workers" \
         --workload "$src/workloads/seed.ini" --db "$db_addr" --listen 127.0.0.1:0 --cpus "$server_cpu" ;;
-    nginx) start_nginx ;;
+    nginx) start_nginx "$out/logs/nginx.log" ;;
     esac
 }
 

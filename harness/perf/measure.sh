@@ -31,107 +31,47 @@ warmup=${WARMUP:-1s}
 server_cpu=${SERVER_CPU:-0}
 load_cpu=${LOAD_CPU:-1}
 
-tmp=$(mktemp -d)
-chmod 700 "$tmp"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Starts an overlap command whose first stdout line is `listening ADDR`;
-# prints ADDR.
-start() {
-    local name=$1
-    shift
-    : >"$tmp/$name.out"
-    "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
-    pids+=($!)
-    last=$!
-    for _ in $(seq 200); do
-        if read -r word addr <"$tmp/$name.out" 2>/dev/null && [ "$word" = listening ]; then
-            return 0
-        fi
-        sleep 0.05
-    done
-    echo "measure: $name did not start: $(cat "$tmp/$name.err")" >&2
-    exit 1
-}
-
-start_nginx() {
-    local port=$((20000 + RANDOM % 20000))
-    cat >"$tmp/nginx.conf" <<CONF
-worker_processes 1;
-master_process off;
-daemon off;
-pid $tmp/nginx.pid;
-error_log $tmp/nginx.err warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $tmp;
-    proxy_temp_path $tmp;
-    fastcgi_temp_path $tmp;
-    uwsgi_temp_path $tmp;
-    scgi_temp_path $tmp;
-    server {
-        listen 127.0.0.1:$port reuseport backlog=4096;
-        location / { default_type text/plain; return 200 "Hello, World!"; }
-    }
-}
-CONF
-    taskset -c "$server_cpu" nginx -c "$tmp/nginx.conf" -p "$tmp" -e "$tmp/nginx.err" 2>/dev/null &
-    pids+=($!)
-    last=$!
-    addr=127.0.0.1:$port
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "measure: nginx did not start" >&2
-    exit 1
-}
+name=measure
+# shellcheck source=harness/perf/servers.sh
+. "$src/harness/perf/servers.sh"
 
 if [ "$server" = nginx ]; then
-    start_nginx
+    start_nginx "$tmp/nginx.log"
 else
-    start db taskset -c "$load_cpu" "$bin" db --workload "$workload" --listen "unix:$tmp/db.sock"
-    start server "$bin" serve --engine "$server" --workload "$workload" --db "unix:$tmp/db.sock" \
-        --listen 127.0.0.1:0 --cpus "$server_cpu" "$@"
+    start_overlap "$tmp/db.log" taskset -c "$load_cpu" "$bin" db --workload "$workload" \
+        --listen "unix:$tmp/db.sock"
+    start_overlap "$tmp/server.log" "$bin" serve --engine "$server" --workload "$workload" \
+        --db "unix:$tmp/db.sock" --listen 127.0.0.1:0 --cpus "$server_cpu" "$@"
 fi
 spid=$last
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$spid/stat"; }
 switches() { cat /proc/"$spid"/task/*/status | awk '/ctxt_switches/ { s += $2 } END { print s }'; }
 
 if [ "$warmup" != 0 ]; then
     taskset -c "$load_cpu" wrk -t1 -c"$conns" -d"$warmup" "http://$addr$path" >/dev/null 2>&1 || true
     sleep 1 # requests still in flight finish before the count starts
 fi
-t0=$(cpu_ticks)
+t0=$(cpu_ticks "$spid")
 s0=$(switches)
 [ -n "${EVENTS:-}" ] && { perf stat -x, -e "$EVENTS" -p "$spid" -o "$tmp/stat" & perfpid=$!; }
 [ -n "${PROFILE:-}" ] && { perf record -F 2000 -g -p "$spid" -o "$PROFILE" >/dev/null 2>&1 & perfpid=$!; }
 sleep 0.2 # perf attached
 # The tool runs in a shell that writes its children's CPU time once it ends.
 if [ "$tool" = wrk ]; then
-    T=$tmp bash -c '"$@" >"$T/load.txt" 2>&1; awk "{ print \$16 + \$17 }" /proc/$$/stat >"$T/load.ticks"' \
-        run taskset -c "$load_cpu" wrk -t1 -c"$conns" -d"$duration" "http://$addr$path"
+    TICKS_FILE=$tmp/load.ticks run_timed taskset -c "$load_cpu" wrk -t1 -c"$conns" -d"$duration" \
+        "http://$addr$path" >"$tmp/load.txt" 2>&1
     rps=$(awk '/^Requests\/sec:/ { print $2 }' "$tmp/load.txt")
     reqs=$(awk '/ requests in / { print $1 }' "$tmp/load.txt")
 else
-    T=$tmp bash -c '"$@" >"$T/load.txt" 2>&1; awk "{ print \$16 + \$17 }" /proc/$$/stat >"$T/load.ticks"' \
-        run "$bin" load --target "$addr" --path "$path" --clients "$conns" --duration "$duration" \
-        --cpus "$load_cpu" --csv "$tmp/load.csv"
+    TICKS_FILE=$tmp/load.ticks run_timed "$bin" load --target "$addr" --path "$path" \
+        --clients "$conns" --duration "$duration" --cpus "$load_cpu" --csv "$tmp/load.csv" \
+        >"$tmp/load.txt" 2>&1
     col() { awk -F, -v name="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i }
                                    NR == 2 { print $c }' "$tmp/load.csv"; }
     rps=$(col throughput_rps)
     reqs=$(col requests)
 fi
-t1=$(cpu_ticks)
+t1=$(cpu_ticks "$spid")
 s1=$(switches)
 events=""
 if [ -n "${perfpid:-}" ]; then
