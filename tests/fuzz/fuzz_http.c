@@ -2,13 +2,8 @@
  * "partial" or an error status, never read past its input, and decide the
  * same whether the bytes arrive whole or cut short. Parsed heads are routed
  * and answered, and the input is rendered as a JSON and an HTML value. */
-#define _GNU_SOURCE /* memfd_create */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include "fuzz_file.h" /* first: it sets _GNU_SOURCE */
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "http.h"
 
@@ -23,13 +18,9 @@ static const char workload[] = "[database]\ndataset = techempower\n"
 
 static struct wl_workload *load_workload(void)
 {
-    char path[64], err[WL_ERR_LEN];
+    char err[WL_ERR_LEN];
     struct wl_workload *wl;
-    int fd = memfd_create("workload", 0);
-    if (fd < 0 || write(fd, workload, sizeof(workload) - 1) != (ssize_t)(sizeof(workload) - 1))
-        abort();
-    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-    if (wl_load(path, &wl, err, sizeof(err)) < 0)
+    if (wl_load(fuzz_file(workload, sizeof(workload) - 1), &wl, err, sizeof(err)) < 0)
         abort();
     return wl;
 }

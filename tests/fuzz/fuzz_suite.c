@@ -1,13 +1,8 @@
 /* libFuzzer target: a suite file (and the engine specs, lists, durations and
  * CPU lists in it) must load or give one `FILE:LINE: ...` message, never
  * crash, leak or leave the suite inconsistent. */
-#define _GNU_SOURCE /* memfd_create */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include "fuzz_file.h" /* first: it sets _GNU_SOURCE */
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "bench.h"
 
@@ -15,16 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static int fd = -1;
-    static char path[64];
-    if (fd < 0) {
-        fd = memfd_create("suite", 0);
-        if (fd < 0)
-            abort();
-        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-    }
-    if (ftruncate(fd, 0) < 0 || pwrite(fd, data, size, 0) != (ssize_t)size)
-        abort();
+    const char *path = fuzz_file(data, size);
     struct bench_suite s;
     char err[BENCH_ERR_LEN] = "";
     bench_suite_defaults(&s);
