@@ -9,6 +9,7 @@
 #include "plot.h"
 #include "async.h"
 #include "pool.h"
+#include "proc.h"
 #include "serve.h"
 #include "db.h"
 #include "wl.h"
@@ -29,7 +30,7 @@ static int serve_main(int argc, char **argv)
     int status;
     if (serve_parse_args(argc, argv, &cfg, &status) < 0)
         return status;
-    if (serve_install_signals() < 0) {
+    if (proc_install_signals() < 0) {
         fprintf(stderr, "overlap serve: cannot install signal handlers\n");
         serve_config_free(&cfg);
         return 1;

@@ -35,7 +35,7 @@ static int open_listeners(const struct serve_config *cfg, int *fds, int n, char 
 {
     char again[256];
     for (int i = 0; i < n; i++) {
-        fds[i] = serve_listen(i == 0 ? cfg->listen_addr : bound, true, i == 0 ? bound : again,
+        fds[i] = proc_listen(i == 0 ? cfg->listen_addr : bound, true, i == 0 ? bound : again,
                               i == 0 ? boundlen : sizeof(again));
         if (fds[i] < 0) {
             fprintf(stderr, "overlap serve: cannot listen on %s: %s\n",
@@ -71,7 +71,7 @@ int async_run(const struct serve_config *cfg)
         fds[i] = -1;
     raise_nofile();
     wl_burn_calibrate(); /* once, before any request pays for it */
-    if (serve_stop_fd() < 0 && serve_install_signals() < 0)
+    if (proc_stop_fd() < 0 && proc_install_signals() < 0)
         goto out;
     int err = open_listeners(cfg, fds, n, bound, sizeof(bound));
     if (err < 0) {
@@ -87,7 +87,7 @@ int async_run(const struct serve_config *cfg)
             goto out;
         }
     }
-    serve_announce(bound);
+    proc_announce(bound);
     status = start_threads(loops, n, &started) < 0 ? 1 : 0;
     if (status)
         raise(SIGTERM); /* the loops already running stop as on a signal */

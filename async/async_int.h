@@ -13,6 +13,7 @@
 
 #include "db.h"
 #include "http.h"
+#include "proc.h"
 #include "serve.h"
 #include "wl.h"
 

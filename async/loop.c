@@ -203,7 +203,7 @@ static void on_stop_deadline(struct timer *t)
 static void begin_stop(struct loop *lp)
 {
     lp->stopping = true;
-    async__poll_del(lp->epfd, serve_stop_fd());
+    async__poll_del(lp->epfd, proc_stop_fd());
     if (lp->listen_fd >= 0) {
         close(lp->listen_fd);
         lp->listen_fd = -1;
@@ -311,7 +311,7 @@ int async__loop_init(struct loop *lp, int id, const struct serve_config *cfg, in
     lp->epfd = async__poll_create();
     if (lp->epfd < 0)
         return lp->epfd;
-    int err = async__poll_add(lp->epfd, serve_stop_fd(), EPOLLIN, &lp->stop_watch);
+    int err = async__poll_add(lp->epfd, proc_stop_fd(), EPOLLIN, &lp->stop_watch);
     if (err == 0)
         err = async__poll_add(lp->epfd, listen_fd, EPOLLIN, &lp->listen_watch);
     if (err == 0)

@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "serve.h"
+#include "proc.h"
 #include "wl.h"
 
 #ifndef OVERLAP_SOURCE_DIR
@@ -70,14 +70,14 @@ struct child {
 
 int bench_count_cpus(const char *list)
 {
-    return serve_count_cpus(list);
+    return proc_count_cpus(list);
 }
 
 /* Starts argv, pinned to cpus unless empty, with stdout and stderr appended
  * to log; returns 0 or -errno. */
 static int spawn(char **argv, const char *log, const char *cpus, struct child *c)
 {
-    if (cpus[0] && serve_count_cpus(cpus) < 0)
+    if (cpus[0] && proc_count_cpus(cpus) < 0)
         return -EINVAL;
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
@@ -96,7 +96,7 @@ static int spawn(char **argv, const char *log, const char *cpus, struct child *c
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent)
             _exit(1);
-        if (cpus[0] && serve_pin_cpus(cpus) < 0)
+        if (cpus[0] && proc_pin_cpus(cpus) < 0)
             dprintf(fd, "cannot pin to CPUs %s: %s\n", cpus, strerror(errno));
         dup2(fd, 1);
         dup2(fd, 2);
@@ -1374,7 +1374,7 @@ int bench_main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     sw.live = isatty(2);
     if (sw.suite.load_cpus[0])
-        serve_pin_cpus(sw.suite.load_cpus); /* sampling stays off the server's CPUs */
+        proc_pin_cpus(sw.suite.load_cpus); /* sampling stays off the server's CPUs */
     fprintf(stderr, "overlap bench: %d runs of %s on %s into %s\n", sw.nruns, sw.suite.name,
             sw.wl->name, sw.dir);
     sweep(&sw);

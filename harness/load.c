@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "serve.h"
+#include "proc.h"
 
 #define DEFAULT_CLIENTS      10
 #define DEFAULT_TIMELINE_MAX 1000
@@ -351,7 +351,7 @@ int load_main(int argc, char **argv)
         }
         o.cfg.wl = wl;
     }
-    if (o.cpus && serve_pin_cpus(o.cpus) < 0) {
+    if (o.cpus && proc_pin_cpus(o.cpus) < 0) {
         fprintf(stderr,
                 "overlap load: --cpus: cannot pin to '%s' (expected a list like 1 or 2-3)\n",
                 o.cpus);

@@ -17,111 +17,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "csv.h"
+
 #ifndef OVERLAP_PLOTS_DIR
 #define OVERLAP_PLOTS_DIR "plots"
 #endif
 
-#define MAX_ROWS 100000 /* rows read from one CSV file: a sweep writes far fewer */
-#define MAX_COLS 48     /* columns of a header: runs.csv has 32 */
-
 static const char *charts[] = {"timeline", "throughput", "latency",
                                "spectrum", "cost",       "efficiency"};
 #define NCHARTS (int)(sizeof(charts) / sizeof(charts[0]))
-
-/* ---- a small CSV table: the whole file in memory, split in place ---- */
-
-struct table {
-    char *text;
-    int ncols, nrows;
-    char *head[MAX_COLS];
-    char **cell; /* nrows x ncols; a short row's missing cells are NULL */
-};
-
-static int split_row(char *line, char **cells, int max)
-{
-    int n = 0;
-    for (char *p = line;;) {
-        if (n == max)
-            return n;
-        cells[n++] = p;
-        p += strcspn(p, ",\n\r");
-        if (*p != ',') {
-            *p = '\0';
-            return n;
-        }
-        *p++ = '\0';
-    }
-}
-
-/* Reads a CSV file with a header line, at most MAX_ROWS rows; 0, or -errno
- * (-EINVAL for a file without a header). t is always table_free'd after. */
-static int table_load(const char *path, struct table *t)
-{
-    memset(t, 0, sizeof(*t));
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -errno;
-    size_t cap = 0, rows_cap = 0;
-    char *line = NULL;
-    int status = 0;
-    while (getline(&line, &cap, f) > 0 && t->nrows < MAX_ROWS) {
-        char *copy = strdup(line);
-        if (!copy) {
-            status = -ENOMEM;
-            break;
-        }
-        if (!t->text) {
-            t->text = copy; /* the header's storage */
-            t->ncols = split_row(copy, t->head, MAX_COLS);
-            continue;
-        }
-        if ((size_t)t->nrows == rows_cap) {
-            rows_cap = rows_cap ? 2 * rows_cap : 64;
-            char **grown = realloc(t->cell, rows_cap * t->ncols * sizeof(char *));
-            if (!grown) {
-                free(copy);
-                status = -ENOMEM;
-                break;
-            }
-            t->cell = grown;
-        }
-        char **cells = t->cell + (size_t)t->nrows * t->ncols;
-        memset(cells, 0, t->ncols * sizeof(char *));
-        split_row(copy, cells, t->ncols); /* cells[0] owns the row's storage */
-        t->nrows++;
-    }
-    free(line);
-    fclose(f);
-    return status < 0 ? status : t->ncols > 0 ? 0 : -EINVAL;
-}
-
-static int col(const struct table *t, const char *name)
-{
-    for (int i = 0; i < t->ncols; i++)
-        if (!strcmp(t->head[i], name))
-            return i;
-    return -1;
-}
-
-static const char *get(const struct table *t, int row, const char *name)
-{
-    int c = col(t, name);
-    const char *v = c < 0 ? NULL : t->cell[(size_t)row * t->ncols + c];
-    return v ? v : "";
-}
-
-static double num(const struct table *t, int row, const char *name)
-{
-    return atof(get(t, row, name));
-}
-
-static void table_free(struct table *t)
-{
-    for (int r = 0; t->cell && r < t->nrows; r++)
-        free(t->cell[(size_t)r * t->ncols]); /* the row's storage starts at its first cell */
-    free(t->cell);
-    free(t->text);
-}
 
 /* ---- running gnuplot ---- */
 
@@ -201,7 +105,7 @@ static int add_engine(char engines[][SPEC_LEN], int n, const char *spec)
  * `engines:` line, then any config runs.csv names that meta.txt does not (a
  * folder whose meta.txt was lost still draws). The order fixes each config's
  * colour in every chart. */
-static int read_engines(const char *dir, const struct table *runs, char engines[][SPEC_LEN])
+static int read_engines(const char *dir, const struct csv_table *runs, char engines[][SPEC_LEN])
 {
     char path[PATH_MAX], line[8192];
     int n = 0;
@@ -217,17 +121,17 @@ static int read_engines(const char *dir, const struct table *runs, char engines[
     if (f)
         fclose(f);
     for (int r = 0; r < runs->nrows; r++)
-        n = add_engine(engines, n, get(runs, r, "engine"));
+        n = add_engine(engines, n, csv_get(runs, r, "engine"));
     return n;
 }
 
 /* The config's ceiling: its bound with unlimited clients, as the sweep
  * wrote it on every row (0 when no row has it). */
-static double ceiling_of(const struct table *runs, const char *engine)
+static double ceiling_of(const struct csv_table *runs, const char *engine)
 {
     for (int r = 0; r < runs->nrows; r++)
-        if (!strcmp(get(runs, r, "engine"), engine) && num(runs, r, "ceiling_rps") > 0)
-            return num(runs, r, "ceiling_rps");
+        if (!strcmp(csv_get(runs, r, "engine"), engine) && csv_num(runs, r, "ceiling_rps") > 0)
+            return csv_num(runs, r, "ceiling_rps");
     return 0;
 }
 
@@ -235,38 +139,39 @@ static double ceiling_of(const struct table *runs, const char *engine)
  * highest offered rate at or below 80 % of the config's ceiling (busy, but
  * short of the knee, where every config's tail differs most), else the
  * lowest rate it ran; -1 when it has no open-loop run. */
-static void pick_spectrum_runs(const struct table *runs, char engines[][SPEC_LEN], int nengines,
+static void pick_spectrum_runs(const struct csv_table *runs, char engines[][SPEC_LEN], int nengines,
                                int *ids, double *rates)
 {
     for (int e = 0; e < nengines; e++) {
         int under = -1, lowest = -1;
         double limit = 0.8 * ceiling_of(runs, engines[e]) * 1.001;
         for (int r = 0; r < runs->nrows; r++) {
-            if (strcmp(get(runs, r, "engine"), engines[e]) ||
-                strcmp(get(runs, r, "loop"), "open") || strcmp(get(runs, r, "status"), "ok"))
+            if (strcmp(csv_get(runs, r, "engine"), engines[e]) ||
+                strcmp(csv_get(runs, r, "loop"), "open") ||
+                strcmp(csv_get(runs, r, "status"), "ok"))
                 continue;
-            double rate = num(runs, r, "rate");
-            if (rate <= limit && (under < 0 || rate > num(runs, under, "rate")))
+            double rate = csv_num(runs, r, "rate");
+            if (rate <= limit && (under < 0 || rate > csv_num(runs, under, "rate")))
                 under = r;
-            if (lowest < 0 || rate < num(runs, lowest, "rate"))
+            if (lowest < 0 || rate < csv_num(runs, lowest, "rate"))
                 lowest = r;
         }
         int pick = under >= 0 ? under : lowest;
-        ids[e] = pick >= 0 ? atoi(get(runs, pick, "run")) : -1;
-        rates[e] = pick >= 0 ? num(runs, pick, "rate") : 0;
+        ids[e] = pick >= 0 ? atoi(csv_get(runs, pick, "run")) : -1;
+        rates[e] = pick >= 0 ? csv_num(runs, pick, "rate") : 0;
     }
 }
 
-static int count_ok(const struct table *runs, const char *loop)
+static int count_ok(const struct csv_table *runs, const char *loop)
 {
     int k = 0;
     for (int r = 0; r < runs->nrows; r++)
-        k += !strcmp(get(runs, r, "loop"), loop) && !strcmp(get(runs, r, "status"), "ok");
+        k += !strcmp(csv_get(runs, r, "loop"), loop) && !strcmp(csv_get(runs, r, "status"), "ok");
     return k;
 }
 
 /* The gnuplot variables every script gets beside dir and fmt. */
-static void script_vars(const struct table *runs, char engines[][SPEC_LEN], int n,
+static void script_vars(const struct csv_table *runs, char engines[][SPEC_LEN], int n,
                         const struct tl_extent *tl, char *vars, size_t len)
 {
     int ids[MAX_ENGINES];
@@ -274,7 +179,7 @@ static void script_vars(const struct table *runs, char engines[][SPEC_LEN], int 
     pick_spectrum_runs(runs, engines, n, ids, rates);
     double service_ms = 0;
     for (int r = 0; r < runs->nrows && service_ms <= 0; r++)
-        service_ms = num(runs, r, "mean_cpu_ms") + num(runs, r, "mean_wait_ms");
+        service_ms = csv_num(runs, r, "mean_cpu_ms") + csv_num(runs, r, "mean_wait_ms");
     size_t at = snprintf(vars, len,
                          "n_closed=%d; n_open=%d; tl_requests=%d; tl_end_ms=%.3f; "
                          "service_ms=%.6f; ",
@@ -363,9 +268,9 @@ static void write_segments(FILE *seg, int e, const char *engine, const struct tl
 static int derive_timeline(const char *dir, char engines[][SPEC_LEN], int n, struct tl_extent *x)
 {
     char path[PATH_MAX];
-    struct table t;
+    struct csv_table t;
     snprintf(path, sizeof(path), "%s/timeline.csv", dir);
-    int have = table_load(path, &t) == 0;
+    int have = csv_load(path, &t) == 0;
     snprintf(path, sizeof(path), "%s/timeline-segments.csv", dir);
     FILE *seg = fopen(path, "w");
     snprintf(path, sizeof(path), "%s/timeline-requests.csv", dir);
@@ -378,20 +283,20 @@ static int derive_timeline(const char *dir, char engines[][SPEC_LEN], int n, str
     for (int e = 0; have && status == 0 && e < n; e++) {
         double origin = NAN;
         for (int r = 0; r < t.nrows; r++)
-            if (!strcmp(get(&t, r, "engine"), engines[e]) &&
-                (isnan(origin) || num(&t, r, "intended_us") < origin))
-                origin = num(&t, r, "intended_us");
+            if (!strcmp(csv_get(&t, r, "engine"), engines[e]) &&
+                (isnan(origin) || csv_num(&t, r, "intended_us") < origin))
+                origin = csv_num(&t, r, "intended_us");
         for (int r = 0; r < t.nrows; r++) {
-            if (strcmp(get(&t, r, "engine"), engines[e]))
+            if (strcmp(csv_get(&t, r, "engine"), engines[e]))
                 continue;
-            double done_us = num(&t, r, "done_us"), first_us = num(&t, r, "first_byte_us");
+            double done_us = csv_num(&t, r, "done_us"), first_us = csv_num(&t, r, "first_byte_us");
             struct tl_request q = {
-                .request = atoi(get(&t, r, "request")),
-                .intended = (num(&t, r, "intended_us") - origin) / 1e3,
-                .sent = (num(&t, r, "sent_us") - origin) / 1e3,
+                .request = atoi(csv_get(&t, r, "request")),
+                .intended = (csv_num(&t, r, "intended_us") - origin) / 1e3,
+                .sent = (csv_num(&t, r, "sent_us") - origin) / 1e3,
                 .done = (done_us - origin) / 1e3,
                 .server_end = ((first_us > 0 ? first_us : done_us) - origin) / 1e3,
-                .phases = get(&t, r, "phases"),
+                .phases = csv_get(&t, r, "phases"),
             };
             count++;
             x->requests = q.request > x->requests ? q.request : x->requests;
@@ -410,7 +315,7 @@ static int derive_timeline(const char *dir, char engines[][SPEC_LEN], int n, str
         status = -EIO;
     if (req && fclose(req) != 0)
         status = -EIO;
-    table_free(&t);
+    csv_free(&t);
     return status < 0 ? status : count;
 }
 
@@ -483,14 +388,14 @@ static const char *captions[] = {
 };
 
 /* The closed-loop run with the highest throughput of one config, or -1. */
-static int peak_run(const struct table *runs, const char *engine)
+static int peak_run(const struct csv_table *runs, const char *engine)
 {
     int best = -1;
     for (int r = 0; r < runs->nrows; r++) {
-        if (strcmp(get(runs, r, "engine"), engine) || strcmp(get(runs, r, "status"), "ok") ||
-            strcmp(get(runs, r, "loop"), "closed"))
+        if (strcmp(csv_get(runs, r, "engine"), engine) ||
+            strcmp(csv_get(runs, r, "status"), "ok") || strcmp(csv_get(runs, r, "loop"), "closed"))
             continue;
-        if (best < 0 || num(runs, r, "throughput_rps") > num(runs, best, "throughput_rps"))
+        if (best < 0 || csv_num(runs, r, "throughput_rps") > csv_num(runs, best, "throughput_rps"))
             best = r;
     }
     return best;
@@ -498,15 +403,15 @@ static int peak_run(const struct table *runs, const char *engine)
 
 /* The slowest answered timeline request of a config, from
  * timeline-requests.csv: the lecture's "request 3 waited behind 1 and 2". */
-static int timeline_last(const struct table *tl, const char *engine, double *ms)
+static int timeline_last(const struct csv_table *tl, const char *engine, double *ms)
 {
     int k = 0;
     *ms = 0;
     for (int r = 0; r < tl->nrows; r++) {
-        if (strcmp(get(tl, r, "engine"), engine) || num(tl, r, "response_ms") < 0)
+        if (strcmp(csv_get(tl, r, "engine"), engine) || csv_num(tl, r, "response_ms") < 0)
             continue;
         k++;
-        *ms = fmax(*ms, num(tl, r, "response_ms"));
+        *ms = fmax(*ms, csv_num(tl, r, "response_ms"));
     }
     return k;
 }
@@ -514,9 +419,9 @@ static int timeline_last(const struct table *tl, const char *engine, double *ms)
 static void write_timeline_finding(FILE *f, const char *dir, char engines[][SPEC_LEN], int n)
 {
     char path[PATH_MAX];
-    struct table tl;
+    struct csv_table tl;
     snprintf(path, sizeof(path), "%s/timeline-requests.csv", dir);
-    if (table_load(path, &tl) < 0)
+    if (csv_load(path, &tl) < 0)
         return;
     int slow = -1, fast = -1;
     double slow_ms = 0, fast_ms = INFINITY, ms;
@@ -535,10 +440,10 @@ static void write_timeline_finding(FILE *f, const char *dir, char engines[][SPEC
         html_escaped(f, engines[fast]);
         fprintf(f, "</b>.</li>\n");
     }
-    table_free(&tl);
+    csv_free(&tl);
 }
 
-static void write_findings(FILE *f, const char *dir, const struct table *runs,
+static void write_findings(FILE *f, const char *dir, const struct csv_table *runs,
                            char engines[][SPEC_LEN], int n)
 {
     int best_pool = -1, best_async = -1, failed = 0;
@@ -552,24 +457,26 @@ static void write_findings(FILE *f, const char *dir, const struct table *runs,
         fprintf(f,
                 "</b> peaked at %.0f req/s with %s clients, %.0f %% of its bound of %.0f "
                 "req/s; p99 there was %.1f ms.</li>\n",
-                num(runs, r, "throughput_rps"), get(runs, r, "clients"),
-                100 * num(runs, r, "efficiency"), num(runs, r, "bound_rps"),
-                num(runs, r, "p99_ms"));
+                csv_num(runs, r, "throughput_rps"), csv_get(runs, r, "clients"),
+                100 * csv_num(runs, r, "efficiency"), csv_num(runs, r, "bound_rps"),
+                csv_num(runs, r, "p99_ms"));
         int *best = !strncmp(engines[e], "async", 5) ? &best_async : &best_pool;
-        if (*best < 0 || num(runs, r, "throughput_rps") > num(runs, *best, "throughput_rps"))
+        if (*best < 0 ||
+            csv_num(runs, r, "throughput_rps") > csv_num(runs, *best, "throughput_rps"))
             *best = r;
     }
-    if (best_pool >= 0 && best_async >= 0 && num(runs, best_pool, "throughput_rps") > 0) {
+    if (best_pool >= 0 && best_async >= 0 && csv_num(runs, best_pool, "throughput_rps") > 0) {
         fprintf(f,
                 "<li>The event loop's best throughput is %.2f&#215; the best pool "
                 "config's (",
-                num(runs, best_async, "throughput_rps") / num(runs, best_pool, "throughput_rps"));
-        html_escaped(f, get(runs, best_pool, "engine"));
-        fprintf(f, ", %.0f req/s).</li>\n", num(runs, best_pool, "throughput_rps"));
+                csv_num(runs, best_async, "throughput_rps") /
+                    csv_num(runs, best_pool, "throughput_rps"));
+        html_escaped(f, csv_get(runs, best_pool, "engine"));
+        fprintf(f, ", %.0f req/s).</li>\n", csv_num(runs, best_pool, "throughput_rps"));
     }
     write_timeline_finding(f, dir, engines, n);
     for (int r = 0; r < runs->nrows; r++)
-        failed += strcmp(get(runs, r, "status"), "ok") != 0;
+        failed += strcmp(csv_get(runs, r, "status"), "ok") != 0;
     if (failed)
         fprintf(f, "<li>%d of %d runs failed; their reasons are in the tables below.</li>\n",
                 failed, runs->nrows);
@@ -599,13 +506,13 @@ static const struct {
 };
 #define NTABLE_COLS (sizeof(table_cols) / sizeof(table_cols[0]))
 
-static void write_cell(FILE *f, const struct table *runs, int r, size_t c)
+static void write_cell(FILE *f, const struct csv_table *runs, int r, size_t c)
 {
-    const char *text = get(runs, r, table_cols[c].field);
+    const char *text = csv_get(runs, r, table_cols[c].field);
     char *end;
     double v = strtod(text, &end);
     int numeric = end != text && !*end;
-    if (!strcmp(table_cols[c].field, "rate") && !strcmp(get(runs, r, "loop"), "closed"))
+    if (!strcmp(table_cols[c].field, "rate") && !strcmp(csv_get(runs, r, "loop"), "closed"))
         fputs("-", f); /* a closed loop offers no rate */
     else if (table_cols[c].decimals >= 0 && numeric)
         fprintf(f, "%.*f", table_cols[c].decimals, v * table_cols[c].scale);
@@ -613,7 +520,7 @@ static void write_cell(FILE *f, const struct table *runs, int r, size_t c)
         html_escaped(f, text);
 }
 
-static void write_engine_table(FILE *f, const struct table *runs, const char *engine)
+static void write_engine_table(FILE *f, const struct csv_table *runs, const char *engine)
 {
     fprintf(f, "<h3>");
     html_escaped(f, engine);
@@ -622,16 +529,16 @@ static void write_engine_table(FILE *f, const struct table *runs, const char *en
         fprintf(f, "<th>%s</th>", table_cols[c].head);
     fprintf(f, "</tr>\n");
     for (int r = 0; r < runs->nrows; r++) {
-        if (strcmp(get(runs, r, "engine"), engine))
+        if (strcmp(csv_get(runs, r, "engine"), engine))
             continue;
-        int ok = !strcmp(get(runs, r, "status"), "ok");
+        int ok = !strcmp(csv_get(runs, r, "status"), "ok");
         fprintf(f, "<tr%s>", ok ? "" : " class=\"failed\"");
         for (size_t c = 0; c < NTABLE_COLS; c++) {
             fprintf(f, "<td>");
             write_cell(f, runs, r, c);
             if (!ok && !strcmp(table_cols[c].field, "status")) {
                 fprintf(f, ": ");
-                html_escaped(f, get(runs, r, "reason"));
+                html_escaped(f, csv_get(runs, r, "reason"));
             }
             fprintf(f, "</td>");
         }
@@ -672,7 +579,8 @@ static const char report_style[] =
     "figure{margin:1.5em 0}figure svg{width:100%;height:auto}"
     "figcaption{color:#555;font-size:.9em}.findings li{margin:.3em 0}";
 
-static int write_report(const char *dir, const struct table *runs, char engines[][SPEC_LEN], int n)
+static int write_report(const char *dir, const struct csv_table *runs, char engines[][SPEC_LEN],
+                        int n)
 {
     char path[PATH_MAX], svg[PATH_MAX];
     snprintf(path, sizeof(path), "%s/report.html", dir);
@@ -684,9 +592,9 @@ static int write_report(const char *dir, const struct table *runs, char engines[
             "<title>overlap report</title>\n<style>%s</style>\n</head>\n<body>\n",
             report_style);
     fprintf(f, "<h1>overlap: ");
-    html_escaped(f, runs->nrows ? get(runs, 0, "suite") : "");
+    html_escaped(f, runs->nrows ? csv_get(runs, 0, "suite") : "");
     fprintf(f, " sweep of the ");
-    html_escaped(f, runs->nrows ? get(runs, 0, "workload") : "");
+    html_escaped(f, runs->nrows ? csv_get(runs, 0, "workload") : "");
     fprintf(f, " workload</h1>\n<h2>What the runs say</h2>\n");
     write_findings(f, dir, runs, engines, n);
     fprintf(f, "<h2>Machine and command</h2>\n");
@@ -758,7 +666,7 @@ static int draw_charts(const char *dir, const char *scripts, const char *vars)
 /* A results folder as the charts and the report see it. */
 struct folder {
     char dir[PATH_MAX];
-    struct table runs;
+    struct csv_table runs;
     char engines[MAX_ENGINES][SPEC_LEN];
     int n;
 };
@@ -768,12 +676,12 @@ static int folder_open(const char *dir, struct folder *f, char *err, size_t errl
     char path[PATH_MAX + 16];
     snprintf(f->dir, sizeof(f->dir), "%s", dir);
     snprintf(path, sizeof(path), "%s/runs.csv", dir);
-    if (table_load(path, &f->runs) < 0 || col(&f->runs, "engine") < 0) {
+    if (csv_load(path, &f->runs) < 0 || csv_col(&f->runs, "engine") < 0) {
         snprintf(err, errlen,
                  "%s: not a results folder (no readable runs.csv with an engine "
                  "column)",
                  dir);
-        table_free(&f->runs);
+        csv_free(&f->runs);
         return -1;
     }
     f->n = read_engines(dir, &f->runs, f->engines);
@@ -800,7 +708,7 @@ int plot_prepare(const char *dir, char *vars, size_t len, char *err, size_t errl
         script_vars(&f->runs, f->engines, f->n, &tl, vars, len);
         status = 0;
     }
-    table_free(&f->runs);
+    csv_free(&f->runs);
 done:
     free(f);
     return status;
@@ -813,7 +721,7 @@ int plot_write_report(const char *dir)
     int status = -ENOMEM;
     if (f && folder_open(dir, f, err, sizeof(err)) == 0) {
         status = write_report(dir, &f->runs, f->engines, f->n);
-        table_free(&f->runs);
+        csv_free(&f->runs);
     } else if (f) {
         status = -EINVAL;
     }

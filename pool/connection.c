@@ -45,10 +45,10 @@ static void linger_close(struct pool__conn *c)
 static int wait_readable(struct pool__conn *c)
 {
     struct pollfd pfd[2] = {{.fd = c->fd, .events = POLLIN},
-                            {.fd = serve_stop_fd(), .events = POLLIN}};
+                            {.fd = proc_stop_fd(), .events = POLLIN}};
     for (;;) {
         bool begun = c->in_len > 0 || c->head_len > 0;
-        if (serve_stopping() && !begun)
+        if (proc_stopping() && !begun)
             return 0;
         uint64_t now = pool__now();
         if (now >= c->deadline)
@@ -214,12 +214,12 @@ int pool__run_connection_mode(struct pool *p)
 {
     struct http_buf out;
     struct pollfd pfd[2] = {{.fd = p->listen_fd, .events = POLLIN},
-                            {.fd = serve_stop_fd(), .events = POLLIN}};
+                            {.fd = proc_stop_fd(), .events = POLLIN}};
     http_buf_init(&out);
-    while (!serve_stopping()) {
+    while (!proc_stopping()) {
         if (poll(pfd, 2, -1) < 0 && errno != EINTR)
             break;
-        if (pfd[0].revents && !serve_stopping())
+        if (pfd[0].revents && !proc_stopping())
             accept_all(p, &out);
     }
     http_buf_free(&out);

@@ -252,7 +252,7 @@ static void on_stop(struct poller *pl)
 {
     pl->stopping = true;
     pl->grace_end = pool__now() + pl->pool->cfg->db_timeout_ns + POOL_SHUTDOWN_GRACE_NS;
-    watch(pl, EPOLL_CTL_DEL, serve_stop_fd(), NULL, 0);
+    watch(pl, EPOLL_CTL_DEL, proc_stop_fd(), NULL, 0);
     if (pl->accepting)
         watch(pl, EPOLL_CTL_DEL, pl->pool->listen_fd, NULL, 0);
     pl->accepting = false;
@@ -290,7 +290,7 @@ static int poller_init(struct poller *pl, struct pool *p)
         return -errno;
     int err = watch(pl, EPOLL_CTL_ADD, p->listen_fd, &listen_tag, EPOLLIN);
     if (!err)
-        err = watch(pl, EPOLL_CTL_ADD, serve_stop_fd(), &stop_tag, EPOLLIN);
+        err = watch(pl, EPOLL_CTL_ADD, proc_stop_fd(), &stop_tag, EPOLLIN);
     if (!err)
         err = watch(pl, EPOLL_CTL_ADD, p->wake_fd, &wake_tag, EPOLLIN);
     pl->accepting = err == 0;

@@ -169,7 +169,7 @@ int pool_run(const struct serve_config *cfg)
         pool_free(&p);
         return 1;
     }
-    p.listen_fd = serve_listen(cfg->listen_addr, false, bound, sizeof(bound));
+    p.listen_fd = proc_listen(cfg->listen_addr, false, bound, sizeof(bound));
     if (p.listen_fd < 0) {
         fprintf(stderr, "overlap serve: cannot listen on %s: %s\n", cfg->listen_addr,
                 strerror(-p.listen_fd));
@@ -186,7 +186,7 @@ int pool_run(const struct serve_config *cfg)
         return 1;
     }
     wait_ready(&p);
-    serve_announce(bound);
+    proc_announce(bound);
     int leftover = cfg->mode == SERVE_MODE_REQUEST ? pool__run_request_mode(&p)
                                                    : pool__run_connection_mode(&p);
     pool__queue_stop(&p.queue);

@@ -19,6 +19,7 @@
 #include "db.h"
 #include "http.h"
 #include "pool.h"
+#include "proc.h"
 
 #define POOL_IN_MIN            2048 /* first read buffer: most heads fit; grows to HTTP_MAX_HEAD */
 #define POOL_LINGER_NS         1000000000 /* after a close-bound response, wait this long for EOF */

@@ -133,7 +133,7 @@ static int run_steps(struct pool__worker *w, struct pool__conn *c, int request, 
 int pool__serve_one(struct pool__worker *w, struct pool__conn *c)
 {
     struct pool *p = w->pool;
-    bool keep = c->req.keep_alive && !serve_stopping();
+    bool keep = c->req.keep_alive && !proc_stopping();
     int route = http_route(p->cfg->wl, &c->req);
     int err;
     w->out.len = 0;

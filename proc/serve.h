@@ -1,6 +1,6 @@
-/* The front door both engines share: `overlap serve` flags, the listening
- * socket, CPU pinning, the `listening HOST:PORT` line and the stop signal.
- * Nothing here runs a request; the engines do that their own way. */
+/* The front door every engine shares: `overlap serve` flags, parsed into one
+ * config. Nothing here runs a request; the engines do that their own way, with
+ * the socket, pinning and signal helpers of proc.h. */
 #ifndef OVERLAP_SERVE_H
 #define OVERLAP_SERVE_H
 
@@ -14,7 +14,6 @@
 #define SERVE_DEFAULT_WORKERS  64   /* pool: enough to overlap ~60 waits per core */
 #define SERVE_DEFAULT_QUEUE    1024 /* pool: requests waiting for a worker before 503 */
 #define SERVE_DEFAULT_DB_CONNS 4    /* async: database connections per loop */
-#define SERVE_BACKLOG          4096 /* listen(2) backlog: accept storms queue in the kernel */
 
 enum serve_engine { SERVE_POOL, SERVE_ASYNC };
 
@@ -48,26 +47,5 @@ struct serve_config {
  * --help, 2 after a usage or workload error, message already printed). */
 int serve_parse_args(int argc, char **argv, struct serve_config *cfg, int *status);
 void serve_config_free(struct serve_config *cfg);
-
-/* The number of CPUs in a list such as `0`, `0-3` or `0,2-3`, or -1. */
-int serve_count_cpus(const char *list);
-
-/* Pins the calling process to a CPU list such as `0`, `0-3` or `0,2-3`.
- * Returns the number of CPUs, or -1 for a bad list, -2 if pinning failed. */
-int serve_pin_cpus(const char *list);
-
-/* A non-blocking listening TCP socket on HOST:PORT with SO_REUSEADDR (and
- * SO_REUSEPORT when asked, so each async loop can own one). Writes the bound
- * address, with the real port, into bound. Returns the fd or -errno. */
-int serve_listen(const char *addr, bool reuseport, char *bound, size_t boundlen);
-
-/* Prints the `listening HOST:PORT` line and flushes: the harness waits for it. */
-void serve_announce(const char *bound);
-
-/* SIGINT/SIGTERM set the stop flag and make serve_stop_fd() readable forever,
- * so any epoll loop that watches it wakes; SIGPIPE is ignored. */
-int serve_install_signals(void);
-int serve_stop_fd(void);
-bool serve_stopping(void);
 
 #endif

@@ -1,27 +1,12 @@
-/* `overlap serve` flags, the listening socket, pinning and the stop signal,
- * shared by both engines. */
-#define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
+/* `overlap serve` flags: parsed once into the config every engine reads.
+ * Pinning and the descriptor limit happen here, before any engine starts. */
 #include "serve.h"
 
-#include <sched.h>
-#include <signal.h>
-#include <stdatomic.h>
-#include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-/* Set by the signal handler, read by every engine thread: a lock-free
- * atomic, which is both async-signal-safe and race-free across threads
- * (a volatile sig_atomic_t is only the former). */
-static atomic_int stop_flag;
-static int stop_fd = -1; /* written once before signals are installed */
+#include "proc.h"
 
 static const char usage_text[] =
     "usage: overlap serve --engine pool|async --workload FILE --db ADDR [flags]\n"
@@ -53,32 +38,6 @@ static int usage_error(int *status, const char *fmt, const char *arg)
     return -1;
 }
 
-/* Parses a CPU list (`1`, `0-1`, `0,2`) into set, strictly: no signs, spaces
- * or stray commas. 0 or -1. */
-static int parse_cpus(const char *list, cpu_set_t *set)
-{
-    CPU_ZERO(set);
-    for (const char *p = list; *p;) {
-        char *end;
-        if (*p < '0' || *p > '9')
-            return -1;
-        long lo = strtol(p, &end, 10), hi = lo;
-        if (*end == '-') {
-            if (end[1] < '0' || end[1] > '9')
-                return -1;
-            hi = strtol(end + 1, &end, 10);
-        }
-        if (hi < lo || hi >= CPU_SETSIZE || (*end && *end != ','))
-            return -1;
-        for (long i = lo; i <= hi; i++)
-            CPU_SET(i, set);
-        p = *end ? end + 1 : end;
-        if (*end && !*p)
-            return -1; /* a trailing comma */
-    }
-    return CPU_COUNT(set) ? 0 : -1;
-}
-
 static int parse_timeout(const char *flag, const char *value, uint64_t *ns, int *status)
 {
     if (wl_duration_parse(value, ns) < 0 || *ns == 0)
@@ -103,7 +62,7 @@ static int parse_flag(struct serve_config *cfg, const char *flag, const char *v,
     } else if (!strcmp(flag, "--listen")) {
         cfg->listen_addr = v;
     } else if (!strcmp(flag, "--cpus")) {
-        int n = serve_pin_cpus(v);
+        int n = proc_pin_cpus(v);
         if (n == -1)
             return usage_error(status, "bad CPU list '%s' (expected e.g. 0, 0-1 or 0,2)", v);
         if (n < 0)
@@ -168,27 +127,10 @@ static int check_required(struct serve_config *cfg, int *status)
     return 0;
 }
 
-int serve_count_cpus(const char *list)
-{
-    cpu_set_t set;
-    return parse_cpus(list, &set) < 0 ? -1 : CPU_COUNT(&set);
-}
-
-int serve_pin_cpus(const char *list)
-{
-    cpu_set_t set;
-    if (parse_cpus(list, &set) < 0)
-        return -1;
-    if (sched_setaffinity(0, sizeof(set), &set) < 0)
-        return -2;
-    return CPU_COUNT(&set);
-}
-
 /* The CPUs the process may run on (pinned or inherited) size the defaults. */
 static void count_cpus(struct serve_config *cfg)
 {
-    cpu_set_t set;
-    cfg->ncpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+    cfg->ncpus = proc_cpus_allowed();
     if (cfg->loops == 0)
         cfg->loops = cfg->ncpus;
 }
@@ -211,6 +153,7 @@ int serve_parse_args(int argc, char **argv, struct serve_config *cfg, int *statu
     if (check_required(cfg, status) < 0)
         return -1;
     count_cpus(cfg);
+    proc_raise_nofile(0); /* every connection is a descriptor, whatever the engine */
     if (wl_load(cfg->workload_path, &cfg->wl, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s\n", err);
         *status = 2;
@@ -223,102 +166,4 @@ void serve_config_free(struct serve_config *cfg)
 {
     wl_free(cfg->wl);
     cfg->wl = NULL;
-}
-
-/* Splits HOST:PORT (or [HOST]:PORT) into its parts. */
-static int split_addr(const char *addr, char *host, size_t hostlen, const char **port)
-{
-    const char *colon = strrchr(addr, ':');
-    if (!colon || colon == addr || !colon[1])
-        return -1;
-    size_t len = colon - addr;
-    if (addr[0] == '[' && colon[-1] == ']') {
-        addr++;
-        len -= 2;
-    }
-    if (len >= hostlen)
-        return -1;
-    memcpy(host, addr, len);
-    host[len] = '\0';
-    *port = colon + 1;
-    return 0;
-}
-
-static int bind_one(const struct addrinfo *ai, bool reuseport)
-{
-    int one = 1;
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (reuseport)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SERVE_BACKLOG) < 0) {
-        int err = -errno;
-        close(fd);
-        return err;
-    }
-    return fd;
-}
-
-int serve_listen(const char *addr, bool reuseport, char *bound, size_t boundlen)
-{
-    char host[256], shost[NI_MAXHOST], sport[NI_MAXSERV];
-    const char *port;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *res;
-    if (split_addr(addr, host, sizeof(host), &port) < 0)
-        return -EINVAL;
-    if (getaddrinfo(host, port, &hints, &res) != 0)
-        return -EADDRNOTAVAIL;
-    int fd = bind_one(res, reuseport);
-    freeaddrinfo(res);
-    if (fd < 0)
-        return fd;
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    getnameinfo((struct sockaddr *)&ss, sl, shost, sizeof(shost), sport, sizeof(sport),
-                NI_NUMERICHOST | NI_NUMERICSERV);
-    snprintf(bound, boundlen, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", shost, sport);
-    return fd;
-}
-
-void serve_announce(const char *bound)
-{
-    printf("listening %s\n", bound);
-    fflush(stdout);
-}
-
-static void on_signal(int sig)
-{
-    uint64_t one = 1;
-    int saved = errno;
-    atomic_store_explicit(&stop_flag, 1, memory_order_relaxed);
-    if (write(stop_fd, &one, sizeof(one)) < 0) {
-        /* the eventfd is already readable: nothing more to do */
-    }
-    errno = saved;
-}
-
-int serve_install_signals(void)
-{
-    stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (stop_fd < 0)
-        return -errno;
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    return 0;
-}
-
-int serve_stop_fd(void)
-{
-    return stop_fd;
-}
-
-bool serve_stopping(void)
-{
-    return atomic_load_explicit(&stop_flag, memory_order_relaxed) != 0;
 }

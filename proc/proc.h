@@ -1,0 +1,50 @@
+/* What every overlap process asks of the kernel, written once: the monotonic
+ * clock, HOST:PORT addresses, the listening socket and its announcement, CPU
+ * pinning, the descriptor limit and the stop signal. No HTTP, no SQLite: the
+ * servers, the database and the load generator all link it. */
+#ifndef OVERLAP_PROC_H
+#define OVERLAP_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROC_BACKLOG 4096 /* listen(2) backlog: accept storms queue in the kernel */
+
+/* CLOCK_MONOTONIC in nanoseconds: every duration overlap measures. */
+uint64_t proc_now_ns(void);
+
+/* Splits HOST:PORT or [V6HOST]:PORT into host (NUL-terminated, brackets
+ * removed) and *port (pointing into addr). Host and port must both be
+ * non-empty. 0, or -EINVAL. */
+int proc_split_addr(const char *addr, char *host, size_t hostlen, const char **port);
+
+/* A non-blocking listening TCP socket on HOST:PORT with SO_REUSEADDR (and
+ * SO_REUSEPORT when asked, so each event loop can own one). Writes the bound
+ * address, with the real port, into bound. Returns the fd or -errno. */
+int proc_listen(const char *addr, bool reuseport, char *bound, size_t boundlen);
+
+/* Prints the `listening ADDR` line and flushes: the harness waits for it. */
+void proc_announce(const char *bound);
+
+/* The number of CPUs in a list such as `0`, `0-3` or `0,2-3`, or -1. */
+int proc_count_cpus(const char *list);
+
+/* Pins the calling process to a CPU list such as `0`, `0-3` or `0,2-3`.
+ * Returns the number of CPUs, or -1 for a bad list, -2 if pinning failed. */
+int proc_pin_cpus(const char *list);
+
+/* The CPUs the process may run on (pinned or inherited), at least 1. */
+int proc_cpus_allowed(void);
+
+/* Raises the soft RLIMIT_NOFILE toward need (0: as far as the hard limit
+ * goes). Returns the soft limit in force afterwards. */
+long proc_raise_nofile(long need);
+
+/* SIGINT/SIGTERM set the stop flag and make proc_stop_fd() readable forever,
+ * so any epoll loop that watches it wakes; SIGPIPE is ignored. 0 or -errno. */
+int proc_install_signals(void);
+int proc_stop_fd(void);
+bool proc_stopping(void);
+
+#endif
