@@ -1,12 +1,19 @@
 /* The statistics behind results: means and spreads, Student's t against
- * textbook tables, the t, Welch and median intervals on hand-computed cases. */
+ * textbook tables, the t, Welch and median intervals on hand-computed cases,
+ * and summary.csv from hand-made runs.csv files of both schemas (with and
+ * without the repeat columns). */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "child.h"
+#include "csv.h"
 #include "stats.h"
+#include "summary.h"
 
 #define N(x) ((int)(sizeof(x) / sizeof((x)[0])))
 
@@ -126,4 +133,174 @@ Test(stats, median_interval_narrows_once_95_percent_allows)
     cr_expect_float_eq(m.lo, 2.0, 0);
     cr_expect_float_eq(m.hi, 9.0, 0);
     cr_expect_float_eq(m.confidence, 1 - 22.0 / 1024, 1e-12);
+}
+
+/* ---- summary.csv ---- */
+
+static char tmp[256];
+
+static void setup(void)
+{
+    cr_assert_eq(child_tmpdir(tmp, sizeof(tmp)), 0);
+}
+
+static void teardown(void)
+{
+    child_tmpdir_remove(tmp);
+}
+
+TestSuite(summary, .init = setup, .fini = teardown);
+
+static void write_runs(const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/runs.csv", tmp);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Writes tmp/summary.csv with cores and reads it back. */
+static void summarize(int cores, struct csv_table *t)
+{
+    char err[512], path[512];
+    cr_assert_eq(summary_write(tmp, cores, err, sizeof(err)), 0, "%s", err);
+    snprintf(path, sizeof(path), "%s/summary.csv", tmp);
+    cr_assert_eq(csv_load(path, t), 0);
+}
+
+/* The older schema: no repeat columns; rows of one point are its repeats,
+ * configs interleaved as a sweep runs them. */
+static const char old_runs[] =
+    "run,engine,loop,clients,rate,status,reason,requests,errors,throughput_rps,p99_ms,mean_ms,"
+    "cpu_user_s,cpu_sys_s,bound_rps,ceiling_rps\n"
+    "1,a,closed,8,0.000,ok,,1000,0,100,10,80,0.5,0.5,100,200\n"
+    "2,b,closed,8,0.000,ok,,2000,0,200,5,40,0.3,0.1,200,400\n"
+    "3,a,closed,8,0.000,ok,,1000,0,110,30,80,0.25,0.75,100,200\n"
+    "4,a,open,0,50.000,failed,server died,,,,,,,,50,200\n"
+    "5,b,closed,8,0.000,ok,,2000,0,202,7,40,0.3,0.1,200,400\n"
+    "6,a,closed,8,0.000,ok,,1000,0,90,20,80,0.5,0.5,100,200\n"
+    "7,a,open,0,50.000,ok,,500,0,50,12,11,0.4,0.1,50,200\n";
+
+Test(summary, one_row_per_point_with_mean_median_and_intervals)
+{
+    write_runs(old_runs);
+    struct csv_table t;
+    summarize(2, &t);
+    cr_assert_eq(t.nrows, 3);
+    cr_expect_str_eq(csv_get(&t, 0, "engine"), "a");
+    cr_expect_str_eq(csv_get(&t, 1, "engine"), "b", "points in the order they first appear");
+    cr_expect_str_eq(csv_get(&t, 2, "loop"), "open");
+    /* a closed 8: throughput 100, 110, 90: mean 100, s 10, t(2) = 4.303. */
+    cr_expect_str_eq(csv_get(&t, 0, "repeats"), "3");
+    cr_expect_str_eq(csv_get(&t, 0, "failed"), "0");
+    cr_expect_float_eq(csv_num(&t, 0, "throughput_mean"), 100, 1e-3);
+    cr_expect_float_eq(csv_num(&t, 0, "throughput_lo"), 100 - 4.3027 * 10 / sqrt(3), 2e-3);
+    cr_expect_float_eq(csv_num(&t, 0, "throughput_hi"), 100 + 4.3027 * 10 / sqrt(3), 2e-3);
+    cr_expect_float_eq(csv_num(&t, 0, "p99_median"), 20, 1e-6);
+    cr_expect_float_eq(csv_num(&t, 0, "p99_lo"), 10, 1e-6);
+    cr_expect_float_eq(csv_num(&t, 0, "p99_hi"), 30, 1e-6);
+    /* (0.5 + 0.5) s over 1000 requests each time; 2 cores at 1 ms a request. */
+    cr_expect_float_eq(csv_num(&t, 0, "cpu_per_request_us"), 1000, 1e-3);
+    cr_expect_float_eq(csv_num(&t, 0, "ceiling_measured_rps"), 2000, 0.1);
+    /* X R / C: 100 x 0.08 / 8, 110 x 0.08 / 8, 90 x 0.08 / 8: mean 1. */
+    cr_expect_float_eq(csv_num(&t, 0, "littles_ratio"), 1.0, 1e-4);
+    cr_expect_str_eq(csv_get(&t, 0, "flags"), "noisy", "a half-width of 25 %% is noise");
+    csv_free(&t);
+}
+
+Test(summary, failed_runs_are_counted_not_averaged_and_one_repeat_has_no_interval)
+{
+    write_runs(old_runs);
+    struct csv_table t;
+    summarize(2, &t);
+    /* b closed 8: 200 and 202: half-width t(1) x s / sqrt 2 = 12.706, 6 %. */
+    cr_expect_float_eq(csv_num(&t, 1, "throughput_mean"), 201, 1e-3);
+    cr_expect_float_eq(csv_num(&t, 1, "throughput_hi"), 201 + 12.7062, 2e-3);
+    cr_expect_str_eq(csv_get(&t, 1, "flags"), "");
+    cr_expect_float_eq(csv_num(&t, 1, "cpu_per_request_us"), 200, 1e-3);
+    /* a open 50: one ok run, one failed. */
+    cr_expect_str_eq(csv_get(&t, 2, "repeats"), "1");
+    cr_expect_str_eq(csv_get(&t, 2, "failed"), "1");
+    cr_expect_float_eq(csv_num(&t, 2, "throughput_mean"), 50, 1e-3);
+    cr_expect_str_eq(csv_get(&t, 2, "throughput_lo"), "");
+    cr_expect_str_eq(csv_get(&t, 2, "throughput_hi"), "");
+    cr_expect_float_eq(csv_num(&t, 2, "p99_median"), 12, 1e-6);
+    cr_expect_str_eq(csv_get(&t, 2, "p99_lo"), "");
+    cr_expect_str_eq(csv_get(&t, 2, "littles_ratio"), "", "no Little's ratio for an open loop");
+    cr_expect_str_eq(csv_get(&t, 2, "flags"), "failed");
+    csv_free(&t);
+}
+
+Test(summary, new_columns_are_used_and_flags_joined)
+{
+    write_runs("run,engine,loop,clients,rate,status,requests,throughput_rps,p99_ms,mean_ms,"
+               "cpu_user_s,cpu_sys_s,repeat,cpu_per_request_us,littles_ratio,flags\n"
+               "1,async,closed,64,0,ok,1000,500,9,100,1,1,1,800,0.97,littles-law;errors\n"
+               "2,async,closed,64,0,ok,1000,500,9,100,1,1,2,900,0.99,\n"
+               "3,async,closed,64,0,ok,1000,500,9,100,1,1,3,1000,,errors;unsteady\n");
+    struct csv_table t;
+    summarize(0, &t);
+    cr_assert_eq(t.nrows, 1);
+    cr_expect_str_eq(csv_get(&t, 0, "repeats"), "3");
+    cr_expect_float_eq(csv_num(&t, 0, "cpu_per_request_us"), 900, 1e-3, "the column, not 2 ms");
+    /* The third run lacks the column: its ratio comes from 500 x 0.1 / 64. */
+    cr_expect_float_eq(csv_num(&t, 0, "littles_ratio"), (0.97 + 0.99 + 50.0 / 64) / 3, 1e-4);
+    cr_expect_str_eq(csv_get(&t, 0, "ceiling_measured_rps"), "", "no cores given");
+    cr_expect_str_eq(csv_get(&t, 0, "throughput_lo"), "500.000", "no spread: a zero width");
+    cr_expect_str_eq(csv_get(&t, 0, "flags"), "littles-law;errors;unsteady");
+    csv_free(&t);
+}
+
+Test(summary, is_written_whole_and_leaves_no_temporary_file)
+{
+    write_runs(old_runs);
+    struct csv_table t;
+    summarize(2, &t);
+    csv_free(&t);
+    summarize(2, &t); /* a second time: replaced, not appended to */
+    cr_expect_eq(t.nrows, 3);
+    csv_free(&t);
+    DIR *d = opendir(tmp);
+    int files = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        files += e->d_name[0] != '.' || strlen(e->d_name) > 2;
+    closedir(d);
+    cr_expect_eq(files, 2, "runs.csv and summary.csv, nothing else");
+}
+
+/* summary_read's message for text as runs.csv, or "" when it was read. */
+static const char *read_error(const char *text)
+{
+    static char err[512];
+    char path[512];
+    struct summary_set set;
+    write_runs(text);
+    snprintf(path, sizeof(path), "%s/runs.csv", tmp);
+    err[0] = '\0';
+    int rc = summary_read(path, &set, err, sizeof(err));
+    cr_expect_eq(rc, err[0] ? -EINVAL : 0, "%s", err);
+    cr_expect(!err[0] || strstr(err, path), "the message names the file: %s", err);
+    summary_free(&set);
+    return err;
+}
+
+Test(summary, refuses_what_is_not_a_runs_csv)
+{
+    cr_expect(strstr(read_error(""), "empty file"));
+    cr_expect(
+        strstr(read_error("engine,loop,clients,rate,status,throughput_rps\n"), "no column p99_ms"));
+    cr_expect(strstr(read_error("engine,loop,clients,rate,status,throughput_rps,p99_ms\n"
+                                "a,closed,8,0,ok,fast,1\n"),
+                     "runs.csv:2: throughput_rps 'fast' is not a number"));
+    cr_expect(strstr(read_error("engine,loop,clients,rate,status,throughput_rps,p99_ms\n"
+                                "a,closed,8,0,ok,1,1\na,closed,eight,0,ok,1,1\n"),
+                     ":3: clients 'eight'"));
+    cr_expect(strstr(read_error("engine,loop,clients,rate,status,throughput_rps,p99_ms\n"
+                                "a,closed,8,0,ok,,1\n"),
+                     "throughput_rps is empty"));
+    cr_expect_str_eq(read_error("engine,loop,clients,rate,status,throughput_rps,p99_ms\n"
+                                "a,closed,8,0,failed,,\n"),
+                     "", "a failed run's empty fields are not an error");
 }

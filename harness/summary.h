@@ -1,0 +1,56 @@
+/* A results folder's runs.csv grouped into load points, each with its
+ * repeats' measurements, and summary.csv: one row per point with its mean,
+ * median and 95 % intervals (results/README.md documents both files). */
+#ifndef OVERLAP_SUMMARY_H
+#define OVERLAP_SUMMARY_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "csv.h"
+
+/* A point: one (engine, loop, clients, rate) of a sweep. Its key strings
+ * are those of the first row that named it and live in the set's table. */
+struct summary_point {
+    const char *engine, *loop, *clients, *rate;
+    double clients_n, rate_n; /* the key's numbers: "0" and "0.000" are one rate */
+    int repeats;              /* rows with status ok: the values below have this many */
+    int failed;               /* rows with any other status: counted, never averaged */
+    const double *throughput; /* req/s, one per repeat in the order they ran */
+    const double *p99;        /* ms */
+    const double *cpu_us;     /* server CPU per request, µs; NAN where a run lacks it */
+    const double *littles;    /* Little's ratio; NAN where undefined (open loop) */
+    char *flags;              /* the union of the rows' flags, ';'-separated; NULL: none */
+};
+
+struct summary_set {
+    struct csv_table table;
+    struct summary_point *points; /* in the order points first appear */
+    int npoints, nrows;
+    double *values; /* one block behind every point's arrays */
+};
+
+/* Reads path (a runs.csv) into set. Needs the columns engine, loop, clients,
+ * rate, status, throughput_rps and p99_ms, numbers where numbers belong,
+ * and at least a header; the columns repeat, cpu_per_request_us,
+ * littles_ratio and flags are used when present. 0, or -errno with one line
+ * naming the file in err (-EINVAL: the file is not a runs.csv). set is
+ * always summary_free'd after. */
+int summary_read(const char *path, struct summary_set *set, char *err, size_t errlen);
+void summary_free(struct summary_set *set);
+
+/* The index of the point with this key in set, or -1. */
+int summary_find(const struct summary_set *set, const char *engine, const char *loop,
+                 double clients, double rate);
+
+/* Writes set as summary.csv (header and one row per point) to out. cores
+ * is the number of CPUs the server ran on, for ceiling_measured_rps (left
+ * empty when cores < 1). 0, or -ENOMEM. */
+int summary_print(const struct summary_set *set, int cores, FILE *out);
+
+/* Reads dir/runs.csv and writes dir/summary.csv atomically (a temporary file
+ * renamed over it, so a reader never sees half a file). 0, or -errno with
+ * one line in err. */
+int summary_write(const char *dir, int cores, char *err, size_t errlen);
+
+#endif
