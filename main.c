@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "compare.h"
 #include "load.h"
 #include "plot.h"
 #include "async.h"
@@ -46,6 +47,7 @@ static const struct command commands[] = {
     {"bench", "[--quick] [FLAGS]", "run a sweep and write a results folder", bench_main},
     {"load", "--target HOST:PORT", "drive one load run against an HTTP server", load_main},
     {"plot", "DIR", "draw the charts and report.html of a results folder", plot_main},
+    {"compare", "OLD NEW | DIR A B", "what changed between two folders or configs", compare_main},
     {"serve", "--engine pool|async ...", "run a server: engine 1 (pool) or 2 (async)", serve_main},
     {"help", "", "list the subcommands", help_main},
 };
