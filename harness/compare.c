@@ -75,8 +75,10 @@ static void format_change(const struct change *c, char *buf, size_t len)
     char pct[32] = "n/a";
     if (isfinite(c->pct))
         snprintf(pct, sizeof(pct), "%+.1f%%", c->pct);
-    if (c->note)
-        snprintf(buf, len, "%s %s", isfinite(c->pct) ? pct : "", c->note);
+    if (c->note && !isfinite(c->pct))
+        snprintf(buf, len, "%s", c->note);
+    else if (c->note)
+        snprintf(buf, len, "%s %s", pct, c->note);
     else if (isfinite(c->lo))
         snprintf(buf, len, "%s [%+.1f%%, %+.1f%%]", pct, c->lo, c->hi);
     else

@@ -99,7 +99,7 @@ static int run_compare(const char *const *args, char *out, size_t len)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* The verdicts written with --csv: row i's throughput verdict. */
+/* The table that --csv wrote, read back. */
 static void load_verdicts(struct csv_table *t)
 {
     char path[600];
