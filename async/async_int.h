@@ -1,6 +1,6 @@
 /* The async engine's insides, shared by its files and by nobody else: the
  * loop, the connection and request state machines, the database connections
- * and the timer heap. Every structure here belongs to exactly one loop and is
+ * and the timers. Every structure here belongs to exactly one loop and is
  * touched only by that loop's thread, so nothing here takes a lock. */
 #ifndef OVERLAP_ASYNC_INT_H
 #define OVERLAP_ASYNC_INT_H
@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 
 #include "db.h"
+#include "heap.h"
 #include "http.h"
 #include "proc.h"
 #include "serve.h"
@@ -77,33 +78,23 @@ int async__poll_mod(int epfd, int fd, uint32_t events, struct watch *w);
 int async__poll_del(int epfd, int fd);
 int async__poll_wait(int epfd, struct epoll_event *events, int max, int timeout_ms);
 
-/* ---- the timer heap (timer.c): a binary min-heap with each timer's index
- * stored in it, so arming, moving and cancelling are O(log n) and the next
- * deadline is O(1). ---- */
+/* ---- timers: each loop keeps its deadlines in one shared heap (proc/heap.h),
+ * so arming, moving and cancelling are O(log n) and the next deadline is
+ * O(1); equal deadlines fire in the order they were set. ---- */
 
 struct timer;
 typedef void (*timer_fn)(struct timer *t);
 
 struct timer {
-    uint64_t deadline; /* CLOCK_MONOTONIC ns */
-    int index;         /* position in the heap, -1 while not armed */
-    timer_fn fire;
+    struct heap_node node; /* in the loop's heap while armed; deadline in CLOCK_MONOTONIC ns */
+    timer_fn fire;         /* runs on the loop's thread once the deadline has passed */
 };
 
-struct timer_heap {
-    struct timer **items;
-    int n, cap;
-};
-
-void async__timer_init(struct timer *t, timer_fn fire);
-/* Arms or moves t: 0, or -ENOMEM when the heap could not grow. */
-int async__timer_set(struct timer_heap *h, struct timer *t, uint64_t deadline);
-void async__timer_cancel(struct timer_heap *h, struct timer *t);
-/* The earliest deadline, or UINT64_MAX with no timer armed. */
-uint64_t async__timer_next(const struct timer_heap *h);
-/* Disarms and returns the earliest timer due at now, or NULL. */
-struct timer *async__timer_pop_due(struct timer_heap *h, uint64_t now);
-void async__timer_heap_free(struct timer_heap *h);
+static inline void async__timer_init(struct timer *t, timer_fn fire)
+{
+    heap_node_init(&t->node);
+    t->fire = fire;
+}
 
 /* ---- a connection and the request it runs ---- */
 
@@ -214,7 +205,7 @@ struct loop {
     bool accept_paused;
     struct timer accept_pause;
     uint64_t now; /* CLOCK_MONOTONIC ns, refreshed once per wakeup */
-    struct timer_heap timers;
+    struct heap timers;
     struct wl_rng rng;
     struct dbc *dbs;
     int ndbs, next_db;
@@ -237,8 +228,6 @@ struct loop {
     bool done;
     pthread_t thread;
 };
-
-uint64_t async__now(void);
 
 /* conn.c */
 void async__conn_accepted(struct loop *lp, int fd);

@@ -48,15 +48,15 @@ static void on_conn_timeout(struct timer *t)
  * for the same kind (a head's timeout counts from its first byte). */
 static int conn_arm(struct conn *c, enum conn_timer kind, uint64_t after_ns)
 {
-    if (c->timer_kind == kind && c->timer.index >= 0)
+    if (c->timer_kind == kind && heap_contains(&c->timer.node))
         return 0;
     c->timer_kind = kind;
-    return async__timer_set(&c->loop->timers, &c->timer, c->loop->now + after_ns);
+    return heap_set(&c->loop->timers, &c->timer.node, c->loop->now + after_ns);
 }
 
 static void conn_disarm(struct conn *c)
 {
-    async__timer_cancel(&c->loop->timers, &c->timer);
+    heap_remove(&c->loop->timers, &c->timer.node);
     c->timer_kind = TIMER_NONE;
 }
 
@@ -118,8 +118,8 @@ static enum io_result conn_flush(struct conn *c)
         if (n > 0) {
             c->out_start += n;
             if (c->timer_kind == TIMER_WRITE) /* progress: the stall clock restarts */
-                async__timer_set(&c->loop->timers, &c->timer,
-                                 c->loop->now + c->loop->cfg->idle_timeout_ns);
+                heap_set(&c->loop->timers, &c->timer.node,
+                         c->loop->now + c->loop->cfg->idle_timeout_ns);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -179,7 +179,7 @@ static int job_start(struct conn *c, const struct http_request *req, int request
         async__job_release(lp, j);
         return -ENOMEM;
     }
-    j->mark = async__now();
+    j->mark = proc_now_ns();
     j->phase_ns[0] = j->mark - t0; /* the queue: head complete to first step */
     c->job = j;
     return 0;
@@ -195,7 +195,7 @@ static bool job_run(struct loop *lp, struct job *j)
         const struct wl_step *s = &rq->steps[j->step];
         if (s->kind == WL_STEP_CPU) {
             wl_burn(s->cpu_ns);
-            uint64_t now = async__now();
+            uint64_t now = proc_now_ns();
             j->phase_ns[1 + j->step++] = now - j->mark;
             j->mark = lp->now = now; /* timers armed after this count from now */
             continue;
@@ -241,7 +241,7 @@ static int conn_dispatch(struct conn *c, const struct http_request *req)
     int err = 0;
     c->discard = req->content_length;
     if (route >= 0) {
-        err = job_start(c, req, route, async__now());
+        err = job_start(c, req, route, proc_now_ns());
         if (err == 0) {
             conn_set_state(c, CONN_RUNNING);
             return 0;
@@ -447,7 +447,7 @@ void async__conn_accepted(struct loop *lp, int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (async__poll_add(lp->epfd, fd, c->events, &c->watch) < 0 ||
         conn_arm(c, TIMER_IDLE, lp->cfg->idle_timeout_ns) < 0) {
-        async__timer_cancel(&lp->timers, &c->timer);
+        heap_remove(&lp->timers, &c->timer.node);
         close(fd);
         free(c);
         return;

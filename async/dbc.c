@@ -57,7 +57,7 @@ struct job *async__job_get(struct loop *lp)
 
 void async__job_release(struct loop *lp, struct job *j)
 {
-    async__timer_cancel(&lp->timers, &j->timeout);
+    heap_remove(&lp->timers, &j->timeout.node);
     async__list_remove(&j->db_link);
     async__list_remove(&j->ready_link);
     j->ready = false;
@@ -72,7 +72,7 @@ void async__job_release(struct loop *lp, struct job *j)
  * events, outside the database connection's callbacks. */
 static void job_wake(struct loop *lp, struct job *j, int error, const char *reason)
 {
-    async__timer_cancel(&lp->timers, &j->timeout);
+    heap_remove(&lp->timers, &j->timeout.node);
     async__list_remove(&j->db_link);
     j->parked = false;
     j->db = NULL;
@@ -134,7 +134,7 @@ static int db_connect(struct dbc *d)
 static void schedule_reconnect(struct dbc *d)
 {
     struct loop *lp = d->loop;
-    if (async__timer_set(&lp->timers, &d->reconnect, lp->now + d->backoff_ns) < 0)
+    if (heap_set(&lp->timers, &d->reconnect.node, lp->now + d->backoff_ns) < 0)
         return;
     d->backoff_ns *= 2;
     if (d->backoff_ns > ASYNC_BACKOFF_MAX)
@@ -209,7 +209,7 @@ static void on_result(void *ctx, const struct db_result *res)
         job_wake(lp, j, 500, "out of memory");
         return;
     }
-    uint64_t now = async__now(); /* the query step is done: its phase is the wait */
+    uint64_t now = proc_now_ns(); /* the query step is done: its phase is the wait */
     j->phase_ns[1 + j->step++] = now - j->mark;
     j->mark = now;
     j->retried = false;
@@ -252,7 +252,7 @@ static struct dbc *pick_db(struct loop *lp)
     struct dbc *d = &lp->dbs[lp->next_db];
     if (db_connect(d) < 0)
         return NULL;
-    async__timer_cancel(&lp->timers, &d->reconnect);
+    heap_remove(&lp->timers, &d->reconnect.node);
     return d;
 }
 
@@ -274,10 +274,10 @@ int async__db_send(struct loop *lp, struct job *j)
     }
     if (err < 0)
         return 503;
-    if (async__timer_set(&lp->timers, &j->timeout, lp->now + lp->cfg->db_timeout_ns) < 0)
+    if (heap_set(&lp->timers, &j->timeout.node, lp->now + lp->cfg->db_timeout_ns) < 0)
         return 500;
     if (!d->want_write && db_async_want_write(d->a) && watch_events(d, true) < 0) {
-        async__timer_cancel(&lp->timers, &j->timeout);
+        heap_remove(&lp->timers, &j->timeout.node);
         db_fail(d, -EIO);
         return 503;
     }
