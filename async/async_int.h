@@ -145,26 +145,37 @@ struct conn {
     bool peer_done;        /* the client shut down or failed: read on until EOF or error */
 };
 
-/* A request in flight: lives from a complete head to its response. */
+/* ---- a request in flight (job.c) ---- */
+
+/* A job's life, from a complete head to its response. Every transition goes
+ * through job_set_state (job.c), which checks in debug builds that it is one
+ * of these: FREE -> RUNNING -> (PARKED -> READY -> RUNNING)* -> FREE. */
+enum job_state {
+    JOB_FREE,    /* on the loop's free list, serving no request */
+    JOB_RUNNING, /* running its steps inline on the loop's thread, up to the next query */
+    JOB_PARKED,  /* its query is out on job->db, the --db-timeout armed */
+    JOB_READY,   /* answered, failed or timed out: on the loop's ready list, to resume */
+};
+
 struct job {
     struct loop *loop;
+    enum job_state state;
     struct conn *conn; /* NULL once the client is gone: the job only waits for its query */
     uint32_t id;       /* index in loop->jobs; the low bits of a tag */
     uint32_t gen;      /* bumped when a query is answered or abandoned: stale tags miss */
     struct http_request req;
     int request;  /* the workload's request type */
     int step;     /* the next step to run */
-    bool parked;  /* a query is out */
     bool retried; /* the current query was sent again after its connection died */
     bool keep_alive;
-    uint64_t mark;        /* when the current phase began */
-    struct dbc *db;       /* the database connection the parked query went to */
-    struct list db_link;  /* that connection's list of parked jobs */
-    struct timer timeout; /* --db-timeout for the parked query */
-    int error;            /* a status that ends the request early (503, 504, 500), or 0 */
-    const char *reason;
-    struct list ready_link; /* the loop's list of jobs to resume after this batch */
-    bool ready;
+    uint64_t mark;          /* when the current phase began */
+    struct dbc *db;         /* PARKED: the database connection its query went to */
+    struct list db_link;    /* PARKED: in that connection's list of parked jobs */
+    struct timer timeout;   /* PARKED: --db-timeout for the query */
+    int error;              /* an HTTP status that ends the request early (503, 504, 500), or 0 */
+    const char *reason;     /* the error's message, or NULL for the status's own */
+    struct list ready_link; /* READY: in the loop's list of jobs to resume after this batch */
+    struct job *next_free;  /* FREE: the next job on the loop's free list */
     struct http_buf body;
     uint64_t phase_ns[]; /* 1 + the workload's longest request: queue, then each step */
 };
@@ -213,15 +224,15 @@ struct loop {
     int max_steps;         /* the workload's longest request, sizing each job */
     struct job **jobs;     /* every job ever made, by id */
     uint32_t njobs, jobs_cap;
-    struct job *free_jobs_head; /* free jobs chained through ->conn */
-    struct list conns;          /* open connections */
+    struct job *free_jobs; /* FREE jobs, linked through next_free */
+    struct list conns;     /* open connections */
     int nconns;
     struct conn **dead; /* closed during this batch: freed after it */
     int ndead, dead_cap;
     struct conn **free_conns;
     int nfree_conns, free_conns_cap;
     struct spares in_spares, out_spares;
-    struct list ready;  /* jobs resumed by a database answer, to run after the batch */
+    struct list ready;  /* READY jobs, resumed after the batch of events that woke them */
     struct list posted; /* connections that used up their budget, to drive next turn */
     bool stopping;
     struct timer stop_deadline;
@@ -232,19 +243,31 @@ struct loop {
 /* conn.c */
 void async__conn_accepted(struct loop *lp, int fd);
 void async__conn_on_event(struct conn *c, uint32_t events);
-void async__conn_stop(struct conn *c); /* shutdown: close now if between requests */
-void async__job_resume(struct job *j); /* a database answer or failure arrived */
+void async__conn_resume(struct conn *c); /* its request's query came back: run on */
+void async__conn_stop(struct conn *c);   /* shutdown: close now if between requests */
 void async__conn_free(struct conn *c);
 void async__conn_run_posted(struct loop *lp);
+
+/* job.c, in the order of a request's life */
+struct job *async__job_start(struct conn *c, const struct http_request *req, int request,
+                             uint64_t t0);
+bool async__job_run(struct job *j);
+struct job *async__job_find(struct loop *lp, uint32_t tag);
+void async__job_on_answer(struct job *j, const struct db_result *res);
+void async__job_on_db_lost(struct job *j);
+void async__job_resume_ready(struct loop *lp);
+int async__job_write_response(struct job *j, struct http_buf *out, bool keep_alive);
+void async__job_release(struct job *j);
+void async__job_abandon(struct job *j);
+void async__jobs_free(struct loop *lp);
 
 /* dbc.c */
 int async__db_open_all(struct loop *lp);
 void async__db_close_all(struct loop *lp);
 void async__db_on_event(struct dbc *d, uint32_t events);
-/* Sends job j's current query step. 0, or an HTTP status (503) to answer with. */
-int async__db_send(struct loop *lp, struct job *j);
-void async__job_release(struct loop *lp, struct job *j);
-struct job *async__job_get(struct loop *lp);
+/* Sends query with tag on the next connection that is up: 0 with *sent_on
+ * set, or an HTTP status to answer with (503: none is up; 500: bad query). */
+int async__db_send(struct loop *lp, uint32_t tag, int query, struct dbc **sent_on);
 
 /* loop.c */
 int async__loop_init(struct loop *lp, int id, const struct serve_config *cfg, int listen_fd);

@@ -236,16 +236,6 @@ static void dispatch(struct loop *lp, struct epoll_event *ev)
     }
 }
 
-static void run_ready(struct loop *lp)
-{
-    while (!async__list_empty(&lp->ready)) {
-        struct job *j = async__container(lp->ready.next, struct job, ready_link);
-        async__list_remove(&j->ready_link);
-        j->ready = false;
-        async__job_resume(j);
-    }
-}
-
 /* Each due timer leaves the heap before it fires, so its callback may arm it
  * again; one armed for a deadline already past fires in this same pass. */
 static void fire_timers(struct loop *lp)
@@ -272,9 +262,9 @@ void *async__loop_main(void *arg)
         async__conn_run_posted(lp); /* those that yielded last turn go first */
         for (int i = 0; i < n; i++)
             dispatch(lp, &events[i]);
-        run_ready(lp);
+        async__job_resume_ready(lp);
         fire_timers(lp);
-        run_ready(lp);
+        async__job_resume_ready(lp);
         reap_dead(lp);
         if (lp->stopping && lp->nconns == 0)
             lp->done = true;
@@ -324,11 +314,7 @@ void async__loop_free(struct loop *lp)
     }
     reap_dead(lp);
     async__db_close_all(lp);
-    for (uint32_t i = 0; i < lp->njobs; i++) {
-        http_buf_free(&lp->jobs[i]->body);
-        free(lp->jobs[i]);
-    }
-    free(lp->jobs);
+    async__jobs_free(lp);
     for (int i = 0; i < lp->nfree_conns; i++)
         free(lp->free_conns[i]);
     free(lp->free_conns);
