@@ -99,8 +99,10 @@ static inline void async__timer_init(struct timer *t, timer_fn fire)
 /* ---- a connection and the request it runs ---- */
 
 /* A connection's life. Every transition goes through conn_set_state (conn.c),
- * and one switch in conn_drive acts on the state. */
+ * which checks it in debug builds, and one switch in conn_drive acts on the
+ * state. A zeroed struct is CLOSED: accepting it makes it READING. */
 enum conn_state {
+    CONN_CLOSED,     /* not open: fresh from the free list, or closed and freed after the batch */
     CONN_READING,    /* waiting for (the rest of) a request head, or idle between requests */
     CONN_DISCARDING, /* reading and dropping the request's body (Content-Length) */
     CONN_RUNNING,    /* running the request's steps inline, up to the next query */
@@ -108,7 +110,6 @@ enum conn_state {
     CONN_WRITING,    /* responses pending and the socket is full: EPOLLOUT is on */
     CONN_CLOSING,    /* a last response (error or Connection: close) is draining */
     CONN_LINGERING,  /* our side shut down; reading the client's leftovers until EOF */
-    CONN_CLOSED,     /* closed; the struct is freed once the current batch of events ends */
 };
 
 struct loop;

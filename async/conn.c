@@ -14,6 +14,7 @@
  * Responses leave in request order because a connection runs one request at
  * a time: pipelined heads wait in the input buffer until the one before them
  * is answered. */
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -30,9 +31,29 @@
 static void conn_drive(struct conn *c);
 static void conn_close(struct conn *c);
 
-/* Every state change passes here: the one place to log or check them. */
+#ifndef NDEBUG
+/* The transitions enum conn_state allows: a bit per state each may go to.
+ * Any open connection may close (on an error, a timeout or shutdown). */
+#define TO(state) (1u << (state))
+static const unsigned conn_next_states[] = {
+    [CONN_CLOSED] = TO(CONN_READING),
+    [CONN_READING] = TO(CONN_DISCARDING) | TO(CONN_RUNNING) | TO(CONN_WRITING) | TO(CONN_CLOSING) |
+                     TO(CONN_CLOSED),
+    [CONN_DISCARDING] = TO(CONN_READING) | TO(CONN_WRITING) | TO(CONN_CLOSED),
+    [CONN_RUNNING] = TO(CONN_WAITING_DB) | TO(CONN_DISCARDING) | TO(CONN_CLOSING) | TO(CONN_CLOSED),
+    [CONN_WAITING_DB] = TO(CONN_RUNNING) | TO(CONN_CLOSED),
+    [CONN_WRITING] = TO(CONN_DISCARDING) | TO(CONN_CLOSED),
+    [CONN_CLOSING] = TO(CONN_LINGERING) | TO(CONN_CLOSED),
+    [CONN_LINGERING] = TO(CONN_CLOSED),
+};
+#undef TO
+#endif
+
+/* Every state change passes here, and debug builds check it is one the
+ * machine allows. */
 static void conn_set_state(struct conn *c, enum conn_state state)
 {
+    assert(conn_next_states[c->state] & 1u << state);
     c->state = state;
 }
 
@@ -243,9 +264,11 @@ static bool conn_discard(struct conn *c)
     return c->discard == 0;
 }
 
-/* Flushes what earlier requests left, then reads. IO_OK: bytes arrived;
- * IO_RETRY: wait (state and timers already set); IO_ERROR: close. */
-static enum io_result conn_need_input(struct conn *c)
+/* The connection wants input: first the responses earlier requests left
+ * are written (so pipelined responses leave in one write), then it reads.
+ * IO_OK: bytes arrived, or the socket is full and the state is now WRITING;
+ * IO_RETRY: wait (timers already set); IO_ERROR: close. */
+static enum io_result conn_flush_and_read(struct conn *c)
 {
     if (out_pending(c)) {
         enum io_result r = conn_flush(c);
@@ -285,7 +308,7 @@ static void conn_drive(struct conn *c)
             }
             if (conn_parse(c))
                 break;
-            if ((r = conn_need_input(c)) == IO_OK)
+            if ((r = conn_flush_and_read(c)) == IO_OK)
                 break;
             if (r == IO_ERROR)
                 conn_close(c);
@@ -295,7 +318,7 @@ static void conn_drive(struct conn *c)
                 conn_set_state(c, CONN_READING);
                 break;
             }
-            if ((r = conn_need_input(c)) == IO_OK)
+            if ((r = conn_flush_and_read(c)) == IO_OK)
                 break;
             if (r == IO_ERROR)
                 conn_close(c);
