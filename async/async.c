@@ -12,21 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "async.h"
 #include "async_int.h"
-
-/* Each connection is a descriptor: take every one the hard limit allows. */
-static void raise_nofile(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
 
 /* Loop 0 binds the address as given; with port 0 the others then bind the
  * port it got, so all listeners share one port. */
@@ -36,7 +25,7 @@ static int open_listeners(const struct serve_config *cfg, int *fds, int n, char 
     char again[256];
     for (int i = 0; i < n; i++) {
         fds[i] = proc_listen(i == 0 ? cfg->listen_addr : bound, true, i == 0 ? bound : again,
-                              i == 0 ? boundlen : sizeof(again));
+                             i == 0 ? boundlen : sizeof(again));
         if (fds[i] < 0) {
             fprintf(stderr, "overlap serve: cannot listen on %s: %s\n",
                     i == 0 ? cfg->listen_addr : bound, strerror(-fds[i]));
@@ -69,7 +58,6 @@ int async_run(const struct serve_config *cfg)
         goto out;
     for (int i = 0; i < n; i++)
         fds[i] = -1;
-    raise_nofile();
     wl_burn_calibrate(); /* once, before any request pays for it */
     if (proc_stop_fd() < 0 && proc_install_signals() < 0)
         goto out;

@@ -1,6 +1,6 @@
 /* The async engine's insides, shared by its files and by nobody else: the
  * loop, the connection and request state machines, the database connections
- * and the timer heap. Every structure here belongs to exactly one loop and is
+ * and the timers. Every structure here belongs to exactly one loop and is
  * touched only by that loop's thread, so nothing here takes a lock. */
 #ifndef OVERLAP_ASYNC_INT_H
 #define OVERLAP_ASYNC_INT_H
@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 
 #include "db.h"
+#include "heap.h"
 #include "http.h"
 #include "proc.h"
 #include "serve.h"
@@ -77,39 +78,31 @@ int async__poll_mod(int epfd, int fd, uint32_t events, struct watch *w);
 int async__poll_del(int epfd, int fd);
 int async__poll_wait(int epfd, struct epoll_event *events, int max, int timeout_ms);
 
-/* ---- the timer heap (timer.c): a binary min-heap with each timer's index
- * stored in it, so arming, moving and cancelling are O(log n) and the next
- * deadline is O(1). ---- */
+/* ---- timers: each loop keeps its deadlines in one shared heap (proc/heap.h),
+ * so arming, moving and cancelling are O(log n) and the next deadline is
+ * O(1); equal deadlines fire in the order they were set. ---- */
 
 struct timer;
 typedef void (*timer_fn)(struct timer *t);
 
 struct timer {
-    uint64_t deadline; /* CLOCK_MONOTONIC ns */
-    int index;         /* position in the heap, -1 while not armed */
-    timer_fn fire;
+    struct heap_node node; /* in the loop's heap while armed; deadline in CLOCK_MONOTONIC ns */
+    timer_fn fire;         /* runs on the loop's thread once the deadline has passed */
 };
 
-struct timer_heap {
-    struct timer **items;
-    int n, cap;
-};
-
-void async__timer_init(struct timer *t, timer_fn fire);
-/* Arms or moves t: 0, or -ENOMEM when the heap could not grow. */
-int async__timer_set(struct timer_heap *h, struct timer *t, uint64_t deadline);
-void async__timer_cancel(struct timer_heap *h, struct timer *t);
-/* The earliest deadline, or UINT64_MAX with no timer armed. */
-uint64_t async__timer_next(const struct timer_heap *h);
-/* Disarms and returns the earliest timer due at now, or NULL. */
-struct timer *async__timer_pop_due(struct timer_heap *h, uint64_t now);
-void async__timer_heap_free(struct timer_heap *h);
+static inline void async__timer_init(struct timer *t, timer_fn fire)
+{
+    heap_node_init(&t->node);
+    t->fire = fire;
+}
 
 /* ---- a connection and the request it runs ---- */
 
 /* A connection's life. Every transition goes through conn_set_state (conn.c),
- * and one switch in conn_drive acts on the state. */
+ * which checks it in debug builds, and one switch in conn_drive acts on the
+ * state. A zeroed struct is CLOSED: accepting it makes it READING. */
 enum conn_state {
+    CONN_CLOSED,     /* not open: fresh from the free list, or closed and freed after the batch */
     CONN_READING,    /* waiting for (the rest of) a request head, or idle between requests */
     CONN_DISCARDING, /* reading and dropping the request's body (Content-Length) */
     CONN_RUNNING,    /* running the request's steps inline, up to the next query */
@@ -117,7 +110,6 @@ enum conn_state {
     CONN_WRITING,    /* responses pending and the socket is full: EPOLLOUT is on */
     CONN_CLOSING,    /* a last response (error or Connection: close) is draining */
     CONN_LINGERING,  /* our side shut down; reading the client's leftovers until EOF */
-    CONN_CLOSED,     /* closed; the struct is freed once the current batch of events ends */
 };
 
 struct loop;
@@ -154,26 +146,37 @@ struct conn {
     bool peer_done;        /* the client shut down or failed: read on until EOF or error */
 };
 
-/* A request in flight: lives from a complete head to its response. */
+/* ---- a request in flight (job.c) ---- */
+
+/* A job's life, from a complete head to its response. Every transition goes
+ * through job_set_state (job.c), which checks in debug builds that it is one
+ * of these: FREE -> RUNNING -> (PARKED -> READY -> RUNNING)* -> FREE. */
+enum job_state {
+    JOB_FREE,    /* on the loop's free list, serving no request */
+    JOB_RUNNING, /* running its steps inline on the loop's thread, up to the next query */
+    JOB_PARKED,  /* its query is out on job->db, the --db-timeout armed */
+    JOB_READY,   /* answered, failed or timed out: on the loop's ready list, to resume */
+};
+
 struct job {
     struct loop *loop;
+    enum job_state state;
     struct conn *conn; /* NULL once the client is gone: the job only waits for its query */
     uint32_t id;       /* index in loop->jobs; the low bits of a tag */
     uint32_t gen;      /* bumped when a query is answered or abandoned: stale tags miss */
     struct http_request req;
     int request;  /* the workload's request type */
     int step;     /* the next step to run */
-    bool parked;  /* a query is out */
     bool retried; /* the current query was sent again after its connection died */
     bool keep_alive;
-    uint64_t mark;        /* when the current phase began */
-    struct dbc *db;       /* the database connection the parked query went to */
-    struct list db_link;  /* that connection's list of parked jobs */
-    struct timer timeout; /* --db-timeout for the parked query */
-    int error;            /* a status that ends the request early (503, 504, 500), or 0 */
-    const char *reason;
-    struct list ready_link; /* the loop's list of jobs to resume after this batch */
-    bool ready;
+    uint64_t mark;          /* when the current phase began */
+    struct dbc *db;         /* PARKED: the database connection its query went to */
+    struct list db_link;    /* PARKED: in that connection's list of parked jobs */
+    struct timer timeout;   /* PARKED: --db-timeout for the query */
+    int error;              /* an HTTP status that ends the request early (503, 504, 500), or 0 */
+    const char *reason;     /* the error's message, or NULL for the status's own */
+    struct list ready_link; /* READY: in the loop's list of jobs to resume after this batch */
+    struct job *next_free;  /* FREE: the next job on the loop's free list */
     struct http_buf body;
     uint64_t phase_ns[]; /* 1 + the workload's longest request: queue, then each step */
 };
@@ -214,7 +217,7 @@ struct loop {
     bool accept_paused;
     struct timer accept_pause;
     uint64_t now; /* CLOCK_MONOTONIC ns, refreshed once per wakeup */
-    struct timer_heap timers;
+    struct heap timers;
     struct wl_rng rng;
     struct dbc *dbs;
     int ndbs, next_db;
@@ -222,15 +225,15 @@ struct loop {
     int max_steps;         /* the workload's longest request, sizing each job */
     struct job **jobs;     /* every job ever made, by id */
     uint32_t njobs, jobs_cap;
-    struct job *free_jobs_head; /* free jobs chained through ->conn */
-    struct list conns;          /* open connections */
+    struct job *free_jobs; /* FREE jobs, linked through next_free */
+    struct list conns;     /* open connections */
     int nconns;
     struct conn **dead; /* closed during this batch: freed after it */
     int ndead, dead_cap;
     struct conn **free_conns;
     int nfree_conns, free_conns_cap;
     struct spares in_spares, out_spares;
-    struct list ready;  /* jobs resumed by a database answer, to run after the batch */
+    struct list ready;  /* READY jobs, resumed after the batch of events that woke them */
     struct list posted; /* connections that used up their budget, to drive next turn */
     bool stopping;
     struct timer stop_deadline;
@@ -238,24 +241,34 @@ struct loop {
     pthread_t thread;
 };
 
-uint64_t async__now(void);
-
 /* conn.c */
 void async__conn_accepted(struct loop *lp, int fd);
 void async__conn_on_event(struct conn *c, uint32_t events);
-void async__conn_stop(struct conn *c); /* shutdown: close now if between requests */
-void async__job_resume(struct job *j); /* a database answer or failure arrived */
+void async__conn_resume(struct conn *c); /* its request's query came back: run on */
+void async__conn_stop(struct conn *c);   /* shutdown: close now if between requests */
 void async__conn_free(struct conn *c);
 void async__conn_run_posted(struct loop *lp);
+
+/* job.c, in the order of a request's life */
+struct job *async__job_start(struct conn *c, const struct http_request *req, int request,
+                             uint64_t t0);
+bool async__job_run(struct job *j);
+struct job *async__job_find(struct loop *lp, uint32_t tag);
+void async__job_on_answer(struct job *j, const struct db_result *res);
+void async__job_on_db_lost(struct job *j);
+void async__job_resume_ready(struct loop *lp);
+int async__job_write_response(struct job *j, struct http_buf *out, bool keep_alive);
+void async__job_release(struct job *j);
+void async__job_abandon(struct job *j);
+void async__jobs_free(struct loop *lp);
 
 /* dbc.c */
 int async__db_open_all(struct loop *lp);
 void async__db_close_all(struct loop *lp);
 void async__db_on_event(struct dbc *d, uint32_t events);
-/* Sends job j's current query step. 0, or an HTTP status (503) to answer with. */
-int async__db_send(struct loop *lp, struct job *j);
-void async__job_release(struct loop *lp, struct job *j);
-struct job *async__job_get(struct loop *lp);
+/* Sends query with tag on the next connection that is up: 0 with *sent_on
+ * set, or an HTTP status to answer with (503: none is up; 500: bad query). */
+int async__db_send(struct loop *lp, uint32_t tag, int query, struct dbc **sent_on);
 
 /* loop.c */
 int async__loop_init(struct loop *lp, int id, const struct serve_config *cfg, int listen_fd);

@@ -1,7 +1,8 @@
-/* A connection's state machine and the request it runs. conn_drive is the one
- * switch over enum conn_state; conn_set_state is the one place a state
- * changes. A request runs inline until a query step parks it; the database
- * answer (dbc.c) queues it to resume after the current batch of events.
+/* A connection's state machine. conn_drive is the one switch over enum
+ * conn_state; conn_set_state is the one place a state changes. A complete
+ * head starts a job (job.c) that runs inline until a query parks it; the
+ * answer resumes the connection (async__conn_resume) after the batch of
+ * events in which it came.
  *
  * Client sockets are edge-triggered (EPOLLET) and registered once: a
  * connection reads until the socket runs dry whenever it wants input (a short
@@ -13,6 +14,7 @@
  * Responses leave in request order because a connection runs one request at
  * a time: pipelined heads wait in the input buffer until the one before them
  * is answered. */
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -29,9 +31,29 @@
 static void conn_drive(struct conn *c);
 static void conn_close(struct conn *c);
 
-/* Every state change passes here: the one place to log or check them. */
+#ifndef NDEBUG
+/* The transitions enum conn_state allows: a bit per state each may go to.
+ * Any open connection may close (on an error, a timeout or shutdown). */
+#define TO(state) (1u << (state))
+static const unsigned conn_next_states[] = {
+    [CONN_CLOSED] = TO(CONN_READING),
+    [CONN_READING] = TO(CONN_DISCARDING) | TO(CONN_RUNNING) | TO(CONN_WRITING) | TO(CONN_CLOSING) |
+                     TO(CONN_CLOSED),
+    [CONN_DISCARDING] = TO(CONN_READING) | TO(CONN_WRITING) | TO(CONN_CLOSED),
+    [CONN_RUNNING] = TO(CONN_WAITING_DB) | TO(CONN_DISCARDING) | TO(CONN_CLOSING) | TO(CONN_CLOSED),
+    [CONN_WAITING_DB] = TO(CONN_RUNNING) | TO(CONN_CLOSED),
+    [CONN_WRITING] = TO(CONN_DISCARDING) | TO(CONN_CLOSED),
+    [CONN_CLOSING] = TO(CONN_LINGERING) | TO(CONN_CLOSED),
+    [CONN_LINGERING] = TO(CONN_CLOSED),
+};
+#undef TO
+#endif
+
+/* Every state change passes here, and debug builds check it is one the
+ * machine allows. */
 static void conn_set_state(struct conn *c, enum conn_state state)
 {
+    assert(conn_next_states[c->state] & 1u << state);
     c->state = state;
 }
 
@@ -48,15 +70,15 @@ static void on_conn_timeout(struct timer *t)
  * for the same kind (a head's timeout counts from its first byte). */
 static int conn_arm(struct conn *c, enum conn_timer kind, uint64_t after_ns)
 {
-    if (c->timer_kind == kind && c->timer.index >= 0)
+    if (c->timer_kind == kind && heap_contains(&c->timer.node))
         return 0;
     c->timer_kind = kind;
-    return async__timer_set(&c->loop->timers, &c->timer, c->loop->now + after_ns);
+    return heap_set(&c->loop->timers, &c->timer.node, c->loop->now + after_ns);
 }
 
 static void conn_disarm(struct conn *c)
 {
-    async__timer_cancel(&c->loop->timers, &c->timer);
+    heap_remove(&c->loop->timers, &c->timer.node);
     c->timer_kind = TIMER_NONE;
 }
 
@@ -118,8 +140,8 @@ static enum io_result conn_flush(struct conn *c)
         if (n > 0) {
             c->out_start += n;
             if (c->timer_kind == TIMER_WRITE) /* progress: the stall clock restarts */
-                async__timer_set(&c->loop->timers, &c->timer,
-                                 c->loop->now + c->loop->cfg->idle_timeout_ns);
+                heap_set(&c->loop->timers, &c->timer.node,
+                         c->loop->now + c->loop->cfg->idle_timeout_ns);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -154,78 +176,19 @@ static int conn_wait_input(struct conn *c)
 
 /* ---- requests ---- */
 
-/* Starts request type `request`: a job from the loop's free list. */
-static int job_start(struct conn *c, const struct http_request *req, int request, uint64_t t0)
+/* The request's job ran to its end (RUNNING, not parked): its response goes
+ * into the output buffer, to leave with the next flush, and the job back to
+ * the free list. 0 or -ENOMEM. */
+static int conn_answer(struct conn *c)
 {
-    struct loop *lp = c->loop;
-    struct job *j = async__job_get(lp);
-    if (!j)
-        return -ENOMEM;
-    j->conn = c;
-    j->req = *req;
-    /* The response needs only the version and HEAD-ness: with no pointers
-     * into the input buffer kept, that buffer can go back while the query is
-     * out. */
-    j->req.method = j->req.path = NULL;
-    j->req.method_len = j->req.path_len = 0;
-    j->request = request;
-    j->step = 0;
-    j->error = 0;
-    j->reason = NULL;
-    j->retried = false;
-    j->keep_alive = req->keep_alive;
-    j->body.len = 0;
-    if (http_body_begin(&j->body, lp->cfg->wl, request) < 0) {
-        async__job_release(lp, j);
-        return -ENOMEM;
-    }
-    j->mark = async__now();
-    j->phase_ns[0] = j->mark - t0; /* the queue: head complete to first step */
-    c->job = j;
-    return 0;
-}
-
-/* Runs j's steps from j->step until one parks it (true) or all are done or
- * one failed (false). A cpu step runs right here, on the loop's thread: that
- * is the price an event loop pays for it. */
-static bool job_run(struct loop *lp, struct job *j)
-{
-    const struct wl_request *rq = &lp->cfg->wl->requests[j->request];
-    while (j->step < rq->nsteps && !j->error) {
-        const struct wl_step *s = &rq->steps[j->step];
-        if (s->kind == WL_STEP_CPU) {
-            wl_burn(s->cpu_ns);
-            uint64_t now = async__now();
-            j->phase_ns[1 + j->step++] = now - j->mark;
-            j->mark = lp->now = now; /* timers armed after this count from now */
-            continue;
-        }
-        int status = async__db_send(lp, j);
-        if (status == 0)
-            return true;
-        j->error = status;
-        j->reason = status == 503 ? "database unreachable" : "internal error";
-    }
-    return false;
-}
-
-/* Writes j's response and lets the job go. 0 or -ENOMEM. */
-static int job_finish(struct conn *c, struct job *j)
-{
-    struct loop *lp = c->loop;
-    const struct wl_workload *wl = lp->cfg->wl;
-    const struct wl_request *rq = &wl->requests[j->request];
-    bool keep_alive = j->keep_alive && !lp->stopping;
+    struct job *j = c->job;
+    bool keep_alive = j->keep_alive && !c->loop->stopping;
     struct http_buf *out;
     int err = conn_out(c, &out);
-    if (err == 0 && j->error)
-        err = http_write_error(out, &j->req, j->error, j->reason, keep_alive);
-    else if (err == 0 && (err = http_body_end(&j->body, wl, j->request)) == 0)
-        err = http_write_response(out, &j->req, 200, http_content_type(wl, j->request), wl,
-                                  j->request, j->phase_ns, 1 + rq->nsteps, keep_alive, j->body.data,
-                                  j->body.len);
+    if (err == 0)
+        err = async__job_write_response(j, out, keep_alive);
     c->job = NULL;
-    async__job_release(lp, j);
+    async__job_release(j);
     c->close_after = !keep_alive;
     return err;
 }
@@ -241,8 +204,8 @@ static int conn_dispatch(struct conn *c, const struct http_request *req)
     int err = 0;
     c->discard = req->content_length;
     if (route >= 0) {
-        err = job_start(c, req, route, async__now());
-        if (err == 0) {
+        c->job = async__job_start(c, req, route, proc_now_ns());
+        if (c->job) {
             conn_set_state(c, CONN_RUNNING);
             return 0;
         }
@@ -301,9 +264,11 @@ static bool conn_discard(struct conn *c)
     return c->discard == 0;
 }
 
-/* Flushes what earlier requests left, then reads. IO_OK: bytes arrived;
- * IO_RETRY: wait (state and timers already set); IO_ERROR: close. */
-static enum io_result conn_need_input(struct conn *c)
+/* The connection wants input: first the responses earlier requests left
+ * are written (so pipelined responses leave in one write), then it reads.
+ * IO_OK: bytes arrived, or the socket is full and the state is now WRITING;
+ * IO_RETRY: wait (timers already set); IO_ERROR: close. */
+static enum io_result conn_flush_and_read(struct conn *c)
 {
     if (out_pending(c)) {
         enum io_result r = conn_flush(c);
@@ -343,7 +308,7 @@ static void conn_drive(struct conn *c)
             }
             if (conn_parse(c))
                 break;
-            if ((r = conn_need_input(c)) == IO_OK)
+            if ((r = conn_flush_and_read(c)) == IO_OK)
                 break;
             if (r == IO_ERROR)
                 conn_close(c);
@@ -353,13 +318,13 @@ static void conn_drive(struct conn *c)
                 conn_set_state(c, CONN_READING);
                 break;
             }
-            if ((r = conn_need_input(c)) == IO_OK)
+            if ((r = conn_flush_and_read(c)) == IO_OK)
                 break;
             if (r == IO_ERROR)
                 conn_close(c);
             return;
         case CONN_RUNNING:
-            if (job_run(lp, c->job)) {
+            if (async__job_run(c->job)) {
                 conn_set_state(c, CONN_WAITING_DB);
                 if (c->in_start == c->in.len && c->discard == 0) { /* nothing pipelined */
                     c->in_start = 0;
@@ -367,7 +332,7 @@ static void conn_drive(struct conn *c)
                 }
                 break;
             }
-            if (job_finish(c, c->job) < 0) {
+            if (conn_answer(c) < 0) {
                 conn_close(c);
                 return;
             }
@@ -447,7 +412,7 @@ void async__conn_accepted(struct loop *lp, int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (async__poll_add(lp->epfd, fd, c->events, &c->watch) < 0 ||
         conn_arm(c, TIMER_IDLE, lp->cfg->idle_timeout_ns) < 0) {
-        async__timer_cancel(&lp->timers, &c->timer);
+        heap_remove(&lp->timers, &c->timer.node);
         close(fd);
         free(c);
         return;
@@ -473,14 +438,9 @@ void async__conn_on_event(struct conn *c, uint32_t events)
     conn_drive(c);
 }
 
-/* A database answer, timeout or failure came back for j. */
-void async__job_resume(struct job *j)
+/* The request's query came back (answered, failed or timed out): run on. */
+void async__conn_resume(struct conn *c)
 {
-    struct conn *c = j->conn;
-    if (!c) { /* the client left while the query was out */
-        async__job_release(j->loop, j);
-        return;
-    }
     conn_set_state(c, CONN_RUNNING);
     c->budget = ASYNC_DRIVE_BUDGET;
     conn_drive(c);
@@ -518,14 +478,10 @@ static void release_buffers(struct conn *c)
 static void conn_close(struct conn *c)
 {
     struct loop *lp = c->loop;
-    struct job *j = c->job;
     if (c->state == CONN_CLOSED)
         return;
-    if (j) {
-        if (j->parked || j->ready)
-            j->conn = NULL; /* its answer (or timeout) will release it */
-        else
-            async__job_release(lp, j);
+    if (c->job) {
+        async__job_abandon(c->job);
         c->job = NULL;
     }
     conn_disarm(c);

@@ -16,17 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "async_int.h"
-
-uint64_t async__now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 void async__list_init(struct list *head)
 {
@@ -162,7 +154,7 @@ static bool shed_one(struct loop *lp)
     }
     if (async__poll_del(lp->epfd, lp->listen_fd) == 0) {
         lp->accept_paused = true;
-        async__timer_set(&lp->timers, &lp->accept_pause, lp->now + ASYNC_EMFILE_PAUSE);
+        heap_set(&lp->timers, &lp->accept_pause.node, lp->now + ASYNC_EMFILE_PAUSE);
     }
     return false;
 }
@@ -208,21 +200,21 @@ static void begin_stop(struct loop *lp)
         close(lp->listen_fd);
         lp->listen_fd = -1;
     }
-    async__timer_cancel(&lp->timers, &lp->accept_pause);
+    heap_remove(&lp->timers, &lp->accept_pause.node);
     struct list *n, *next;
     for (n = lp->conns.next; n != &lp->conns; n = next) {
         next = n->next;
         async__conn_stop(async__container(n, struct conn, link));
     }
-    async__timer_set(&lp->timers, &lp->stop_deadline,
-                     lp->now + lp->cfg->db_timeout_ns + 1000000000ULL);
+    heap_set(&lp->timers, &lp->stop_deadline.node,
+             lp->now + lp->cfg->db_timeout_ns + 1000000000ULL);
 }
 
 /* ---- the turn ---- */
 
 static int next_timeout_ms(struct loop *lp)
 {
-    uint64_t next = async__timer_next(&lp->timers);
+    uint64_t next = heap_next(&lp->timers);
     if (!async__list_empty(&lp->posted))
         return 0; /* work is waiting: only look for events, do not sleep */
     if (next == UINT64_MAX)
@@ -244,21 +236,15 @@ static void dispatch(struct loop *lp, struct epoll_event *ev)
     }
 }
 
-static void run_ready(struct loop *lp)
-{
-    while (!async__list_empty(&lp->ready)) {
-        struct job *j = async__container(lp->ready.next, struct job, ready_link);
-        async__list_remove(&j->ready_link);
-        j->ready = false;
-        async__job_resume(j);
-    }
-}
-
+/* Each due timer leaves the heap before it fires, so its callback may arm it
+ * again; one armed for a deadline already past fires in this same pass. */
 static void fire_timers(struct loop *lp)
 {
-    struct timer *t;
-    while ((t = async__timer_pop_due(&lp->timers, lp->now)))
+    struct heap_node *x;
+    while ((x = heap_pop_due(&lp->timers, lp->now))) {
+        struct timer *t = heap_entry(x, struct timer, node);
         t->fire(t);
+    }
 }
 
 void *async__loop_main(void *arg)
@@ -266,19 +252,19 @@ void *async__loop_main(void *arg)
     struct loop *lp = arg;
     struct epoll_event events[ASYNC_MAX_EVENTS];
     while (!lp->done) {
-        lp->now = async__now();
+        lp->now = proc_now_ns();
         int n = async__poll_wait(lp->epfd, events, ASYNC_MAX_EVENTS, next_timeout_ms(lp));
         if (n < 0) {
             fprintf(stderr, "overlap serve: loop %d: epoll_wait: %s\n", lp->id, strerror(-n));
             break;
         }
-        lp->now = async__now();
+        lp->now = proc_now_ns();
         async__conn_run_posted(lp); /* those that yielded last turn go first */
         for (int i = 0; i < n; i++)
             dispatch(lp, &events[i]);
-        run_ready(lp);
+        async__job_resume_ready(lp);
         fire_timers(lp);
-        run_ready(lp);
+        async__job_resume_ready(lp);
         reap_dead(lp);
         if (lp->stopping && lp->nconns == 0)
             lp->done = true;
@@ -298,7 +284,8 @@ int async__loop_init(struct loop *lp, int id, const struct serve_config *cfg, in
     lp->stop_watch.kind = WATCH_STOP;
     lp->listen_watch.kind = WATCH_LISTENER;
     lp->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    lp->now = async__now();
+    lp->now = proc_now_ns();
+    heap_init(&lp->timers);
     for (int i = 0; i < cfg->wl->nrequests; i++)
         if (cfg->wl->requests[i].nsteps > lp->max_steps)
             lp->max_steps = cfg->wl->requests[i].nsteps;
@@ -327,18 +314,14 @@ void async__loop_free(struct loop *lp)
     }
     reap_dead(lp);
     async__db_close_all(lp);
-    for (uint32_t i = 0; i < lp->njobs; i++) {
-        http_buf_free(&lp->jobs[i]->body);
-        free(lp->jobs[i]);
-    }
-    free(lp->jobs);
+    async__jobs_free(lp);
     for (int i = 0; i < lp->nfree_conns; i++)
         free(lp->free_conns[i]);
     free(lp->free_conns);
     free(lp->dead);
     spares_free(&lp->in_spares);
     spares_free(&lp->out_spares);
-    async__timer_heap_free(&lp->timers);
+    heap_free(&lp->timers);
     if (lp->listen_fd >= 0)
         close(lp->listen_fd);
     if (lp->spare_fd >= 0)

@@ -1,7 +1,7 @@
-/* The async engine beyond the shared engine suite: its timer heap, and as a
- * process, what only an event loop has to get right: ten thousand open
- * connections, clients that vanish mid-request or read one byte at a time,
- * timeouts, a database that is down, descriptor exhaustion and shutdown. */
+/* The async engine beyond the shared engine suite, as a process: what only an
+ * event loop has to get right: ten thousand open connections, clients that
+ * vanish mid-request or read one byte at a time, timeouts, a database that is
+ * down, descriptor exhaustion and shutdown. */
 #define _GNU_SOURCE /* prlimit */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -20,75 +20,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#include "async_int.h"
 #include "child.h"
-
-/* ---- the timer heap, against a sorted reference ---- */
-
-static int fired;
-
-static void count_fire(struct timer *t)
-{
-    fired++;
-}
-
-Test(async_timer, pops_in_deadline_order_through_moves_and_cancels)
-{
-    enum { N = 2000 };
-    static struct timer timers[N];
-    struct timer_heap h = {0};
-    struct wl_rng rng;
-    bool live[N] = {false};
-    wl_rng_seed(&rng, 42);
-    for (int i = 0; i < N; i++) {
-        async__timer_init(&timers[i], count_fire);
-        cr_assert_eq(async__timer_set(&h, &timers[i], wl_rng_below(&rng, 1000000)), 0);
-        live[i] = true;
-    }
-    for (int i = 0; i < N; i += 3) { /* move a third, cancel a sixth */
-        async__timer_set(&h, &timers[i], wl_rng_below(&rng, 1000000));
-        if (i % 2) {
-            async__timer_cancel(&h, &timers[i]);
-            live[i] = false;
-        }
-    }
-    int expect = 0;
-    for (int i = 0; i < N; i++)
-        expect += live[i];
-    cr_assert_eq(h.n, expect);
-    uint64_t last = 0;
-    int popped = 0;
-    struct timer *t;
-    while ((t = async__timer_pop_due(&h, UINT64_MAX - 1))) {
-        cr_assert_geq(t->deadline, last, "out of order");
-        cr_assert_eq(t->index, -1);
-        cr_assert(live[t - timers], "a cancelled timer fired");
-        live[t - timers] = false;
-        last = t->deadline;
-        popped++;
-    }
-    cr_assert_eq(popped, expect);
-    async__timer_heap_free(&h);
-}
-
-Test(async_timer, nothing_due_before_its_deadline)
-{
-    struct timer_heap h = {0};
-    struct timer a, b;
-    async__timer_init(&a, count_fire);
-    async__timer_init(&b, count_fire);
-    async__timer_set(&h, &a, 500);
-    async__timer_set(&h, &b, 100);
-    cr_assert_eq(async__timer_next(&h), 100);
-    cr_assert_null(async__timer_pop_due(&h, 99));
-    cr_assert_eq(async__timer_pop_due(&h, 100), &b);
-    async__timer_cancel(&h, &b);  /* cancelling a disarmed timer is harmless */
-    async__timer_set(&h, &a, 50); /* moving earlier */
-    cr_assert_eq(async__timer_next(&h), 50);
-    async__timer_cancel(&h, &a);
-    cr_assert_eq(async__timer_next(&h), UINT64_MAX);
-    async__timer_heap_free(&h);
-}
 
 /* ---- process-level: a database and an async server per test ---- */
 

@@ -565,15 +565,20 @@ Test(engine, sigterm_finishes_requests_in_flight)
     each_engine(check_graceful_stop, NULL, NULL);
 }
 
-/* The pool's load shedding: with one worker busy and the one queue slot
- * taken, a further request gets 503 at once instead of waiting. (The async
- * engine has no queue: this check is the pool's own.) */
-static void check_shedding(void)
+/* What /slow answers in full. */
+#define SLOW_BODY "{\"request\":\"slow\",\"results\":[{\"query\":\"slow\",\"rows\":[[42]]}]}"
+
+/* More requests than one worker and a queue of one hold. The pool sheds: a
+ * request that finds the worker busy and the queue full gets 503 at once
+ * instead of waiting. The async engine has no such queue: it parks every
+ * request on the database and answers each one in full. */
+static void check_overload(void)
 {
     struct client *c[3];
     struct response r;
     int status[3], shed = 0;
-    if (strncmp(engine, "pool", 4) != 0 || !strcmp(engine, "pool-threads"))
+    bool pool = strncmp(engine, "pool", 4) == 0;
+    if (!strcmp(engine, "pool-threads") || (!pool && strcmp(engine, "async")))
         return;
     for (int i = 0; i < 3; i++) {
         c[i] = client_open();
@@ -585,16 +590,23 @@ static void check_shedding(void)
         status[i] = r.status;
         shed += r.status == 503;
         CHECK(r.status == 200 || r.status == 503, "status %d", engine, r.status);
+        if (!pool) {
+            CHECK_EQ(r.status, 200, "request %d of 3 waits for its answer, not shed", engine,
+                     i + 1);
+            CHECK_STR(r.body, SLOW_BODY, "and is served in full");
+        }
         client_close(c[i]);
     }
-    CHECK_EQ(status[0], 200, "the request a worker took is served", engine);
-    CHECK(shed >= 1, "a full queue answers 503", engine);
+    if (pool) {
+        CHECK_EQ(status[0], 200, "the request a worker took is served", engine);
+        CHECK(shed >= 1, "a full queue answers 503", engine);
+    }
 }
 
-Test(engine, pool_sheds_load_when_the_queue_is_full)
+Test(engine, overload_is_shed_by_the_pool_and_queued_by_async)
 {
     const char *extra[] = {"--workers", "1", "--queue", "1", NULL};
-    each_engine(check_shedding, NULL, extra);
+    each_engine(check_overload, NULL, extra);
 }
 
 static void check_timeouts(void)
