@@ -151,7 +151,7 @@ static bool dispatch(struct poller *pl, struct pool__conn *c)
 /* A held connection is readable: read, and queue each whole request. */
 static void on_readable(struct poller *pl, struct pool__conn *c)
 {
-    uint64_t now = pool__now();
+    uint64_t now = proc_now_ns();
     if (c->state == POOL_CONN_LINGER) {
         char sink[4096];
         ssize_t n;
@@ -199,7 +199,7 @@ static void on_acceptable(struct poller *pl)
                 /* out of descriptors: let some close before trying again */
                 watch(pl, EPOLL_CTL_DEL, pl->pool->listen_fd, NULL, 0);
                 pl->accepting = false;
-                pl->accept_resume_at = pool__now() + ACCEPT_PAUSE_NS;
+                pl->accept_resume_at = proc_now_ns() + ACCEPT_PAUSE_NS;
             }
             return; /* EAGAIN, or a connection that died in the backlog */
         }
@@ -210,7 +210,7 @@ static void on_acceptable(struct poller *pl)
             continue;
         }
         c->state = POOL_CONN_IDLE;
-        pool__conn_arm(c, pl->pool->cfg, pool__now());
+        pool__conn_arm(c, pl->pool->cfg, proc_now_ns());
         if (arm(pl, c, EPOLL_CTL_ADD) < 0) {
             pool__conn_free(c);
             continue;
@@ -223,7 +223,7 @@ static void on_acceptable(struct poller *pl)
 static void on_wake(struct poller *pl)
 {
     struct pool *p = pl->pool;
-    uint64_t count, now = pool__now();
+    uint64_t count, now = proc_now_ns();
     if (read(p->wake_fd, &count, sizeof(count)) < 0) {
         /* nothing pending: a spurious wake-up */
     }
@@ -251,7 +251,7 @@ static void on_wake(struct poller *pl)
 static void on_stop(struct poller *pl)
 {
     pl->stopping = true;
-    pl->grace_end = pool__now() + pl->pool->cfg->db_timeout_ns + POOL_SHUTDOWN_GRACE_NS;
+    pl->grace_end = proc_now_ns() + pl->pool->cfg->db_timeout_ns + POOL_SHUTDOWN_GRACE_NS;
     watch(pl, EPOLL_CTL_DEL, proc_stop_fd(), NULL, 0);
     if (pl->accepting)
         watch(pl, EPOLL_CTL_DEL, pl->pool->listen_fd, NULL, 0);
@@ -311,7 +311,7 @@ static int poller_loop(struct poller *pl)
 {
     struct epoll_event ev[MAX_EVENTS];
     for (;;) {
-        uint64_t now = pool__now();
+        uint64_t now = proc_now_ns();
         if (pl->stopping && pl->nbusy == 0)
             return 0;
         if (pl->stopping && now >= pl->grace_end)

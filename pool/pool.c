@@ -50,7 +50,7 @@ static void serve_queued(struct pool__worker *w, struct pool__conn *c)
             c->state = POOL_CONN_CLOSING;
             return;
         }
-        int r = pool__conn_advance(c, pool__now());
+        int r = pool__conn_advance(c, proc_now_ns());
         if (r == POOL_READY)
             continue;
         if (r == POOL_NEED_MORE) {

@@ -129,7 +129,6 @@ struct pool {
     int ready;
 };
 
-uint64_t pool__now(void);
 void pool__worker_init(struct pool__worker *w, struct pool *p, int index);
 void pool__worker_free(struct pool__worker *w);
 /* Serves c's ready request, appending the response to w->out, and writes it.

@@ -6,24 +6,16 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "pool_internal.h"
-
-uint64_t pool__now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 void pool__worker_init(struct pool__worker *w, struct pool *p, int index)
 {
     memset(w, 0, sizeof(*w));
     w->pool = p;
     w->index = index;
-    wl_rng_seed(&w->rng, pool__now() ^ ((uint64_t)index * 0x9e3779b97f4a7c15ULL));
+    wl_rng_seed(&w->rng, proc_now_ns() ^ ((uint64_t)index * 0x9e3779b97f4a7c15ULL));
     http_buf_init(&w->out);
     http_buf_init(&w->body);
 }
@@ -40,7 +32,7 @@ void pool__worker_free(struct pool__worker *w)
 /* Opens the database connection unless a recent failure says to wait. */
 static int db_reconnect(struct pool__worker *w)
 {
-    uint64_t now = pool__now();
+    uint64_t now = proc_now_ns();
     if (now < w->db_retry_at)
         return -EAGAIN;
     int err = db_conn_open(w->pool->cfg->db_addr, &w->db);
@@ -103,7 +95,7 @@ static int run_steps(struct pool__worker *w, struct pool__conn *c, int request, 
     const struct wl_workload *wl = w->pool->cfg->wl;
     const struct wl_request *rq = &wl->requests[request];
     uint64_t phase_ns[HTTP_MAX_PHASES];
-    uint64_t t = pool__now();
+    uint64_t t = proc_now_ns();
     phase_ns[0] = t - c->t_head;
     if (http_body_begin(&w->body, wl, request) < 0)
         return -ENOMEM;
@@ -120,7 +112,7 @@ static int run_steps(struct pool__worker *w, struct pool__conn *c, int request, 
             if (http_body_add(&w->body, wl, request, s->query, &res) < 0)
                 return -ENOMEM;
         }
-        uint64_t end = pool__now();
+        uint64_t end = proc_now_ns();
         phase_ns[1 + i] = end - t;
         t = end;
     }
@@ -157,7 +149,7 @@ int pool__serve_one(struct pool__worker *w, struct pool__conn *c)
 
 int pool__write_all(int fd, const char *p, size_t n, uint64_t timeout_ns)
 {
-    uint64_t deadline = pool__now() + timeout_ns;
+    uint64_t deadline = proc_now_ns() + timeout_ns;
     while (n > 0) {
         ssize_t r = write(fd, p, n);
         if (r > 0) {
@@ -169,7 +161,7 @@ int pool__write_all(int fd, const char *p, size_t n, uint64_t timeout_ns)
             continue;
         if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
             return -errno;
-        uint64_t now = pool__now();
+        uint64_t now = proc_now_ns();
         if (now >= deadline)
             return -ETIMEDOUT;
         struct pollfd pfd = {.fd = fd, .events = POLLOUT};
