@@ -151,10 +151,10 @@ void pool__worker_connect(struct pool__worker *w);
 /* The front ends run on the main thread until stopped: 0 when every request
  * in flight finished, 1 when some were still running after the grace period
  * (then the workers cannot be joined). */
-int pool__run_request_mode(struct pool *p);    /* poller.c */
-int pool__run_connection_mode(struct pool *p); /* connection.c */
+int pool__run_request_mode(struct pool *p);    /* request_mode.c */
+int pool__run_connection_mode(struct pool *p); /* connection_mode.c */
 /* Worker thread bodies: take from the queue until it is stopped. */
 void *pool__request_worker(void *arg);    /* pool.c */
-void *pool__connection_worker(void *arg); /* connection.c */
+void *pool__connection_worker(void *arg); /* connection_mode.c */
 
 #endif
