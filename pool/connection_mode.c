@@ -98,13 +98,11 @@ static void serve_connection(struct pool__worker *w, struct pool__conn *c)
     }
 }
 
-void *pool__connection_worker(void *arg)
+void pool__connection_worker(struct pool__worker *w)
 {
-    struct pool__worker *w = arg;
     struct pool__conn *c;
     while ((c = pool__queue_pop(&w->pool->queue)))
         serve_connection(w, c);
-    return NULL;
 }
 
 /* --workers 0: one thread per connection, with a worker of its own. */

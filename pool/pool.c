@@ -15,54 +15,6 @@
 
 #include "pool_internal.h"
 
-/* A worker is done with c (request mode): hand it back to the poller. The
- * eventfd is written only when the list was empty, since the poller drains
- * the whole list on each wake-up. */
-static void hand_back(struct pool *p, struct pool__conn *c)
-{
-    uint64_t one = 1;
-    c->qnext = NULL;
-    pthread_mutex_lock(&p->ret_mu);
-    bool was_empty = !p->ret_head;
-    if (p->ret_tail)
-        p->ret_tail->qnext = c;
-    else
-        p->ret_head = c;
-    p->ret_tail = c;
-    pthread_mutex_unlock(&p->ret_mu);
-    if (was_empty && write(p->wake_fd, &one, sizeof(one)) < 0) {
-        /* the counter is already non-zero: the poller will wake */
-    }
-}
-
-/* Serves c's ready request, then any pipelined request already buffered;
- * leaves in c->state what the poller should do with it next. */
-static void serve_queued(struct pool__worker *w, struct pool__conn *c)
-{
-    for (;;) {
-        int keep = pool__serve_one(w, c);
-        if (keep < 0) {
-            c->state = POOL_CONN_DEAD;
-            return;
-        }
-        pool__conn_consume(c);
-        if (!keep) {
-            c->state = POOL_CONN_CLOSING;
-            return;
-        }
-        int r = pool__conn_advance(c, proc_now_ns());
-        if (r == POOL_READY)
-            continue;
-        if (r == POOL_NEED_MORE) {
-            c->state = POOL_CONN_IDLE;
-            return;
-        }
-        bool sent = pool__write_error_now(&w->out, c->fd, NULL, -r, NULL, false) == 0;
-        c->state = sent ? POOL_CONN_CLOSING : POOL_CONN_DEAD;
-        return;
-    }
-}
-
 /* The worker's first database connect, counted for wait_ready. */
 static void worker_start(struct pool__worker *w)
 {
@@ -82,35 +34,28 @@ static void wait_ready(struct pool *p)
     pthread_mutex_unlock(&p->ready_mu);
 }
 
-void *pool__request_worker(void *arg)
+/* Every pool thread's body: the first database connect, then the mode's
+ * loop, which takes from the queue until it is stopped. */
+static void *worker_main(void *arg)
 {
     struct pool__worker *w = arg;
-    struct pool__conn *c;
     worker_start(w);
-    while ((c = pool__queue_pop(&w->pool->queue))) {
-        serve_queued(w, c);
-        hand_back(w->pool, c);
-    }
+    if (w->pool->cfg->mode == SERVE_MODE_REQUEST)
+        pool__request_worker(w);
+    else
+        pool__connection_worker(w);
     return NULL;
-}
-
-static void *connection_worker_start(void *arg)
-{
-    worker_start(arg);
-    return pool__connection_worker(arg);
 }
 
 static int start_workers(struct pool *p)
 {
-    bool request_mode = p->cfg->mode == SERVE_MODE_REQUEST;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, POOL_STACK_SIZE);
     int err = 0;
     for (int i = 0; i < p->nworkers && !err; i++) {
         struct pool__worker *w = &p->workers[i];
-        err = pthread_create(&w->thread, &attr,
-                             request_mode ? pool__request_worker : connection_worker_start, w);
+        err = pthread_create(&w->thread, &attr, worker_main, w);
         if (err)
             p->nworkers = i; /* join the ones that started */
     }

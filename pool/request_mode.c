@@ -1,15 +1,17 @@
-/* Request mode's front end: one thread that accepts connections and holds
- * every connection that is between requests, as in Apache's event MPM or
- * Tomcat NIO. It reads and parses request heads (so a queued request's
- * `queue` phase starts when its head was complete), puts whole requests into
- * the bounded queue, answers 503 at once when the queue is full, and takes
- * connections back from workers through the return list. It alone closes
- * connections, so its list of held connections needs no lock.
+/* Request mode, both sides of the hand-off. The front end is one thread (the
+ * main one) that accepts connections and holds every connection that is
+ * between requests, as in Apache's event MPM or Tomcat NIO. It reads and
+ * parses request heads (so a queued request's `queue` phase starts when its
+ * head was complete), puts whole requests into the bounded queue, answers 503
+ * at once when the queue is full, and takes connections back from workers
+ * through the return list. A worker serves the queued request and any
+ * pipelined ones behind it, then hands the connection back. Only the front
+ * end closes connections, so its list of held connections needs no lock.
  *
  * Connection fds are registered EPOLLONESHOT: a connection reported readable
- * is disarmed until the poller re-arms it, so it never fires while a worker
- * owns it. Timeouts (idle, slow header, linger) are found by scanning the
- * held connections every SCAN_NS, not per event. */
+ * is disarmed until the front end re-arms it, so it never fires while a
+ * worker owns it. Timeouts (idle, slow header, linger) are found by scanning
+ * the held connections every SCAN_NS, not per event. */
 #define _GNU_SOURCE /* accept4 */
 #include <errno.h>
 #include <stdio.h>
@@ -31,10 +33,10 @@
 /* epoll's data.ptr for the fds that are not connections */
 static char listen_tag, stop_tag, wake_tag;
 
-struct poller {
+struct front_end {
     struct pool *pool;
     int epfd;
-    struct pool__conn held; /* list head: connections the poller holds */
+    struct pool__conn held; /* list head: connections the front end holds */
     int nbusy;              /* connections queued or with a worker */
     bool stopping, accepting;
     uint64_t accept_resume_at, next_scan, grace_end;
@@ -43,12 +45,12 @@ struct poller {
 
 /* ---- the list of held connections ---- */
 
-static void hold(struct poller *pl, struct pool__conn *c)
+static void hold(struct front_end *fe, struct pool__conn *c)
 {
-    c->next = pl->held.next;
-    c->prev = &pl->held;
-    pl->held.next->prev = c;
-    pl->held.next = c;
+    c->next = fe->held.next;
+    c->prev = &fe->held;
+    fe->held.next->prev = c;
+    fe->held.next = c;
 }
 
 static void unhold(struct pool__conn *c)
@@ -58,75 +60,81 @@ static void unhold(struct pool__conn *c)
     c->prev = c->next = NULL;
 }
 
-static void drop(struct poller *pl, struct pool__conn *c)
+static void drop(struct front_end *fe, struct pool__conn *c)
 {
     if (c->prev)
         unhold(c);
     pool__conn_free(c);
 }
 
-/* ---- epoll, the poller's six small functions ---- */
-
-static int watch(struct poller *pl, int op, int fd, void *ptr, uint32_t events)
+static void drop_all_held(struct front_end *fe)
 {
-    struct epoll_event ev = {.events = events, .data.ptr = ptr};
-    return epoll_ctl(pl->epfd, op, fd, &ev) < 0 ? -errno : 0;
+    while (fe->held.next != &fe->held)
+        drop(fe, fe->held.next);
 }
 
-static int arm(struct poller *pl, struct pool__conn *c, int op)
+/* ---- waiting in epoll ---- */
+
+static int watch(struct front_end *fe, int op, int fd, void *ptr, uint32_t events)
 {
-    return watch(pl, op, c->fd, c, EPOLLIN | EPOLLRDHUP | EPOLLONESHOT);
+    struct epoll_event ev = {.events = events, .data.ptr = ptr};
+    return epoll_ctl(fe->epfd, op, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int arm(struct front_end *fe, struct pool__conn *c, int op)
+{
+    return watch(fe, op, c->fd, c, EPOLLIN | EPOLLRDHUP | EPOLLONESHOT);
 }
 
 /* Waits for readable input (or EOF) with the write side already shut. */
-static void start_linger(struct poller *pl, struct pool__conn *c, uint64_t now)
+static void start_linger(struct front_end *fe, struct pool__conn *c, uint64_t now)
 {
     shutdown(c->fd, SHUT_WR);
     c->state = POOL_CONN_LINGER;
     c->deadline = now + POOL_LINGER_NS;
-    if (pl->stopping || arm(pl, c, EPOLL_CTL_MOD) < 0) {
-        drop(pl, c);
+    if (fe->stopping || arm(fe, c, EPOLL_CTL_MOD) < 0) {
+        drop(fe, c);
         return;
     }
     if (!c->prev)
-        hold(pl, c);
+        hold(fe, c);
 }
 
 /* Waits for c's next bytes. The deadline is left as it is: it was set when
  * the connection came back or its request began, and reading part of a head
  * must not extend it (a client trickling bytes still meets the header
  * timeout). */
-static void rearm_idle(struct poller *pl, struct pool__conn *c)
+static void rearm_idle(struct front_end *fe, struct pool__conn *c)
 {
     c->state = POOL_CONN_IDLE;
-    if (pl->stopping && c->in_len == 0) {
-        drop(pl, c); /* between requests: nothing in flight to finish */
+    if (fe->stopping && c->in_len == 0) {
+        drop(fe, c); /* between requests: nothing in flight to finish */
         return;
     }
-    if (arm(pl, c, EPOLL_CTL_MOD) < 0) {
-        drop(pl, c);
+    if (arm(fe, c, EPOLL_CTL_MOD) < 0) {
+        drop(fe, c);
         return;
     }
     if (!c->prev)
-        hold(pl, c);
+        hold(fe, c);
 }
 
 /* ---- requests in, 503s out ---- */
 
 /* The queue is full: answer at once, and keep the connection if its client
  * asked to. Returns false if the connection was closed. */
-static bool shed(struct poller *pl, struct pool__conn *c, uint64_t now)
+static bool shed(struct front_end *fe, struct pool__conn *c, uint64_t now)
 {
-    struct pool *p = pl->pool;
-    bool keep = c->req.keep_alive && !pl->stopping;
+    struct pool *p = fe->pool;
+    bool keep = c->req.keep_alive && !fe->stopping;
     atomic_fetch_add_explicit(&p->shed, 1, memory_order_relaxed);
-    if (pool__write_error_now(&pl->out, c->fd, &c->req, 503, "queue full", keep) < 0) {
-        drop(pl, c);
+    if (pool__write_error_now(&fe->out, c->fd, &c->req, 503, "queue full", keep) < 0) {
+        drop(fe, c);
         return false;
     }
     pool__conn_consume(c);
     if (!keep) {
-        start_linger(pl, c, now);
+        start_linger(fe, c, now);
         return false;
     }
     return true;
@@ -134,95 +142,102 @@ static bool shed(struct poller *pl, struct pool__conn *c, uint64_t now)
 
 /* Queues c's ready request: true if queued, and then c belongs to the
  * workers and must not be touched; false if the queue is full. */
-static bool dispatch(struct poller *pl, struct pool__conn *c)
+static bool dispatch(struct front_end *fe, struct pool__conn *c)
 {
     if (c->prev)
         unhold(c);
     c->state = POOL_CONN_QUEUED;
-    pl->nbusy++;
-    if (pool__queue_push(&pl->pool->queue, c) == 0)
+    fe->nbusy++;
+    if (pool__queue_push(&fe->pool->queue, c) == 0)
         return true;
-    pl->nbusy--;
+    fe->nbusy--;
     c->state = POOL_CONN_IDLE;
-    hold(pl, c);
+    hold(fe, c);
     return false;
 }
 
+/* A lingering connection is readable: read what came and wait for EOF. */
+static void on_linger_readable(struct front_end *fe, struct pool__conn *c)
+{
+    char sink[4096];
+    ssize_t n;
+    while ((n = read(c->fd, sink, sizeof(sink))) > 0)
+        ;
+    if (n == 0 || (errno != EAGAIN && errno != EINTR) || arm(fe, c, EPOLL_CTL_MOD) < 0)
+        drop(fe, c);
+}
+
 /* A held connection is readable: read, and queue each whole request. */
-static void on_readable(struct poller *pl, struct pool__conn *c)
+static void on_readable(struct front_end *fe, struct pool__conn *c)
 {
     uint64_t now = proc_now_ns();
-    if (c->state == POOL_CONN_LINGER) {
-        char sink[4096];
-        ssize_t n;
-        while ((n = read(c->fd, sink, sizeof(sink))) > 0)
-            ;
-        if (n == 0 || (errno != EAGAIN && errno != EINTR) || arm(pl, c, EPOLL_CTL_MOD) < 0)
-            drop(pl, c);
-        return;
-    }
     for (;;) {
         int r = pool__conn_advance(c, now);
         if (r == POOL_READY) {
-            if (dispatch(pl, c))
-                return;
-            if (!shed(pl, c, now))
+            if (dispatch(fe, c) || !shed(fe, c, now))
                 return;
             continue;
         }
         if (r < 0) {
-            if (pool__write_error_now(&pl->out, c->fd, NULL, -r, NULL, false) < 0)
-                drop(pl, c);
+            if (pool__write_error_now(&fe->out, c->fd, NULL, -r, NULL, false) < 0)
+                drop(fe, c);
             else
-                start_linger(pl, c, now);
+                start_linger(fe, c, now);
             return;
         }
-        ssize_t n = pool__conn_read(c, pl->pool->cfg, now);
+        ssize_t n = pool__conn_read(c, fe->pool->cfg, now);
         if (n == -EAGAIN) {
-            rearm_idle(pl, c);
+            rearm_idle(fe, c);
             return;
         }
         if (n <= 0) {
-            drop(pl, c);
+            drop(fe, c);
             return;
         }
     }
 }
 
-static void on_acceptable(struct poller *pl)
+/* Takes a new connection in: held, waiting for its first request. */
+static void take_in(struct front_end *fe, int fd)
 {
     int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct pool__conn *c = pool__conn_new(fd);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->state = POOL_CONN_IDLE;
+    pool__conn_arm(c, fe->pool->cfg, proc_now_ns());
+    if (arm(fe, c, EPOLL_CTL_ADD) < 0) {
+        pool__conn_free(c);
+        return;
+    }
+    hold(fe, c);
+}
+
+static void on_acceptable(struct front_end *fe)
+{
     for (;;) {
-        int fd = accept4(pl->pool->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                /* out of descriptors: let some close before trying again */
-                watch(pl, EPOLL_CTL_DEL, pl->pool->listen_fd, NULL, 0);
-                pl->accepting = false;
-                pl->accept_resume_at = proc_now_ns() + ACCEPT_PAUSE_NS;
-            }
-            return; /* EAGAIN, or a connection that died in the backlog */
-        }
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        struct pool__conn *c = pool__conn_new(fd);
-        if (!c) {
-            close(fd);
+        int fd = accept4(fe->pool->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            take_in(fe, fd);
             continue;
         }
-        c->state = POOL_CONN_IDLE;
-        pool__conn_arm(c, pl->pool->cfg, proc_now_ns());
-        if (arm(pl, c, EPOLL_CTL_ADD) < 0) {
-            pool__conn_free(c);
-            continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* out of descriptors: let some close before trying again */
+            watch(fe, EPOLL_CTL_DEL, fe->pool->listen_fd, NULL, 0);
+            fe->accepting = false;
+            fe->accept_resume_at = proc_now_ns() + ACCEPT_PAUSE_NS;
         }
-        hold(pl, c);
+        return; /* EAGAIN, or a connection that died in the backlog */
     }
 }
 
 /* Workers hand connections back: re-arm the kept ones, close the others. */
-static void on_wake(struct poller *pl)
+static void on_wake(struct front_end *fe)
 {
-    struct pool *p = pl->pool;
+    struct pool *p = fe->pool;
     uint64_t count, now = proc_now_ns();
     if (read(p->wake_fd, &count, sizeof(count)) < 0) {
         /* nothing pending: a spurious wake-up */
@@ -233,14 +248,14 @@ static void on_wake(struct poller *pl)
     pthread_mutex_unlock(&p->ret_mu);
     while (c) {
         struct pool__conn *next = c->qnext;
-        pl->nbusy--;
+        fe->nbusy--;
         if (c->state == POOL_CONN_IDLE) {
-            pool__conn_arm(c, pl->pool->cfg, now);
-            rearm_idle(pl, c);
+            pool__conn_arm(c, p->cfg, now);
+            rearm_idle(fe, c);
         } else if (c->state == POOL_CONN_CLOSING)
-            start_linger(pl, c, now);
+            start_linger(fe, c, now);
         else
-            drop(pl, c);
+            drop(fe, c);
         c = next;
     }
 }
@@ -248,105 +263,163 @@ static void on_wake(struct poller *pl)
 /* SIGINT/SIGTERM: stop accepting and let the requests in flight finish
  * within the grace period. The held connections are closed after the current
  * batch of events, which may still name some of them. */
-static void on_stop(struct poller *pl)
+static void on_stop(struct front_end *fe)
 {
-    pl->stopping = true;
-    pl->grace_end = proc_now_ns() + pl->pool->cfg->db_timeout_ns + POOL_SHUTDOWN_GRACE_NS;
-    watch(pl, EPOLL_CTL_DEL, proc_stop_fd(), NULL, 0);
-    if (pl->accepting)
-        watch(pl, EPOLL_CTL_DEL, pl->pool->listen_fd, NULL, 0);
-    pl->accepting = false;
-    close(pl->pool->listen_fd); /* new clients are refused, not left in the backlog */
-    pl->pool->listen_fd = -1;
+    fe->stopping = true;
+    fe->grace_end = proc_now_ns() + fe->pool->cfg->db_timeout_ns + POOL_SHUTDOWN_GRACE_NS;
+    watch(fe, EPOLL_CTL_DEL, proc_stop_fd(), NULL, 0);
+    if (fe->accepting)
+        watch(fe, EPOLL_CTL_DEL, fe->pool->listen_fd, NULL, 0);
+    fe->accepting = false;
+    close(fe->pool->listen_fd); /* new clients are refused, not left in the backlog */
+    fe->pool->listen_fd = -1;
 }
 
-static void drop_all_held(struct poller *pl)
+static void on_event(struct front_end *fe, void *ptr)
 {
-    while (pl->held.next != &pl->held)
-        drop(pl, pl->held.next);
+    if (ptr == &listen_tag)
+        on_acceptable(fe);
+    else if (ptr == &stop_tag)
+        on_stop(fe);
+    else if (ptr == &wake_tag)
+        on_wake(fe);
+    else if (((struct pool__conn *)ptr)->state == POOL_CONN_LINGER)
+        on_linger_readable(fe, ptr);
+    else
+        on_readable(fe, ptr);
 }
 
 /* Closes held connections past their deadline; resumes accepting. */
-static void scan(struct poller *pl, uint64_t now)
+static void scan(struct front_end *fe, uint64_t now)
 {
-    pl->next_scan = now + SCAN_NS;
-    for (struct pool__conn *c = pl->held.next, *next; c != &pl->held; c = next) {
+    fe->next_scan = now + SCAN_NS;
+    for (struct pool__conn *c = fe->held.next, *next; c != &fe->held; c = next) {
         next = c->next;
         if (now >= c->deadline)
-            drop(pl, c);
+            drop(fe, c);
     }
-    if (!pl->accepting && !pl->stopping && now >= pl->accept_resume_at)
-        pl->accepting = watch(pl, EPOLL_CTL_ADD, pl->pool->listen_fd, &listen_tag, EPOLLIN) == 0;
+    if (!fe->accepting && !fe->stopping && now >= fe->accept_resume_at)
+        fe->accepting = watch(fe, EPOLL_CTL_ADD, fe->pool->listen_fd, &listen_tag, EPOLLIN) == 0;
 }
 
-static int poller_init(struct poller *pl, struct pool *p)
+/* ---- the front end's life ---- */
+
+static int front_end_init(struct front_end *fe, struct pool *p)
 {
-    memset(pl, 0, sizeof(*pl));
-    pl->pool = p;
-    pl->held.next = pl->held.prev = &pl->held;
-    http_buf_init(&pl->out);
-    pl->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (pl->epfd < 0)
+    memset(fe, 0, sizeof(*fe));
+    fe->pool = p;
+    fe->held.next = fe->held.prev = &fe->held;
+    http_buf_init(&fe->out);
+    fe->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (fe->epfd < 0)
         return -errno;
-    int err = watch(pl, EPOLL_CTL_ADD, p->listen_fd, &listen_tag, EPOLLIN);
+    int err = watch(fe, EPOLL_CTL_ADD, p->listen_fd, &listen_tag, EPOLLIN);
     if (!err)
-        err = watch(pl, EPOLL_CTL_ADD, proc_stop_fd(), &stop_tag, EPOLLIN);
+        err = watch(fe, EPOLL_CTL_ADD, proc_stop_fd(), &stop_tag, EPOLLIN);
     if (!err)
-        err = watch(pl, EPOLL_CTL_ADD, p->wake_fd, &wake_tag, EPOLLIN);
-    pl->accepting = err == 0;
+        err = watch(fe, EPOLL_CTL_ADD, p->wake_fd, &wake_tag, EPOLLIN);
+    fe->accepting = err == 0;
     return err;
 }
 
-static void poller_free(struct poller *pl)
+static void front_end_free(struct front_end *fe)
 {
-    drop_all_held(pl);
-    if (pl->epfd >= 0)
-        close(pl->epfd);
-    http_buf_free(&pl->out);
+    drop_all_held(fe);
+    if (fe->epfd >= 0)
+        close(fe->epfd);
+    http_buf_free(&fe->out);
 }
 
 /* Runs until stopped and drained (0), or until the grace period ran out
  * with requests still in flight (1: workers cannot be joined). */
-static int poller_loop(struct poller *pl)
+static int front_end_loop(struct front_end *fe)
 {
     struct epoll_event ev[MAX_EVENTS];
     for (;;) {
         uint64_t now = proc_now_ns();
-        if (pl->stopping && pl->nbusy == 0)
+        if (fe->stopping && fe->nbusy == 0)
             return 0;
-        if (pl->stopping && now >= pl->grace_end)
+        if (fe->stopping && now >= fe->grace_end)
             return 1;
-        if (now >= pl->next_scan)
-            scan(pl, now);
-        int timeout_ms = (int)((pl->next_scan - now) / 1000000) + 1;
-        int n = epoll_wait(pl->epfd, ev, MAX_EVENTS, timeout_ms);
-        bool was_stopping = pl->stopping;
-        for (int i = 0; i < n; i++) {
-            void *ptr = ev[i].data.ptr;
-            if (ptr == &listen_tag)
-                on_acceptable(pl);
-            else if (ptr == &stop_tag)
-                on_stop(pl);
-            else if (ptr == &wake_tag)
-                on_wake(pl);
-            else
-                on_readable(pl, ptr);
-        }
-        if (pl->stopping && !was_stopping)
-            drop_all_held(pl);
+        if (now >= fe->next_scan)
+            scan(fe, now);
+        int timeout_ms = (int)((fe->next_scan - now) / 1000000) + 1;
+        int n = epoll_wait(fe->epfd, ev, MAX_EVENTS, timeout_ms);
+        bool was_stopping = fe->stopping;
+        for (int i = 0; i < n; i++)
+            on_event(fe, ev[i].data.ptr);
+        if (fe->stopping && !was_stopping)
+            drop_all_held(fe);
     }
 }
 
 int pool__run_request_mode(struct pool *p)
 {
-    struct poller pl;
-    int err = poller_init(&pl, p);
-    if (err < 0) {
+    struct front_end fe;
+    int err = front_end_init(&fe, p);
+    if (err < 0)
         fprintf(stderr, "overlap serve: epoll: %s\n", strerror(-err));
-        poller_free(&pl);
-        return -1;
+    else
+        err = front_end_loop(&fe);
+    front_end_free(&fe);
+    return err;
+}
+
+/* ---- the worker side ---- */
+
+/* Serves c's ready request, then any pipelined request already buffered;
+ * leaves in c->state what the front end should do with it next. */
+static void serve_queued(struct pool__worker *w, struct pool__conn *c)
+{
+    for (;;) {
+        int keep = pool__serve_one(w, c);
+        if (keep < 0) {
+            c->state = POOL_CONN_DEAD;
+            return;
+        }
+        pool__conn_consume(c);
+        if (!keep) {
+            c->state = POOL_CONN_CLOSING;
+            return;
+        }
+        int r = pool__conn_advance(c, proc_now_ns());
+        if (r == POOL_READY)
+            continue;
+        if (r == POOL_NEED_MORE) {
+            c->state = POOL_CONN_IDLE;
+            return;
+        }
+        bool sent = pool__write_error_now(&w->out, c->fd, NULL, -r, NULL, false) == 0;
+        c->state = sent ? POOL_CONN_CLOSING : POOL_CONN_DEAD;
+        return;
     }
-    int leftover = poller_loop(&pl);
-    poller_free(&pl);
-    return leftover;
+}
+
+/* The worker is done with c: hand it back to the front end. The eventfd is
+ * written only when the list was empty, since the front end drains the whole
+ * list on each wake-up. */
+static void hand_back(struct pool *p, struct pool__conn *c)
+{
+    uint64_t one = 1;
+    c->qnext = NULL;
+    pthread_mutex_lock(&p->ret_mu);
+    bool was_empty = !p->ret_head;
+    if (p->ret_tail)
+        p->ret_tail->qnext = c;
+    else
+        p->ret_head = c;
+    p->ret_tail = c;
+    pthread_mutex_unlock(&p->ret_mu);
+    if (was_empty && write(p->wake_fd, &one, sizeof(one)) < 0) {
+        /* the counter is already non-zero: the front end will wake */
+    }
+}
+
+void pool__request_worker(struct pool__worker *w)
+{
+    struct pool__conn *c;
+    while ((c = pool__queue_pop(&w->pool->queue))) {
+        serve_queued(w, c);
+        hand_back(w->pool, c);
+    }
 }

@@ -1,12 +1,11 @@
-/* What a worker does with one ready request: route it, run its steps with
- * blocking calls (a `cpu` step burns on this thread, a `query` step blocks on
- * this worker's own database connection) and write the response. The
- * database connection is reopened with backoff when lost; a request that
- * cannot reach the database gets 503, one that waits past --db-timeout 504. */
+/* A worker and what it does with one ready request, in either mode: route
+ * it, run its steps with blocking calls (a `cpu` step burns on this thread, a
+ * `query` step blocks on this worker's own database connection) and write the
+ * response. The database connection is reopened with backoff when lost; a
+ * request that cannot reach the database gets 503, one that waits past
+ * --db-timeout 504. */
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "pool_internal.h"
 
@@ -145,42 +144,4 @@ int pool__serve_one(struct pool__worker *w, struct pool__conn *c)
     if (pool__write_all(c->fd, w->out.data, w->out.len, p->cfg->idle_timeout_ns) < 0)
         return -1;
     return keep ? 1 : 0;
-}
-
-int pool__write_all(int fd, const char *p, size_t n, uint64_t timeout_ns)
-{
-    uint64_t deadline = proc_now_ns() + timeout_ns;
-    while (n > 0) {
-        ssize_t r = write(fd, p, n);
-        if (r > 0) {
-            p += r;
-            n -= (size_t)r;
-            continue;
-        }
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        uint64_t now = proc_now_ns();
-        if (now >= deadline)
-            return -ETIMEDOUT;
-        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-        int ms = (int)((deadline - now + 999999) / 1000000);
-        if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
-            return -errno;
-    }
-    return 0;
-}
-
-int pool__write_error_now(struct http_buf *out, int fd, const struct http_request *req, int status,
-                          const char *reason, bool keep_alive)
-{
-    out->len = 0;
-    if (http_write_error(out, req, status, reason, keep_alive) < 0)
-        return -ENOMEM;
-    ssize_t r;
-    do
-        r = write(fd, out->data, out->len);
-    while (r < 0 && errno == EINTR);
-    return r == (ssize_t)out->len ? 0 : -EAGAIN;
 }
