@@ -121,7 +121,8 @@ struct pool {
     int listen_fd;
     struct pool__queue queue;
     struct pool__worker *workers;
-    int nworkers;
+    int nworkers; /* workers[] set up, each with its buffers */
+    int nstarted; /* of those, the ones whose thread runs: the ones to join */
     /* request mode: workers hand connections back to the front end here */
     pthread_mutex_t ret_mu;
     struct pool__conn *ret_head, *ret_tail;
