@@ -160,9 +160,12 @@ int pool_run(const struct serve_config *cfg)
     struct pool p;
     int leftover = 0;
     int err = pool_start(&p, cfg);
-    if (!err)
-        leftover = cfg->mode == SERVE_MODE_REQUEST ? pool__run_request_mode(&p)
-                                                   : pool__run_connection_mode(&p);
+    if (!err) {
+        int r = cfg->mode == SERVE_MODE_REQUEST ? pool__run_request_mode(&p)
+                                                : pool__run_connection_mode(&p);
+        err = r < 0 ? r : 0;
+        leftover = r > 0;
+    }
     pool_teardown(&p, err == 0, leftover);
     return err ? 1 : 0;
 }

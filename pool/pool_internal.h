@@ -154,7 +154,8 @@ void pool__worker_connect(struct pool__worker *w);
 
 /* The front ends run on the main thread until stopped: 0 when every request
  * in flight finished, 1 when some were still running after the grace period
- * (then the workers cannot be joined). */
+ * (then the workers cannot be joined), or -errno when the front end could
+ * not start. */
 int pool__run_request_mode(struct pool *p);    /* request_mode.c */
 int pool__run_connection_mode(struct pool *p); /* connection_mode.c */
 /* A pool worker's loop in each mode: takes from the queue until it is
