@@ -99,6 +99,9 @@ int pool__queue_push(struct pool__queue *q, struct pool__conn *c);
 struct pool__conn *pool__queue_pop(struct pool__queue *q);
 /* Lets workers exit once the entries already queued are served. */
 void pool__queue_stop(struct pool__queue *q);
+/* How many workers wait in pool__queue_pop now: what a test waits for before
+ * it pushes or stops, so that it exercises the wake-up. */
+int pool__queue_waiting(struct pool__queue *q);
 
 /* ---- workers (worker.c) ---- */
 
