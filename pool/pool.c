@@ -1,11 +1,13 @@
 /* Engine 1, the pthread worker pool: sets up the listening socket, the queue
  * and N worker threads, runs the front end of the chosen mode on the main
  * thread, and on SIGINT/SIGTERM lets the requests in flight finish before
- * joining the workers.
+ * joining the workers. Every way out of pool_run, failed or not, goes
+ * through one teardown.
  *
  * Locking: the queue's mutex guards only the queue, ret_mu only the return
- * list, live_mu only the count of per-connection threads. No thread ever
- * holds two of them at once, and none blocks on I/O while holding one. */
+ * list, live_mu only the count of per-connection threads, ready_mu only the
+ * count of started workers. No thread ever holds two of them at once, and
+ * none blocks on I/O while holding one. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,54 +16,6 @@
 #include <unistd.h>
 
 #include "pool_internal.h"
-
-/* A worker is done with c (request mode): hand it back to the poller. The
- * eventfd is written only when the list was empty, since the poller drains
- * the whole list on each wake-up. */
-static void hand_back(struct pool *p, struct pool__conn *c)
-{
-    uint64_t one = 1;
-    c->qnext = NULL;
-    pthread_mutex_lock(&p->ret_mu);
-    bool was_empty = !p->ret_head;
-    if (p->ret_tail)
-        p->ret_tail->qnext = c;
-    else
-        p->ret_head = c;
-    p->ret_tail = c;
-    pthread_mutex_unlock(&p->ret_mu);
-    if (was_empty && write(p->wake_fd, &one, sizeof(one)) < 0) {
-        /* the counter is already non-zero: the poller will wake */
-    }
-}
-
-/* Serves c's ready request, then any pipelined request already buffered;
- * leaves in c->state what the poller should do with it next. */
-static void serve_queued(struct pool__worker *w, struct pool__conn *c)
-{
-    for (;;) {
-        int keep = pool__serve_one(w, c);
-        if (keep < 0) {
-            c->state = POOL_CONN_DEAD;
-            return;
-        }
-        pool__conn_consume(c);
-        if (!keep) {
-            c->state = POOL_CONN_CLOSING;
-            return;
-        }
-        int r = pool__conn_advance(c, pool__now());
-        if (r == POOL_READY)
-            continue;
-        if (r == POOL_NEED_MORE) {
-            c->state = POOL_CONN_IDLE;
-            return;
-        }
-        bool sent = pool__write_error_now(&w->out, c->fd, NULL, -r, NULL, false) == 0;
-        c->state = sent ? POOL_CONN_CLOSING : POOL_CONN_DEAD;
-        return;
-    }
-}
 
 /* The worker's first database connect, counted for wait_ready. */
 static void worker_start(struct pool__worker *w)
@@ -82,42 +36,39 @@ static void wait_ready(struct pool *p)
     pthread_mutex_unlock(&p->ready_mu);
 }
 
-void *pool__request_worker(void *arg)
+/* Every pool thread's body: the first database connect, then the mode's
+ * loop, which takes from the queue until it is stopped. */
+static void *worker_main(void *arg)
 {
     struct pool__worker *w = arg;
-    struct pool__conn *c;
     worker_start(w);
-    while ((c = pool__queue_pop(&w->pool->queue))) {
-        serve_queued(w, c);
-        hand_back(w->pool, c);
-    }
+    if (w->pool->cfg->mode == SERVE_MODE_REQUEST)
+        pool__request_worker(w);
+    else
+        pool__connection_worker(w);
     return NULL;
 }
 
-static void *connection_worker_start(void *arg)
-{
-    worker_start(arg);
-    return pool__connection_worker(arg);
-}
-
+/* Starts the workers; on a failure the ones already running (nstarted) are
+ * left for the teardown to join. */
 static int start_workers(struct pool *p)
 {
-    bool request_mode = p->cfg->mode == SERVE_MODE_REQUEST;
     pthread_attr_t attr;
+    int err = 0;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, POOL_STACK_SIZE);
-    int err = 0;
-    for (int i = 0; i < p->nworkers && !err; i++) {
-        struct pool__worker *w = &p->workers[i];
-        err = pthread_create(&w->thread, &attr,
-                             request_mode ? pool__request_worker : connection_worker_start, w);
-        if (err)
-            p->nworkers = i; /* join the ones that started */
+    while (p->nstarted < p->nworkers && !err) {
+        struct pool__worker *w = &p->workers[p->nstarted];
+        err = pthread_create(&w->thread, &attr, worker_main, w);
+        if (!err)
+            p->nstarted++;
     }
     pthread_attr_destroy(&attr);
     return -err;
 }
 
+/* Leaves p safe to tear down whatever fails: everything pool_free releases is
+ * either set up or marked absent before the first way out. */
 static int pool_init(struct pool *p, const struct serve_config *cfg)
 {
     memset(p, 0, sizeof(*p));
@@ -131,10 +82,10 @@ static int pool_init(struct pool *p, const struct serve_config *cfg)
     p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (p->wake_fd < 0)
         return -errno;
-    p->nworkers = cfg->workers;
-    p->workers = calloc(p->nworkers ? p->nworkers : 1, sizeof(*p->workers));
+    p->workers = calloc(cfg->workers ? cfg->workers : 1, sizeof(*p->workers));
     if (!p->workers)
         return -ENOMEM;
+    p->nworkers = cfg->workers;
     for (int i = 0; i < p->nworkers; i++)
         pool__worker_init(&p->workers[i], p, i);
     return 0;
@@ -159,47 +110,62 @@ static void pool_free(struct pool *p)
         close(p->listen_fd);
 }
 
+/* Everything up to the `listening` line: 0, or -errno once the failure is
+ * printed. */
+static int pool_start(struct pool *p, const struct serve_config *cfg)
+{
+    char bound[300];
+    int err = pool_init(p, cfg);
+    if (err < 0) {
+        fprintf(stderr, "overlap serve: cannot start the pool: %s\n", strerror(-err));
+        return err;
+    }
+    p->listen_fd = proc_listen(cfg->listen_addr, false, bound, sizeof(bound));
+    if (p->listen_fd < 0) {
+        fprintf(stderr, "overlap serve: cannot listen on %s: %s\n", cfg->listen_addr,
+                strerror(-p->listen_fd));
+        return p->listen_fd;
+    }
+    wl_burn_calibrate(); /* before any load, so calibration is undisturbed */
+    if ((err = start_workers(p)) < 0) {
+        fprintf(stderr, "overlap serve: cannot start workers: %s\n", strerror(-err));
+        return err;
+    }
+    wait_ready(p);
+    proc_announce(bound);
+    return 0;
+}
+
+/* Stops the workers and frees the pool: the one way out of pool_run. A
+ * request still running past the grace period (leftover) keeps its worker
+ * from being joined: then nothing is freed, and the process's exit takes the
+ * thread with it. The counts are printed only after a run that served. */
+static void pool_teardown(struct pool *p, bool served, int leftover)
+{
+    pool__queue_stop(&p->queue);
+    if (leftover) {
+        fprintf(stderr, "overlap serve: requests still running at exit\n");
+        return;
+    }
+    for (int i = 0; i < p->nstarted; i++)
+        pthread_join(p->workers[i].thread, NULL);
+    if (served)
+        fprintf(stderr, "overlap serve: pool served %lu requests, shed %lu (no worker free)\n",
+                (unsigned long)atomic_load(&p->served), (unsigned long)atomic_load(&p->shed));
+    pool_free(p);
+}
+
 int pool_run(const struct serve_config *cfg)
 {
     struct pool p;
-    char bound[300];
-    int err = pool_init(&p, cfg);
-    if (err < 0) {
-        fprintf(stderr, "overlap serve: cannot start the pool: %s\n", strerror(-err));
-        pool_free(&p);
-        return 1;
+    int leftover = 0;
+    int err = pool_start(&p, cfg);
+    if (!err) {
+        int r = cfg->mode == SERVE_MODE_REQUEST ? pool__run_request_mode(&p)
+                                                : pool__run_connection_mode(&p);
+        err = r < 0 ? r : 0;
+        leftover = r > 0;
     }
-    p.listen_fd = proc_listen(cfg->listen_addr, false, bound, sizeof(bound));
-    if (p.listen_fd < 0) {
-        fprintf(stderr, "overlap serve: cannot listen on %s: %s\n", cfg->listen_addr,
-                strerror(-p.listen_fd));
-        pool_free(&p);
-        return 1;
-    }
-    wl_burn_calibrate(); /* before any load, so calibration is undisturbed */
-    if ((err = start_workers(&p)) < 0) {
-        fprintf(stderr, "overlap serve: cannot start workers: %s\n", strerror(-err));
-        pool__queue_stop(&p.queue);
-        for (int i = 0; i < p.nworkers; i++)
-            pthread_join(p.workers[i].thread, NULL);
-        pool_free(&p);
-        return 1;
-    }
-    wait_ready(&p);
-    proc_announce(bound);
-    int leftover = cfg->mode == SERVE_MODE_REQUEST ? pool__run_request_mode(&p)
-                                                   : pool__run_connection_mode(&p);
-    pool__queue_stop(&p.queue);
-    if (leftover) {
-        /* a request is still running past the grace period: exit without
-         * joining; the process ends and takes the thread with it */
-        fprintf(stderr, "overlap serve: requests still running at exit\n");
-        return 0;
-    }
-    for (int i = 0; i < p.nworkers; i++)
-        pthread_join(p.workers[i].thread, NULL);
-    fprintf(stderr, "overlap serve: pool served %lu requests, shed %lu (no worker free)\n",
-            (unsigned long)atomic_load(&p.served), (unsigned long)atomic_load(&p.shed));
-    pool_free(&p);
-    return 0;
+    pool_teardown(&p, err == 0, leftover);
+    return err ? 1 : 0;
 }

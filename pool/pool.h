@@ -1,5 +1,5 @@
 /* Engine 1: a pthread worker pool with blocking I/O. `overlap serve
- * --engine pool`: an acceptor and a poller hold idle connections (request
+ * --engine pool`: a front end holds idle connections between requests (request
  * mode) or a worker owns each connection (connection mode). */
 #ifndef OVERLAP_POOL_H
 #define OVERLAP_POOL_H

@@ -1,12 +1,12 @@
-/* What the pool's files share: a connection's read buffer and state, the
- * bounded request queue, and a worker with its database connection. Names
- * here are internal (pool__); pool.h is the module's API.
+/* What the pool's files share: a connection's buffer and state, the bounded
+ * queue, and a worker with its database connection. Names here are internal
+ * (pool__); pool.h is the module's API.
  *
  * Ownership: a connection belongs to exactly one thread at a time. In request
- * mode that is the poller, or the worker that took it from the queue; it
- * changes hands only through the queue (poller -> worker) and the return list
- * (worker -> poller), both under their own mutex. Only the poller closes a
- * request-mode connection. In connection mode the worker that took it owns it
+ * mode that is the front end, or the worker that took it from the queue; it
+ * changes hands only through the queue (front end -> worker) and the return
+ * list (worker -> front end), both under their own mutex. Only the front end
+ * closes a request-mode connection. In connection mode the worker that took it owns it
  * until it closes it. */
 #ifndef OVERLAP_POOL_INTERNAL_H
 #define OVERLAP_POOL_INTERNAL_H
@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h> /* ssize_t */
 
 #include "db.h"
 #include "http.h"
@@ -30,7 +31,7 @@
 
 /* Where a connection stands, from its owner's point of view. */
 enum pool__conn_state {
-    POOL_CONN_IDLE,    /* waiting for its next request's bytes (in the poller) */
+    POOL_CONN_IDLE,    /* waiting for its next request's bytes (in the front end) */
     POOL_CONN_QUEUED,  /* a whole request is parsed; queued for or held by a worker */
     POOL_CONN_CLOSING, /* the last response is written; close after lingering */
     POOL_CONN_LINGER,  /* write side shut; reading until EOF or the linger deadline */
@@ -48,8 +49,10 @@ struct pool__conn {
     uint64_t t_head;                /* when the current head became complete (ns) */
     uint64_t deadline;              /* idle, header or linger deadline (ns) */
     struct pool__conn *qnext;       /* queue or return list */
-    struct pool__conn *prev, *next; /* the poller's list of connections it holds */
+    struct pool__conn *prev, *next; /* the front end's list of connections it holds */
 };
+
+/* ---- a connection's I/O (conn_io.c) ---- */
 
 /* pool__conn_advance results besides a negated HTTP status. */
 #define POOL_NEED_MORE 0
@@ -69,6 +72,13 @@ ssize_t pool__conn_read(struct pool__conn *c, const struct serve_config *cfg, ui
 /* Sets the deadline of a connection about to wait: the header timeout if a
  * request has begun, else the idle timeout. */
 void pool__conn_arm(struct pool__conn *c, const struct serve_config *cfg, uint64_t now);
+/* Blocking write of all n bytes to a non-blocking socket, up to timeout_ns. */
+int pool__write_all(int fd, const char *p, size_t n, uint64_t timeout_ns);
+/* Writes an error response (400, 431 or 501 for a head that did not parse,
+ * 503 when no worker is free) in one attempt, without blocking; 0 if all of
+ * it was written. */
+int pool__write_error_now(struct http_buf *out, int fd, const struct http_request *req, int status,
+                          const char *reason, bool keep_alive);
 
 /* ---- the bounded FIFO (queue.c) ---- */
 
@@ -89,6 +99,9 @@ int pool__queue_push(struct pool__queue *q, struct pool__conn *c);
 struct pool__conn *pool__queue_pop(struct pool__queue *q);
 /* Lets workers exit once the entries already queued are served. */
 void pool__queue_stop(struct pool__queue *q);
+/* How many workers wait in pool__queue_pop now: what a test waits for before
+ * it pushes or stops, so that it exercises the wake-up. */
+int pool__queue_waiting(struct pool__queue *q);
 
 /* ---- workers (worker.c) ---- */
 
@@ -104,15 +117,16 @@ struct pool__worker {
     struct http_buf out, body;
 };
 
-/* Shared by every thread; counters are atomics, the rest is set before any
- * thread starts. */
+/* The pool (pool.c), shared by every thread; counters are atomics, the rest
+ * is set before any thread starts. */
 struct pool {
     const struct serve_config *cfg;
     int listen_fd;
     struct pool__queue queue;
     struct pool__worker *workers;
-    int nworkers;
-    /* request mode: workers hand connections back to the poller here */
+    int nworkers; /* workers[] set up, each with its buffers */
+    int nstarted; /* of those, the ones whose thread runs: the ones to join */
+    /* request mode: workers hand connections back to the front end here */
     pthread_mutex_t ret_mu;
     struct pool__conn *ret_head, *ret_tail;
     int wake_fd; /* eventfd: written when the return list becomes non-empty */
@@ -129,20 +143,12 @@ struct pool {
     int ready;
 };
 
-uint64_t pool__now(void);
 void pool__worker_init(struct pool__worker *w, struct pool *p, int index);
 void pool__worker_free(struct pool__worker *w);
 /* Serves c's ready request, appending the response to w->out, and writes it.
  * Returns 1 to keep the connection, 0 to close it after lingering, -1 on a
  * write error (close at once). */
 int pool__serve_one(struct pool__worker *w, struct pool__conn *c);
-/* Writes an error response for a head that did not parse (status 400, 431,
- * 501 or 503) without blocking; 0 if all of it was written. */
-int pool__write_error_now(struct http_buf *out, int fd, const struct http_request *req, int status,
-                          const char *reason, bool keep_alive);
-/* Blocking write of all n bytes to a non-blocking socket, up to timeout_ns. */
-int pool__write_all(int fd, const char *p, size_t n, uint64_t timeout_ns);
-
 /* Opens the worker's database connection ahead of its first query; a
  * failure is left for the first query to retry. */
 void pool__worker_connect(struct pool__worker *w);
@@ -151,11 +157,13 @@ void pool__worker_connect(struct pool__worker *w);
 
 /* The front ends run on the main thread until stopped: 0 when every request
  * in flight finished, 1 when some were still running after the grace period
- * (then the workers cannot be joined). */
-int pool__run_request_mode(struct pool *p);    /* poller.c */
-int pool__run_connection_mode(struct pool *p); /* connection.c */
-/* Worker thread bodies: take from the queue until it is stopped. */
-void *pool__request_worker(void *arg);    /* pool.c */
-void *pool__connection_worker(void *arg); /* connection.c */
+ * (then the workers cannot be joined), or -errno when the front end could
+ * not start. */
+int pool__run_request_mode(struct pool *p);    /* request_mode.c */
+int pool__run_connection_mode(struct pool *p); /* connection_mode.c */
+/* A pool worker's loop in each mode: takes from the queue until it is
+ * stopped. */
+void pool__request_worker(struct pool__worker *w);    /* request_mode.c */
+void pool__connection_worker(struct pool__worker *w); /* connection_mode.c */
 
 #endif

@@ -76,3 +76,11 @@ void pool__queue_stop(struct pool__queue *q)
     pthread_cond_broadcast(&q->cv);
     pthread_mutex_unlock(&q->mu);
 }
+
+int pool__queue_waiting(struct pool__queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    int idle = q->idle;
+    pthread_mutex_unlock(&q->mu);
+    return idle;
+}

@@ -1,29 +1,20 @@
-/* What a worker does with one ready request: route it, run its steps with
- * blocking calls (a `cpu` step burns on this thread, a `query` step blocks on
- * this worker's own database connection) and write the response. The
- * database connection is reopened with backoff when lost; a request that
- * cannot reach the database gets 503, one that waits past --db-timeout 504. */
+/* A worker and what it does with one ready request, in either mode: route
+ * it, run its steps with blocking calls (a `cpu` step burns on this thread, a
+ * `query` step blocks on this worker's own database connection) and write the
+ * response. The database connection is reopened with backoff when lost; a
+ * request that cannot reach the database gets 503, one that waits past
+ * --db-timeout 504. */
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "pool_internal.h"
-
-uint64_t pool__now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 void pool__worker_init(struct pool__worker *w, struct pool *p, int index)
 {
     memset(w, 0, sizeof(*w));
     w->pool = p;
     w->index = index;
-    wl_rng_seed(&w->rng, pool__now() ^ ((uint64_t)index * 0x9e3779b97f4a7c15ULL));
+    wl_rng_seed(&w->rng, proc_now_ns() ^ ((uint64_t)index * 0x9e3779b97f4a7c15ULL));
     http_buf_init(&w->out);
     http_buf_init(&w->body);
 }
@@ -40,7 +31,7 @@ void pool__worker_free(struct pool__worker *w)
 /* Opens the database connection unless a recent failure says to wait. */
 static int db_reconnect(struct pool__worker *w)
 {
-    uint64_t now = pool__now();
+    uint64_t now = proc_now_ns();
     if (now < w->db_retry_at)
         return -EAGAIN;
     int err = db_conn_open(w->pool->cfg->db_addr, &w->db);
@@ -103,7 +94,7 @@ static int run_steps(struct pool__worker *w, struct pool__conn *c, int request, 
     const struct wl_workload *wl = w->pool->cfg->wl;
     const struct wl_request *rq = &wl->requests[request];
     uint64_t phase_ns[HTTP_MAX_PHASES];
-    uint64_t t = pool__now();
+    uint64_t t = proc_now_ns();
     phase_ns[0] = t - c->t_head;
     if (http_body_begin(&w->body, wl, request) < 0)
         return -ENOMEM;
@@ -120,7 +111,7 @@ static int run_steps(struct pool__worker *w, struct pool__conn *c, int request, 
             if (http_body_add(&w->body, wl, request, s->query, &res) < 0)
                 return -ENOMEM;
         }
-        uint64_t end = pool__now();
+        uint64_t end = proc_now_ns();
         phase_ns[1 + i] = end - t;
         t = end;
     }
@@ -153,42 +144,4 @@ int pool__serve_one(struct pool__worker *w, struct pool__conn *c)
     if (pool__write_all(c->fd, w->out.data, w->out.len, p->cfg->idle_timeout_ns) < 0)
         return -1;
     return keep ? 1 : 0;
-}
-
-int pool__write_all(int fd, const char *p, size_t n, uint64_t timeout_ns)
-{
-    uint64_t deadline = pool__now() + timeout_ns;
-    while (n > 0) {
-        ssize_t r = write(fd, p, n);
-        if (r > 0) {
-            p += r;
-            n -= (size_t)r;
-            continue;
-        }
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        uint64_t now = pool__now();
-        if (now >= deadline)
-            return -ETIMEDOUT;
-        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-        int ms = (int)((deadline - now + 999999) / 1000000);
-        if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
-            return -errno;
-    }
-    return 0;
-}
-
-int pool__write_error_now(struct http_buf *out, int fd, const struct http_request *req, int status,
-                          const char *reason, bool keep_alive)
-{
-    out->len = 0;
-    if (http_write_error(out, req, status, reason, keep_alive) < 0)
-        return -ENOMEM;
-    ssize_t r;
-    do
-        r = write(fd, out->data, out->len);
-    while (r < 0 && errno == EINTR);
-    return r == (ssize_t)out->len ? 0 : -EAGAIN;
 }

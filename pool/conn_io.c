@@ -1,7 +1,10 @@
-/* A client connection's read side: the buffer a request head is parsed from,
- * the discarding of request bodies, and the deadlines of a waiting
- * connection. Shared by both pool modes; whoever owns the connection calls. */
+/* A client connection's I/O, shared by both modes; whoever owns the
+ * connection calls. The read side: the buffer a request head is parsed from,
+ * the discarding of request bodies, the deadlines of a waiting connection.
+ * The write side: a response written whole with a timeout (a worker may
+ * block), or an error written in one attempt (a front end must not). */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -108,4 +111,42 @@ void pool__conn_arm(struct pool__conn *c, const struct serve_config *cfg, uint64
 {
     bool begun = c->in_len > 0 || c->head_len > 0;
     c->deadline = now + (begun ? cfg->header_timeout_ns : cfg->idle_timeout_ns);
+}
+
+int pool__write_all(int fd, const char *p, size_t n, uint64_t timeout_ns)
+{
+    uint64_t deadline = proc_now_ns() + timeout_ns;
+    while (n > 0) {
+        ssize_t r = write(fd, p, n);
+        if (r > 0) {
+            p += r;
+            n -= (size_t)r;
+            continue;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        uint64_t now = proc_now_ns();
+        if (now >= deadline)
+            return -ETIMEDOUT;
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        int ms = (int)((deadline - now + 999999) / 1000000);
+        if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+int pool__write_error_now(struct http_buf *out, int fd, const struct http_request *req, int status,
+                          const char *reason, bool keep_alive)
+{
+    out->len = 0;
+    if (http_write_error(out, req, status, reason, keep_alive) < 0)
+        return -ENOMEM;
+    ssize_t r;
+    do
+        r = write(fd, out->data, out->len);
+    while (r < 0 && errno == EINTR);
+    return r == (ssize_t)out->len ? 0 : -EAGAIN;
 }

@@ -25,13 +25,13 @@
 static void linger_close(struct pool__conn *c)
 {
     char sink[4096];
-    uint64_t deadline = pool__now() + POOL_LINGER_NS;
+    uint64_t deadline = proc_now_ns() + POOL_LINGER_NS;
     shutdown(c->fd, SHUT_WR);
     for (;;) {
         ssize_t n = read(c->fd, sink, sizeof(sink));
         if (n > 0)
             continue;
-        uint64_t now = pool__now();
+        uint64_t now = proc_now_ns();
         if (n == 0 || (errno != EAGAIN && errno != EINTR) || now >= deadline)
             break;
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
@@ -50,7 +50,7 @@ static int wait_readable(struct pool__conn *c)
         bool begun = c->in_len > 0 || c->head_len > 0;
         if (proc_stopping() && !begun)
             return 0;
-        uint64_t now = pool__now();
+        uint64_t now = proc_now_ns();
         if (now >= c->deadline)
             return 0;
         int n = poll(pfd, 2, (int)((c->deadline - now) / 1000000) + 1);
@@ -67,9 +67,9 @@ static int wait_readable(struct pool__conn *c)
 static void serve_connection(struct pool__worker *w, struct pool__conn *c)
 {
     const struct serve_config *cfg = w->pool->cfg;
-    pool__conn_arm(c, cfg, pool__now());
+    pool__conn_arm(c, cfg, proc_now_ns());
     for (;;) {
-        int r = pool__conn_advance(c, pool__now());
+        int r = pool__conn_advance(c, proc_now_ns());
         if (r == POOL_READY) {
             int keep = pool__serve_one(w, c);
             if (keep <= 0) {
@@ -80,7 +80,7 @@ static void serve_connection(struct pool__worker *w, struct pool__conn *c)
                 return;
             }
             pool__conn_consume(c);
-            pool__conn_arm(c, cfg, pool__now());
+            pool__conn_arm(c, cfg, proc_now_ns());
             continue;
         }
         if (r < 0) {
@@ -88,7 +88,7 @@ static void serve_connection(struct pool__worker *w, struct pool__conn *c)
             linger_close(c);
             return;
         }
-        ssize_t n = pool__conn_read(c, cfg, pool__now());
+        ssize_t n = pool__conn_read(c, cfg, proc_now_ns());
         if (n == -EAGAIN && wait_readable(c) == 1)
             continue;
         if (n <= 0) {
@@ -98,13 +98,11 @@ static void serve_connection(struct pool__worker *w, struct pool__conn *c)
     }
 }
 
-void *pool__connection_worker(void *arg)
+void pool__connection_worker(struct pool__worker *w)
 {
-    struct pool__worker *w = arg;
     struct pool__conn *c;
     while ((c = pool__queue_pop(&w->pool->queue)))
         serve_connection(w, c);
-    return NULL;
 }
 
 /* --workers 0: one thread per connection, with a worker of its own. */
@@ -192,11 +190,11 @@ static void accept_all(struct pool *p, struct http_buf *out)
  * after the grace period. */
 static int wait_threads(struct pool *p)
 {
-    uint64_t end = pool__now() + p->cfg->db_timeout_ns + POOL_SHUTDOWN_GRACE_NS;
+    uint64_t end = proc_now_ns() + p->cfg->db_timeout_ns + POOL_SHUTDOWN_GRACE_NS;
     struct timespec ts;
     int left;
     pthread_mutex_lock(&p->live_mu);
-    while (p->live > 0 && pool__now() < end) {
+    while (p->live > 0 && proc_now_ns() < end) {
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 50000000;
         if (ts.tv_nsec >= 1000000000) {

@@ -1,0 +1,425 @@
+/* Request mode, both sides of the hand-off. The front end is one thread (the
+ * main one) that accepts connections and holds every connection that is
+ * between requests, as in Apache's event MPM or Tomcat NIO. It reads and
+ * parses request heads (so a queued request's `queue` phase starts when its
+ * head was complete), puts whole requests into the bounded queue, answers 503
+ * at once when the queue is full, and takes connections back from workers
+ * through the return list. A worker serves the queued request and any
+ * pipelined ones behind it, then hands the connection back. Only the front
+ * end closes connections, so its list of held connections needs no lock.
+ *
+ * Connection fds are registered EPOLLONESHOT: a connection reported readable
+ * is disarmed until the front end re-arms it, so it never fires while a
+ * worker owns it. Timeouts (idle, slow header, linger) are found by scanning
+ * the held connections every SCAN_NS, not per event. */
+#define _GNU_SOURCE /* accept4 */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include "pool_internal.h"
+
+#define MAX_EVENTS      256
+#define SCAN_NS         100000000ULL /* timeouts are checked ten times a second */
+#define ACCEPT_PAUSE_NS 100000000ULL /* out of descriptors: stop accepting this long */
+
+/* epoll's data.ptr for the fds that are not connections */
+static char listen_tag, stop_tag, wake_tag;
+
+struct front_end {
+    struct pool *pool;
+    int epfd;
+    struct pool__conn held; /* list head: connections the front end holds */
+    int nbusy;              /* connections queued or with a worker */
+    bool stopping, accepting;
+    uint64_t accept_resume_at, next_scan, grace_end;
+    struct http_buf out; /* 503s and parse errors written from this thread */
+};
+
+/* ---- the list of held connections ---- */
+
+static void hold(struct front_end *fe, struct pool__conn *c)
+{
+    c->next = fe->held.next;
+    c->prev = &fe->held;
+    fe->held.next->prev = c;
+    fe->held.next = c;
+}
+
+static void unhold(struct pool__conn *c)
+{
+    c->prev->next = c->next;
+    c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void drop(struct front_end *fe, struct pool__conn *c)
+{
+    if (c->prev)
+        unhold(c);
+    pool__conn_free(c);
+}
+
+static void drop_all_held(struct front_end *fe)
+{
+    while (fe->held.next != &fe->held)
+        drop(fe, fe->held.next);
+}
+
+/* ---- waiting in epoll ---- */
+
+static int watch(struct front_end *fe, int op, int fd, void *ptr, uint32_t events)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = ptr};
+    return epoll_ctl(fe->epfd, op, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int arm(struct front_end *fe, struct pool__conn *c, int op)
+{
+    return watch(fe, op, c->fd, c, EPOLLIN | EPOLLRDHUP | EPOLLONESHOT);
+}
+
+/* Waits for readable input (or EOF) with the write side already shut. */
+static void start_linger(struct front_end *fe, struct pool__conn *c, uint64_t now)
+{
+    shutdown(c->fd, SHUT_WR);
+    c->state = POOL_CONN_LINGER;
+    c->deadline = now + POOL_LINGER_NS;
+    if (fe->stopping || arm(fe, c, EPOLL_CTL_MOD) < 0) {
+        drop(fe, c);
+        return;
+    }
+    if (!c->prev)
+        hold(fe, c);
+}
+
+/* Waits for c's next bytes. The deadline is left as it is: it was set when
+ * the connection came back or its request began, and reading part of a head
+ * must not extend it (a client trickling bytes still meets the header
+ * timeout). */
+static void rearm_idle(struct front_end *fe, struct pool__conn *c)
+{
+    c->state = POOL_CONN_IDLE;
+    if (fe->stopping && c->in_len == 0) {
+        drop(fe, c); /* between requests: nothing in flight to finish */
+        return;
+    }
+    if (arm(fe, c, EPOLL_CTL_MOD) < 0) {
+        drop(fe, c);
+        return;
+    }
+    if (!c->prev)
+        hold(fe, c);
+}
+
+/* ---- requests in, 503s out ---- */
+
+/* The queue is full: answer at once, and keep the connection if its client
+ * asked to. Returns false if the connection was closed. */
+static bool shed(struct front_end *fe, struct pool__conn *c, uint64_t now)
+{
+    struct pool *p = fe->pool;
+    bool keep = c->req.keep_alive && !fe->stopping;
+    atomic_fetch_add_explicit(&p->shed, 1, memory_order_relaxed);
+    if (pool__write_error_now(&fe->out, c->fd, &c->req, 503, "queue full", keep) < 0) {
+        drop(fe, c);
+        return false;
+    }
+    pool__conn_consume(c);
+    if (!keep) {
+        start_linger(fe, c, now);
+        return false;
+    }
+    return true;
+}
+
+/* Queues c's ready request: true if queued, and then c belongs to the
+ * workers and must not be touched; false if the queue is full. */
+static bool dispatch(struct front_end *fe, struct pool__conn *c)
+{
+    if (c->prev)
+        unhold(c);
+    c->state = POOL_CONN_QUEUED;
+    fe->nbusy++;
+    if (pool__queue_push(&fe->pool->queue, c) == 0)
+        return true;
+    fe->nbusy--;
+    c->state = POOL_CONN_IDLE;
+    hold(fe, c);
+    return false;
+}
+
+/* A lingering connection is readable: read what came and wait for EOF. */
+static void on_linger_readable(struct front_end *fe, struct pool__conn *c)
+{
+    char sink[4096];
+    ssize_t n;
+    while ((n = read(c->fd, sink, sizeof(sink))) > 0)
+        ;
+    if (n == 0 || (errno != EAGAIN && errno != EINTR) || arm(fe, c, EPOLL_CTL_MOD) < 0)
+        drop(fe, c);
+}
+
+/* A held connection is readable: read, and queue each whole request. */
+static void on_readable(struct front_end *fe, struct pool__conn *c)
+{
+    uint64_t now = proc_now_ns();
+    for (;;) {
+        int r = pool__conn_advance(c, now);
+        if (r == POOL_READY) {
+            if (dispatch(fe, c) || !shed(fe, c, now))
+                return;
+            continue;
+        }
+        if (r < 0) {
+            if (pool__write_error_now(&fe->out, c->fd, NULL, -r, NULL, false) < 0)
+                drop(fe, c);
+            else
+                start_linger(fe, c, now);
+            return;
+        }
+        ssize_t n = pool__conn_read(c, fe->pool->cfg, now);
+        if (n == -EAGAIN) {
+            rearm_idle(fe, c);
+            return;
+        }
+        if (n <= 0) {
+            drop(fe, c);
+            return;
+        }
+    }
+}
+
+/* Takes a new connection in: held, waiting for its first request. */
+static void take_in(struct front_end *fe, int fd)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct pool__conn *c = pool__conn_new(fd);
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->state = POOL_CONN_IDLE;
+    pool__conn_arm(c, fe->pool->cfg, proc_now_ns());
+    if (arm(fe, c, EPOLL_CTL_ADD) < 0) {
+        pool__conn_free(c);
+        return;
+    }
+    hold(fe, c);
+}
+
+static void on_acceptable(struct front_end *fe)
+{
+    for (;;) {
+        int fd = accept4(fe->pool->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            take_in(fe, fd);
+            continue;
+        }
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* out of descriptors: let some close before trying again */
+            watch(fe, EPOLL_CTL_DEL, fe->pool->listen_fd, NULL, 0);
+            fe->accepting = false;
+            fe->accept_resume_at = proc_now_ns() + ACCEPT_PAUSE_NS;
+        }
+        return; /* EAGAIN, or a connection that died in the backlog */
+    }
+}
+
+/* Workers hand connections back: re-arm the kept ones, close the others. */
+static void on_wake(struct front_end *fe)
+{
+    struct pool *p = fe->pool;
+    uint64_t count, now = proc_now_ns();
+    if (read(p->wake_fd, &count, sizeof(count)) < 0) {
+        /* nothing pending: a spurious wake-up */
+    }
+    pthread_mutex_lock(&p->ret_mu);
+    struct pool__conn *c = p->ret_head;
+    p->ret_head = p->ret_tail = NULL;
+    pthread_mutex_unlock(&p->ret_mu);
+    while (c) {
+        struct pool__conn *next = c->qnext;
+        fe->nbusy--;
+        if (c->state == POOL_CONN_IDLE) {
+            pool__conn_arm(c, p->cfg, now);
+            rearm_idle(fe, c);
+        } else if (c->state == POOL_CONN_CLOSING)
+            start_linger(fe, c, now);
+        else
+            drop(fe, c);
+        c = next;
+    }
+}
+
+/* SIGINT/SIGTERM: stop accepting and let the requests in flight finish
+ * within the grace period. The held connections are closed after the current
+ * batch of events, which may still name some of them. */
+static void on_stop(struct front_end *fe)
+{
+    fe->stopping = true;
+    fe->grace_end = proc_now_ns() + fe->pool->cfg->db_timeout_ns + POOL_SHUTDOWN_GRACE_NS;
+    watch(fe, EPOLL_CTL_DEL, proc_stop_fd(), NULL, 0);
+    if (fe->accepting)
+        watch(fe, EPOLL_CTL_DEL, fe->pool->listen_fd, NULL, 0);
+    fe->accepting = false;
+    close(fe->pool->listen_fd); /* new clients are refused, not left in the backlog */
+    fe->pool->listen_fd = -1;
+}
+
+static void on_event(struct front_end *fe, void *ptr)
+{
+    if (ptr == &listen_tag)
+        on_acceptable(fe);
+    else if (ptr == &stop_tag)
+        on_stop(fe);
+    else if (ptr == &wake_tag)
+        on_wake(fe);
+    else if (((struct pool__conn *)ptr)->state == POOL_CONN_LINGER)
+        on_linger_readable(fe, ptr);
+    else
+        on_readable(fe, ptr);
+}
+
+/* Closes held connections past their deadline; resumes accepting. */
+static void scan(struct front_end *fe, uint64_t now)
+{
+    fe->next_scan = now + SCAN_NS;
+    for (struct pool__conn *c = fe->held.next, *next; c != &fe->held; c = next) {
+        next = c->next;
+        if (now >= c->deadline)
+            drop(fe, c);
+    }
+    if (!fe->accepting && !fe->stopping && now >= fe->accept_resume_at)
+        fe->accepting = watch(fe, EPOLL_CTL_ADD, fe->pool->listen_fd, &listen_tag, EPOLLIN) == 0;
+}
+
+/* ---- the front end's life ---- */
+
+static int front_end_init(struct front_end *fe, struct pool *p)
+{
+    memset(fe, 0, sizeof(*fe));
+    fe->pool = p;
+    fe->held.next = fe->held.prev = &fe->held;
+    http_buf_init(&fe->out);
+    fe->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (fe->epfd < 0)
+        return -errno;
+    int err = watch(fe, EPOLL_CTL_ADD, p->listen_fd, &listen_tag, EPOLLIN);
+    if (!err)
+        err = watch(fe, EPOLL_CTL_ADD, proc_stop_fd(), &stop_tag, EPOLLIN);
+    if (!err)
+        err = watch(fe, EPOLL_CTL_ADD, p->wake_fd, &wake_tag, EPOLLIN);
+    fe->accepting = err == 0;
+    return err;
+}
+
+static void front_end_free(struct front_end *fe)
+{
+    drop_all_held(fe);
+    if (fe->epfd >= 0)
+        close(fe->epfd);
+    http_buf_free(&fe->out);
+}
+
+/* Runs until stopped and drained (0), or until the grace period ran out
+ * with requests still in flight (1: workers cannot be joined). */
+static int front_end_loop(struct front_end *fe)
+{
+    struct epoll_event ev[MAX_EVENTS];
+    for (;;) {
+        uint64_t now = proc_now_ns();
+        if (fe->stopping && fe->nbusy == 0)
+            return 0;
+        if (fe->stopping && now >= fe->grace_end)
+            return 1;
+        if (now >= fe->next_scan)
+            scan(fe, now);
+        int timeout_ms = (int)((fe->next_scan - now) / 1000000) + 1;
+        int n = epoll_wait(fe->epfd, ev, MAX_EVENTS, timeout_ms);
+        bool was_stopping = fe->stopping;
+        for (int i = 0; i < n; i++)
+            on_event(fe, ev[i].data.ptr);
+        if (fe->stopping && !was_stopping)
+            drop_all_held(fe);
+    }
+}
+
+int pool__run_request_mode(struct pool *p)
+{
+    struct front_end fe;
+    int err = front_end_init(&fe, p);
+    if (err < 0)
+        fprintf(stderr, "overlap serve: epoll: %s\n", strerror(-err));
+    else
+        err = front_end_loop(&fe);
+    front_end_free(&fe);
+    return err;
+}
+
+/* ---- the worker side ---- */
+
+/* Serves c's ready request, then any pipelined request already buffered;
+ * leaves in c->state what the front end should do with it next. */
+static void serve_queued(struct pool__worker *w, struct pool__conn *c)
+{
+    for (;;) {
+        int keep = pool__serve_one(w, c);
+        if (keep < 0) {
+            c->state = POOL_CONN_DEAD;
+            return;
+        }
+        pool__conn_consume(c);
+        if (!keep) {
+            c->state = POOL_CONN_CLOSING;
+            return;
+        }
+        int r = pool__conn_advance(c, proc_now_ns());
+        if (r == POOL_READY)
+            continue;
+        if (r == POOL_NEED_MORE) {
+            c->state = POOL_CONN_IDLE;
+            return;
+        }
+        bool sent = pool__write_error_now(&w->out, c->fd, NULL, -r, NULL, false) == 0;
+        c->state = sent ? POOL_CONN_CLOSING : POOL_CONN_DEAD;
+        return;
+    }
+}
+
+/* The worker is done with c: hand it back to the front end. The eventfd is
+ * written only when the list was empty, since the front end drains the whole
+ * list on each wake-up. */
+static void hand_back(struct pool *p, struct pool__conn *c)
+{
+    uint64_t one = 1;
+    c->qnext = NULL;
+    pthread_mutex_lock(&p->ret_mu);
+    bool was_empty = !p->ret_head;
+    if (p->ret_tail)
+        p->ret_tail->qnext = c;
+    else
+        p->ret_head = c;
+    p->ret_tail = c;
+    pthread_mutex_unlock(&p->ret_mu);
+    if (was_empty && write(p->wake_fd, &one, sizeof(one)) < 0) {
+        /* the counter is already non-zero: the front end will wake */
+    }
+}
+
+void pool__request_worker(struct pool__worker *w)
+{
+    struct pool__conn *c;
+    while ((c = pool__queue_pop(&w->pool->queue))) {
+        serve_queued(w, c);
+        hand_back(w->pool, c);
+    }
+}
