@@ -62,22 +62,149 @@ static int parse_version(const char *v, size_t n, int *minor)
     return 0;
 }
 
+/* ---- hosts: uri-host [ ":" port ] of RFC 3986 3.2.2 and 3.2.3 ---- */
+
+static bool is_hex(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* unreserved / sub-delims: what a reg-name holds besides pct-encoded bytes. */
+static bool is_name_char(unsigned char c)
+{
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+        return true;
+    return c && strchr("-._~!$&'()*+,;=", c) != NULL;
+}
+
+/* A reg-name, never empty: RFC 9110 4.2.1 makes an http URI with an empty
+ * host invalid. An IPv4address is one too (digits and dots), so is
+ * 256.1.1.1, which RFC 3986 3.2.2 reads as a name. */
+static bool is_reg_name(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%' && i + 2 < n && is_hex(s[i + 1]) && is_hex(s[i + 2]))
+            i += 2;
+        else if (!is_name_char(s[i]))
+            return false;
+    }
+    return n > 0;
+}
+
+/* IPv4address: four dec-octets, no leading zeros (RFC 3986 3.2.2). */
+static bool is_ipv4(const char *s, size_t n)
+{
+    size_t i = 0;
+    for (int part = 0; part < 4; part++) {
+        if (part && (i >= n || s[i++] != '.'))
+            return false;
+        size_t start = i;
+        unsigned v = 0;
+        while (i < n && i - start < 3 && s[i] >= '0' && s[i] <= '9')
+            v = v * 10 + (unsigned)(s[i++] - '0');
+        if (i == start || v > 255 || (i - start > 1 && s[start] == '0'))
+            return false;
+    }
+    return i == n;
+}
+
+/* IPv6address: eight pieces of 1-4 hex digits, one "::" standing for one or
+ * more zero pieces, the last two pieces possibly written as an IPv4address. */
+static bool is_ipv6(const char *s, size_t n)
+{
+    int pieces = 0;
+    bool gap = n >= 2 && s[0] == ':' && s[1] == ':';
+    size_t i = gap ? 2 : 0;
+    while (i < n) {
+        size_t start = i;
+        while (i < n && i - start < 4 && is_hex(s[i]))
+            i++;
+        if (i < n && s[i] == '.') {
+            if (!is_ipv4(s + start, n - start))
+                return false;
+            pieces += 2;
+            break;
+        }
+        if (i == start)
+            return false;
+        pieces++;
+        if (i < n && s[i++] != ':')
+            return false;
+        if (i < n && s[i] == ':' && !gap) {
+            gap = true;
+            i++;
+        } else if (i == n && s[n - 1] == ':') {
+            return false; /* a single colon cannot end the address */
+        }
+    }
+    return gap ? pieces <= 7 : pieces == 8;
+}
+
+/* IPvFuture: "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" ). */
+static bool is_ipvfuture(const char *s, size_t n)
+{
+    size_t i = 1;
+    if (n < 4 || (s[0] != 'v' && s[0] != 'V'))
+        return false;
+    while (i < n && is_hex(s[i]))
+        i++;
+    if (i == 1 || i + 1 >= n || s[i++] != '.')
+        return false;
+    for (; i < n; i++)
+        if (!is_name_char(s[i]) && s[i] != ':')
+            return false;
+    return true;
+}
+
+/* uri-host [ ":" port ]: an IP-literal in brackets or a reg-name, then an
+ * optional port of digits (RFC 3986 3.2.3 allows an empty one). */
+static bool is_host(const char *s, size_t n)
+{
+    size_t h = n;
+    if (n > 0 && s[0] == '[') {
+        const char *close = memchr(s, ']', n);
+        if (!close)
+            return false;
+        h = (size_t)(close - s) + 1;
+        if (!is_ipv6(s + 1, h - 2) && !is_ipvfuture(s + 1, h - 2))
+            return false;
+    } else {
+        const char *colon = memchr(s, ':', n);
+        h = colon ? (size_t)(colon - s) : n;
+        if (!is_reg_name(s, h))
+            return false;
+    }
+    if (h < n && s[h] != ':')
+        return false;
+    for (size_t i = h + 1; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+/* ---- the request line ---- */
+
 /* An absolute-form target (`http://host/path?q`) is reduced to its path,
- * which may be empty; returns whether the target had that form. */
-static bool strip_absolute_form(struct http_request *req)
+ * which may be empty. Returns 1 for that form, 0 for another, -1 when its
+ * authority is not a valid host: empty (RFC 9110 4.2.1) or with userinfo,
+ * which RFC 9110 4.2.4 tells a recipient to treat as an error. */
+static int strip_absolute_form(struct http_request *req)
 {
     const char *p = req->path, *end = p + req->path_len;
     size_t skip = req->path_len >= 7 && !strncasecmp(p, "http://", 7)    ? 7
                   : req->path_len >= 8 && !strncasecmp(p, "https://", 8) ? 8
                                                                          : 0;
     if (!skip)
-        return false;
+        return 0;
     p += skip;
+    const char *authority = p;
     while (p < end && *p != '/' && *p != '?')
         p++;
+    if (!is_host(authority, (size_t)(p - authority)))
+        return -1;
     req->path = p;
-    req->path_len = end - p;
-    return true;
+    req->path_len = (size_t)(end - p);
+    return 1;
 }
 
 /* method SP request-target SP HTTP-version */
@@ -99,7 +226,8 @@ static int parse_request_line(const char *l, size_t n, struct http_request *req)
     req->path_len = i - t;
     if (parse_version(l + i + 1, n - i - 1, &req->minor) < 0)
         return -400;
-    if (!strip_absolute_form(req) && req->path[0] != '/' && req->path[0] != '*')
+    int absolute = strip_absolute_form(req);
+    if (absolute < 0 || (!absolute && req->path[0] != '/' && req->path[0] != '*'))
         return -400; /* neither origin-form, absolute-form nor asterisk-form */
     return 0;
 }
@@ -139,10 +267,37 @@ static int parse_content_length(const char *v, size_t n, bool *seen, uint64_t *o
     return 0;
 }
 
+/* Host (RFC 9112 3.2): one field, its value a valid uri-host [ ":" port ].
+ * An empty value is refused too: RFC 9110 7.2 allows it only for a target
+ * URI without an authority, and every target this server takes is an http
+ * URI, which has one. A missing Host is tolerated (see README.md). */
+static int parse_host(const char *v, size_t n, bool *seen)
+{
+    if (*seen || !is_host(v, n))
+        return -400;
+    *seen = true;
+    return 0;
+}
+
 struct head_state {
     int nheaders;
-    bool close, keep, length_seen;
+    bool close, keep, length_seen, host_seen;
 };
+
+/* The fields the parser acts on; it passes over every other. */
+static int apply_field(const char *name, size_t name_len, const char *v, size_t vn,
+                       struct http_request *req, struct head_state *st)
+{
+    if (name_len == 10 && !strncasecmp(name, "connection", 10))
+        parse_connection(v, vn, &st->close, &st->keep);
+    else if (name_len == 14 && !strncasecmp(name, "content-length", 14))
+        return parse_content_length(v, vn, &st->length_seen, &req->content_length);
+    else if (name_len == 17 && !strncasecmp(name, "transfer-encoding", 17))
+        return -501;
+    else if (name_len == 4 && !strncasecmp(name, "host", 4))
+        return parse_host(v, vn, &st->host_seen);
+    return 0;
+}
 
 /* name ":" OWS value OWS; no space before the colon, no obs-fold. */
 static int parse_header(const char *l, size_t n, struct http_request *req, struct head_state *st)
@@ -161,15 +316,7 @@ static int parse_header(const char *l, size_t n, struct http_request *req, struc
     for (size_t k = i; k < vend; k++)
         if (!is_value_char(l[k]))
             return -400;
-    const char *v = l + i;
-    size_t vn = vend - i;
-    if (name_len == 10 && !strncasecmp(l, "connection", 10))
-        parse_connection(v, vn, &st->close, &st->keep);
-    else if (name_len == 14 && !strncasecmp(l, "content-length", 14))
-        return parse_content_length(v, vn, &st->length_seen, &req->content_length);
-    else if (name_len == 17 && !strncasecmp(l, "transfer-encoding", 17))
-        return -501;
-    return 0;
+    return apply_field(l, name_len, l + i, vend - i, req, st);
 }
 
 int http_parse_request(const char *buf, size_t len, struct http_request *req)

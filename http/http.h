@@ -33,10 +33,11 @@ struct http_request {
 
 /* Parses the request head at the start of buf[0, len). Returns its length in
  * bytes (> 0) with *req filled, HTTP_PARTIAL if more bytes are needed, or a
- * negated status: -400 malformed, -431 head or header count over the limits,
- * -501 Transfer-Encoding. Never reads past len and never allocates; a request
- * split at any byte parses the same once whole. After -400, -431 or -501 the
- * connection must be closed once the error response is written. */
+ * negated status: -400 malformed (an invalid or repeated Host included),
+ * -431 head or header count over the limits, -501 Transfer-Encoding. Never
+ * reads past len and never allocates; a request split at any byte parses the
+ * same once whole. After any error the connection must be closed once the
+ * error response is written. */
 int http_parse_request(const char *buf, size_t len, struct http_request *req);
 
 /* ---- routes ---- */

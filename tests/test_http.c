@@ -1,6 +1,6 @@
 /* The HTTP layer on its own: the head parser (every split, every limit,
- * malformed input, reads guarded by a PROT_NONE page), routing, the exact
- * bytes of responses and the JSON and HTML bodies. */
+ * malformed input, Host, reads guarded by a PROT_NONE page), routing,
+ * the exact bytes of responses and the JSON and HTML bodies. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -135,6 +135,7 @@ Test(http, every_split_is_partial_until_whole)
         "GET /home HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n",
         "HEAD /plaintext?a=b HTTP/1.0\r\nContent-Length: 3\r\n\r\n",
         "\r\nGET / HTTP/1.1\nA: b\n\n",
+        "POST /x HTTP/1.1\r\nHost: [::1]:80\r\nContent-Length: 5\r\n\r\n",
     };
     for (size_t h = 0; h < sizeof(heads) / sizeof(heads[0]); h++) {
         size_t n = strlen(heads[h]);
@@ -240,6 +241,134 @@ Test(http, header_count_limit_is_431)
     s[strlen(s) - 2] = '\0';
     strcat(s, "A: b\r\n\r\n");
     cr_expect_eq(parse(s, &req), -431);
+}
+
+/* Parses s whole (want) and cut at every byte (partial, or already want):
+ * the first line to go wrong decides, whatever has arrived after it. */
+static void expect_at_every_cut(const char *s, size_t n, int want)
+{
+    struct http_request req;
+    cr_assert_eq(http_parse_request(guarded(s, n), n, &req), want, "%.60s", s);
+    for (size_t k = 0; k < n; k++) {
+        int r = http_parse_request(guarded(s, k), k, &req);
+        cr_assert(r == HTTP_PARTIAL || r == want, "cut at %zu: %d, want partial or %d", k, r, want);
+    }
+}
+
+/* ---- Host ---- */
+
+static int parse_host_value(const char *value)
+{
+    char s[512];
+    struct http_request req;
+    snprintf(s, sizeof(s), "GET / HTTP/1.1\r\nHost:%s\r\n\r\n", value);
+    return parse(s, &req);
+}
+
+Test(http, valid_hosts_are_taken)
+{
+    const char *good[] = {
+        " example.com",
+        " example.com:8080",
+        " localhost:", /* RFC 3986 3.2.3: the port may be empty */
+        " 127.0.0.1:80",
+        " 256.1.1.1",       /* not an IPv4address, so a reg-name */
+        " a-b_c~d.EXAMPLE", /* unreserved */
+        " !$&'()*+,;=",     /* sub-delims */
+        " %41b%7e",         /* pct-encoded */
+        " [::1]",
+        " [::1]:8080",
+        " [2001:db8::ff00:42:8329]",
+        " [1:2:3:4:5:6:7:8]",
+        " [1:2:3:4:5:6:7::]",
+        " [::2:3:4:5:6:7:8]",
+        " [::ffff:192.0.2.128]",
+        " [1:2:3:4:5:6:1.2.3.4]",
+        " [::]",
+        " [v7.fe80::1+zone]", /* IPvFuture */
+        "\texample.com\t",    /* OWS around the value */
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        cr_expect_gt(parse_host_value(good[i]), 0, "Host:%s", good[i]);
+}
+
+Test(http, invalid_hosts_are_400)
+{
+    const char *bad[] = {
+        " a b",                 /* the task's example: a space inside */
+        "",                     /* empty: the target URI has an authority (RFC 9110 7.2) */
+        " :80",                 /* an empty host with a port */
+        " a:b",                 /* a port is digits */
+        " a:80:80",             /* two ports */
+        " a/b",                 /* gen-delims are not in a reg-name */
+        " user@a",              /* userinfo */
+        " a?b",                 /* a query */
+        " a#b",                 /* a fragment */
+        " %4",                  /* a cut pct-encoded byte */
+        " %zz",                 /* not hex */
+        " a\"b",                /* not a sub-delim */
+        " \xc3\xa9.example",    /* raw UTF-8: a reg-name is ASCII, IDNs come pct-encoded */
+        " [::1",                /* an open bracket */
+        " ::1",                 /* an IPv6 address needs brackets */
+        " [::1]x",              /* junk after the bracket */
+        " [::1]:8a",            /* a port is digits */
+        " []",                  /* nothing in the brackets */
+        " [1:2]",               /* too few pieces */
+        " [1:2:3:4:5:6:7:8:9]", /* too many */
+        " [1:2:3:4:5:6:7:8::]", /* eight pieces and a gap */
+        " [1::2::3]",           /* two gaps */
+        " [:::]",               /* three colons */
+        " [1:]",                /* a colon at the end */
+        " [:1]",                /* a colon at the start */
+        " [12345::]",           /* five hex digits */
+        " [::1.2.3.256]",       /* a dec-octet over 255 */
+        " [::01.2.3.4]",        /* a leading zero */
+        " [::1.2.3]",           /* three octets */
+        " [::1.2.3.4:1]",       /* IPv4 must come last */
+        " [v.x]",               /* IPvFuture without a version */
+        " [v1.]",               /* IPvFuture without an address */
+        " [v1x]",               /* IPvFuture without its dot */
+        " [a.b]",               /* neither IPv6 nor IPvFuture */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_expect_eq(parse_host_value(bad[i]), -400, "case %zu: Host:%s", i, bad[i]);
+}
+
+Test(http, host_may_appear_once_and_may_be_missing)
+{
+    struct http_request req;
+    cr_expect_eq(parse("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", &req), -400,
+                 "two Host fields, even equal ones (RFC 9112 3.2)");
+    cr_expect_eq(parse("GET / HTTP/1.1\r\nHost: a\r\nX: y\r\nHOST: b\r\n\r\n", &req), -400);
+    cr_expect_eq(parse("GET / HTTP/1.0\r\nHost: a b\r\n\r\n", &req), -400, "HTTP/1.0 too");
+    cr_expect_gt(parse("GET / HTTP/1.1\r\nX-Host: a b\r\n\r\n", &req), 0, "only Host counts");
+    cr_expect_gt(parse("GET / HTTP/1.1\r\n\r\n", &req), 0, "a missing Host is tolerated");
+    cr_expect_gt(parse("GET / HTTP/1.0\r\n\r\n", &req), 0);
+    const char dup[] = "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\nX: y\r\n\r\n";
+    expect_at_every_cut(dup, sizeof(dup) - 1, -400);
+}
+
+Test(http, absolute_form_needs_a_valid_authority)
+{
+    struct http_request req;
+    cr_assert_gt(parse("GET HTTP://Example.COM:80/x HTTP/1.1\r\n\r\n", &req), 0);
+    cr_expect(field_is(req.path, req.path_len, "/x"));
+    cr_assert_gt(parse("GET https://[::1]:8080?q HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", &req), 0);
+    cr_expect(field_is(req.path, req.path_len, "?q"));
+    const char *bad[] = {
+        "GET http:///plaintext HTTP/1.1\r\n\r\n", /* empty host: RFC 9110 4.2.1 */
+        "GET http:// HTTP/1.1\r\n\r\n",
+        "GET http://:80/x HTTP/1.1\r\n\r\n",
+        "GET http://user@h/x HTTP/1.1\r\n\r\n", /* userinfo: RFC 9110 4.2.4 */
+        "GET http://a b/ HTTP/1.1\r\n\r\n",     /* a space ends the target */
+        "GET http://h:x/ HTTP/1.1\r\n\r\n",
+        "GET http://[::1/ HTTP/1.1\r\n\r\n",
+        "GET http://h#f HTTP/1.1\r\n\r\n",
+        "GET http://h%/ HTTP/1.1\r\n\r\n",
+        "GET http://a/x HTTP/1.1\r\nHost: a b\r\n\r\n", /* Host ignored, but still valid */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_expect_eq(parse(bad[i], &req), -400, "case %zu: %s", i, bad[i]);
 }
 
 /* ---- routes ---- */
