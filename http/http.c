@@ -319,21 +319,48 @@ static int parse_header(const char *l, size_t n, struct http_request *req, struc
     return apply_field(l, name_len, l + i, vend - i, req, st);
 }
 
+/* Skips the empty lines RFC 9112 2.2 lets a server ignore before the
+ * request line; a CR not followed by LF there is 400. */
+static int skip_empty_lines(const char *buf, size_t len, size_t *pos)
+{
+    size_t p = 0;
+    while (p < len && (buf[p] == '\r' || buf[p] == '\n')) {
+        if (buf[p] == '\r' && p + 1 < len && buf[p + 1] != '\n')
+            return -400;
+        p++;
+    }
+    *pos = p;
+    return 0;
+}
+
+/* Whether the line at pos, ending at end (0 while it has not), already goes
+ * past a limit. The request line gets 414 (RFC 9112 3) when it is longer
+ * than HTTP_MAX_REQUEST_LINE or cannot end within HTTP_MAX_HEAD; a header
+ * line that cannot gets 431. Checked before any syntax, so that the first
+ * line to break a limit decides whether the rest has arrived or not. */
+static int check_limits(const char *buf, size_t pos, size_t end, size_t len, bool first)
+{
+    bool over_head = end > HTTP_MAX_HEAD || (!end && len >= HTTP_MAX_HEAD);
+    if (!first)
+        return over_head ? -431 : 0;
+    size_t n = (end ? end - 1 : len) - pos;
+    if (n > 0 && buf[pos + n - 1] == '\r')
+        n--; /* the CR of a CR LF, or one that may yet be */
+    return over_head || n > HTTP_MAX_REQUEST_LINE ? -414 : 0;
+}
+
 int http_parse_request(const char *buf, size_t len, struct http_request *req)
 {
     struct head_state st = {0};
-    size_t pos = 0, end, n;
+    size_t pos, end, n;
     memset(req, 0, sizeof(*req));
-    /* RFC 9112 2.2: empty lines before the request line are ignored */
-    while (pos < len && (buf[pos] == '\r' || buf[pos] == '\n')) {
-        if (buf[pos] == '\r' && pos + 1 < len && buf[pos + 1] != '\n')
-            return -400;
-        pos++;
-    }
+    if (skip_empty_lines(buf, len, &pos) < 0)
+        return -400;
     for (bool first = true;; first = false) {
         end = pos < len ? line_end(buf, pos, len) : 0;
-        if (end > HTTP_MAX_HEAD || (!end && len >= HTTP_MAX_HEAD))
-            return -431;
+        int r = check_limits(buf, pos, end, len, first);
+        if (r < 0)
+            return r;
         if (!end)
             return HTTP_PARTIAL;
         if (line_content(buf, pos, end, &n) < 0)
@@ -351,7 +378,7 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
             return -400; /* obs-fold: RFC 9112 5.2 lets a server refuse it */
         if (++st.nheaders > HTTP_MAX_HEADERS)
             return -431;
-        int r = parse_header(l, n, req, &st);
+        r = parse_header(l, n, req, &st);
         if (r < 0)
             return r;
     }

@@ -16,6 +16,10 @@
 #define HTTP_MAX_HEAD    8192 /* a request head larger than this gets 431, as nginx's default */
 #define HTTP_MAX_HEADERS 100  /* more header lines than this get 431 too */
 #define HTTP_MAX_PHASES  (WL_MAX_STEPS + 1) /* the queue, then one phase per step */
+/* RFC 9112 3 recommends that every recipient take request lines of at least
+ * 8000 octets (CR LF not counted); a longer one, or one that does not end
+ * within HTTP_MAX_HEAD, gets 414. It leaves the rest of the head for fields. */
+#define HTTP_MAX_REQUEST_LINE 8000
 
 /* ---- parsing a request head ---- */
 
@@ -34,10 +38,11 @@ struct http_request {
 /* Parses the request head at the start of buf[0, len). Returns its length in
  * bytes (> 0) with *req filled, HTTP_PARTIAL if more bytes are needed, or a
  * negated status: -400 malformed (an invalid or repeated Host included),
- * -431 head or header count over the limits, -501 Transfer-Encoding. Never
- * reads past len and never allocates; a request split at any byte parses the
- * same once whole. After any error the connection must be closed once the
- * error response is written. */
+ * -414 request line over HTTP_MAX_REQUEST_LINE, -431 head or header count
+ * over the limits, -501 Transfer-Encoding. Never reads past len and never
+ * allocates; a request split at any byte parses the same once whole. After
+ * any error the connection must be closed once the error response is
+ * written. */
 int http_parse_request(const char *buf, size_t len, struct http_request *req);
 
 /* ---- routes ---- */

@@ -371,6 +371,59 @@ Test(http, absolute_form_needs_a_valid_authority)
         cr_expect_eq(parse(bad[i], &req), -400, "case %zu: %s", i, bad[i]);
 }
 
+/* ---- the request line's limit ---- */
+
+/* `GET /xxx... HTTP/1.1` of exactly `line` bytes (CR LF not counted), then
+ * CR LF and the end of the head unless cut. */
+static char *request_line_of(size_t line, bool whole)
+{
+    const char *start = "GET /", *end = " HTTP/1.1";
+    size_t a = strlen(start), b = strlen(end), n = line + (whole ? 4 : 0);
+    char *s = malloc(n + 1);
+    memcpy(s, start, a);
+    memset(s + a, 'x', line - a - b);
+    memcpy(s + line - b, end, b);
+    memcpy(s + line, "\r\n\r\n", whole ? 4 : 0);
+    s[n] = '\0';
+    return s;
+}
+
+Test(http, an_over_long_request_line_is_414)
+{
+    struct http_request req;
+    char *s = request_line_of(HTTP_MAX_REQUEST_LINE, true);
+    cr_expect_eq(parse(s, &req), HTTP_MAX_REQUEST_LINE + 4, "exactly the limit is fine");
+    cr_expect_eq(req.path_len, HTTP_MAX_REQUEST_LINE - 13);
+    s[HTTP_MAX_REQUEST_LINE + 1] = '\0';
+    cr_expect_eq(parse(s, &req), HTTP_PARTIAL, "the limit and a CR: its LF may come");
+    free(s);
+    s = request_line_of(HTTP_MAX_REQUEST_LINE + 1, true);
+    cr_expect_eq(parse(s, &req), -414, "one byte more");
+    free(s);
+    s = request_line_of(HTTP_MAX_REQUEST_LINE + 1, false);
+    cr_expect_eq(parse(s, &req), -414, "known before the line ends");
+    s[HTTP_MAX_REQUEST_LINE] = '\0';
+    cr_expect_eq(parse(s, &req), HTTP_PARTIAL, "at the limit it may still end");
+    free(s);
+    s = request_line_of(3 * HTTP_MAX_HEAD / 2, true);
+    expect_at_every_cut(s, strlen(s), -414);
+    free(s);
+}
+
+Test(http, a_request_line_past_the_head_limit_is_414_not_431)
+{
+    /* empty lines first, so the line is short enough but cannot end in time */
+    size_t blank = HTTP_MAX_HEAD - HTTP_MAX_REQUEST_LINE / 2, n = blank + HTTP_MAX_REQUEST_LINE;
+    char *s = malloc(n + 1);
+    memset(s, '\n', blank);
+    char *line = request_line_of(HTTP_MAX_REQUEST_LINE - 1, true);
+    memcpy(s + blank, line, HTTP_MAX_REQUEST_LINE);
+    s[n] = '\0';
+    expect_at_every_cut(s, n, -414);
+    free(line);
+    free(s);
+}
+
 /* ---- routes ---- */
 
 static struct wl_workload *wl;
@@ -587,4 +640,5 @@ Test(http_out, status_texts)
     cr_expect_str_eq(http_status_text(431), "Request Header Fields Too Large");
     cr_expect_str_eq(http_status_text(504), "Gateway Timeout");
     cr_expect_str_eq(http_status_text(501), "Not Implemented");
+    cr_expect_str_eq(http_status_text(414), "URI Too Long");
 }

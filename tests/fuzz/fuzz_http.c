@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (r > 0) {
         check_head(buf, size, r, &req);
         answer(wl, &req, &out);
-    } else if (r != HTTP_PARTIAL && r != -400 && r != -431 && r != -501) {
+    } else if (r != HTTP_PARTIAL && r != -400 && r != -414 && r != -431 && r != -501) {
         abort();
     }
     if (size <= PREFIX_CHECK_MAX) {
