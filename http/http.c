@@ -279,9 +279,30 @@ static int parse_host(const char *v, size_t n, bool *seen)
     return 0;
 }
 
+/* Expect (RFC 9110 10.1.1): a list whose one known member is 100-continue,
+ * in any case and without parameters; any other member gets 417. Empty
+ * members are skipped, as RFC 9110 5.6.1 asks of a list. */
+static int parse_expect(const char *v, size_t n, bool *cont)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t s = i;
+        while (i < n && v[i] != ',')
+            i++;
+        size_t e = i;
+        while (s < e && (v[s] == ' ' || v[s] == '\t'))
+            s++;
+        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+            e--;
+        if (e > s && (e - s != 12 || strncasecmp(v + s, "100-continue", 12)))
+            return -417;
+        *cont |= e > s;
+    }
+    return 0;
+}
+
 struct head_state {
     int nheaders;
-    bool close, keep, length_seen, host_seen;
+    bool close, keep, length_seen, host_seen, expect_continue;
 };
 
 /* The fields the parser acts on; it passes over every other. */
@@ -296,6 +317,8 @@ static int apply_field(const char *name, size_t name_len, const char *v, size_t 
         return -501;
     else if (name_len == 4 && !strncasecmp(name, "host", 4))
         return parse_host(v, vn, &st->host_seen);
+    else if (name_len == 6 && !strncasecmp(name, "expect", 6))
+        return parse_expect(v, vn, &st->expect_continue);
     return 0;
 }
 
@@ -384,6 +407,8 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
     }
     req->head = req->method_len == 4 && !memcmp(req->method, "HEAD", 4);
     req->keep_alive = !st.close && (req->minor >= 1 || st.keep);
+    /* RFC 9110 10.1.1: a 100-continue in an HTTP/1.0 request is ignored */
+    req->expect_continue = st.expect_continue && req->minor >= 1 && req->content_length > 0;
     return (int)pos;
 }
 

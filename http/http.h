@@ -30,6 +30,12 @@ struct http_request {
     bool keep_alive;         /* after this request: from the version and Connection */
     bool head;               /* HEAD: the response carries no body */
     uint64_t content_length; /* body bytes after the head, to be read and discarded */
+    /* `Expect: 100-continue` on an HTTP/1.1 request with a body (RFC 9110
+     * 10.1.1; HTTP/1.0 ignores it). An engine that has parsed a head with
+     * expect_continue and has not yet received the whole body sends 100
+     * Continue (http_write_continue) before reading the body; it answers only
+     * after the body has been read and discarded. */
+    bool expect_continue;
 };
 
 /* HTTP_PARTIAL while the head is incomplete and under HTTP_MAX_HEAD. */
@@ -38,11 +44,11 @@ struct http_request {
 /* Parses the request head at the start of buf[0, len). Returns its length in
  * bytes (> 0) with *req filled, HTTP_PARTIAL if more bytes are needed, or a
  * negated status: -400 malformed (an invalid or repeated Host included),
- * -414 request line over HTTP_MAX_REQUEST_LINE, -431 head or header count
- * over the limits, -501 Transfer-Encoding. Never reads past len and never
- * allocates; a request split at any byte parses the same once whole. After
- * any error the connection must be closed once the error response is
- * written. */
+ * -414 request line over HTTP_MAX_REQUEST_LINE, -417 an expectation other
+ * than 100-continue, -431 head or header count over the limits, -501
+ * Transfer-Encoding. Never reads past len and never allocates; a request
+ * split at any byte parses the same once whole. After any error the
+ * connection must be closed once the error response is written. */
 int http_parse_request(const char *buf, size_t len, struct http_request *req);
 
 /* ---- routes ---- */
@@ -112,6 +118,10 @@ int http_write_error(struct http_buf *out, const struct http_request *req, int s
 
 /* Appends the response to GET /plaintext: `Hello, World!` as text/plain. */
 int http_write_plaintext(struct http_buf *out, const struct http_request *req, bool keep_alive);
+
+/* Appends the interim `HTTP/1.1 100 Continue\r\n\r\n` and nothing else, for a
+ * head with expect_continue (see struct http_request). 0 or -ENOMEM. */
+int http_write_continue(struct http_buf *out);
 
 /* The reason phrase of a status code ("OK", "Not Found", ...). */
 const char *http_status_text(int status);

@@ -263,6 +263,7 @@ const char *http_content_type(const struct wl_workload *wl, int request)
 const char *http_status_text(int status)
 {
     switch (status) {
+    case 100: return "Continue";
     case 200: return "OK";
     case 400: return "Bad Request";
     case 404: return "Not Found";
@@ -270,6 +271,7 @@ const char *http_status_text(int status)
     case 408: return "Request Timeout";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
@@ -354,4 +356,9 @@ int http_write_plaintext(struct http_buf *out, const struct http_request *req, b
     static const char hello[] = "Hello, World!";
     return http_write_response(out, req, 200, "text/plain", NULL, HTTP_ROUTE_PLAINTEXT, NULL, 0,
                                keep_alive, hello, sizeof(hello) - 1);
+}
+
+int http_write_continue(struct http_buf *out)
+{
+    return append_str(out, "HTTP/1.1 100 Continue\r\n\r\n");
 }

@@ -1,6 +1,6 @@
 /* The HTTP layer on its own: the head parser (every split, every limit,
- * malformed input, Host, reads guarded by a PROT_NONE page), routing,
- * the exact bytes of responses and the JSON and HTML bodies. */
+ * malformed input, Host, Expect, reads guarded by a PROT_NONE page),
+ * routing, the exact bytes of responses and the JSON and HTML bodies. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -135,7 +135,7 @@ Test(http, every_split_is_partial_until_whole)
         "GET /home HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n",
         "HEAD /plaintext?a=b HTTP/1.0\r\nContent-Length: 3\r\n\r\n",
         "\r\nGET / HTTP/1.1\nA: b\n\n",
-        "POST /x HTTP/1.1\r\nHost: [::1]:80\r\nContent-Length: 5\r\n\r\n",
+        "POST /x HTTP/1.1\r\nHost: [::1]:80\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
     };
     for (size_t h = 0; h < sizeof(heads) / sizeof(heads[0]); h++) {
         size_t n = strlen(heads[h]);
@@ -424,6 +424,55 @@ Test(http, a_request_line_past_the_head_limit_is_414_not_431)
     free(s);
 }
 
+/* ---- Expect ---- */
+
+Test(http, expect_100_continue_is_recorded_for_a_body)
+{
+    struct http_request req;
+    cr_assert_gt(
+        parse("POST /a HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", &req), 0);
+    cr_expect(req.expect_continue);
+    cr_assert_gt(
+        parse("POST /a HTTP/1.1\r\nContent-Length: 5\r\nEXPECT:  100-Continue \r\n\r\n", &req), 0);
+    cr_expect(req.expect_continue, "any case, any order, OWS around");
+    cr_assert_gt(
+        parse("POST /a HTTP/1.1\r\nExpect: ,100-continue, ,\r\nContent-Length: 1\r\n\r\n", &req),
+        0);
+    cr_expect(req.expect_continue, "empty list members are skipped");
+    cr_assert_gt(parse("GET /a HTTP/1.1\r\nExpect: 100-continue\r\n\r\n", &req), 0);
+    cr_expect_not(req.expect_continue, "no body, nothing to wait for");
+    cr_assert_gt(
+        parse("POST /a HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n", &req), 0);
+    cr_expect_not(req.expect_continue, "an empty body neither");
+    cr_assert_gt(
+        parse("POST /a HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", &req), 0);
+    cr_expect_not(req.expect_continue, "HTTP/1.0 ignores it (RFC 9110 10.1.1)");
+    cr_assert_gt(parse("POST /a HTTP/1.1\r\nExpect:\r\nContent-Length: 5\r\n\r\n", &req), 0);
+    cr_expect_not(req.expect_continue, "an empty Expect expects nothing");
+    cr_assert_gt(
+        parse("POST /a HTTP/1.1\r\nX-Expect: 100-continue\r\nContent-Length: 5\r\n\r\n", &req), 0);
+    cr_expect_not(req.expect_continue, "only Expect counts");
+}
+
+Test(http, other_expectations_are_417)
+{
+    const char *bad[] = {
+        "POST /a HTTP/1.1\r\nExpect: the-unexpected\r\nContent-Length: 5\r\n\r\n",
+        "POST /a HTTP/1.1\r\nExpect: 100-continue, x\r\nContent-Length: 5\r\n\r\n",
+        "POST /a HTTP/1.1\r\nExpect: 100-continue=1\r\nContent-Length: 5\r\n\r\n",
+        "POST /a HTTP/1.1\r\nExpect: 100-continue;a=b\r\nContent-Length: 5\r\n\r\n",
+        "POST /a HTTP/1.1\r\nExpect: 100-continuee\r\n\r\n",
+        "POST /a HTTP/1.1\r\nExpect: 100 continue\r\n\r\n",
+        "POST /a HTTP/1.1\r\nExpect: 100-continue\r\nExpect: 200-ok\r\n\r\n",
+        "GET /a HTTP/1.0\r\nExpect: x\r\n\r\n", /* unknown in any version */
+    };
+    struct http_request req;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_expect_eq(parse(bad[i], &req), -417, "case %zu: %s", i, bad[i]);
+    const char *s = bad[0];
+    expect_at_every_cut(s, strlen(s), -417);
+}
+
 /* ---- routes ---- */
 
 static struct wl_workload *wl;
@@ -641,4 +690,16 @@ Test(http_out, status_texts)
     cr_expect_str_eq(http_status_text(504), "Gateway Timeout");
     cr_expect_str_eq(http_status_text(501), "Not Implemented");
     cr_expect_str_eq(http_status_text(414), "URI Too Long");
+    cr_expect_str_eq(http_status_text(417), "Expectation Failed");
+    cr_expect_str_eq(http_status_text(100), "Continue");
+}
+
+Test(http_out, continue_is_an_interim_response_alone)
+{
+    struct http_buf out;
+    http_buf_init(&out);
+    cr_assert_eq(http_buf_append(&out, "x", 1), 0);
+    cr_assert_eq(http_write_continue(&out), 0);
+    expect_bytes(&out, "xHTTP/1.1 100 Continue\r\n\r\n");
+    http_buf_free(&out);
 }

@@ -1,7 +1,8 @@
 /* libFuzzer target: the request-head parser must turn any bytes into a head,
  * "partial" or an error status, never read past its input, and decide the
  * same whether the bytes arrive whole or cut short. Parsed heads are routed
- * and answered, and the input is rendered as a JSON and an HTML value. */
+ * and answered (after 100 Continue when the head expects it), and the input
+ * is rendered as a JSON and an HTML value. */
 #include "fuzz_file.h" /* first: it sets _GNU_SOURCE */
 #include <string.h>
 
@@ -32,13 +33,20 @@ static void check_head(const char *buf, size_t size, int r, const struct http_re
     if (req->method < buf || req->method + req->method_len > buf + r || req->path < buf ||
         req->path + req->path_len > buf + r || req->minor < 0 || req->minor > 1)
         abort();
+    if (req->expect_continue && (req->minor != 1 || req->content_length == 0))
+        abort(); /* only an HTTP/1.1 request with a body waits for 100 Continue */
 }
 
 static void answer(struct wl_workload *wl, const struct http_request *req, struct http_buf *out)
 {
     int route = http_route(wl, req);
     uint64_t phases[3] = {1, 2, 3};
+    static const char interim[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    size_t start = req->expect_continue ? sizeof(interim) - 1 : 0;
     out->len = 0;
+    if (start &&
+        (http_write_continue(out) < 0 || out->len != start || memcmp(out->data, interim, start)))
+        abort();
     if (route == HTTP_ROUTE_PLAINTEXT)
         http_write_plaintext(out, req, req->keep_alive);
     else if (route < 0)
@@ -81,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (r > 0) {
         check_head(buf, size, r, &req);
         answer(wl, &req, &out);
-    } else if (r != HTTP_PARTIAL && r != -400 && r != -414 && r != -431 && r != -501) {
+    } else if (r != HTTP_PARTIAL && r != -400 && r != -414 && r != -417 && r != -431 && r != -501) {
         abort();
     }
     if (size <= PREFIX_CHECK_MAX) {
