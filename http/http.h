@@ -1,13 +1,15 @@
 /* The HTTP/1.1 layer both engines share: a zero-copy request-head parser, the
  * routes of a workload, the response writer and the body renderers. Nothing
- * here does I/O or knows about threads: an engine feeds it bytes and sends
- * what it writes, so the two engines answer byte for byte the same. */
+ * here does I/O or takes a lock: an engine feeds it bytes and sends what it
+ * writes, so the two engines answer byte for byte the same but for the value
+ * of Date. http/README.md gives each choice with its RFC section. */
 #ifndef OVERLAP_HTTP_H
 #define OVERLAP_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "db.h"
 #include "wl.h"
@@ -95,7 +97,10 @@ const char *http_content_type(const struct wl_workload *wl, int request);
 
 /* ---- responses ---- */
 
-/* Appends a whole response to out: the status line, Content-Type,
+/* Every response below starts with the status line and `Date` (RFC 9110
+ * 6.6.1, IMF-fixdate), formatted at most once a second by each thread. */
+
+/* Appends a whole response to out: the status line, Date, Content-Type,
  * Content-Length, `Connection: close` when !keep_alive (`Connection:
  * keep-alive` when keep_alive and the request was HTTP/1.0), then
  * `Server-Timing` when nphases > 0, then the body unless head_only.
@@ -125,5 +130,12 @@ int http_write_continue(struct http_buf *out);
 
 /* The reason phrase of a status code ("OK", "Not Found", ...). */
 const char *http_status_text(int status);
+
+/* ---- internals, declared here for the tests ---- */
+
+#define HTTP_DATE_LEN 29 /* `Sun, 06 Nov 1994 08:49:37 GMT`: IMF-fixdate, RFC 9110 5.6.7 */
+
+/* Writes the IMF-fixdate of t (seconds since the epoch) and a NUL to out. */
+void http__format_date(time_t t, char out[HTTP_DATE_LEN + 1]);
 
 #endif

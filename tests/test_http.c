@@ -1,15 +1,18 @@
 /* The HTTP layer on its own: the head parser (every split, every limit,
  * malformed input, Host, Expect, reads guarded by a PROT_NONE page),
- * routing, the exact bytes of responses and the JSON and HTML bodies. */
+ * routing, the exact bytes of responses with their Date, and the JSON and
+ * HTML bodies. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
+#include "engines.h"
 #include "http.h"
 
 /* ---- a buffer that ends where a PROT_NONE page begins ---- */
@@ -478,9 +481,12 @@ Test(http, other_expectations_are_417)
 static struct wl_workload *wl;
 static char wl_dir[256];
 
+static time_t suite_began;
+
 static void load_workload(void)
 {
     char path[300], err[WL_ERR_LEN];
+    suite_began = time(NULL);
     guard_setup();
     cr_assert_eq(child_tmpdir(wl_dir, sizeof(wl_dir)), 0);
     snprintf(path, sizeof(path), "%s/w.ini", wl_dir);
@@ -541,6 +547,32 @@ static void expect_bytes(const struct http_buf *b, const char *want)
               (int)b->len, b->data, want);
 }
 
+/* What a response's Date line is compared as: RFC 9110's own example. */
+#define DATE "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+
+/* A response carries the time it was written, so its Date comes right after
+ * the status line, is well-formed, and lies between the test's start and
+ * now; then its value is replaced by DATE's and every byte compared. */
+static void expect_response(const struct http_buf *b, const char *want)
+{
+    char copy[4096], value[HTTP_DATE_LEN + 1];
+    time_t t, now = time(NULL);
+    const char *lf = memchr(b->data, '\n', b->len);
+    cr_assert_not_null(lf, "no status line: %.*s", (int)b->len, b->data);
+    size_t at = (size_t)(lf + 1 - b->data) + strlen("Date: ");
+    cr_assert_leq(at + HTTP_DATE_LEN + 2, b->len);
+    cr_assert(memcmp(lf + 1, "Date: ", 6) == 0, "Date second: %.*s", (int)b->len, b->data);
+    memcpy(value, b->data + at, HTTP_DATE_LEN);
+    value[HTTP_DATE_LEN] = '\0';
+    cr_expect(parse_imf_fixdate(value, &t), "an IMF-fixdate: '%s'", value);
+    cr_expect(t >= suite_began && t <= now, "%s is the time of writing", value);
+    cr_assert_lt(b->len, sizeof(copy));
+    memcpy(copy, b->data, b->len);
+    memcpy(copy + at, DATE + 6, HTTP_DATE_LEN);
+    struct http_buf seen = {.data = copy, .len = b->len, .cap = sizeof(copy)};
+    expect_bytes(&seen, want);
+}
+
 Test(http_out, plaintext_response)
 {
     struct http_buf out;
@@ -548,13 +580,15 @@ Test(http_out, plaintext_response)
     http_buf_init(&out);
     cr_assert_gt(parse("GET /plaintext HTTP/1.1\r\n\r\n", &req), 0);
     cr_assert_eq(http_write_plaintext(&out, &req, true), 0);
-    expect_bytes(&out, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\n"
-                       "Hello, World!");
+    expect_response(&out, "HTTP/1.1 200 OK\r\n" DATE
+                          "Content-Type: text/plain\r\nContent-Length: 13\r\n\r\n"
+                          "Hello, World!");
     out.len = 0;
     cr_assert_gt(parse("HEAD /plaintext HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &req), 0);
     cr_assert_eq(http_write_plaintext(&out, &req, true), 0);
-    expect_bytes(&out, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n"
-                       "Connection: keep-alive\r\n\r\n");
+    expect_response(&out,
+                    "HTTP/1.1 200 OK\r\n" DATE "Content-Type: text/plain\r\nContent-Length: 13\r\n"
+                    "Connection: keep-alive\r\n\r\n");
     http_buf_free(&out);
 }
 
@@ -564,19 +598,20 @@ Test(http_out, error_responses)
     struct http_request req;
     http_buf_init(&out);
     cr_assert_eq(http_write_error(&out, NULL, 400, NULL, false), 0);
-    expect_bytes(&out, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                       "Content-Length: 16\r\nConnection: close\r\n\r\n400 Bad Request\n");
+    expect_response(&out, "HTTP/1.1 400 Bad Request\r\n" DATE
+                          "Content-Type: text/plain; charset=utf-8\r\n"
+                          "Content-Length: 16\r\nConnection: close\r\n\r\n400 Bad Request\n");
     out.len = 0;
     cr_assert_gt(parse("PUT /home HTTP/1.1\r\n\r\n", &req), 0);
     cr_assert_eq(http_write_error(&out, &req, 405, NULL, true), 0);
-    expect_bytes(&out, "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain; "
-                       "charset=utf-8\r\nContent-Length: 23\r\nAllow: GET, HEAD\r\n\r\n"
-                       "405 Method Not Allowed\n");
+    expect_response(&out, "HTTP/1.1 405 Method Not Allowed\r\n" DATE "Content-Type: text/plain; "
+                          "charset=utf-8\r\nContent-Length: 23\r\nAllow: GET, HEAD\r\n\r\n"
+                          "405 Method Not Allowed\n");
     out.len = 0;
     cr_assert_gt(parse("HEAD /home HTTP/1.1\r\n\r\n", &req), 0);
     cr_assert_eq(http_write_error(&out, &req, 503, "database unreachable", true), 0);
-    expect_bytes(&out, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; "
-                       "charset=utf-8\r\nContent-Length: 46\r\n\r\n");
+    expect_response(&out, "HTTP/1.1 503 Service Unavailable\r\n" DATE "Content-Type: text/plain; "
+                          "charset=utf-8\r\nContent-Length: 46\r\n\r\n");
     out.len = 0;
     char long_reason[600];
     memset(long_reason, 'r', sizeof(long_reason) - 1);
@@ -596,9 +631,10 @@ Test(http_out, server_timing_lists_phases_in_order)
     cr_assert_eq(
         http_write_response(&out, &req, 200, "application/json", wl, 0, phases, 4, false, "{}", 2),
         0);
-    expect_bytes(&out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
-                       "Connection: close\r\nServer-Timing: queue;dur=0.012, cpu;dur=0.501, "
-                       "db;dur=10.087, cpu;dur=0.001\r\n\r\n{}");
+    expect_response(&out, "HTTP/1.1 200 OK\r\n" DATE
+                          "Content-Type: application/json\r\nContent-Length: 2\r\n"
+                          "Connection: close\r\nServer-Timing: queue;dur=0.012, cpu;dur=0.501, "
+                          "db;dur=10.087, cpu;dur=0.001\r\n\r\n{}");
     out.len = 0;
     cr_assert_eq(
         http_write_response(&out, &req, 200, "application/json", wl, 0, phases, 2, true, "{}", 2),
@@ -692,6 +728,73 @@ Test(http_out, status_texts)
     cr_expect_str_eq(http_status_text(414), "URI Too Long");
     cr_expect_str_eq(http_status_text(417), "Expectation Failed");
     cr_expect_str_eq(http_status_text(100), "Continue");
+}
+
+Test(http_out, dates_are_imf_fixdate)
+{
+    const struct {
+        time_t t;
+        const char *want;
+    } cases[] = {
+        {784111777, "Sun, 06 Nov 1994 08:49:37 GMT"}, /* RFC 9110 5.6.7's example */
+        {0, "Thu, 01 Jan 1970 00:00:00 GMT"},
+        {951782400, "Tue, 29 Feb 2000 00:00:00 GMT"},
+        {1704067199, "Sun, 31 Dec 2023 23:59:59 GMT"},
+        {2147483648, "Tue, 19 Jan 2038 03:14:08 GMT"}, /* past a 32-bit time_t */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[HTTP_DATE_LEN + 1];
+        time_t back;
+        http__format_date(cases[i].t, out);
+        cr_expect_str_eq(out, cases[i].want);
+        cr_expect(parse_imf_fixdate(out, &back) && back == cases[i].t, "%s reads back", out);
+    }
+}
+
+Test(http_out, every_response_has_its_date_second)
+{
+    struct http_buf out;
+    struct http_request req;
+    uint64_t phases[] = {1000};
+    http_buf_init(&out);
+    cr_assert_gt(parse("HEAD /home HTTP/1.0\r\n\r\n", &req), 0);
+    cr_assert_eq(http_write_response(&out, &req, 200, "text/html", wl, 0, phases, 1, false, "", 0),
+                 0);
+    expect_response(&out, "HTTP/1.1 200 OK\r\n" DATE "Content-Type: text/html\r\n"
+                          "Content-Length: 0\r\nConnection: close\r\n"
+                          "Server-Timing: queue;dur=0.001\r\n\r\n");
+    for (int status = 414; status <= 417; status += 3) {
+        out.len = 0;
+        cr_assert_eq(http_write_error(&out, NULL, status, NULL, false), 0);
+        const char *lf = memchr(out.data, '\n', out.len);
+        cr_expect(lf && memcmp(lf + 1, "Date: ", 6) == 0, "%d: Date second", status);
+    }
+    http_buf_free(&out);
+}
+
+/* The Date a thread keeps is its second's: once the clock has moved on, the
+ * next response says so. Waits for the next second, asserts no duration. */
+static time_t written_date(struct http_buf *out)
+{
+    char value[HTTP_DATE_LEN + 1];
+    time_t t = 0;
+    out->len = 0;
+    cr_assert_eq(http_write_plaintext(out, NULL, true), 0);
+    memcpy(value, out->data + strlen("HTTP/1.1 200 OK\r\nDate: "), HTTP_DATE_LEN);
+    value[HTTP_DATE_LEN] = '\0';
+    cr_assert(parse_imf_fixdate(value, &t), "'%s'", value);
+    return t;
+}
+
+Test(http_out, the_date_follows_the_clock)
+{
+    struct http_buf out;
+    http_buf_init(&out);
+    time_t first = written_date(&out);
+    while (time(NULL) == first)
+        usleep(10000);
+    cr_expect_gt(written_date(&out), first, "a new second, a new Date");
+    http_buf_free(&out);
 }
 
 Test(http_out, continue_is_an_interim_response_alone)
