@@ -1,13 +1,15 @@
 /* The HTTP/1.1 layer both engines share: a zero-copy request-head parser, the
  * routes of a workload, the response writer and the body renderers. Nothing
- * here does I/O or knows about threads: an engine feeds it bytes and sends
- * what it writes, so the two engines answer byte for byte the same. */
+ * here does I/O or takes a lock: an engine feeds it bytes and sends what it
+ * writes, so the two engines answer byte for byte the same but for the value
+ * of Date. http/README.md gives each choice with its RFC section. */
 #ifndef OVERLAP_HTTP_H
 #define OVERLAP_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "db.h"
 #include "wl.h"
@@ -16,6 +18,10 @@
 #define HTTP_MAX_HEAD    8192 /* a request head larger than this gets 431, as nginx's default */
 #define HTTP_MAX_HEADERS 100  /* more header lines than this get 431 too */
 #define HTTP_MAX_PHASES  (WL_MAX_STEPS + 1) /* the queue, then one phase per step */
+/* RFC 9112 3 recommends that every recipient take request lines of at least
+ * 8000 octets (CR LF not counted); a longer one, or one that does not end
+ * within HTTP_MAX_HEAD, gets 414. It leaves the rest of the head for fields. */
+#define HTTP_MAX_REQUEST_LINE 8000
 
 /* ---- parsing a request head ---- */
 
@@ -26,6 +32,12 @@ struct http_request {
     bool keep_alive;         /* after this request: from the version and Connection */
     bool head;               /* HEAD: the response carries no body */
     uint64_t content_length; /* body bytes after the head, to be read and discarded */
+    /* `Expect: 100-continue` on an HTTP/1.1 request with a body (RFC 9110
+     * 10.1.1; HTTP/1.0 ignores it). An engine that has parsed a head with
+     * expect_continue and has not yet received the whole body sends 100
+     * Continue (http_write_continue) before reading the body; it answers only
+     * after the body has been read and discarded. */
+    bool expect_continue;
 };
 
 /* HTTP_PARTIAL while the head is incomplete and under HTTP_MAX_HEAD. */
@@ -33,9 +45,11 @@ struct http_request {
 
 /* Parses the request head at the start of buf[0, len). Returns its length in
  * bytes (> 0) with *req filled, HTTP_PARTIAL if more bytes are needed, or a
- * negated status: -400 malformed, -431 head or header count over the limits,
- * -501 Transfer-Encoding. Never reads past len and never allocates; a request
- * split at any byte parses the same once whole. After -400, -431 or -501 the
+ * negated status: -400 malformed (an invalid or repeated Host included),
+ * -414 request line over HTTP_MAX_REQUEST_LINE, -417 an expectation other
+ * than 100-continue, -431 head or header count over the limits, -501
+ * Transfer-Encoding. Never reads past len and never allocates; a request
+ * split at any byte parses the same once whole. After any error the
  * connection must be closed once the error response is written. */
 int http_parse_request(const char *buf, size_t len, struct http_request *req);
 
@@ -83,7 +97,10 @@ const char *http_content_type(const struct wl_workload *wl, int request);
 
 /* ---- responses ---- */
 
-/* Appends a whole response to out: the status line, Content-Type,
+/* Every response below starts with the status line and `Date` (RFC 9110
+ * 6.6.1, IMF-fixdate), formatted at most once a second by each thread. */
+
+/* Appends a whole response to out: the status line, Date, Content-Type,
  * Content-Length, `Connection: close` when !keep_alive (`Connection:
  * keep-alive` when keep_alive and the request was HTTP/1.0), then
  * `Server-Timing` when nphases > 0, then the body unless head_only.
@@ -107,7 +124,18 @@ int http_write_error(struct http_buf *out, const struct http_request *req, int s
 /* Appends the response to GET /plaintext: `Hello, World!` as text/plain. */
 int http_write_plaintext(struct http_buf *out, const struct http_request *req, bool keep_alive);
 
+/* Appends the interim `HTTP/1.1 100 Continue\r\n\r\n` and nothing else, for a
+ * head with expect_continue (see struct http_request). 0 or -ENOMEM. */
+int http_write_continue(struct http_buf *out);
+
 /* The reason phrase of a status code ("OK", "Not Found", ...). */
 const char *http_status_text(int status);
+
+/* ---- internals, declared here for the tests ---- */
+
+#define HTTP_DATE_LEN 29 /* `Sun, 06 Nov 1994 08:49:37 GMT`: IMF-fixdate, RFC 9110 5.6.7 */
+
+/* Writes the IMF-fixdate of t (seconds since the epoch) and a NUL to out. */
+void http__format_date(time_t t, char out[HTTP_DATE_LEN + 1]);
 
 #endif

@@ -1,6 +1,7 @@
 /* What both engines write: growable output buffers, the JSON and HTML bodies
- * built from database results, and whole responses with Server-Timing. The
- * same bytes whichever engine calls it; nothing here does I/O. */
+ * built from database results, and whole responses with Date and
+ * Server-Timing. The same bytes whichever engine calls it (but for the
+ * Date); nothing here does I/O. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -8,12 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "http.h"
 
-#define BUF_MIN_CAP  1024 /* a first response head and a small body fit */
-#define STATUS_ROOM  512  /* status line and fixed headers of any response */
-#define TIMING_ENTRY 40   /* `, queue;dur=18446744073709.551` and change */
+#define BUF_MIN_CAP    1024 /* a first response head and a small body fit */
+#define STATUS_ROOM    512  /* status line and fixed headers of any response */
+#define TIMING_ENTRY   40   /* `, queue;dur=18446744073709.551` and change */
+#define DATE_FIELD     "Date: "
+#define DATE_FIELD_LEN (sizeof(DATE_FIELD) - 1 + HTTP_DATE_LEN + 2) /* with its CR LF */
 
 /* ---- buffers ---- */
 
@@ -258,17 +262,20 @@ const char *http_content_type(const struct wl_workload *wl, int request)
     return "application/json";
 }
 
-/* ---- responses ---- */
+/* ---- status codes ---- */
 
 const char *http_status_text(int status)
 {
     switch (status) {
+    case 100: return "Continue";
     case 200: return "OK";
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
@@ -280,13 +287,54 @@ const char *http_status_text(int status)
     }
 }
 
-/* The status line and the headers every response carries. */
+/* ---- the Date field ---- */
+
+void http__format_date(time_t t, char out[HTTP_DATE_LEN + 1])
+{
+    static const char days[] = "SunMonTueWedThuFriSat";
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    struct tm tm;
+    if (!gmtime_r(&t, &tm)) { /* a year past int: not a clock's reading */
+        t = 0;
+        gmtime_r(&t, &tm);
+    }
+    snprintf(out, HTTP_DATE_LEN + 1, "%.3s, %02d %.3s %04d %02d:%02d:%02d GMT",
+             days + 3 * tm.tm_wday, tm.tm_mday, months + 3 * tm.tm_mon, tm.tm_year + 1900,
+             tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* `Date: ...\r\n` for the current second. Each thread keeps its own copy and
+ * formats it again only when the second has changed, so a response costs a
+ * vDSO time() and a copy, and no thread waits on another. The one mutable
+ * static of the module, thread-local for that reason. */
+static const char *date_field(void)
+{
+    static _Thread_local struct {
+        time_t second;
+        bool set;
+        char text[DATE_FIELD_LEN + 1];
+    } cache;
+    time_t now = time(NULL);
+    if (!cache.set || now != cache.second) {
+        memcpy(cache.text, DATE_FIELD, sizeof(DATE_FIELD) - 1);
+        http__format_date(now, cache.text + sizeof(DATE_FIELD) - 1);
+        memcpy(cache.text + DATE_FIELD_LEN - 2, "\r\n", 3);
+        cache.second = now;
+        cache.set = true;
+    }
+    return cache.text;
+}
+
+/* ---- responses ---- */
+
+/* The status line and the headers every response carries, in the order
+ * http/README.md gives. */
 static int append_head(struct http_buf *out, const struct http_request *req, int status,
                        const char *content_type, size_t body_len, bool keep_alive)
 {
     int err = append_fmt(out, STATUS_ROOM,
-                         "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n", status,
-                         http_status_text(status), content_type, body_len);
+                         "HTTP/1.1 %d %s\r\n%sContent-Type: %s\r\nContent-Length: %zu\r\n", status,
+                         http_status_text(status), date_field(), content_type, body_len);
     if (!keep_alive)
         err |= append_str(out, "Connection: close\r\n");
     else if (req && req->minor == 0)
@@ -353,4 +401,9 @@ int http_write_plaintext(struct http_buf *out, const struct http_request *req, b
     static const char hello[] = "Hello, World!";
     return http_write_response(out, req, 200, "text/plain", NULL, HTTP_ROUTE_PLAINTEXT, NULL, 0,
                                keep_alive, hello, sizeof(hello) - 1);
+}
+
+int http_write_continue(struct http_buf *out)
+{
+    return append_str(out, "HTTP/1.1 100 Continue\r\n\r\n");
 }

@@ -1,15 +1,18 @@
 /* The HTTP layer on its own: the head parser (every split, every limit,
- * malformed input, reads guarded by a PROT_NONE page), routing, the exact
- * bytes of responses and the JSON and HTML bodies. */
+ * malformed input, Host, Expect, reads guarded by a PROT_NONE page),
+ * routing, the exact bytes of responses with their Date, and the JSON and
+ * HTML bodies. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
+#include "engines.h"
 #include "http.h"
 
 /* ---- a buffer that ends where a PROT_NONE page begins ---- */
@@ -135,6 +138,7 @@ Test(http, every_split_is_partial_until_whole)
         "GET /home HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n",
         "HEAD /plaintext?a=b HTTP/1.0\r\nContent-Length: 3\r\n\r\n",
         "\r\nGET / HTTP/1.1\nA: b\n\n",
+        "POST /x HTTP/1.1\r\nHost: [::1]:80\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
     };
     for (size_t h = 0; h < sizeof(heads) / sizeof(heads[0]); h++) {
         size_t n = strlen(heads[h]);
@@ -242,14 +246,247 @@ Test(http, header_count_limit_is_431)
     cr_expect_eq(parse(s, &req), -431);
 }
 
+/* Parses s whole (want) and cut at every byte (partial, or already want):
+ * the first line to go wrong decides, whatever has arrived after it. */
+static void expect_at_every_cut(const char *s, size_t n, int want)
+{
+    struct http_request req;
+    cr_assert_eq(http_parse_request(guarded(s, n), n, &req), want, "%.60s", s);
+    for (size_t k = 0; k < n; k++) {
+        int r = http_parse_request(guarded(s, k), k, &req);
+        cr_assert(r == HTTP_PARTIAL || r == want, "cut at %zu: %d, want partial or %d", k, r, want);
+    }
+}
+
+/* ---- Host ---- */
+
+static int parse_host_value(const char *value)
+{
+    char s[512];
+    struct http_request req;
+    snprintf(s, sizeof(s), "GET / HTTP/1.1\r\nHost:%s\r\n\r\n", value);
+    return parse(s, &req);
+}
+
+Test(http, valid_hosts_are_taken)
+{
+    const char *good[] = {
+        " example.com",
+        " example.com:8080",
+        " localhost:", /* RFC 3986 3.2.3: the port may be empty */
+        " 127.0.0.1:80",
+        " 256.1.1.1",       /* not an IPv4address, so a reg-name */
+        " a-b_c~d.EXAMPLE", /* unreserved */
+        " !$&'()*+,;=",     /* sub-delims */
+        " %41b%7e",         /* pct-encoded */
+        " [::1]",
+        " [::1]:8080",
+        " [2001:db8::ff00:42:8329]",
+        " [1:2:3:4:5:6:7:8]",
+        " [1:2:3:4:5:6:7::]",
+        " [::2:3:4:5:6:7:8]",
+        " [::ffff:192.0.2.128]",
+        " [1:2:3:4:5:6:1.2.3.4]",
+        " [::]",
+        " [v7.fe80::1+zone]", /* IPvFuture */
+        "\texample.com\t",    /* OWS around the value */
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+        cr_expect_gt(parse_host_value(good[i]), 0, "Host:%s", good[i]);
+}
+
+Test(http, invalid_hosts_are_400)
+{
+    const char *bad[] = {
+        " a b",                 /* the task's example: a space inside */
+        "",                     /* empty: the target URI has an authority (RFC 9110 7.2) */
+        " :80",                 /* an empty host with a port */
+        " a:b",                 /* a port is digits */
+        " a:80:80",             /* two ports */
+        " a/b",                 /* gen-delims are not in a reg-name */
+        " user@a",              /* userinfo */
+        " a?b",                 /* a query */
+        " a#b",                 /* a fragment */
+        " %4",                  /* a cut pct-encoded byte */
+        " %zz",                 /* not hex */
+        " a\"b",                /* not a sub-delim */
+        " \xc3\xa9.example",    /* raw UTF-8: a reg-name is ASCII, IDNs come pct-encoded */
+        " [::1",                /* an open bracket */
+        " ::1",                 /* an IPv6 address needs brackets */
+        " [::1]x",              /* junk after the bracket */
+        " [::1]:8a",            /* a port is digits */
+        " []",                  /* nothing in the brackets */
+        " [1:2]",               /* too few pieces */
+        " [1:2:3:4:5:6:7:8:9]", /* too many */
+        " [1:2:3:4:5:6:7:8::]", /* eight pieces and a gap */
+        " [1::2::3]",           /* two gaps */
+        " [:::]",               /* three colons */
+        " [1:]",                /* a colon at the end */
+        " [:1]",                /* a colon at the start */
+        " [12345::]",           /* five hex digits */
+        " [::1.2.3.256]",       /* a dec-octet over 255 */
+        " [::01.2.3.4]",        /* a leading zero */
+        " [::1.2.3]",           /* three octets */
+        " [::1.2.3.4:1]",       /* IPv4 must come last */
+        " [v.x]",               /* IPvFuture without a version */
+        " [v1.]",               /* IPvFuture without an address */
+        " [v1x]",               /* IPvFuture without its dot */
+        " [a.b]",               /* neither IPv6 nor IPvFuture */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_expect_eq(parse_host_value(bad[i]), -400, "case %zu: Host:%s", i, bad[i]);
+}
+
+Test(http, host_may_appear_once_and_may_be_missing)
+{
+    struct http_request req;
+    cr_expect_eq(parse("GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", &req), -400,
+                 "two Host fields, even equal ones (RFC 9112 3.2)");
+    cr_expect_eq(parse("GET / HTTP/1.1\r\nHost: a\r\nX: y\r\nHOST: b\r\n\r\n", &req), -400);
+    cr_expect_eq(parse("GET / HTTP/1.0\r\nHost: a b\r\n\r\n", &req), -400, "HTTP/1.0 too");
+    cr_expect_gt(parse("GET / HTTP/1.1\r\nX-Host: a b\r\n\r\n", &req), 0, "only Host counts");
+    cr_expect_gt(parse("GET / HTTP/1.1\r\n\r\n", &req), 0, "a missing Host is tolerated");
+    cr_expect_gt(parse("GET / HTTP/1.0\r\n\r\n", &req), 0);
+    const char dup[] = "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\nX: y\r\n\r\n";
+    expect_at_every_cut(dup, sizeof(dup) - 1, -400);
+}
+
+Test(http, absolute_form_needs_a_valid_authority)
+{
+    struct http_request req;
+    cr_assert_gt(parse("GET HTTP://Example.COM:80/x HTTP/1.1\r\n\r\n", &req), 0);
+    cr_expect(field_is(req.path, req.path_len, "/x"));
+    cr_assert_gt(parse("GET https://[::1]:8080?q HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", &req), 0);
+    cr_expect(field_is(req.path, req.path_len, "?q"));
+    const char *bad[] = {
+        "GET http:///plaintext HTTP/1.1\r\n\r\n", /* empty host: RFC 9110 4.2.1 */
+        "GET http:// HTTP/1.1\r\n\r\n",
+        "GET http://:80/x HTTP/1.1\r\n\r\n",
+        "GET http://user@h/x HTTP/1.1\r\n\r\n", /* userinfo: RFC 9110 4.2.4 */
+        "GET http://a b/ HTTP/1.1\r\n\r\n",     /* a space ends the target */
+        "GET http://h:x/ HTTP/1.1\r\n\r\n",
+        "GET http://[::1/ HTTP/1.1\r\n\r\n",
+        "GET http://h#f HTTP/1.1\r\n\r\n",
+        "GET http://h%/ HTTP/1.1\r\n\r\n",
+        "GET http://a/x HTTP/1.1\r\nHost: a b\r\n\r\n", /* Host ignored, but still valid */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_expect_eq(parse(bad[i], &req), -400, "case %zu: %s", i, bad[i]);
+}
+
+/* ---- the request line's limit ---- */
+
+/* `GET /xxx... HTTP/1.1` of exactly `line` bytes (CR LF not counted), then
+ * CR LF and the end of the head unless cut. */
+static char *request_line_of(size_t line, bool whole)
+{
+    const char *start = "GET /", *end = " HTTP/1.1";
+    size_t a = strlen(start), b = strlen(end), n = line + (whole ? 4 : 0);
+    char *s = malloc(n + 1);
+    memcpy(s, start, a);
+    memset(s + a, 'x', line - a - b);
+    memcpy(s + line - b, end, b);
+    memcpy(s + line, "\r\n\r\n", whole ? 4 : 0);
+    s[n] = '\0';
+    return s;
+}
+
+Test(http, an_over_long_request_line_is_414)
+{
+    struct http_request req;
+    char *s = request_line_of(HTTP_MAX_REQUEST_LINE, true);
+    cr_expect_eq(parse(s, &req), HTTP_MAX_REQUEST_LINE + 4, "exactly the limit is fine");
+    cr_expect_eq(req.path_len, HTTP_MAX_REQUEST_LINE - 13);
+    s[HTTP_MAX_REQUEST_LINE + 1] = '\0';
+    cr_expect_eq(parse(s, &req), HTTP_PARTIAL, "the limit and a CR: its LF may come");
+    free(s);
+    s = request_line_of(HTTP_MAX_REQUEST_LINE + 1, true);
+    cr_expect_eq(parse(s, &req), -414, "one byte more");
+    free(s);
+    s = request_line_of(HTTP_MAX_REQUEST_LINE + 1, false);
+    cr_expect_eq(parse(s, &req), -414, "known before the line ends");
+    s[HTTP_MAX_REQUEST_LINE] = '\0';
+    cr_expect_eq(parse(s, &req), HTTP_PARTIAL, "at the limit it may still end");
+    free(s);
+    s = request_line_of(3 * HTTP_MAX_HEAD / 2, true);
+    expect_at_every_cut(s, strlen(s), -414);
+    free(s);
+}
+
+Test(http, a_request_line_past_the_head_limit_is_414_not_431)
+{
+    /* empty lines first, so the line is short enough but cannot end in time */
+    size_t blank = HTTP_MAX_HEAD - HTTP_MAX_REQUEST_LINE / 2, n = blank + HTTP_MAX_REQUEST_LINE;
+    char *s = malloc(n + 1);
+    memset(s, '\n', blank);
+    char *line = request_line_of(HTTP_MAX_REQUEST_LINE - 1, true);
+    memcpy(s + blank, line, HTTP_MAX_REQUEST_LINE);
+    s[n] = '\0';
+    expect_at_every_cut(s, n, -414);
+    free(line);
+    free(s);
+}
+
+/* ---- Expect ---- */
+
+Test(http, expect_100_continue_is_recorded_for_a_body)
+{
+    struct http_request req;
+    cr_assert_gt(
+        parse("POST /a HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", &req), 0);
+    cr_expect(req.expect_continue);
+    cr_assert_gt(
+        parse("POST /a HTTP/1.1\r\nContent-Length: 5\r\nEXPECT:  100-Continue \r\n\r\n", &req), 0);
+    cr_expect(req.expect_continue, "any case, any order, OWS around");
+    cr_assert_gt(
+        parse("POST /a HTTP/1.1\r\nExpect: ,100-continue, ,\r\nContent-Length: 1\r\n\r\n", &req),
+        0);
+    cr_expect(req.expect_continue, "empty list members are skipped");
+    cr_assert_gt(parse("GET /a HTTP/1.1\r\nExpect: 100-continue\r\n\r\n", &req), 0);
+    cr_expect_not(req.expect_continue, "no body, nothing to wait for");
+    cr_assert_gt(
+        parse("POST /a HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n", &req), 0);
+    cr_expect_not(req.expect_continue, "an empty body neither");
+    cr_assert_gt(
+        parse("POST /a HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", &req), 0);
+    cr_expect_not(req.expect_continue, "HTTP/1.0 ignores it (RFC 9110 10.1.1)");
+    cr_assert_gt(parse("POST /a HTTP/1.1\r\nExpect:\r\nContent-Length: 5\r\n\r\n", &req), 0);
+    cr_expect_not(req.expect_continue, "an empty Expect expects nothing");
+    cr_assert_gt(
+        parse("POST /a HTTP/1.1\r\nX-Expect: 100-continue\r\nContent-Length: 5\r\n\r\n", &req), 0);
+    cr_expect_not(req.expect_continue, "only Expect counts");
+}
+
+Test(http, other_expectations_are_417)
+{
+    const char *bad[] = {
+        "POST /a HTTP/1.1\r\nExpect: the-unexpected\r\nContent-Length: 5\r\n\r\n",
+        "POST /a HTTP/1.1\r\nExpect: 100-continue, x\r\nContent-Length: 5\r\n\r\n",
+        "POST /a HTTP/1.1\r\nExpect: 100-continue=1\r\nContent-Length: 5\r\n\r\n",
+        "POST /a HTTP/1.1\r\nExpect: 100-continue;a=b\r\nContent-Length: 5\r\n\r\n",
+        "POST /a HTTP/1.1\r\nExpect: 100-continuee\r\n\r\n",
+        "POST /a HTTP/1.1\r\nExpect: 100 continue\r\n\r\n",
+        "POST /a HTTP/1.1\r\nExpect: 100-continue\r\nExpect: 200-ok\r\n\r\n",
+        "GET /a HTTP/1.0\r\nExpect: x\r\n\r\n", /* unknown in any version */
+    };
+    struct http_request req;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_expect_eq(parse(bad[i], &req), -417, "case %zu: %s", i, bad[i]);
+    const char *s = bad[0];
+    expect_at_every_cut(s, strlen(s), -417);
+}
+
 /* ---- routes ---- */
 
 static struct wl_workload *wl;
 static char wl_dir[256];
 
+static time_t suite_began;
+
 static void load_workload(void)
 {
     char path[300], err[WL_ERR_LEN];
+    suite_began = time(NULL);
     guard_setup();
     cr_assert_eq(child_tmpdir(wl_dir, sizeof(wl_dir)), 0);
     snprintf(path, sizeof(path), "%s/w.ini", wl_dir);
@@ -310,6 +547,32 @@ static void expect_bytes(const struct http_buf *b, const char *want)
               (int)b->len, b->data, want);
 }
 
+/* What a response's Date line is compared as: RFC 9110's own example. */
+#define DATE "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+
+/* A response carries the time it was written, so its Date comes right after
+ * the status line, is well-formed, and lies between the test's start and
+ * now; then its value is replaced by DATE's and every byte compared. */
+static void expect_response(const struct http_buf *b, const char *want)
+{
+    char copy[4096], value[HTTP_DATE_LEN + 1];
+    time_t t, now = time(NULL);
+    const char *lf = memchr(b->data, '\n', b->len);
+    cr_assert_not_null(lf, "no status line: %.*s", (int)b->len, b->data);
+    size_t at = (size_t)(lf + 1 - b->data) + strlen("Date: ");
+    cr_assert_leq(at + HTTP_DATE_LEN + 2, b->len);
+    cr_assert(memcmp(lf + 1, "Date: ", 6) == 0, "Date second: %.*s", (int)b->len, b->data);
+    memcpy(value, b->data + at, HTTP_DATE_LEN);
+    value[HTTP_DATE_LEN] = '\0';
+    cr_expect(parse_imf_fixdate(value, &t), "an IMF-fixdate: '%s'", value);
+    cr_expect(t >= suite_began && t <= now, "%s is the time of writing", value);
+    cr_assert_lt(b->len, sizeof(copy));
+    memcpy(copy, b->data, b->len);
+    memcpy(copy + at, DATE + 6, HTTP_DATE_LEN);
+    struct http_buf seen = {.data = copy, .len = b->len, .cap = sizeof(copy)};
+    expect_bytes(&seen, want);
+}
+
 Test(http_out, plaintext_response)
 {
     struct http_buf out;
@@ -317,13 +580,15 @@ Test(http_out, plaintext_response)
     http_buf_init(&out);
     cr_assert_gt(parse("GET /plaintext HTTP/1.1\r\n\r\n", &req), 0);
     cr_assert_eq(http_write_plaintext(&out, &req, true), 0);
-    expect_bytes(&out, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\n"
-                       "Hello, World!");
+    expect_response(&out, "HTTP/1.1 200 OK\r\n" DATE
+                          "Content-Type: text/plain\r\nContent-Length: 13\r\n\r\n"
+                          "Hello, World!");
     out.len = 0;
     cr_assert_gt(parse("HEAD /plaintext HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &req), 0);
     cr_assert_eq(http_write_plaintext(&out, &req, true), 0);
-    expect_bytes(&out, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n"
-                       "Connection: keep-alive\r\n\r\n");
+    expect_response(&out,
+                    "HTTP/1.1 200 OK\r\n" DATE "Content-Type: text/plain\r\nContent-Length: 13\r\n"
+                    "Connection: keep-alive\r\n\r\n");
     http_buf_free(&out);
 }
 
@@ -333,19 +598,20 @@ Test(http_out, error_responses)
     struct http_request req;
     http_buf_init(&out);
     cr_assert_eq(http_write_error(&out, NULL, 400, NULL, false), 0);
-    expect_bytes(&out, "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                       "Content-Length: 16\r\nConnection: close\r\n\r\n400 Bad Request\n");
+    expect_response(&out, "HTTP/1.1 400 Bad Request\r\n" DATE
+                          "Content-Type: text/plain; charset=utf-8\r\n"
+                          "Content-Length: 16\r\nConnection: close\r\n\r\n400 Bad Request\n");
     out.len = 0;
     cr_assert_gt(parse("PUT /home HTTP/1.1\r\n\r\n", &req), 0);
     cr_assert_eq(http_write_error(&out, &req, 405, NULL, true), 0);
-    expect_bytes(&out, "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: text/plain; "
-                       "charset=utf-8\r\nContent-Length: 23\r\nAllow: GET, HEAD\r\n\r\n"
-                       "405 Method Not Allowed\n");
+    expect_response(&out, "HTTP/1.1 405 Method Not Allowed\r\n" DATE "Content-Type: text/plain; "
+                          "charset=utf-8\r\nContent-Length: 23\r\nAllow: GET, HEAD\r\n\r\n"
+                          "405 Method Not Allowed\n");
     out.len = 0;
     cr_assert_gt(parse("HEAD /home HTTP/1.1\r\n\r\n", &req), 0);
     cr_assert_eq(http_write_error(&out, &req, 503, "database unreachable", true), 0);
-    expect_bytes(&out, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; "
-                       "charset=utf-8\r\nContent-Length: 46\r\n\r\n");
+    expect_response(&out, "HTTP/1.1 503 Service Unavailable\r\n" DATE "Content-Type: text/plain; "
+                          "charset=utf-8\r\nContent-Length: 46\r\n\r\n");
     out.len = 0;
     char long_reason[600];
     memset(long_reason, 'r', sizeof(long_reason) - 1);
@@ -365,9 +631,10 @@ Test(http_out, server_timing_lists_phases_in_order)
     cr_assert_eq(
         http_write_response(&out, &req, 200, "application/json", wl, 0, phases, 4, false, "{}", 2),
         0);
-    expect_bytes(&out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
-                       "Connection: close\r\nServer-Timing: queue;dur=0.012, cpu;dur=0.501, "
-                       "db;dur=10.087, cpu;dur=0.001\r\n\r\n{}");
+    expect_response(&out, "HTTP/1.1 200 OK\r\n" DATE
+                          "Content-Type: application/json\r\nContent-Length: 2\r\n"
+                          "Connection: close\r\nServer-Timing: queue;dur=0.012, cpu;dur=0.501, "
+                          "db;dur=10.087, cpu;dur=0.001\r\n\r\n{}");
     out.len = 0;
     cr_assert_eq(
         http_write_response(&out, &req, 200, "application/json", wl, 0, phases, 2, true, "{}", 2),
@@ -458,4 +725,84 @@ Test(http_out, status_texts)
     cr_expect_str_eq(http_status_text(431), "Request Header Fields Too Large");
     cr_expect_str_eq(http_status_text(504), "Gateway Timeout");
     cr_expect_str_eq(http_status_text(501), "Not Implemented");
+    cr_expect_str_eq(http_status_text(414), "URI Too Long");
+    cr_expect_str_eq(http_status_text(417), "Expectation Failed");
+    cr_expect_str_eq(http_status_text(100), "Continue");
+}
+
+Test(http_out, dates_are_imf_fixdate)
+{
+    const struct {
+        time_t t;
+        const char *want;
+    } cases[] = {
+        {784111777, "Sun, 06 Nov 1994 08:49:37 GMT"}, /* RFC 9110 5.6.7's example */
+        {0, "Thu, 01 Jan 1970 00:00:00 GMT"},
+        {951782400, "Tue, 29 Feb 2000 00:00:00 GMT"},
+        {1704067199, "Sun, 31 Dec 2023 23:59:59 GMT"},
+        {2147483648, "Tue, 19 Jan 2038 03:14:08 GMT"}, /* past a 32-bit time_t */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[HTTP_DATE_LEN + 1];
+        time_t back;
+        http__format_date(cases[i].t, out);
+        cr_expect_str_eq(out, cases[i].want);
+        cr_expect(parse_imf_fixdate(out, &back) && back == cases[i].t, "%s reads back", out);
+    }
+}
+
+Test(http_out, every_response_has_its_date_second)
+{
+    struct http_buf out;
+    struct http_request req;
+    uint64_t phases[] = {1000};
+    http_buf_init(&out);
+    cr_assert_gt(parse("HEAD /home HTTP/1.0\r\n\r\n", &req), 0);
+    cr_assert_eq(http_write_response(&out, &req, 200, "text/html", wl, 0, phases, 1, false, "", 0),
+                 0);
+    expect_response(&out, "HTTP/1.1 200 OK\r\n" DATE "Content-Type: text/html\r\n"
+                          "Content-Length: 0\r\nConnection: close\r\n"
+                          "Server-Timing: queue;dur=0.001\r\n\r\n");
+    for (int status = 414; status <= 417; status += 3) {
+        out.len = 0;
+        cr_assert_eq(http_write_error(&out, NULL, status, NULL, false), 0);
+        const char *lf = memchr(out.data, '\n', out.len);
+        cr_expect(lf && memcmp(lf + 1, "Date: ", 6) == 0, "%d: Date second", status);
+    }
+    http_buf_free(&out);
+}
+
+/* The Date a thread keeps is its second's: once the clock has moved on, the
+ * next response says so. Waits for the next second, asserts no duration. */
+static time_t written_date(struct http_buf *out)
+{
+    char value[HTTP_DATE_LEN + 1];
+    time_t t = 0;
+    out->len = 0;
+    cr_assert_eq(http_write_plaintext(out, NULL, true), 0);
+    memcpy(value, out->data + strlen("HTTP/1.1 200 OK\r\nDate: "), HTTP_DATE_LEN);
+    value[HTTP_DATE_LEN] = '\0';
+    cr_assert(parse_imf_fixdate(value, &t), "'%s'", value);
+    return t;
+}
+
+Test(http_out, the_date_follows_the_clock)
+{
+    struct http_buf out;
+    http_buf_init(&out);
+    time_t first = written_date(&out);
+    while (time(NULL) == first)
+        usleep(10000);
+    cr_expect_gt(written_date(&out), first, "a new second, a new Date");
+    http_buf_free(&out);
+}
+
+Test(http_out, continue_is_an_interim_response_alone)
+{
+    struct http_buf out;
+    http_buf_init(&out);
+    cr_assert_eq(http_buf_append(&out, "x", 1), 0);
+    cr_assert_eq(http_write_continue(&out), 0);
+    expect_bytes(&out, "xHTTP/1.1 100 Continue\r\n\r\n");
+    http_buf_free(&out);
 }

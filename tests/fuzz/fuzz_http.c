@@ -1,7 +1,9 @@
 /* libFuzzer target: the request-head parser must turn any bytes into a head,
  * "partial" or an error status, never read past its input, and decide the
  * same whether the bytes arrive whole or cut short. Parsed heads are routed
- * and answered, and the input is rendered as a JSON and an HTML value. */
+ * and answered (after 100 Continue when the head expects it, with Date
+ * right after the status line), and the input is rendered as a JSON and an
+ * HTML value. */
 #include "fuzz_file.h" /* first: it sets _GNU_SOURCE */
 #include <string.h>
 
@@ -32,13 +34,28 @@ static void check_head(const char *buf, size_t size, int r, const struct http_re
     if (req->method < buf || req->method + req->method_len > buf + r || req->path < buf ||
         req->path + req->path_len > buf + r || req->minor < 0 || req->minor > 1)
         abort();
+    if (req->expect_continue && (req->minor != 1 || req->content_length == 0))
+        abort(); /* only an HTTP/1.1 request with a body waits for 100 Continue */
+}
+
+/* Date comes right after the status line of the response at out[start]. */
+static void check_date(const struct http_buf *out, size_t start)
+{
+    const char *lf = memchr(out->data + start, '\n', out->len - start);
+    if (!lf || out->data + out->len - lf < 8 || memcmp(lf + 1, "Date: ", 6))
+        abort();
 }
 
 static void answer(struct wl_workload *wl, const struct http_request *req, struct http_buf *out)
 {
     int route = http_route(wl, req);
     uint64_t phases[3] = {1, 2, 3};
+    static const char interim[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    size_t start = req->expect_continue ? sizeof(interim) - 1 : 0;
     out->len = 0;
+    if (start &&
+        (http_write_continue(out) < 0 || out->len != start || memcmp(out->data, interim, start)))
+        abort();
     if (route == HTTP_ROUTE_PLAINTEXT)
         http_write_plaintext(out, req, req->keep_alive);
     else if (route < 0)
@@ -48,6 +65,7 @@ static void answer(struct wl_workload *wl, const struct http_request *req, struc
                             req->keep_alive, "{}", 2);
     if (route != -404 && route != -405 && (route < HTTP_ROUTE_PLAINTEXT || route >= wl->nrequests))
         abort();
+    check_date(out, start);
 }
 
 static void render(struct wl_workload *wl, const char *text, size_t len, struct http_buf *body)
@@ -81,7 +99,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (r > 0) {
         check_head(buf, size, r, &req);
         answer(wl, &req, &out);
-    } else if (r != HTTP_PARTIAL && r != -400 && r != -431 && r != -501) {
+    } else if (r == -400 || r == -414 || r == -417 || r == -431 || r == -501) {
+        out.len = 0;
+        http_write_error(&out, NULL, -r, NULL, false);
+        check_date(&out, 0);
+    } else if (r != HTTP_PARTIAL) {
         abort();
     }
     if (size <= PREFIX_CHECK_MAX) {

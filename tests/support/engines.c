@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -245,8 +246,25 @@ const char *header(const struct response *r, const char *name, char *val, size_t
     return NULL;
 }
 
+bool parse_imf_fixdate(const char *v, time_t *t)
+{
+    static const char format[] = "%a, %d %b %Y %H:%M:%S GMT";
+    struct tm tm = {0}, again;
+    char text[64];
+    const char *end = strptime(v, format, &tm);
+    if (!end || *end)
+        return false;
+    /* strptime is lenient (case, spaces, a missing zero, any weekday): the
+     * date written back the one canonical way must give the same bytes */
+    *t = timegm(&tm);
+    if (!gmtime_r(t, &again) || !strftime(text, sizeof(text), format, &again))
+        return false;
+    return strcmp(text, v) == 0;
+}
+
 bool try_read_response(struct client *c, struct response *r, bool head_request)
 {
+    time_t date;
     char *end, val[64];
     while (!(end = memmem(c->buf, c->len, "\r\n\r\n", 4)))
         if (read_more(c) <= 0)
@@ -256,6 +274,8 @@ bool try_read_response(struct client *c, struct response *r, bool head_request)
     memcpy(r->head, c->buf, hl);
     r->head[hl] = '\0';
     CHECK(sscanf(r->head, "HTTP/1.1 %d ", &r->status) == 1, "bad status line: %s", engine, r->head);
+    CHECK(header(r, "Date", val, sizeof(val)) && parse_imf_fixdate(val, &date),
+          "no well-formed Date in %s", engine, r->head);
     CHECK(header(r, "Content-Length", val, sizeof(val)) != NULL, "no Content-Length", engine);
     r->body_len = head_request ? 0 : strtoul(val, NULL, 10);
     CHECK(r->body_len < sizeof(r->body), "body too long", engine);

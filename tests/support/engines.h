@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "child.h"
 
@@ -96,9 +97,16 @@ ssize_t read_more(struct client *c);
 /* The value of header name in a response head (copied into val), or NULL. */
 const char *header(const struct response *r, const char *name, char *val, size_t cap);
 
+/* Whether v is exactly an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC
+ * 9110 5.6.7) naming a real day and time; then *t is its time. Checked on its
+ * own, with none of the server's code. */
+bool parse_imf_fixdate(const char *v, time_t *t);
+
 /* Reads one whole response: true, or false when the connection ended or
- * timed out first. A response to a HEAD request (head_request) has no body
- * whatever its Content-Length says. read_response checks it came. */
+ * timed out first. Every response must carry a well-formed Date; its value
+ * changes with the clock, so no check may compare it with another's. A
+ * response to a HEAD request (head_request) has no body whatever its
+ * Content-Length says. read_response checks it came. */
 bool try_read_response(struct client *c, struct response *r, bool head_request);
 void read_response(struct client *c, struct response *r, bool head_request);
 
