@@ -73,12 +73,12 @@ int bench_count_cpus(const char *list)
     return proc_count_cpus(list);
 }
 
-/* Starts argv, pinned to cpus unless empty, with stdout and stderr appended
- * to log; returns 0 or -errno. */
-static int spawn(char **argv, const char *log, const char *cpus, struct child *c)
+/* Starts argv with stdout and stderr appended to log; returns 0 or -errno.
+ * Each process is pinned once: the child keeps the CPUs the sweep pinned
+ * itself to (the load CPUs, right for the database and the load generator),
+ * and the server pins itself to its own with `--cpus`. */
+static int spawn(char **argv, const char *log, struct child *c)
 {
-    if (cpus[0] && proc_count_cpus(cpus) < 0)
-        return -EINVAL;
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
@@ -96,8 +96,6 @@ static int spawn(char **argv, const char *log, const char *cpus, struct child *c
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent)
             _exit(1);
-        if (cpus[0] && proc_pin_cpus(cpus) < 0)
-            dprintf(fd, "cannot pin to CPUs %s: %s\n", cpus, strerror(errno));
         dup2(fd, 1);
         dup2(fd, 2);
         execv(argv[0], argv);
@@ -463,7 +461,7 @@ static int start_db(struct sweep *sw, int id)
     snprintf(listen, sizeof(listen), "unix:%s", sw->db_sock);
     char *argv[] = {sw->self, "db", "--workload", (char *)s->workload, "--listen", listen, NULL};
     snprintf(log, sizeof(log), "%s/logs/%03d-db.log", sw->dir, id);
-    int err = spawn(argv, log, s->load_cpus, &sw->db);
+    int err = spawn(argv, log, &sw->db);
     if (err < 0) {
         snprintf(sw->server_down, sizeof(sw->server_down), "cannot start the database: %s",
                  strerror(-err));
@@ -524,7 +522,7 @@ static int start_server(struct sweep *sw, int e, int id)
     }
     argv[n] = NULL;
     snprintf(log, sizeof(log), "%s/logs/%03d-server.log", sw->dir, id);
-    int err = spawn(argv, log, s->server_cpus, &sw->server);
+    int err = spawn(argv, log, &sw->server);
     if (err < 0) {
         snprintf(sw->server_down, sizeof(sw->server_down), "cannot start the server: %s",
                  strerror(-err));
@@ -885,7 +883,7 @@ static int measure(struct sweep *sw, const struct run *r, int id, struct argstor
     load_argv(sw, r, id, argv, st);
     snprintf(log, sizeof(log), "%s/logs/%03d-load.log", sw->dir, id);
     double limit = sw->suite.duration_ns / 1e9 + warmup_s(sw, r) + LOAD_GRACE_S;
-    int err = spawn(argv, log, sw->suite.load_cpus, &load);
+    int err = spawn(argv, log, &load);
     if (err < 0) {
         snprintf(o->reason, sizeof(o->reason), "cannot start the load generator: %s",
                  strerror(-err));
@@ -1373,8 +1371,12 @@ int bench_main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     sw.live = isatty(2);
-    if (sw.suite.load_cpus[0])
-        proc_pin_cpus(sw.suite.load_cpus); /* sampling stays off the server's CPUs */
+    /* sampling stays off the server's CPUs, and the children it starts inherit these */
+    if (sw.suite.load_cpus[0] && proc_pin_cpus(sw.suite.load_cpus) < 0)
+        fprintf(stderr,
+                "overlap bench: cannot pin to CPUs %s: the database and load generator "
+                "run unpinned\n",
+                sw.suite.load_cpus);
     fprintf(stderr, "overlap bench: %d runs of %s on %s into %s\n", sw.nruns, sw.suite.name,
             sw.wl->name, sw.dir);
     sweep(&sw);
