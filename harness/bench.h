@@ -77,6 +77,8 @@ int bench_count_cpus(const char *list);
 /* `overlap bench [flags]`: the exit status (0, 1 failure, 2 usage, 130 interrupted). */
 int bench_main(int argc, char **argv);
 
+/* ---- /proc sampling (bench_proc.c) ---- */
+
 /* /proc samples of one process. */
 struct bench_proc {
     double utime_s, stime_s; /* all its threads, ended ones included */
