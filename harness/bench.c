@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "csv.h"
 #include "proc.h"
 #include "wl.h"
 
@@ -208,53 +209,6 @@ static int wait_listening(struct child *c, const char *what, char *addr, size_t 
 }
 
 /* ---- CSV ---- */
-
-/* Finds the field named name in a CSV header and copies that field of row. */
-static int csv_get(const char *header, const char *row, const char *name, char *out, size_t len)
-{
-    int col = 0, want = -1;
-    size_t nl = strlen(name);
-    for (const char *h = header; *h; col++) {
-        size_t w = strcspn(h, ",\r\n");
-        if (w == nl && !memcmp(h, name, nl))
-            want = col;
-        h += w;
-        if (*h != ',')
-            break;
-        h++;
-    }
-    if (want < 0)
-        return -1;
-    const char *r = row;
-    for (int c = 0; c < want && r; c++)
-        r = strchr(r, ',') ? strchr(r, ',') + 1 : NULL;
-    if (!r)
-        return -1;
-    size_t w = strcspn(r, ",\r\n");
-    snprintf(out, len, "%.*s", (int)w, r);
-    return 0;
-}
-
-/* Reads the header and the last row of a CSV file the load generator wrote. */
-static int csv_last_row(const char *path, char *header, char *row, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    char line[ROW_MAX];
-    int rows = 0;
-    if (!f)
-        return -1;
-    if (!fgets(header, len, f)) {
-        fclose(f);
-        return -1;
-    }
-    while (fgets(line, sizeof(line), f))
-        if (line[0] != '\n') {
-            snprintf(row, len, "%s", line);
-            rows++;
-        }
-    fclose(f);
-    return rows > 0 ? 0 : -1;
-}
 
 /* Appends text to path with one write: a reader never sees half a row. */
 static int append_atomic(const char *path, const char *text)
@@ -759,19 +713,21 @@ static void write_row(struct sweep *sw, const struct run *r, int id, struct outc
         fprintf(stderr, "overlap bench: cannot append to %s: %s\n", path, strerror(errno));
 }
 
-/* Reads the load generator's row into o; 0, or -1 when it wrote none. */
+/* Reads the load generator's row (its CSV's last) into o; 0, or -1 when it
+ * wrote none. */
 static int read_load(const struct argstore *st, struct outcome *o)
 {
-    char header[ROW_MAX], row[ROW_MAX];
-    if (csv_last_row(st->path[0], header, row, sizeof(header)) < 0)
-        return -1;
-    for (int i = 0; i < NLOAD; i++)
-        if (csv_get(header, row, load_fields[i], o->load[i], sizeof(o->load[i])) < 0 ||
-            strpbrk(o->load[i], "\"'"))
-            o->load[i][0] = '\0';
+    struct csv_table t;
+    int status = csv_load(st->path[0], &t) < 0 || t.nrows == 0 ? -1 : 0;
+    for (int i = 0; status == 0 && i < NLOAD; i++) {
+        const char *v = csv_get(&t, t.nrows - 1, load_fields[i]);
+        /* a field that would break the row's CSV is dropped, not copied */
+        snprintf(o->load[i], sizeof(o->load[i]), "%s", strpbrk(v, "\"'") ? "" : v);
+    }
+    csv_free(&t);
     o->throughput = atof(o->load[2]);
     o->p99_ms = atof(o->load[5]);
-    return 0;
+    return status;
 }
 
 static void progress(struct sweep *sw, const struct run *r, int id, const struct outcome *o)
