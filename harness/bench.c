@@ -48,13 +48,6 @@ static void on_interrupt(int sig)
     interrupted = 1;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void sleep_s(double s)
 {
     struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
@@ -67,11 +60,6 @@ struct child {
     pid_t pid;
     char log[PATH_MAX];
 };
-
-int bench_count_cpus(const char *list)
-{
-    return proc_count_cpus(list);
-}
 
 /* Starts argv with stdout and stderr appended to log; returns 0 or -errno.
  * Each process is pinned once: the child keeps the CPUs the sweep pinned
@@ -112,14 +100,14 @@ static int spawn(char **argv, const char *log, struct child *c)
 static int wait_child(struct child *c, double timeout)
 {
     int status;
-    double deadline = now_s() + timeout;
+    double deadline = proc_now_ns() / 1e9 + timeout;
     for (;;) {
         pid_t r = waitpid(c->pid, &status, WNOHANG);
         if (r == c->pid) {
             c->pid = 0;
             return status;
         }
-        if (r < 0 || now_s() > deadline)
+        if (r < 0 || proc_now_ns() / 1e9 > deadline)
             return -1;
         sleep_s(0.005);
     }
@@ -182,9 +170,9 @@ static int child_ended(struct child *c, const char *what, char *reason, size_t l
 static int wait_listening(struct child *c, const char *what, char *addr, size_t len, char *reason,
                           size_t rlen)
 {
-    double deadline = now_s() + READY_TIMEOUT_S;
+    double deadline = proc_now_ns() / 1e9 + READY_TIMEOUT_S;
     char line[512];
-    while (now_s() < deadline && !interrupted) {
+    while (proc_now_ns() / 1e9 < deadline && !interrupted) {
         FILE *f = fopen(c->log, "r");
         while (f && fgets(line, sizeof(line), f)) {
             if (!strncmp(line, "listening ", 10) && strchr(line, '\n')) {
@@ -552,7 +540,7 @@ static void format_eta(double s, char *out, size_t len)
 /* Seconds the rest of the sweep should take, from the runs done so far. */
 static double eta_s(const struct sweep *sw, int running)
 {
-    double per_run = sw->done ? (now_s() - sw->started) / sw->done
+    double per_run = sw->done ? (proc_now_ns() / 1e9 - sw->started) / sw->done
                               : (sw->suite.duration_ns + sw->suite.warmup_ns) / 1e9 + 0.5;
     return per_run * (sw->nruns - sw->done - running);
 }
@@ -581,12 +569,12 @@ static void watch(struct sweep *sw, const struct run *r, int id, struct child *l
                   double warmup_s, double window_s, double limit_s, struct outcome *o)
 {
     struct bench_proc first = {0}, last = {0}, p;
-    double start = now_s(), t_first = 0, t_last = 0, shown = 0;
+    double start = proc_now_ns() / 1e9, t_first = 0, t_last = 0, shown = 0;
     long vol0 = 0, invol0 = 0, vol1 = 0, invol1 = 0;
     int state = 0; /* 0 before the window, 1 in it, 2 after it */
     while (load->pid > 0 && !interrupted) {
         int ended = waitpid(load->pid, NULL, WNOHANG) == load->pid;
-        double t = now_s();
+        double t = proc_now_ns() / 1e9;
         int sampled = state < 2 && t - start >= warmup_s && sw->server.pid > 0 &&
                       bench_sample_proc(sw->server.pid, &p) == 0;
         if (sampled && state == 0 && bench_count_switches(sw->server.pid, &vol0, &invol0) == 0) {
@@ -1178,7 +1166,7 @@ static int prepare(struct sweep *sw, int argc, char **argv, const char **out)
         return bench_usage_error("%s", "nothing to run: give engines, and clients, rates or a "
                                        "timeline");
     sw->ncores =
-        s->server_cpus[0] ? bench_count_cpus(s->server_cpus) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+        s->server_cpus[0] ? proc_count_cpus(s->server_cpus) : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (wl_load(s->workload, &sw->wl, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s\n", err);
         return 2;
@@ -1215,7 +1203,7 @@ static void remove_sockdir(struct sweep *sw)
 
 static void sweep(struct sweep *sw)
 {
-    sw->started = now_s();
+    sw->started = proc_now_ns() / 1e9;
     for (int i = 0; i < sw->nruns && !interrupted; i++) {
         int e = sw->runs[i].engine;
         if (sw->never_started[e][0]) {

@@ -20,6 +20,7 @@
 
 #include "bench.h"
 #include "child.h"
+#include "proc.h"
 
 #define SUITES OVERLAP_SOURCE_DIR "/harness/suites"
 
@@ -69,9 +70,7 @@ static char *slurp(const char *path)
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
+    return proc_now_ns() / 1e9;
 }
 
 /* ---- engine specs ---- */
@@ -269,15 +268,23 @@ Test(suite, missing_suite)
     cr_expect(strstr(err, "/nonexistent/suite.ini: cannot read suite") != NULL, "%s", err);
 }
 
+/* The CPUs for the server and the load: a list a user can write, or an error. */
 Test(suite, cpu_lists)
 {
-    cr_expect_eq(bench_count_cpus("0"), 1);
-    cr_expect_eq(bench_count_cpus("0-3"), 4);
-    cr_expect_eq(bench_count_cpus("0,2-3"), 3);
-    cr_expect_eq(bench_count_cpus("1,1"), 1);
+    char err[BENCH_ERR_LEN];
+    struct bench_suite s;
+    bench_suite_defaults(&s);
+    const char *good[] = {"0", "0-3", "0,2-3", "1,1"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        cr_expect_eq(bench_suite_set(&s, "server_cpus", good[i], err, sizeof(err)), 0, "%s", err);
+        cr_expect_str_eq(s.server_cpus, good[i]);
+    }
     const char *bad[] = {"", "-1", "a", "3-1", "0,", ",0", "0-", "0--1", "0 1", "99999"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        cr_expect_eq(bench_count_cpus(bad[i]), -1, "accepted '%s'", bad[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_expect_eq(bench_suite_set(&s, "load_cpus", bad[i], err, sizeof(err)), -1,
+                     "accepted '%s'", bad[i]);
+        cr_expect(strstr(err, "bad load_cpus") != NULL, "%s", err);
+    }
 }
 
 /* ---- /proc sampling ---- */
