@@ -1,8 +1,8 @@
 /* The sweep's child processes (see bench_child.h). A child that announces
  * writes its stdout into a pipe the sweep reads; everything read is copied
  * into the child's log, so the log holds all the child said, as a results
- * folder records it. Invariant: out and logfd are open exactly while the
- * child is started and not yet reaped. */
+ * folder records it. Invariant: out and logfd are open only between the
+ * start of a child that announces and its reaping. */
 #define _GNU_SOURCE /* pipe2 */
 #include "bench_child.h"
 
@@ -69,7 +69,8 @@ int bench__child_start(struct bench__child *c, char **argv, const char *log, boo
         exec_child(argv, fd, announces ? out[1] : fd, parent);
     c->pid = pid;
     if (announces) {
-        /* only the sweep's end waits without blocking: the child's stays blocking */
+        /* the read end alone (pipe2 would set both): a child's stdout stays
+         * blocking, so a write of its never fails for want of room */
         fcntl(out[0], F_SETFL, O_NONBLOCK);
         c->out = out[0];
         c->logfd = fd;
