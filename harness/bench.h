@@ -71,11 +71,10 @@ int bench_suite_load(const char *path, struct bench_suite *s, char *err, size_t 
 
 /* ---- the sweep (bench.c) ---- */
 
-/* Counts the CPUs of a list such as `1`, `0-1` or `0,2-3`; -1 if malformed. */
-int bench_count_cpus(const char *list);
-
 /* `overlap bench [flags]`: the exit status (0, 1 failure, 2 usage, 130 interrupted). */
 int bench_main(int argc, char **argv);
+
+/* ---- /proc sampling (bench_proc.c) ---- */
 
 /* /proc samples of one process. */
 struct bench_proc {

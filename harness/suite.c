@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "wl.h"
 
 #define LIST_TEXT 2048 /* a list key's text, continuation lines included */
@@ -232,7 +233,7 @@ static int parse_count(const char *key, const char *text, int lo, int hi, int *o
 static int set_cpus(char *dst, size_t len, const char *key, const char *text, char *err,
                     size_t errlen)
 {
-    if (strlen(text) >= len || bench_count_cpus(text) < 0) {
+    if (strlen(text) >= len || proc_count_cpus(text) < 0) {
         snprintf(err, errlen, "bad %s '%.200s' (expected a CPU list such as 0, 0-1 or 0,2)", key,
                  text);
         return -1;

@@ -1,6 +1,6 @@
-/* `overlap bench`: suite and engine-spec parsing, /proc sampling, and whole
- * sweeps run as processes (the quick suite, a workload written here, a
- * server killed mid-sweep, SIGINT mid-sweep). */
+/* `overlap bench`: suite and engine-spec parsing, the children's command
+ * lines, /proc sampling, and whole sweeps run as processes (the quick suite,
+ * a workload written here, a server killed mid-sweep, SIGINT mid-sweep). */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "bench_args.h"
 #include "child.h"
+#include "proc.h"
 
 #define SUITES OVERLAP_SOURCE_DIR "/harness/suites"
 
@@ -69,9 +71,7 @@ static char *slurp(const char *path)
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
+    return proc_now_ns() / 1e9;
 }
 
 /* ---- engine specs ---- */
@@ -153,7 +153,9 @@ Test(suite, shipped_suites_load)
     }
 }
 
-Test(suite, default_suite_is_the_issue)
+/* What `make bench` sweeps: the pool at four sizes, thread per connection and
+ * async, closed and open loop and the timeline, on the lecture's workload. */
+Test(suite, default_suite_sweeps_six_configs_on_seed)
 {
     char err[BENCH_ERR_LEN];
     struct bench_suite s;
@@ -269,15 +271,63 @@ Test(suite, missing_suite)
     cr_expect(strstr(err, "/nonexistent/suite.ini: cannot read suite") != NULL, "%s", err);
 }
 
+/* The CPUs for the server and the load: a list a user can write, or an error. */
 Test(suite, cpu_lists)
 {
-    cr_expect_eq(bench_count_cpus("0"), 1);
-    cr_expect_eq(bench_count_cpus("0-3"), 4);
-    cr_expect_eq(bench_count_cpus("0,2-3"), 3);
-    cr_expect_eq(bench_count_cpus("1,1"), 1);
+    char err[BENCH_ERR_LEN];
+    struct bench_suite s;
+    bench_suite_defaults(&s);
+    const char *good[] = {"0", "0-3", "0,2-3", "1,1"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        cr_expect_eq(bench_suite_set(&s, "server_cpus", good[i], err, sizeof(err)), 0, "%s", err);
+        cr_expect_str_eq(s.server_cpus, good[i]);
+    }
     const char *bad[] = {"", "-1", "a", "3-1", "0,", ",0", "0-", "0--1", "0 1", "99999"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        cr_expect_eq(bench_count_cpus(bad[i]), -1, "accepted '%s'", bad[i]);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_expect_eq(bench_suite_set(&s, "load_cpus", bad[i], err, sizeof(err)), -1,
+                     "accepted '%s'", bad[i]);
+        cr_expect(strstr(err, "bad load_cpus") != NULL, "%s", err);
+    }
+}
+
+/* ---- the children's command lines ---- */
+
+TestSuite(args);
+
+Test(args, flags_and_formatted_values)
+{
+    struct bench__args a;
+    bench__args_init(&a);
+    bench__arg(&a, "/bin/overlap");
+    bench__arg(&a, "load");
+    bench__flag(&a, "--clients", "%d", 16);
+    bench__flag(&a, "--duration", "%.3fms", 12.8333);
+    bench__flag(&a, "--arrival", "uniform");
+    char **argv = bench__args_argv(&a);
+    cr_assert_not_null(argv);
+    const char *want[] = {"/bin/overlap", "load",     "--clients", "16",
+                          "--duration",   "12.833ms", "--arrival", "uniform"};
+    for (int i = 0; i < 8; i++)
+        cr_expect_str_eq(argv[i], want[i]);
+    cr_expect_null(argv[8], "argv ends with NULL");
+}
+
+/* A command line that does not fit is refused whole, never run cut short. */
+Test(args, too_many_or_too_long_is_refused)
+{
+    static struct bench__args a;
+    bench__args_init(&a);
+    for (int i = 0; i < BENCH__ARGS_MAX; i++)
+        bench__flag(&a, "--n", "%d", i);
+    cr_expect_null(bench__args_argv(&a), "%d arguments fit in %d", 2 * BENCH__ARGS_MAX,
+                   BENCH__ARGS_MAX);
+    bench__args_init(&a);
+    cr_expect_not_null(bench__args_argv(&a), "a fresh builder is usable again");
+    static char huge[BENCH__ARGS_TEXT + 1];
+    memset(huge, 'x', sizeof(huge) - 1);
+    bench__arg(&a, "serve");
+    bench__flag(&a, "--workload", "%s", huge);
+    cr_expect_null(bench__args_argv(&a));
 }
 
 /* ---- /proc sampling ---- */

@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "csv.h"
+#include "proc.h"
 
 #define QUICK_RUNS 10    /* harness/suites/quick.ini: 2 configs x (2 closed + 2 open + timeline) */
 #define REAP_MS    20000 /* children stop on SIGTERM (their parent's death) within this */
@@ -31,9 +33,27 @@ static unsigned seed;
 
 static uint64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return proc_now_ns() / 1000000u;
+}
+
+/* A process's parent, and its state letter into state (when not NULL) from
+ * /proc/PID/stat; 0 when it is gone. */
+static pid_t process_state(pid_t pid, char *state)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char *p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+    fclose(f);
+    int ppid = 0;
+    char c;
+    if (!p || sscanf(p + 2, "%c %d", &c, &ppid) != 2)
+        return 0;
+    if (state)
+        *state = c;
+    return (pid_t)ppid;
 }
 
 static void setup(void)
@@ -159,33 +179,6 @@ static int check_csv(const char *path, bool may_be_missing)
     return rows;
 }
 
-/* Rows of runs.csv whose status field (by the header's name) is `failed`;
- * *at_start is set when one failed because its process died as it started. */
-static int failed_rows(const char *path, bool *at_start)
-{
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    static char line[1 << 16];
-    int col = -1, failed = 0;
-    while (fgets(line, sizeof(line), f)) {
-        char *save = NULL, whole[512];
-        int i = 0;
-        snprintf(whole, sizeof(whole), "%s", line);
-        for (char *t = strtok_r(line, ",\n", &save); t; t = strtok_r(NULL, ",\n", &save), i++) {
-            if (col < 0 && !strcmp(t, "status"))
-                col = i;
-            else if (i == col && !strcmp(t, "failed")) {
-                failed++;
-                *at_start |= strstr(whole, "did not start") != NULL;
-                fprintf(stderr, "crash: failed run: %s", whole);
-            }
-        }
-    }
-    fclose(f);
-    cr_assert_geq(col, 0, "runs.csv has a status column");
-    return failed;
-}
-
 /* Checks the folder's CSV files; returns the rows of runs.csv. */
 static int check_folder(const char *folder)
 {
@@ -257,89 +250,145 @@ Test(crash, sweep_killed_keeps_finished_runs)
     }
 }
 
-/* The sweep's child running `overlap <what>` (db or serve), or 0. */
-static pid_t find_child(pid_t parent, const char *what)
+/* The sweep's child running `overlap <what>` (load, db or serve), or 0; its
+ * command line, NULs between the arguments, into cmd (len bytes, n used). */
+static pid_t find_child(pid_t parent, const char *what, char *cmd, size_t len, size_t *n)
 {
     DIR *d = opendir("/proc");
     cr_assert_not_null(d);
     pid_t found = 0;
     for (struct dirent *e; !found && (e = readdir(d));) {
         pid_t pid = (pid_t)atoi(e->d_name);
-        if (pid <= 0)
+        if (pid <= 0 || process_state(pid, NULL) != parent)
             continue;
-        char path[64], buf[512];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
         FILE *f = fopen(path, "r");
         if (!f)
             continue;
-        int ppid = 0;
-        char *p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+        *n = fread(cmd, 1, len - 1, f);
         fclose(f);
-        if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1 || ppid != parent)
-            continue;
-        snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-        f = fopen(path, "r");
-        if (!f)
-            continue;
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        size_t first = strlen(buf) + 1; /* argv[1] follows argv[0]'s NUL */
-        if (first < n && !strcmp(buf + first, what))
+        cmd[*n] = '\0';
+        size_t first = strlen(cmd) + 1; /* argv[1] follows argv[0]'s NUL */
+        if (first < *n && !strcmp(cmd + first, what))
             found = pid;
     }
     closedir(d);
     return found;
 }
 
-/* Kills the sweep's `what` process with SIGKILL at a random point; the sweep
- * goes on, fails that run only (a row with status failed) and finishes. */
-static void kill_a_child(const char *what, int round)
+/* The run a load generator measures: NNN of its `--csv .../runs/NNN-load.csv`. */
+static int run_of_load(const char *cmd, size_t n)
+{
+    for (const char *arg = cmd; arg < cmd + n; arg += strlen(arg) + 1) {
+        size_t len = strlen(arg);
+        if (len > 13 && !strcmp(arg + len - 9, "-load.csv"))
+            return atoi(arg + len - 12);
+    }
+    return 0;
+}
+
+/* Waits until pid is in a state of states (e.g. "T" stopped, "Z" dead and
+ * unreaped); a process gone counts as dead. 1 if so, 0 if it reached
+ * another final state or did not get there within a second. */
+static int reaches(pid_t pid, const char *states)
+{
+    for (int i = 0; i < 1000; i++) {
+        char state = 'X';
+        process_state(pid, &state);
+        if (strchr(states, state) || (state == 'X' && strchr(states, 'Z')))
+            return 1;
+        if (state == 'Z' || state == 'X')
+            return 0;
+        usleep(1000);
+    }
+    return 0;
+}
+
+/* Kills the sweep's `what` process with SIGKILL at a random point of a
+ * random run while that run's load generator is held stopped, so the kill
+ * lands before the run is measured. Returns the run. */
+static int kill_mid_run(struct sweep *s, const char *what, int delay_ms)
+{
+    char cmd[4096];
+    size_t n;
+    uint64_t end = now_ms() + (uint64_t)delay_ms;
+    while (now_ms() < end) {
+        sweep_read(s);
+        usleep(5000);
+    }
+    for (;;) {
+        sweep_read(s);
+        cr_assert(now_ms() < end + 10000, "no run under way to kill the %s of", what);
+        pid_t load = find_child(s->pid, "load", cmd, sizeof(cmd), &n);
+        int run = load ? run_of_load(cmd, n) : 0;
+        if (!run || kill(load, SIGSTOP) < 0 || !reaches(load, "Tt")) {
+            if (load)
+                kill(load, SIGCONT); /* it ended meanwhile: the next run's, then */
+            usleep(5000);
+            continue;
+        }
+        pid_t victim = find_child(s->pid, what, cmd, sizeof(cmd), &n);
+        if (victim)
+            kill(victim, SIGKILL);
+        /* dead before the run goes on, so the sweep cannot find it alive */
+        int dead = victim && reaches(victim, "Z");
+        kill(load, SIGCONT);
+        cr_assert(dead, "no %s process of run %d to kill", what, run);
+        fprintf(stderr, "crash: %s %d of run %d killed after %d ms\n", what, (int)victim, run,
+                delay_ms);
+        return run;
+    }
+}
+
+/* Every row of runs.csv is ok but run's, which failed and says why. */
+static void expect_only_run_failed(const char *runs, int run, const char *reason)
+{
+    struct csv_table t;
+    cr_assert_eq(csv_load(runs, &t), 0, "cannot read %s", runs);
+    cr_assert_eq(t.nrows, QUICK_RUNS, "a row for every run, failed or not");
+    for (int i = 0; i < t.nrows; i++) {
+        const char *status = csv_get(&t, i, "status"), *why = csv_get(&t, i, "reason");
+        cr_expect_eq(atoi(csv_get(&t, i, "run")), i + 1);
+        if (i + 1 != run) {
+            cr_expect_str_eq(status, "ok", "run %d: %s", i + 1, why);
+            continue;
+        }
+        cr_expect_str_eq(status, "failed", "the killed run %d is recorded %s", run, status);
+        cr_expect(strstr(why, reason) != NULL, "run %d: want '%s' in '%s'", run, reason, why);
+    }
+    csv_free(&t);
+}
+
+/* The sweep goes on after a server or database of one run is killed: that
+ * run's row says failed with the reason, the others are measured, and the
+ * sweep exits 0. */
+static void kill_a_child(const char *what, const char *reason, int round)
 {
     char out[300];
     snprintf(out, sizeof(out), "%s/%s-%d", dir, what, round);
-    int delay = 500 + (int)(rand_r(&seed) % 2500);
     struct sweep s;
     sweep_start(&s, out);
-    uint64_t end = now_ms() + (uint64_t)delay;
-    pid_t victim = 0;
-    while (!victim || now_ms() < end) {
-        sweep_read(&s);
-        if (now_ms() >= end)
-            victim = find_child(s.pid, what);
-        cr_assert(now_ms() < end + 10000, "no %s process to kill", what);
-        if (!victim)
-            usleep(5000);
-    }
-    kill(victim, SIGKILL);
+    int run = kill_mid_run(&s, what, 300 + (int)(rand_r(&seed) % 2500));
     int status = sweep_wait(&s, 60000);
-    fprintf(stderr, "crash: %s %d killed after %d ms; the sweep exited %d\n", what, (int)victim,
-            delay, status);
-    cr_assert(status == 0, "the sweep finishes the other runs and exits 0, got %d", status);
-    char folder[400];
+    cr_assert(status == 0, "the sweep finishes the other runs and exits 0, got %d\n%s", status,
+              s.text);
+    char folder[400], runs[420];
     find_folder(out, folder, sizeof(folder));
-    char runs[420];
+    check_folder(folder);
     snprintf(runs, sizeof(runs), "%s/runs.csv", folder);
-    int rows = check_folder(folder);
-    cr_assert_eq(rows, QUICK_RUNS, "a row for every run, failed or not");
-    bool at_start = false;
-    int failed = failed_rows(runs, &at_start);
-    fprintf(stderr, "crash: %d of %d runs failed\n", failed, rows);
-    /* A process killed as it starts is a config that cannot start, and the
-     * sweep then fails the rest of that config's points (QUICK_RUNS / 2). */
-    cr_assert_leq(failed, at_start ? QUICK_RUNS / 2 : 1,
-                  "only the run whose %s was killed fails (%d failed)", what, failed);
+    expect_only_run_failed(runs, run, reason);
     expect_no_stray_process();
 }
 
 Test(crash, server_killed_fails_only_its_run)
 {
     for (int round = 0; round < 2; round++)
-        kill_a_child("serve", round);
+        kill_a_child("serve", "server killed by signal 9", round);
 }
 
 Test(crash, database_killed_fails_only_its_run)
 {
     for (int round = 0; round < 2; round++)
-        kill_a_child("db", round);
+        kill_a_child("db", "database killed by signal 9", round);
 }

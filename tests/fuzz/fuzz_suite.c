@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "proc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -31,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (!e->async && e->workers == 0 && !e->connection_mode))
             abort();
     }
-    if (s.server_cpus[0] && bench_count_cpus(s.server_cpus) < 1)
+    if (s.server_cpus[0] && proc_count_cpus(s.server_cpus) < 1)
         abort();
     return 0;
 }

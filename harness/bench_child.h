@@ -1,0 +1,52 @@
+/* The sweep's child processes: started with their output in a log file,
+ * waited for until they announce `listening ADDR` on stdout (read through a
+ * pipe, with a deadline, and copied into the log), and stopped by their PIDs.
+ * A child is told to stop by the kernel should the sweep itself die. */
+#ifndef OVERLAP_BENCH_CHILD_H
+#define OVERLAP_BENCH_CHILD_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define BENCH__LINE_MAX        512  /* a stdout line longer than this is no announcement */
+#define BENCH__READY_TIMEOUT_S 15.0 /* a server slower than this to listen has failed */
+#define BENCH__STOP_TIMEOUT_S  5.0  /* SIGTERM, then SIGKILL after this */
+
+struct bench__child {
+    pid_t pid; /* 0 once reaped, or before it started */
+    int out;   /* the read end of its stdout when it announces, else -1 */
+    int logfd; /* its log, where what is read from out is copied; else -1 */
+    char log[PATH_MAX];
+    size_t len;                 /* bytes of a stdout line read so far */
+    char line[BENCH__LINE_MAX]; /* that line */
+};
+
+/* Starts argv with stderr appended to log, and stdout too, unless the child
+ * announces: then stdout comes through a pipe for bench__child_listening. The
+ * child keeps the CPUs the sweep runs on, and its signals are the defaults.
+ * 0 or -errno. */
+int bench__child_start(struct bench__child *c, char **argv, const char *log, bool announces);
+
+/* Waits for the child's `listening ADDR` line and copies ADDR into addr. 0,
+ * or -1 with why in reason (what names the child in it): it exited (then
+ * reaped), it took over BENCH__READY_TIMEOUT_S or the sweep was interrupted
+ * (then stopped). */
+int bench__child_listening(struct bench__child *c, const char *what, char *addr, size_t len,
+                           char *reason, size_t rlen);
+
+/* Reaps the child if it has ended: 1 and, when reason is not NULL, why
+ * (`WHAT exited with status N: LAST LOG LINE` or `WHAT killed by signal
+ * ...`); 0 while it runs. */
+int bench__child_ended(struct bench__child *c, const char *what, char *reason, size_t len);
+
+/* SIGTERM, then SIGKILL after BENCH__STOP_TIMEOUT_S; reaps it. A no-op
+ * once reaped, or for a zeroed child never started. */
+void bench__child_stop(struct bench__child *c);
+
+/* The last non-empty line of a log, or "no output": the reason a process gave
+ * for failing. */
+void bench__last_line(const char *path, char *out, size_t len);
+
+#endif

@@ -1,0 +1,334 @@
+/* The results folder of `overlap bench`: its making, meta.txt, copies of the
+ * inputs, one runs.csv row per run and the merge of each run's own files.
+ * Every row goes in with one write(2) on an O_APPEND file as its run ends, so
+ * an interrupted or killed sweep keeps every finished run and never a half
+ * row. The load generator's CSV is read with the harness's reader (csv.h). */
+#define _GNU_SOURCE
+#include "bench_sweep.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "csv.h"
+#include "wl.h"
+
+#ifndef OVERLAP_SOURCE_DIR
+#define OVERLAP_SOURCE_DIR "."
+#endif
+
+#define ROW_MAX 4096 /* a runs.csv row, and the longest line merged from a run's file */
+
+static const char runs_header[] =
+    "run,suite,workload,engine,loop,clients,rate,status,reason,requests,errors,throughput_rps,"
+    "p50_ms,p90_ms,p99_ms,p999_ms,max_ms,mean_ms,achieved_rps,mean_cpu_ms,mean_wait_ms,"
+    "bound_rps,ceiling_rps,efficiency,cpu_user_s,cpu_sys_s,cpu_util,peak_rss_kib,threads,fds,"
+    "vol_ctxsw_per_s,invol_ctxsw_per_s\n";
+
+/* The load generator's columns, by name, in enum bench__load_field's order. */
+static const char *const load_fields[BENCH__NLOAD] = {
+    "requests", "errors",  "throughput_rps", "p50_ms",  "p90_ms",
+    "p99_ms",   "p999_ms", "max_ms",         "mean_ms", "achieved_rps"};
+
+/* Appends text to path with one write: a reader never sees half a row. */
+static int append_atomic(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    size_t len = strlen(text);
+    ssize_t w = write(fd, text, len);
+    close(fd);
+    return w == (ssize_t)len ? 0 : -EIO;
+}
+
+/* Makes DIR/<suite>-<stamp>[-N]: 0, or -1 with a message. */
+static int make_folder(struct bench__sweep *sw, const char *out, const char *stamp)
+{
+    for (int i = 1; i < 100; i++) {
+        if (i == 1)
+            snprintf(sw->dir, sizeof(sw->dir), "%s/%s-%s", out, sw->suite.name, stamp);
+        else
+            snprintf(sw->dir, sizeof(sw->dir), "%s/%s-%s-%d", out, sw->suite.name, stamp, i);
+        if (mkdir(sw->dir, 0755) == 0)
+            return 0;
+        if (errno != EEXIST) {
+            fprintf(stderr, "overlap bench: cannot create %s: %s\n", sw->dir, strerror(errno));
+            return -1;
+        }
+    }
+    fprintf(stderr, "overlap bench: too many result folders named %s/%s-%s\n", out, sw->suite.name,
+            stamp);
+    return -1;
+}
+
+/* out/latest names the newest folder; replaced atomically. */
+static void point_latest(const struct bench__sweep *sw, const char *out)
+{
+    char link[PATH_MAX + 16], tmp[PATH_MAX + 32];
+    snprintf(link, sizeof(link), "%s/latest", out);
+    snprintf(tmp, sizeof(tmp), "%s.%d.tmp", link, (int)getpid());
+    unlink(tmp);
+    if (symlink(strrchr(sw->dir, '/') + 1, tmp) == 0 && rename(tmp, link) < 0)
+        unlink(tmp);
+}
+
+int bench__results_open(struct bench__sweep *sw, const char *out)
+{
+    char stamp[32], sub[PATH_MAX + 16];
+    time_t t = time(NULL);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", gmtime(&t));
+    if (mkdir(out, 0755) < 0 && errno != EEXIST) {
+        fprintf(stderr, "overlap bench: cannot create %s: %s\n", out, strerror(errno));
+        return -1;
+    }
+    if (make_folder(sw, out, stamp) < 0)
+        return -1;
+    static const char *subs[] = {"runs", "logs"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(sub, sizeof(sub), "%s/%s", sw->dir, subs[i]);
+        mkdir(sub, 0755);
+    }
+    point_latest(sw, out);
+    snprintf(sub, sizeof(sub), "%s/runs.csv", sw->dir);
+    if (append_atomic(sub, runs_header) < 0) {
+        fprintf(stderr, "overlap bench: cannot write %s\n", sub);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- meta.txt and the inputs ---- */
+
+static int copy_file(const char *from, const char *to)
+{
+    char buf[65536];
+    FILE *in = fopen(from, "r"), *out = in ? fopen(to, "w") : NULL;
+    size_t n;
+    int ok = in && out;
+    while (ok && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+        ok = fwrite(buf, 1, n, out) == n;
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0)
+        ok = 0;
+    return ok ? 0 : -1;
+}
+
+void bench__copy_inputs(const struct bench__sweep *sw)
+{
+    char to[PATH_MAX + 32];
+    snprintf(to, sizeof(to), "%s/workload.ini", sw->dir);
+    copy_file(sw->suite.workload, to);
+    if (sw->suite_path) {
+        snprintf(to, sizeof(to), "%s/suite.ini", sw->dir);
+        copy_file(sw->suite_path, to);
+    }
+    if (sw->wl->init_path) {
+        const char *base = strrchr(sw->wl->init_path, '/');
+        snprintf(to, sizeof(to), "%s/%s", sw->dir, base ? base + 1 : sw->wl->init_path);
+        copy_file(sw->wl->init_path, to);
+    }
+}
+
+/* Runs a shell command and keeps the first line of its output, or "unknown". */
+static void first_line_of(const char *cmd, char *out, size_t len)
+{
+    FILE *p = popen(cmd, "r");
+    snprintf(out, len, "unknown");
+    if (!p)
+        return;
+    if (fgets(out, len, p) && out[0] != '\n')
+        out[strcspn(out, "\n")] = '\0';
+    else
+        snprintf(out, len, "unknown");
+    pclose(p);
+}
+
+/* An argument as a shell would need it to reproduce the command. */
+static void print_quoted(FILE *f, const char *arg)
+{
+    if (arg[0] && strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                              "-_./:=,@%+") == strlen(arg)) {
+        fputs(arg, f);
+        return;
+    }
+    fputc('\'', f);
+    for (const char *p = arg; *p; p++) {
+        if (*p == '\'')
+            fputs("'\\''", f);
+        else if (*p == '\n')
+            fputc(' ', f);
+        else
+            fputc(*p, f);
+    }
+    fputc('\'', f);
+}
+
+static void write_machine(FILE *f)
+{
+    char cpu[256], commit[128], line[512];
+    struct utsname u;
+    first_line_of("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'", cpu,
+                  sizeof(cpu));
+    first_line_of(
+        "git describe --always --dirty --abbrev=40 2>/dev/null || git -C '" OVERLAP_SOURCE_DIR
+        "' describe --always --dirty --abbrev=40 2>/dev/null",
+        commit, sizeof(commit));
+    uname(&u);
+    time_t t = time(NULL);
+    strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+    fprintf(f, "date: %s\ncpu: %s\ncores: %ld\nkernel: %s %s %s\ncompiler: %s\ncommit: %s\n", line,
+            cpu, sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release, u.machine, __VERSION__,
+            commit);
+    FILE *p = popen("dpkg-query -W -f '${Package} ${Version}\\n' libsqlite3-0 libinih1 "
+                    "gnuplot-nox 2>/dev/null",
+                    "r");
+    while (p && fgets(line, sizeof(line), p))
+        fprintf(f, "package: %s", line);
+    if (p)
+        pclose(p);
+}
+
+int bench__write_meta(const struct bench__sweep *sw, int argc, char **argv)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/meta.txt", sw->dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -errno;
+    write_machine(f);
+    fprintf(f, "command: overlap");
+    for (int i = 0; i < argc; i++) {
+        fputc(' ', f);
+        print_quoted(f, argv[i]);
+    }
+    const struct bench_suite *s = &sw->suite;
+    fprintf(f, "\nsuite: %s (%s)\nworkload: %s (%s)\nserver_cpus: %s\nload_cpus: %s\n", s->name,
+            sw->suite_path, sw->wl->name, s->workload, s->server_cpus[0] ? s->server_cpus : "any",
+            s->load_cpus[0] ? s->load_cpus : "any");
+    fprintf(f, "duration_s: %.3f\nwarmup_s: %.3f\nmean_cpu_ms: %.4f\nmean_wait_ms: %.4f\n",
+            s->duration_ns / 1e9, s->warmup_ns / 1e9, wl_mean_cpu_ns(sw->wl) / 1e6,
+            wl_mean_wait_ns(sw->wl) / 1e6);
+    fprintf(f, "timeline_requests: %d\ntimeline_rate: %.3f\n", s->timeline,
+            bench__timeline_rate(&sw->plan));
+    fprintf(f, "engines:");
+    for (int i = 0; i < s->nengines; i++)
+        fprintf(f, " %s", s->engines[i].spec);
+    fprintf(f, "\nruns: %d\n", sw->plan.nruns);
+    return fclose(f) == 0 ? 0 : -EIO;
+}
+
+/* ---- rows ---- */
+
+void bench__run_path(const struct bench__sweep *sw, const char *sub, int id, const char *name,
+                     char *path, size_t len)
+{
+    snprintf(path, len, "%s/%s/%03d-%s", sw->dir, sub, id, name);
+}
+
+int bench__read_load(const char *path, struct bench__outcome *o)
+{
+    struct csv_table t;
+    int status = csv_load(path, &t) < 0 || t.nrows == 0 ? -1 : 0;
+    for (int i = 0; status == 0 && i < BENCH__NLOAD; i++) {
+        const char *v = csv_get(&t, t.nrows - 1, load_fields[i]);
+        /* a field that would break the row's CSV is dropped, not copied */
+        snprintf(o->load[i], sizeof(o->load[i]), "%s", strpbrk(v, "\"'") ? "" : v);
+    }
+    csv_free(&t);
+    o->throughput = atof(o->load[BENCH__THROUGHPUT]);
+    o->p99_ms = atof(o->load[BENCH__P99]);
+    return status;
+}
+
+/* CSV fields never hold commas or quotes of our making; a reason might. */
+static void csv_clean(char *s)
+{
+    for (; *s; s++)
+        if (*s == ',' || *s == '"' || *s == '\n' || *s == '\r')
+            *s = ';';
+}
+
+void bench__write_row(const struct bench__sweep *sw, int id, struct bench__outcome *o)
+{
+    const struct bench__run *r = &sw->plan.runs[id - 1];
+    char row[ROW_MAX], loads[1024] = "", path[PATH_MAX + 16];
+    size_t n = 0;
+    for (int i = 0; i < BENCH__NLOAD; i++)
+        n += snprintf(loads + n, sizeof(loads) - n, "%s%s", i ? "," : "", o->load[i]);
+    const struct bench_engine *e = &sw->suite.engines[r->engine];
+    double bound = bench__run_bound(&sw->plan, r), ceiling = bench__config_bound(&sw->plan, e, 0);
+    double eff = bound > 0 && o->throughput > 0 ? o->throughput / bound : 0;
+    double w = o->window_s > 0 ? o->window_s : 1;
+    csv_clean(o->reason);
+    snprintf(row, sizeof(row),
+             "%d,%s,%s,%s,%s,%d,%.3f,%s,%s,%s,%.4f,%.4f,%.1f,%.1f,%.4f,%.3f,%.3f,%.3f,%ld,%ld,"
+             "%ld,%.1f,%.1f\n",
+             id, sw->suite.name, sw->wl->name, e->spec, bench__kind_name(r->kind),
+             r->kind == BENCH__OPEN ? 0 : r->clients, r->rate, o->status, o->reason, loads,
+             wl_mean_cpu_ns(sw->wl) / 1e6, wl_mean_wait_ns(sw->wl) / 1e6, bound, ceiling, eff,
+             o->cpu_user_s, o->cpu_sys_s, (o->cpu_user_s + o->cpu_sys_s) / w, o->peak_rss_kib,
+             o->threads, o->fds, o->vol_ctxsw / w, o->invol_ctxsw / w);
+    snprintf(path, sizeof(path), "%s/runs.csv", sw->dir);
+    if (append_atomic(path, row) < 0)
+        fprintf(stderr, "overlap bench: cannot append to %s: %s\n", path, strerror(errno));
+}
+
+/* Copies a per-run CSV into the sweep's file, each row prefixed with the run;
+ * the header goes in once, when the sweep's file is new. */
+static void merge_csv(const char *from, const char *to, const char *prefix_header,
+                      const char *prefix)
+{
+    FILE *f = fopen(from, "r");
+    char line[ROW_MAX], *all = NULL;
+    size_t len = 0;
+    int first = 1;
+    if (!f)
+        return;
+    FILE *mem = open_memstream(&all, &len);
+    if (!mem) {
+        fclose(f);
+        return;
+    }
+    struct stat st;
+    int fresh = stat(to, &st) < 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (!strchr(line, '\n'))
+            continue; /* longer than any row we write: not ours */
+        if (first) {
+            first = 0;
+            if (fresh)
+                fprintf(mem, "%s,%s", prefix_header, line);
+            continue;
+        }
+        fprintf(mem, "%s,%s", prefix, line);
+    }
+    fclose(f);
+    fclose(mem);
+    if (len > 0)
+        append_atomic(to, all);
+    free(all);
+}
+
+void bench__merge_run(const struct bench__sweep *sw, int id)
+{
+    const struct bench__run *r = &sw->plan.runs[id - 1];
+    char prefix[256], from[PATH_MAX + 32], to[PATH_MAX + 16];
+    snprintf(prefix, sizeof(prefix), "%d,%s,%s,%d,%.3f", id, sw->suite.engines[r->engine].spec,
+             bench__kind_name(r->kind), r->kind == BENCH__OPEN ? 0 : r->clients, r->rate);
+    bench__run_path(sw, "runs", id, "latency.csv", from, sizeof(from));
+    snprintf(to, sizeof(to), "%s/latency.csv", sw->dir);
+    merge_csv(from, to, "run,engine,loop,clients,rate", prefix);
+    if (r->kind == BENCH__TIMELINE) {
+        bench__run_path(sw, "runs", id, "timeline.csv", from, sizeof(from));
+        snprintf(to, sizeof(to), "%s/timeline.csv", sw->dir);
+        merge_csv(from, to, "run,engine,loop,clients,rate", prefix);
+    }
+}

@@ -1,0 +1,316 @@
+/* One run of `overlap bench`: a fresh database and server for the config,
+ * the load generator for the point, the server sampled from /proc while it
+ * runs, and the run's row. Each process is pinned once: the sweep pins itself
+ * to the load CPUs before it starts anything, so the database and the load
+ * generator inherit them; the server pins itself with `--cpus`. */
+#define _GNU_SOURCE
+#include "bench_sweep.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench_args.h"
+#include "proc.h"
+#include "wl.h"
+
+#define SAMPLE_EVERY_MS 50   /* /proc sampling: 20 Hz is cheap and catches peaks */
+#define LOAD_GRACE_S    20.0 /* a load run may overrun its duration by this much */
+#define LIVE_EVERY_S    0.25 /* the live progress line's refresh on a terminal */
+
+/* Starts a child that announces `listening ADDR` and waits for it; 0, or
+ * -1 with server_down saying why. */
+static int start_announcing(struct bench__sweep *sw, struct bench__args *a, int id,
+                            const char *name, const char *what, struct bench__child *c, char *addr,
+                            size_t len)
+{
+    char log[PATH_MAX + 32], reason[BENCH__REASON_LEN];
+    char **argv = bench__args_argv(a);
+    bench__run_path(sw, "logs", id, name, log, sizeof(log));
+    int err = argv ? bench__child_start(c, argv, log, true) : -E2BIG;
+    if (err < 0) {
+        snprintf(sw->server_down, sizeof(sw->server_down), "cannot start the %s: %s", what,
+                 strerror(-err));
+        return -1;
+    }
+    if (bench__child_listening(c, what, addr, len, reason, sizeof(reason)) < 0) {
+        snprintf(sw->server_down, sizeof(sw->server_down), "%s did not start: %s", what, reason);
+        return -1;
+    }
+    return 0;
+}
+
+static int start_db(struct bench__sweep *sw, int id)
+{
+    struct bench__args a;
+    snprintf(sw->db_sock, sizeof(sw->db_sock), "%s/db-%d.sock", sw->sockdir, id);
+    bench__args_init(&a);
+    bench__arg(&a, sw->self);
+    bench__arg(&a, "db");
+    bench__flag(&a, "--workload", "%s", sw->suite.workload);
+    bench__flag(&a, "--listen", "unix:%s", sw->db_sock);
+    return start_announcing(sw, &a, id, "db.log", "database", &sw->db, sw->db_addr,
+                            sizeof(sw->db_addr));
+}
+
+static int start_server(struct bench__sweep *sw, const struct bench_engine *en, int id)
+{
+    struct bench__args a;
+    bench__args_init(&a);
+    bench__arg(&a, sw->self);
+    bench__arg(&a, "serve");
+    bench__flag(&a, "--engine", "%s", en->async ? "async" : "pool");
+    bench__flag(&a, "--workload", "%s", sw->suite.workload);
+    bench__flag(&a, "--db", "%s", sw->db_addr);
+    bench__flag(&a, "--listen", "127.0.0.1:0");
+    if (!en->async && en->workers >= 0)
+        bench__flag(&a, "--workers", "%d", en->workers);
+    if (!en->async && en->queue > 0)
+        bench__flag(&a, "--queue", "%d", en->queue);
+    if (!en->async && en->connection_mode)
+        bench__flag(&a, "--pool-mode", "connection");
+    if (en->async && en->loops > 0)
+        bench__flag(&a, "--loops", "%d", en->loops);
+    if (en->async && en->db_conns > 0)
+        bench__flag(&a, "--db-conns", "%d", en->db_conns);
+    if (sw->suite.server_cpus[0])
+        bench__flag(&a, "--cpus", "%s", sw->suite.server_cpus);
+    return start_announcing(sw, &a, id, "server.log", "server", &sw->server, sw->server_addr,
+                            sizeof(sw->server_addr));
+}
+
+void bench__stop_config(struct bench__sweep *sw)
+{
+    bench__child_stop(&sw->server);
+    bench__child_stop(&sw->db);
+    if (sw->db_sock[0])
+        unlink(sw->db_sock); /* the database removes it, unless it was killed */
+    sw->db_sock[0] = '\0';
+}
+
+/* Every load point begins with empty queues and cold counters, so an
+ * overloaded point cannot leave a backlog that the next one pays for. A
+ * config that failed to start once is not started again. */
+void bench__start_config(struct bench__sweep *sw, int id)
+{
+    int e = sw->plan.runs[id - 1].engine;
+    sw->server_down[0] = '\0';
+    if (sw->never_started[e][0]) {
+        snprintf(sw->server_down, sizeof(sw->server_down), "%s", sw->never_started[e]);
+        return;
+    }
+    if (start_db(sw, id) == 0)
+        start_server(sw, &sw->suite.engines[e], id);
+    if (!sw->server_down[0])
+        return;
+    bench__stop_config(sw);
+    if (!proc_stopping())
+        snprintf(sw->never_started[e], sizeof(sw->never_started[e]), "%s", sw->server_down);
+}
+
+/* 1 while the config's processes are up; else server_down says why. */
+static int config_alive(struct bench__sweep *sw)
+{
+    if (sw->server_down[0])
+        return 0;
+    if (bench__child_ended(&sw->server, "server", sw->server_down, sizeof(sw->server_down)) ||
+        bench__child_ended(&sw->db, "database", sw->server_down, sizeof(sw->server_down))) {
+        bench__stop_config(sw);
+        return 0;
+    }
+    return 1;
+}
+
+/* The load generator's timing flags. A timeline sends K requests at equal
+ * gaps, each on its own connection, and closes its window half a gap after
+ * the last is due. Otherwise a request queued behind the whole window is
+ * slow, not lost: only one unanswered past the window (and a second) counts
+ * as an error. */
+static void load_timing(const struct bench__sweep *sw, const struct bench__run *r,
+                        struct bench__args *a)
+{
+    const struct bench__plan *p = &sw->plan;
+    double duration_ms = sw->suite.duration_ns / 1e6, warmup_ms = bench__warmup_s(p, r) * 1e3;
+    if (r->kind == BENCH__TIMELINE) {
+        double rate = bench__timeline_rate(p);
+        bench__flag(a, "--rate", "%.3f", rate);
+        bench__flag(a, "--arrival", "uniform");
+        bench__flag(a, "--duration", "%.3fms", (r->clients - 0.5) / rate * 1e3);
+        bench__flag(a, "--warmup", "0ms");
+        bench__flag(a, "--timeout", "%.0fms", bench__service_s(p) * 1e3 * (r->clients + 2) + 1000);
+        bench__flag(a, "--timeline-max", "%d", r->clients);
+        return;
+    }
+    if (r->kind == BENCH__OPEN)
+        bench__flag(a, "--rate", "%.3f", r->rate);
+    bench__flag(a, "--duration", "%.0fms", duration_ms);
+    bench__flag(a, "--warmup", "%.0fms", warmup_ms);
+    bench__flag(a, "--timeout", "%.0fms", duration_ms + warmup_ms + 1000);
+}
+
+static void load_args(const struct bench__sweep *sw, int id, struct bench__args *a)
+{
+    static const char *const outputs[] = {"--csv", "--latency-csv", "--timeline"};
+    static const char *const names[] = {"load.csv", "latency.csv", "timeline.csv"};
+    const struct bench__run *r = &sw->plan.runs[id - 1];
+    char path[PATH_MAX + 32];
+    bench__args_init(a);
+    bench__arg(a, sw->self);
+    bench__arg(a, "load");
+    bench__flag(a, "--target", "%s", sw->server_addr);
+    bench__flag(a, "--workload", "%s", sw->suite.workload);
+    bench__flag(a, "--clients", "%d",
+                r->kind == BENCH__OPEN ? bench__open_clients(&sw->plan, r->rate) : r->clients);
+    load_timing(sw, r, a);
+    bench__flag(a, "--threads", "%d", sw->suite.load_threads > 0 ? sw->suite.load_threads : 1);
+    bench__flag(a, "--seed", "%d", id);
+    for (int i = 0; i < (r->kind == BENCH__TIMELINE ? 3 : 2); i++) {
+        bench__run_path(sw, "runs", id, names[i], path, sizeof(path));
+        bench__flag(a, outputs[i], "%s", path);
+    }
+}
+
+/* What watch follows of the server: the window, and its two ends. */
+struct window {
+    double warmup_s, length_s; /* the window opens after warmup_s, for length_s */
+    int state;                 /* 0 before the window, 1 in it, 2 after it */
+    uint64_t t_first, t_last;
+    struct bench_proc first, last;
+    long vol0, invol0, vol1, invol1;
+};
+
+/* Takes one sample of the server, t_s into the run (at now); peaks go into o. */
+static void sample(struct bench__sweep *sw, struct window *w, uint64_t now, double t_s, int ended,
+                   struct bench__outcome *o)
+{
+    struct bench_proc p;
+    pid_t pid = sw->server.pid;
+    if (w->state == 2 || t_s < w->warmup_s || pid <= 0 || bench_sample_proc(pid, &p) < 0)
+        return;
+    if (w->state == 0 && bench_count_switches(pid, &w->vol0, &w->invol0) == 0) {
+        w->first = w->last = p;
+        w->t_first = w->t_last = now;
+        w->state = 1;
+    } else if (w->state == 1) {
+        w->last = p;
+        w->t_last = now;
+        if ((ended || t_s >= w->warmup_s + w->length_s) &&
+            bench_count_switches(pid, &w->vol1, &w->invol1) == 0)
+            w->state = 2;
+    }
+    o->peak_rss_kib = p.rss_kib > o->peak_rss_kib ? p.rss_kib : o->peak_rss_kib;
+    o->threads = p.threads > o->threads ? p.threads : o->threads;
+    o->fds = p.fds > o->fds ? p.fds : o->fds;
+}
+
+/* Samples the server while the load runs: CPU time and context switches
+ * over the measured window, peaks of RSS, threads and descriptors at 20 Hz
+ * within it. Switches are summed over the threads at the window's two ends
+ * only: reading every thread's status 20 times a second would cost more than
+ * the measurement is worth, and the end is taken before the load generator
+ * closes its connections, when a thread-per-connection server's threads
+ * (and their counters) go away. */
+static void watch(struct bench__sweep *sw, int id, struct bench__child *load, double warmup_s,
+                  double window_s, double limit_s, struct bench__outcome *o)
+{
+    struct window w = {.warmup_s = warmup_s, .length_s = window_s};
+    struct pollfd stop = {.fd = proc_stop_fd(), .events = POLLIN};
+    uint64_t start = proc_now_ns();
+    double shown = -LIVE_EVERY_S;
+    while (load->pid > 0 && !proc_stopping()) {
+        int ended = bench__child_ended(load, "load generator", NULL, 0);
+        uint64_t now = proc_now_ns();
+        double t = (now - start) / 1e9;
+        sample(sw, &w, now, t, ended, o);
+        if (ended)
+            break;
+        if (t > limit_s) {
+            bench__child_stop(load);
+            snprintf(o->reason, sizeof(o->reason), "load generator overran by %.0f s",
+                     LOAD_GRACE_S);
+            break;
+        }
+        if (t - shown >= LIVE_EVERY_S) {
+            bench__live_line(sw, id, t);
+            shown = t;
+        }
+        poll(&stop, 1, SAMPLE_EVERY_MS); /* a sleep an interruption cuts short */
+    }
+    o->window_s = (w.t_last - w.t_first) / 1e9;
+    o->cpu_user_s = w.last.utime_s - w.first.utime_s;
+    o->cpu_sys_s = w.last.stime_s - w.first.stime_s;
+    o->vol_ctxsw = w.state == 2 && w.vol1 > w.vol0 ? w.vol1 - w.vol0 : 0;
+    o->invol_ctxsw = w.state == 2 && w.invol1 > w.invol0 ? w.invol1 - w.invol0 : 0;
+}
+
+/* Runs the load generator for run id and measures the server meanwhile;
+ * 0, or -1 with o->reason. */
+static int measure(struct bench__sweep *sw, int id, struct bench__outcome *o)
+{
+    const struct bench__run *r = &sw->plan.runs[id - 1];
+    struct bench__args a;
+    char log[PATH_MAX + 32], csv[PATH_MAX + 32], line[256];
+    struct bench__child load = {0};
+    double warmup = bench__warmup_s(&sw->plan, r), duration = sw->suite.duration_ns / 1e9;
+    double limit = duration + warmup + LOAD_GRACE_S;
+    load_args(sw, id, &a);
+    bench__run_path(sw, "logs", id, "load.log", log, sizeof(log));
+    char **argv = bench__args_argv(&a);
+    int err = argv ? bench__child_start(&load, argv, log, false) : -E2BIG;
+    if (err < 0) {
+        snprintf(o->reason, sizeof(o->reason), "cannot start the load generator: %s",
+                 strerror(-err));
+        return -1;
+    }
+    if (r->kind == BENCH__TIMELINE)
+        watch(sw, id, &load, 0, limit, limit, o);
+    else
+        watch(sw, id, &load, warmup, duration, limit, o);
+    if (proc_stopping()) {
+        bench__child_stop(&load);
+        return -1;
+    }
+    if (!config_alive(sw)) {
+        snprintf(o->reason, sizeof(o->reason), "%s", sw->server_down);
+        return -1;
+    }
+    bench__run_path(sw, "runs", id, "load.csv", csv, sizeof(csv));
+    if (!o->reason[0] && bench__read_load(csv, o) < 0) {
+        bench__last_line(log, line, sizeof(line));
+        snprintf(o->reason, sizeof(o->reason), "load generator wrote no result: %s", line);
+    }
+    return o->reason[0] ? -1 : 0;
+}
+
+void bench__run_point(struct bench__sweep *sw, int id)
+{
+    const struct bench__run *r = &sw->plan.runs[id - 1];
+    struct bench__outcome o = {.status = "ok"};
+    if (!config_alive(sw))
+        snprintf(o.reason, sizeof(o.reason), "%s", sw->server_down);
+    else
+        measure(sw, id, &o);
+    if (proc_stopping())
+        return; /* an interrupted run is not a finished one: no row */
+    if (o.reason[0])
+        snprintf(o.status, sizeof(o.status), "failed");
+    bench__write_row(sw, id, &o);
+    int ok = !strcmp(o.status, "ok");
+    if (ok)
+        bench__merge_run(sw, id);
+    else
+        sw->failed++;
+    double bound = bench__run_bound(&sw->plan, r);
+    sw->result[id - 1] = (struct bench__result){
+        .ok = ok,
+        .throughput = o.throughput,
+        .p99_ms = o.p99_ms,
+        .efficiency = bound > 0 ? o.throughput / bound : 0,
+        .rss_kib = o.peak_rss_kib,
+        .threads = o.threads,
+    };
+    sw->done++;
+    bench__progress(sw, id, &o);
+}

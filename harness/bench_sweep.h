@@ -1,0 +1,117 @@
+/* What the files of `overlap bench` share: the sweep under way, what one run
+ * measured, and the functions each file gives the others (one run's
+ * processes and measuring, the results folder, the lines the user reads). */
+#ifndef OVERLAP_BENCH_SWEEP_H
+#define OVERLAP_BENCH_SWEEP_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "bench.h"
+#include "bench_child.h"
+#include "bench_plan.h"
+
+#define BENCH__REASON_LEN 512
+
+/* What the summary keeps of each finished run. */
+struct bench__result {
+    int ok;
+    double throughput, p99_ms, efficiency;
+    long rss_kib, threads;
+};
+
+/* The load generator's fields copied into runs.csv by name, in this order. */
+enum bench__load_field {
+    BENCH__REQUESTS,
+    BENCH__ERRORS,
+    BENCH__THROUGHPUT,
+    BENCH__P50,
+    BENCH__P90,
+    BENCH__P99,
+    BENCH__P999,
+    BENCH__MAX,
+    BENCH__MEAN,
+    BENCH__ACHIEVED,
+    BENCH__NLOAD
+};
+
+/* What one run measured: the load generator's figures and the server's cost. */
+struct bench__outcome {
+    char status[16]; /* "ok" or "failed" */
+    char reason[BENCH__REASON_LEN];
+    char load[BENCH__NLOAD][32]; /* as the generator wrote them; "" when absent */
+    double cpu_user_s, cpu_sys_s, window_s;
+    long peak_rss_kib, threads, fds, vol_ctxsw, invol_ctxsw;
+    double throughput, p99_ms;
+};
+
+struct bench__sweep {
+    struct bench_suite suite;
+    struct bench__plan plan; /* reads suite and wl */
+    const char *suite_path;  /* the suite file the flags start from */
+    char suite_buf[PATH_MAX];
+    struct wl_workload *wl;
+    char self[PATH_MAX];    /* the overlap binary, for the children */
+    char dir[PATH_MAX];     /* the results folder */
+    char sockdir[PATH_MAX]; /* private (0700) folder for the database's socket */
+    int live;               /* stderr is a terminal: a live progress line */
+    struct bench__result result[BENCH__MAX_RUNS]; /* parallel to plan.runs */
+    int done, failed;
+    uint64_t started_ns;
+    struct bench__child db, server;
+    char db_addr[PATH_MAX], server_addr[128], db_sock[PATH_MAX + 32];
+    char server_down[BENCH__REASON_LEN]; /* why the current run cannot be measured, or "" */
+    /* why a config's processes did not start: its later runs are not retried */
+    char never_started[BENCH_MAX_ENGINES][BENCH__REASON_LEN];
+};
+
+/* ---- one run (bench_run.c) ---- */
+
+/* Starts a fresh database and server of run id's config (or recalls why
+ * that config never starts); on failure server_down says why. */
+void bench__start_config(struct bench__sweep *sw, int id);
+void bench__stop_config(struct bench__sweep *sw);
+
+/* Measures run id (1-based) and records it: its row, its merged files, its
+ * result and progress line. An interrupted run records nothing. */
+void bench__run_point(struct bench__sweep *sw, int id);
+
+/* ---- the results folder (bench_results.c) ---- */
+
+/* Makes out/<suite>-<UTC timestamp>/ (never one that exists) with runs/,
+ * logs/ and the runs.csv header, and points out/latest at it. 0, or -1 with
+ * a message on stderr. */
+int bench__results_open(struct bench__sweep *sw, const char *out);
+
+/* meta.txt: the machine, the command as typed, the suite and the plan. */
+int bench__write_meta(const struct bench__sweep *sw, int argc, char **argv);
+
+/* Copies the workload, the suite file and a workload's init script. */
+void bench__copy_inputs(const struct bench__sweep *sw);
+
+/* Where run id's NAME goes: DIR/runs/NNN-NAME (or logs/ for a log). */
+void bench__run_path(const struct bench__sweep *sw, const char *sub, int id, const char *name,
+                     char *path, size_t len);
+
+/* Reads the load generator's row from its CSV into o; 0, or -1 when it
+ * wrote none. */
+int bench__read_load(const char *path, struct bench__outcome *o);
+
+/* Appends run id's row to runs.csv with one write(2). */
+void bench__write_row(const struct bench__sweep *sw, int id, struct bench__outcome *o);
+
+/* Appends run id's latency spectrum (and timeline) to the sweep's files. */
+void bench__merge_run(const struct bench__sweep *sw, int id);
+
+/* ---- what the user reads (bench_report.c) ---- */
+
+/* On a terminal, the current run's line, rewritten in place. */
+void bench__live_line(const struct bench__sweep *sw, int id, double elapsed_s);
+
+/* The line of a finished run: its figures, or why it failed; then the ETA. */
+void bench__progress(const struct bench__sweep *sw, int id, const struct bench__outcome *o);
+
+/* The table on stdout at the end: each config's peak, ceiling, p99s, memory. */
+void bench__print_summary(const struct bench__sweep *sw);
+
+#endif
