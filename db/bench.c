@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "db_internal.h"
+#include "proc.h"
 
 #define THROUGHPUT_INFLIGHT 64
 #define LATENESS_CONNS      10
@@ -40,13 +41,6 @@ static const char bench_workload[] =
     "[request.point]\nsteps = query point\n";
 
 enum { Q_POINT = 0, Q_HELD = 1, Q_IDLE = 2 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- one client connection keeping a number of queries in flight ---- */
 
@@ -84,7 +78,7 @@ static int drive(struct client *cl, int n, uint64_t count_from, uint64_t until)
 {
     struct pollfd pf[LATENESS_CONNS];
     for (;;) {
-        uint64_t now = now_ns();
+        uint64_t now = proc_now_ns();
         if (now >= until)
             return 0;
         for (int i = 0; i < n; i++) {
@@ -148,13 +142,13 @@ static void *probe_timerfd(void *arg)
     if (tfd < 0)
         return NULL;
     while (!atomic_load(&fp->stop) && fp->n < fp->cap) {
-        uint64_t deadline = now_ns() + 1000000u, expirations;
+        uint64_t deadline = proc_now_ns() + 1000000u, expirations;
         struct itimerspec its = {.it_value = {.tv_sec = (time_t)(deadline / 1000000000u),
                                               .tv_nsec = (long)(deadline % 1000000000u)}};
         if (timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL) < 0 ||
             read(tfd, &expirations, sizeof(expirations)) != sizeof(expirations))
             break;
-        uint64_t late = now_ns() - deadline;
+        uint64_t late = proc_now_ns() - deadline;
         if (atomic_load(fp->recording))
             fp->samples[fp->n++] = late;
     }
@@ -267,7 +261,7 @@ static int phase_throughput(struct bench *b, double seconds)
 {
     struct client cl = {0};
     int rc = open_clients(&cl, 1, b->addr, b->wl, Q_POINT, THROUGHPUT_INFLIGHT);
-    uint64_t t0 = now_ns(), from = t0 + WARMUP_NS, until = from + (uint64_t)(seconds * 1e9);
+    uint64_t t0 = proc_now_ns(), from = t0 + WARMUP_NS, until = from + (uint64_t)(seconds * 1e9);
     if (rc == 0)
         rc = drive(&cl, 1, from, until);
     if (rc == 0) {
@@ -292,7 +286,7 @@ static int phase_lateness(struct bench *b, double seconds, struct floor_probe *f
         close_clients(cl, LATENESS_CONNS);
         return rc;
     }
-    uint64_t t0 = now_ns(), from = t0 + WARMUP_NS, until = from + (uint64_t)(seconds * 1e9);
+    uint64_t t0 = proc_now_ns(), from = t0 + WARMUP_NS, until = from + (uint64_t)(seconds * 1e9);
     rc = drive(cl, LATENESS_CONNS, from, from); /* warm up: fill the heap */
     double cpu0 = thread_cpu_s(b->server_thread);
     atomic_store(&b->recording, true);
@@ -300,7 +294,7 @@ static int phase_lateness(struct bench *b, double seconds, struct floor_probe *f
         rc = drive(cl, LATENESS_CONNS, from, until);
     atomic_store(&b->recording, false);
     double cpu = thread_cpu_s(b->server_thread) - cpu0;
-    double wall = (double)(now_ns() - from) / 1e9;
+    double wall = (double)(proc_now_ns() - from) / 1e9;
     atomic_store(&fp->stop, true);
     pthread_join(probe, NULL);
     uint64_t answered = 0, bad = 0;
@@ -322,16 +316,16 @@ static int phase_idle(struct bench *b)
     struct client cl[LATENESS_CONNS];
     memset(cl, 0, sizeof(cl));
     int rc = open_clients(cl, LATENESS_CONNS, b->addr, b->wl, Q_IDLE, LATENESS_PER_CONN);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = proc_now_ns();
     double cpu0 = 0, cpu = 0, wall = 1;
     if (rc == 0)
         rc = drive(cl, LATENESS_CONNS, 0, t0 + 200000000u); /* all sent and held */
     if (rc == 0) {
-        uint64_t w0 = now_ns();
+        uint64_t w0 = proc_now_ns();
         cpu0 = thread_cpu_s(b->server_thread);
         rc = drive(cl, LATENESS_CONNS, 0, t0 + 900000000u);
         cpu = thread_cpu_s(b->server_thread) - cpu0;
-        wall = (double)(now_ns() - w0) / 1e9;
+        wall = (double)(proc_now_ns() - w0) / 1e9;
     }
     if (rc == 0)
         rc = drive(cl, LATENESS_CONNS, 0, t0 + 2000000000u);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "db_internal.h"
+#include "proc.h"
 
 #define LISTEN_BACKLOG 4096       /* accept storms queue in the kernel */
 #define MAX_EVENTS     256        /* events taken per epoll_wait */
@@ -79,13 +80,6 @@ struct db__server {
     uint64_t *lateness; /* the bench only */
     size_t nlateness, lateness_cap;
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- the timer heap: a binary min-heap on (deadline, seq) ---- */
 
@@ -284,7 +278,7 @@ static int fire_due(struct db__server *s)
 {
     if (s->nheap == 0)
         return 0;
-    uint64_t now = now_ns();
+    uint64_t now = proc_now_ns();
     int n = 0;
     while (s->nheap > 0 && s->heap[0]->deadline <= now) {
         struct pending *p = s->heap[0];
@@ -376,7 +370,7 @@ static void run_frame(struct db__server *s, struct conn *c, const uint8_t *frame
         fo.data = err;
         fo.size = (size_t)n;
     }
-    hold(s, c, fo.data, fo.size, deadline, close_instead, now_ns());
+    hold(s, c, fo.data, fo.size, deadline, close_instead, proc_now_ns());
 }
 
 /* Framing is lost: answer with the tag when it can be read, then close. */
@@ -433,7 +427,7 @@ static void on_readable(struct db__server *s, struct conn *c)
         return;
     }
     db_reader_commit(&c->in, (size_t)n);
-    run_frames(s, c, now_ns());
+    run_frames(s, c, proc_now_ns());
     mark_dirty(s, c);
 }
 
