@@ -90,6 +90,26 @@ struct db__addr {
  * -EHOSTUNREACH when the host does not resolve. */
 int db__parse_addr(const char *addr, struct db__addr *out);
 
+/* sun_path's size: the longest Unix socket path is one byte shorter. */
+#define DB__SUN_PATH sizeof(((struct sockaddr_un *)0)->sun_path)
+
+/* The listening socket, and what closing it removes: the Unix socket file
+ * and the private directory only when this listener made them. */
+struct db__listener {
+    int fd;                       /* -1 when not listening */
+    bool made_dir;                /* dir is ours to remove */
+    char addr[DB__SUN_PATH + 16]; /* as printed after `listening ` */
+    char path[DB__SUN_PATH];      /* the Unix socket to unlink, or "" */
+    char dir[DB__SUN_PATH];
+};
+
+/* Listens on `unix:PATH`, `tcp:HOST:PORT`, or (addr NULL) a Unix socket in
+ * a fresh private 0700 directory. 0, or -1 with a message in err; l can be
+ * closed either way. */
+int db__listen(struct db__listener *l, const char *addr, char *err, size_t errlen);
+/* Closes the socket and removes what the listener made. */
+void db__listener_close(struct db__listener *l);
+
 /* The SQLite side: one connection, the dataset, a prepared statement per
  * query of the workload. */
 struct db__store;

@@ -7,15 +7,12 @@
  * so no event of the round can point at freed memory. */
 #define _GNU_SOURCE /* accept4 */
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,12 +20,10 @@
 #include "db_internal.h"
 #include "proc.h"
 
-#define LISTEN_BACKLOG 4096       /* accept storms queue in the kernel */
-#define MAX_EVENTS     256        /* events taken per epoll_wait */
-#define OUT_HIGH       (4u << 20) /* unsent bytes past which a connection is not read */
-#define HELD_HIGH      65536      /* held answers past which a connection is not read */
-#define FIRE_EVERY     16         /* frames decoded between two looks at the heap */
-#define SOCKET_NAME    "db.sock"
+#define MAX_EVENTS 256        /* events taken per epoll_wait */
+#define OUT_HIGH   (4u << 20) /* unsent bytes past which a connection is not read */
+#define HELD_HIGH  65536      /* held answers past which a connection is not read */
+#define FIRE_EVERY 16         /* frames decoded between two looks at the heap */
 
 /* One answer held until its deadline. */
 struct pending {
@@ -64,12 +59,9 @@ struct conn {
 struct db__server {
     struct db__server_config cfg;
     struct db__store *store;
-    int epfd, lfd, tfd;
+    struct db__listener listener;
+    int epfd, tfd;
     bool accepting; /* the listener is in the epoll set (not out of fds) */
-    bool made_dir;  /* the socket's private directory is ours to remove */
-    char addr[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* Unix socket, or "" */
-    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
     struct wl_rng latency_rng, fault_rng;
     struct pending **heap;
     size_t nheap, heap_cap, peak_held;
@@ -449,15 +441,15 @@ static void set_accepting(struct db__server *s, bool on)
 {
     if (s->accepting == on)
         return;
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->lfd};
-    if (epoll_ctl(s->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, s->lfd, &ev) == 0)
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->listener};
+    if (epoll_ctl(s->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, s->listener.fd, &ev) == 0)
         s->accepting = on;
 }
 
 static void on_accept(struct db__server *s)
 {
     for (;;) {
-        int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(s->listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
                 set_accepting(s, false); /* until a connection closes */
@@ -509,88 +501,6 @@ static void reap_dead(struct db__server *s)
     set_accepting(s, true);
 }
 
-/* ---- listening ---- */
-
-static int listen_unix(struct db__server *s, const char *path, char *err, size_t errlen)
-{
-    struct db__addr a;
-    if (!path) {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(s->dir, sizeof(s->dir), "%s/overlap-db-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp(s->dir)) { /* mkdtemp makes it 0700 */
-            snprintf(err, errlen, "cannot make a private directory: %s", strerror(errno));
-            return -1;
-        }
-        s->made_dir = true;
-        snprintf(s->path, sizeof(s->path), "%s/" SOCKET_NAME, s->dir);
-    } else {
-        snprintf(s->path, sizeof(s->path), "%s", path);
-    }
-    snprintf(s->addr, sizeof(s->addr), "unix:%s", s->path);
-    if (db__parse_addr(s->addr, &a) < 0) {
-        snprintf(err, errlen, "%s: a socket path is at most %zu bytes", s->path,
-                 sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
-        s->path[0] = '\0';
-        return -1;
-    }
-    s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (s->lfd < 0 || bind(s->lfd, (struct sockaddr *)&a.sa, a.salen) < 0) {
-        snprintf(err, errlen, "%s: cannot listen: %s", s->path, strerror(errno));
-        s->path[0] = '\0'; /* not ours: never unlink it */
-        return -1;
-    }
-    return 0;
-}
-
-static int listen_tcp(struct db__server *s, const char *addr, char *err, size_t errlen)
-{
-    struct db__addr a;
-    int one = 1;
-    if (db__parse_addr(addr, &a) < 0) {
-        snprintf(err, errlen, "bad address '%s' (expected tcp:HOST:PORT)", addr);
-        return -1;
-    }
-    s->lfd = socket(a.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (s->lfd < 0 || setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        bind(s->lfd, (struct sockaddr *)&a.sa, a.salen) < 0 ||
-        getsockname(s->lfd, (struct sockaddr *)&a.sa, &a.salen) < 0) {
-        snprintf(err, errlen, "%s: cannot listen: %s", addr, strerror(errno));
-        return -1;
-    }
-    char host[INET6_ADDRSTRLEN];
-    if (a.family == AF_INET6) {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a.sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-        snprintf(s->addr, sizeof(s->addr), "tcp:[%s]:%u", host, ntohs(in6->sin6_port));
-    } else {
-        struct sockaddr_in *in = (struct sockaddr_in *)&a.sa;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-        snprintf(s->addr, sizeof(s->addr), "tcp:%s:%u", host, ntohs(in->sin_port));
-    }
-    return 0;
-}
-
-static int open_listener(struct db__server *s, char *err, size_t errlen)
-{
-    const char *l = s->cfg.listen;
-    int rc;
-    if (!l)
-        rc = listen_unix(s, NULL, err, errlen);
-    else if (!strncmp(l, "unix:", 5))
-        rc = listen_unix(s, l + 5, err, errlen);
-    else if (!strncmp(l, "tcp:", 4))
-        rc = listen_tcp(s, l, err, errlen);
-    else {
-        snprintf(err, errlen, "bad address '%s' (expected unix:PATH or tcp:HOST:PORT)", l);
-        return -1;
-    }
-    if (rc == 0 && listen(s->lfd, LISTEN_BACKLOG) < 0) {
-        snprintf(err, errlen, "%s: cannot listen: %s", s->addr, strerror(errno));
-        rc = -1;
-    }
-    return rc;
-}
-
 /* ---- the server's life ---- */
 
 static int add_watch(struct db__server *s, int fd, void *tag)
@@ -609,7 +519,7 @@ int db__server_open(const struct db__server_config *cfg, struct db__server **out
         return -1;
     }
     s->cfg = *cfg;
-    s->epfd = s->lfd = s->tfd = -1;
+    s->epfd = s->tfd = s->listener.fd = -1;
     wl_rng_seed(&s->latency_rng, cfg->seed ^ 0x6c6174656e6379u); /* "latency" */
     wl_rng_seed(&s->fault_rng, cfg->seed ^ 0x6661756c7473u);     /* "faults" */
     if (db__store_open(cfg->wl, cfg->file, cfg->seed, &s->store, err, errlen, status) < 0)
@@ -625,7 +535,7 @@ int db__server_open(const struct db__server_config *cfg, struct db__server **out
         snprintf(err, errlen, "cannot start the loop: %s", strerror(errno));
         goto fail;
     }
-    if (open_listener(s, err, errlen) < 0)
+    if (db__listen(&s->listener, cfg->listen, err, errlen) < 0)
         goto fail;
     if (add_watch(s, s->tfd, &s->tfd) < 0 || add_watch(s, cfg->stop_fd, &s->cfg.stop_fd) < 0) {
         snprintf(err, errlen, "cannot start the loop: %s", strerror(errno));
@@ -641,7 +551,7 @@ fail:
 
 const char *db__server_addr(const struct db__server *s)
 {
-    return s->addr;
+    return s->listener.addr;
 }
 
 int db__server_run(struct db__server *s)
@@ -659,7 +569,7 @@ int db__server_run(struct db__server *s)
                 uint64_t expirations;
                 if (read(s->tfd, &expirations, sizeof(expirations)) > 0)
                     s->armed = 0;
-            } else if (tag == &s->lfd) {
+            } else if (tag == &s->listener) {
                 on_accept(s);
             } else {
                 on_conn_event(s, tag, evs[i].events);
@@ -678,12 +588,7 @@ void db__server_close(struct db__server *s)
         return;
     while (s->conns)
         free_conn(s, s->conns);
-    if (s->lfd >= 0)
-        close(s->lfd);
-    if (s->path[0])
-        unlink(s->path);
-    if (s->made_dir)
-        rmdir(s->dir);
+    db__listener_close(&s->listener);
     if (s->tfd >= 0)
         close(s->tfd);
     if (s->epfd >= 0)
