@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "db_internal.h"
+#include "heap.h"
 #include "proc.h"
 
 #define MAX_EVENTS 256        /* events taken per epoll_wait */
@@ -27,9 +28,7 @@
 
 /* One answer held until its deadline. */
 struct pending {
-    uint64_t deadline;
-    uint64_t seq;      /* arrival order breaks deadline ties */
-    size_t heap_index; /* where it sits in the heap */
+    struct heap_node node; /* in the server's heap, by deadline */
     struct conn *conn;
     struct pending *prev, *next; /* the connection's held answers */
     bool close_instead;          /* fault injection: close rather than answer */
@@ -63,85 +62,14 @@ struct db__server {
     int epfd, tfd;
     bool accepting; /* the listener is in the epoll set (not out of fds) */
     struct wl_rng latency_rng, fault_rng;
-    struct pending **heap;
-    size_t nheap, heap_cap, peak_held;
-    uint64_t armed; /* the deadline the timerfd is set for; 0: none */
-    uint64_t seq;
+    struct heap heap; /* every held answer; equal deadlines leave in arrival order */
+    size_t peak_held;
+    uint64_t armed;             /* the deadline the timerfd is set for; 0: none */
     uint64_t answered, dropped; /* frames queued to clients; answers whose client left */
     struct conn *conns, *dirty, *dead;
     uint64_t *lateness; /* the bench only */
     size_t nlateness, lateness_cap;
 };
-
-/* ---- the timer heap: a binary min-heap on (deadline, seq) ---- */
-
-static bool earlier(const struct pending *a, const struct pending *b)
-{
-    return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
-}
-
-static void heap_set(struct db__server *s, size_t i, struct pending *p)
-{
-    s->heap[i] = p;
-    p->heap_index = i;
-}
-
-static void heap_up(struct db__server *s, size_t i)
-{
-    struct pending *p = s->heap[i];
-    while (i > 0 && earlier(p, s->heap[(i - 1) / 2])) {
-        heap_set(s, i, s->heap[(i - 1) / 2]);
-        i = (i - 1) / 2;
-    }
-    heap_set(s, i, p);
-}
-
-static void heap_down(struct db__server *s, size_t i)
-{
-    struct pending *p = s->heap[i];
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= s->nheap)
-            break;
-        if (c + 1 < s->nheap && earlier(s->heap[c + 1], s->heap[c]))
-            c++;
-        if (!earlier(s->heap[c], p))
-            break;
-        heap_set(s, i, s->heap[c]);
-        i = c;
-    }
-    heap_set(s, i, p);
-}
-
-static int heap_push(struct db__server *s, struct pending *p)
-{
-    if (s->nheap == s->heap_cap) {
-        size_t cap = s->heap_cap ? s->heap_cap * 2 : 1024;
-        struct pending **h = realloc(s->heap, cap * sizeof(*h));
-        if (!h)
-            return -ENOMEM;
-        s->heap = h;
-        s->heap_cap = cap;
-    }
-    s->heap[s->nheap++] = p;
-    heap_up(s, s->nheap - 1);
-    if (s->nheap > s->peak_held)
-        s->peak_held = s->nheap;
-    return 0;
-}
-
-static void heap_remove(struct db__server *s, struct pending *p)
-{
-    size_t i = p->heap_index;
-    struct pending *last = s->heap[--s->nheap];
-    if (i == s->nheap)
-        return;
-    heap_set(s, i, last);
-    if (i > 0 && earlier(last, s->heap[(i - 1) / 2]))
-        heap_up(s, i);
-    else
-        heap_down(s, i);
-}
 
 /* ---- connections ---- */
 
@@ -171,7 +99,7 @@ static void drop_held(struct db__server *s, struct conn *c)
     while (c->held) {
         struct pending *p = c->held;
         unhold(c, p);
-        heap_remove(s, p);
+        heap_remove(&s->heap, &p->node);
         free(p);
         s->dropped++;
     }
@@ -256,7 +184,7 @@ static void deliver(struct db__server *s, struct pending *p, uint64_t now)
     struct conn *c = p->conn;
     unhold(c, p);
     if (s->lateness && s->nlateness < s->lateness_cap && atomic_load(s->cfg.recording))
-        s->lateness[s->nlateness++] = now - p->deadline;
+        s->lateness[s->nlateness++] = now - p->node.deadline;
     if (p->close_instead)
         kill_conn(s, c);
     else
@@ -268,14 +196,13 @@ static void deliver(struct db__server *s, struct pending *p, uint64_t now)
  * how many fell due. */
 static int fire_due(struct db__server *s)
 {
-    if (s->nheap == 0)
-        return 0;
+    if (!heap_min(&s->heap))
+        return 0; /* nothing held: no clock read */
     uint64_t now = proc_now_ns();
+    struct heap_node *x;
     int n = 0;
-    while (s->nheap > 0 && s->heap[0]->deadline <= now) {
-        struct pending *p = s->heap[0];
-        heap_remove(s, p);
-        deliver(s, p, now);
+    while ((x = heap_pop_due(&s->heap, now))) {
+        deliver(s, heap_entry(x, struct pending, node), now);
         n++;
     }
     return n;
@@ -284,7 +211,7 @@ static int fire_due(struct db__server *s)
 /* Sets the timerfd for the earliest deadline, when that changed. */
 static void arm_timer(struct db__server *s)
 {
-    uint64_t next = s->nheap ? s->heap[0]->deadline : 0;
+    uint64_t next = heap_min(&s->heap) ? heap_next(&s->heap) : 0;
     if (next == s->armed)
         return;
     struct itimerspec its = {0};
@@ -301,7 +228,7 @@ static void arm_timer(struct db__server *s)
 static void hold(struct db__server *s, struct conn *c, const uint8_t *data, size_t size,
                  uint64_t deadline, bool close_instead, uint64_t now)
 {
-    if (deadline <= now && !close_instead && (s->nheap == 0 || s->heap[0]->deadline > deadline)) {
+    if (deadline <= now && !close_instead && heap_next(&s->heap) > deadline) {
         queue_bytes(s, c, data, size);
         return;
     }
@@ -310,17 +237,16 @@ static void hold(struct db__server *s, struct conn *c, const uint8_t *data, size
         kill_conn(s, c);
         return;
     }
-    *p = (struct pending){.deadline = deadline,
-                          .seq = s->seq++,
-                          .conn = c,
-                          .close_instead = close_instead,
-                          .size = (uint32_t)size};
+    *p = (struct pending){.conn = c, .close_instead = close_instead, .size = (uint32_t)size};
     memcpy(p->data, data, size);
-    if (heap_push(s, p) < 0) {
+    heap_node_init(&p->node);
+    if (heap_set(&s->heap, &p->node, deadline) < 0) {
         free(p);
         kill_conn(s, c);
         return;
     }
+    if (s->heap.len > s->peak_held)
+        s->peak_held = s->heap.len;
     p->next = c->held;
     if (c->held)
         c->held->prev = p;
@@ -519,6 +445,7 @@ int db__server_open(const struct db__server_config *cfg, struct db__server **out
         return -1;
     }
     s->cfg = *cfg;
+    heap_init(&s->heap);
     s->epfd = s->tfd = s->listener.fd = -1;
     wl_rng_seed(&s->latency_rng, cfg->seed ^ 0x6c6174656e6379u); /* "latency" */
     wl_rng_seed(&s->fault_rng, cfg->seed ^ 0x6661756c7473u);     /* "faults" */
@@ -594,7 +521,7 @@ void db__server_close(struct db__server *s)
     if (s->epfd >= 0)
         close(s->epfd);
     db__store_close(s->store);
-    free(s->heap);
+    heap_free(&s->heap);
     free(s->lateness);
     free(s);
 }
