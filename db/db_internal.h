@@ -7,7 +7,6 @@
 #include <endian.h>
 #include <netdb.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -141,6 +140,13 @@ struct db__faults {
     double close_rate; /* close the connection when the answer is due */
 };
 
+/* Runs on the server's thread as each held answer falls due and leaves
+ * (queued for writing, or its connection closed by an injected fault), with
+ * its deadline, the time it left, and how many answers were held at that
+ * moment, it included. An answer due on arrival is never held and never
+ * reported. The bench records lateness through it. */
+typedef void (*db__on_due)(void *ctx, uint64_t deadline, uint64_t now, size_t held);
+
 /* What the server needs to start; set once by db_main or the bench. */
 struct db__server_config {
     const struct wl_workload *wl;
@@ -148,9 +154,8 @@ struct db__server_config {
     const char *file;   /* NULL: in memory */
     uint64_t seed;
     struct db__faults faults;
-    /* The bench: while *recording is true, each held answer's lateness is
-     * kept (NULL: never). The bench flips it from another thread. */
-    const atomic_bool *recording;
+    db__on_due on_due; /* NULL: nothing is reported */
+    void *on_due_ctx;
     int stop_fd; /* readable once: stop (a signalfd or an eventfd) */
 };
 
@@ -168,10 +173,6 @@ int db__server_run(struct db__server *s);
 /* Closes every connection, unlinks the socket (and its directory when the
  * server made it) and frees everything. */
 void db__server_close(struct db__server *s);
-/* The bench: lateness samples (ns) of held answers, and the most answers
- * held at once. Valid until db__server_close. */
-const uint64_t *db__server_lateness(const struct db__server *s, size_t *n);
-size_t db__server_peak_held(const struct db__server *s);
 /* Frames sent (results and errors), and held answers dropped because their
  * client left or lost framing. Read once the loop has stopped. */
 void db__server_counts(const struct db__server *s, uint64_t *answered, uint64_t *dropped);

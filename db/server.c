@@ -62,13 +62,10 @@ struct db__server {
     int epfd, tfd;
     bool accepting; /* the listener is in the epoll set (not out of fds) */
     struct wl_rng latency_rng, fault_rng;
-    struct heap heap; /* every held answer; equal deadlines leave in arrival order */
-    size_t peak_held;
+    struct heap heap;           /* every held answer; equal deadlines leave in arrival order */
     uint64_t armed;             /* the deadline the timerfd is set for; 0: none */
     uint64_t answered, dropped; /* frames queued to clients; answers whose client left */
     struct conn *conns, *dirty, *dead;
-    uint64_t *lateness; /* the bench only */
-    size_t nlateness, lateness_cap;
 };
 
 /* ---- connections ---- */
@@ -183,8 +180,8 @@ static void deliver(struct db__server *s, struct pending *p, uint64_t now)
 {
     struct conn *c = p->conn;
     unhold(c, p);
-    if (s->lateness && s->nlateness < s->lateness_cap && atomic_load(s->cfg.recording))
-        s->lateness[s->nlateness++] = now - p->node.deadline;
+    if (s->cfg.on_due) /* p is out of the heap: len + 1 were held */
+        s->cfg.on_due(s->cfg.on_due_ctx, p->node.deadline, now, s->heap.len + 1);
     if (p->close_instead)
         kill_conn(s, c);
     else
@@ -245,8 +242,6 @@ static void hold(struct db__server *s, struct conn *c, const uint8_t *data, size
         kill_conn(s, c);
         return;
     }
-    if (s->heap.len > s->peak_held)
-        s->peak_held = s->heap.len;
     p->next = c->held;
     if (c->held)
         c->held->prev = p;
@@ -452,13 +447,9 @@ int db__server_open(const struct db__server_config *cfg, struct db__server **out
     if (db__store_open(cfg->wl, cfg->file, cfg->seed, &s->store, err, errlen, status) < 0)
         goto fail;
     *status = 1;
-    if (cfg->recording) {
-        s->lateness_cap = 1u << 22; /* 4M samples: a long bench run */
-        s->lateness = malloc(s->lateness_cap * sizeof(*s->lateness));
-    }
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (s->epfd < 0 || s->tfd < 0 || (cfg->recording && !s->lateness)) {
+    if (s->epfd < 0 || s->tfd < 0) {
         snprintf(err, errlen, "cannot start the loop: %s", strerror(errno));
         goto fail;
     }
@@ -522,23 +513,11 @@ void db__server_close(struct db__server *s)
         close(s->epfd);
     db__store_close(s->store);
     heap_free(&s->heap);
-    free(s->lateness);
     free(s);
-}
-
-const uint64_t *db__server_lateness(const struct db__server *s, size_t *n)
-{
-    *n = s->nlateness;
-    return s->lateness;
 }
 
 void db__server_counts(const struct db__server *s, uint64_t *answered, uint64_t *dropped)
 {
     *answered = s->answered;
     *dropped = s->dropped;
-}
-
-size_t db__server_peak_held(const struct db__server *s)
-{
-    return s->peak_held;
 }
