@@ -1,10 +1,11 @@
 /* The `overlap db` loop: one thread, one epoll set, one SQLite connection.
- * A query runs at once; its answer is held in a timer heap until arrival +
- * sampled latency, and a timerfd armed (TFD_TIMER_ABSTIME) for the earliest
- * deadline wakes the loop then, so answers leave in deadline order without
- * busy-polling. Invariants: every held answer is both in the heap and on its
- * connection's list; a connection is freed only at the end of a loop round,
- * so no event of the round can point at freed memory. */
+ * A query runs at once; its answer is held in a deadline heap (proc/heap.h)
+ * until arrival + sampled latency, and a timerfd armed (TFD_TIMER_ABSTIME)
+ * for the earliest deadline wakes the loop then, so answers leave in deadline
+ * order without busy-polling. The listening socket is listen.c's. Invariants:
+ * every held answer is both in the heap and on its connection's list; a
+ * connection is freed only at the end of a loop round, so no event of the
+ * round can point at freed memory. */
 #define _GNU_SOURCE /* accept4 */
 #include <errno.h>
 #include <netinet/in.h>
@@ -21,38 +22,38 @@
 #include "heap.h"
 #include "proc.h"
 
-#define MAX_EVENTS 256        /* events taken per epoll_wait */
-#define OUT_HIGH   (4u << 20) /* unsent bytes past which a connection is not read */
-#define HELD_HIGH  65536      /* held answers past which a connection is not read */
-#define FIRE_EVERY 16         /* frames decoded between two looks at the heap */
+#define DB__MAX_EVENTS 256        /* events taken per epoll_wait */
+#define DB__OUT_HIGH   (4u << 20) /* unsent bytes past which a connection is not read */
+#define DB__HELD_HIGH  65536      /* held answers past which a connection is not read */
+#define DB__FIRE_EVERY 16         /* frames decoded between two looks at the heap */
 
 /* One answer held until its deadline. */
-struct pending {
+struct db__held {
     struct heap_node node; /* in the server's heap, by deadline */
-    struct conn *conn;
-    struct pending *prev, *next; /* the connection's held answers */
-    bool close_instead;          /* fault injection: close rather than answer */
+    struct db__conn *conn;
+    struct db__held *prev, *next; /* the connection's held answers */
+    bool close_instead;           /* fault injection: close rather than answer */
     uint32_t size;
     uint8_t data[];
 };
 
-enum conn_state {
-    CONN_OPEN,    /* reading queries, writing answers */
-    CONN_CLOSING, /* framing lost: flush what is queued, then close */
-    CONN_DEAD,    /* to be freed at the end of the round */
+enum db__conn_state {
+    DB__CONN_OPEN,    /* reading queries, writing answers */
+    DB__CONN_CLOSING, /* framing lost: flush what is queued, then close */
+    DB__CONN_DEAD,    /* to be freed at the end of the round */
 };
 
-struct conn {
+struct db__conn {
     int fd;
-    enum conn_state state;
+    enum db__conn_state state;
     uint32_t events; /* what epoll watches now */
     bool dirty;      /* on the server's dirty list: output to flush */
     struct db_reader in;
     struct db__outq out;
-    struct pending *held; /* answers not yet due */
+    struct db__held *held; /* answers not yet due */
     size_t nheld;
-    struct conn *prev, *next; /* every connection */
-    struct conn *next_dirty, *next_dead;
+    struct db__conn *prev, *next; /* every connection */
+    struct db__conn *next_dirty, *next_dead;
 };
 
 struct db__server {
@@ -65,12 +66,12 @@ struct db__server {
     struct heap heap;           /* every held answer; equal deadlines leave in arrival order */
     uint64_t armed;             /* the deadline the timerfd is set for; 0: none */
     uint64_t answered, dropped; /* frames queued to clients; answers whose client left */
-    struct conn *conns, *dirty, *dead;
+    struct db__conn *conns, *dirty, *dead;
 };
 
 /* ---- connections ---- */
 
-static void set_events(struct db__server *s, struct conn *c, uint32_t events)
+static void set_events(struct db__server *s, struct db__conn *c, uint32_t events)
 {
     if (c->events == events)
         return;
@@ -79,7 +80,7 @@ static void set_events(struct db__server *s, struct conn *c, uint32_t events)
         c->events = events;
 }
 
-static void unhold(struct conn *c, struct pending *p)
+static void unhold(struct db__conn *c, struct db__held *p)
 {
     if (p->prev)
         p->prev->next = p->next;
@@ -91,10 +92,10 @@ static void unhold(struct conn *c, struct pending *p)
 }
 
 /* Drops every answer still held for c: its client will never read them. */
-static void drop_held(struct db__server *s, struct conn *c)
+static void drop_held(struct db__server *s, struct db__conn *c)
 {
     while (c->held) {
-        struct pending *p = c->held;
+        struct db__held *p = c->held;
         unhold(c, p);
         heap_remove(&s->heap, &p->node);
         free(p);
@@ -102,17 +103,17 @@ static void drop_held(struct db__server *s, struct conn *c)
     }
 }
 
-static void kill_conn(struct db__server *s, struct conn *c)
+static void kill_conn(struct db__server *s, struct db__conn *c)
 {
-    if (c->state == CONN_DEAD)
+    if (c->state == DB__CONN_DEAD)
         return;
-    c->state = CONN_DEAD;
+    c->state = DB__CONN_DEAD;
     drop_held(s, c);
     c->next_dead = s->dead;
     s->dead = c;
 }
 
-static void mark_dirty(struct db__server *s, struct conn *c)
+static void mark_dirty(struct db__server *s, struct db__conn *c)
 {
     if (c->dirty)
         return;
@@ -123,29 +124,29 @@ static void mark_dirty(struct db__server *s, struct conn *c)
 
 /* Reads are paused while a client does not take its answers or holds too
  * many in flight: the server's memory stays bounded per connection. */
-static void update_events(struct db__server *s, struct conn *c)
+static void update_events(struct db__server *s, struct db__conn *c)
 {
-    if (c->state == CONN_DEAD)
+    if (c->state == DB__CONN_DEAD)
         return;
-    bool backlog = c->out.len - c->out.sent > OUT_HIGH || c->nheld > HELD_HIGH;
+    bool backlog = c->out.len - c->out.sent > DB__OUT_HIGH || c->nheld > DB__HELD_HIGH;
     uint32_t ev = 0;
-    if (c->state == CONN_OPEN && !backlog)
+    if (c->state == DB__CONN_OPEN && !backlog)
         ev |= EPOLLIN;
     if (c->out.sent < c->out.len)
         ev |= EPOLLOUT;
     set_events(s, c, ev);
 }
 
-static void flush_conn(struct db__server *s, struct conn *c)
+static void flush_conn(struct db__server *s, struct db__conn *c)
 {
-    if (c->state == CONN_DEAD)
+    if (c->state == DB__CONN_DEAD)
         return;
     int rc = db__outq_write(&c->out, c->fd);
     if (rc < 0 && rc != -EAGAIN) {
         kill_conn(s, c);
         return;
     }
-    if (rc == 0 && c->state == CONN_CLOSING) {
+    if (rc == 0 && c->state == DB__CONN_CLOSING) {
         kill_conn(s, c);
         return;
     }
@@ -155,14 +156,14 @@ static void flush_conn(struct db__server *s, struct conn *c)
 static void flush_dirty(struct db__server *s)
 {
     while (s->dirty) {
-        struct conn *c = s->dirty;
+        struct db__conn *c = s->dirty;
         s->dirty = c->next_dirty;
         c->dirty = false;
         flush_conn(s, c);
     }
 }
 
-static void queue_bytes(struct db__server *s, struct conn *c, const void *data, size_t n)
+static void queue_bytes(struct db__server *s, struct db__conn *c, const void *data, size_t n)
 {
     if (db__outq_reserve(&c->out, n) < 0) {
         kill_conn(s, c); /* out of memory: this client loses its connection, not the server */
@@ -176,9 +177,9 @@ static void queue_bytes(struct db__server *s, struct conn *c, const void *data, 
 
 /* ---- answers falling due ---- */
 
-static void deliver(struct db__server *s, struct pending *p, uint64_t now)
+static void deliver(struct db__server *s, struct db__held *p, uint64_t now)
 {
-    struct conn *c = p->conn;
+    struct db__conn *c = p->conn;
     unhold(c, p);
     if (s->cfg.on_due) /* p is out of the heap: len + 1 were held */
         s->cfg.on_due(s->cfg.on_due_ctx, p->node.deadline, now, s->heap.len + 1);
@@ -199,7 +200,7 @@ static int fire_due(struct db__server *s)
     struct heap_node *x;
     int n = 0;
     while ((x = heap_pop_due(&s->heap, now))) {
-        deliver(s, heap_entry(x, struct pending, node), now);
+        deliver(s, heap_entry(x, struct db__held, node), now);
         n++;
     }
     return n;
@@ -222,19 +223,19 @@ static void arm_timer(struct db__server *s)
 
 /* Holds an answer until its deadline, or queues it now when it is already
  * due and nothing earlier waits (the zero-latency path skips the heap). */
-static void hold(struct db__server *s, struct conn *c, const uint8_t *data, size_t size,
+static void hold(struct db__server *s, struct db__conn *c, const uint8_t *data, size_t size,
                  uint64_t deadline, bool close_instead, uint64_t now)
 {
     if (deadline <= now && !close_instead && heap_next(&s->heap) > deadline) {
         queue_bytes(s, c, data, size);
         return;
     }
-    struct pending *p = malloc(sizeof(*p) + size);
+    struct db__held *p = malloc(sizeof(*p) + size);
     if (!p) {
         kill_conn(s, c);
         return;
     }
-    *p = (struct pending){.conn = c, .close_instead = close_instead, .size = (uint32_t)size};
+    *p = (struct db__held){.conn = c, .close_instead = close_instead, .size = (uint32_t)size};
     memcpy(p->data, data, size);
     heap_node_init(&p->node);
     if (heap_set(&s->heap, &p->node, deadline) < 0) {
@@ -254,8 +255,27 @@ static bool draw(struct wl_rng *rng, double rate)
     return rate > 0 && wl_rng_double(rng) < rate;
 }
 
+/* The injected faults of one query, drawn in a fixed order (stall, close,
+ * fail) so a seed gives the same faults run after run: may move *deadline,
+ * or turn fo into an error frame written in err. True: close instead. */
+static bool inject_faults(struct db__server *s, uint32_t tag, uint64_t *deadline,
+                          struct db_frame_out *fo, uint8_t *err, size_t errlen)
+{
+    const struct db__faults *f = &s->cfg.faults;
+    if (draw(&s->fault_rng, f->stall_rate))
+        *deadline += f->stall_ns;
+    if (draw(&s->fault_rng, f->close_rate))
+        return true;
+    if (draw(&s->fault_rng, f->fail_rate)) {
+        int n = db_encode_error(err, errlen, tag, DB_EUNAVAILABLE, "injected failure");
+        fo->data = err;
+        fo->size = (size_t)n;
+    }
+    return false;
+}
+
 /* Runs one whole query frame that arrived at `arrival`. */
-static void run_frame(struct db__server *s, struct conn *c, const uint8_t *frame, size_t size,
+static void run_frame(struct db__server *s, struct db__conn *c, const uint8_t *frame, size_t size,
                       uint64_t arrival)
 {
     struct db_query q;
@@ -272,27 +292,19 @@ static void run_frame(struct db__server *s, struct conn *c, const uint8_t *frame
         queue_bytes(s, c, fo.data, fo.size); /* refused before running: no latency */
         return;
     }
-    const struct db__faults *f = &s->cfg.faults;
     uint64_t deadline =
         arrival + wl_dist_sample(&s->cfg.wl->queries[q.query].latency, &s->latency_rng);
-    if (draw(&s->fault_rng, f->stall_rate))
-        deadline += f->stall_ns;
-    bool close_instead = draw(&s->fault_rng, f->close_rate);
-    if (!close_instead && draw(&s->fault_rng, f->fail_rate)) {
-        int n = db_encode_error(err, sizeof(err), q.tag, DB_EUNAVAILABLE, "injected failure");
-        fo.data = err;
-        fo.size = (size_t)n;
-    }
+    bool close_instead = inject_faults(s, q.tag, &deadline, &fo, err, sizeof(err));
     hold(s, c, fo.data, fo.size, deadline, close_instead, proc_now_ns());
 }
 
 /* Framing is lost: answer with the tag when it can be read, then close. */
-static void lose_framing(struct db__server *s, struct conn *c, long why)
+static void lose_framing(struct db__server *s, struct db__conn *c, long why)
 {
     const uint8_t *buf = c->in.buf + c->in.start;
     size_t have = c->in.end - c->in.start;
     drop_held(s, c);
-    c->state = CONN_CLOSING;
+    c->state = DB__CONN_CLOSING;
     if (why == -EMSGSIZE && have >= DB__HEADER_BYTES) {
         uint8_t err[DB__ERROR_HEAD + DB_MAX_MESSAGE];
         char msg[128];
@@ -306,10 +318,10 @@ static void lose_framing(struct db__server *s, struct conn *c, long why)
 
 /* Runs every whole frame read so far; the heap is checked every few frames
  * so a long burst does not delay answers already due. */
-static void run_frames(struct db__server *s, struct conn *c, uint64_t arrival)
+static void run_frames(struct db__server *s, struct db__conn *c, uint64_t arrival)
 {
     int n = 0;
-    while (c->state == CONN_OPEN) {
+    while (c->state == DB__CONN_OPEN) {
         long size =
             db_frame_size(c->in.buf + c->in.start, c->in.end - c->in.start, DB_MAX_QUERY_FRAME);
         if (size < 0) {
@@ -320,12 +332,12 @@ static void run_frames(struct db__server *s, struct conn *c, uint64_t arrival)
             return;
         run_frame(s, c, c->in.buf + c->in.start, (size_t)size, arrival);
         c->in.start += (size_t)size;
-        if (++n % FIRE_EVERY == 0 && fire_due(s) > 0)
+        if (++n % DB__FIRE_EVERY == 0 && fire_due(s) > 0)
             flush_dirty(s); /* answers due mid-burst leave now, not after it */
     }
 }
 
-static void on_readable(struct db__server *s, struct conn *c)
+static void on_readable(struct db__server *s, struct db__conn *c)
 {
     size_t room;
     uint8_t *p = db_reader_space(&c->in, &room);
@@ -344,17 +356,17 @@ static void on_readable(struct db__server *s, struct conn *c)
     mark_dirty(s, c);
 }
 
-static void on_conn_event(struct db__server *s, struct conn *c, uint32_t events)
+static void on_conn_event(struct db__server *s, struct db__conn *c, uint32_t events)
 {
-    if (c->state == CONN_DEAD)
+    if (c->state == DB__CONN_DEAD)
         return;
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-        if (c->state == CONN_OPEN)
+        if (c->state == DB__CONN_OPEN)
             on_readable(s, c);
         else if (events & (EPOLLHUP | EPOLLERR))
             kill_conn(s, c);
     }
-    if ((events & EPOLLOUT) && c->state != CONN_DEAD)
+    if ((events & EPOLLOUT) && c->state != DB__CONN_DEAD)
         flush_conn(s, c);
 }
 
@@ -376,7 +388,7 @@ static void on_accept(struct db__server *s)
                 set_accepting(s, false); /* until a connection closes */
             return;
         }
-        struct conn *c = calloc(1, sizeof(*c));
+        struct db__conn *c = calloc(1, sizeof(*c));
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         if (!c || epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
             free(c);
@@ -395,7 +407,7 @@ static void on_accept(struct db__server *s)
     }
 }
 
-static void free_conn(struct db__server *s, struct conn *c)
+static void free_conn(struct db__server *s, struct db__conn *c)
 {
     drop_held(s, c);
     if (c->prev)
@@ -415,7 +427,7 @@ static void reap_dead(struct db__server *s)
     if (!s->dead)
         return;
     while (s->dead) {
-        struct conn *c = s->dead;
+        struct db__conn *c = s->dead;
         s->dead = c->next_dead;
         free_conn(s, c);
     }
@@ -474,9 +486,9 @@ const char *db__server_addr(const struct db__server *s)
 
 int db__server_run(struct db__server *s)
 {
-    struct epoll_event evs[MAX_EVENTS];
+    struct epoll_event evs[DB__MAX_EVENTS];
     for (;;) {
-        int n = epoll_wait(s->epfd, evs, MAX_EVENTS, -1);
+        int n = epoll_wait(s->epfd, evs, DB__MAX_EVENTS, -1);
         if (n < 0 && errno != EINTR)
             return -errno;
         for (int i = 0; i < n; i++) {
