@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "db_internal.h"
@@ -15,27 +16,80 @@
 
 #define SOCKET_NAME "db.sock"
 
-/* With path NULL, makes a private 0700 directory and the socket in it. */
+/* A private 0700 directory for the socket, removed again at close. */
+static int make_private_dir(struct db__listener *l, char *err, size_t errlen)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(l->dir, sizeof(l->dir), "%s/overlap-db-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(l->dir)) { /* mkdtemp makes it 0700 */
+        snprintf(err, errlen, "cannot make a private directory: %s", strerror(errno));
+        return -1;
+    }
+    l->made_dir = true;
+    snprintf(l->path, sizeof(l->path), "%s/" SOCKET_NAME, l->dir);
+    return 0;
+}
+
+/* Connects to the socket at a without blocking: 0 when a server is there
+ * (it accepted, or its backlog is full), else -errno; -ECONNREFUSED means
+ * nothing listens on the socket any more. */
+static int probe(const struct db__addr *a)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int rc = 0;
+    if (connect(fd, (const struct sockaddr *)&a->sa, a->salen) < 0 && errno != EAGAIN)
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
+/* A database killed with SIGKILL leaves its socket file behind, and bind(2)
+ * then fails with EADDRINUSE though nobody listens. So, as daemons do, what
+ * is at the path is probed first: a socket whose connect is refused is stale
+ * and removed; a live one, or anything that is not a socket, is left alone
+ * and the start refused. 0 when the path is free to bind, or -1 with a
+ * message in err. Two databases starting at the same instant still race
+ * between probe and bind; bind's EADDRINUSE then stops the later one. */
+static int clear_stale_socket(const struct db__addr *a, const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return 0; /* nothing there, or unreachable: bind says which */
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(err, errlen, "%s: cannot listen: the path exists and is not a socket", path);
+        return -1;
+    }
+    int rc = probe(a);
+    if (rc == 0)
+        snprintf(err, errlen, "another database is listening on unix:%s", path);
+    else if (rc != -ECONNREFUSED)
+        snprintf(err, errlen, "%s: cannot listen: a socket is there (%s)", path, strerror(-rc));
+    else if (unlink(path) < 0 && errno != ENOENT)
+        snprintf(err, errlen, "%s: cannot remove a stale socket: %s", path, strerror(errno));
+    else
+        return 0;
+    return -1;
+}
+
+/* With path NULL, the socket goes into a fresh private directory. */
 static int listen_unix(struct db__listener *l, const char *path, char *err, size_t errlen)
 {
     struct db__addr a;
-    if (!path) {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(l->dir, sizeof(l->dir), "%s/overlap-db-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp(l->dir)) { /* mkdtemp makes it 0700 */
-            snprintf(err, errlen, "cannot make a private directory: %s", strerror(errno));
-            return -1;
-        }
-        l->made_dir = true;
-        snprintf(l->path, sizeof(l->path), "%s/" SOCKET_NAME, l->dir);
-    } else {
+    if (!path && make_private_dir(l, err, errlen) < 0)
+        return -1;
+    if (path)
         snprintf(l->path, sizeof(l->path), "%s", path);
-    }
     snprintf(l->addr, sizeof(l->addr), "unix:%s", l->path);
     if (db__parse_addr(l->addr, &a) < 0) {
         snprintf(err, errlen, "%s: a socket path is at most %zu bytes", l->path,
                  sizeof(l->path) - 1);
         l->path[0] = '\0';
+        return -1;
+    }
+    if (clear_stale_socket(&a, l->path, err, errlen) < 0) {
+        l->path[0] = '\0'; /* not ours: never unlink it */
         return -1;
     }
     l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
