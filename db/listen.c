@@ -79,11 +79,12 @@ static int listen_unix(struct db__listener *l, const char *path, char *err, size
     struct db__addr a;
     if (!path && make_private_dir(l, err, errlen) < 0)
         return -1;
-    if (path)
-        snprintf(l->path, sizeof(l->path), "%s", path);
+    /* a path cut to fit would be another path: listened on, then unlinked */
+    if (path && (size_t)snprintf(l->path, sizeof(l->path), "%s", path) >= sizeof(l->path))
+        l->path[0] = '\0';
     snprintf(l->addr, sizeof(l->addr), "unix:%s", l->path);
     if (db__parse_addr(l->addr, &a) < 0) {
-        snprintf(err, errlen, "%s: a socket path is at most %zu bytes", l->path,
+        snprintf(err, errlen, "%s: a socket path is 1 to %zu bytes", path ? path : l->path,
                  sizeof(l->path) - 1);
         l->path[0] = '\0';
         return -1;

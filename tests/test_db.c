@@ -1032,11 +1032,13 @@ Test(server, listens_on_tcp_and_a_given_unix_path, .init = make_dir, .fini = rem
     cr_expect_neq(access(addr + 5, F_OK), 0, "the socket is removed");
 }
 
-/* Runs overlap with args (a shell fragment); stdout and stderr into out. */
+/* Runs overlap with args (a shell fragment); stdout and stderr into out.
+ * A command that should exit but serves instead is stopped after a minute
+ * (status 124), so such a regression fails the test rather than hangs it. */
 static int run(const char *args, char *out, size_t cap)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "%s %s 2>&1", OVERLAP_BIN, args);
+    snprintf(cmd, sizeof(cmd), "timeout 60 %s %s 2>&1", OVERLAP_BIN, args);
     FILE *p = popen(cmd, "r");
     cr_assert_not_null(p);
     size_t n = fread(out, 1, cap - 1, p);
@@ -1102,6 +1104,20 @@ Test(server, a_second_database_on_a_live_socket_refuses_to_start, .init = make_d
     expect_one_line(out, want);
     expect_answers(c, 7); /* the first one's socket is still in place */
     stop_db(c);
+}
+
+Test(server, a_socket_path_too_long_is_refused_not_cut, .init = make_dir, .fini = remove_dir)
+{
+    char addr[400], out[4096], want[64];
+    size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+    int n = snprintf(addr, sizeof(addr), "unix:%s/", dir);
+    memset(addr + n, 'a', max);
+    addr[n + (int)max] = '\0';
+    cr_expect_eq(run(db_args_at(addr), out, sizeof(out)), 1, "%s", out);
+    snprintf(want, sizeof(want), "a socket path is 1 to %zu bytes", max);
+    expect_one_line(out, want);
+    addr[5 + max] = '\0'; /* where a cut path would have gone */
+    cr_expect_neq(access(addr + 5, F_OK), 0, "nothing listens at %s", addr + 5);
 }
 
 Test(server, a_file_that_is_not_a_socket_is_left_untouched, .init = make_dir, .fini = remove_dir)
