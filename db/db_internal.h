@@ -1,6 +1,7 @@
 /* What the db module's own files share and nothing outside it needs: the
  * wire layout's constants, big-endian field helpers, the server's entry
- * points and the address parser. Names carry the internal prefix db__. */
+ * points, the listener and the address parser. Names carry the internal
+ * prefix db__. */
 #ifndef OVERLAP_DB_INTERNAL_H
 #define OVERLAP_DB_INTERNAL_H
 
