@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "db_internal.h"
+#include "proc.h"
 
 #define THROUGHPUT_INFLIGHT 64
 #define LATENESS_CONNS      10
@@ -40,13 +41,6 @@ static const char bench_workload[] =
     "[request.point]\nsteps = query point\n";
 
 enum { Q_POINT = 0, Q_HELD = 1, Q_IDLE = 2 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- one client connection keeping a number of queries in flight ---- */
 
@@ -84,7 +78,7 @@ static int drive(struct client *cl, int n, uint64_t count_from, uint64_t until)
 {
     struct pollfd pf[LATENESS_CONNS];
     for (;;) {
-        uint64_t now = now_ns();
+        uint64_t now = proc_now_ns();
         if (now >= until)
             return 0;
         for (int i = 0; i < n; i++) {
@@ -148,13 +142,13 @@ static void *probe_timerfd(void *arg)
     if (tfd < 0)
         return NULL;
     while (!atomic_load(&fp->stop) && fp->n < fp->cap) {
-        uint64_t deadline = now_ns() + 1000000u, expirations;
+        uint64_t deadline = proc_now_ns() + 1000000u, expirations;
         struct itimerspec its = {.it_value = {.tv_sec = (time_t)(deadline / 1000000000u),
                                               .tv_nsec = (long)(deadline % 1000000000u)}};
         if (timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL) < 0 ||
             read(tfd, &expirations, sizeof(expirations)) != sizeof(expirations))
             break;
-        uint64_t late = now_ns() - deadline;
+        uint64_t late = proc_now_ns() - deadline;
         if (atomic_load(fp->recording))
             fp->samples[fp->n++] = late;
     }
@@ -181,6 +175,26 @@ static void print_spread(const char *what, uint64_t *v, size_t n)
            v[n / 2] / 1e3, v[(size_t)((double)(n - 1) * 0.99)] / 1e3, v[n - 1] / 1e3, n);
 }
 
+/* ---- the server's side: how late held answers leave ---- */
+
+/* Filled by the server's thread through its on_due hook; read once that
+ * thread has stopped. */
+struct lateness {
+    atomic_bool recording; /* samples count only inside the window; flipped by the bench */
+    uint64_t *samples;
+    size_t n, cap;
+    size_t peak_held; /* the most answers the server held at once */
+};
+
+static void on_answer_due(void *ctx, uint64_t deadline, uint64_t now, size_t held)
+{
+    struct lateness *l = ctx;
+    if (held > l->peak_held)
+        l->peak_held = held;
+    if (l->n < l->cap && atomic_load(&l->recording))
+        l->samples[l->n++] = now - deadline;
+}
+
 /* ---- the run ---- */
 
 struct bench {
@@ -189,7 +203,7 @@ struct bench {
     struct db__server *server;
     pthread_t server_thread;
     int stop_fd;
-    atomic_bool recording; /* the server keeps lateness samples meanwhile */
+    struct lateness late;
 };
 
 static void *run_server(void *arg)
@@ -233,7 +247,8 @@ static int start(struct bench *b, uint64_t seed)
     struct db__server_config cfg = {.wl = b->wl,
                                     .listen = b->sock,
                                     .seed = seed,
-                                    .recording = &b->recording,
+                                    .on_due = on_answer_due,
+                                    .on_due_ctx = &b->late,
                                     .stop_fd = b->stop_fd};
     if (b->stop_fd < 0 || db__server_open(&cfg, &b->server, err, sizeof(err), &status) < 0) {
         fprintf(stderr, "overlap db --bench: %s\n", b->stop_fd < 0 ? strerror(errno) : err);
@@ -267,7 +282,7 @@ static int phase_throughput(struct bench *b, double seconds)
 {
     struct client cl = {0};
     int rc = open_clients(&cl, 1, b->addr, b->wl, Q_POINT, THROUGHPUT_INFLIGHT);
-    uint64_t t0 = now_ns(), from = t0 + WARMUP_NS, until = from + (uint64_t)(seconds * 1e9);
+    uint64_t t0 = proc_now_ns(), from = t0 + WARMUP_NS, until = from + (uint64_t)(seconds * 1e9);
     if (rc == 0)
         rc = drive(&cl, 1, from, until);
     if (rc == 0) {
@@ -292,15 +307,15 @@ static int phase_lateness(struct bench *b, double seconds, struct floor_probe *f
         close_clients(cl, LATENESS_CONNS);
         return rc;
     }
-    uint64_t t0 = now_ns(), from = t0 + WARMUP_NS, until = from + (uint64_t)(seconds * 1e9);
+    uint64_t t0 = proc_now_ns(), from = t0 + WARMUP_NS, until = from + (uint64_t)(seconds * 1e9);
     rc = drive(cl, LATENESS_CONNS, from, from); /* warm up: fill the heap */
     double cpu0 = thread_cpu_s(b->server_thread);
-    atomic_store(&b->recording, true);
+    atomic_store(&b->late.recording, true);
     if (rc == 0)
         rc = drive(cl, LATENESS_CONNS, from, until);
-    atomic_store(&b->recording, false);
+    atomic_store(&b->late.recording, false);
     double cpu = thread_cpu_s(b->server_thread) - cpu0;
-    double wall = (double)(now_ns() - from) / 1e9;
+    double wall = (double)(proc_now_ns() - from) / 1e9;
     atomic_store(&fp->stop, true);
     pthread_join(probe, NULL);
     uint64_t answered = 0, bad = 0;
@@ -322,16 +337,16 @@ static int phase_idle(struct bench *b)
     struct client cl[LATENESS_CONNS];
     memset(cl, 0, sizeof(cl));
     int rc = open_clients(cl, LATENESS_CONNS, b->addr, b->wl, Q_IDLE, LATENESS_PER_CONN);
-    uint64_t t0 = now_ns();
+    uint64_t t0 = proc_now_ns();
     double cpu0 = 0, cpu = 0, wall = 1;
     if (rc == 0)
         rc = drive(cl, LATENESS_CONNS, 0, t0 + 200000000u); /* all sent and held */
     if (rc == 0) {
-        uint64_t w0 = now_ns();
+        uint64_t w0 = proc_now_ns();
         cpu0 = thread_cpu_s(b->server_thread);
         rc = drive(cl, LATENESS_CONNS, 0, t0 + 900000000u);
         cpu = thread_cpu_s(b->server_thread) - cpu0;
-        wall = (double)(now_ns() - w0) / 1e9;
+        wall = (double)(proc_now_ns() - w0) / 1e9;
     }
     if (rc == 0)
         rc = drive(cl, LATENESS_CONNS, 0, t0 + 2000000000u);
@@ -348,11 +363,16 @@ static int phase_idle(struct bench *b)
 
 int db__bench_main(double seconds, uint64_t seed)
 {
-    struct bench b = {.stop_fd = -1};
-    struct floor_probe fp = {.cap = 1u << 20, .recording = &b.recording};
+    struct bench b = {.stop_fd = -1, .late.cap = 1u << 22}; /* 4M samples: a long run */
+    struct floor_probe fp = {.cap = 1u << 20, .recording = &b.late.recording};
     signal(SIGPIPE, SIG_IGN);
     fp.samples = malloc(fp.cap * sizeof(*fp.samples));
-    int rc = fp.samples ? start(&b, seed) : 1;
+    b.late.samples = malloc(b.late.cap * sizeof(*b.late.samples));
+    int rc = 1;
+    if (fp.samples && b.late.samples)
+        rc = start(&b, seed);
+    else
+        fprintf(stderr, "overlap db --bench: out of memory\n");
     if (rc == 0 && (rc = phase_throughput(&b, seconds)) == 0 && (rc = phase_idle(&b)) == 0)
         rc = phase_lateness(&b, seconds, &fp);
     if (rc < 0)
@@ -362,17 +382,16 @@ int db__bench_main(double seconds, uint64_t seed)
         uint64_t one = 1;
         if (write(b.stop_fd, &one, sizeof(one)) == sizeof(one))
             pthread_join(b.server_thread, NULL);
-        size_t n;
-        uint64_t *late = (uint64_t *)db__server_lateness(b.server, &n);
         printf("lateness (actual - deadline) in the 10 ms phase; the server held up to %zu "
                "answers at once:\n",
-               db__server_peak_held(b.server));
-        print_spread("lateness of answers (server)", late, n);
+               b.late.peak_held);
+        print_spread("lateness of answers (server)", b.late.samples, b.late.n);
         print_spread("lateness of a bare 1 ms timerfd", fp.samples, fp.n);
         db__server_close(b.server);
         b.server = NULL;
     }
     finish(&b);
     free(fp.samples);
+    free(b.late.samples);
     return rc == 0 ? 0 : 1;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "db_internal.h"
+#include "proc.h"
 
 /* ---- addresses ---- */
 
@@ -31,26 +32,16 @@ static int parse_unix(const char *path, struct db__addr *out)
     return 0;
 }
 
-/* tcp:HOST:PORT, tcp::PORT or tcp:PORT; HOST may be [v6]. */
+/* tcp:HOST:PORT, tcp::PORT or tcp:PORT; HOST may be [v6]. A missing HOST is
+ * 127.0.0.1: the database listens on loopback unless told otherwise. */
 static int parse_tcp(const char *text, struct db__addr *out)
 {
     char host[256] = "127.0.0.1";
     const char *port = text, *colon = strrchr(text, ':');
-    if (colon) {
-        const char *h = text;
-        size_t hl = (size_t)(colon - text);
-        if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-            h++;
-            hl -= 2;
-        }
-        if (hl >= sizeof(host))
-            return -EINVAL;
-        if (hl > 0) {
-            memcpy(host, h, hl);
-            host[hl] = '\0';
-        }
-        port = colon + 1;
-    }
+    if (colon == text)
+        port = text + 1;
+    else if (colon && proc_split_addr(text, host, sizeof(host), &port) < 0)
+        return -EINVAL;
     char *end;
     long p = strtol(port, &end, 10);
     if (!*port || *end || p < 0 || p > 65535)
@@ -252,18 +243,11 @@ void db_conn_close(struct db_conn *c)
     free(c);
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Waits until fd has events or the deadline passes: 0 or -ETIMEDOUT. */
 static int wait_for(int fd, short events, uint64_t deadline)
 {
     for (;;) {
-        uint64_t now = now_ns();
+        uint64_t now = proc_now_ns();
         if (now >= deadline)
             return -ETIMEDOUT;
         uint64_t left = deadline - now;
@@ -322,7 +306,7 @@ int db_conn_query(struct db_conn *c, uint16_t query, const struct db_value *para
 {
     if (c->broken)
         return -EPIPE;
-    uint64_t now = now_ns();
+    uint64_t now = proc_now_ns();
     uint64_t deadline = timeout_ns < UINT64_MAX - now ? now + timeout_ns : UINT64_MAX;
     uint32_t tag = ++c->next_tag;
     int rc = outq_add_query(&c->out, tag, query, params, nparams);

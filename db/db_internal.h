@@ -1,13 +1,13 @@
 /* What the db module's own files share and nothing outside it needs: the
  * wire layout's constants, big-endian field helpers, the server's entry
- * points and the address parser. Names carry the internal prefix db__. */
+ * points, the listener and the address parser. Names carry the internal
+ * prefix db__. */
 #ifndef OVERLAP_DB_INTERNAL_H
 #define OVERLAP_DB_INTERNAL_H
 
 #include <endian.h>
 #include <netdb.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -90,6 +90,26 @@ struct db__addr {
  * -EHOSTUNREACH when the host does not resolve. */
 int db__parse_addr(const char *addr, struct db__addr *out);
 
+/* sun_path's size: the longest Unix socket path is one byte shorter. */
+#define DB__SUN_PATH sizeof(((struct sockaddr_un *)0)->sun_path)
+
+/* The listening socket, and what closing it removes: the Unix socket file
+ * and the private directory only when this listener made them. */
+struct db__listener {
+    int fd;                       /* -1 when not listening */
+    bool made_dir;                /* dir is ours to remove */
+    char addr[DB__SUN_PATH + 16]; /* as printed after `listening ` */
+    char path[DB__SUN_PATH];      /* the Unix socket to unlink, or "" */
+    char dir[DB__SUN_PATH];
+};
+
+/* Listens on `unix:PATH`, `tcp:HOST:PORT`, or (addr NULL) a Unix socket in
+ * a fresh private 0700 directory. 0, or -1 with a message in err; l can be
+ * closed either way. */
+int db__listen(struct db__listener *l, const char *addr, char *err, size_t errlen);
+/* Closes the socket and removes what the listener made. */
+void db__listener_close(struct db__listener *l);
+
 /* The SQLite side: one connection, the dataset, a prepared statement per
  * query of the workload. */
 struct db__store;
@@ -121,6 +141,13 @@ struct db__faults {
     double close_rate; /* close the connection when the answer is due */
 };
 
+/* Runs on the server's thread as each held answer falls due and leaves
+ * (queued for writing, or its connection closed by an injected fault), with
+ * its deadline, the time it left, and how many answers were held at that
+ * moment, it included. An answer due on arrival is never held and never
+ * reported. The bench records lateness through it. */
+typedef void (*db__on_due)(void *ctx, uint64_t deadline, uint64_t now, size_t held);
+
 /* What the server needs to start; set once by db_main or the bench. */
 struct db__server_config {
     const struct wl_workload *wl;
@@ -128,9 +155,8 @@ struct db__server_config {
     const char *file;   /* NULL: in memory */
     uint64_t seed;
     struct db__faults faults;
-    /* The bench: while *recording is true, each held answer's lateness is
-     * kept (NULL: never). The bench flips it from another thread. */
-    const atomic_bool *recording;
+    db__on_due on_due; /* NULL: nothing is reported */
+    void *on_due_ctx;
     int stop_fd; /* readable once: stop (a signalfd or an eventfd) */
 };
 
@@ -148,10 +174,6 @@ int db__server_run(struct db__server *s);
 /* Closes every connection, unlinks the socket (and its directory when the
  * server made it) and frees everything. */
 void db__server_close(struct db__server *s);
-/* The bench: lateness samples (ns) of held answers, and the most answers
- * held at once. Valid until db__server_close. */
-const uint64_t *db__server_lateness(const struct db__server *s, size_t *n);
-size_t db__server_peak_held(const struct db__server *s);
 /* Frames sent (results and errors), and held answers dropped because their
  * client left or lost framing. Read once the loop has stopped. */
 void db__server_counts(const struct db__server *s, uint64_t *answered, uint64_t *dropped);

@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "db_internal.h"
+#include "proc.h"
 
 #define DEFAULT_BENCH_SECONDS 3.0
 
@@ -136,17 +136,6 @@ static int parse_args(int argc, char **argv, struct options *o)
     return 0;
 }
 
-/* A thousand clients need a thousand descriptors: take what the hard limit
- * allows. */
-static void raise_fd_limit(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
 /* SIGINT and SIGTERM become readable events on the returned fd. */
 static int stop_signals(void)
 {
@@ -178,8 +167,7 @@ static int serve(struct options *o, struct wl_workload *wl)
         close(o->cfg.stop_fd);
         return status;
     }
-    printf("listening %s\n", db__server_addr(s));
-    fflush(stdout);
+    proc_announce(db__server_addr(s));
     int rc = db__server_run(s);
     uint64_t answered, dropped;
     db__server_counts(s, &answered, &dropped);
@@ -198,7 +186,7 @@ int db_main(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc < 0 ? 0 : rc;
-    raise_fd_limit();
+    proc_raise_nofile(0); /* a thousand clients need a thousand descriptors */
     if (o.bench)
         return db__bench_main(o.seconds, o.cfg.seed);
     struct wl_workload *wl;

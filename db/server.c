@@ -1,165 +1,77 @@
 /* The `overlap db` loop: one thread, one epoll set, one SQLite connection.
- * A query runs at once; its answer is held in a timer heap until arrival +
- * sampled latency, and a timerfd armed (TFD_TIMER_ABSTIME) for the earliest
- * deadline wakes the loop then, so answers leave in deadline order without
- * busy-polling. Invariants: every held answer is both in the heap and on its
- * connection's list; a connection is freed only at the end of a loop round,
- * so no event of the round can point at freed memory. */
+ * A query runs at once; its answer is held in a deadline heap (proc/heap.h)
+ * until arrival + sampled latency, and a timerfd armed (TFD_TIMER_ABSTIME)
+ * for the earliest deadline wakes the loop then, so answers leave in deadline
+ * order without busy-polling. The listening socket is listen.c's. Invariants:
+ * every held answer is both in the heap and on its connection's list; a
+ * connection is freed only at the end of a loop round, so no event of the
+ * round can point at freed memory. */
 #define _GNU_SOURCE /* accept4 */
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "db_internal.h"
+#include "heap.h"
+#include "proc.h"
 
-#define LISTEN_BACKLOG 4096       /* accept storms queue in the kernel */
-#define MAX_EVENTS     256        /* events taken per epoll_wait */
-#define OUT_HIGH       (4u << 20) /* unsent bytes past which a connection is not read */
-#define HELD_HIGH      65536      /* held answers past which a connection is not read */
-#define FIRE_EVERY     16         /* frames decoded between two looks at the heap */
-#define SOCKET_NAME    "db.sock"
+#define DB__MAX_EVENTS 256        /* events taken per epoll_wait */
+#define DB__OUT_HIGH   (4u << 20) /* unsent bytes past which a connection is not read */
+#define DB__HELD_HIGH  65536      /* held answers past which a connection is not read */
+#define DB__FIRE_EVERY 16         /* frames decoded between two looks at the heap */
 
 /* One answer held until its deadline. */
-struct pending {
-    uint64_t deadline;
-    uint64_t seq;      /* arrival order breaks deadline ties */
-    size_t heap_index; /* where it sits in the heap */
-    struct conn *conn;
-    struct pending *prev, *next; /* the connection's held answers */
-    bool close_instead;          /* fault injection: close rather than answer */
+struct db__held {
+    struct heap_node node; /* in the server's heap, by deadline */
+    struct db__conn *conn;
+    struct db__held *prev, *next; /* the connection's held answers */
+    bool close_instead;           /* fault injection: close rather than answer */
     uint32_t size;
     uint8_t data[];
 };
 
-enum conn_state {
-    CONN_OPEN,    /* reading queries, writing answers */
-    CONN_CLOSING, /* framing lost: flush what is queued, then close */
-    CONN_DEAD,    /* to be freed at the end of the round */
+enum db__conn_state {
+    DB__CONN_OPEN,    /* reading queries, writing answers */
+    DB__CONN_CLOSING, /* framing lost: flush what is queued, then close */
+    DB__CONN_DEAD,    /* to be freed at the end of the round */
 };
 
-struct conn {
+struct db__conn {
     int fd;
-    enum conn_state state;
+    enum db__conn_state state;
     uint32_t events; /* what epoll watches now */
     bool dirty;      /* on the server's dirty list: output to flush */
     struct db_reader in;
     struct db__outq out;
-    struct pending *held; /* answers not yet due */
+    struct db__held *held; /* answers not yet due */
     size_t nheld;
-    struct conn *prev, *next; /* every connection */
-    struct conn *next_dirty, *next_dead;
+    struct db__conn *prev, *next; /* every connection */
+    struct db__conn *next_dirty, *next_dead;
 };
 
 struct db__server {
     struct db__server_config cfg;
     struct db__store *store;
-    int epfd, lfd, tfd;
+    struct db__listener listener;
+    int epfd, tfd;
     bool accepting; /* the listener is in the epoll set (not out of fds) */
-    bool made_dir;  /* the socket's private directory is ours to remove */
-    char addr[sizeof(((struct sockaddr_un *)0)->sun_path) + 16];
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* Unix socket, or "" */
-    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
     struct wl_rng latency_rng, fault_rng;
-    struct pending **heap;
-    size_t nheap, heap_cap, peak_held;
-    uint64_t armed; /* the deadline the timerfd is set for; 0: none */
-    uint64_t seq;
+    struct heap heap;           /* every held answer; equal deadlines leave in arrival order */
+    uint64_t armed;             /* the deadline the timerfd is set for; 0: none */
     uint64_t answered, dropped; /* frames queued to clients; answers whose client left */
-    struct conn *conns, *dirty, *dead;
-    uint64_t *lateness; /* the bench only */
-    size_t nlateness, lateness_cap;
+    struct db__conn *conns, *dirty, *dead;
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* ---- the timer heap: a binary min-heap on (deadline, seq) ---- */
-
-static bool earlier(const struct pending *a, const struct pending *b)
-{
-    return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
-}
-
-static void heap_set(struct db__server *s, size_t i, struct pending *p)
-{
-    s->heap[i] = p;
-    p->heap_index = i;
-}
-
-static void heap_up(struct db__server *s, size_t i)
-{
-    struct pending *p = s->heap[i];
-    while (i > 0 && earlier(p, s->heap[(i - 1) / 2])) {
-        heap_set(s, i, s->heap[(i - 1) / 2]);
-        i = (i - 1) / 2;
-    }
-    heap_set(s, i, p);
-}
-
-static void heap_down(struct db__server *s, size_t i)
-{
-    struct pending *p = s->heap[i];
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= s->nheap)
-            break;
-        if (c + 1 < s->nheap && earlier(s->heap[c + 1], s->heap[c]))
-            c++;
-        if (!earlier(s->heap[c], p))
-            break;
-        heap_set(s, i, s->heap[c]);
-        i = c;
-    }
-    heap_set(s, i, p);
-}
-
-static int heap_push(struct db__server *s, struct pending *p)
-{
-    if (s->nheap == s->heap_cap) {
-        size_t cap = s->heap_cap ? s->heap_cap * 2 : 1024;
-        struct pending **h = realloc(s->heap, cap * sizeof(*h));
-        if (!h)
-            return -ENOMEM;
-        s->heap = h;
-        s->heap_cap = cap;
-    }
-    s->heap[s->nheap++] = p;
-    heap_up(s, s->nheap - 1);
-    if (s->nheap > s->peak_held)
-        s->peak_held = s->nheap;
-    return 0;
-}
-
-static void heap_remove(struct db__server *s, struct pending *p)
-{
-    size_t i = p->heap_index;
-    struct pending *last = s->heap[--s->nheap];
-    if (i == s->nheap)
-        return;
-    heap_set(s, i, last);
-    if (i > 0 && earlier(last, s->heap[(i - 1) / 2]))
-        heap_up(s, i);
-    else
-        heap_down(s, i);
-}
 
 /* ---- connections ---- */
 
-static void set_events(struct db__server *s, struct conn *c, uint32_t events)
+static void set_events(struct db__server *s, struct db__conn *c, uint32_t events)
 {
     if (c->events == events)
         return;
@@ -168,7 +80,7 @@ static void set_events(struct db__server *s, struct conn *c, uint32_t events)
         c->events = events;
 }
 
-static void unhold(struct conn *c, struct pending *p)
+static void unhold(struct db__conn *c, struct db__held *p)
 {
     if (p->prev)
         p->prev->next = p->next;
@@ -180,28 +92,28 @@ static void unhold(struct conn *c, struct pending *p)
 }
 
 /* Drops every answer still held for c: its client will never read them. */
-static void drop_held(struct db__server *s, struct conn *c)
+static void drop_held(struct db__server *s, struct db__conn *c)
 {
     while (c->held) {
-        struct pending *p = c->held;
+        struct db__held *p = c->held;
         unhold(c, p);
-        heap_remove(s, p);
+        heap_remove(&s->heap, &p->node);
         free(p);
         s->dropped++;
     }
 }
 
-static void kill_conn(struct db__server *s, struct conn *c)
+static void kill_conn(struct db__server *s, struct db__conn *c)
 {
-    if (c->state == CONN_DEAD)
+    if (c->state == DB__CONN_DEAD)
         return;
-    c->state = CONN_DEAD;
+    c->state = DB__CONN_DEAD;
     drop_held(s, c);
     c->next_dead = s->dead;
     s->dead = c;
 }
 
-static void mark_dirty(struct db__server *s, struct conn *c)
+static void mark_dirty(struct db__server *s, struct db__conn *c)
 {
     if (c->dirty)
         return;
@@ -212,29 +124,29 @@ static void mark_dirty(struct db__server *s, struct conn *c)
 
 /* Reads are paused while a client does not take its answers or holds too
  * many in flight: the server's memory stays bounded per connection. */
-static void update_events(struct db__server *s, struct conn *c)
+static void update_events(struct db__server *s, struct db__conn *c)
 {
-    if (c->state == CONN_DEAD)
+    if (c->state == DB__CONN_DEAD)
         return;
-    bool backlog = c->out.len - c->out.sent > OUT_HIGH || c->nheld > HELD_HIGH;
+    bool backlog = c->out.len - c->out.sent > DB__OUT_HIGH || c->nheld > DB__HELD_HIGH;
     uint32_t ev = 0;
-    if (c->state == CONN_OPEN && !backlog)
+    if (c->state == DB__CONN_OPEN && !backlog)
         ev |= EPOLLIN;
     if (c->out.sent < c->out.len)
         ev |= EPOLLOUT;
     set_events(s, c, ev);
 }
 
-static void flush_conn(struct db__server *s, struct conn *c)
+static void flush_conn(struct db__server *s, struct db__conn *c)
 {
-    if (c->state == CONN_DEAD)
+    if (c->state == DB__CONN_DEAD)
         return;
     int rc = db__outq_write(&c->out, c->fd);
     if (rc < 0 && rc != -EAGAIN) {
         kill_conn(s, c);
         return;
     }
-    if (rc == 0 && c->state == CONN_CLOSING) {
+    if (rc == 0 && c->state == DB__CONN_CLOSING) {
         kill_conn(s, c);
         return;
     }
@@ -244,14 +156,14 @@ static void flush_conn(struct db__server *s, struct conn *c)
 static void flush_dirty(struct db__server *s)
 {
     while (s->dirty) {
-        struct conn *c = s->dirty;
+        struct db__conn *c = s->dirty;
         s->dirty = c->next_dirty;
         c->dirty = false;
         flush_conn(s, c);
     }
 }
 
-static void queue_bytes(struct db__server *s, struct conn *c, const void *data, size_t n)
+static void queue_bytes(struct db__server *s, struct db__conn *c, const void *data, size_t n)
 {
     if (db__outq_reserve(&c->out, n) < 0) {
         kill_conn(s, c); /* out of memory: this client loses its connection, not the server */
@@ -265,12 +177,12 @@ static void queue_bytes(struct db__server *s, struct conn *c, const void *data, 
 
 /* ---- answers falling due ---- */
 
-static void deliver(struct db__server *s, struct pending *p, uint64_t now)
+static void deliver(struct db__server *s, struct db__held *p, uint64_t now)
 {
-    struct conn *c = p->conn;
+    struct db__conn *c = p->conn;
     unhold(c, p);
-    if (s->lateness && s->nlateness < s->lateness_cap && atomic_load(s->cfg.recording))
-        s->lateness[s->nlateness++] = now - p->deadline;
+    if (s->cfg.on_due) /* p is out of the heap: len + 1 were held */
+        s->cfg.on_due(s->cfg.on_due_ctx, p->node.deadline, now, s->heap.len + 1);
     if (p->close_instead)
         kill_conn(s, c);
     else
@@ -282,14 +194,13 @@ static void deliver(struct db__server *s, struct pending *p, uint64_t now)
  * how many fell due. */
 static int fire_due(struct db__server *s)
 {
-    if (s->nheap == 0)
-        return 0;
-    uint64_t now = now_ns();
+    if (!heap_min(&s->heap))
+        return 0; /* nothing held: no clock read */
+    uint64_t now = proc_now_ns();
+    struct heap_node *x;
     int n = 0;
-    while (s->nheap > 0 && s->heap[0]->deadline <= now) {
-        struct pending *p = s->heap[0];
-        heap_remove(s, p);
-        deliver(s, p, now);
+    while ((x = heap_pop_due(&s->heap, now))) {
+        deliver(s, heap_entry(x, struct db__held, node), now);
         n++;
     }
     return n;
@@ -298,7 +209,7 @@ static int fire_due(struct db__server *s)
 /* Sets the timerfd for the earliest deadline, when that changed. */
 static void arm_timer(struct db__server *s)
 {
-    uint64_t next = s->nheap ? s->heap[0]->deadline : 0;
+    uint64_t next = heap_min(&s->heap) ? heap_next(&s->heap) : 0;
     if (next == s->armed)
         return;
     struct itimerspec its = {0};
@@ -312,25 +223,22 @@ static void arm_timer(struct db__server *s)
 
 /* Holds an answer until its deadline, or queues it now when it is already
  * due and nothing earlier waits (the zero-latency path skips the heap). */
-static void hold(struct db__server *s, struct conn *c, const uint8_t *data, size_t size,
+static void hold(struct db__server *s, struct db__conn *c, const uint8_t *data, size_t size,
                  uint64_t deadline, bool close_instead, uint64_t now)
 {
-    if (deadline <= now && !close_instead && (s->nheap == 0 || s->heap[0]->deadline > deadline)) {
+    if (deadline <= now && !close_instead && heap_next(&s->heap) > deadline) {
         queue_bytes(s, c, data, size);
         return;
     }
-    struct pending *p = malloc(sizeof(*p) + size);
+    struct db__held *p = malloc(sizeof(*p) + size);
     if (!p) {
         kill_conn(s, c);
         return;
     }
-    *p = (struct pending){.deadline = deadline,
-                          .seq = s->seq++,
-                          .conn = c,
-                          .close_instead = close_instead,
-                          .size = (uint32_t)size};
+    *p = (struct db__held){.conn = c, .close_instead = close_instead, .size = (uint32_t)size};
     memcpy(p->data, data, size);
-    if (heap_push(s, p) < 0) {
+    heap_node_init(&p->node);
+    if (heap_set(&s->heap, &p->node, deadline) < 0) {
         free(p);
         kill_conn(s, c);
         return;
@@ -347,8 +255,27 @@ static bool draw(struct wl_rng *rng, double rate)
     return rate > 0 && wl_rng_double(rng) < rate;
 }
 
+/* The injected faults of one query, drawn in a fixed order (stall, close,
+ * fail) so a seed gives the same faults run after run: may move *deadline,
+ * or turn fo into an error frame written in err. True: close instead. */
+static bool inject_faults(struct db__server *s, uint32_t tag, uint64_t *deadline,
+                          struct db_frame_out *fo, uint8_t *err, size_t errlen)
+{
+    const struct db__faults *f = &s->cfg.faults;
+    if (draw(&s->fault_rng, f->stall_rate))
+        *deadline += f->stall_ns;
+    if (draw(&s->fault_rng, f->close_rate))
+        return true;
+    if (draw(&s->fault_rng, f->fail_rate)) {
+        int n = db_encode_error(err, errlen, tag, DB_EUNAVAILABLE, "injected failure");
+        fo->data = err;
+        fo->size = (size_t)n;
+    }
+    return false;
+}
+
 /* Runs one whole query frame that arrived at `arrival`. */
-static void run_frame(struct db__server *s, struct conn *c, const uint8_t *frame, size_t size,
+static void run_frame(struct db__server *s, struct db__conn *c, const uint8_t *frame, size_t size,
                       uint64_t arrival)
 {
     struct db_query q;
@@ -365,27 +292,19 @@ static void run_frame(struct db__server *s, struct conn *c, const uint8_t *frame
         queue_bytes(s, c, fo.data, fo.size); /* refused before running: no latency */
         return;
     }
-    const struct db__faults *f = &s->cfg.faults;
     uint64_t deadline =
         arrival + wl_dist_sample(&s->cfg.wl->queries[q.query].latency, &s->latency_rng);
-    if (draw(&s->fault_rng, f->stall_rate))
-        deadline += f->stall_ns;
-    bool close_instead = draw(&s->fault_rng, f->close_rate);
-    if (!close_instead && draw(&s->fault_rng, f->fail_rate)) {
-        int n = db_encode_error(err, sizeof(err), q.tag, DB_EUNAVAILABLE, "injected failure");
-        fo.data = err;
-        fo.size = (size_t)n;
-    }
-    hold(s, c, fo.data, fo.size, deadline, close_instead, now_ns());
+    bool close_instead = inject_faults(s, q.tag, &deadline, &fo, err, sizeof(err));
+    hold(s, c, fo.data, fo.size, deadline, close_instead, proc_now_ns());
 }
 
 /* Framing is lost: answer with the tag when it can be read, then close. */
-static void lose_framing(struct db__server *s, struct conn *c, long why)
+static void lose_framing(struct db__server *s, struct db__conn *c, long why)
 {
     const uint8_t *buf = c->in.buf + c->in.start;
     size_t have = c->in.end - c->in.start;
     drop_held(s, c);
-    c->state = CONN_CLOSING;
+    c->state = DB__CONN_CLOSING;
     if (why == -EMSGSIZE && have >= DB__HEADER_BYTES) {
         uint8_t err[DB__ERROR_HEAD + DB_MAX_MESSAGE];
         char msg[128];
@@ -399,10 +318,10 @@ static void lose_framing(struct db__server *s, struct conn *c, long why)
 
 /* Runs every whole frame read so far; the heap is checked every few frames
  * so a long burst does not delay answers already due. */
-static void run_frames(struct db__server *s, struct conn *c, uint64_t arrival)
+static void run_frames(struct db__server *s, struct db__conn *c, uint64_t arrival)
 {
     int n = 0;
-    while (c->state == CONN_OPEN) {
+    while (c->state == DB__CONN_OPEN) {
         long size =
             db_frame_size(c->in.buf + c->in.start, c->in.end - c->in.start, DB_MAX_QUERY_FRAME);
         if (size < 0) {
@@ -413,12 +332,12 @@ static void run_frames(struct db__server *s, struct conn *c, uint64_t arrival)
             return;
         run_frame(s, c, c->in.buf + c->in.start, (size_t)size, arrival);
         c->in.start += (size_t)size;
-        if (++n % FIRE_EVERY == 0 && fire_due(s) > 0)
+        if (++n % DB__FIRE_EVERY == 0 && fire_due(s) > 0)
             flush_dirty(s); /* answers due mid-burst leave now, not after it */
     }
 }
 
-static void on_readable(struct db__server *s, struct conn *c)
+static void on_readable(struct db__server *s, struct db__conn *c)
 {
     size_t room;
     uint8_t *p = db_reader_space(&c->in, &room);
@@ -433,21 +352,21 @@ static void on_readable(struct db__server *s, struct conn *c)
         return;
     }
     db_reader_commit(&c->in, (size_t)n);
-    run_frames(s, c, now_ns());
+    run_frames(s, c, proc_now_ns());
     mark_dirty(s, c);
 }
 
-static void on_conn_event(struct db__server *s, struct conn *c, uint32_t events)
+static void on_conn_event(struct db__server *s, struct db__conn *c, uint32_t events)
 {
-    if (c->state == CONN_DEAD)
+    if (c->state == DB__CONN_DEAD)
         return;
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-        if (c->state == CONN_OPEN)
+        if (c->state == DB__CONN_OPEN)
             on_readable(s, c);
         else if (events & (EPOLLHUP | EPOLLERR))
             kill_conn(s, c);
     }
-    if ((events & EPOLLOUT) && c->state != CONN_DEAD)
+    if ((events & EPOLLOUT) && c->state != DB__CONN_DEAD)
         flush_conn(s, c);
 }
 
@@ -455,21 +374,21 @@ static void set_accepting(struct db__server *s, bool on)
 {
     if (s->accepting == on)
         return;
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->lfd};
-    if (epoll_ctl(s->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, s->lfd, &ev) == 0)
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &s->listener};
+    if (epoll_ctl(s->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, s->listener.fd, &ev) == 0)
         s->accepting = on;
 }
 
 static void on_accept(struct db__server *s)
 {
     for (;;) {
-        int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(s->listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
                 set_accepting(s, false); /* until a connection closes */
             return;
         }
-        struct conn *c = calloc(1, sizeof(*c));
+        struct db__conn *c = calloc(1, sizeof(*c));
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         if (!c || epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
             free(c);
@@ -488,7 +407,7 @@ static void on_accept(struct db__server *s)
     }
 }
 
-static void free_conn(struct db__server *s, struct conn *c)
+static void free_conn(struct db__server *s, struct db__conn *c)
 {
     drop_held(s, c);
     if (c->prev)
@@ -508,93 +427,11 @@ static void reap_dead(struct db__server *s)
     if (!s->dead)
         return;
     while (s->dead) {
-        struct conn *c = s->dead;
+        struct db__conn *c = s->dead;
         s->dead = c->next_dead;
         free_conn(s, c);
     }
     set_accepting(s, true);
-}
-
-/* ---- listening ---- */
-
-static int listen_unix(struct db__server *s, const char *path, char *err, size_t errlen)
-{
-    struct db__addr a;
-    if (!path) {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(s->dir, sizeof(s->dir), "%s/overlap-db-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp(s->dir)) { /* mkdtemp makes it 0700 */
-            snprintf(err, errlen, "cannot make a private directory: %s", strerror(errno));
-            return -1;
-        }
-        s->made_dir = true;
-        snprintf(s->path, sizeof(s->path), "%s/" SOCKET_NAME, s->dir);
-    } else {
-        snprintf(s->path, sizeof(s->path), "%s", path);
-    }
-    snprintf(s->addr, sizeof(s->addr), "unix:%s", s->path);
-    if (db__parse_addr(s->addr, &a) < 0) {
-        snprintf(err, errlen, "%s: a socket path is at most %zu bytes", s->path,
-                 sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
-        s->path[0] = '\0';
-        return -1;
-    }
-    s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (s->lfd < 0 || bind(s->lfd, (struct sockaddr *)&a.sa, a.salen) < 0) {
-        snprintf(err, errlen, "%s: cannot listen: %s", s->path, strerror(errno));
-        s->path[0] = '\0'; /* not ours: never unlink it */
-        return -1;
-    }
-    return 0;
-}
-
-static int listen_tcp(struct db__server *s, const char *addr, char *err, size_t errlen)
-{
-    struct db__addr a;
-    int one = 1;
-    if (db__parse_addr(addr, &a) < 0) {
-        snprintf(err, errlen, "bad address '%s' (expected tcp:HOST:PORT)", addr);
-        return -1;
-    }
-    s->lfd = socket(a.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (s->lfd < 0 || setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        bind(s->lfd, (struct sockaddr *)&a.sa, a.salen) < 0 ||
-        getsockname(s->lfd, (struct sockaddr *)&a.sa, &a.salen) < 0) {
-        snprintf(err, errlen, "%s: cannot listen: %s", addr, strerror(errno));
-        return -1;
-    }
-    char host[INET6_ADDRSTRLEN];
-    if (a.family == AF_INET6) {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a.sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-        snprintf(s->addr, sizeof(s->addr), "tcp:[%s]:%u", host, ntohs(in6->sin6_port));
-    } else {
-        struct sockaddr_in *in = (struct sockaddr_in *)&a.sa;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-        snprintf(s->addr, sizeof(s->addr), "tcp:%s:%u", host, ntohs(in->sin_port));
-    }
-    return 0;
-}
-
-static int open_listener(struct db__server *s, char *err, size_t errlen)
-{
-    const char *l = s->cfg.listen;
-    int rc;
-    if (!l)
-        rc = listen_unix(s, NULL, err, errlen);
-    else if (!strncmp(l, "unix:", 5))
-        rc = listen_unix(s, l + 5, err, errlen);
-    else if (!strncmp(l, "tcp:", 4))
-        rc = listen_tcp(s, l, err, errlen);
-    else {
-        snprintf(err, errlen, "bad address '%s' (expected unix:PATH or tcp:HOST:PORT)", l);
-        return -1;
-    }
-    if (rc == 0 && listen(s->lfd, LISTEN_BACKLOG) < 0) {
-        snprintf(err, errlen, "%s: cannot listen: %s", s->addr, strerror(errno));
-        rc = -1;
-    }
-    return rc;
 }
 
 /* ---- the server's life ---- */
@@ -615,23 +452,20 @@ int db__server_open(const struct db__server_config *cfg, struct db__server **out
         return -1;
     }
     s->cfg = *cfg;
-    s->epfd = s->lfd = s->tfd = -1;
+    heap_init(&s->heap);
+    s->epfd = s->tfd = s->listener.fd = -1;
     wl_rng_seed(&s->latency_rng, cfg->seed ^ 0x6c6174656e6379u); /* "latency" */
     wl_rng_seed(&s->fault_rng, cfg->seed ^ 0x6661756c7473u);     /* "faults" */
     if (db__store_open(cfg->wl, cfg->file, cfg->seed, &s->store, err, errlen, status) < 0)
         goto fail;
     *status = 1;
-    if (cfg->recording) {
-        s->lateness_cap = 1u << 22; /* 4M samples: a long bench run */
-        s->lateness = malloc(s->lateness_cap * sizeof(*s->lateness));
-    }
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (s->epfd < 0 || s->tfd < 0 || (cfg->recording && !s->lateness)) {
+    if (s->epfd < 0 || s->tfd < 0) {
         snprintf(err, errlen, "cannot start the loop: %s", strerror(errno));
         goto fail;
     }
-    if (open_listener(s, err, errlen) < 0)
+    if (db__listen(&s->listener, cfg->listen, err, errlen) < 0)
         goto fail;
     if (add_watch(s, s->tfd, &s->tfd) < 0 || add_watch(s, cfg->stop_fd, &s->cfg.stop_fd) < 0) {
         snprintf(err, errlen, "cannot start the loop: %s", strerror(errno));
@@ -647,14 +481,14 @@ fail:
 
 const char *db__server_addr(const struct db__server *s)
 {
-    return s->addr;
+    return s->listener.addr;
 }
 
 int db__server_run(struct db__server *s)
 {
-    struct epoll_event evs[MAX_EVENTS];
+    struct epoll_event evs[DB__MAX_EVENTS];
     for (;;) {
-        int n = epoll_wait(s->epfd, evs, MAX_EVENTS, -1);
+        int n = epoll_wait(s->epfd, evs, DB__MAX_EVENTS, -1);
         if (n < 0 && errno != EINTR)
             return -errno;
         for (int i = 0; i < n; i++) {
@@ -665,7 +499,7 @@ int db__server_run(struct db__server *s)
                 uint64_t expirations;
                 if (read(s->tfd, &expirations, sizeof(expirations)) > 0)
                     s->armed = 0;
-            } else if (tag == &s->lfd) {
+            } else if (tag == &s->listener) {
                 on_accept(s);
             } else {
                 on_conn_event(s, tag, evs[i].events);
@@ -684,35 +518,18 @@ void db__server_close(struct db__server *s)
         return;
     while (s->conns)
         free_conn(s, s->conns);
-    if (s->lfd >= 0)
-        close(s->lfd);
-    if (s->path[0])
-        unlink(s->path);
-    if (s->made_dir)
-        rmdir(s->dir);
+    db__listener_close(&s->listener);
     if (s->tfd >= 0)
         close(s->tfd);
     if (s->epfd >= 0)
         close(s->epfd);
     db__store_close(s->store);
-    free(s->heap);
-    free(s->lateness);
+    heap_free(&s->heap);
     free(s);
-}
-
-const uint64_t *db__server_lateness(const struct db__server *s, size_t *n)
-{
-    *n = s->nlateness;
-    return s->lateness;
 }
 
 void db__server_counts(const struct db__server *s, uint64_t *answered, uint64_t *dropped)
 {
     *answered = s->answered;
     *dropped = s->dropped;
-}
-
-size_t db__server_peak_held(const struct db__server *s)
-{
-    return s->peak_held;
 }

@@ -1032,17 +1032,110 @@ Test(server, listens_on_tcp_and_a_given_unix_path, .init = make_dir, .fini = rem
     cr_expect_neq(access(addr + 5, F_OK), 0, "the socket is removed");
 }
 
-/* Runs overlap with args (a shell fragment); stdout and stderr into out. */
+/* Runs overlap with args (a shell fragment); stdout and stderr into out.
+ * A command that should exit but serves instead is stopped after a minute
+ * (status 124), so such a regression fails the test rather than hangs it. */
 static int run(const char *args, char *out, size_t cap)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "%s %s 2>&1", OVERLAP_BIN, args);
+    snprintf(cmd, sizeof(cmd), "timeout 60 %s %s 2>&1", OVERLAP_BIN, args);
     FILE *p = popen(cmd, "r");
     cr_assert_not_null(p);
     size_t n = fread(out, 1, cap - 1, p);
     out[n] = '\0';
     int status = pclose(p);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* ---- a socket path that is already taken ---- */
+
+/* `overlap db` on the test workload at unix:PATH, as a shell fragment. */
+static const char *db_args_at(const char *addr)
+{
+    static char args[1024];
+    snprintf(args, sizeof(args), "db --workload %s --listen %s", write_file("w.ini", workload),
+             addr);
+    return args;
+}
+
+static void expect_answers(const struct child *c, int64_t id)
+{
+    struct db_conn *conn;
+    struct db_result res;
+    struct db_value v = int_value(id);
+    cr_assert_eq(db_conn_open(c->addr, &conn), 0, "%s answers", c->addr);
+    query_ok(conn, Q_WORLD, &v, 1, &res);
+    cr_expect_eq(res.values[0].i, id);
+    db_conn_close(conn);
+}
+
+/* Exactly one line of output, holding want. */
+static void expect_one_line(const char *out, const char *want)
+{
+    cr_expect(strstr(out, want) != NULL, "want '%s' in '%s'", want, out);
+    const char *nl = strchr(out, '\n');
+    cr_expect(nl && nl[1] == '\0', "one line: '%s'", out);
+}
+
+Test(server, a_socket_left_by_a_killed_database_is_replaced, .init = make_dir, .fini = remove_dir)
+{
+    char addr[300];
+    struct stat st;
+    snprintf(addr, sizeof(addr), "unix:%s/db.sock", dir);
+    struct child *c = start_db((const char *[]){"--listen", addr, NULL});
+    child_kill(c); /* SIGKILL: no chance to unlink the socket */
+    cr_assert_eq(stat(addr + 5, &st), 0, "the killed database left its socket file");
+    cr_assert(S_ISSOCK(st.st_mode));
+    c = start_db((const char *[]){"--listen", addr, NULL}); /* asserts `listening` */
+    cr_expect_str_eq(c->addr, addr);
+    expect_answers(c, 42);
+    stop_db(c);
+    cr_expect_neq(access(addr + 5, F_OK), 0, "the socket is removed at exit");
+}
+
+Test(server, a_second_database_on_a_live_socket_refuses_to_start, .init = make_dir,
+     .fini = remove_dir)
+{
+    char addr[300], out[4096], want[400];
+    snprintf(addr, sizeof(addr), "unix:%s/db.sock", dir);
+    struct child *c = start_db((const char *[]){"--listen", addr, NULL});
+    cr_expect_eq(run(db_args_at(addr), out, sizeof(out)), 1, "%s", out);
+    snprintf(want, sizeof(want), "another database is listening on %s", addr);
+    expect_one_line(out, want);
+    expect_answers(c, 7); /* the first one's socket is still in place */
+    stop_db(c);
+}
+
+Test(server, a_socket_path_too_long_is_refused_not_cut, .init = make_dir, .fini = remove_dir)
+{
+    char addr[400], out[4096], want[64];
+    size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
+    int n = snprintf(addr, sizeof(addr), "unix:%s/", dir);
+    memset(addr + n, 'a', max);
+    addr[n + (int)max] = '\0';
+    cr_expect_eq(run(db_args_at(addr), out, sizeof(out)), 1, "%s", out);
+    snprintf(want, sizeof(want), "a socket path is 1 to %zu bytes", max);
+    expect_one_line(out, want);
+    addr[5 + max] = '\0'; /* where a cut path would have gone */
+    cr_expect_neq(access(addr + 5, F_OK), 0, "nothing listens at %s", addr + 5);
+}
+
+Test(server, a_file_that_is_not_a_socket_is_left_untouched, .init = make_dir, .fini = remove_dir)
+{
+    char addr[600], out[4096], text[64] = "";
+    struct stat st;
+    const char *path = write_file("notes.txt", "keep me\n");
+    snprintf(addr, sizeof(addr), "unix:%s", path);
+    cr_expect_eq(run(db_args_at(addr), out, sizeof(out)), 1, "%s", out);
+    expect_one_line(out, path);
+    cr_expect(strstr(out, "not a socket") != NULL, "%s", out);
+    cr_assert_eq(stat(path, &st), 0, "the file is still there");
+    cr_expect(S_ISREG(st.st_mode));
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    cr_expect_not_null(fgets(text, sizeof(text), f));
+    fclose(f);
+    cr_expect_str_eq(text, "keep me\n", "its contents are untouched");
 }
 
 Test(command, sql_errors_name_the_file_line_and_query, .init = make_dir, .fini = remove_dir)
