@@ -330,16 +330,47 @@ static void expect_charts(const char *dir, const char *const *engines, int n)
     }
 }
 
+/* What a chart drew for config i (its logs/plot-NAME-i.dat: x, y, lo, hi
+ * per point): the number of points, and of those with an error bar. */
+static void drawn_bars(const char *dir, const char *name, int i, int *points, int *bars)
+{
+    char path[700], line[256];
+    snprintf(path, sizeof(path), "%s/logs/plot-%s-%d.dat", dir, name, i);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    *points = *bars = 0;
+    while (fgets(line, sizeof(line), f)) {
+        double x, y, lo, hi;
+        if (sscanf(line, " %lf, %lf, %lf, %lf", &x, &y, &lo, &hi) != 4)
+            continue;
+        cr_expect(lo <= y && y <= hi, "%s: %s", path, line);
+        (*points)++;
+        *bars += hi > lo;
+    }
+    fclose(f);
+}
+
 Test(plot, every_chart_drawn_in_both_formats)
 {
     const char *dir = fixture_copy("all");
     draw_fixture(dir);
     const char *engines[] = {"pool:workers=1", "pool:workers=8", "async"};
     expect_charts(dir, engines, 3);
+    /* one run per point: the charts look as they did before repeats, with
+     * no error bar anywhere */
+    static const char *tables[] = {"throughput", "latency", "efficiency-closed", "efficiency-open"};
+    for (int t = 0; t < 4; t++)
+        for (int i = 1; i <= 3; i++) {
+            int points, bars;
+            drawn_bars(dir, tables[t], i, &points, &bars);
+            cr_expect_eq(points, 3, "%s, config %d: %d points", tables[t], i, points);
+            cr_expect_eq(bars, 0, "%s, config %d: %d error bars", tables[t], i, bars);
+        }
 }
 
-/* Three repeats a point: summary.csv written, every chart drawn. */
-Test(plot, repeats_are_drawn)
+/* Three repeats a point: summary.csv written, every chart drawn, each
+ * point of the throughput, latency and efficiency charts with its bar. */
+Test(plot, repeats_are_drawn_with_error_bars)
 {
     const char *dir = copy_of(REPEATS, "repeats");
     draw_fixture(dir);
@@ -352,6 +383,16 @@ Test(plot, repeats_are_drawn)
     cr_expect_eq(t.nrows, 32, "one row per point: 4 configs x (4 closed, 3 open, 1 timeline)");
     cr_expect_str_eq(csv_get(&t, 0, "repeats"), "3");
     csv_free(&t);
+    static const char *tables[] = {"throughput", "latency", "efficiency-closed", "efficiency-open"};
+    static const int npoints[] = {4, 3, 4, 3};
+    for (int c = 0; c < 4; c++)
+        for (int i = 1; i <= 4; i++) {
+            int points, bars;
+            drawn_bars(dir, tables[c], i, &points, &bars);
+            cr_expect_eq(points, npoints[c], "%s, config %d: %d points", tables[c], i, points);
+            cr_expect_eq(bars, points, "%s, config %d: %d of %d points with a bar", tables[c], i,
+                         bars, points);
+        }
 }
 
 Test(plot, report_is_self_contained)
