@@ -5,6 +5,9 @@
 
 #include <stddef.h>
 
+/* A buffer for plot_prepare's variables that holds any folder's. */
+#define PLOT_VARS_LEN 16384
+
 /* `overlap plot DIR [--scripts DIR]`: 0, 1 (a chart failed: the message names
  * the script and quotes gnuplot), or 2 (usage). */
 int plot_main(int argc, char **argv);
@@ -14,10 +17,11 @@ int plot_main(int argc, char **argv);
 int plot_dir(const char *dir, const char *scripts);
 
 /* The steps of plot_dir that need no gnuplot. plot_prepare reads dir's
- * runs.csv and timeline.csv, writes the timeline's derived tables beside them
- * and puts the gnuplot variables every script gets in vars; 0, or -1 with a
- * message in err. plot_write_report writes dir/report.html from the CSV files
- * and the SVGs present; 0 or -errno. */
+ * runs.csv and timeline.csv, writes summary.csv when it is missing or older
+ * than runs.csv, writes the timeline's derived tables and puts the gnuplot
+ * variables every script gets in vars; 0, or -1 with a message in err.
+ * plot_write_report writes dir/report.html from the CSV files (summary.csv
+ * brought up to date the same way) and the SVGs present; 0 or -errno. */
 int plot_prepare(const char *dir, char *vars, size_t len, char *err, size_t errlen);
 int plot_write_report(const char *dir);
 

@@ -1,10 +1,13 @@
 # Shared by every chart: the results folder's CSV conventions, the terminal,
-# and one colour per engine config, the same in every chart.
+# one colour per engine config, the same in every chart, and how a chart of
+# load points reads summary.csv (one row per point: its repeats' mean or
+# median with a 95 % interval; `overlap plot` writes it before any chart).
 # `overlap plot` sets dir (the results folder, absolute), fmt (png or svg) and
 # engines (the configs in the order the sweep ran them), and runs each script
 # from this folder. A script may set `height` (pixels of the PNG) first.
 set datafile separator ","
 runs = dir."/runs.csv"
+summary = dir."/summary.csv"
 if (!exists("engines")) {
     engines = system(sprintf("sed -n 's/^engines: //p' '%s/meta.txt'", dir))
 }
@@ -31,6 +34,32 @@ color(i) = palette[(i - 1) % 10 + 1]
 # plot then draws as one unbroken line.
 tmp(name, i) = sprintf("%s/logs/plot-%s-%d.dat", dir, name, i)
 ok(i, loop) = strcol("engine") eq engine(i) && strcol("loop") eq loop && strcol("status") eq "ok"
+# summary.csv's points of config i and one loop that have an ok run
+point(i, loop) = strcol("engine") eq engine(i) && strcol("loop") eq loop && column("repeats") > 0
+# An interval's end, or where the point has none (one repeat: summary.csv
+# leaves lo and hi empty) its estimate: the table then holds a bar of no
+# length, which `bar()` below leaves undrawn.
+end_or(name, estimate) = strcol(name) eq "" ? column(estimate) : column(name)
+# The y of an error bar from a table of x, y, lo, hi: undefined (nothing
+# drawn, and no warning) for a point without an interval.
+bar(y, lo, hi) = hi > lo ? y : NaN
+set errorbars 1.5
+# Configs whose bars would hide each other at one x are drawn side by side:
+# config i's points (not its bound) sit at x times dodge(i), a few percent
+# either side on a log axis, which no reader takes for another load. A
+# folder without intervals (n_intervals 0: one run per point) has no bar to
+# hide, and its points stay where they are.
+dodge(i) = n_intervals > 0 ? 2 ** ((i - (n + 1) / 2.0) * 0.03) : 1
+
+# Each config's Little's-law bound at C clients (closed loop) or at an
+# offered rate (open loop), from its ceiling (min(N/(c+w), cores/c), the
+# bound with unlimited clients) and the workload's c + w, which `overlap
+# plot` passes as ceilings and service_ms: runs.csv's bound_rps, point by
+# point, without reading it.
+ceiling(i) = real(word(ceilings, i))
+cap(i, x) = ceiling(i) > 0 && ceiling(i) < x ? ceiling(i) : x
+bound_closed(i, c) = service_ms > 0 ? cap(i, c * 1000.0 / service_ms) : ceiling(i)
+bound_open(i, rate) = cap(i, rate)
 
 set grid lc rgb "#e0e0e0"
 set border lc rgb "#555555"

@@ -1,6 +1,7 @@
 # What each config costs the machine as clients grow (closed loop): peak
 # resident memory, threads, and context switches per second (voluntary and
-# involuntary together).
+# involuntary together). A point's repeats are averaged (`smooth unique`:
+# one point per client count, the mean of its runs, in order of clients).
 chart = "cost"
 load "common.gp"
 set datafile columnheaders
@@ -27,18 +28,19 @@ eval panel(1, 3)
 set title "peak RSS"
 set ylabel "MiB"
 set yrange [0:*]
-plot for [i=1:n] tmp(chart, i) using 1:2 with linespoints lw 2 pt 7 ps 0.7 lc rgb color(i) \
-         title engine(i)
+plot for [i=1:n] tmp(chart, i) using 1:2 smooth unique with linespoints lw 2 pt 7 ps 0.7 \
+         lc rgb color(i) title engine(i)
 eval panel(2, 3)
 set title "threads"
 set ylabel "threads (log)"
 set logscale y
 set yrange [1:*]
-plot for [i=1:n] tmp(chart, i) using 1:3 with linespoints lw 2 pt 7 ps 0.7 lc rgb color(i)
+plot for [i=1:n] tmp(chart, i) using 1:3 smooth unique with linespoints lw 2 pt 7 ps 0.7 \
+         lc rgb color(i)
 eval panel(3, 3)
 set title "context switches"
 set ylabel "switches/s (log)"
-plot for [i=1:n] tmp(chart, i) using 1:($4 > 0 ? $4 : 1) with linespoints lw 2 pt 7 ps 0.7 \
-         lc rgb color(i)
+plot for [i=1:n] tmp(chart, i) using 1:($4 > 0 ? $4 : 1) smooth unique with linespoints lw 2 \
+         pt 7 ps 0.7 lc rgb color(i)
 eval legend
 unset multiplot

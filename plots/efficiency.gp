@@ -1,18 +1,29 @@
-# Efficiency: measured throughput over the bound, per load point. 1.0 means
+# Efficiency: measured throughput over the bound, per load point: the mean
+# of the repeats' throughput (summary.csv's throughput_mean) over the
+# point's Little's-law bound, its error bar the throughput's 95 % t
+# interval over the same bound (the bound is a number, not a measurement:
+# it adds no uncertainty). A point with one repeat has no bar. 1.0 means
 # the config did all its architecture allows; the grey line marks it.
 chart = "efficiency"
 load "common.gp"
 set datafile columnheaders
 do for [i=1:n] {
     set table tmp(chart."-closed", i) separator comma
-    plot runs using (column("clients")):(column("efficiency")) with table if (ok(i, "closed"))
+    plot summary using (column("clients")):(column("throughput_mean")): \
+        (end_or("throughput_lo", "throughput_mean")):(end_or("throughput_hi", "throughput_mean")) \
+        with table if (point(i, "closed"))
     unset table
     set table tmp(chart."-open", i) separator comma
-    plot runs using (column("rate")):(column("efficiency")) with table if (ok(i, "open"))
+    plot summary using (column("rate")):(column("throughput_mean")): \
+        (end_or("throughput_lo", "throughput_mean")):(end_or("throughput_hi", "throughput_mean")) \
+        with table if (point(i, "open"))
     unset table
 }
 set datafile nocolumnheaders
-set multiplot title "Efficiency: throughput / Little's-law bound"
+# a table's row x, mean, lo, hi as efficiency: each over the bound at x
+eff(v, b) = b > 0 ? v / b : NaN
+set multiplot title "Efficiency: throughput / Little's-law bound (mean of the repeats, " . \
+                    "bars: 95% interval)"
 set ylabel "efficiency"
 set yrange [0:1.2<*]
 set logscale x
@@ -25,8 +36,12 @@ eval panel(1, 2)
 set title "closed loop"
 set xlabel "concurrent clients (log)"
 if (n_closed > 0) {
-    plot for [i=1:n] tmp(chart."-closed", i) using 1:2 with linespoints lw 2 pt 7 ps 0.8 \
-             lc rgb color(i) title engine(i)
+    plot for [i=1:n] tmp(chart."-closed", i) using ($1 * dodge(i)):(eff($2, bound_closed(i, $1))) \
+             with linespoints lw 2 pt 7 ps 0.8 lc rgb color(i) title engine(i), \
+         for [i=1:n] tmp(chart."-closed", i) using ($1 * dodge(i)): \
+             (eff(bar($2, $3, $4), bound_closed(i, $1))):(eff($3, bound_closed(i, $1))): \
+             (eff($4, bound_closed(i, $1))) with yerrorbars lw 1.5 pt 7 ps 0.8 lc rgb color(i) \
+             notitle
 } else {
     set xrange [1:10]
     set label 1 "no closed-loop load point" at graph 0.5, graph 0.5 center
@@ -39,8 +54,12 @@ set title "open loop"
 set xlabel "offered rate (requests/s, log)"
 unset key
 if (n_open > 0) {
-    plot for [i=1:n] tmp(chart."-open", i) using 1:2 with linespoints lw 2 pt 7 ps 0.8 \
-             lc rgb color(i) title engine(i)
+    plot for [i=1:n] tmp(chart."-open", i) using ($1 * dodge(i)):(eff($2, bound_open(i, $1))) \
+             with linespoints lw 2 pt 7 ps 0.8 lc rgb color(i) title engine(i), \
+         for [i=1:n] tmp(chart."-open", i) using ($1 * dodge(i)): \
+             (eff(bar($2, $3, $4), bound_open(i, $1))):(eff($3, bound_open(i, $1))): \
+             (eff($4, bound_open(i, $1))) with yerrorbars lw 1.5 pt 7 ps 0.8 lc rgb color(i) \
+             notitle
 } else {
     set xrange [1:10]
     set label 1 "no open-loop load point" at graph 0.5, graph 0.5 center

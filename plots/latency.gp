@@ -1,18 +1,27 @@
-# Latency vs offered rate (open loop): p99 solid, p50 dotted, log-log. Latency
-# is counted from each request's intended send time, so a server that falls
-# behind shows it: the hockey stick. Each config's bound (ceilings) is a
-# dashed vertical line in its colour: the knee should sit just before it.
+# Latency vs offered rate (open loop), log-log. p99 solid: the median of
+# the repeats' p99s (summary.csv's p99_median), its error bar their
+# order-statistic interval (p99_lo to p99_hi: with fewer than 6 repeats
+# their minimum and maximum); p50 dotted: the mean of the repeats' p50s
+# (runs.csv, averaged per rate by `smooth unique`). A point with one repeat
+# has no bar. Latency is counted from each request's intended send time, so
+# a server that falls behind shows it: the hockey stick. Each config's bound
+# (ceilings) is a dashed vertical line in its colour: the knee should sit
+# just before it.
 chart = "latency"
 load "common.gp"
 set datafile columnheaders
 do for [i=1:n] {
     set table tmp(chart, i) separator comma
-    plot runs using (column("rate")):(column("p50_ms")):(column("p99_ms")) \
-        with table if (ok(i, "open"))
+    plot summary using (column("rate")):(column("p99_median")):(end_or("p99_lo", "p99_median")): \
+        (end_or("p99_hi", "p99_median")) with table if (point(i, "open"))
+    unset table
+    set table tmp(chart."-p50", i) separator comma
+    plot runs using (column("rate")):(column("p50_ms")) with table if (ok(i, "open"))
     unset table
 }
 set datafile nocolumnheaders
-set title "Latency vs offered load (open loop): p99 solid, p50 dotted; dashed: bound"
+set title "Latency vs offered load (open loop): p99 solid (median of the repeats, bar: " . \
+          "its interval), p50 dotted; dashed: bound"
 set xlabel "offered rate (requests/s, log)"
 set ylabel "latency (ms, log)"
 set logscale y
@@ -29,12 +38,14 @@ if (n_open == 0) {
     exit
 }
 do for [i=1:n] {
-    c = real(word(ceilings, i))
+    c = ceiling(i)
     if (c > 0) {
         set arrow i from c, graph 0 to c, graph 1 nohead dt 2 lw 1.5 lc rgb color(i)
     }
 }
-plot for [i=1:n] tmp(chart, i) using 1:3 with linespoints lw 2.5 pt 7 ps 0.8 lc rgb color(i) \
-         title engine(i), \
-     for [i=1:n] tmp(chart, i) using 1:2 with linespoints lw 1.5 dt 3 pt 6 ps 0.6 \
-         lc rgb color(i) notitle
+plot for [i=1:n] tmp(chart, i) using ($1 * dodge(i)):2 with linespoints lw 2.5 pt 7 ps 0.8 \
+         lc rgb color(i) title engine(i), \
+     for [i=1:n] tmp(chart, i) using ($1 * dodge(i)):(bar($2, $3, $4)):3:4 with yerrorbars \
+         lw 1.5 pt 7 ps 0.8 lc rgb color(i) notitle, \
+     for [i=1:n] tmp(chart."-p50", i) using ($1 * dodge(i)):2 smooth unique with linespoints \
+         lw 1.5 dt 3 pt 6 ps 0.6 lc rgb color(i) notitle

@@ -1,24 +1,33 @@
-# Throughput vs concurrent clients (closed loop, log x), each config's
-# Little's-law bound at the same client counts dashed in the same colour:
-# min(C/(c+w), N/(c+w) for a pool, cores/c), as runs.csv's bound_rps holds it.
-# Both lines join the same points the same way, so where the measurement
-# sits under its bound is where it really does.
+# Throughput vs concurrent clients (closed loop, log x): each point is the
+# mean of its repeats (summary.csv's throughput_mean), its error bar the
+# 95 % t interval of that mean (throughput_lo to throughput_hi); a point
+# with one repeat has no bar. Each config's Little's-law bound at the same
+# client counts is dashed in the same colour: min(C/(c+w), N/(c+w) for a
+# pool, cores/c), as runs.csv's bound_rps holds it. Both lines join the
+# same points the same way, so where the measurement sits under its bound
+# is where it really does. Where configs meet at one x, each is moved a few
+# percent sideways (dodge) so that every bar shows.
 chart = "throughput"
 load "common.gp"
 set datafile columnheaders
 do for [i=1:n] {
     set table tmp(chart, i) separator comma
-    plot runs using (column("clients")):(column("throughput_rps")):(column("bound_rps")) \
-        with table if (ok(i, "closed"))
+    plot summary using (column("clients")):(column("throughput_mean")): \
+        (end_or("throughput_lo", "throughput_mean")):(end_or("throughput_hi", "throughput_mean")) \
+        with table if (point(i, "closed"))
     unset table
 }
 set datafile nocolumnheaders
-set title "Throughput vs clients (closed loop); dashed: each config's Little's-law bound"
+set title "Throughput vs clients (closed loop): mean of the repeats, bars: 95% interval; " . \
+          "dashed: Little's-law bound"
 set xlabel "concurrent clients (log)"
 set ylabel "throughput (requests/s)"
 set logscale x 2
 set format x "%g"
 set yrange [0:*]
+# the data's own range, with room at each end for the outermost bars
+set autoscale xfix
+set offsets graph 0.04, graph 0.04, 0, 0
 if (n_closed == 0) {
     set xrange [1:2]
     set yrange [0:1]
@@ -26,6 +35,9 @@ if (n_closed == 0) {
     plot NaN notitle
     exit
 }
-plot for [i=1:n] tmp(chart, i) using 1:2 with linespoints lw 2 pt 7 ps 0.8 lc rgb color(i) \
-         title engine(i), \
-     for [i=1:n] tmp(chart, i) using 1:3 with lines lw 1.5 dt 2 lc rgb color(i) notitle
+plot for [i=1:n] tmp(chart, i) using ($1 * dodge(i)):2 with linespoints lw 2 pt 7 ps 0.8 \
+         lc rgb color(i) title engine(i), \
+     for [i=1:n] tmp(chart, i) using ($1 * dodge(i)):(bar($2, $3, $4)):3:4 with yerrorbars \
+         lw 1.5 pt 7 ps 0.8 lc rgb color(i) notitle, \
+     for [i=1:n] tmp(chart, i) using 1:(bound_closed(i, $1)) with lines lw 1.5 dt 2 \
+         lc rgb color(i) notitle

@@ -1,22 +1,31 @@
-/* `overlap plot`: every chart drawn from the fixture results folder in
- * tests/fixtures/results, each PNG a real image of a plausible size, each SVG
- * well-formed, report.html self-contained; a broken script or a missing
- * gnuplot fails with a message that names the script. */
+/* `overlap plot`: every chart drawn from the fixture results folders, each
+ * PNG a real image of a plausible size, each SVG well-formed, gnuplot
+ * silent, report.html self-contained; summary.csv written when missing or
+ * stale, and the report's claims stated with their intervals. A broken
+ * script or a missing gnuplot fails with a message that names the script.
+ * tests/fixtures/results has one run per point (a folder from before
+ * repeats); tests/fixtures/repeats three, with flags, a failed repeat, a
+ * noisy point and a third engine family whose peak ties with async's. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
+#include "csv.h"
 #include "plot.h"
+#include "xml_check.h"
 
 #define FIXTURE OVERLAP_SOURCE_DIR "/tests/fixtures/results"
+#define REPEATS OVERLAP_SOURCE_DIR "/tests/fixtures/repeats"
 #define SCRIPTS OVERLAP_SOURCE_DIR "/plots"
 
 static const char *charts[] = {"timeline", "throughput", "latency",
@@ -64,15 +73,20 @@ static void spit(const char *path, const char *text)
     fclose(f);
 }
 
-/* A copy of the fixture folder under tmp; returns its path. */
-static const char *fixture_copy(const char *name)
+/* A copy of a fixture folder under tmp; returns its path. */
+static const char *copy_of(const char *fixture, const char *name)
 {
     static char dir[512];
     char cmd[1200];
     snprintf(dir, sizeof(dir), "%s/%s", tmp, name);
-    snprintf(cmd, sizeof(cmd), "cp -r '%s' '%s'", FIXTURE, dir);
+    snprintf(cmd, sizeof(cmd), "cp -r '%s' '%s'", fixture, dir);
     cr_assert_eq(system(cmd), 0);
     return dir;
+}
+
+static const char *fixture_copy(const char *name)
+{
+    return copy_of(FIXTURE, name);
 }
 
 /* Runs `overlap plot ARGS` with stdout and stderr in out; returns the exit
@@ -128,141 +142,6 @@ static void expect_png(const char *path)
     free(png);
 }
 
-/* ---- a small XML well-formedness check ---- */
-
-#define MAX_IDS 4096
-
-struct xml {
-    const char *path;
-    int elements;
-    int nids, nrefs;
-    char ids[MAX_IDS][64], refs[MAX_IDS][64];
-    int svgs;
-};
-
-/* Collects id='x' and references (href='#x', url(#x)) from one tag. */
-static void scan_attrs(struct xml *x, const char *tag, size_t len)
-{
-    for (size_t i = 0; i + 5 < len; i++) {
-        const char *p = tag + i;
-        int is_id = !strncmp(p, " id=", 4) || !strncmp(p, "\tid=", 4) || !strncmp(p, "\nid=", 4);
-        int is_ref = !strncmp(p, "href=", 5) && (p[5] == '"' || p[5] == '\'') && p[6] == '#';
-        if (is_id && x->nids < MAX_IDS) {
-            const char *v = p + 5;
-            size_t n = strcspn(v, "'\"");
-            snprintf(x->ids[x->nids++], 64, "%.*s", (int)n, v);
-        } else if (is_ref && x->nrefs < MAX_IDS) {
-            const char *v = p + 7;
-            size_t n = strcspn(v, "'\"");
-            snprintf(x->refs[x->nrefs++], 64, "%.*s", (int)n, v);
-        } else if (!strncmp(p, "url(#", 5) && x->nrefs < MAX_IDS) {
-            const char *v = p + 5;
-            size_t n = strcspn(v, ")");
-            snprintf(x->refs[x->nrefs++], 64, "%.*s", (int)n, v);
-        }
-    }
-}
-
-/* Checks that text is well-formed XML (declarations, comments, CDATA, and
- * balanced elements with quoted attributes); fills x. Returns an error
- * message or NULL. */
-static const char *check_xml(const char *text, struct xml *x)
-{
-    static char err[256];
-    const char *stack[512];
-    size_t stack_len[512];
-    int depth = 0, roots = 0;
-    for (const char *p = text; *p;) {
-        if (*p != '<') {
-            if (*p == '&' && !strchr(p, ';'))
-                return "an unterminated entity";
-            p++;
-            continue;
-        }
-        if (!strncmp(p, "<!--", 4)) {
-            const char *end = strstr(p, "-->");
-            if (!end)
-                return "an unterminated comment";
-            p = end + 3;
-        } else if (!strncmp(p, "<![CDATA[", 9)) {
-            const char *end = strstr(p, "]]>");
-            if (!end)
-                return "an unterminated CDATA section";
-            p = end + 3;
-        } else if (p[1] == '?' || p[1] == '!') {
-            const char *end = strchr(p, '>');
-            if (!end)
-                return "an unterminated declaration";
-            p = end + 1;
-        } else {
-            /* a tag: find its end outside quotes */
-            const char *q = p + 1;
-            char quote = 0;
-            for (; *q && (quote || *q != '>'); q++) {
-                if (quote && *q == quote)
-                    quote = 0;
-                else if (!quote && (*q == '"' || *q == '\''))
-                    quote = *q;
-                else if (!quote && *q == '<')
-                    return "a '<' inside a tag";
-            }
-            if (!*q)
-                return "an unterminated tag";
-            size_t len = (size_t)(q - p) + 1;
-            int closing = p[1] == '/', empty = q[-1] == '/';
-            const char *name = p + 1 + closing;
-            size_t nlen = strcspn(name, " \t\r\n/>");
-            if (nlen == 0)
-                return "a tag without a name";
-            if (closing) {
-                if (depth == 0 || stack_len[depth - 1] != nlen ||
-                    strncmp(stack[depth - 1], name, nlen) != 0) {
-                    snprintf(err, sizeof(err), "</%.*s> closes %s", (int)nlen, name,
-                             depth ? "another element" : "nothing");
-                    return err;
-                }
-                depth--;
-            } else {
-                x->elements++;
-                x->svgs += nlen == 3 && !strncmp(name, "svg", 3);
-                scan_attrs(x, p, len);
-                if (depth == 0)
-                    roots++;
-                if (!empty) {
-                    if (depth == 512)
-                        return "elements nested too deep";
-                    stack[depth] = name;
-                    stack_len[depth++] = nlen;
-                }
-            }
-            p = q + 1;
-        }
-    }
-    if (depth != 0) {
-        snprintf(err, sizeof(err), "<%.*s> never closed", (int)stack_len[depth - 1],
-                 stack[depth - 1]);
-        return err;
-    }
-    return roots == 1 ? NULL : "not exactly one root element";
-}
-
-static void expect_refs_resolve(const struct xml *x, const char *what)
-{
-    for (int r = 0; r < x->nrefs; r++) {
-        int found = 0;
-        for (int i = 0; i < x->nids && !found; i++)
-            found = !strcmp(x->refs[r], x->ids[i]);
-        cr_expect(found, "%s: reference to #%s, which no element has", what, x->refs[r]);
-    }
-}
-
-static void expect_unique_ids(const struct xml *x, const char *what)
-{
-    for (int i = 0; i < x->nids; i++)
-        for (int j = i + 1; j < x->nids; j++)
-            cr_expect(strcmp(x->ids[i], x->ids[j]) != 0, "%s: id '%s' twice", what, x->ids[i]);
-}
-
 static void draw_fixture(const char *dir)
 {
     char out[4096];
@@ -286,10 +165,10 @@ Test(plot, xml_checker_rejects_broken_documents)
     cr_expect_null(check_xml("<?xml version='1.0'?><a x='>'><b/><!-- c --></a>", &x));
 }
 
-Test(plot, every_chart_drawn_in_both_formats)
+/* Every chart of dir in both formats, each naming every config, and
+ * gnuplot silent: a warning (a plot with no point, say) fails the test. */
+static void expect_charts(const char *dir, const char *const *engines, int n)
 {
-    const char *dir = fixture_copy("all");
-    draw_fixture(dir);
     for (size_t c = 0; c < NCHARTS; c++) {
         char path[700];
         snprintf(path, sizeof(path), "%s/%s.png", dir, charts[c]);
@@ -304,11 +183,82 @@ Test(plot, every_chart_drawn_in_both_formats)
         cr_expect_gt(x.elements, 50, "%s: only %d elements: nothing drawn?", path, x.elements);
         expect_refs_resolve(&x, path);
         /* the legend or the panel titles name every config */
-        const char *engines[] = {"pool:workers=1", "pool:workers=8", "async"};
-        for (int e = 0; e < 3; e++)
+        for (int e = 0; e < n; e++)
             cr_expect(strstr(svg, engines[e]) != NULL, "%s does not name %s", path, engines[e]);
         free(svg);
+        for (int fmt = 0; fmt < 2; fmt++) {
+            snprintf(path, sizeof(path), "%s/logs/plot-%s-%s.log", dir, charts[c],
+                     fmt ? "svg" : "png");
+            char *log = slurp(path, NULL);
+            cr_expect_str_empty(log, "gnuplot said something drawing %s:\n%s", path, log);
+            free(log);
+        }
     }
+}
+
+/* What a chart drew for config i (its logs/plot-NAME-i.dat: x, y, lo, hi
+ * per point): the number of points, and of those with an error bar. */
+static void drawn_bars(const char *dir, const char *name, int i, int *points, int *bars)
+{
+    char path[700], line[256];
+    snprintf(path, sizeof(path), "%s/logs/plot-%s-%d.dat", dir, name, i);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    *points = *bars = 0;
+    while (fgets(line, sizeof(line), f)) {
+        double x, y, lo, hi;
+        if (sscanf(line, " %lf, %lf, %lf, %lf", &x, &y, &lo, &hi) != 4)
+            continue;
+        cr_expect(lo <= y && y <= hi, "%s: %s", path, line);
+        (*points)++;
+        *bars += hi > lo;
+    }
+    fclose(f);
+}
+
+Test(plot, every_chart_drawn_in_both_formats)
+{
+    const char *dir = fixture_copy("all");
+    draw_fixture(dir);
+    const char *engines[] = {"pool:workers=1", "pool:workers=8", "async"};
+    expect_charts(dir, engines, 3);
+    /* one run per point: the charts look as they did before repeats, with
+     * no error bar anywhere */
+    static const char *tables[] = {"throughput", "latency", "efficiency-closed", "efficiency-open"};
+    for (int t = 0; t < 4; t++)
+        for (int i = 1; i <= 3; i++) {
+            int points, bars;
+            drawn_bars(dir, tables[t], i, &points, &bars);
+            cr_expect_eq(points, 3, "%s, config %d: %d points", tables[t], i, points);
+            cr_expect_eq(bars, 0, "%s, config %d: %d error bars", tables[t], i, bars);
+        }
+}
+
+/* Three repeats a point: summary.csv written, every chart drawn, each
+ * point of the throughput, latency and efficiency charts with its bar. */
+Test(plot, repeats_are_drawn_with_error_bars)
+{
+    const char *dir = copy_of(REPEATS, "repeats");
+    draw_fixture(dir);
+    const char *engines[] = {"pool:workers=8", "pool:workers=64", "async", "coro"};
+    expect_charts(dir, engines, 4);
+    char path[700];
+    struct csv_table t;
+    snprintf(path, sizeof(path), "%s/summary.csv", dir);
+    cr_assert_eq(csv_load(path, &t), 0, "no summary.csv was written");
+    cr_expect_eq(t.nrows, 32, "one row per point: 4 configs x (4 closed, 3 open, 1 timeline)");
+    cr_expect_str_eq(csv_get(&t, 0, "repeats"), "3");
+    csv_free(&t);
+    static const char *tables[] = {"throughput", "latency", "efficiency-closed", "efficiency-open"};
+    static const int npoints[] = {4, 3, 4, 3};
+    for (int c = 0; c < 4; c++)
+        for (int i = 1; i <= 4; i++) {
+            int points, bars;
+            drawn_bars(dir, tables[c], i, &points, &bars);
+            cr_expect_eq(points, npoints[c], "%s, config %d: %d points", tables[c], i, points);
+            cr_expect_eq(bars, points, "%s, config %d: %d of %d points with a bar", tables[c], i,
+                         bars, points);
+        }
 }
 
 Test(plot, report_is_self_contained)
@@ -333,12 +283,154 @@ Test(plot, report_is_self_contained)
     /* the sentences come from the data: each config's peak, the comparison,
      * the timeline and the failed run */
     cr_expect(strstr(html, "<b>async</b> peaked at 903 req/s with 64 clients") != NULL);
-    cr_expect(strstr(html, "The event loop's best throughput is 1.32") != NULL);
+    cr_expect(strstr(html, "async vs pool:workers=8 at peak: +31.7 % (1 repeat each: too few "
+                           "repeats for an interval") != NULL);
     cr_expect(strstr(html, "slowest request took 33.4 ms on <b>pool:workers=1</b>") != NULL);
     cr_expect(strstr(html, "1 of 22 runs failed") != NULL);
     cr_expect(strstr(html, "server exited: killed by signal 9") != NULL);
     cr_expect(strstr(html, "<th>cpu</th><td>a fixture, not a machine</td>") != NULL);
     free(html);
+}
+
+/* The report of a folder with repeats states every comparison of engine
+ * families with its interval, or says there is no significant difference;
+ * its tables carry the intervals, the flagged points and the failed runs.
+ * plot_write_report alone brings summary.csv up to date for it. */
+Test(plot, report_states_intervals)
+{
+    const char *dir = copy_of(REPEATS, "intervals");
+    char path[700];
+    cr_assert_eq(plot_write_report(dir), 0);
+    snprintf(path, sizeof(path), "%s/summary.csv", dir);
+    cr_expect_eq(access(path, R_OK), 0, "report.html was written without summary.csv");
+    snprintf(path, sizeof(path), "%s/report.html", dir);
+    char *html = slurp(path, NULL);
+    static struct xml x;
+    memset(&x, 0, sizeof(x));
+    const char *err = check_xml(strstr(html, "<html"), &x);
+    cr_expect_null(err, "report.html: %s", err);
+    /* Welch's interval of async's three repeats at 64 clients (931.5,
+     * 925.2, 936.1) against pool:workers=64's (851.2, 843.9, 857.0): mean
+     * difference 80.2 req/s, 9.43 % of 850.7, half-width 2.80 x 4.93 req/s
+     * (3.87 degrees of freedom), 1.62 % */
+    cr_expect(strstr(html, "async vs pool:workers=64 at peak: +9.4 % ± 1.6 % (95 % interval, "
+                           "3 repeats each)") != NULL);
+    cr_expect(strstr(html, "coro vs pool:workers=64 at peak: +9.1 % ± ") != NULL);
+    /* coro's peak is async's within the noise: the interval holds 0 */
+    cr_expect(strstr(html, "coro vs async at peak: no significant difference (−0.3 % ± ") != NULL);
+    /* each pair of families once, the later against the earlier */
+    cr_expect_null(strstr(html, "pool:workers=64 vs async"));
+    cr_expect_null(strstr(html, "pool:workers=8 vs"), "only each family's best is compared");
+    /* peaks and the summary table with their intervals */
+    cr_expect(strstr(html, "<b>async</b> peaked at 931 ± 14 req/s (mean of 3 repeats, 95 % "
+                           "interval) with 64 clients, 93 % of its bound of 1000 req/s") != NULL);
+    cr_expect(strstr(html, "<td>930.9 ± 13.6</td><td>1000.0</td><td>0.93 ± 0.01</td>") != NULL);
+    cr_expect(strstr(html, "<td>79.3 [77.3, 82.2]</td>") != NULL);
+    cr_expect(strstr(html, "<td>2 + 1 failed</td>") != NULL);
+    /* flagged points with their flags and what each flag means */
+    cr_expect(strstr(html, "<tr><td>pool:workers=64, open loop, 1200 req/s offered</td>"
+                           "<td>unsteady, noisy</td></tr>") != NULL);
+    cr_expect(
+        strstr(html, "<tr><td>async, closed loop, 256 clients</td><td>generator-bound</td>") !=
+        NULL);
+    const char *words[] = {"littles-law", "errors",   "generator-bound",
+                           "noisy",       "unsteady", "failed"};
+    for (int w = 0; w < 6; w++) {
+        char row[64];
+        snprintf(row, sizeof(row), "<tr><td>%s</td><td>", words[w]);
+        cr_expect(strstr(html, row) != NULL, "the meaning of %s is missing", words[w]);
+    }
+    cr_expect_null(strstr(html, "<tr><td>short-window</td>"), "a flag no point has is explained");
+    /* the failed run with its reason */
+    cr_expect(strstr(html, "<tr><td>76</td><td>pool:workers=64, closed loop, 256 clients</td>"
+                           "<td>server exited: killed by signal 9</td></tr>") != NULL);
+    free(html);
+}
+
+/* One line of path: the row of summary.csv for a point, say. */
+static int has_line(const char *path, const char *prefix, char *line, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    int found = 0;
+    while (!found && fgets(line, (int)len, f))
+        found = !strncmp(line, prefix, strlen(prefix));
+    fclose(f);
+    return found;
+}
+
+static void set_mtime(const char *path, time_t when)
+{
+    struct timespec times[2] = {{when, 0}, {when, 0}};
+    cr_assert_eq(utimensat(AT_FDCWD, path, times, 0), 0, "%s", path);
+}
+
+/* summary.csv is rewritten from runs.csv when it is older, and left as it
+ * is when newer: the charts never draw a summary of other runs. */
+Test(plot, summary_is_rewritten_only_when_stale)
+{
+    const char *dir = copy_of(REPEATS, "stale");
+    char runs[700], summary[700], vars[PLOT_VARS_LEN], err[512], line[512];
+    snprintf(runs, sizeof(runs), "%s/runs.csv", dir);
+    snprintf(summary, sizeof(summary), "%s/summary.csv", dir);
+    spit(summary, "engine,loop,clients,rate,repeats\nstale,closed,1,0,1\n");
+    set_mtime(summary, time(NULL) - 60);
+    set_mtime(runs, time(NULL) - 30);
+    cr_assert_eq(plot_prepare(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
+    cr_expect(!has_line(summary, "stale,", line, sizeof(line)), "an old summary.csv was kept");
+    cr_expect(has_line(summary, "async,closed,64,", line, sizeof(line)));
+    spit(summary, "engine,loop,clients,rate,repeats\nkept,closed,1,0,1\n");
+    set_mtime(summary, time(NULL) + 60);
+    cr_assert_eq(plot_prepare(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
+    cr_expect(has_line(summary, "kept,", line, sizeof(line)), "a newer summary.csv was rewritten");
+}
+
+/* summary.csv's ceiling_measured_rps counts the server's CPUs from
+ * meta.txt: its server_cpus list, the machine's cores where the server ran
+ * on any, and 1 where meta.txt says neither. */
+Test(plot, server_cores_come_from_meta)
+{
+    static const struct {
+        const char *meta, *ceiling;
+    } cases[] = {
+        {"server_cpus: 0\n", "956.9"},
+        {"cores: 8\nserver_cpus: 0-1\n", "1913.9"},
+        {"cores: 4\nserver_cpus: any\n", "3827.8"},
+        {"engines: async\n", "956.9"},
+    };
+    const char *dir = copy_of(REPEATS, "cores");
+    char path[700], summary[700], vars[PLOT_VARS_LEN], err[512], line[512];
+    snprintf(path, sizeof(path), "%s/meta.txt", dir);
+    snprintf(summary, sizeof(summary), "%s/summary.csv", dir);
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        spit(path, cases[c].meta);
+        unlink(summary);
+        cr_assert_eq(plot_prepare(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
+        /* async's CPU per request is 1045 µs: each core serves 956.9 a second */
+        cr_assert(has_line(summary, "async,closed,64,", line, sizeof(line)));
+        cr_expect(strstr(line, cases[c].ceiling) != NULL, "meta.txt '%s': %s", cases[c].meta, line);
+    }
+}
+
+/* A timeline repeated shows each config's first run: repeats laid over one
+ * another on one time axis would read as requests that never were. */
+Test(plot, timeline_shows_each_configs_first_run)
+{
+    const char *dir = copy_of(REPEATS, "timeline-repeats");
+    char vars[PLOT_VARS_LEN], err[512], path[700], line[256];
+    cr_assert_eq(plot_prepare(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
+    cr_expect(strstr(vars, "engines='pool:workers=8 pool:workers=64 async coro'") != NULL, "%s",
+              vars);
+    cr_expect(strstr(vars, "n_intervals=32;") != NULL, "%s", vars);
+    cr_expect(strstr(vars, "tl_requests=4;") != NULL, "%s", vars);
+    snprintf(path, sizeof(path), "%s/timeline-requests.csv", dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    int rows = 0;
+    while (fgets(line, sizeof(line), f))
+        rows++;
+    fclose(f);
+    cr_expect_eq(rows, 1 + 4 * 4, "%d lines: not 4 requests of one run per config", rows);
 }
 
 Test(plot, timeline_tables_show_the_lecture)
@@ -348,6 +440,8 @@ Test(plot, timeline_tables_show_the_lecture)
     cr_assert_eq(plot_prepare(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
     cr_expect(strstr(vars, "tl_requests=4;") != NULL, "%s", vars);
     cr_expect(strstr(vars, "engines='pool:workers=1 pool:workers=8 async'") != NULL, "%s", vars);
+    /* one run per point: no interval, so no error bar and no config moved aside */
+    cr_expect(strstr(vars, "n_intervals=0;") != NULL, "%s", vars);
     /* the spectrum shows each config's run at or below 80 % of its ceiling */
     cr_expect(strstr(vars, "spectrum_runs='5 12 19'") != NULL, "%s", vars);
     snprintf(path, sizeof(path), "%s/timeline-requests.csv", dir);

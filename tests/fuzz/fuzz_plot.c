@@ -1,12 +1,18 @@
 /* libFuzzer target: `overlap plot` reads results folders anyone may have
- * edited. The input is split at lines of `%%` into runs.csv, timeline.csv
- * and meta.txt; preparing the charts' tables and writing report.html must
- * survive any of it (no gnuplot runs here). */
+ * edited. The input is split at lines of `%%` into runs.csv, timeline.csv,
+ * meta.txt and summary.csv; preparing the charts' tables (summary.csv
+ * written from runs.csv when the input has none) and writing report.html
+ * must survive any of it (no gnuplot runs here). A summary.csv of the
+ * input is dated in the future, so that plot keeps it as newer than
+ * runs.csv and the report reads it as it is. */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "plot.h"
@@ -35,6 +41,20 @@ static void put(const char *dir, const char *name, const uint8_t *data, size_t s
     fclose(f);
 }
 
+/* An empty summary.csv part means none: plot writes its own. */
+static void keep_or_drop_summary(const char *dir)
+{
+    char path[512];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/summary.csv", dir);
+    if (stat(path, &st) == 0 && st.st_size == 0) {
+        unlink(path);
+        return;
+    }
+    struct timespec later[2] = {{time(NULL) + 3600, 0}, {time(NULL) + 3600, 0}};
+    utimensat(AT_FDCWD, path, later, 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!scratch[0]) {
@@ -45,9 +65,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         atexit(remove_scratch);
     }
-    static const char *names[] = {"runs.csv", "timeline.csv", "meta.txt"};
+    static const char *names[] = {"runs.csv", "timeline.csv", "meta.txt", "summary.csv"};
     const uint8_t *part = data, *end = data + size;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         const uint8_t *cut = part;
         while (cut + 3 <= end && memcmp(cut, "\n%%", 3) != 0)
             cut++;
@@ -56,6 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         put(scratch, names[i], part, (size_t)(cut - part));
         part = cut + 3 <= end ? cut + 3 : end;
     }
+    keep_or_drop_summary(scratch);
     char vars[16384], err[512];
     if (plot_prepare(scratch, vars, sizeof(vars), err, sizeof(err)) == 0) {
         if (strpbrk(vars, "\n\r\\"))

@@ -1,0 +1,499 @@
+/* report.html: a results folder on one self-contained page (nothing loaded
+ * from anywhere). The findings state each claim with its 95 % interval
+ * (report_findings.c); the flagged points and the failed runs come next,
+ * then the machine, the charts' SVGs inline and each config's load points
+ * with their intervals. The numbers are summary.csv's, the repeats behind
+ * them runs.csv's. */
+#define _GNU_SOURCE
+#include "plot.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csv.h"
+#include "plot_internal.h"
+#include "summary.h"
+
+void plot__html(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': fputs("&amp;", out); break;
+        case '<': fputs("&lt;", out); break;
+        case '>': fputs("&gt;", out); break;
+        case '"': fputs("&quot;", out); break;
+        default: fputc(*s, out);
+        }
+    }
+}
+
+/* ---- reading a point ---- */
+
+const struct summary_point *plot__repeats(const struct plot__report *rp, int row)
+{
+    const struct csv_table *s = &rp->summary;
+    int i = summary_find(&rp->set, csv_get(s, row, "engine"), csv_get(s, row, "loop"),
+                         csv_num(s, row, "clients"), csv_num(s, row, "rate"));
+    return i >= 0 ? &rp->set.points[i] : NULL;
+}
+
+double plot__runs_mean(const struct plot__report *rp, int row, enum plot__measure m)
+{
+    const struct summary_point *p = plot__repeats(rp, row);
+    return p ? rp->means[p - rp->set.points][m] : NAN;
+}
+
+/* Fills rp->means in one pass over runs.csv: each ok row adds to its
+ * point's sums (a point's key is checked by summary_read, so every ok row
+ * has one). 0 or -ENOMEM. */
+static int average_runs(struct plot__report *rp)
+{
+    static const char *const columns[PLOT_NMEASURES] = {"bound_rps", "p50_ms", "peak_rss_kib",
+                                                        "threads"};
+    const struct csv_table *runs = &rp->set.table;
+    int n = rp->set.npoints, *count = calloc((size_t)n + 1, sizeof(int));
+    rp->means = calloc((size_t)n + 1, sizeof(*rp->means));
+    if (!count || !rp->means) {
+        free(count);
+        return -ENOMEM;
+    }
+    for (int r = 0; r < runs->nrows; r++) {
+        int i = summary_find(&rp->set, csv_get(runs, r, "engine"), csv_get(runs, r, "loop"),
+                             csv_num(runs, r, "clients"), csv_num(runs, r, "rate"));
+        if (i < 0 || strcmp(csv_get(runs, r, "status"), "ok"))
+            continue;
+        for (int m = 0; m < PLOT_NMEASURES; m++)
+            rp->means[i][m] += csv_num(runs, r, columns[m]);
+        count[i]++;
+    }
+    for (int i = 0; i < n; i++)
+        for (int m = 0; m < PLOT_NMEASURES; m++)
+            rp->means[i][m] = count[i] ? rp->means[i][m] / count[i] : NAN;
+    free(count);
+    return 0;
+}
+
+double plot__half_width(const struct plot__report *rp, int row)
+{
+    const struct csv_table *s = &rp->summary;
+    if (!*csv_get(s, row, "throughput_lo") || !*csv_get(s, row, "throughput_hi"))
+        return NAN;
+    return (csv_num(s, row, "throughput_hi") - csv_num(s, row, "throughput_lo")) / 2;
+}
+
+int plot__peak_row(const struct plot__report *rp, const char *engine)
+{
+    const struct csv_table *s = &rp->summary;
+    int best = -1;
+    for (int r = 0; r < s->nrows; r++) {
+        if (strcmp(csv_get(s, r, "engine"), engine) || strcmp(csv_get(s, r, "loop"), "closed") ||
+            csv_num(s, r, "repeats") < 1)
+            continue;
+        if (best < 0 || csv_num(s, r, "throughput_mean") > csv_num(s, best, "throughput_mean"))
+            best = r;
+    }
+    return best;
+}
+
+/* ---- flagged points and failed runs ---- */
+
+/* What each flag of summary.csv says about a point, in a line. */
+static const struct {
+    const char *word, *meaning;
+} flag_meanings[] = {
+    {"littles-law", "throughput × mean latency is far from the requests the clients keep in "
+                    "flight (Little's law): the run measured something other than its load"},
+    {"errors", "some requests of the window failed"},
+    {"short-window", "the measured window was too short for its numbers to settle"},
+    {"generator-bound", "the load generator was at its own limit: the server may hold more"},
+    {"noisy", "the repeats disagree: the throughput interval's half-width is over 10 % of the "
+              "mean"},
+    {"unsteady", "no steady state: the run's rate or latency still drifted within the window"},
+    {"failed", "a repeat failed (see the failed runs) and is left out of every number"},
+};
+#define NFLAGS (sizeof(flag_meanings) / sizeof(flag_meanings[0]))
+
+/* The point of summary row r as words: "async, closed loop, 64 clients". */
+static void write_point_name(FILE *out, const struct csv_table *t, int r)
+{
+    plot__html(out, csv_get(t, r, "engine"));
+    fputs(", ", out);
+    plot__html(out, csv_get(t, r, "loop"));
+    if (!strcmp(csv_get(t, r, "loop"), "open"))
+        fprintf(out, " loop, %.0f req/s offered", csv_num(t, r, "rate"));
+    else
+        fprintf(out, "%s, %.0f clients", strcmp(csv_get(t, r, "loop"), "closed") ? "" : " loop",
+                csv_num(t, r, "clients"));
+}
+
+/* Whether the ';'-separated list holds word. */
+static int has_flag(const char *list, const char *word)
+{
+    size_t len = strlen(word);
+    for (const char *p = list; *p; p += strcspn(p, ";"), p += *p == ';') {
+        if (strcspn(p, ";") == len && !strncmp(p, word, len))
+            return 1;
+    }
+    return 0;
+}
+
+/* A ';'-separated flag list as words: "unsteady, noisy". */
+static void write_flags(FILE *out, const char *list)
+{
+    for (const char *p = list; *p; p += *p == ';') {
+        size_t len = strcspn(p, ";");
+        char word[PLOT_SPEC_LEN];
+        snprintf(word, sizeof(word), "%.*s", (int)(len < sizeof(word) ? len : sizeof(word) - 1), p);
+        fputs(p == list ? "" : ", ", out);
+        plot__html(out, word);
+        p += len;
+    }
+}
+
+static void write_flag_meanings(const struct plot__report *rp)
+{
+    const struct csv_table *s = &rp->summary;
+    fputs("<table class=\"meanings\">\n<tr><th>flag</th><th>what it says</th></tr>\n", rp->out);
+    for (size_t k = 0; k < NFLAGS; k++) {
+        int seen = 0;
+        for (int r = 0; r < s->nrows && !seen; r++)
+            seen = has_flag(csv_get(s, r, "flags"), flag_meanings[k].word);
+        if (seen)
+            fprintf(rp->out, "<tr><td>%s</td><td>%s.</td></tr>\n", flag_meanings[k].word,
+                    flag_meanings[k].meaning);
+    }
+    fputs("</table>\n", rp->out);
+}
+
+/* Every point summary.csv flags, with its flags, then what each flag that
+ * occurs means: a reader weighs a number by them before reading it. */
+static void write_flagged(const struct plot__report *rp)
+{
+    const struct csv_table *s = &rp->summary;
+    int any = 0;
+    fputs("<h2>Flagged points</h2>\n", rp->out);
+    for (int r = 0; r < s->nrows; r++) {
+        if (!*csv_get(s, r, "flags"))
+            continue;
+        if (!any++)
+            fputs("<table class=\"flagged\">\n<tr><th>point</th><th>flags</th></tr>\n", rp->out);
+        fputs("<tr><td>", rp->out);
+        write_point_name(rp->out, s, r);
+        fputs("</td><td>", rp->out);
+        write_flags(rp->out, csv_get(s, r, "flags"));
+        fputs("</td></tr>\n", rp->out);
+    }
+    if (!any) {
+        fputs("<p>No point is flagged: every run passed the sweep's sanity checks.</p>\n", rp->out);
+        return;
+    }
+    fputs("</table>\n", rp->out);
+    write_flag_meanings(rp);
+}
+
+static void write_failed(const struct plot__report *rp)
+{
+    const struct csv_table *runs = &rp->f->runs;
+    int any = 0;
+    for (int r = 0; r < runs->nrows; r++) {
+        if (!strcmp(csv_get(runs, r, "status"), "ok"))
+            continue;
+        if (!any++)
+            fputs("<h2>Failed runs</h2>\n<table class=\"failed\">\n<tr><th>run</th><th>point</th>"
+                  "<th>reason</th></tr>\n",
+                  rp->out);
+        fputs("<tr><td>", rp->out);
+        plot__html(rp->out, csv_get(runs, r, "run"));
+        fputs("</td><td>", rp->out);
+        write_point_name(rp->out, runs, r);
+        fputs("</td><td>", rp->out);
+        plot__html(rp->out, *csv_get(runs, r, "reason") ? csv_get(runs, r, "reason")
+                                                        : csv_get(runs, r, "status"));
+        fputs("</td></tr>\n", rp->out);
+    }
+    if (any)
+        fputs("</table>\n", rp->out);
+}
+
+/* ---- each config's load points ---- */
+
+static const char *const point_heads[] = {
+    "loop",   "clients", "offered req/s",  "repeats",      "req/s",   "bound req/s", "efficiency",
+    "p50 ms", "p99 ms",  "CPU µs/request", "peak RSS MiB", "threads", "flags",
+};
+#define NPOINT_HEADS (sizeof(point_heads) / sizeof(point_heads[0]))
+
+/* "931.0 ± 13.6", "903.0" without an interval, "-" without a value. */
+static void write_mean(FILE *out, double mean, double hw, int decimals)
+{
+    if (!isfinite(mean))
+        fputs("-", out);
+    else if (isfinite(hw))
+        fprintf(out, "%.*f ± %.*f", decimals, mean, decimals, hw);
+    else
+        fprintf(out, "%.*f", decimals, mean);
+}
+
+/* p99's median with its order-statistic interval, which need not be
+ * symmetric: "80.1 [79.0, 82.4]". */
+static void write_p99(FILE *out, const struct csv_table *s, int r)
+{
+    if (!*csv_get(s, r, "p99_median"))
+        fputs("-", out);
+    else if (!*csv_get(s, r, "p99_lo"))
+        fprintf(out, "%.1f", csv_num(s, r, "p99_median"));
+    else
+        fprintf(out, "%.1f [%.1f, %.1f]", csv_num(s, r, "p99_median"), csv_num(s, r, "p99_lo"),
+                csv_num(s, r, "p99_hi"));
+}
+
+/* A count of summary.csv, kept in int's range whatever the file holds. */
+static int count_of(const struct csv_table *s, int r, const char *name)
+{
+    double v = csv_num(s, r, name);
+    return v >= 1 && v < INT_MAX ? (int)v : 0;
+}
+
+/* The cells that name a point: loop, clients, offered rate and repeats. */
+static void write_key_cells(FILE *out, const struct csv_table *s, int r)
+{
+    int failed = count_of(s, r, "failed");
+    fputs("<td>", out);
+    plot__html(out, csv_get(s, r, "loop"));
+    fprintf(out, "</td><td>%.0f</td><td>", csv_num(s, r, "clients"));
+    if (!strcmp(csv_get(s, r, "loop"), "closed"))
+        fputs("-", out); /* a closed loop offers no rate */
+    else
+        fprintf(out, "%.0f", csv_num(s, r, "rate"));
+    fprintf(out, "</td><td>%d", count_of(s, r, "repeats"));
+    if (failed)
+        fprintf(out, " + %d failed", failed);
+    fputs("</td>", out);
+}
+
+/* The point's numbers: throughput and efficiency with their intervals,
+ * p99 with its own, the rest means, then its flags. */
+static void write_point_row(const struct plot__report *rp, int r)
+{
+    const struct csv_table *s = &rp->summary;
+    FILE *out = rp->out;
+    int repeats = count_of(s, r, "repeats");
+    double mean = repeats ? csv_num(s, r, "throughput_mean") : NAN;
+    double hw = plot__half_width(rp, r), bound = plot__runs_mean(rp, r, PLOT_BOUND);
+    double cpu = *csv_get(s, r, "cpu_per_request_us") ? csv_num(s, r, "cpu_per_request_us") : NAN;
+    fputs(repeats ? "<tr>" : "<tr class=\"failed\">", out);
+    write_key_cells(out, s, r);
+    fputs("<td>", out);
+    write_mean(out, mean, hw, 1);
+    fputs("</td><td>", out);
+    write_mean(out, bound, NAN, 1);
+    fputs("</td><td>", out);
+    write_mean(out, bound > 0 ? mean / bound : NAN, bound > 0 ? hw / bound : NAN, 2);
+    fputs("</td><td>", out);
+    write_mean(out, plot__runs_mean(rp, r, PLOT_P50), NAN, 1);
+    fputs("</td><td>", out);
+    write_p99(out, s, r);
+    fputs("</td><td>", out);
+    write_mean(out, cpu, NAN, 0);
+    fputs("</td><td>", out);
+    write_mean(out, plot__runs_mean(rp, r, PLOT_RSS_KIB) / 1024, NAN, 1);
+    fputs("</td><td>", out);
+    write_mean(out, plot__runs_mean(rp, r, PLOT_THREADS), NAN, 0);
+    fputs("</td><td>", out);
+    write_flags(out, csv_get(s, r, "flags"));
+    fputs("</td></tr>\n", out);
+}
+
+static void write_points_table(const struct plot__report *rp, const char *engine)
+{
+    fputs("<h3>", rp->out);
+    plot__html(rp->out, engine);
+    fputs("</h3>\n<table>\n<tr>", rp->out);
+    for (size_t c = 0; c < NPOINT_HEADS; c++)
+        fprintf(rp->out, "<th>%s</th>", point_heads[c]);
+    fputs("</tr>\n", rp->out);
+    for (int r = 0; r < rp->summary.nrows; r++)
+        if (!strcmp(csv_get(&rp->summary, r, "engine"), engine))
+            write_point_row(rp, r);
+    fputs("</table>\n", rp->out);
+}
+
+/* ---- the page ---- */
+
+/* Copies an SVG file into the page from its <svg> element on. The ids
+ * gnuplot gives its markers and the canvas repeat in every SVG, so each
+ * chart's ids get the chart's name as a prefix: one page, no two alike. */
+static int inline_svg(FILE *f, const char *path, const char *chart)
+{
+    FILE *in = fopen(path, "r");
+    if (!in)
+        return -1;
+    char *text = NULL;
+    size_t cap = 0;
+    ssize_t len = getdelim(&text, &cap, '\0', in);
+    fclose(in);
+    char *svg = len > 0 ? strstr(text, "<svg") : NULL;
+    for (char *p = svg; p && *p;) {
+        static const char *refs[] = {"id='", "id=\"", "href='#", "href=\"#", "url(#"};
+        size_t k = 0, rl = 0;
+        for (; k < sizeof(refs) / sizeof(refs[0]); k++) {
+            rl = strlen(refs[k]);
+            if (!strncmp(p, refs[k], rl) && (k > 1 || isspace((unsigned char)p[-1])))
+                break;
+        }
+        if (k == sizeof(refs) / sizeof(refs[0])) {
+            fputc(*p++, f);
+            continue;
+        }
+        fwrite(p, 1, rl, f);
+        fprintf(f, "%s-", chart);
+        p += rl;
+    }
+    free(text);
+    return svg ? 0 : -1;
+}
+
+/* One per chart, in plot__charts' order. */
+static const char *captions[PLOT_NCHARTS] = {
+    "The lecture's picture, drawn from real requests: a few requests sent closer together "
+    "than one request's service time. Each bar starts when its request was meant to be sent "
+    "and is split into the phases the server reported (Server-Timing): waiting before the "
+    "server began on it, waiting for a worker, CPU and the database. A server that blocks "
+    "on the database stacks the requests one after another; one that overlaps the waits "
+    "serves them side by side. Each config's first timeline run.",
+    "Throughput against concurrent clients (closed loop, log scale): each point is the mean "
+    "of its repeats, its error bar the 95 % t interval of that mean; dashed lines are each "
+    "config's Little's-law bound.",
+    "Median (dotted, the mean of the repeats' p50s) and 99th-percentile (solid, the median "
+    "of the repeats' p99s, its bar spanning their order-statistic interval) latency against "
+    "offered rate (open loop, latency counted from each request's intended send time, so a "
+    "queue cannot hide); the dashed vertical lines are each config's bound.",
+    "Latency by percentile (open loop) at about 80 % of each config's bound, in "
+    "HdrHistogram's style: each step right is ten times rarer. One run per config.",
+    "What the server spent as clients grow: peak resident memory, threads and context "
+    "switches per second, each the mean of a point's repeats.",
+    "Efficiency: mean throughput divided by the bound, per load point, with the throughput's "
+    "95 % interval divided by the same bound; 1 is all the architecture allows.",
+};
+
+static void write_meta_table(FILE *f, const char *dir)
+{
+    char path[PATH_MAX + 16], line[4096];
+    snprintf(path, sizeof(path), "%s/meta.txt", dir);
+    FILE *in = fopen(path, "r");
+    fputs("<table class=\"meta\">\n", f);
+    while (in && fgets(line, sizeof(line), in)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *colon = strchr(line, ':');
+        if (!colon)
+            continue;
+        *colon = '\0';
+        fputs("<tr><th>", f);
+        plot__html(f, line);
+        fputs("</th><td>", f);
+        plot__html(f, colon + 1 + (colon[1] == ' '));
+        fputs("</td></tr>\n", f);
+    }
+    if (in)
+        fclose(in);
+    fputs("</table>\n", f);
+}
+
+static void write_charts(const struct plot__report *rp)
+{
+    char svg[PATH_MAX + 32];
+    fprintf(rp->out, "<h2>Charts</h2>\n");
+    for (int c = 0; c < PLOT_NCHARTS; c++) {
+        snprintf(svg, sizeof(svg), "%s/%s.svg", rp->f->dir, plot__charts[c]);
+        fprintf(rp->out, "<figure id=\"%s\">\n", plot__charts[c]);
+        if (inline_svg(rp->out, svg, plot__charts[c]) < 0)
+            fprintf(rp->out, "<p>(chart %s missing)</p>", plot__charts[c]);
+        fprintf(rp->out, "\n<figcaption>%s</figcaption>\n</figure>\n", captions[c]);
+    }
+}
+
+static const char report_style[] =
+    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+    "h1{font-size:1.6em}table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}"
+    "td,th{border:1px solid #ccc;padding:.2em .5em;text-align:right}"
+    "th{background:#f3f3f3}table.meta td,table.meta th,table.flagged td,table.meanings td,"
+    "table.failed td{text-align:left}tr.failed td,table.failed td{background:#fdecea}"
+    "figure{margin:1.5em 0}figure svg{width:100%;height:auto}"
+    "figcaption{color:#555;font-size:.9em}.findings li{margin:.3em 0}";
+
+static void write_page(const struct plot__report *rp)
+{
+    const struct csv_table *runs = &rp->f->runs;
+    FILE *f = rp->out;
+    fprintf(f,
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
+            "<title>overlap report</title>\n<style>%s</style>\n</head>\n<body>\n<h1>overlap: ",
+            report_style);
+    plot__html(f, runs->nrows ? csv_get(runs, 0, "suite") : "");
+    fputs(" sweep of the ", f);
+    plot__html(f, runs->nrows ? csv_get(runs, 0, "workload") : "");
+    fputs(" workload</h1>\n<h2>What the runs say</h2>\n", f);
+    plot__write_findings(rp);
+    write_flagged(rp);
+    write_failed(rp);
+    fputs("<h2>Machine and command</h2>\n", f);
+    write_meta_table(f, rp->f->dir);
+    write_charts(rp);
+    fputs("<h2>Load points</h2>\n<p>One row per load point. req/s is the mean of its repeats "
+          "&#177; the half-width of its 95 % t interval, efficiency the same over the bound; "
+          "p99 is the median of the repeats' p99s [with the interval between two of them]; "
+          "p50, memory and threads are means. A point with one repeat has no interval.</p>\n",
+          f);
+    for (int e = 0; e < rp->f->n; e++)
+        write_points_table(rp, rp->f->engines[e]);
+    fputs("</body>\n</html>\n", f);
+}
+
+/* The folder's report with summary.csv up to date; 0 or -errno. */
+static int write_report(struct plot__report *rp)
+{
+    char path[PATH_MAX + 32], err[PATH_MAX + 256];
+    int rc = plot__refresh_summary(rp->f->dir, err, sizeof(err));
+    snprintf(path, sizeof(path), "%s/summary.csv", rp->f->dir);
+    if (rc == 0)
+        rc = csv_load(path, &rp->summary);
+    snprintf(path, sizeof(path), "%s/runs.csv", rp->f->dir);
+    if (rc == 0)
+        rc = summary_read(path, &rp->set, err, sizeof(err));
+    if (rc == 0)
+        rc = average_runs(rp);
+    snprintf(path, sizeof(path), "%s/report.html", rp->f->dir);
+    if (rc == 0 && !(rp->out = fopen(path, "w")))
+        rc = -errno;
+    if (rc == 0) {
+        write_page(rp);
+        rc = fclose(rp->out) == 0 ? 0 : -EIO;
+    }
+    free(rp->means);
+    summary_free(&rp->set);
+    csv_free(&rp->summary);
+    return rc;
+}
+
+int plot_write_report(const char *dir)
+{
+    struct plot__folder *f = calloc(1, sizeof(*f));
+    struct plot__report *rp = calloc(1, sizeof(*rp));
+    char err[PATH_MAX + 256];
+    int status = -ENOMEM;
+    if (f && rp && plot__folder_open(dir, f, err, sizeof(err)) == 0) {
+        rp->f = f;
+        status = write_report(rp);
+        csv_free(&f->runs);
+    } else if (f && rp) {
+        status = -EINVAL;
+    }
+    free(rp);
+    free(f);
+    return status;
+}
