@@ -4,7 +4,7 @@
  * the requests that ended ("\r\n\r\n") and answers each with the bytes
  * overlap sends for /plaintext, Date field included.
  *
- * usage: overlap-floor [--listen HOST:PORT]   (default 127.0.0.1:0)
+ * usage: overlap-floor [--listen HOST:PORT] [--no-date]   (default 127.0.0.1:0)
  * Prints `listening HOST:PORT` once bound; stops on SIGTERM or SIGINT. */
 #define _GNU_SOURCE /* accept4 */
 #include <arpa/inet.h>
@@ -23,13 +23,13 @@
 #include <unistd.h>
 
 /* overlap's /plaintext response, byte for byte; the Date value (29 bytes,
- * IMF-fixdate) is written over the placeholder once a second. */
-#define HEAD_DATE "HTTP/1.1 200 OK\r\nDate: "
-#define CANNED                                                                                     \
-    HEAD_DATE "Sun, 06 Nov 1994 08:49:37 GMT\r\n"                                                  \
-              "Content-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!"
-#define CANNED_LEN  (sizeof(CANNED) - 1)
-#define DATE_OFFSET (sizeof(HEAD_DATE) - 1)
+ * IMF-fixdate) is written over the placeholder once a second. --no-date
+ * leaves the field out, for an overlap that sends none. */
+#define STATUS_LINE "HTTP/1.1 200 OK\r\n"
+#define DATE_FIELD  "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+#define REST        "Content-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, World!"
+#define CANNED_MAX  (sizeof(STATUS_LINE DATE_FIELD REST) - 1)
+#define DATE_OFFSET (sizeof(STATUS_LINE "Date: ") - 1)
 #define DATE_LEN    29
 #define READ_MAX    16384          /* one read; a request is at least its 4-byte "\r\n\r\n" */
 #define COPIES      (READ_MAX / 4) /* so one read's requests never outnumber the copies */
@@ -45,7 +45,8 @@ struct conn {
     size_t owed;
 };
 
-static char out[COPIES * CANNED_LEN]; /* COPIES responses back to back */
+static char out[COPIES * CANNED_MAX]; /* COPIES responses back to back */
+static size_t canned_len = CANNED_MAX;
 static struct conn conns[MAX_FDS];
 static time_t date_second = -1;
 
@@ -59,13 +60,13 @@ static void refresh_date(void)
     char text[DATE_LEN + 1];
     struct tm tm;
     time_t now = time(NULL);
-    if (now == date_second || !gmtime_r(&now, &tm))
+    if (canned_len < CANNED_MAX || now == date_second || !gmtime_r(&now, &tm))
         return;
     snprintf(text, sizeof(text), "%.3s, %02d %.3s %04d %02d:%02d:%02d GMT", days + 3 * tm.tm_wday,
              tm.tm_mday, months + 3 * tm.tm_mon, tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
              tm.tm_sec);
     for (size_t i = 0; i < COPIES; i++)
-        memcpy(out + i * CANNED_LEN + DATE_OFFSET, text, DATE_LEN);
+        memcpy(out + i * canned_len + DATE_OFFSET, text, DATE_LEN);
     date_second = now;
 }
 
@@ -100,7 +101,7 @@ static void drop(int fd)
 static void flush(int epfd, int fd)
 {
     struct conn *c = &conns[fd];
-    ssize_t n = write(fd, out + (CANNED_LEN - c->owed % CANNED_LEN) % CANNED_LEN, c->owed);
+    ssize_t n = write(fd, out + (canned_len - c->owed % canned_len) % canned_len, c->owed);
     if (n < 0 && errno != EAGAIN && errno != EINTR) {
         drop(fd);
         return;
@@ -125,7 +126,7 @@ static void on_readable(int epfd, int fd)
     if (count == 0)
         return;
     refresh_date();
-    conns[fd].owed = count * CANNED_LEN;
+    conns[fd].owed = count * canned_len;
     flush(epfd, fd);
 }
 
@@ -186,14 +187,19 @@ static int stop_fd(void)
 
 int main(int argc, char **argv)
 {
-    const char *addr = "127.0.0.1:0";
+    const char *addr = "127.0.0.1:0", *canned = STATUS_LINE DATE_FIELD REST;
     struct epoll_event evs[MAX_EVENTS];
-    if (argc == 3 && !strcmp(argv[1], "--listen"))
-        addr = argv[2];
-    else if (argc != 1)
-        return fprintf(stderr, "usage: overlap-floor [--listen HOST:PORT]\n"), 2;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--listen") && i + 1 < argc)
+            addr = argv[++i];
+        else if (!strcmp(argv[i], "--no-date"))
+            canned = STATUS_LINE REST;
+        else
+            return fprintf(stderr, "usage: overlap-floor [--listen HOST:PORT] [--no-date]\n"), 2;
+    }
+    canned_len = strlen(canned);
     for (size_t i = 0; i < COPIES; i++)
-        memcpy(out + i * CANNED_LEN, CANNED, CANNED_LEN);
+        memcpy(out + i * canned_len, canned, canned_len);
     refresh_date();
     int sfd = stop_fd(), lfd = listen_on(addr), epfd = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ls = {.events = EPOLLIN, .data.fd = lfd},
