@@ -2,7 +2,8 @@
  * floor `make bench-peers` holds the engines against. One thread, one read and
  * one write of canned responses per readable socket, no parsing: it counts
  * the requests that ended ("\r\n\r\n") and answers each with the bytes
- * overlap sends for /plaintext, Date field included.
+ * overlap sends for /plaintext, Date field included (--no-date for an
+ * overlap that sends none).
  *
  * usage: overlap-floor [--listen HOST:PORT] [--no-date]   (default 127.0.0.1:0)
  * Prints `listening HOST:PORT` once bound; stops on SIGTERM or SIGINT. */
@@ -55,8 +56,8 @@ static time_t date_second = -1;
  * still owed to a slow client may then carry the new second: same length. */
 static void refresh_date(void)
 {
-    static const char days[] = "SunMonTueWedThuFriSat", months[] = "JanFebMarAprMayJunJulAugSepOct"
-                                                                   "NovDec";
+    static const char days[] = "SunMonTueWedThuFriSat";
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
     char text[DATE_LEN + 1];
     struct tm tm;
     time_t now = time(NULL);
