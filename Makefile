@@ -92,8 +92,10 @@ test-tsan: build-test build-tsan
 	  TSAN_OPTIONS=halt_on_error=1:exitcode=66 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  ctest -R 'test_engine|test_async|test_db|test_faults|test_crash' --output-on-failure -j 2
 
-# /plaintext through async, pool and nginx, each under overlap load and wrk
-# (see harness/peers.sh); installs nginx-light and wrk when missing.
+# /plaintext where the server is the limit: the pipelined peak (wrk) and the
+# CPU per request at a fixed open-loop rate (overlap load) of overlap-floor,
+# nginx, async and the pool (see harness/peers.sh; ROUNDS, DURATION);
+# installs nginx-light and wrk when missing.
 PEERS_PACKAGES := nginx-light wrk
 bench-peers: EXTRA_PACKAGES += $(PEERS_PACKAGES)
 bench-peers: build

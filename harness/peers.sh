@@ -1,30 +1,43 @@
 #!/usr/bin/env bash
-# `make bench-peers`: /plaintext through the async engine (one loop), the pool
-# (request mode) and nginx (one worker), each loaded by `overlap load` and by
-# wrk at 64 connections, server pinned to one CPU and load to another. Rounds
-# alternate the servers (and rotate their order) so drift on a shared machine
-# hits them all alike; the ratios are of medians. Besides req/s, each
-# measurement records the CPU time the server and the load tool spent per
-# request (utime + stime from /proc over the run, divided by the requests
-# served): on a shared machine req/s swings with what else runs, CPU per
-# request much less, and on two cores the load tool, not the server, often
-# sets the rate. Writes peers.csv, summary.csv, peers.png/.svg and ratios.txt
-# into results/peers-<UTC timestamp>/.
+# `make bench-peers`: /plaintext where the server, not the load tool, is the
+# limit. Each server (the overlap-floor responder, nginx with one worker,
+# async with one loop, the pool configs below) is pinned to one CPU and the
+# load to the other, and measured two ways:
+#   peak  wrk, one thread, CONNS connections, DEPTH requests per write
+#         (pipelined, as TechEmpower's plaintext test): the most it serves;
+#   cpu   overlap load, open loop at RATE req/s, below every server's
+#         capacity: the server's CPU time (utime + stime from /proc/PID/stat
+#         over the run) per request served.
+# A shared machine only adds work, so each figure is a server's best over
+# ROUNDS rounds (the highest peak, the lowest CPU per request), the servers'
+# order rotating every round. The load tool's own CPU is recorded too, and a
+# peak that is the tool's, not the server's, is flagged. Writes peers.csv,
+# summary.csv, ratios.txt and peers.png/.svg into results/peers-<UTC time>/.
 #
 # usage: harness/peers.sh OVERLAP_BIN [OUT_DIR]
-# env:   ROUNDS (3), DURATION (5s), CONNS (64), POOL_WORKERS (2),
-#        SERVER_CPU (0), LOAD_CPU (1)
+# env:   ROUNDS (5), DURATION (3s), WARMUP (1s), CONNS (64), DEPTH (16),
+#        RATE (30000), SERVER_CPU (0), LOAD_CPU (1)
 set -euo pipefail
 
 bin=$(realpath "$1")
 src=$(cd "$(dirname "$0")/.." && pwd)
 out=${2:-$src/results/peers-$(date -u +%Y%m%dT%H%M%SZ)}
-rounds=${ROUNDS:-3}
-duration=${DURATION:-5s}
+rounds=${ROUNDS:-5}
+duration=${DURATION:-3s}
+warmup=${WARMUP:-1s}
 conns=${CONNS:-64}
-pool_workers=${POOL_WORKERS:-2}
+depth=${DEPTH:-16}
+rate=${RATE:-30000}
 server_cpu=${SERVER_CPU:-0}
 load_cpu=${LOAD_CPU:-1}
+
+# The pool configurations measured, one a line: a name, then the flags after
+# `--engine pool`. The mode is explicit so that a new default does not
+# change what a figure means; a new mode is one more line
+# (`pool-leader:--workers 4 --pool-mode leader`).
+pool_configs=(
+    "pool-request:--workers 4 --pool-mode request"
+)
 
 for tool in wrk nginx gnuplot taskset; do
     command -v "$tool" >/dev/null || { echo "bench-peers: $tool is missing (make bench-peers installs it)" >&2; exit 1; }
@@ -34,124 +47,138 @@ mkdir -p "$out/logs"
 name=bench-peers
 # shellcheck source=harness/perf/servers.sh
 . "$src/harness/perf/servers.sh"
+hz=$(getconf CLK_TCK)
 
-# One measurement of a load tool against $addr, the server being PID $last.
-# Prints `rps,requests,server_us_per_request,load_us_per_request,server_util`.
-# Neither tool warms up, so the requests counted are the ones the CPU time
-# was spent on.
-measure() {
-    local tool=$1 tag=$2 rps reqs t0 t1 w0 w1
-    t0=$(cpu_ticks "$last")
-    w0=$(date +%s%N)
-    if [ "$tool" = wrk ]; then
-        TICKS_FILE=$tmp/load.ticks run_timed taskset -c "$load_cpu" wrk -t1 -c"$conns" \
-            -d"$duration" "http://$addr/plaintext" >"$out/logs/$tag.log" 2>&1
-        rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out/logs/$tag.log")
-        reqs=$(awk '/ requests in / { print $1 }' "$out/logs/$tag.log")
-    else
-        TICKS_FILE=$tmp/load.ticks run_timed "$bin" load --target "$addr" --path /plaintext \
-            --clients "$conns" --duration "$duration" --threads 1 --cpus "$load_cpu" \
-            --csv "$tmp/load.csv" >"$out/logs/$tag.log" 2>&1
-        rps=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "throughput_rps") c = i }
-                       NR == 2 { print $c }' "$tmp/load.csv")
-        reqs=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "requests") c = i }
-                        NR == 2 { print $c }' "$tmp/load.csv")
-    fi
-    w1=$(date +%s%N)
-    t1=$(cpu_ticks "$last")
-    [ -n "$rps" ] && [ -n "$reqs" ] && [ "$reqs" -gt 0 ] || return 0
-    awk -v rps="$rps" -v n="$reqs" -v s=$((t1 - t0)) -v l="$(cat "$tmp/load.ticks")" \
-        -v hz="$(getconf CLK_TCK)" -v wall=$((w1 - w0)) \
-        'BEGIN { printf "%.0f,%d,%.3f,%.3f,%.3f\n", rps, n, s * 1e6 / hz / n, l * 1e6 / hz / n,
-                 s / hz / (wall / 1e9) }'
-}
+servers=(floor nginx async)
+for config in "${pool_configs[@]}"; do servers+=("${config%%:*}"); done
 
 start_db() {
     start_overlap "$out/logs/db.log" "$bin" db --workload "$src/workloads/seed.ini"
     db_addr=$addr
 }
 
+# start_server NAME: starts it pinned to server_cpu; sets addr and last.
 start_server() {
+    local config flags
     case $1 in
+    floor) start_floor "$out/logs/floor.log" "$bin" "${floor_flags[@]}" ;;
+    nginx) start_nginx "$out/logs/nginx.log" ;;
     async) start_overlap "$out/logs/async.log" "$bin" serve --engine async --loops 1 \
         --workload "$src/workloads/seed.ini" --db "$db_addr" --listen 127.0.0.1:0 --cpus "$server_cpu" ;;
-    pool) start_overlap "$out/logs/pool.log" "$bin" serve --engine pool --workers "$pool_workers" \
-        --workload "$src/workloads/seed.ini" --db "$db_addr" --listen 127.0.0.1:0 --cpus "$server_cpu" ;;
-    nginx) start_nginx "$out/logs/nginx.log" ;;
+    *)
+        for config in "${pool_configs[@]}"; do [ "${config%%:*}" = "$1" ] && flags=${config#*:}; done
+        # shellcheck disable=SC2086 # the config's flags split into words
+        start_overlap "$out/logs/$1.log" "$bin" serve --engine pool $flags \
+            --workload "$src/workloads/seed.ini" --db "$db_addr" --listen 127.0.0.1:0 --cpus "$server_cpu" ;;
     esac
 }
 
+# column FILE NAME: NAME's value in the one row of an `overlap load` CSV.
+column() {
+    awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) c = i }
+                          NR == 2 && c { print $c }' "$1"
+}
+
+# measure KIND TAG against $addr, the server being PID $last. Prints
+# `rps,requests,server_us_per_request,load_us_per_request,server_util,load_util`
+# (utilisations: CPU time over wall time), or nothing when the tool failed.
+measure() {
+    local kind=$1 tag=$2 rps reqs t0 t1 w0 w1
+    t0=$(cpu_ticks "$last")
+    w0=$(date +%s%N)
+    if [ "$kind" = peak ]; then
+        TICKS_FILE=$tmp/load.ticks run_timed taskset -c "$load_cpu" wrk -t1 -c"$conns" -d"$duration" \
+            -s "$src/harness/perf/pipeline.lua" "http://$addr/plaintext" -- "$depth" \
+            >"$out/logs/$tag.log" 2>&1
+        rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out/logs/$tag.log")
+        reqs=$(awk '/ requests in / { print $1 }' "$out/logs/$tag.log")
+    else
+        rm -f "$tmp/load.csv"
+        TICKS_FILE=$tmp/load.ticks run_timed "$bin" load --target "$addr" --path /plaintext \
+            --rate "$rate" --clients "$conns" --duration "$duration" --cpus "$load_cpu" \
+            --csv "$tmp/load.csv" >"$out/logs/$tag.log" 2>&1
+        rps=$(column "$tmp/load.csv" throughput_rps 2>/dev/null || true)
+        reqs=$(column "$tmp/load.csv" requests 2>/dev/null || true)
+    fi
+    w1=$(date +%s%N)
+    t1=$(cpu_ticks "$last")
+    [ -n "$rps" ] && [ -n "$reqs" ] && [ "$reqs" -gt 0 ] || return 0
+    awk -v rps="$rps" -v n="$reqs" -v s=$((t1 - t0)) -v l="$(cat "$tmp/load.ticks")" -v hz="$hz" \
+        -v wall=$((w1 - w0)) 'BEGIN { printf "%.0f,%d,%.3f,%.3f,%.3f,%.3f\n", rps, n,
+            s * 1e6 / hz / n, l * 1e6 / hz / n, s / hz / (wall / 1e9), l / hz / (wall / 1e9) }'
+}
+
+# get_twice FILE: the bytes $addr sends back for two pipelined /plaintext
+# requests, the second split across two writes, collected for half a second.
+get_twice() {
+    local port=${addr##*:}
+    exec 3<>"/dev/tcp/127.0.0.1/$port"
+    printf 'GET /plaintext HTTP/1.1\r\nHost: a\r\n\r\nGET /plaintext HT' >&3
+    sleep 0.1
+    printf 'TP/1.1\r\nHost: a\r\n\r\n' >&3
+    timeout 0.5 cat <&3 >"$1" || true
+    exec 3<&-
+}
+
+# The floor must send what async sends (the Date's value aside), or its CPU
+# per request is not the same work's: it leaves its Date field out when
+# async sends none. A floor that does not answer both requests stops the
+# run; a response that still differs is reported in ratios.txt.
+smoke_check() {
+    start_server async
+    get_twice "$out/logs/async.http"
+    stop "$last"
+    floor_flags=()
+    grep -q '^Date: ' "$out/logs/async.http" || floor_flags=(--no-date)
+    start_server floor
+    get_twice "$out/logs/floor.http"
+    stop "$last"
+    [ "$(grep -o 'Hello, World!' "$out/logs/floor.http" | wc -l)" = 2 ] ||
+        { echo "bench-peers: overlap-floor did not answer two pipelined requests" >&2; exit 1; }
+    if cmp -s <(sed 's/^Date: .*\r$/Date:\r/' "$out/logs/floor.http") \
+        <(sed 's/^Date: .*\r$/Date:\r/' "$out/logs/async.http"); then
+        smoke="the floor sends async's /plaintext response, byte for byte but the Date value"
+        smoke+=" ($(($(wc -c <"$out/logs/floor.http") / 2)) bytes${floor_flags[*]:+, no Date field})"
+    else
+        smoke="WARNING: the floor's /plaintext response differs from async's (logs/*.http):"
+        smoke+=" its CPU per request is not the same work's"
+    fi
+    echo "bench-peers: $smoke" >&2
+}
+
 start_db
-echo "round,server,tool,rps,requests,server_us_per_request,load_us_per_request,server_cpu_util" \
+smoke_check
+echo "round,server,measure,rps,requests,server_us_per_request,load_us_per_request,server_cpu_util,load_cpu_util" \
     >"$out/peers.csv"
-# Each round starts with the next server and flips the tools' order, so that
-# no server or tool always runs first or last in a round while the machine
-# drifts.
-servers=(async pool nginx)
+# Each round starts with the next server and flips the two measures' order,
+# so that no server or measure always runs first or last while the machine
+# drifts. A warm-up (wrk, pipelined, not counted) brings each fresh server to
+# its steady state before either measure.
+n=${#servers[@]}
 for round in $(seq "$rounds"); do
-    for i in 0 1 2; do
-        server=${servers[$(((round - 1 + i) % 3))]}
+    for i in $(seq 0 $((n - 1))); do
+        server=${servers[$(((round - 1 + i) % n))]}
         start_server "$server"
-        tools="overlap wrk"
-        [ $((round % 2)) = 0 ] && tools="wrk overlap"
-        for tool in $tools; do
-            row=$(measure "$tool" "$round-$server-$tool")
-            [ -n "$row" ] || { echo "bench-peers: no figure from $tool against $server (see $out/logs)" >&2; exit 1; }
-            echo "$round,$server,$tool,$row" >>"$out/peers.csv"
-            IFS=, read -r rps _ scpu lcpu util <<<"$row"
-            printf '[round %d] %-6s %-8s %8.0f req/s  server %5.2f us/req (%3.0f%% of its CPU)  load %5.2f us/req\n' \
-                "$round" "$server" "$tool" "$rps" "$scpu" "$(awk -v u="$util" 'BEGIN { print u * 100 }')" "$lcpu" >&2
+        taskset -c "$load_cpu" wrk -t1 -c"$conns" -d"$warmup" -s "$src/harness/perf/pipeline.lua" \
+            "http://$addr/plaintext" -- "$depth" >/dev/null 2>&1 || true
+        kinds="peak cpu"
+        [ $((round % 2)) = 0 ] && kinds="cpu peak"
+        for kind in $kinds; do
+            row=$(measure "$kind" "$round-$server-$kind")
+            [ -n "$row" ] || { echo "bench-peers: no figure for $server ($kind, see $out/logs)" >&2; exit 1; }
+            echo "$round,$server,$kind,$row" >>"$out/peers.csv"
+            IFS=, read -r rps _ scpu lcpu sutil lutil <<<"$row"
+            printf '[round %d] %-13s %-4s %9.0f req/s  server %6.3f us/req (%3.0f%% of its CPU)  load %6.3f us/req (%3.0f%%)\n' \
+                "$round" "$server" "$kind" "$rps" "$scpu" "$(awk -v u="$sutil" 'BEGIN { print u * 100 }')" \
+                "$lcpu" "$(awk -v u="$lutil" 'BEGIN { print u * 100 }')" >&2
         done
         stop "$last"
     done
 done
 
-# Medians per server and tool, and the ratios the performance issue names:
-# of req/s, and of CPU per request (the cheaper one's figure over the other's,
-# so that above 1 means "ahead", as for req/s).
-awk -F, -v summary="$out/summary.csv" '
-    NR > 1 { k = $2 "," $3; m = ++n[k]; rps[k, m] = $4; scpu[k, m] = $6; lcpu[k, m] = $7 }
-    function median(arr, k,   i, j, t, m, a) {
-        m = n[k]
-        for (i = 1; i <= m; i++) a[i] = arr[k, i]
-        for (i = 2; i <= m; i++)
-            for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-        return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
-    }
-    END {
-        split("async pool nginx", servers, " ")
-        split("overlap wrk", tools, " ")
-        print "server,overlap_load_rps,wrk_rps,server_us_overlap_load,server_us_wrk," \
-              "overlap_load_us,wrk_us" > summary
-        print "medians of /plaintext, server on one CPU, load on another:"
-        print "                 req/s                 server CPU us/req     load CPU us/req"
-        print "  server    overlap load     wrk    overlap load   wrk    overlap load   wrk"
-        for (i = 1; i <= 3; i++) {
-            s = servers[i]
-            for (j = 1; j <= 2; j++) {
-                k = s "," tools[j]
-                r[s, tools[j]] = median(rps, k)
-                sc[s, tools[j]] = median(scpu, k)
-                lc[s, tools[j]] = median(lcpu, k)
-            }
-            printf "%s,%.0f,%.0f,%.3f,%.3f,%.3f,%.3f\n", s, r[s, "overlap"], r[s, "wrk"],
-                   sc[s, "overlap"], sc[s, "wrk"], lc[s, "overlap"], lc[s, "wrk"] > summary
-            printf "  %-6s  %10.0f %10.0f   %8.2f %8.2f     %8.2f %8.2f\n", s, r[s, "overlap"],
-                   r[s, "wrk"], sc[s, "overlap"], sc[s, "wrk"], lc[s, "overlap"], lc[s, "wrk"]
-        }
-        print "ratios (target)                      req/s   CPU per request"
-        for (j = 1; j <= 2; j++) {
-            t = tools[j]
-            printf "async/nginx, %-7s load (>= 1.0):  %6.3f   %6.3f\n", t,
-                   r["async", t] / r["nginx", t], sc["nginx", t] / sc["async", t]
-            printf "pool/async,  %-7s load (>= 0.6):  %6.3f   %6.3f\n", t,
-                   r["pool", t] / r["async", t], sc["async", t] / sc["pool", t]
-        }
-        for (i = 1; i <= 3; i++)
-            printf "overlap load/wrk, %-6s (>= 1.0):   %6.3f   %6.3f\n", servers[i],
-                   r[servers[i], "overlap"] / r[servers[i], "wrk"],
-                   lc[servers[i], "wrk"] / lc[servers[i], "overlap"]
-    }' "$out/peers.csv" | tee "$out/ratios.txt"
+awk -F, -v summary="$out/summary.csv" -v servers="${servers[*]}" -v rate="$rate" -v depth="$depth" \
+    -v conns="$conns" -v rounds="$rounds" -v smoke="$smoke" -f "$src/harness/perf/peers-summary.awk" \
+    "$out/peers.csv" | tee "$out/ratios.txt"
 
-gnuplot -e "dir='$out'" "$src/plots/peers.gp"
+gnuplot -e "dir='$out'; depth=$depth" "$src/plots/peers.gp"
 echo "bench-peers: results in $out" >&2

@@ -1,8 +1,11 @@
-# /plaintext req/s of each server under each load generator, and the server's
-# CPU time per request beside it (medians of the alternating rounds):
-# `make bench-peers` writes summary.csv and runs this with dir set to its
-# results folder. Standalone: it does not load common.gp, whose
-# conventions are those of an `overlap bench` folder.
+# `make bench-peers`: each server's pipelined /plaintext peak and its CPU
+# time per request at a fixed open-loop rate, the best round beside the
+# worst (the gap is what the shared machine took). harness/peers.sh writes
+# summary.csv and runs this with dir (its results folder) and depth (wrk's
+# requests per write) set. Standalone:
+# it does not load common.gp, whose conventions are those of an `overlap
+# bench` folder.
+if (!exists("depth")) depth = 16
 set datafile separator ","
 set datafile columnheaders
 set style data histograms
@@ -19,18 +22,18 @@ do for [fmt in "png svg"] {
         set terminal pngcairo size 1600,800 enhanced font "sans,13" background rgb "white"
     }
     set output dir."/peers.".fmt
-    set multiplot layout 1,2 title "/plaintext, server pinned to one CPU, load to the other (medians of the rounds)"
-    set title "throughput"
+    set multiplot layout 1,2 title "/plaintext, server pinned to one CPU, load to the other"
+    set title sprintf("pipelined peak (wrk, %d requests per write; higher is better)", depth)
     set ylabel "requests/s"
     set yrange [0:*]
     set format y "%.0s%c"
-    plot dir."/summary.csv" using "overlap_load_rps":xtic(1) title "overlap load" lc rgb "#0072B2", \
-         "" using "wrk_rps" title "wrk" lc rgb "#E69F00"
-    set title "server CPU time per request (lower is better; noise moves it least)"
+    plot dir."/summary.csv" using "peak_rps":xtic(1) title "best round" lc rgb "#0072B2", \
+         "" using "peak_rps_lowest" title "worst round" lc rgb "#9ecae1"
+    set title "server CPU time per request, open loop below capacity (lower is better)"
     set ylabel "microseconds"
     set format y "%g"
-    plot dir."/summary.csv" using "server_us_overlap_load":xtic(1) title "under overlap load" lc rgb "#0072B2", \
-         "" using "server_us_wrk" title "under wrk" lc rgb "#E69F00"
+    plot dir."/summary.csv" using "server_us_per_request":xtic(1) title "best round" lc rgb "#E69F00", \
+         "" using "server_us_per_request_highest" title "worst round" lc rgb "#fdd49e"
     unset multiplot
     unset output
 }

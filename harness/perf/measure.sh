@@ -6,10 +6,13 @@
 # allocations) per request or a perf profile. docs/performance.md shows it in use.
 #
 # usage: harness/perf/measure.sh OVERLAP_BIN SERVER TOOL [SERVER FLAGS...]
-#   SERVER  async | pool | nginx (nginx: one worker, `return 200 "Hello, World!"`)
+#   SERVER  async | pool | nginx (one worker, `return 200 "Hello, World!"`) |
+#           floor (overlap-floor, harness/perf/floor.c; --no-date for an
+#           overlap whose responses carry no Date)
 #   TOOL    wrk | overlap (overlap load)
 # env: WORKLOAD (workloads/seed.ini), URL_PATH (/plaintext), CONNS (64),
 #      DURATION (3s), WARMUP (1s of wrk before the measured run; 0 for none),
+#      PIPELINE (1: wrk's requests per write, through harness/perf/pipeline.lua),
 #      SERVER_CPU (0), LOAD_CPU (1),
 #      EVENTS  perf events counted over the run, e.g.
 #              raw_syscalls:sys_enter,syscalls:sys_enter_epoll_ctl
@@ -30,6 +33,7 @@ duration=${DURATION:-3s}
 warmup=${WARMUP:-1s}
 server_cpu=${SERVER_CPU:-0}
 load_cpu=${LOAD_CPU:-1}
+depth=${PIPELINE:-1}
 
 name=measure
 # shellcheck source=harness/perf/servers.sh
@@ -37,6 +41,8 @@ name=measure
 
 if [ "$server" = nginx ]; then
     start_nginx "$tmp/nginx.log"
+elif [ "$server" = floor ]; then
+    start_floor "$tmp/floor.log" "$bin" "$@"
 else
     start_overlap "$tmp/db.log" taskset -c "$load_cpu" "$bin" db --workload "$workload" \
         --listen "unix:$tmp/db.sock"
@@ -58,8 +64,11 @@ s0=$(switches)
 sleep 0.2 # perf attached
 # The tool runs in a shell that writes its children's CPU time once it ends.
 if [ "$tool" = wrk ]; then
+    # A script's request() runs per batch, so a depth of 1 goes without it.
+    script=()
+    [ "$depth" -gt 1 ] && script=(-s "$src/harness/perf/pipeline.lua")
     TICKS_FILE=$tmp/load.ticks run_timed taskset -c "$load_cpu" wrk -t1 -c"$conns" -d"$duration" \
-        "http://$addr$path" >"$tmp/load.txt" 2>&1
+        "${script[@]}" "http://$addr$path" -- "$depth" >"$tmp/load.txt" 2>&1
     rps=$(awk '/^Requests\/sec:/ { print $2 }' "$tmp/load.txt")
     reqs=$(awk '/ requests in / { print $1 }' "$tmp/load.txt")
 else

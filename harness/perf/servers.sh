@@ -1,8 +1,9 @@
 # shellcheck shell=bash disable=SC2034,SC2154 # name and server_cpu come from the caller, addr goes back to it
 # Sourced by harness/peers.sh and harness/perf/measure.sh: a private temporary
-# folder, and the servers they measure started in the background and stopped
-# by PID when the script ends. The caller sets `name` (its messages' prefix)
-# and `server_cpu` (where nginx runs) before sourcing.
+# folder, the servers they measure (overlap children, overlap-floor, nginx)
+# started in the background and stopped by PID when the script ends, and the
+# CPU time of servers and load tools. The caller sets `name` (its messages'
+# prefix) and `server_cpu` (where the floor and nginx run) before sourcing.
 
 tmp=$(mktemp -d)
 chmod 700 "$tmp"
@@ -41,11 +42,26 @@ stop() {
     wait "$1" 2>/dev/null || true
 }
 
-# A port nothing on 127.0.0.1 answers on (nginx cannot report a port it picked).
+# start_floor LOG OVERLAP_BIN [FLOOR FLAGS...]: overlap-floor
+# (harness/perf/floor.c, built beside overlap), pinned to server_cpu. Sets
+# addr and last.
+start_floor() {
+    local log=$1 floor
+    floor=$(dirname "$2")/overlap-floor
+    shift 2
+    [ -x "$floor" ] || { echo "$name: $floor is missing (cmake --build builds it)" >&2; exit 1; }
+    start_overlap "$log" taskset -c "$server_cpu" "$floor" "$@"
+}
+
+# A port nothing on 127.0.0.1 answers on (nginx cannot report a port it
+# picked), below the ephemeral range: there a client's outgoing connection,
+# ours or another program's, can hold the port while nothing listens on it.
 free_port() {
-    local port
+    local port low
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+    [ "$low" -gt 12000 ] || low=32768
     for _ in $(seq 50); do
-        port=$((20000 + RANDOM % 20000))
+        port=$((10000 + RANDOM % (low - 10000)))
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
     done
     echo "$name: no free port found" >&2
