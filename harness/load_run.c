@@ -19,8 +19,10 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "heap.h"
+#include "proc.h"
 
 #define TICK_NS      10000000 /* timeouts are checked this often; also the longest sleep */
 #define RECONNECT_NS 10000000 /* after a failed connect: a refusing server is not spun on */
@@ -51,10 +53,9 @@ struct conn {
     int fd;
     enum conn_state state;
     struct worker *w;
-    uint64_t wake;       /* DOWN and THINKING: when the heap hands it back */
-    int heap_at;         /* its place in the heap, -1 when not there */
-    bool want_out;       /* the poller watches it for writable too */
-    uint64_t idle_since; /* open loop: when it last became free */
+    struct heap_node timer; /* DOWN and THINKING: when the heap hands it back */
+    bool want_out;          /* the poller watches it for writable too */
+    uint64_t idle_since;    /* open loop: when it last became free */
     /* the request in flight */
     int type;
     size_t written;
@@ -73,8 +74,7 @@ struct worker {
     int epfd;
     int nconns;
     struct conn *conns;
-    struct conn **heap; /* min-heap on wake */
-    int heap_len;
+    struct heap timers; /* reconnects and think times, room reserved for every connection */
     struct conn **idle; /* open loop: connections with nothing in flight */
     int nidle;
     struct wl_rng rng;
@@ -100,72 +100,16 @@ struct shared {
     uint64_t start;
 };
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static bool stopping(const struct worker *w)
 {
     return w->cfg->stop && *w->cfg->stop;
 }
 
-/* ---- the timer heap: think times and reconnects ---- */
-
-static void heap_swap(struct worker *w, int a, int b)
+/* c waits in the timer heap until at; this cannot fail, since room for
+ * every connection was reserved at the start. */
+static void wait_until(struct conn *c, uint64_t at)
 {
-    struct conn *t = w->heap[a];
-    w->heap[a] = w->heap[b];
-    w->heap[b] = t;
-    w->heap[a]->heap_at = a;
-    w->heap[b]->heap_at = b;
-}
-
-static void heap_up(struct worker *w, int i)
-{
-    while (i > 0 && w->heap[(i - 1) / 2]->wake > w->heap[i]->wake) {
-        heap_swap(w, i, (i - 1) / 2);
-        i = (i - 1) / 2;
-    }
-}
-
-static void heap_down(struct worker *w, int i)
-{
-    for (;;) {
-        int l = 2 * i + 1, r = l + 1, m = i;
-        if (l < w->heap_len && w->heap[l]->wake < w->heap[m]->wake)
-            m = l;
-        if (r < w->heap_len && w->heap[r]->wake < w->heap[m]->wake)
-            m = r;
-        if (m == i)
-            return;
-        heap_swap(w, i, m);
-        i = m;
-    }
-}
-
-static void heap_push(struct worker *w, struct conn *c, uint64_t wake)
-{
-    c->wake = wake;
-    c->heap_at = w->heap_len;
-    w->heap[w->heap_len++] = c;
-    heap_up(w, c->heap_at);
-}
-
-static void heap_remove(struct worker *w, struct conn *c)
-{
-    int i = c->heap_at;
-    if (i < 0)
-        return;
-    c->heap_at = -1;
-    if (--w->heap_len == i)
-        return;
-    w->heap[i] = w->heap[w->heap_len];
-    w->heap[i]->heap_at = i;
-    heap_up(w, i);
-    heap_down(w, w->heap[i]->heap_at);
+    heap_set(&c->w->timers, &c->timer, at);
 }
 
 /* ---- socket operations: OK, ERROR or RETRY ---- */
@@ -228,7 +172,7 @@ static void close_conn(struct conn *c)
     if (c->fd >= 0)
         close(c->fd); /* also drops it from the epoll set */
     c->fd = -1;
-    heap_remove(c->w, c);
+    heap_remove(&c->w->timers, &c->timer);
 }
 
 /* The measured request in flight, if any, is lost: counted, then forgotten. */
@@ -246,7 +190,7 @@ static void reconnect_later(struct conn *c, uint64_t now, uint64_t delay)
 {
     close_conn(c);
     set_state(c, CONN_DOWN);
-    heap_push(c->w, c, now + delay);
+    wait_until(c, now + delay);
 }
 
 static void connect_failed(struct conn *c, uint64_t now)
@@ -387,7 +331,7 @@ static void response_done(struct conn *c, uint64_t now)
         reconnect_later(c, now, 0);
     } else if (w->cfg->rate <= 0 && w->cfg->think) {
         set_state(c, CONN_THINKING);
-        heap_push(w, c, now + wl_dist_sample(&w->cfg->think_dist, &w->rng));
+        wait_until(c, now + wl_dist_sample(&w->cfg->think_dist, &w->rng));
     } else {
         conn_ready(c, now);
     }
@@ -493,9 +437,9 @@ static void check_timeouts(struct worker *w, uint64_t now)
 /* The heap's due connections: reconnects and the end of think times. */
 static void wake_due(struct worker *w, uint64_t now)
 {
-    while (w->heap_len && w->heap[0]->wake <= now) {
-        struct conn *c = w->heap[0];
-        heap_remove(w, c);
+    struct heap_node *x;
+    while ((x = heap_pop_due(&w->timers, now))) {
+        struct conn *c = heap_entry(x, struct conn, timer);
         if (c->state == CONN_DOWN)
             start_connect(c, now);
         else if (now < w->end)
@@ -508,9 +452,9 @@ static void wake_due(struct worker *w, uint64_t now)
 /* The earliest moment something is due: what the loop may sleep until. */
 static uint64_t next_deadline(const struct worker *w)
 {
-    uint64_t d = w->next_tick;
-    if (w->heap_len && w->heap[0]->wake < d)
-        d = w->heap[0]->wake;
+    uint64_t d = w->next_tick, timer = heap_next(&w->timers);
+    if (timer < d)
+        d = timer;
     if (w->running && w->cfg->rate > 0 && w->nidle && w->next_intended < w->end &&
         w->next_intended < d)
         d = w->next_intended;
@@ -525,7 +469,7 @@ static void poll_once(struct worker *w, uint64_t now)
     uint64_t d = next_deadline(w);
     int n = load__poll_wait(w->epfd, ev, LOAD_POLL_MAX_EVENTS, d > now ? d - now : 0);
     for (int i = 0; i < n; i++) {
-        now = now_ns();
+        now = proc_now_ns();
         on_event(ev[i].data, &ev[i], now);
         /* a long batch must not hold up requests that fell due meanwhile */
         if (w->running && w->cfg->rate > 0 && w->nidle && w->next_intended <= now)
@@ -568,14 +512,14 @@ static void count_leftovers(struct worker *w)
  * do not pay for the handshakes. */
 static void connect_all(struct worker *w)
 {
-    uint64_t now = now_ns(), deadline = now + w->cfg->timeout_ns;
+    uint64_t now = proc_now_ns(), deadline = now + w->cfg->timeout_ns;
     for (int i = 0; i < w->nconns; i++)
         start_connect(&w->conns[i], now);
     for (;;) {
         int pending = 0;
         for (int i = 0; i < w->nconns; i++)
             pending += w->conns[i].state == CONN_CONNECTING;
-        now = now_ns();
+        now = proc_now_ns();
         if (!pending || now > deadline || stopping(w))
             return;
         w->next_tick = now + TICK_NS;
@@ -587,7 +531,7 @@ static void start_clock(struct worker *w)
 {
     const struct load_config *cfg = w->cfg;
     if (pthread_barrier_wait(&w->sh->barrier) == PTHREAD_BARRIER_SERIAL_THREAD)
-        w->sh->start = now_ns();
+        w->sh->start = proc_now_ns();
     pthread_barrier_wait(&w->sh->barrier);
     w->start = w->sh->start;
     w->warm_end = w->start + cfg->warmup_ns;
@@ -610,7 +554,7 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     connect_all(w);
     start_clock(w);
-    uint64_t now = now_ns();
+    uint64_t now = proc_now_ns();
     if (w->cfg->rate > 0) {
         dispatch_due(w, now);
     } else {
@@ -618,7 +562,7 @@ static void *worker_main(void *arg)
             if (w->conns[i].state == CONN_IDLE)
                 send_request(&w->conns[i], now, now);
     }
-    while (!finished(w, now = now_ns())) {
+    while (!finished(w, now = proc_now_ns())) {
         wake_due(w, now);
         if (w->cfg->rate > 0)
             dispatch_due(w, now);
@@ -634,24 +578,6 @@ static void *worker_main(void *arg)
 }
 
 /* ---- setup and the merge ---- */
-
-static int split_target(const char *target, char *host, size_t hostlen, const char **port)
-{
-    const char *colon = strrchr(target, ':');
-    if (!colon || colon == target || !colon[1])
-        return -1;
-    size_t len = (size_t)(colon - target);
-    if (target[0] == '[' && len >= 2 && target[len - 1] == ']') {
-        target++;
-        len -= 2;
-    }
-    if (len == 0 || len >= hostlen)
-        return -1;
-    memcpy(host, target, len);
-    host[len] = '\0';
-    *port = colon + 1;
-    return 0;
-}
 
 /* One blocking connect with a deadline: is anybody listening? 0 or -errno. */
 static int probe(const struct sockaddr *sa, socklen_t len, uint64_t timeout_ns)
@@ -680,7 +606,7 @@ static int resolve(const struct load_config *cfg, struct target *t, char *err, s
     char host[256];
     const char *port;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res, *ai;
-    if (split_target(cfg->target, host, sizeof(host), &port) < 0) {
+    if (proc_split_addr(cfg->target, host, sizeof(host), &port) < 0) {
         snprintf(err, errlen, "bad target '%s' (expected HOST:PORT)", cfg->target);
         return -1;
     }
@@ -725,18 +651,13 @@ static int build_requests(const struct load_config *cfg, struct target *t)
     return 0;
 }
 
-/* Room for every connection's descriptor: raises the soft limit to the hard one. */
+/* Room for every connection's descriptor, and a few for the rest. */
 static int raise_fd_limit(int clients, char *err, size_t errlen)
 {
-    struct rlimit rl;
-    rlim_t need = (rlim_t)clients + 64;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
-        return 0;
-    rl.rlim_cur = rl.rlim_max < need ? rl.rlim_max : need;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur < need) {
+    long need = (long)clients + 64, limit = proc_raise_nofile(need);
+    if (limit >= 0 && limit < need) { /* -1: the limit is unknown, so try */
         snprintf(err, errlen, "%d clients need %lu open files; the limit is %lu", clients,
-                 (unsigned long)need, (unsigned long)rl.rlim_cur);
+                 (unsigned long)need, (unsigned long)limit);
         return -1;
     }
     return 0;
@@ -753,19 +674,19 @@ static int worker_init(struct worker *w, const struct load_config *cfg, const st
     w->nconns = nconns;
     w->epfd = load__poll_create();
     w->conns = calloc((size_t)nconns, sizeof(*w->conns));
-    w->heap = calloc((size_t)nconns, sizeof(*w->heap));
+    heap_init(&w->timers);
     w->idle = calloc((size_t)nconns, sizeof(*w->idle));
     w->latency = hist_create();
     if (cfg->timeline_max > 0)
         w->timeline = calloc((size_t)cfg->timeline_max, sizeof(*w->timeline));
-    if (w->epfd < 0 || !w->conns || !w->heap || !w->idle || !w->latency ||
-        (cfg->timeline_max > 0 && !w->timeline))
+    if (w->epfd < 0 || !w->conns || heap_reserve(&w->timers, (size_t)nconns) < 0 || !w->idle ||
+        !w->latency || (cfg->timeline_max > 0 && !w->timeline))
         return -1;
     wl_rng_seed(&w->rng, cfg->seed * 0x9e3779b97f4a7c15u + (uint64_t)index + 1);
     for (int i = 0; i < nconns; i++) {
         w->conns[i].fd = -1;
         w->conns[i].w = w;
-        w->conns[i].heap_at = -1;
+        heap_node_init(&w->conns[i].timer);
         w->conns[i].timeline = -1;
     }
     return 0;
@@ -779,7 +700,7 @@ static void worker_free(struct worker *w)
     if (w->epfd > 0)
         load__poll_destroy(w->epfd);
     free(w->conns);
-    free(w->heap);
+    heap_free(&w->timers);
     free(w->idle);
     free(w->timeline);
     hist_destroy(w->latency);
@@ -850,7 +771,7 @@ static void merge(const struct load_config *cfg, struct worker *ws, int n, struc
     res->sent_in_window = sent_in_window;
     double window = cfg->duration_ns / 1e9, sending = window;
     if (res->interrupted) { /* the window as far as it got */
-        uint64_t now = now_ns(), warm_end = ws[0].warm_end;
+        uint64_t now = proc_now_ns(), warm_end = ws[0].warm_end;
         window = now > warm_end ? (now - warm_end) / 1e9 : 0;
         window = window < cfg->duration_ns / 1e9 ? window : cfg->duration_ns / 1e9;
         sending = window;
