@@ -54,12 +54,13 @@ struct load_timeline {
 };
 
 struct load_result {
-    struct hist *latency;    /* of every complete measured response, from its intended time */
-    uint64_t requests;       /* measured requests answered with a complete response */
-    uint64_t ok;             /* of them, status 2xx or 3xx */
-    uint64_t sent;           /* measured requests written to the socket */
-    uint64_t scheduled;      /* open loop: intended times that fell in the window */
-    uint64_t sent_in_window; /* requests written during the window, whatever their intent */
+    struct hist *latency;     /* of every complete measured response, from its intended time */
+    struct hist *uncorrected; /* the same, from the actual send: what coordinated omission shows */
+    uint64_t requests;        /* measured requests answered with a complete response */
+    uint64_t ok;              /* of them, status 2xx or 3xx */
+    uint64_t sent;            /* measured requests written to the socket */
+    uint64_t scheduled;       /* open loop: intended times that fell in the window */
+    uint64_t sent_in_window;  /* requests written during the window, whatever their intent */
     uint64_t errors_connect, errors_timeout, errors_read, errors_status;
     uint64_t waited; /* open loop: due while no connection was idle */
     uint64_t late;   /* open loop: sent over LOAD_LATE_NS late although a connection was idle */

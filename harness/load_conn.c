@@ -184,13 +184,15 @@ static void record_timeline(struct conn *c, uint64_t now)
     load_timing_compact(c->res.timing, c->res.timing_len, tl->phases, sizeof(tl->phases));
 }
 
-/* An answer the mode counts: its latency from the intended time. */
+/* An answer the mode counts: its latency from the intended time, and from the
+ * actual send (the same in closed loop, where a request goes when it is meant to). */
 static void count_answer(struct conn *c, uint64_t now)
 {
     struct worker *w = c->w;
     int status = c->res.status;
     w->requests++;
     hist_record(w->latency, now - c->intended);
+    hist_record(w->uncorrected, now - c->sent);
     if (status >= 200 && status < 400)
         w->ok++;
     else

@@ -105,7 +105,7 @@ struct worker {
     /* times in ns on CLOCK_MONOTONIC */
     uint64_t start, warm_end, end, next_tick, last_done;
     uint64_t inflight; /* measured requests in flight */
-    struct hist *latency;
+    struct hist *latency, *uncorrected;
     uint64_t requests, ok, sent, sent_in_window, scheduled, errors_connect, errors_timeout,
         errors_read, errors_status, waited, late;
     bool interrupted;

@@ -188,10 +188,11 @@ static int worker_init(struct worker *w, const struct load_config *cfg, const st
     heap_init(&w->timers);
     w->sched.idle = calloc((size_t)nconns, sizeof(*w->sched.idle));
     w->latency = hist_create();
+    w->uncorrected = hist_create();
     if (cfg->timeline_max > 0)
         w->timeline = calloc((size_t)cfg->timeline_max, sizeof(*w->timeline));
     if (w->epfd < 0 || !w->conns || heap_reserve(&w->timers, (size_t)nconns) < 0 ||
-        !w->sched.idle || !w->latency || (cfg->timeline_max > 0 && !w->timeline))
+        !w->sched.idle || !w->latency || !w->uncorrected || (cfg->timeline_max > 0 && !w->timeline))
         return -1;
     wl_rng_seed(&w->rng, cfg->seed * 0x9e3779b97f4a7c15u + (uint64_t)index + 1);
     for (int i = 0; i < nconns; i++) {
@@ -216,6 +217,7 @@ static void worker_free(struct worker *w)
     free(w->sched.idle);
     free(w->timeline);
     hist_destroy(w->latency);
+    hist_destroy(w->uncorrected);
 }
 
 static int by_intended(const void *a, const void *b)
@@ -263,6 +265,7 @@ static void merge(const struct load_config *cfg, struct worker *ws, int n, struc
     for (int i = 0; i < n; i++) {
         struct worker *w = &ws[i];
         hist_merge(res->latency, w->latency);
+        hist_merge(res->uncorrected, w->uncorrected);
         res->requests += w->requests;
         res->ok += w->ok;
         res->sent += w->sent;
@@ -312,8 +315,9 @@ int load_run(const struct load_config *cfg, struct load_result *res, char *err, 
     if (resolve(cfg, &t, err, errlen) < 0 || raise_fd_limit(cfg->clients, err, errlen) < 0)
         return -1;
     res->latency = hist_create();
+    res->uncorrected = hist_create();
     ws = calloc((size_t)run.threads, sizeof(*ws));
-    if (!res->latency || !ws || build_requests(cfg, &t) < 0) {
+    if (!res->latency || !res->uncorrected || !ws || build_requests(cfg, &t) < 0) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
@@ -349,7 +353,9 @@ out:
 void load_result_free(struct load_result *res)
 {
     hist_destroy(res->latency);
+    hist_destroy(res->uncorrected);
     free(res->timeline);
     res->latency = NULL;
+    res->uncorrected = NULL;
     res->timeline = NULL;
 }
