@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define HIST_SUB_BITS 9  /* 512 sub-buckets: width <= 1/512 */
 #define HIST_MAX_EXP  36 /* the top power of two: 2^37 ns ~ 137 s */
@@ -30,6 +31,9 @@ uint64_t hist_count(const struct hist *h);
 uint64_t hist_min(const struct hist *h); /* 0 when empty */
 uint64_t hist_max(const struct hist *h);
 double hist_mean(const struct hist *h); /* exact: from the sum of recorded values */
+/* The population standard deviation, from the buckets' values as HdrHistogram
+ * computes it (within the histogram's 0.1 %). 0 when empty. */
+double hist_stddev(const struct hist *h);
 
 /* The value at percentile p in [0, 100]: the value of rank ceil(p/100 * count)
  * in sorted order, within 0.1 % (p = 0 and p = 100 give min and max exactly).
@@ -60,5 +64,21 @@ struct hist_iter {
  * one point at 100 % (the max). An empty histogram yields no point. */
 void hist_iter_init(struct hist_iter *it, const struct hist *h, int ticks_per_half);
 bool hist_iter_next(struct hist_iter *it, struct hist_point *out);
+
+/* The layout in HdrHistogram's terms (its footer prints them): a first bucket
+ * of 2^(HIST_SUB_BITS+1) unit-wide sub-buckets, then one bucket per power of
+ * two up to HIST_MAX_NS, each of the same count of sub-buckets covering twice
+ * the range. */
+#define HIST_HDR_BUCKETS     (HIST_MAX_EXP - HIST_SUB_BITS + 1)
+#define HIST_HDR_SUB_BUCKETS (2 << HIST_SUB_BITS)
+
+/* Writes the spectrum above in HdrHistogram's percentile text format ("hgrm",
+ * what its outputPercentileDistribution prints and its online plotter and
+ * HistogramLogProcessor read): a header, one row per level (value, percentile
+ * as a fraction, count at or below, 1/(1-percentile); the 100 % row has no
+ * last column), then the Mean/StdDeviation, Max/Total count and
+ * Buckets/SubBuckets footer. Values are divided by unit_ns (1e6 prints
+ * milliseconds) with 3 decimals, as a 3-significant-digit HdrHistogram does. */
+void hist_write_hgrm(const struct hist *h, FILE *f, int ticks_per_half, double unit_ns);
 
 #endif

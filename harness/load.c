@@ -19,6 +19,9 @@
 #define TICKS_PER_HALF       5 /* the spectrum's resolution, HdrHistogram's default */
 #define EXIT_INTERRUPTED     130
 
+/* The files a run writes, each opened before it starts. */
+enum output { OUT_CSV, OUT_LATENCY, OUT_TIMELINE, OUT_HGRM, NOUTPUTS };
+
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
@@ -44,6 +47,7 @@ static const char usage_text[] =
     "  --cpus LIST          pin the generator, e.g. 1 or 2-3\n"
     "  --csv FILE           the summary: a header and one row\n"
     "  --latency-csv FILE   the percentile spectrum\n"
+    "  --hgrm FILE          the same in HdrHistogram's text format (values in ms)\n"
     "  --timeline FILE      one row per request for the first K requests\n"
     "  --timeline-max K     K (default 1000)\n"
     "\n"
@@ -51,7 +55,7 @@ static const char usage_text[] =
 
 struct options {
     struct load_config cfg;
-    const char *workload, *cpus, *csv, *latency_csv, *timeline;
+    const char *workload, *cpus, *csv, *latency_csv, *timeline, *hgrm;
     bool arrival_set;
 };
 
@@ -130,6 +134,7 @@ static int parse_flag(struct options *o, int opt, const char *v)
     case 'C': o->cpus = v; return 0;
     case 'v': o->csv = v; return 0;
     case 'l': o->latency_csv = v; return 0;
+    case 'H': o->hgrm = v; return 0;
     case 'L': o->timeline = v; return 0;
     case 'K':
         return wl_count_parse(v, 1, 1000000, &c->timeline_max) < 0
@@ -157,6 +162,7 @@ static int parse_args(int argc, char **argv, struct options *o, int *status)
                                           {"cpus", required_argument, 0, 'C'},
                                           {"csv", required_argument, 0, 'v'},
                                           {"latency-csv", required_argument, 0, 'l'},
+                                          {"hgrm", required_argument, 0, 'H'},
                                           {"timeline", required_argument, 0, 'L'},
                                           {"timeline-max", required_argument, 0, 'K'},
                                           {"help", no_argument, 0, 'h'},
@@ -308,6 +314,18 @@ static void write_timeline(FILE *f, const struct load_config *c, const struct lo
     }
 }
 
+static void write_outputs(FILE **out, const struct load_config *c, const struct load_result *r)
+{
+    if (out[OUT_CSV])
+        write_csv(out[OUT_CSV], c, r);
+    if (out[OUT_LATENCY])
+        write_latency_csv(out[OUT_LATENCY], r);
+    if (out[OUT_TIMELINE])
+        write_timeline(out[OUT_TIMELINE], c, r);
+    if (out[OUT_HGRM])
+        hist_write_hgrm(r->latency, out[OUT_HGRM], TICKS_PER_HALF, 1e6); /* in ms */
+}
+
 /* Opens an output before the run, so a bad path costs nothing. */
 static FILE *open_output(const char *path)
 {
@@ -345,11 +363,16 @@ int load_main(int argc, char **argv)
     struct load_result res;
     struct wl_workload *wl = NULL;
     char err[LOAD_ERR_LEN];
-    FILE *out[3] = {NULL, NULL, NULL};
+    FILE *out[NOUTPUTS] = {NULL};
+    const char *paths[NOUTPUTS] = {NULL};
     int status = 0;
 
     if (parse_args(argc, argv, &o, &status) < 0)
         return status;
+    paths[OUT_CSV] = o.csv;
+    paths[OUT_LATENCY] = o.latency_csv;
+    paths[OUT_TIMELINE] = o.timeline;
+    paths[OUT_HGRM] = o.hgrm;
     if (o.workload) {
         if (wl_load(o.workload, &wl, err, sizeof(err)) < 0) {
             fprintf(stderr, "%s\n", err);
@@ -364,8 +387,7 @@ int load_main(int argc, char **argv)
         status = 2;
         goto out;
     }
-    const char *paths[3] = {o.csv, o.latency_csv, o.timeline};
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < NOUTPUTS; i++)
         if (paths[i] && !(out[i] = open_output(paths[i]))) {
             status = 2;
             goto out;
@@ -379,12 +401,7 @@ int load_main(int argc, char **argv)
     }
     print_report(&o.cfg, &res);
     warn_behind(&o.cfg, &res);
-    if (out[0])
-        write_csv(out[0], &o.cfg, &res);
-    if (out[1])
-        write_latency_csv(out[1], &res);
-    if (out[2])
-        write_timeline(out[2], &o.cfg, &res);
+    write_outputs(out, &o.cfg, &res);
     status = res.interrupted ? EXIT_INTERRUPTED : 0;
     if (!res.interrupted && res.ok == 0) {
         fprintf(stderr, "overlap load: no request succeeded\n");
@@ -392,7 +409,7 @@ int load_main(int argc, char **argv)
     }
     load_result_free(&res);
 out:
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < NOUTPUTS; i++)
         if (close_output(out[i], paths[i]) < 0 && status == 0)
             status = 1;
     wl_free(wl);

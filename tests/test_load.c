@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -712,6 +713,73 @@ Test(command, writes_the_three_csv_files)
               "%s", text);
     cr_expect(strstr(text, ",200,queue:0.010;cpu:0.500\n3,/plaintext,"), "%s", text);
     child_tmpdir_remove(tmpdir);
+}
+
+/* --hgrm: HdrHistogram's text read back: percentiles climb to 1, values never
+ * fall, and the rows at 50 % and around 99 % agree with the summary CSV. */
+Test(command, hgrm_agrees_with_the_summary)
+{
+    struct server s = {.reply = REPLY_OK, .delay_ns = 1000000};
+    char err[4096], t[64], *line;
+    struct csv_table tab;
+    cr_assert_eq(child_tmpdir(tmpdir, sizeof(tmpdir)), 0);
+    server_start(&s);
+    snprintf(t, sizeof(t), "127.0.0.1:%d", s.port);
+    const char *csv = tmp("load.csv"), *hgrm = tmp("latency.hgrm");
+    const char *args[] = {"load",  "--target", t,   "--clients", "2",  "--duration",
+                          "500ms", "--csv",    csv, "--hgrm",    hgrm, NULL};
+    int rc = run_cmd(args, err, sizeof(err), NULL, 0, 0);
+    server_stop(&s);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_eq(csv_load(csv, &tab), 0);
+    double p50 = csv_num(&tab, 0, "p50_ms"), p99 = csv_num(&tab, 0, "p99_ms"), below99 = 0,
+           above99 = -1, last = -1, value, fraction, prev_value = 0, prev_fraction = -1;
+    unsigned long count, total = 0;
+    int rows = 0, at50 = 0;
+    line = slurp(hgrm);
+    cr_assert(strncmp(line, "       Value     Percentile TotalCount 1/(1-Percentile)\n\n", 57) == 0,
+              "%s", line);
+    for (line = strchr(line, '\n') + 2; *line && *line != '#'; line = strchr(line, '\n') + 1) {
+        cr_assert_geq(sscanf(line, "%lf %lf %lu", &value, &fraction, &count), 3, "%.60s", line);
+        cr_expect_gt(fraction, prev_fraction, "%.60s", line);
+        cr_expect_geq(value, prev_value, "%.60s", line);
+        if (fraction == 0.5) {
+            at50++;
+            cr_expect(fabs(value - p50) <= 0.0005, "p50 row %.3f, csv %.6f", value, p50);
+        }
+        if (fraction <= 0.99)
+            below99 = value;
+        else if (above99 < 0)
+            above99 = value;
+        prev_value = value;
+        prev_fraction = last = fraction;
+        rows++;
+    }
+    cr_expect_gt(rows, 20);
+    cr_expect_eq(at50, 1);
+    cr_expect_eq(last, 1.0);
+    cr_expect(below99 - 0.0005 <= p99 && p99 <= above99 + 0.0005, "p99 %.6f not in [%.3f, %.3f]",
+              p99, below99, above99);
+    cr_expect_eq(
+        sscanf(line, "#[Mean = %*f, StdDeviation = %*f]\n#[Max = %*f, Total count = %lu]", &total),
+        1, "%s", line);
+    cr_expect_eq(total, (unsigned long)csv_num(&tab, 0, "requests"));
+    csv_free(&tab);
+    child_tmpdir_remove(tmpdir);
+}
+
+/* Outputs are opened before the run: a path that cannot be written is a
+ * usage error at once, whatever the target. */
+Test(command, an_unwritable_output_exits_2_before_the_run)
+{
+    static const char *const flags[] = {"--csv", "--latency-csv", "--timeline", "--hgrm"};
+    char err[4096], t[64];
+    snprintf(t, sizeof(t), "127.0.0.1:%d", dead_port());
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+        const char *args[] = {"load", "--target", t, flags[i], "/nonexistent/dir/out", NULL};
+        cr_expect_eq(run_cmd(args, err, sizeof(err), NULL, 0, 0), 2, "%s", flags[i]);
+        cr_expect(strstr(err, "cannot write /nonexistent/dir/out"), "%s: %s", flags[i], err);
+    }
 }
 
 Test(command, ctrl_c_prints_what_was_measured_and_exits_130)
