@@ -89,6 +89,35 @@ void hist_merge(struct hist *dst, const struct hist *src)
         dst->max = src->max;
 }
 
+size_t hist_cells(const struct hist *h, struct hist_cell *out, size_t max)
+{
+    size_t n = 0;
+    for (int i = 0; i < HIST_BUCKETS; i++)
+        if (h->counts[i]) {
+            if (n < max)
+                out[n] = (struct hist_cell){(uint32_t)i, h->counts[i]};
+            n++;
+        }
+    return n;
+}
+
+void hist_add_cells(struct hist *h, const struct hist_cell *cells, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (cells[k].bucket >= HIST_BUCKETS || !cells[k].count)
+            continue;
+        uint64_t v = bucket_value((int)cells[k].bucket), c = cells[k].count;
+        uint64_t sum = (uint64_t)h->counts[cells[k].bucket] + c;
+        h->counts[cells[k].bucket] = sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+        h->count += c;
+        h->sum += v * c;
+        if (v < h->min)
+            h->min = v;
+        if (v > h->max)
+            h->max = v;
+    }
+}
+
 uint64_t hist_count(const struct hist *h)
 {
     return h->count;

@@ -310,3 +310,41 @@ Test(hist, stddev_from_the_buckets_is_within_a_tenth_of_a_percent)
     cr_expect_eq(hist_stddev(h), 0);
     hist_destroy(h);
 }
+
+/* A compact copy holds the non-empty buckets only and reads back, alone or
+ * merged from pieces, as the original within 0.1 %. */
+Test(hist, cells_copy_and_merge_back)
+{
+    struct hist *a = hist_create(), *b = hist_create(), *all = hist_create(), *back = hist_create();
+    static struct hist_cell cells[2 * HIST_BUCKETS]; /* 232 KiB: off the stack */
+    struct wl_rng rng;
+    wl_rng_seed(&rng, 5);
+    for (int i = 0; i < 50000; i++) {
+        uint64_t v = 20000 + wl_rng_below(&rng, 5000000);
+        hist_record(i % 2 ? a : b, v);
+        hist_record(all, v);
+    }
+    size_t na = hist_cells(a, NULL, 0), nb;
+    cr_assert_gt(na, 0);
+    cr_assert_lt(na, HIST_BUCKETS);
+    cr_assert_eq(hist_cells(a, cells, na), na);
+    nb = hist_cells(b, cells + na, HIST_BUCKETS);
+    hist_add_cells(back, cells, na);
+    cr_expect_eq(hist_count(back), hist_count(a));
+    hist_add_cells(back, cells + na, nb);
+    cr_expect_eq(hist_count(back), 50000);
+    for (double p = 0; p <= 100; p += 0.5) {
+        double got = (double)hist_percentile(back, p), want = (double)hist_percentile(all, p);
+        cr_expect(fabs(got - want) <= 0.001 * want, "p%g: %f, want %f", p, got, want);
+    }
+    cr_expect(fabs(hist_mean(back) - hist_mean(all)) <= 0.001 * hist_mean(all));
+    struct hist_cell bad = {HIST_BUCKETS, 7}; /* out of range: ignored */
+    hist_add_cells(back, &bad, 1);
+    cr_expect_eq(hist_count(back), 50000);
+    hist_reset(a);
+    cr_expect_eq(hist_cells(a, cells, HIST_BUCKETS), 0);
+    hist_destroy(a);
+    hist_destroy(b);
+    hist_destroy(all);
+    hist_destroy(back);
+}
