@@ -18,9 +18,10 @@
 #define DEFAULT_TIMELINE_MAX 1000
 #define TICKS_PER_HALF       5 /* the spectrum's resolution, HdrHistogram's default */
 #define EXIT_INTERRUPTED     130
+#define MIN_INTERVAL_NS      1000000 /* 1 ms: finer intervals hold a handful of answers */
 
 /* The files a run writes, each opened before it starts. */
-enum output { OUT_CSV, OUT_LATENCY, OUT_TIMELINE, OUT_HGRM, NOUTPUTS };
+enum output { OUT_CSV, OUT_LATENCY, OUT_TIMELINE, OUT_HGRM, OUT_INTERVALS, NOUTPUTS };
 
 static volatile sig_atomic_t interrupted;
 
@@ -48,6 +49,8 @@ static const char usage_text[] =
     "  --csv FILE           the summary: a header and one row\n"
     "  --latency-csv FILE   the percentile spectrum\n"
     "  --hgrm FILE          the same in HdrHistogram's text format (values in ms)\n"
+    "  --intervals FILE     one row per interval of the window\n"
+    "  --interval D         the interval (default 1s)\n"
     "  --timeline FILE      one row per request for the first K requests\n"
     "  --timeline-max K     K (default 1000)\n"
     "\n"
@@ -55,7 +58,8 @@ static const char usage_text[] =
 
 struct options {
     struct load_config cfg;
-    const char *workload, *cpus, *csv, *latency_csv, *timeline, *hgrm;
+    const char *workload, *cpus, *csv, *latency_csv, *timeline, *hgrm, *intervals;
+    const char *interval; /* as given, for its error message */
     bool arrival_set;
 };
 
@@ -135,6 +139,14 @@ static int parse_flag(struct options *o, int opt, const char *v)
     case 'v': o->csv = v; return 0;
     case 'l': o->latency_csv = v; return 0;
     case 'H': o->hgrm = v; return 0;
+    case 'I': o->intervals = v; return 0;
+    case 'i':
+        o->interval = v;
+        if (parse_duration("--interval", v, &c->interval_ns, false) < 0)
+            return 2;
+        return c->interval_ns < MIN_INTERVAL_NS
+                   ? usage_error("--interval: '%s' is too short (expected 1ms or more)", v)
+                   : 0;
     case 'L': o->timeline = v; return 0;
     case 'K':
         return wl_count_parse(v, 1, 1000000, &c->timeline_max) < 0
@@ -163,6 +175,8 @@ static int parse_args(int argc, char **argv, struct options *o, int *status)
                                           {"csv", required_argument, 0, 'v'},
                                           {"latency-csv", required_argument, 0, 'l'},
                                           {"hgrm", required_argument, 0, 'H'},
+                                          {"intervals", required_argument, 0, 'I'},
+                                          {"interval", required_argument, 0, 'i'},
                                           {"timeline", required_argument, 0, 'L'},
                                           {"timeline-max", required_argument, 0, 'K'},
                                           {"help", no_argument, 0, 'h'},
@@ -197,6 +211,11 @@ static int parse_args(int argc, char **argv, struct options *o, int *status)
         return *status = usage_error("%s", "--arrival needs --rate (open loop)"), -1;
     if (c->think && c->rate > 0)
         return *status = usage_error("%s", "--think is for the closed loop (no --rate)"), -1;
+    if (c->interval_ns && (c->duration_ns - 1) / c->interval_ns >= LOAD_MAX_INTERVALS)
+        return *status = usage_error("--interval: '%s' cuts the duration into over 10000 "
+                                     "intervals (expected a longer one)",
+                                     o->interval),
+               -1;
     if (!o->timeline)
         c->timeline_max = 0;
     if (c->threads > c->clients) /* a thread without a connection has nothing to do */
@@ -234,9 +253,26 @@ static void print_report(const struct load_config *c, const struct load_result *
            (unsigned long)errors, (unsigned long)r->errors_connect,
            (unsigned long)r->errors_timeout, (unsigned long)r->errors_read,
            (unsigned long)r->errors_status);
+    printf("  clients    %d connected when the window opened, %d answered in it\n", r->connections,
+           r->clients_answered);
+    printf("  intervals  %d of %.3g s, throughput CV %.3f\n", r->nintervals,
+           (c->interval_ns ? c->interval_ns : LOAD_INTERVAL_NS) / 1e9, r->intervals_cv);
     printf("  generator  %.3f s CPU, %.2f us per request\n", r->cpu_s,
            r->requests ? r->cpu_s * 1e6 / r->requests : 0);
     fflush(stdout);
+}
+
+/* Closed loop: says when fewer clients took part than were asked for (a
+ * server that accepts or serves only some connections makes the rest wait).
+ * The open loop needs only as many connections as its rate keeps busy. */
+static void warn_absent(const struct load_config *c, const struct load_result *r)
+{
+    if (c->rate > 0 || r->interrupted || r->clients_answered >= c->clients)
+        return;
+    fprintf(stderr,
+            "overlap load: warning: only %d of %d clients had an answer in the window (%d were "
+            "connected when it opened)\n",
+            r->clients_answered, c->clients, r->connections);
 }
 
 /* Open loop: says when the rate was not met, and whose fault it was. */
@@ -272,7 +308,8 @@ static void write_csv(FILE *f, const struct load_config *c, const struct load_re
             "errors,errors_connect,errors_timeout,errors_read,errors_status,throughput_rps,"
             "achieved_rps,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,mean_ms,min_ms,scheduled,sent,waited,"
             "late,"
-            "load_cpu_s,cpu_us_per_request,interrupted,p50_uncorrected_ms,p99_uncorrected_ms\n");
+            "load_cpu_s,cpu_us_per_request,interrupted,p50_uncorrected_ms,p99_uncorrected_ms,"
+            "connections,clients_answered,intervals_cv\n");
     fprintf(f, "%s,%d,%d,%.3f,%s,%.3f,%.3f,%.3f,%lu,%lu,%lu,%lu,%lu,%lu,%.3f,%.3f,",
             c->rate > 0 ? "open" : "closed", c->clients, c->threads, c->rate,
             c->rate > 0 ? (c->arrival == LOAD_UNIFORM ? "uniform" : "poisson") : "none",
@@ -286,8 +323,9 @@ static void write_csv(FILE *f, const struct load_config *c, const struct load_re
             (unsigned long)r->scheduled, (unsigned long)r->sent, (unsigned long)r->waited,
             (unsigned long)r->late, r->cpu_s, r->requests ? r->cpu_s * 1e6 / r->requests : 0,
             r->interrupted ? 1 : 0);
-    fprintf(f, "%.6f,%.6f\n", ms(hist_percentile(r->uncorrected, 50)),
-            ms(hist_percentile(r->uncorrected, 99)));
+    fprintf(f, "%.6f,%.6f,%d,%d,%.6f\n", ms(hist_percentile(r->uncorrected, 50)),
+            ms(hist_percentile(r->uncorrected, 99)), r->connections, r->clients_answered,
+            r->intervals_cv);
 }
 
 static void write_latency_csv(FILE *f, const struct load_result *r)
@@ -299,6 +337,17 @@ static void write_latency_csv(FILE *f, const struct load_result *r)
     while (hist_iter_next(&it, &p))
         fprintf(f, "%.12g,%.6f,%lu,%.6g\n", p.percentile, ms(p.value), (unsigned long)p.count,
                 p.inverse);
+}
+
+static void write_intervals(FILE *f, const struct load_result *r)
+{
+    fprintf(f, "time_s,requests,throughput_rps,p50_ms,p99_ms,errors\n");
+    for (int i = 0; i < r->nintervals; i++) {
+        const struct load_interval *v = &r->intervals[i];
+        fprintf(f, "%.3f,%lu,%.3f,%.6f,%.6f,%lu\n", v->end_s, (unsigned long)v->requests,
+                v->length_s > 0 ? v->ok / v->length_s : 0, ms(v->p50_ns), ms(v->p99_ns),
+                (unsigned long)v->errors);
+    }
 }
 
 static void write_timeline(FILE *f, const struct load_config *c, const struct load_result *r)
@@ -324,6 +373,8 @@ static void write_outputs(FILE **out, const struct load_config *c, const struct 
         write_timeline(out[OUT_TIMELINE], c, r);
     if (out[OUT_HGRM])
         hist_write_hgrm(r->latency, out[OUT_HGRM], TICKS_PER_HALF, 1e6); /* in ms */
+    if (out[OUT_INTERVALS])
+        write_intervals(out[OUT_INTERVALS], r);
 }
 
 /* Opens an output before the run, so a bad path costs nothing. */
@@ -373,6 +424,7 @@ int load_main(int argc, char **argv)
     paths[OUT_LATENCY] = o.latency_csv;
     paths[OUT_TIMELINE] = o.timeline;
     paths[OUT_HGRM] = o.hgrm;
+    paths[OUT_INTERVALS] = o.intervals;
     if (o.workload) {
         if (wl_load(o.workload, &wl, err, sizeof(err)) < 0) {
             fprintf(stderr, "%s\n", err);
@@ -401,6 +453,7 @@ int load_main(int argc, char **argv)
     }
     print_report(&o.cfg, &res);
     warn_behind(&o.cfg, &res);
+    warn_absent(&o.cfg, &res);
     write_outputs(out, &o.cfg, &res);
     status = res.interrupted ? EXIT_INTERRUPTED : 0;
     if (!res.interrupted && res.ok == 0) {

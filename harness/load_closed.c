@@ -53,7 +53,7 @@ static bool closed_drained(const struct worker *w, uint64_t now)
     return true;
 }
 
-static void closed_leftovers(struct worker *w)
+static void closed_leftovers(struct worker *w, uint64_t now)
 {
 }
 

@@ -73,10 +73,18 @@ static void close_conn(struct conn *c)
     heap_remove(&c->w->timers, &c->timer);
 }
 
-void load__lose_request(struct conn *c, uint64_t *counter)
+void load__count_error(struct worker *w, uint64_t *counter, uint64_t now)
+{
+    struct interval_row *row = load__interval_at(w, now);
+    (*counter)++;
+    if (row)
+        row->errors++;
+}
+
+void load__lose_request(struct conn *c, uint64_t *counter, uint64_t now)
 {
     if ((c->state == CONN_WRITING || c->state == CONN_READING) && c->measured) {
-        (*counter)++;
+        load__count_error(c->w, counter, now);
         c->w->inflight--;
     }
     c->measured = false;
@@ -91,13 +99,13 @@ static void reconnect_later(struct conn *c, uint64_t now, uint64_t delay)
 
 static void connect_failed(struct conn *c, uint64_t now)
 {
-    c->w->errors_connect++;
+    load__count_error(c->w, &c->w->errors_connect, now);
     reconnect_later(c, now, LOAD__RECONNECT_NS);
 }
 
 static void conn_failed(struct conn *c, uint64_t *counter, uint64_t now)
 {
-    load__lose_request(c, counter);
+    load__lose_request(c, counter, now);
     reconnect_later(c, now, 0);
 }
 
@@ -185,18 +193,27 @@ static void record_timeline(struct conn *c, uint64_t now)
 }
 
 /* An answer the mode counts: its latency from the intended time, and from the
- * actual send (the same in closed loop, where a request goes when it is meant to). */
+ * actual send (the same in closed loop, where a request goes when it is meant
+ * to), in the run's figures and in its interval's. */
 static void count_answer(struct conn *c, uint64_t now)
 {
     struct worker *w = c->w;
+    struct interval_row *row = load__interval_at(w, now); /* never NULL: now is in the window */
     int status = c->res.status;
+    uint64_t latency = now - c->intended;
     w->requests++;
-    hist_record(w->latency, now - c->intended);
+    row->requests++;
+    hist_record(w->latency, latency);
+    hist_record(w->ival.hist, latency);
     hist_record(w->uncorrected, now - c->sent);
-    if (status >= 200 && status < 400)
+    if (status >= 200 && status < 400) {
         w->ok++;
-    else
+        row->ok++;
+    } else {
         w->errors_status++;
+        row->errors++;
+    }
+    c->answered = true;
     if (now > w->last_done)
         w->last_done = now;
 }

@@ -48,7 +48,8 @@ struct conn {
     size_t written;
     uint64_t intended, sent;
     bool measured, got_byte;
-    int timeline; /* its timeline row, or -1 */
+    int timeline;  /* its timeline row, or -1 */
+    bool answered; /* it has had an answer counted in the window */
     struct load_response res;
 };
 
@@ -60,6 +61,25 @@ struct schedule {
     double gap_ns; /* the mean gap of this thread's share of the rate */
     struct conn **idle;
     int nidle;
+};
+
+/* One interval's figures in one thread, its latencies as a compact copy. */
+struct interval_row {
+    uint64_t requests, ok, errors;
+    size_t cells_at, ncells; /* its slice of the thread's cells */
+};
+
+/* A thread's intervals: the open one's histogram and a row per interval.
+ * Rows are merged across threads only after the run, so none is shared. */
+struct intervals {
+    uint64_t every_ns;
+    uint64_t end; /* the open interval's end; UINT64_MAX in the last slot */
+    int at;       /* the open interval, -1 before the window */
+    int nslots;   /* the window's intervals, and room for late answers and errors */
+    struct interval_row *rows;
+    struct hist *hist;
+    struct hist_cell *cells;
+    size_t ncells, cap;
 };
 
 /* Where closed and open loop differ, and nowhere else. Chosen once per run. */
@@ -79,7 +99,7 @@ struct mode {
     /* Once the window is over: whether this thread is done. */
     bool (*drained)(const struct worker *w, uint64_t now);
     /* After a run that was not interrupted: the never answered, as timeouts. */
-    void (*leftovers)(struct worker *w);
+    void (*leftovers)(struct worker *w, uint64_t now);
     /* Requests actually sent per second of the window (achieved_rps). */
     double (*achieved_rps)(const struct load_result *res, double sending_s);
 };
@@ -108,6 +128,8 @@ struct worker {
     struct hist *latency, *uncorrected;
     uint64_t requests, ok, sent, sent_in_window, scheduled, errors_connect, errors_timeout,
         errors_read, errors_status, waited, late;
+    struct intervals ival;
+    int connections; /* open when the window opened */
     bool interrupted;
     int ntimeline;
     struct load_timeline *timeline;
@@ -125,8 +147,10 @@ struct shared {
 void load__start_connect(struct conn *c, uint64_t now);
 /* Sends the next request, intended at intended, on an idle connection. */
 void load__send_request(struct conn *c, uint64_t intended, uint64_t now);
-/* The measured request in flight on c, if any, is lost and counted. */
-void load__lose_request(struct conn *c, uint64_t *counter);
+/* The measured request in flight on c, if any, is lost and counted at now. */
+void load__lose_request(struct conn *c, uint64_t *counter, uint64_t now);
+/* Counts an error of the class counter, and in the interval of now. */
+void load__count_error(struct worker *w, uint64_t *counter, uint64_t now);
 /* c waits in the timer heap until at: THINKING or DOWN. */
 void load__wait_until(struct conn *c, enum conn_state state, uint64_t at);
 void load__set_state(struct conn *c, enum conn_state state);
@@ -136,6 +160,20 @@ void load__check_timeouts(struct worker *w, uint64_t now);
 void load__wake_due(struct worker *w, uint64_t now);
 /* Waits for events until the next deadline and handles them. */
 void load__poll_once(struct worker *w, uint64_t now);
+
+/* ---- per-interval figures (load_interval.c) ---- */
+
+int load__intervals_init(struct worker *w); /* 0 or -ENOMEM */
+void load__intervals_free(struct worker *w);
+/* The clock has started: the first interval opens with the window. */
+void load__intervals_start(struct worker *w);
+/* The row of the interval holding now, closing those that ended; NULL
+ * before the window opens. */
+struct interval_row *load__interval_at(struct worker *w, uint64_t now);
+/* The thread is done: its open interval is closed. */
+void load__intervals_stop(struct worker *w);
+/* Merges the threads' rows into res (after window_s is known). */
+void load__intervals_merge(struct worker *ws, int n, struct load_result *res);
 
 /* ---- the idle stack (load_open.c): O(1) push, pop and removal ---- */
 

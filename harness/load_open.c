@@ -55,7 +55,7 @@ static void dispatch_due(struct worker *w, uint64_t now)
     while (s->next <= now && s->next < w->end) {
         if (now - s->next > w->cfg->timeout_ns) {
             if (s->next >= w->warm_end)
-                w->errors_timeout++;
+                load__count_error(w, &w->errors_timeout, now);
             advance_schedule(w);
             continue;
         }
@@ -123,13 +123,13 @@ static bool open_drained(const struct worker *w, uint64_t now)
 }
 
 /* Requests in flight and requests never sent both count as timed out. */
-static void open_leftovers(struct worker *w)
+static void open_leftovers(struct worker *w, uint64_t now)
 {
     for (int i = 0; i < w->nconns; i++)
-        load__lose_request(&w->conns[i], &w->errors_timeout);
+        load__lose_request(&w->conns[i], &w->errors_timeout, now);
     while (w->sched.next < w->end) {
         if (w->sched.next >= w->warm_end)
-            w->errors_timeout++;
+            load__count_error(w, &w->errors_timeout, now);
         advance_schedule(w);
     }
 }

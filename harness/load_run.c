@@ -63,6 +63,7 @@ static void start_clock(struct worker *w)
     w->end = w->warm_end + cfg->duration_ns;
     w->next_tick = w->start + LOAD__TICK_NS;
     w->running = true;
+    load__intervals_start(w);
 }
 
 static void *worker_main(void *arg)
@@ -73,6 +74,7 @@ static void *worker_main(void *arg)
     uint64_t now = proc_now_ns();
     w->mode->start(w, now);
     while (!finished(w, now = proc_now_ns())) {
+        load__interval_at(w, now); /* the window opens, or an interval ends, on time */
         load__wake_due(w, now);
         w->mode->send_due(w, now);
         if (now >= w->next_tick) {
@@ -82,7 +84,8 @@ static void *worker_main(void *arg)
         load__poll_once(w, now);
     }
     if (!w->interrupted)
-        w->mode->leftovers(w);
+        w->mode->leftovers(w, proc_now_ns());
+    load__intervals_stop(w);
     return NULL;
 }
 
@@ -192,7 +195,8 @@ static int worker_init(struct worker *w, const struct load_config *cfg, const st
     if (cfg->timeline_max > 0)
         w->timeline = calloc((size_t)cfg->timeline_max, sizeof(*w->timeline));
     if (w->epfd < 0 || !w->conns || heap_reserve(&w->timers, (size_t)nconns) < 0 ||
-        !w->sched.idle || !w->latency || !w->uncorrected || (cfg->timeline_max > 0 && !w->timeline))
+        !w->sched.idle || !w->latency || !w->uncorrected || load__intervals_init(w) < 0 ||
+        (cfg->timeline_max > 0 && !w->timeline))
         return -1;
     wl_rng_seed(&w->rng, cfg->seed * 0x9e3779b97f4a7c15u + (uint64_t)index + 1);
     for (int i = 0; i < nconns; i++) {
@@ -218,6 +222,7 @@ static void worker_free(struct worker *w)
     free(w->timeline);
     hist_destroy(w->latency);
     hist_destroy(w->uncorrected);
+    load__intervals_free(w);
 }
 
 static int by_intended(const void *a, const void *b)
@@ -277,6 +282,9 @@ static void merge(const struct load_config *cfg, struct worker *ws, int n, struc
         res->waited += w->waited;
         res->late += w->late;
         res->interrupted |= w->interrupted;
+        res->connections += w->connections;
+        for (int k = 0; k < w->nconns; k++)
+            res->clients_answered += w->conns[k].answered;
         if (w->last_done > w->end && w->last_done - w->end > last_done)
             last_done = w->last_done - w->end;
     }
@@ -300,6 +308,7 @@ static void merge(const struct load_config *cfg, struct worker *ws, int n, struc
     res->intended_rps = cfg->rate;
     res->achieved_rps = ws[0].mode->achieved_rps(res, sending);
     merge_timeline(cfg, ws, n, res);
+    load__intervals_merge(ws, n, res);
 }
 
 int load_run(const struct load_config *cfg, struct load_result *res, char *err, size_t errlen)
@@ -355,6 +364,9 @@ void load_result_free(struct load_result *res)
     hist_destroy(res->latency);
     hist_destroy(res->uncorrected);
     free(res->timeline);
+    free(res->intervals);
+    res->intervals = NULL;
+    res->nintervals = 0;
     res->latency = NULL;
     res->uncorrected = NULL;
     res->timeline = NULL;

@@ -42,6 +42,7 @@ struct server {
     uint64_t delay_ns;           /* every answer waits this long */
     uint64_t stall_at, stall_ns; /* requests in [at, at + ns) wait until its end */
     uint64_t close_at;           /* from then on: no listener, connections closed */
+    int accept_max;              /* accepts this many connections, then leaves the rest queued */
     atomic_int stop;
     atomic_long served;
     pthread_t acceptor;
@@ -134,8 +135,13 @@ static void *accept_loop(void *p)
         struct pollfd pf = {.fd = s->lfd, .events = POLLIN};
         if (poll(&pf, 1, 20) <= 0)
             continue;
-        int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
         int i = atomic_load(&s->nconns);
+        if (s->accept_max && i >= s->accept_max) { /* the kernel still completes handshakes */
+            struct timespec ts = {0, 20000000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
             continue;
         if (i >= MAX_CONNS) {
@@ -501,6 +507,94 @@ Test(load, timeline_holds_the_first_requests_with_their_phases)
     load_result_free(&r);
 }
 
+/* The intervals add up to the run: every answer falls in one, they tile the
+ * window, and the connections and clients are all there. */
+Test(load, intervals_add_up_to_the_run)
+{
+    struct server s = {.reply = REPLY_OK, .delay_ns = 1000000};
+    struct load_result r;
+    server_start(&s);
+    for (int open = 0; open <= 1; open++) {
+        struct load_config c = config(&s, 4, open ? 200 : 0, 1.0);
+        c.threads = 2;
+        c.interval_ns = 250000000;
+        c.warmup_ns = 100000000;
+        run(&c, &r);
+        uint64_t requests = 0, ok = 0, errors = 0;
+        /* 4, and in open loop a fifth if a late answer stretched the window */
+        cr_assert_eq(r.nintervals, (int)ceil(r.window_s / 0.25 - 1e-9), "%d intervals in %f s",
+                     r.nintervals, r.window_s);
+        cr_assert_geq(r.nintervals, 4);
+        for (int i = 0; i < r.nintervals; i++) {
+            const struct load_interval *v = &r.intervals[i];
+            requests += v->requests;
+            ok += v->ok;
+            errors += v->errors;
+            cr_expect_gt(v->end_s, i ? r.intervals[i - 1].end_s : 0);
+            if (v->requests)
+                cr_expect_geq(v->p50_ns, 1000000, "interval %d: p50 %lu", i,
+                              (unsigned long)v->p50_ns);
+        }
+        cr_expect(fabs(r.intervals[r.nintervals - 1].end_s - r.window_s) < 1e-9);
+        cr_expect_eq(requests, r.requests);
+        cr_expect_eq(ok, r.ok);
+        cr_expect_eq(errors, 0);
+        cr_expect_eq(r.connections, 4);
+        /* the open loop hands a due request to the connection freed last, so
+         * at a light rate each thread needs only one of its two */
+        if (open)
+            cr_expect(r.clients_answered >= 2 && r.clients_answered <= 4, "%d answered",
+                      r.clients_answered);
+        else
+            cr_expect_eq(r.clients_answered, 4);
+        cr_expect_geq(r.intervals_cv, 0);
+        load_result_free(&r);
+    }
+    server_stop(&s);
+}
+
+/* A server that stops answering halfway: the intervals after it hold errors
+ * and no answers, and the throughput's variation says the run was unsteady. */
+Test(load, a_server_that_stops_halfway_reads_as_unsteady)
+{
+    struct server s = {.reply = REPLY_OK, .delay_ns = 1000000};
+    struct load_result r;
+    server_start(&s);
+    struct load_config c = config(&s, 4, 0, 2.0);
+    c.interval_ns = 250000000;
+    s.close_at = now_ns() + 1000000000;
+    run(&c, &r);
+    server_stop(&s);
+    cr_assert_eq(r.nintervals, 8);
+    const struct load_interval *last = &r.intervals[7];
+    cr_expect_eq(last->requests, 0, "answers after the server left: %lu",
+                 (unsigned long)last->requests);
+    cr_expect_gt(last->errors, 0, "refused reconnects count in their interval");
+    cr_expect_gt(r.intervals[0].requests, 0);
+    cr_expect_gt(r.intervals_cv, 0.5, "cv %.3f", r.intervals_cv);
+    load_result_free(&r);
+}
+
+/* A server that accepts 3 connections (the generator's probe and 2 of its 6)
+ * and leaves the rest in its listen queue: the kernel completes their
+ * handshakes, so all 6 are connected, but only 2 clients are ever answered. */
+Test(load, clients_answered_shows_a_server_that_serves_only_some)
+{
+    struct server s = {.reply = REPLY_OK, .delay_ns = 1000000, .accept_max = 3};
+    struct load_result r;
+    server_start(&s);
+    struct load_config c = config(&s, 6, 0, 1.0);
+    c.timeout_ns = 300000000;
+    run(&c, &r);
+    server_stop(&s);
+    cr_expect_eq(r.connections, 6);
+    cr_expect_eq(r.clients_answered, 2);
+    cr_expect_lt(r.clients_answered, c.clients);
+    cr_expect_gt(r.requests, 10);
+    cr_expect_geq(r.errors_timeout, 4, "the 4 unserved clients time out");
+    load_result_free(&r);
+}
+
 /* ---- reading responses ---- */
 
 static int feed_split(const char *text, size_t at, struct load_response *res)
@@ -625,13 +719,20 @@ static int run_cmd(const char *const *args, char *errbuf, size_t errlen, pid_t *
 Test(command, usage_errors_exit_2)
 {
     char err[4096];
-    static const char *const cases[][6] = {
+    static const char *const cases[][8] = {
         {"load", NULL},
         {"load", "--target", "127.0.0.1:1", "--bogus", NULL},
         {"load", "--target", "127.0.0.1:1", "--duration", "5", NULL},
         {"load", "--target", "127.0.0.1:1", "--arrival", "uniform", NULL},
         {"load", "--target", "127.0.0.1:1", "--clients", "0", NULL},
         {"load", "--target", "127.0.0.1:1", "--rate", "-3", NULL},
+        {"load", "--target", "127.0.0.1:1", "--interval", "0", NULL},
+        {"load", "--target", "127.0.0.1:1", "--interval", "abc", NULL},
+        {"load", "--target", "127.0.0.1:1", "--interval", "5", NULL},
+        {"load", "--target", "127.0.0.1:1", "--interval", "-1s", NULL},
+        {"load", "--target", "127.0.0.1:1", "--interval", "500us", NULL},
+        {"load", "--target", "127.0.0.1:1", "--interval", "1ms", "--duration", "11s", NULL},
+        {"load", "--target", "127.0.0.1:1", "--intervals", NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         cr_expect_eq(run_cmd(cases[i], err, sizeof(err), NULL, 0, 0), 2, "case %zu", i);
@@ -772,7 +873,8 @@ Test(command, hgrm_agrees_with_the_summary)
  * usage error at once, whatever the target. */
 Test(command, an_unwritable_output_exits_2_before_the_run)
 {
-    static const char *const flags[] = {"--csv", "--latency-csv", "--timeline", "--hgrm"};
+    static const char *const flags[] = {"--csv", "--latency-csv", "--timeline", "--hgrm",
+                                        "--intervals"};
     char err[4096], t[64];
     snprintf(t, sizeof(t), "127.0.0.1:%d", dead_port());
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
@@ -780,6 +882,45 @@ Test(command, an_unwritable_output_exits_2_before_the_run)
         cr_expect_eq(run_cmd(args, err, sizeof(err), NULL, 0, 0), 2, "%s", flags[i]);
         cr_expect(strstr(err, "cannot write /nonexistent/dir/out"), "%s: %s", flags[i], err);
     }
+}
+
+/* --intervals: the schema, a row per interval whose requests add up to the
+ * summary's, and the summary's new columns at its end. */
+Test(command, intervals_file_adds_up_to_the_summary)
+{
+    struct server s = {.reply = REPLY_OK, .delay_ns = 1000000};
+    char err[4096], t[64];
+    struct csv_table sum, iv;
+    cr_assert_eq(child_tmpdir(tmpdir, sizeof(tmpdir)), 0);
+    server_start(&s);
+    snprintf(t, sizeof(t), "127.0.0.1:%d", s.port);
+    const char *csv = tmp("load.csv"), *intervals = tmp("intervals.csv");
+    const char *args[] = {"load",    "--target",   t,       "--clients", "3", "--duration",
+                          "1s",      "--interval", "200ms", "--csv",     csv, "--intervals",
+                          intervals, NULL};
+    int rc = run_cmd(args, err, sizeof(err), NULL, 0, 0);
+    server_stop(&s);
+    cr_assert_eq(rc, 0, "%s", err);
+    static const char header[] = "time_s,requests,throughput_rps,p50_ms,p99_ms,errors\n";
+    cr_assert(strncmp(slurp(intervals), header, strlen(header)) == 0, "%s", slurp(intervals));
+    cr_assert(strstr(slurp(csv), ",p99_uncorrected_ms,connections,clients_answered,intervals_cv\n"),
+              "%s", slurp(csv));
+    cr_assert_eq(csv_load(csv, &sum), 0);
+    cr_assert_eq(csv_load(intervals, &iv), 0);
+    cr_expect_eq(iv.nrows, 5);
+    double requests = 0;
+    for (int i = 0; i < iv.nrows; i++) {
+        requests += csv_num(&iv, i, "requests");
+        cr_expect(fabs(csv_num(&iv, i, "time_s") - 0.2 * (i + 1)) < 1e-9, "row %d", i);
+        cr_expect_leq(csv_num(&iv, i, "p50_ms"), csv_num(&iv, i, "p99_ms"), "row %d", i);
+    }
+    cr_expect_eq(requests, csv_num(&sum, 0, "requests"));
+    cr_expect_eq(csv_num(&sum, 0, "connections"), 3);
+    cr_expect_eq(csv_num(&sum, 0, "clients_answered"), 3);
+    cr_expect_geq(csv_num(&sum, 0, "intervals_cv"), 0);
+    csv_free(&sum);
+    csv_free(&iv);
+    child_tmpdir_remove(tmpdir);
 }
 
 Test(command, ctrl_c_prints_what_was_measured_and_exits_130)
