@@ -1,4 +1,5 @@
-/* The latency histogram: bucket arithmetic, percentiles and the spectrum.
+/* The latency histogram: bucket arithmetic, percentiles, the spectrum and
+ * its text in HdrHistogram's format.
  * Bucket i holds the values whose top HIST_SUB_BITS + 1 bits are the same:
  * below 1024 ns each value has its own bucket, above it a bucket spans
  * 2^(e - HIST_SUB_BITS) ns for values in [2^e, 2^(e+1)). */
@@ -8,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define HGRM_DIGITS 3 /* decimals of a value: HdrHistogram prints its significant digits */
+
 struct hist {
     uint64_t count, sum, min, max;
     uint32_t counts[HIST_BUCKETS]; /* saturate at UINT32_MAX: 4e9 in one bucket */
@@ -16,6 +19,8 @@ struct hist {
 #define SUB (1 << HIST_SUB_BITS)
 
 _Static_assert(sizeof(struct hist) < 64 * 1024, "a histogram stays in tens of KiB");
+_Static_assert(HIST_BUCKETS == (HIST_HDR_BUCKETS + 1) * (HIST_HDR_SUB_BUCKETS / 2),
+               "the counters are laid out as HdrHistogram's, whose footer we print");
 
 static int bucket_of(uint64_t v)
 {
@@ -84,6 +89,35 @@ void hist_merge(struct hist *dst, const struct hist *src)
         dst->max = src->max;
 }
 
+size_t hist_cells(const struct hist *h, struct hist_cell *out, size_t max)
+{
+    size_t n = 0;
+    for (int i = 0; i < HIST_BUCKETS; i++)
+        if (h->counts[i]) {
+            if (n < max)
+                out[n] = (struct hist_cell){(uint32_t)i, h->counts[i]};
+            n++;
+        }
+    return n;
+}
+
+void hist_add_cells(struct hist *h, const struct hist_cell *cells, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (cells[k].bucket >= HIST_BUCKETS || !cells[k].count)
+            continue;
+        uint64_t v = bucket_value((int)cells[k].bucket), c = cells[k].count;
+        uint64_t sum = (uint64_t)h->counts[cells[k].bucket] + c;
+        h->counts[cells[k].bucket] = sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+        h->count += c;
+        h->sum += v * c;
+        if (v < h->min)
+            h->min = v;
+        if (v > h->max)
+            h->max = v;
+    }
+}
+
 uint64_t hist_count(const struct hist *h)
 {
     return h->count;
@@ -102,6 +136,19 @@ uint64_t hist_max(const struct hist *h)
 double hist_mean(const struct hist *h)
 {
     return h->count ? (double)h->sum / (double)h->count : 0;
+}
+
+double hist_stddev(const struct hist *h)
+{
+    double mean = hist_mean(h), sum = 0;
+    if (!h->count)
+        return 0;
+    for (int i = 0; i < HIST_BUCKETS; i++)
+        if (h->counts[i]) {
+            double d = (double)bucket_value(i) - mean;
+            sum += d * d * h->counts[i];
+        }
+    return sqrt(sum / (double)h->count);
 }
 
 /* The rank (1-based) of percentile p among count values. */
@@ -181,4 +228,25 @@ bool hist_iter_next(struct hist_iter *it, struct hist_point *out)
     if (it->level >= 100)
         it->cum = h->count; /* forces the 100 % point next */
     return true;
+}
+
+void hist_write_hgrm(const struct hist *h, FILE *f, int ticks_per_half, double unit_ns)
+{
+    struct hist_iter it;
+    struct hist_point p;
+    fprintf(f, "%12s %14s %10s %14s\n\n", "Value", "Percentile", "TotalCount", "1/(1-Percentile)");
+    hist_iter_init(&it, h, ticks_per_half);
+    while (hist_iter_next(&it, &p)) {
+        fprintf(f, "%12.*f %2.12f %10lu", HGRM_DIGITS, p.value / unit_ns, p.percentile / 100,
+                (unsigned long)p.count);
+        if (p.percentile < 100)
+            fprintf(f, " %14.2f", p.inverse);
+        fputc('\n', f);
+    }
+    fprintf(f, "#[Mean    = %12.*f, StdDeviation   = %12.*f]\n", HGRM_DIGITS,
+            hist_mean(h) / unit_ns, HGRM_DIGITS, hist_stddev(h) / unit_ns);
+    fprintf(f, "#[Max     = %12.*f, Total count    = %12lu]\n", HGRM_DIGITS, hist_max(h) / unit_ns,
+            (unsigned long)hist_count(h));
+    fprintf(f, "#[Buckets = %12d, SubBuckets     = %12d]\n", HIST_HDR_BUCKETS,
+            HIST_HDR_SUB_BUCKETS);
 }

@@ -18,6 +18,10 @@
 #define DEFAULT_TIMELINE_MAX 1000
 #define TICKS_PER_HALF       5 /* the spectrum's resolution, HdrHistogram's default */
 #define EXIT_INTERRUPTED     130
+#define MIN_INTERVAL_NS      1000000 /* 1 ms: finer intervals hold a handful of answers */
+
+/* The files a run writes, each opened before it starts. */
+enum output { OUT_CSV, OUT_LATENCY, OUT_TIMELINE, OUT_HGRM, OUT_INTERVALS, NOUTPUTS };
 
 static volatile sig_atomic_t interrupted;
 
@@ -44,6 +48,9 @@ static const char usage_text[] =
     "  --cpus LIST          pin the generator, e.g. 1 or 2-3\n"
     "  --csv FILE           the summary: a header and one row\n"
     "  --latency-csv FILE   the percentile spectrum\n"
+    "  --hgrm FILE          the same in HdrHistogram's text format (values in ms)\n"
+    "  --intervals FILE     one row per interval of the window\n"
+    "  --interval D         the interval (default 1s)\n"
     "  --timeline FILE      one row per request for the first K requests\n"
     "  --timeline-max K     K (default 1000)\n"
     "\n"
@@ -51,7 +58,8 @@ static const char usage_text[] =
 
 struct options {
     struct load_config cfg;
-    const char *workload, *cpus, *csv, *latency_csv, *timeline;
+    const char *workload, *cpus, *csv, *latency_csv, *timeline, *hgrm, *intervals;
+    const char *interval; /* as given, for its error message */
     bool arrival_set;
 };
 
@@ -130,6 +138,15 @@ static int parse_flag(struct options *o, int opt, const char *v)
     case 'C': o->cpus = v; return 0;
     case 'v': o->csv = v; return 0;
     case 'l': o->latency_csv = v; return 0;
+    case 'H': o->hgrm = v; return 0;
+    case 'I': o->intervals = v; return 0;
+    case 'i':
+        o->interval = v;
+        if (parse_duration("--interval", v, &c->interval_ns, false) < 0)
+            return 2;
+        return c->interval_ns < MIN_INTERVAL_NS
+                   ? usage_error("--interval: '%s' is too short (expected 1ms or more)", v)
+                   : 0;
     case 'L': o->timeline = v; return 0;
     case 'K':
         return wl_count_parse(v, 1, 1000000, &c->timeline_max) < 0
@@ -157,6 +174,9 @@ static int parse_args(int argc, char **argv, struct options *o, int *status)
                                           {"cpus", required_argument, 0, 'C'},
                                           {"csv", required_argument, 0, 'v'},
                                           {"latency-csv", required_argument, 0, 'l'},
+                                          {"hgrm", required_argument, 0, 'H'},
+                                          {"intervals", required_argument, 0, 'I'},
+                                          {"interval", required_argument, 0, 'i'},
                                           {"timeline", required_argument, 0, 'L'},
                                           {"timeline-max", required_argument, 0, 'K'},
                                           {"help", no_argument, 0, 'h'},
@@ -191,6 +211,11 @@ static int parse_args(int argc, char **argv, struct options *o, int *status)
         return *status = usage_error("%s", "--arrival needs --rate (open loop)"), -1;
     if (c->think && c->rate > 0)
         return *status = usage_error("%s", "--think is for the closed loop (no --rate)"), -1;
+    if (c->interval_ns && (c->duration_ns - 1) / c->interval_ns >= LOAD_MAX_INTERVALS)
+        return *status = usage_error("--interval: '%s' cuts the duration into over 10000 "
+                                     "intervals (expected a longer one)",
+                                     o->interval),
+               -1;
     if (!o->timeline)
         c->timeline_max = 0;
     if (c->threads > c->clients) /* a thread without a connection has nothing to do */
@@ -220,13 +245,34 @@ static void print_report(const struct load_config *c, const struct load_result *
     printf("  latency    p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  mean %.3f ms\n",
            ms(hist_percentile(h, 50)), ms(hist_percentile(h, 90)), ms(hist_percentile(h, 99)),
            ms(hist_percentile(h, 99.9)), ms(hist_max(h)), hist_mean(h) / 1e6);
+    if (c->rate > 0) /* closed loop: the same numbers again */
+        printf("  uncorrected p50 %.3f  p99 %.3f ms (from the actual send, as coordinated "
+               "omission would show)\n",
+               ms(hist_percentile(r->uncorrected, 50)), ms(hist_percentile(r->uncorrected, 99)));
     printf("  errors     %lu: connect %lu, timeout %lu, read %lu, status %lu\n",
            (unsigned long)errors, (unsigned long)r->errors_connect,
            (unsigned long)r->errors_timeout, (unsigned long)r->errors_read,
            (unsigned long)r->errors_status);
+    printf("  clients    %d connected when the window opened, %d answered in it\n", r->connections,
+           r->clients_answered);
+    printf("  intervals  %d of %.3g s, throughput CV %.3f\n", r->nintervals,
+           (c->interval_ns ? c->interval_ns : LOAD_INTERVAL_NS) / 1e9, r->intervals_cv);
     printf("  generator  %.3f s CPU, %.2f us per request\n", r->cpu_s,
            r->requests ? r->cpu_s * 1e6 / r->requests : 0);
     fflush(stdout);
+}
+
+/* Closed loop: says when fewer clients took part than were asked for (a
+ * server that accepts or serves only some connections makes the rest wait).
+ * The open loop needs only as many connections as its rate keeps busy. */
+static void warn_absent(const struct load_config *c, const struct load_result *r)
+{
+    if (c->rate > 0 || r->interrupted || r->clients_answered >= c->clients)
+        return;
+    fprintf(stderr,
+            "overlap load: warning: only %d of %d clients had an answer in the window (%d were "
+            "connected when it opened)\n",
+            r->clients_answered, c->clients, r->connections);
 }
 
 /* Open loop: says when the rate was not met, and whose fault it was. */
@@ -262,7 +308,8 @@ static void write_csv(FILE *f, const struct load_config *c, const struct load_re
             "errors,errors_connect,errors_timeout,errors_read,errors_status,throughput_rps,"
             "achieved_rps,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,mean_ms,min_ms,scheduled,sent,waited,"
             "late,"
-            "load_cpu_s,cpu_us_per_request,interrupted\n");
+            "load_cpu_s,cpu_us_per_request,interrupted,p50_uncorrected_ms,p99_uncorrected_ms,"
+            "connections,clients_answered,intervals_cv\n");
     fprintf(f, "%s,%d,%d,%.3f,%s,%.3f,%.3f,%.3f,%lu,%lu,%lu,%lu,%lu,%lu,%.3f,%.3f,",
             c->rate > 0 ? "open" : "closed", c->clients, c->threads, c->rate,
             c->rate > 0 ? (c->arrival == LOAD_UNIFORM ? "uniform" : "poisson") : "none",
@@ -270,12 +317,15 @@ static void write_csv(FILE *f, const struct load_config *c, const struct load_re
             (unsigned long)errors, (unsigned long)r->errors_connect,
             (unsigned long)r->errors_timeout, (unsigned long)r->errors_read,
             (unsigned long)r->errors_status, r->throughput_rps, r->achieved_rps);
-    fprintf(f, "%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%lu,%lu,%lu,%lu,%.3f,%.3f,%d\n",
+    fprintf(f, "%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%lu,%lu,%lu,%lu,%.3f,%.3f,%d,",
             ms(hist_percentile(h, 50)), ms(hist_percentile(h, 90)), ms(hist_percentile(h, 99)),
             ms(hist_percentile(h, 99.9)), ms(hist_max(h)), hist_mean(h) / 1e6, ms(hist_min(h)),
             (unsigned long)r->scheduled, (unsigned long)r->sent, (unsigned long)r->waited,
             (unsigned long)r->late, r->cpu_s, r->requests ? r->cpu_s * 1e6 / r->requests : 0,
             r->interrupted ? 1 : 0);
+    fprintf(f, "%.6f,%.6f,%d,%d,%.6f\n", ms(hist_percentile(r->uncorrected, 50)),
+            ms(hist_percentile(r->uncorrected, 99)), r->connections, r->clients_answered,
+            r->intervals_cv);
 }
 
 static void write_latency_csv(FILE *f, const struct load_result *r)
@@ -289,6 +339,17 @@ static void write_latency_csv(FILE *f, const struct load_result *r)
                 p.inverse);
 }
 
+static void write_intervals(FILE *f, const struct load_result *r)
+{
+    fprintf(f, "time_s,requests,throughput_rps,p50_ms,p99_ms,errors\n");
+    for (int i = 0; i < r->nintervals; i++) {
+        const struct load_interval *v = &r->intervals[i];
+        fprintf(f, "%.3f,%lu,%.3f,%.6f,%.6f,%lu\n", v->end_s, (unsigned long)v->requests,
+                v->length_s > 0 ? v->ok / v->length_s : 0, ms(v->p50_ns), ms(v->p99_ns),
+                (unsigned long)v->errors);
+    }
+}
+
 static void write_timeline(FILE *f, const struct load_config *c, const struct load_result *r)
 {
     fprintf(f, "request,path,intended_us,sent_us,first_byte_us,done_us,status,phases\n");
@@ -300,6 +361,20 @@ static void write_timeline(FILE *f, const struct load_config *c, const struct lo
                 (unsigned long)(t->sent / 1000), (unsigned long)(t->first_byte / 1000),
                 (unsigned long)(t->done / 1000), t->status, t->phases);
     }
+}
+
+static void write_outputs(FILE **out, const struct load_config *c, const struct load_result *r)
+{
+    if (out[OUT_CSV])
+        write_csv(out[OUT_CSV], c, r);
+    if (out[OUT_LATENCY])
+        write_latency_csv(out[OUT_LATENCY], r);
+    if (out[OUT_TIMELINE])
+        write_timeline(out[OUT_TIMELINE], c, r);
+    if (out[OUT_HGRM])
+        hist_write_hgrm(r->latency, out[OUT_HGRM], TICKS_PER_HALF, 1e6); /* in ms */
+    if (out[OUT_INTERVALS])
+        write_intervals(out[OUT_INTERVALS], r);
 }
 
 /* Opens an output before the run, so a bad path costs nothing. */
@@ -339,11 +414,17 @@ int load_main(int argc, char **argv)
     struct load_result res;
     struct wl_workload *wl = NULL;
     char err[LOAD_ERR_LEN];
-    FILE *out[3] = {NULL, NULL, NULL};
+    FILE *out[NOUTPUTS] = {NULL};
+    const char *paths[NOUTPUTS] = {NULL};
     int status = 0;
 
     if (parse_args(argc, argv, &o, &status) < 0)
         return status;
+    paths[OUT_CSV] = o.csv;
+    paths[OUT_LATENCY] = o.latency_csv;
+    paths[OUT_TIMELINE] = o.timeline;
+    paths[OUT_HGRM] = o.hgrm;
+    paths[OUT_INTERVALS] = o.intervals;
     if (o.workload) {
         if (wl_load(o.workload, &wl, err, sizeof(err)) < 0) {
             fprintf(stderr, "%s\n", err);
@@ -358,8 +439,7 @@ int load_main(int argc, char **argv)
         status = 2;
         goto out;
     }
-    const char *paths[3] = {o.csv, o.latency_csv, o.timeline};
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < NOUTPUTS; i++)
         if (paths[i] && !(out[i] = open_output(paths[i]))) {
             status = 2;
             goto out;
@@ -373,12 +453,8 @@ int load_main(int argc, char **argv)
     }
     print_report(&o.cfg, &res);
     warn_behind(&o.cfg, &res);
-    if (out[0])
-        write_csv(out[0], &o.cfg, &res);
-    if (out[1])
-        write_latency_csv(out[1], &res);
-    if (out[2])
-        write_timeline(out[2], &o.cfg, &res);
+    warn_absent(&o.cfg, &res);
+    write_outputs(out, &o.cfg, &res);
     status = res.interrupted ? EXIT_INTERRUPTED : 0;
     if (!res.interrupted && res.ok == 0) {
         fprintf(stderr, "overlap load: no request succeeded\n");
@@ -386,7 +462,7 @@ int load_main(int argc, char **argv)
     }
     load_result_free(&res);
 out:
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < NOUTPUTS; i++)
         if (close_output(out[i], paths[i]) < 0 && status == 0)
             status = 1;
     wl_free(wl);

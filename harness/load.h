@@ -16,11 +16,13 @@
 #include "wl.h"
 
 /* Limits, each with its reason. */
-#define LOAD_MAX_CLIENTS 65536 /* connections: beyond this the ports of one address run out */
-#define LOAD_MAX_THREADS 256
-#define LOAD_PHASES_LEN  1024 /* a timeline row's compact Server-Timing; longer lists end early */
-#define LOAD_TIMING_MAX  4096 /* raw Server-Timing kept per response while it is parsed */
-#define LOAD_ERR_LEN     512
+#define LOAD_MAX_CLIENTS   65536 /* connections: beyond this the ports of one address run out */
+#define LOAD_MAX_THREADS   256
+#define LOAD_PHASES_LEN    1024 /* a timeline row's compact Server-Timing; longer lists end early */
+#define LOAD_TIMING_MAX    4096 /* raw Server-Timing kept per response while it is parsed */
+#define LOAD_ERR_LEN       512
+#define LOAD_INTERVAL_NS   1000000000 /* per-interval figures: 1 s unless told */
+#define LOAD_MAX_INTERVALS 10000      /* in the window; each thread keeps a row per interval */
 
 enum load_arrival {
     LOAD_POISSON, /* exponential gaps: independent users */
@@ -40,6 +42,7 @@ struct load_config {
     uint64_t duration_ns;         /* the measured window */
     uint64_t warmup_ns;           /* before it: the same load, not counted */
     uint64_t timeout_ns;          /* a request unanswered this long after sending */
+    uint64_t interval_ns;         /* per-interval figures; 0 for LOAD_INTERVAL_NS */
     uint64_t seed;                /* each thread seeds its PRNG with seed and its index */
     int timeline_max;             /* the first K requests get a timeline row */
     volatile sig_atomic_t *stop;  /* set (by a signal) to end early; may be NULL */
@@ -53,19 +56,33 @@ struct load_timeline {
     char phases[LOAD_PHASES_LEN];              /* `queue:0.012;cpu:0.501;db:10.087` */
 };
 
+/* One interval of the window: what was answered and lost during it. */
+struct load_interval {
+    double end_s;    /* its end, from the window's opening; the last one ends with the window */
+    double length_s; /* the whole interval, or less for the last one */
+    uint64_t requests, ok, errors;
+    uint64_t p50_ns, p99_ns; /* of the answers counted in it */
+};
+
 struct load_result {
-    struct hist *latency;    /* of every complete measured response, from its intended time */
-    uint64_t requests;       /* measured requests answered with a complete response */
-    uint64_t ok;             /* of them, status 2xx or 3xx */
-    uint64_t sent;           /* measured requests written to the socket */
-    uint64_t scheduled;      /* open loop: intended times that fell in the window */
-    uint64_t sent_in_window; /* requests written during the window, whatever their intent */
+    struct hist *latency;     /* of every complete measured response, from its intended time */
+    struct hist *uncorrected; /* the same, from the actual send: what coordinated omission shows */
+    uint64_t requests;        /* measured requests answered with a complete response */
+    uint64_t ok;              /* of them, status 2xx or 3xx */
+    uint64_t sent;            /* measured requests written to the socket */
+    uint64_t scheduled;       /* open loop: intended times that fell in the window */
+    uint64_t sent_in_window;  /* requests written during the window, whatever their intent */
     uint64_t errors_connect, errors_timeout, errors_read, errors_status;
     uint64_t waited; /* open loop: due while no connection was idle */
     uint64_t late;   /* open loop: sent over LOAD_LATE_NS late although a connection was idle */
     double window_s; /* the measured window as it ran (longer if answers came late) */
     double throughput_rps, achieved_rps, intended_rps;
-    double cpu_s; /* user + system CPU of the generator over the whole run */
+    double cpu_s;         /* user + system CPU of the generator over the whole run */
+    int connections;      /* established and open when the window opened */
+    int clients_answered; /* clients with at least one answer counted in the window */
+    double intervals_cv;  /* of the throughput of the window's whole intervals; 0 below 2 */
+    int nintervals;
+    struct load_interval *intervals;
     bool interrupted;
     int ntimeline;
     struct load_timeline *timeline; /* sorted by intended time */
