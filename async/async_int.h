@@ -170,6 +170,7 @@ struct job {
     bool retried; /* the current query was sent again after its connection died */
     bool keep_alive;
     uint64_t mark;          /* when the current phase began */
+    uint64_t cpu_time_ns;   /* thread CPU time its cpu steps took so far */
     struct dbc *db;         /* PARKED: the database connection its query went to */
     struct list db_link;    /* PARKED: in that connection's list of parked jobs */
     struct timer timeout;   /* PARKED: --db-timeout for the query */

@@ -99,6 +99,7 @@ struct job *async__job_start(struct conn *c, const struct http_request *req, int
     j->req.method_len = j->req.path_len = 0;
     j->request = request;
     j->step = 0;
+    j->cpu_time_ns = 0;
     j->error = 0;
     j->reason = NULL;
     j->retried = false;
@@ -141,7 +142,7 @@ bool async__job_run(struct job *j)
     while (j->step < rq->nsteps && !j->error) {
         const struct wl_step *s = &rq->steps[j->step];
         if (s->kind == WL_STEP_CPU) {
-            wl_burn(s->cpu_ns);
+            j->cpu_time_ns += wl_burn(s->cpu_ns);
             uint64_t now = proc_now_ns();
             j->phase_ns[1 + j->step++] = now - j->mark;
             j->mark = lp->now = now; /* timers armed after this count from now */
@@ -251,7 +252,8 @@ int async__job_write_response(struct job *j, struct http_buf *out, bool keep_ali
     if ((err = http_body_end(&j->body, wl, j->request)) < 0)
         return err;
     return http_write_response(out, &j->req, 200, http_content_type(wl, j->request), wl, j->request,
-                               j->phase_ns, 1 + rq->nsteps, keep_alive, j->body.data, j->body.len);
+                               j->phase_ns, 1 + rq->nsteps, j->cpu_time_ns, keep_alive,
+                               j->body.data, j->body.len);
 }
 
 /* RUNNING -> FREE: back on the loop's free list, its last tag stale. */

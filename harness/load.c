@@ -257,6 +257,9 @@ static void print_report(const struct load_config *c, const struct load_result *
            r->clients_answered);
     printf("  intervals  %d of %.3g s, throughput CV %.3f\n", r->nintervals,
            (c->interval_ns ? c->interval_ns : LOAD_INTERVAL_NS) / 1e9, r->intervals_cv);
+    if (r->cpu_time_seen)
+        printf("  server     %.1f us of CPU time in the cpu steps per request (its cpu-time)\n",
+               r->cpu_time_ns / 1e3 / r->cpu_time_seen);
     printf("  generator  %.3f s CPU, %.2f us per request\n", r->cpu_s,
            r->requests ? r->cpu_s * 1e6 / r->requests : 0);
     fflush(stdout);
@@ -309,7 +312,7 @@ static void write_csv(FILE *f, const struct load_config *c, const struct load_re
             "achieved_rps,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,mean_ms,min_ms,scheduled,sent,waited,"
             "late,"
             "load_cpu_s,cpu_us_per_request,interrupted,p50_uncorrected_ms,p99_uncorrected_ms,"
-            "connections,clients_answered,intervals_cv\n");
+            "connections,clients_answered,intervals_cv,server_cpu_time_us\n");
     fprintf(f, "%s,%d,%d,%.3f,%s,%.3f,%.3f,%.3f,%lu,%lu,%lu,%lu,%lu,%lu,%.3f,%.3f,",
             c->rate > 0 ? "open" : "closed", c->clients, c->threads, c->rate,
             c->rate > 0 ? (c->arrival == LOAD_UNIFORM ? "uniform" : "poisson") : "none",
@@ -323,9 +326,12 @@ static void write_csv(FILE *f, const struct load_config *c, const struct load_re
             (unsigned long)r->scheduled, (unsigned long)r->sent, (unsigned long)r->waited,
             (unsigned long)r->late, r->cpu_s, r->requests ? r->cpu_s * 1e6 / r->requests : 0,
             r->interrupted ? 1 : 0);
-    fprintf(f, "%.6f,%.6f,%d,%d,%.6f\n", ms(hist_percentile(r->uncorrected, 50)),
+    fprintf(f, "%.6f,%.6f,%d,%d,%.6f,", ms(hist_percentile(r->uncorrected, 50)),
             ms(hist_percentile(r->uncorrected, 99)), r->connections, r->clients_answered,
             r->intervals_cv);
+    if (r->cpu_time_seen) /* empty for a server that does not send the metric */
+        fprintf(f, "%.3f", r->cpu_time_ns / 1e3 / r->cpu_time_seen);
+    fputc('\n', f);
 }
 
 static void write_latency_csv(FILE *f, const struct load_result *r)

@@ -77,10 +77,12 @@ struct load_result {
     uint64_t late;   /* open loop: sent over LOAD_LATE_NS late although a connection was idle */
     double window_s; /* the measured window as it ran (longer if answers came late) */
     double throughput_rps, achieved_rps, intended_rps;
-    double cpu_s;         /* user + system CPU of the generator over the whole run */
-    int connections;      /* established and open when the window opened */
-    int clients_answered; /* clients with at least one answer counted in the window */
-    double intervals_cv;  /* of the throughput of the window's whole intervals; 0 below 2 */
+    double cpu_s;           /* user + system CPU of the generator over the whole run */
+    int connections;        /* established and open when the window opened */
+    int clients_answered;   /* clients with at least one answer counted in the window */
+    double intervals_cv;    /* of the throughput of the window's whole intervals; 0 below 2 */
+    uint64_t cpu_time_ns;   /* the server's `cpu-time` Server-Timing metric, summed */
+    uint64_t cpu_time_seen; /* answers counted in the window that carried one */
     int nintervals;
     struct load_interval *intervals;
     bool interrupted;
@@ -131,5 +133,10 @@ int load_response_feed(struct load_response *r, const char *buf, size_t len);
  * `queue:0.012;cpu:0.501` (no commas, no spaces) into out, NUL-terminated,
  * cut at an item's boundary when out is short. Returns the length. */
 size_t load_timing_compact(const char *in, size_t len, char *out, size_t outlen);
+
+/* The value of the `cpu-time` metric in a Server-Timing list (overlap's
+ * servers send the thread CPU time of a request's cpu steps there), in ns;
+ * false when the list has none. */
+bool load_timing_cpu_time(const char *in, size_t len, uint64_t *ns);
 
 #endif

@@ -179,7 +179,7 @@ void load__send_request(struct conn *c, uint64_t intended, uint64_t now)
     }
     if (now >= w->warm_end && now < w->end)
         w->sent_in_window++;
-    load_response_start(&c->res, c->timeline >= 0);
+    load_response_start(&c->res, true); /* the timeline's phases, and cpu-time for any answer */
     load__set_state(c, CONN_WRITING);
     socket_writeable(c, now);
 }
@@ -206,6 +206,11 @@ static void count_answer(struct conn *c, uint64_t now)
     hist_record(w->latency, latency);
     hist_record(w->ival.hist, latency);
     hist_record(w->uncorrected, now - c->sent);
+    uint64_t cpu_ns;
+    if (load_timing_cpu_time(c->res.timing, c->res.timing_len, &cpu_ns)) {
+        w->cpu_time_ns += cpu_ns;
+        w->cpu_time_seen++;
+    }
     if (status >= 200 && status < 400) {
         w->ok++;
         row->ok++;

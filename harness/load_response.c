@@ -5,6 +5,7 @@
 #include "load.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -114,6 +115,21 @@ static size_t copy_clean(const char *s, const char *e, char *out, size_t room)
     return n;
 }
 
+#define CPU_TIME_METRIC "cpu-time" /* a measure of the cpu steps, not a phase of the request */
+
+/* Whether the item [s, e) is the metric name (spaces around it ignored). */
+static bool item_is(const char *s, const char *e, const char *name)
+{
+    const char *semi = memchr(s, ';', (size_t)(e - s));
+    const char *ne = semi ? semi : e;
+    size_t len = strlen(name);
+    while (s < ne && isspace((unsigned char)*s))
+        s++;
+    while (ne > s && isspace((unsigned char)ne[-1]))
+        ne--;
+    return (size_t)(ne - s) == len && !strncasecmp(s, name, len);
+}
+
 /* One item `name;dur=12.5;desc="x"` as `name:12.5` (or `name` with no dur)
  * into out, which has room for LOAD_PHASES_LEN bytes; the length, 0 if empty. */
 static size_t compact_item(const char *s, const char *e, char *out)
@@ -145,7 +161,7 @@ size_t load_timing_compact(const char *in, size_t len, char *out, size_t outlen)
         const char *comma = memchr(s, ',', (size_t)(end - s));
         const char *e = comma ? comma : end;
         char piece[LOAD_PHASES_LEN];
-        size_t k = compact_item(s, e, piece);
+        size_t k = item_is(s, e, CPU_TIME_METRIC) ? 0 : compact_item(s, e, piece);
         if (k) {
             if (n + (n ? 1 : 0) + k > outlen - 1)
                 break; /* truncated at an item's boundary, never inside one */
@@ -158,4 +174,24 @@ size_t load_timing_compact(const char *in, size_t len, char *out, size_t outlen)
     }
     out[n] = '\0';
     return n;
+}
+
+bool load_timing_cpu_time(const char *in, size_t len, uint64_t *ns)
+{
+    for (const char *s = in, *end = in + len; s < end;) {
+        const char *comma = memchr(s, ',', (size_t)(end - s));
+        const char *e = comma ? comma : end;
+        char piece[LOAD_PHASES_LEN], *colon, *stop;
+        size_t k = item_is(s, e, CPU_TIME_METRIC) ? compact_item(s, e, piece) : 0;
+        piece[k] = '\0'; /* compact_item leaves it unterminated */
+        if (k && (colon = strchr(piece, ':'))) {
+            double ms = strtod(colon + 1, &stop);
+            if (stop == colon + 1 || *stop || !(ms >= 0) || ms > 1e9)
+                return false;
+            *ns = (uint64_t)(ms * 1e6 + 0.5);
+            return true;
+        }
+        s = comma ? comma + 1 : end;
+    }
+    return false;
 }

@@ -272,6 +272,8 @@ static void merge(const struct load_config *cfg, struct worker *ws, int n, struc
         hist_merge(res->latency, w->latency);
         hist_merge(res->uncorrected, w->uncorrected);
         res->requests += w->requests;
+        res->cpu_time_ns += w->cpu_time_ns;
+        res->cpu_time_seen += w->cpu_time_seen;
         res->ok += w->ok;
         res->sent += w->sent;
         res->scheduled += w->scheduled;

@@ -108,11 +108,16 @@ const char *http_content_type(const struct wl_workload *wl, int request);
  * microsecond: `queue;dur=0.012, cpu;dur=0.501, db;dur=10.087, cpu;dur=0.500`.
  * phase_ns[0] is the queue (from the head being complete to the first step
  * starting), phase_ns[1 + i] the duration of step i of request type
- * `request`, whose kind names the phase. 0 or -ENOMEM. */
+ * `request`, whose kind names the phase. When the request type has a `cpu`
+ * step, a last metric `cpu-time;dur=0.998` follows the phases: cpu_time_ns,
+ * the thread CPU time its cpu steps took (what wl_burn returned), so a client
+ * can tell the workload's own CPU from the wall time its steps took and from
+ * the server's total. It is a measure, not a phase of the timeline.
+ * 0 or -ENOMEM. */
 int http_write_response(struct http_buf *out, const struct http_request *req, int status,
                         const char *content_type, const struct wl_workload *wl, int request,
-                        const uint64_t *phase_ns, int nphases, bool keep_alive, const void *body,
-                        size_t body_len);
+                        const uint64_t *phase_ns, int nphases, uint64_t cpu_time_ns,
+                        bool keep_alive, const void *body, size_t body_len);
 
 /* Appends an error response with a short text/plain body, `404 Not Found\n`
  * or with a reason `503 Service Unavailable: database unreachable\n`. req may

@@ -342,34 +342,47 @@ static int append_head(struct http_buf *out, const struct http_request *req, int
     return err ? -ENOMEM : 0;
 }
 
-/* `queue;dur=0.012, cpu;dur=0.501, db;dur=10.087`: ms to the microsecond. */
+/* One metric `, name;dur=1.234`: ms to the microsecond. */
+static int append_metric(struct http_buf *out, bool first, const char *name, uint64_t ns)
+{
+    uint64_t us = (ns + 500) / 1000;
+    return append_fmt(out, TIMING_ENTRY, "%s%s;dur=%" PRIu64 ".%03" PRIu64, first ? "" : ", ", name,
+                      us / 1000, us % 1000);
+}
+
+/* `queue;dur=0.012, cpu;dur=0.501, db;dur=10.087, cpu-time;dur=0.498`. */
 static int append_timing(struct http_buf *out, const struct wl_workload *wl, int request,
-                         const uint64_t *phase_ns, int nphases)
+                         const uint64_t *phase_ns, int nphases, uint64_t cpu_time_ns)
 {
     int nsteps = request >= 0 && request < wl->nrequests ? wl->requests[request].nsteps : 0;
+    bool has_cpu = false;
     if (nphases > 1 + nsteps)
         nphases = 1 + nsteps;
     int err = append_str(out, "Server-Timing: ");
     for (int i = 0; i < nphases && !err; i++) {
         const char *name = "queue";
-        if (i > 0)
-            name = wl->requests[request].steps[i - 1].kind == WL_STEP_CPU ? "cpu" : "db";
-        uint64_t us = (phase_ns[i] + 500) / 1000;
-        err |= append_fmt(out, TIMING_ENTRY, "%s%s;dur=%" PRIu64 ".%03" PRIu64, i ? ", " : "", name,
-                          us / 1000, us % 1000);
+        if (i > 0 && wl->requests[request].steps[i - 1].kind == WL_STEP_CPU) {
+            name = "cpu";
+            has_cpu = true;
+        } else if (i > 0) {
+            name = "db";
+        }
+        err |= append_metric(out, i == 0, name, phase_ns[i]);
     }
+    if (has_cpu && !err)
+        err |= append_metric(out, false, "cpu-time", cpu_time_ns);
     err |= append_str(out, "\r\n");
     return err ? -ENOMEM : 0;
 }
 
 int http_write_response(struct http_buf *out, const struct http_request *req, int status,
                         const char *content_type, const struct wl_workload *wl, int request,
-                        const uint64_t *phase_ns, int nphases, bool keep_alive, const void *body,
-                        size_t body_len)
+                        const uint64_t *phase_ns, int nphases, uint64_t cpu_time_ns,
+                        bool keep_alive, const void *body, size_t body_len)
 {
     int err = append_head(out, req, status, content_type, body_len, keep_alive);
     if (!err && nphases > 0)
-        err = append_timing(out, wl, request, phase_ns, nphases);
+        err = append_timing(out, wl, request, phase_ns, nphases, cpu_time_ns);
     if (!err)
         err = append_str(out, "\r\n");
     if (!err && !(req && req->head))
@@ -399,7 +412,7 @@ int http_write_error(struct http_buf *out, const struct http_request *req, int s
 int http_write_plaintext(struct http_buf *out, const struct http_request *req, bool keep_alive)
 {
     static const char hello[] = "Hello, World!";
-    return http_write_response(out, req, 200, "text/plain", NULL, HTTP_ROUTE_PLAINTEXT, NULL, 0,
+    return http_write_response(out, req, 200, "text/plain", NULL, HTTP_ROUTE_PLAINTEXT, NULL, 0, 0,
                                keep_alive, hello, sizeof(hello) - 1);
 }
 

@@ -93,7 +93,7 @@ static int run_steps(struct pool__worker *w, struct pool__conn *c, int request, 
 {
     const struct wl_workload *wl = w->pool->cfg->wl;
     const struct wl_request *rq = &wl->requests[request];
-    uint64_t phase_ns[HTTP_MAX_PHASES];
+    uint64_t phase_ns[HTTP_MAX_PHASES], cpu_time_ns = 0;
     uint64_t t = proc_now_ns();
     phase_ns[0] = t - c->t_head;
     if (http_body_begin(&w->body, wl, request) < 0)
@@ -101,7 +101,7 @@ static int run_steps(struct pool__worker *w, struct pool__conn *c, int request, 
     for (int i = 0; i < rq->nsteps; i++) {
         const struct wl_step *s = &rq->steps[i];
         if (s->kind == WL_STEP_CPU) {
-            wl_burn(s->cpu_ns);
+            cpu_time_ns += wl_burn(s->cpu_ns);
         } else {
             struct db_result res;
             const char *reason = NULL;
@@ -118,7 +118,8 @@ static int run_steps(struct pool__worker *w, struct pool__conn *c, int request, 
     if (http_body_end(&w->body, wl, request) < 0)
         return -ENOMEM;
     return http_write_response(&w->out, &c->req, 200, http_content_type(wl, request), wl, request,
-                               phase_ns, 1 + rq->nsteps, keep, w->body.data, w->body.len);
+                               phase_ns, 1 + rq->nsteps, cpu_time_ns, keep, w->body.data,
+                               w->body.len);
 }
 
 int pool__serve_one(struct pool__worker *w, struct pool__conn *c)

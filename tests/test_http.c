@@ -628,19 +628,27 @@ Test(http_out, server_timing_lists_phases_in_order)
     http_buf_init(&out);
     cr_assert_gt(parse("GET /home HTTP/1.1\r\nConnection: close\r\n\r\n", &req), 0);
     uint64_t phases[] = {12345, 500999, 10087000, 999};
-    cr_assert_eq(
-        http_write_response(&out, &req, 200, "application/json", wl, 0, phases, 4, false, "{}", 2),
-        0);
+    cr_assert_eq(http_write_response(&out, &req, 200, "application/json", wl, 0, phases, 4, 498765,
+                                     false, "{}", 2),
+                 0);
     expect_response(&out, "HTTP/1.1 200 OK\r\n" DATE
                           "Content-Type: application/json\r\nContent-Length: 2\r\n"
                           "Connection: close\r\nServer-Timing: queue;dur=0.012, cpu;dur=0.501, "
-                          "db;dur=10.087, cpu;dur=0.001\r\n\r\n{}");
+                          "db;dur=10.087, cpu;dur=0.001, cpu-time;dur=0.499\r\n\r\n{}");
     out.len = 0;
-    cr_assert_eq(
-        http_write_response(&out, &req, 200, "application/json", wl, 0, phases, 2, true, "{}", 2),
-        0);
-    cr_expect(strstr(out.data, "Server-Timing: queue;dur=0.012, cpu;dur=0.501\r\n") != NULL,
-              "a request cut short lists the phases it ran");
+    cr_assert_eq(http_write_response(&out, &req, 200, "application/json", wl, 0, phases, 2, 1000,
+                                     true, "{}", 2),
+                 0);
+    cr_expect(
+        strstr(out.data, "Server-Timing: queue;dur=0.012, cpu;dur=0.501, cpu-time;dur=0.001\r\n") !=
+            NULL,
+        "a request cut short lists the phases it ran, and the CPU time of its cpu steps");
+    out.len = 0;
+    cr_assert_eq(http_write_response(&out, &req, 200, "application/json", wl, 0, phases, 1, 0, true,
+                                     "{}", 2),
+                 0);
+    cr_expect(strstr(out.data, "Server-Timing: queue;dur=0.012\r\n") != NULL,
+              "no cpu step ran: no cpu-time");
     http_buf_free(&out);
 }
 
@@ -758,8 +766,8 @@ Test(http_out, every_response_has_its_date_second)
     uint64_t phases[] = {1000};
     http_buf_init(&out);
     cr_assert_gt(parse("HEAD /home HTTP/1.0\r\n\r\n", &req), 0);
-    cr_assert_eq(http_write_response(&out, &req, 200, "text/html", wl, 0, phases, 1, false, "", 0),
-                 0);
+    cr_assert_eq(
+        http_write_response(&out, &req, 200, "text/html", wl, 0, phases, 1, 0, false, "", 0), 0);
     expect_response(&out, "HTTP/1.1 200 OK\r\n" DATE "Content-Type: text/html\r\n"
                           "Content-Length: 0\r\nConnection: close\r\n"
                           "Server-Timing: queue;dur=0.001\r\n\r\n");

@@ -676,6 +676,25 @@ Test(response, timing_compacts_without_separators)
     cr_expect_str_eq(out, "");
 }
 
+Test(response, cpu_time_is_read_apart_and_left_out_of_the_phases)
+{
+    char out[LOAD_PHASES_LEN];
+    uint64_t ns = 7;
+    const char *full = "queue;dur=0.012, cpu;dur=0.501, db;dur=10.087, cpu;dur=0.500, "
+                       "cpu-time;dur=0.998";
+    load_timing_compact(full, strlen(full), out, sizeof(out));
+    cr_expect_str_eq(out, "queue:0.012;cpu:0.501;db:10.087;cpu:0.500");
+    cr_assert(load_timing_cpu_time(full, strlen(full), &ns));
+    cr_expect_eq(ns, 998000);
+    const char *none = "queue;dur=0.012, db;dur=10.087";
+    cr_expect_not(load_timing_cpu_time(none, strlen(none), &ns));
+    const char *bad[] = {"cpu-time", "cpu-time;dur=", "cpu-time;dur=x", "cpu-time;dur=-1",
+                         "cpu-time;dur=1e300"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_expect_not(load_timing_cpu_time(bad[i], strlen(bad[i]), &ns), "'%s'", bad[i]);
+    cr_expect_not(load_timing_cpu_time("", 0, &ns));
+}
+
 /* ---- the command ---- */
 
 static int run_cmd(const char *const *args, char *errbuf, size_t errlen, pid_t *pidp, int sig,

@@ -56,9 +56,12 @@ double wl_burn_iters_per_us(void)
     return iters_per_ns * 1e3;
 }
 
-void wl_burn(uint64_t ns)
+uint64_t wl_burn(uint64_t ns)
 {
     static _Thread_local volatile uint64_t sink;
     wl_burn_calibrate();
+    double start = thread_cpu_ns();
     sink = work((uint64_t)(ns * iters_per_ns + 0.5), sink + 1);
+    double took = thread_cpu_ns() - start;
+    return took > 0 ? (uint64_t)took : 0;
 }

@@ -147,8 +147,11 @@ double wl_bound_rps(const struct wl_workload *wl, double clients, double workers
 /* Measures iterations per microsecond once per process (thread-safe, idempotent). */
 void wl_burn_calibrate(void);
 /* Does the amount of work that takes ns when uncontended; a preempted thread
- * still owes all of it. Calibrates on first use. */
-void wl_burn(uint64_t ns);
+ * still owes all of it. Calibrates on first use. Returns the CPU time the
+ * calling thread spent on it (CLOCK_THREAD_CPUTIME_ID), which exceeds ns when
+ * the core is disturbed (interrupts, cache pressure) and is how a server tells
+ * the workload's own CPU apart from its engine's. */
+uint64_t wl_burn(uint64_t ns);
 double wl_burn_iters_per_us(void);
 
 /* `overlap workload check FILE...`: exit status 0, 1 or 2. */

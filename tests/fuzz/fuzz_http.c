@@ -61,7 +61,7 @@ static void answer(struct wl_workload *wl, const struct http_request *req, struc
     else if (route < 0)
         http_write_error(out, req, -route, NULL, req->keep_alive);
     else
-        http_write_response(out, req, 200, http_content_type(wl, route), wl, route, phases, 3,
+        http_write_response(out, req, 200, http_content_type(wl, route), wl, route, phases, 3, 1000,
                             req->keep_alive, "{}", 2);
     if (route != -404 && route != -405 && (route < HTTP_ROUTE_PLAINTEXT || route >= wl->nrequests))
         abort();
