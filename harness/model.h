@@ -1,6 +1,7 @@
 /* Queueing models of the engines, drawn dashed over the measurements: Erlang C
  * and the M/M/c, M/D/c and M/G/c waits, the engines' predicted p50 and p99 at
- * an offered rate. Pure functions of their arguments: no I/O, no state. */
+ * an offered rate, and Gunther's Universal Scalability Law with its fit.
+ * Pure functions of their arguments: no I/O, no state. */
 #ifndef OVERLAP_MODEL_H
 #define OVERLAP_MODEL_H
 
@@ -85,5 +86,25 @@ int model_loop_predict(const struct model_service *svc, int loops, int cores, do
 /* Where the loops saturate (requests/s): min(loops, cores) / c. NAN for a bad
  * argument, INFINITY without CPU. */
 double model_loop_ceiling(const struct model_service *svc, int loops, int cores);
+
+/* ---- the Universal Scalability Law ---- */
+
+/* X(N) = lambda N / (1 + sigma (N - 1) + kappa N (N - 1)): lambda the
+ * throughput of one, sigma contention (serial fraction), kappa coherency
+ * (crosstalk), sigma, kappa >= 0. */
+struct model_usl {
+    double lambda, sigma, kappa;
+    double rms_rel; /* of a fit: the root mean square relative residual */
+};
+
+double model_usl_throughput(const struct model_usl *usl, double n);
+/* The concurrency of peak throughput, sqrt((1 - sigma) / kappa): INFINITY
+ * when kappa = 0 (the curve only flattens), 1 when sigma >= 1. */
+double model_usl_peak(const struct model_usl *usl);
+/* Fits (lambda, sigma, kappa) to count points (n[i], x[i]) by least squares
+ * on relative residuals (throughput's noise is proportional to it), with
+ * sigma, kappa >= 0. 0, or -EINVAL for fewer than 3 points with distinct
+ * n >= 1 or any x <= 0. */
+int model_usl_fit(const double *n, const double *x, int count, struct model_usl *out);
 
 #endif
