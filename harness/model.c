@@ -251,41 +251,60 @@ static double closed_throughput(int n, int cores, double c, double w)
         return 0;
     if (c <= 0)
         return n / w;
-    if (w <= 0)
+    if (w <= 0 || c / w > 1e30) /* no wait to speak of: the cores never idle */
         return (n < cores ? n : cores) / c;
     if (n <= cores)
         return n / (c + w);
-    double log_term = 0, log_max = 0, sum = 0, busy = 0;
-    for (int j = 1; j <= n; j++) { /* the largest term, so that the sums cannot overflow */
-        log_term += log((n - j + 1) * (c / w) / (j < cores ? j : cores));
-        log_max = fmax(log_max, log_term);
-    }
-    log_term = 0;
-    for (int j = 0; j <= n; j++) {
-        if (j > 0)
-            log_term += log((n - j + 1) * (c / w) / (j < cores ? j : cores));
-        double t = exp(log_term - log_max);
-        sum += t;
-        busy += (j < cores ? j : cores) * t;
+    /* The terms by their ratios, in linear space (a logarithm per term
+     * would cost more than the rest of a prediction), scaled down whenever
+     * they grow large: the ratio of two terms is at most n c / w. */
+    double term = 1, sum = 1, busy = 0;
+    for (int j = 1; j <= n; j++) {
+        int in_service = j < cores ? j : cores;
+        term *= (n - j + 1) * (c / w) / in_service;
+        sum += term;
+        busy += in_service * term;
+        if (term > 1e200)
+            term *= 1e-200, sum *= 1e-200, busy *= 1e-200;
     }
     return busy / sum / c;
 }
 
-/* The mean number of busy workers at lambda (per ms) < X(workers): where the
- * closed throughput, interpolated between whole workers, reaches lambda. */
-static double busy_workers(const struct model_service *svc, int workers, int cores, double lambda)
+/* What a pool of N holds at lambda (per ms) < X(N): the probability that
+ * an arrival finds every worker busy, and the mean number of busy workers. */
+struct pool_occupancy {
+    double p_wait, busy;
+};
+
+/* The pool as a flow-equivalent server (Norton's theorem): with m requests
+ * in it, min(m, N) workers are busy and complete requests at X(min(m, N)),
+ * so m is a birth-death chain with P(m) ~ prod_{i <= m} lambda / X(min(i, N)),
+ * geometric past N. Summed in logarithms, rescaled as they grow; X(i) is
+ * O(i) to compute, so this is O(N^2) at worst (10,000 workers on 128 cores:
+ * 0.1 s), far less once X(i) reaches the cores' K / c and stops growing. */
+static struct pool_occupancy pool_occupancy(const struct model_service *svc, int workers, int cores,
+                                            double lambda)
 {
-    int lo = 0, hi = workers; /* X(lo) <= lambda < X(hi) */
-    while (hi - lo > 1) {
-        int mid = lo + (hi - lo) / 2;
-        if (closed_throughput(mid, cores, svc->cpu_ms, svc->wait_ms) <= lambda)
-            lo = mid;
-        else
-            hi = mid;
+    double cpu_limit = svc->cpu_ms > 0 ? cores / svc->cpu_ms : INFINITY;
+    double x = 0, log_p = 0, log_max = 0, sum = 1, busy = 0, tail = 0;
+    int converged = 0;
+    for (int m = 1; m <= workers; m++) {
+        if (!converged) {
+            x = closed_throughput(m, cores, svc->cpu_ms, svc->wait_ms);
+            converged = x >= (1 - 1e-12) * cpu_limit;
+        }
+        log_p += log(lambda / x);
+        if (log_p > log_max) {
+            double f = exp(log_max - log_p);
+            sum *= f, busy *= f, log_max = log_p;
+        }
+        double t = exp(log_p - log_max);
+        if (m == workers) /* m >= N: the geometric tail, ratio lambda / X(N) */
+            t /= 1 - lambda / x, tail = t;
+        sum += t;
+        busy += m * t;
     }
-    double x_lo = closed_throughput(lo, cores, svc->cpu_ms, svc->wait_ms);
-    double x_hi = closed_throughput(hi, cores, svc->cpu_ms, svc->wait_ms);
-    return lo + (lambda - x_lo) / (x_hi - x_lo);
+    return (struct pool_occupancy){tail / sum, busy / sum};
 }
 
 double model_pool_ceiling(const struct model_service *svc, int workers, int cores)
@@ -313,12 +332,13 @@ static void predict_unbounded(const struct model_service *svc, int cores, double
     predict(out, svc->wait_ms + svc->cpu_ms * stretch, no_wait, a / cores);
 }
 
-/* A pool of N: requests wait for a worker as in M/G/N, a worker being held
- * for n / lambda when n workers are busy on average (Little), n where the
- * closed throughput of n workers equals lambda. So the hold is c + w while
- * the CPU is uncontended and grows as the time-sliced CPU fills, and the
- * queue saturates at X(N), where n reaches N. Time-slicing lets short
- * requests pass long ones, unlike an event loop. */
+/* A pool of N: a request finds every worker busy with the flow-equivalent
+ * server's probability, and then waits as there, exponentially with mean
+ * 1 / (X(N) - lambda), corrected for how much the holding time varies by
+ * the ratio of M/G/N's wait to M/M/N's. A worker is held busy / lambda
+ * (Little): c + w while the cores are uncontended, more as the time-sliced
+ * CPU fills. With no more workers than cores this is M/G/N itself; with
+ * many it tends to the thread per request; it saturates at X(N). */
 int model_pool_predict(const struct model_service *svc, int workers, int cores, double rate,
                        struct model_prediction *out)
 {
@@ -335,11 +355,17 @@ int model_pool_predict(const struct model_service *svc, int workers, int cores, 
         predict_saturated(out, lambda / ceiling);
         return 0;
     }
-    double hold = svc->cpu_ms + svc->wait_ms;
-    if (lambda > 0)
-        hold = fmax(hold, busy_workers(svc, workers, cores, lambda) / lambda);
-    double utilisation = fmax(lambda * svc->cpu_ms / cores, lambda * hold / workers);
-    predict(out, hold, mgc_tail(workers, lambda, hold, svc->hold_scv), utilisation);
+    if (lambda == 0) {
+        predict(out, svc->cpu_ms + svc->wait_ms, no_wait, 0);
+        return 0;
+    }
+    struct pool_occupancy occ = pool_occupancy(svc, workers, cores, lambda);
+    double hold = fmax(svc->cpu_ms + svc->wait_ms, occ.busy / lambda);
+    double mm = model_mmc_wait(workers, lambda, hold);
+    double ratio = mm > 0 ? model_mgc_wait(workers, lambda, hold, svc->hold_scv) / mm : 1;
+    struct wait_tail wait = {occ.p_wait, ratio / (ceiling - lambda)};
+    double utilisation = fmax(lambda * svc->cpu_ms / cores, occ.busy / workers);
+    predict(out, hold, occ.p_wait > 0 ? wait : no_wait, utilisation);
     return 0;
 }
 

@@ -65,9 +65,10 @@ struct model_prediction {
 };
 
 /* A pool of `workers` threads (0: a thread per request) on `cores` cores at
- * `rate` requests/s. A request waits for a worker as in M/G/N and holds it
- * for w plus its CPU, the CPU time-sliced with the other busy workers'; the
- * pool saturates at model_pool_ceiling. 0, or -EINVAL for a bad argument. */
+ * `rate` requests/s. A request waits for a worker when all are busy and
+ * holds one for w plus its CPU, the CPU time-sliced with the other busy
+ * workers'; the pool saturates at model_pool_ceiling. O(workers^2) at worst
+ * (model.c). 0, or -EINVAL for a bad argument. */
 int model_pool_predict(const struct model_service *svc, int workers, int cores, double rate,
                        struct model_prediction *out);
 /* Where the pool saturates (requests/s): the throughput of `workers` threads

@@ -299,6 +299,36 @@ Test(model, an_idle_server_answers_in_c_plus_w)
     cr_expect_float_eq(p.p99_ms, 11.0, 1e-12);
 }
 
+Test(model, a_pool_with_no_more_workers_than_cores_is_md_n)
+{
+    /* Nothing waits for a core: workers are N servers of c + w. */
+    struct model_service svc = {1, 10, 0, 0};
+    struct model_prediction p;
+    cr_assert_eq(model_pool_predict(&svc, 2, 2, 150, &p), 0);
+    cr_expect_float_eq(p.mean_ms, 11 + model_mdc_wait(2, 0.15, 11), 1e-9, "%g", p.mean_ms);
+    cr_expect_float_eq(p.utilisation, 0.15 * 11 / 2, 1e-9);
+    svc.hold_scv = 1; /* an exponential holding time: M/M/2, whose tail is exact */
+    cr_assert_eq(model_pool_predict(&svc, 2, 2, 150, &p), 0);
+    cr_expect_float_eq(p.mean_ms, model_mmc_response(2, 0.15, 11), 1e-9);
+}
+
+Test(model, a_large_pool_is_a_thread_per_request)
+{
+    /* With far more workers than requests in flight, nobody waits for one,
+     * and each request's CPU is time-sliced with the others': 900 req/s of
+     * 1 ms on one core stretch it to 1 / (1 - 0.9) = 10 ms. */
+    struct model_service svc = {1, 10, 0, 0};
+    struct model_prediction pool, threads;
+    cr_assert_eq(model_pool_predict(&svc, 0, 1, 900, &threads), 0);
+    cr_expect_float_eq(threads.mean_ms, 20, 1e-9, "%g", threads.mean_ms);
+    cr_assert_eq(model_pool_predict(&svc, 4096, 1, 900, &pool), 0);
+    cr_expect_float_eq(pool.mean_ms, threads.mean_ms, 1e-6 * threads.mean_ms, "%g", pool.mean_ms);
+    cr_assert_eq(model_pool_predict(&svc, 64, 2, 1800, &pool), 0);
+    cr_assert_eq(model_pool_predict(&svc, 0, 2, 1800, &threads), 0);
+    cr_expect_float_eq(pool.mean_ms, threads.mean_ms, 0.01 * threads.mean_ms, "%g against %g",
+                       pool.mean_ms, threads.mean_ms);
+}
+
 Test(model, one_loop_is_md1_plus_the_wait)
 {
     /* 500 req/s of 1 ms CPU: rho = 0.5, PK wait 0.5 ms, waiting with
