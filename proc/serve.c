@@ -23,8 +23,10 @@ static const char usage_text[] =
     "pool engine:\n"
     "  --workers N             worker threads (default 64; 0 with --pool-mode connection:\n"
     "                          one thread per connection)\n"
-    "  --queue Q               requests waiting for a worker before 503 (default 1024)\n"
-    "  --pool-mode request|connection   who waits on an idle connection (default request)\n"
+    "  --queue Q               requests waiting for a worker before 503 (default 1024;\n"
+    "                          leader mode has no queue: the excess waits in the kernel)\n"
+    "  --pool-mode request|connection|leader   who waits on an idle connection (default\n"
+    "                          request): a front end, the worker, or the workers in turn\n"
     "async engine:\n"
     "  --loops L               event loops, one thread each (default: one per CPU)\n"
     "  --db-conns M            database connections per loop (default 4)\n";
@@ -84,10 +86,12 @@ static int parse_flag(struct serve_config *cfg, const char *flag, const char *v,
             cfg->mode = SERVE_MODE_REQUEST;
         else if (!strcmp(v, "connection"))
             cfg->mode = SERVE_MODE_CONNECTION;
+        else if (!strcmp(v, "leader"))
+            cfg->mode = SERVE_MODE_LEADER;
         else
             return usage_error(status,
-                               "unknown --pool-mode '%s' (expected request or "
-                               "connection)",
+                               "unknown --pool-mode '%s' (expected request, connection or "
+                               "leader)",
                                v);
     } else if (!strcmp(flag, "--loops")) {
         if (wl_count_parse(v, 1, 1024, &cfg->loops) < 0)
