@@ -13,7 +13,7 @@
  *
  * Ownership and locking. A connection is touched only by the worker that
  * holds its claim (BUSY), which it takes with a compare-and-swap when epoll
- * reports it, and gives up (WAITING, next generation) just before re-arming.
+ * reports it, and gives up (WAITING, next generation) just after re-arming.
  * Timeouts are a sweep ten times a second by whichever worker the tick's
  * timerfd wakes: under the list mutex it moves each WAITING connection past
  * its deadline to EXPIRED and shuts its read side, which raises an event;
@@ -27,6 +27,7 @@
 #define _GNU_SOURCE /* accept4 */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,29 +108,38 @@ static void close_conn(struct pool__leader *l, struct pool__conn *c)
 /* ---- claims ---- */
 
 /* The worker that epoll woke on c takes it: true, or false when the sweep
- * expired it first (then the caller closes it). Only one event is delivered
- * per arming, so c is never found BUSY here. */
+ * expired it first (then the caller closes it). c is found BUSY only in the
+ * moment between its previous owner arming it and letting go of it (see
+ * release): that owner is on its way out, so this one yields until it is. */
 static bool claim(struct pool__conn *c)
 {
-    uint64_t s = atomic_load_explicit(&c->claim, memory_order_acquire);
-    while ((s & CLAIM_MASK) == CLAIM_WAITING)
-        if (atomic_compare_exchange_weak_explicit(&c->claim, &s, (s & ~CLAIM_MASK) | CLAIM_BUSY,
-                                                  memory_order_acquire, memory_order_acquire))
+    for (;;) {
+        uint64_t s = atomic_load_explicit(&c->claim, memory_order_acquire);
+        if ((s & CLAIM_MASK) == CLAIM_EXPIRED)
+            return false;
+        if ((s & CLAIM_MASK) == CLAIM_BUSY)
+            sched_yield();
+        else if (atomic_compare_exchange_weak_explicit(&c->claim, &s,
+                                                       (s & ~CLAIM_MASK) | CLAIM_BUSY,
+                                                       memory_order_acquire, memory_order_relaxed))
             return true;
-    return false;
+    }
 }
 
 /* Gives c back to the poller with deadline c->deadline: op is EPOLL_CTL_ADD
- * for a new connection, else EPOLL_CTL_MOD. The claim is released before the
- * fd is armed, since the event may reach another worker at once. */
+ * for a new connection, else EPOLL_CTL_MOD. The fd is armed first and the
+ * claim let go last, so that nothing this worker does to c (the epoll_ctl
+ * included) can overlap the next owner's work, its close among it. */
 static void release(struct pool__leader *l, struct pool__conn *c, int op)
 {
     uint64_t s = atomic_load_explicit(&c->claim, memory_order_relaxed);
     atomic_store_explicit(&c->expires_at, c->deadline, memory_order_relaxed);
+    if (watch(l, op, c->fd, c, EPOLLIN | EPOLLRDHUP | EPOLLONESHOT) < 0) {
+        close_conn(l, c); /* not armed, so still this worker's */
+        return;
+    }
     atomic_store_explicit(&c->claim, (s & ~CLAIM_MASK) + CLAIM_GEN + CLAIM_WAITING,
                           memory_order_release);
-    if (watch(l, op, c->fd, c, EPOLLIN | EPOLLRDHUP | EPOLLONESHOT) < 0)
-        close_conn(l, c); /* not armed: no event can name it, whatever the sweep did */
 }
 
 /* ---- a connection's turn ---- */
