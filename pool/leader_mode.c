@@ -1,29 +1,43 @@
 /* Leader/Followers mode (Schmidt et al., POSA2): the N workers take turns
- * waiting on one shared epoll instance, and the worker an event wakes serves
- * that connection itself, from the read to the write, with blocking database
- * calls: no front end, no queue, no hand-back. Between requests a connection
- * waits in the poller, not in a thread.
+ * leading, and the leader is the one worker that waits on the shared epoll
+ * instance. The event it gets is served on its own thread, from the read to
+ * the write, with blocking database calls: no front end, no queue, no
+ * hand-back. Between requests a connection waits in the poller, not in a
+ * thread.
  *
- * Every fd is registered EPOLLONESHOT and each worker asks epoll_wait for one
- * event, so the kernel hands each event to exactly one worker and disarms
- * the fd until that worker re-arms it (EPOLL_CTL_MOD) once it is done.
- * Overload: there is no queue to shed from; requests that find every worker
- * busy wait in the kernel (socket buffers, the listen backlog), as they do
- * in front of the async engine.
+ * Promotion is lazy: the leader hands the leadership to a follower only when
+ * the request in hand may block (it runs workload steps, or its response
+ * does not fit the socket), and then serves it as a follower. A request
+ * answered at once (/plaintext, 404, a bad head) is served by the leader
+ * without waking anyone, and events that arrive meanwhile wait in the ready
+ * list, not in a woken thread: promoting at every event, as textbook
+ * Leader/Followers and N threads in one epoll_wait do, cost a context switch
+ * per request on a busy core (pool/README.md has the figures). The leader
+ * takes up to MAX_EVENTS events per epoll_wait; the ones it has not reached
+ * when it steps down pass with the leadership to the next leader.
+ *
+ * Every connection is registered EPOLLONESHOT, so an event disarms it until
+ * the worker serving it re-arms it (EPOLL_CTL_MOD) once it is done: while a
+ * follower serves it, the leader cannot be told about it. Overload: there is
+ * no queue to shed from; requests that find every worker busy wait in the
+ * kernel (socket buffers, the listen backlog), as in front of async.
  *
  * Ownership and locking. A connection is touched only by the worker that
- * holds its claim (BUSY), which it takes with a compare-and-swap when epoll
- * reports it, and gives up (WAITING, next generation) just after re-arming.
- * Timeouts are a sweep ten times a second by whichever worker the tick's
- * timerfd wakes: under the list mutex it moves each WAITING connection past
- * its deadline to EXPIRED and shuts its read side, which raises an event;
- * the worker that gets the event finds it EXPIRED and closes it. The sweep
- * never closes, so a descriptor is closed only by a thread that owns it.
- * The list mutex guards only the list of open connections and its count;
- * it is taken to add or close a connection and by the sweep, never per
- * request, and no other lock is held with it. The generation in the claim
- * makes the sweep's compare-and-swap fail on a connection re-armed since the
- * sweep read its deadline. */
+ * holds its claim (BUSY), which it takes with a compare-and-swap when its
+ * event comes up, and gives up (WAITING, next generation) just after
+ * re-arming. Timeouts are a sweep ten times a second by the leader, woken by
+ * a timerfd: under the list mutex it moves each WAITING connection past its
+ * deadline to EXPIRED and shuts its read side, which raises an event; the
+ * worker that gets the event finds it EXPIRED and closes it. The sweep never
+ * closes, so a descriptor is closed only by a thread that owns it. The
+ * generation in the claim makes the sweep's compare-and-swap fail on a
+ * connection re-armed since the sweep read its deadline.
+ * lead_mu guards only the leadership (who leads, how many wait to, whether
+ * to exit); the batch of events and the listener's pause belong to the
+ * leader and pass with the leadership, under lead_mu. The list mutex guards
+ * only the list of open connections and its count; it is taken to add or
+ * close a connection and by the sweep, never per request. No thread holds
+ * both mutexes, and none blocks while holding one. */
 #define _GNU_SOURCE /* accept4 */
 #include <errno.h>
 #include <poll.h>
@@ -42,6 +56,7 @@
 
 #include "pool_internal.h"
 
+#define MAX_EVENTS      64           /* events per epoll_wait: one call serves many sockets */
 #define TICK_NS         100000000ULL /* timeouts are swept ten times a second */
 #define ACCEPT_BATCH    64           /* accepts per turn on the listener, then it is re-armed */
 #define ACCEPT_PAUSE_NS 100000000ULL /* out of descriptors: stop accepting this long */
@@ -58,12 +73,22 @@ static char listen_tag, tick_tag, exit_tag;
 
 struct pool__leader {
     int epfd, tick_fd, exit_fd;
-    atomic_bool stopping;       /* set once by the main thread on SIGINT/SIGTERM */
-    atomic_bool accept_paused;  /* the listener is left disarmed: out of descriptors */
-    _Atomic uint64_t resume_at; /* when a paused listener is re-armed */
-    pthread_mutex_t mu;         /* guards conns and nconns, nothing else */
-    pthread_cond_t drained;     /* nconns reached 0 while stopping */
-    struct pool__conn conns;    /* list head: every open connection */
+    atomic_bool stopping; /* set once by the main thread on SIGINT/SIGTERM */
+    /* the leadership */
+    pthread_mutex_t lead_mu; /* guards led, waiting and exiting */
+    pthread_cond_t lead_cv;  /* followers wait here to lead */
+    bool led;                /* a worker leads */
+    bool exiting;            /* the workers are to return */
+    int waiting;             /* followers waiting on lead_cv: signal only when one is */
+    /* the leader's own: events taken and not yet served, the listener's pause */
+    struct epoll_event batch[MAX_EVENTS];
+    int batch_next, batch_len;
+    bool accept_paused; /* the listener is left disarmed: out of descriptors */
+    uint64_t resume_at; /* when a paused listener is re-armed */
+    /* the open connections */
+    pthread_mutex_t mu;      /* guards conns and nconns, nothing else */
+    pthread_cond_t drained;  /* nconns reached 0 while stopping */
+    struct pool__conn conns; /* list head: every open connection */
     int nconns;
 };
 
@@ -107,7 +132,7 @@ static void close_conn(struct pool__leader *l, struct pool__conn *c)
 
 /* ---- claims ---- */
 
-/* The worker that epoll woke on c takes it: true, or false when the sweep
+/* The worker whose event names c takes it: true, or false when the sweep
  * expired it first (then the caller closes it). c is found BUSY only in the
  * moment between its previous owner arming it and letting go of it (see
  * release): that owner is on its way out, so this one yields until it is. */
@@ -248,9 +273,10 @@ static void take_in(struct pool__leader *l, int fd, const struct serve_config *c
     release(l, c, EPOLL_CTL_ADD);
 }
 
-/* This worker holds the listener's turn: it accepts up to a batch, then
- * re-arms the listener, unless it is out of descriptors (the tick re-arms it
- * after a pause) or the listener was shut for the stop (EINVAL). */
+/* The leader accepts up to a batch, then re-arms the listener, unless it is
+ * out of descriptors (the tick re-arms it after a pause) or the listener was
+ * shut for the stop (EINVAL). Registered EPOLLONESHOT, the listener needs no
+ * epoll_ctl of its own to pause. */
 static void on_acceptable(struct pool__worker *w)
 {
     struct pool__leader *l = w->pool->leader;
@@ -264,8 +290,8 @@ static void on_acceptable(struct pool__worker *w)
         if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
             continue;
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            atomic_store(&l->resume_at, proc_now_ns() + ACCEPT_PAUSE_NS);
-            atomic_store(&l->accept_paused, true);
+            l->resume_at = proc_now_ns() + ACCEPT_PAUSE_NS;
+            l->accept_paused = true;
             return;
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -296,8 +322,8 @@ static void sweep(struct pool__leader *l, uint64_t now)
     pthread_mutex_unlock(&l->mu);
 }
 
-/* The tick: sweep, resume a paused listener, and re-arm the tick, so that
- * one worker at a time sweeps. */
+/* The tick (level-triggered, and read here): sweep, and resume a paused
+ * listener. */
 static void on_tick(struct pool__worker *w)
 {
     struct pool__leader *l = w->pool->leader;
@@ -306,14 +332,53 @@ static void on_tick(struct pool__worker *w)
         /* not expired again yet: the sweep runs anyway */
     }
     sweep(l, now);
-    bool paused = true;
-    if (now >= atomic_load(&l->resume_at) && !atomic_load(&l->stopping) &&
-        atomic_compare_exchange_strong(&l->accept_paused, &paused, false))
+    if (l->accept_paused && now >= l->resume_at && !atomic_load(&l->stopping)) {
+        l->accept_paused = false;
         rearm_listener(l, w->pool->listen_fd);
-    watch(l, EPOLL_CTL_MOD, l->tick_fd, &tick_tag, EPOLLIN | EPOLLONESHOT);
+    }
 }
 
-/* ---- the workers ---- */
+/* ---- the leadership ---- */
+
+/* Waits until no worker leads, then leads: true, or false once the workers
+ * are to return. */
+static bool take_lead(struct pool__worker *w)
+{
+    struct pool__leader *l = w->pool->leader;
+    pthread_mutex_lock(&l->lead_mu);
+    while (l->led && !l->exiting) {
+        l->waiting++;
+        pthread_cond_wait(&l->lead_cv, &l->lead_mu);
+        l->waiting--;
+    }
+    w->leading = !l->exiting;
+    l->led = l->led || w->leading;
+    pthread_mutex_unlock(&l->lead_mu);
+    return w->leading;
+}
+
+void pool__leader_step_down(struct pool__worker *w)
+{
+    struct pool__leader *l = w->pool->leader;
+    pthread_mutex_lock(&l->lead_mu);
+    l->led = false;
+    bool wake = l->waiting > 0; /* else the next worker to finish leads */
+    pthread_mutex_unlock(&l->lead_mu);
+    if (wake)
+        pthread_cond_signal(&l->lead_cv);
+    w->leading = false;
+}
+
+/* The exit event: every worker returns, the followers once they are done. */
+static void exit_all(struct pool__worker *w)
+{
+    struct pool__leader *l = w->pool->leader;
+    pthread_mutex_lock(&l->lead_mu);
+    l->exiting = true;
+    pthread_mutex_unlock(&l->lead_mu);
+    pthread_cond_broadcast(&l->lead_cv);
+    w->leading = false;
+}
 
 static void on_conn_event(struct pool__worker *w, struct pool__conn *c)
 {
@@ -323,30 +388,47 @@ static void on_conn_event(struct pool__worker *w, struct pool__conn *c)
     else if (c->state == POOL_CONN_LINGER)
         on_linger_readable(l, c);
     else
-        on_readable(w, c);
+        on_readable(w, c); /* may step down to serve */
 }
 
-/* One event per epoll_wait: a worker that took several would serve them one
- * after another while its peers sat idle. */
-void pool__leader_worker(struct pool__worker *w)
+/* The next event of the batch, refilled from epoll_wait when it is used up:
+ * its data.ptr, or NULL if the wait failed. */
+static void *next_event(struct pool__leader *l)
+{
+    if (l->batch_next == l->batch_len) {
+        int n = epoll_wait(l->epfd, l->batch, MAX_EVENTS, -1);
+        l->batch_next = 0;
+        l->batch_len = n > 0 ? n : 0;
+        if (n <= 0)
+            return NULL;
+    }
+    return l->batch[l->batch_next++].data.ptr;
+}
+
+/* The leader's turn: events one after another until it steps down to serve
+ * a request that may block, or the exit event comes. */
+static void lead(struct pool__worker *w)
 {
     struct pool__leader *l = w->pool->leader;
-    struct epoll_event ev;
-    for (;;) {
-        int n = epoll_wait(l->epfd, &ev, 1, -1);
-        if (n < 0 && errno != EINTR)
-            return;
-        if (n <= 0)
-            continue;
-        if (ev.data.ptr == &exit_tag)
-            return; /* level-triggered: it wakes every worker in turn */
-        if (ev.data.ptr == &listen_tag)
+    while (w->leading) {
+        void *ptr = next_event(l);
+        if (!ptr && errno != EINTR)
+            exit_all(w); /* the poller itself failed: nothing can be served */
+        else if (ptr == &exit_tag)
+            exit_all(w);
+        else if (ptr == &listen_tag)
             on_acceptable(w);
-        else if (ev.data.ptr == &tick_tag)
+        else if (ptr == &tick_tag)
             on_tick(w);
-        else
-            on_conn_event(w, ev.data.ptr);
+        else if (ptr)
+            on_conn_event(w, ptr);
     }
+}
+
+void pool__leader_worker(struct pool__worker *w)
+{
+    while (take_lead(w))
+        lead(w);
 }
 
 /* ---- the main thread: setup, the stop, the teardown ---- */
@@ -358,7 +440,7 @@ static int start_tick(struct pool__leader *l)
     l->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (l->tick_fd < 0 || timerfd_settime(l->tick_fd, 0, &every, NULL) < 0)
         return -errno;
-    return watch(l, EPOLL_CTL_ADD, l->tick_fd, &tick_tag, EPOLLIN | EPOLLONESHOT);
+    return watch(l, EPOLL_CTL_ADD, l->tick_fd, &tick_tag, EPOLLIN);
 }
 
 int pool__leader_init(struct pool *p)
@@ -370,7 +452,8 @@ int pool__leader_init(struct pool *p)
     l->conns.next = l->conns.prev = &l->conns;
     l->epfd = l->tick_fd = l->exit_fd = -1;
     pthread_condattr_t attr;
-    if (pthread_mutex_init(&l->mu, NULL) || pthread_condattr_init(&attr) ||
+    if (pthread_mutex_init(&l->mu, NULL) || pthread_mutex_init(&l->lead_mu, NULL) ||
+        pthread_cond_init(&l->lead_cv, NULL) || pthread_condattr_init(&attr) ||
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) || pthread_cond_init(&l->drained, &attr))
         abort();
     pthread_condattr_destroy(&attr);
@@ -399,6 +482,8 @@ void pool__leader_free(struct pool *p)
             close(fds[i]);
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->drained);
+    pthread_mutex_destroy(&l->lead_mu);
+    pthread_cond_destroy(&l->lead_cv);
     free(l);
     p->leader = NULL;
 }
@@ -435,8 +520,8 @@ int pool__run_leader_mode(struct pool *p)
     return wait_drained(l, proc_now_ns() + p->cfg->db_timeout_ns + POOL_SHUTDOWN_GRACE_NS);
 }
 
-/* The exit eventfd is level-triggered and never read, so every worker sees
- * it, each when it next waits. */
+/* The exit eventfd is level-triggered and never read: the leader sees it
+ * and lets every worker return. */
 void pool__leader_stop_workers(struct pool *p)
 {
     uint64_t one = 1;

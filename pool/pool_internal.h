@@ -125,6 +125,7 @@ struct pool__worker {
     uint64_t db_retry_at, db_backoff_ns;
     struct wl_rng rng;
     struct http_buf out, body;
+    bool leading; /* leader mode: this worker leads, so it must not block */
 };
 
 /* The pool (pool.c), shared by every thread; counters are atomics, the rest
@@ -190,6 +191,9 @@ void pool__leader_worker(struct pool__worker *w);     /* leader_mode.c */
  * pool__leader_stop_workers, and it is freed after they are joined. */
 int pool__leader_init(struct pool *p);
 void pool__leader_stop_workers(struct pool *p);
+/* The leader is about to block (a request's steps, a full socket): it hands
+ * the leadership to a follower and goes on as a follower. */
+void pool__leader_step_down(struct pool__worker *w);
 void pool__leader_free(struct pool *p);
 
 #endif

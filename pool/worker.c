@@ -7,6 +7,7 @@
  * write, as async batches them. */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pool_internal.h"
 
@@ -132,10 +133,24 @@ static bool waits_on_db(const struct wl_workload *wl, int r)
     return false;
 }
 
-/* Writes the responses waiting in w->out: 0, or -1 when c failed. */
+/* Writes the responses waiting in w->out: 0, or -1 when c failed. A leader
+ * (leader mode) tries once without blocking, and steps down before it waits
+ * for a full socket. */
 static int flush(struct pool__worker *w, struct pool__conn *c)
 {
-    int err = pool__write_all(c->fd, w->out.data, w->out.len, w->pool->cfg->idle_timeout_ns);
+    size_t done = 0;
+    if (w->leading && w->out.len > 0) {
+        ssize_t n = write(c->fd, w->out.data, w->out.len);
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            w->out.len = 0;
+            return -1;
+        }
+        done = n > 0 ? (size_t)n : 0;
+        if (done < w->out.len)
+            pool__leader_step_down(w);
+    }
+    int err = pool__write_all(c->fd, w->out.data + done, w->out.len - done,
+                              w->pool->cfg->idle_timeout_ns);
     w->out.len = 0;
     return err < 0 ? -1 : 0;
 }
@@ -150,6 +165,8 @@ static int serve_batched(struct pool__worker *w, struct pool__conn *c)
     bool keep = c->req.keep_alive && !proc_stopping();
     int route = http_route(p->cfg->wl, &c->req);
     int err;
+    if (route >= 0 && w->leading)
+        pool__leader_step_down(w); /* its steps may block: a follower leads meanwhile */
     if (route >= 0 && w->out.len > 0 && waits_on_db(p->cfg->wl, route) && flush(w, c) < 0)
         return -1;
     size_t start = w->out.len;
