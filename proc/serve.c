@@ -25,8 +25,8 @@ static const char usage_text[] =
     "                          one thread per connection)\n"
     "  --queue Q               requests waiting for a worker before 503 (default 1024;\n"
     "                          leader mode has no queue: the excess waits in the kernel)\n"
-    "  --pool-mode request|connection|leader   who waits on an idle connection (default\n"
-    "                          request): a front end, the worker, or the workers in turn\n"
+    "  --pool-mode leader|request|connection   who waits for a request (default leader):\n"
+    "                          the workers in turn, a front end, or a worker per connection\n"
     "async engine:\n"
     "  --loops L               event loops, one thread each (default: one per CPU)\n"
     "  --db-conns M            database connections per loop (default 4)\n";
@@ -115,6 +115,7 @@ static void set_defaults(struct serve_config *cfg)
     cfg->idle_timeout_ns = 60000000000ULL;
     cfg->workers = SERVE_DEFAULT_WORKERS;
     cfg->queue = SERVE_DEFAULT_QUEUE;
+    cfg->mode = SERVE_MODE_LEADER; /* the cheapest per request: pool/README.md */
     cfg->db_conns = SERVE_DEFAULT_DB_CONNS;
 }
 
