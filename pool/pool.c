@@ -1,13 +1,15 @@
 /* Engine 1, the pthread worker pool: sets up the listening socket, the queue
- * and N worker threads, runs the front end of the chosen mode on the main
- * thread, and on SIGINT/SIGTERM lets the requests in flight finish before
+ * (or leader mode's shared poller) and N worker threads, runs the front end
+ * of the chosen mode on the main thread (in leader mode it only waits for
+ * the stop), and on SIGINT/SIGTERM lets the requests in flight finish before
  * joining the workers. Every way out of pool_run, failed or not, goes
  * through one teardown.
  *
  * Locking: the queue's mutex guards only the queue, ret_mu only the return
  * list, live_mu only the count of per-connection threads, ready_mu only the
- * count of started workers. No thread ever holds two of them at once, and
- * none blocks on I/O while holding one. */
+ * count of started workers, leader mode's list mutex only its list of
+ * connections. No thread ever holds two of them at once, and none blocks on
+ * I/O while holding one. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,8 @@ static void *worker_main(void *arg)
     worker_start(w);
     if (w->pool->cfg->mode == SERVE_MODE_REQUEST)
         pool__request_worker(w);
+    else if (w->pool->cfg->mode == SERVE_MODE_LEADER)
+        pool__leader_worker(w);
     else
         pool__connection_worker(w);
     return NULL;
@@ -93,6 +97,7 @@ static int pool_init(struct pool *p, const struct serve_config *cfg)
 
 static void pool_free(struct pool *p)
 {
+    pool__leader_free(p);
     for (int i = 0; i < p->nworkers; i++)
         pool__worker_free(&p->workers[i]);
     free(p->workers);
@@ -126,6 +131,10 @@ static int pool_start(struct pool *p, const struct serve_config *cfg)
                 strerror(-p->listen_fd));
         return p->listen_fd;
     }
+    if (cfg->mode == SERVE_MODE_LEADER && (err = pool__leader_init(p)) < 0) {
+        fprintf(stderr, "overlap serve: cannot start the pool's poller: %s\n", strerror(-err));
+        return err;
+    }
     wl_burn_calibrate(); /* before any load, so calibration is undisturbed */
     if ((err = start_workers(p)) < 0) {
         fprintf(stderr, "overlap serve: cannot start workers: %s\n", strerror(-err));
@@ -143,6 +152,7 @@ static int pool_start(struct pool *p, const struct serve_config *cfg)
 static void pool_teardown(struct pool *p, bool served, int leftover)
 {
     pool__queue_stop(&p->queue);
+    pool__leader_stop_workers(p);
     if (leftover) {
         fprintf(stderr, "overlap serve: requests still running at exit\n");
         return;
@@ -161,8 +171,9 @@ int pool_run(const struct serve_config *cfg)
     int leftover = 0;
     int err = pool_start(&p, cfg);
     if (!err) {
-        int r = cfg->mode == SERVE_MODE_REQUEST ? pool__run_request_mode(&p)
-                                                : pool__run_connection_mode(&p);
+        int r = cfg->mode == SERVE_MODE_REQUEST  ? pool__run_request_mode(&p)
+                : cfg->mode == SERVE_MODE_LEADER ? pool__run_leader_mode(&p)
+                                                 : pool__run_connection_mode(&p);
         err = r < 0 ? r : 0;
         leftover = r > 0;
     }

@@ -7,7 +7,8 @@
  * changes hands only through the queue (front end -> worker) and the return
  * list (worker -> front end), both under their own mutex. Only the front end
  * closes a request-mode connection. In connection mode the worker that took it owns it
- * until it closes it. */
+ * until it closes it. In leader mode the worker whose epoll_wait reported it
+ * owns it until it waits in the poller again (its claim, leader_mode.c). */
 #ifndef OVERLAP_POOL_INTERNAL_H
 #define OVERLAP_POOL_INTERNAL_H
 
@@ -28,6 +29,8 @@
 #define POOL_BACKOFF_MIN_NS    10000000ULL   /* first database reconnect retry: 10 ms */
 #define POOL_BACKOFF_MAX_NS    1000000000ULL /* retries back off to once a second */
 #define POOL_SHUTDOWN_GRACE_NS 5000000000ULL /* in-flight requests get this beyond --db-timeout */
+#define POOL_OUT_FLUSH_AT                                                                          \
+    65536 /* pipelined responses batch up to this before a write, as async's */
 
 /* Where a connection stands, from its owner's point of view. */
 enum pool__conn_state {
@@ -49,7 +52,13 @@ struct pool__conn {
     uint64_t t_head;                /* when the current head became complete (ns) */
     uint64_t deadline;              /* idle, header or linger deadline (ns) */
     struct pool__conn *qnext;       /* queue or return list */
-    struct pool__conn *prev, *next; /* the front end's list of connections it holds */
+    struct pool__conn *prev, *next; /* the front end's list of connections it holds, or (leader
+                                       mode) the list of every open connection */
+    /* leader mode: which thread may touch the connection (a claim state in
+     * the low bits, a generation above them, leader_mode.c), and its deadline
+     * as published for the timeout sweep */
+    _Atomic uint64_t claim;
+    _Atomic uint64_t expires_at;
 };
 
 /* ---- a connection's I/O (conn_io.c) ---- */
@@ -106,6 +115,7 @@ int pool__queue_waiting(struct pool__queue *q);
 /* ---- workers (worker.c) ---- */
 
 struct pool;
+struct pool__leader; /* leader mode's shared poller and connection list (leader_mode.c) */
 
 struct pool__worker {
     struct pool *pool;
@@ -115,6 +125,7 @@ struct pool__worker {
     uint64_t db_retry_at, db_backoff_ns;
     struct wl_rng rng;
     struct http_buf out, body;
+    bool leading; /* leader mode: this worker leads, so it must not block */
 };
 
 /* The pool (pool.c), shared by every thread; counters are atomics, the rest
@@ -130,6 +141,8 @@ struct pool {
     pthread_mutex_t ret_mu;
     struct pool__conn *ret_head, *ret_tail;
     int wake_fd; /* eventfd: written when the return list becomes non-empty */
+    /* leader mode: the poller every worker waits on in turn */
+    struct pool__leader *leader;
     /* connection mode with --workers 0: live per-connection threads */
     pthread_mutex_t live_mu;
     pthread_cond_t live_cv;
@@ -149,6 +162,12 @@ void pool__worker_free(struct pool__worker *w);
  * Returns 1 to keep the connection, 0 to close it after lingering, -1 on a
  * write error (close at once). */
 int pool__serve_one(struct pool__worker *w, struct pool__conn *c);
+/* Serves c's ready request and every whole request pipelined behind it in
+ * c's buffer, in order, their responses batched in w->out into writes of up
+ * to POOL_OUT_FLUSH_AT bytes. Returns what c needs next: POOL_CONN_IDLE (its
+ * next request's bytes), POOL_CONN_CLOSING (linger, then close) or
+ * POOL_CONN_DEAD (close at once). */
+enum pool__conn_state pool__serve_ready(struct pool__worker *w, struct pool__conn *c);
 /* Opens the worker's database connection ahead of its first query; a
  * failure is left for the first query to retry. */
 void pool__worker_connect(struct pool__worker *w);
@@ -161,9 +180,20 @@ void pool__worker_connect(struct pool__worker *w);
  * not start. */
 int pool__run_request_mode(struct pool *p);    /* request_mode.c */
 int pool__run_connection_mode(struct pool *p); /* connection_mode.c */
-/* A pool worker's loop in each mode: takes from the queue until it is
- * stopped. */
+int pool__run_leader_mode(struct pool *p);     /* leader_mode.c */
+/* A pool worker's loop in each mode: takes from the queue (or in leader mode
+ * waits on the shared poller) until it is stopped. */
 void pool__request_worker(struct pool__worker *w);    /* request_mode.c */
 void pool__connection_worker(struct pool__worker *w); /* connection_mode.c */
+void pool__leader_worker(struct pool__worker *w);     /* leader_mode.c */
+/* Leader mode's poller, set up after the listening socket and before the
+ * workers start (0 or -errno); the workers are woken to exit by
+ * pool__leader_stop_workers, and it is freed after they are joined. */
+int pool__leader_init(struct pool *p);
+void pool__leader_stop_workers(struct pool *p);
+/* The leader is about to block (a request's steps, a full socket): it hands
+ * the leadership to a follower and goes on as a follower. */
+void pool__leader_step_down(struct pool__worker *w);
+void pool__leader_free(struct pool *p);
 
 #endif

@@ -367,34 +367,6 @@ int pool__run_request_mode(struct pool *p)
 
 /* ---- the worker side ---- */
 
-/* Serves c's ready request, then any pipelined request already buffered;
- * leaves in c->state what the front end should do with it next. */
-static void serve_queued(struct pool__worker *w, struct pool__conn *c)
-{
-    for (;;) {
-        int keep = pool__serve_one(w, c);
-        if (keep < 0) {
-            c->state = POOL_CONN_DEAD;
-            return;
-        }
-        pool__conn_consume(c);
-        if (!keep) {
-            c->state = POOL_CONN_CLOSING;
-            return;
-        }
-        int r = pool__conn_advance(c, proc_now_ns());
-        if (r == POOL_READY)
-            continue;
-        if (r == POOL_NEED_MORE) {
-            c->state = POOL_CONN_IDLE;
-            return;
-        }
-        bool sent = pool__write_error_now(&w->out, c->fd, NULL, -r, NULL, false) == 0;
-        c->state = sent ? POOL_CONN_CLOSING : POOL_CONN_DEAD;
-        return;
-    }
-}
-
 /* The worker is done with c: hand it back to the front end. The eventfd is
  * written only when the list was empty, since the front end drains the whole
  * list on each wake-up. */
@@ -419,7 +391,7 @@ void pool__request_worker(struct pool__worker *w)
 {
     struct pool__conn *c;
     while ((c = pool__queue_pop(&w->pool->queue))) {
-        serve_queued(w, c);
+        c->state = pool__serve_ready(w, c); /* what the front end does with it next */
         hand_back(w->pool, c);
     }
 }

@@ -3,9 +3,11 @@
  * `query` step blocks on this worker's own database connection) and write the
  * response. The database connection is reopened with backoff when lost; a
  * request that cannot reach the database gets 503, one that waits past
- * --db-timeout 504. */
+ * --db-timeout 504. Responses to pipelined requests are batched into one
+ * write, as async batches them. */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pool_internal.h"
 
@@ -122,13 +124,53 @@ static int run_steps(struct pool__worker *w, struct pool__conn *c, int request, 
                                w->body.len);
 }
 
-int pool__serve_one(struct pool__worker *w, struct pool__conn *c)
+/* Whether request type r has a query step: the responses batched before it
+ * are written first, so that none waits on another request's database. */
+static bool waits_on_db(const struct wl_workload *wl, int r)
+{
+    for (int i = 0; i < wl->requests[r].nsteps; i++)
+        if (wl->requests[r].steps[i].kind != WL_STEP_CPU)
+            return true;
+    return false;
+}
+
+/* Writes the responses waiting in w->out: 0, or -1 when c failed. A leader
+ * (leader mode) tries once without blocking, and steps down before it waits
+ * for a full socket. */
+static int flush(struct pool__worker *w, struct pool__conn *c)
+{
+    size_t done = 0;
+    if (w->leading && w->out.len > 0) {
+        ssize_t n = write(c->fd, w->out.data, w->out.len);
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            w->out.len = 0;
+            return -1;
+        }
+        done = n > 0 ? (size_t)n : 0;
+        if (done < w->out.len)
+            pool__leader_step_down(w);
+    }
+    int err = pool__write_all(c->fd, w->out.data + done, w->out.len - done,
+                              w->pool->cfg->idle_timeout_ns);
+    w->out.len = 0;
+    return err < 0 ? -1 : 0;
+}
+
+/* Appends the response to c's ready request to w->out, after any responses
+ * to earlier pipelined requests (written first if this one waits on the
+ * database). Returns 1 to keep the connection, 0 to close it after
+ * lingering, -1 on a write error. */
+static int serve_batched(struct pool__worker *w, struct pool__conn *c)
 {
     struct pool *p = w->pool;
     bool keep = c->req.keep_alive && !proc_stopping();
     int route = http_route(p->cfg->wl, &c->req);
     int err;
-    w->out.len = 0;
+    if (route >= 0 && w->leading)
+        pool__leader_step_down(w); /* its steps may block: a follower leads meanwhile */
+    if (route >= 0 && w->out.len > 0 && waits_on_db(p->cfg->wl, route) && flush(w, c) < 0)
+        return -1;
+    size_t start = w->out.len;
     if (route == HTTP_ROUTE_PLAINTEXT)
         err = http_write_plaintext(&w->out, &c->req, keep);
     else if (route < 0)
@@ -136,13 +178,44 @@ int pool__serve_one(struct pool__worker *w, struct pool__conn *c)
     else
         err = run_steps(w, c, route, keep);
     if (err < 0) {
-        w->out.len = 0;
+        w->out.len = start;
         keep = false;
         if (http_write_error(&w->out, &c->req, 500, "out of memory", false) < 0)
             return -1;
     }
     atomic_fetch_add_explicit(&p->served, 1, memory_order_relaxed);
-    if (pool__write_all(c->fd, w->out.data, w->out.len, p->cfg->idle_timeout_ns) < 0)
-        return -1;
     return keep ? 1 : 0;
+}
+
+int pool__serve_one(struct pool__worker *w, struct pool__conn *c)
+{
+    w->out.len = 0;
+    int keep = serve_batched(w, c);
+    if (keep < 0 || flush(w, c) < 0)
+        return -1;
+    return keep;
+}
+
+enum pool__conn_state pool__serve_ready(struct pool__worker *w, struct pool__conn *c)
+{
+    w->out.len = 0;
+    for (;;) {
+        int keep = serve_batched(w, c);
+        if (keep < 0)
+            return POOL_CONN_DEAD;
+        pool__conn_consume(c);
+        int r = keep ? pool__conn_advance(c, proc_now_ns()) : POOL_NEED_MORE;
+        if (r == POOL_READY && w->out.len < POOL_OUT_FLUSH_AT)
+            continue; /* the next response joins this write */
+        if (flush(w, c) < 0)
+            return POOL_CONN_DEAD;
+        if (!keep)
+            return POOL_CONN_CLOSING;
+        if (r == POOL_READY)
+            continue;
+        if (r == POOL_NEED_MORE)
+            return POOL_CONN_IDLE;
+        bool sent = pool__write_error_now(&w->out, c->fd, NULL, -r, NULL, false) == 0;
+        return sent ? POOL_CONN_CLOSING : POOL_CONN_DEAD;
+    }
 }

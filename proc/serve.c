@@ -23,8 +23,10 @@ static const char usage_text[] =
     "pool engine:\n"
     "  --workers N             worker threads (default 64; 0 with --pool-mode connection:\n"
     "                          one thread per connection)\n"
-    "  --queue Q               requests waiting for a worker before 503 (default 1024)\n"
-    "  --pool-mode request|connection   who waits on an idle connection (default request)\n"
+    "  --queue Q               requests waiting for a worker before 503 (default 1024;\n"
+    "                          leader mode has no queue: the excess waits in the kernel)\n"
+    "  --pool-mode leader|request|connection   who waits for a request (default leader):\n"
+    "                          the workers in turn, a front end, or a worker per connection\n"
     "async engine:\n"
     "  --loops L               event loops, one thread each (default: one per CPU)\n"
     "  --db-conns M            database connections per loop (default 4)\n";
@@ -84,10 +86,12 @@ static int parse_flag(struct serve_config *cfg, const char *flag, const char *v,
             cfg->mode = SERVE_MODE_REQUEST;
         else if (!strcmp(v, "connection"))
             cfg->mode = SERVE_MODE_CONNECTION;
+        else if (!strcmp(v, "leader"))
+            cfg->mode = SERVE_MODE_LEADER;
         else
             return usage_error(status,
-                               "unknown --pool-mode '%s' (expected request or "
-                               "connection)",
+                               "unknown --pool-mode '%s' (expected request, connection or "
+                               "leader)",
                                v);
     } else if (!strcmp(flag, "--loops")) {
         if (wl_count_parse(v, 1, 1024, &cfg->loops) < 0)
@@ -111,6 +115,7 @@ static void set_defaults(struct serve_config *cfg)
     cfg->idle_timeout_ns = 60000000000ULL;
     cfg->workers = SERVE_DEFAULT_WORKERS;
     cfg->queue = SERVE_DEFAULT_QUEUE;
+    cfg->mode = SERVE_MODE_LEADER; /* the cheapest per request: pool/README.md */
     cfg->db_conns = SERVE_DEFAULT_DB_CONNS;
 }
 

@@ -20,6 +20,7 @@ enum serve_engine { SERVE_POOL, SERVE_ASYNC };
 enum serve_pool_mode {
     SERVE_MODE_REQUEST,    /* idle connections wait in a poller; workers take requests */
     SERVE_MODE_CONNECTION, /* a worker owns a connection from accept to close */
+    SERVE_MODE_LEADER,     /* Leader/Followers: workers take turns waiting on one poller */
 };
 
 /* Set once by serve_parse_args, read-only afterwards, shared by all threads. */

@@ -1,4 +1,5 @@
-/* Reliability, per engine (OVERLAP_ENGINES, default pool,pool-connection,async):
+/* Reliability, per engine (OVERLAP_ENGINES, default
+ * pool,pool-connection,pool-leader,async):
  * database faults injected by `overlap db` (failures, stalls, dropped
  * connections, a database that refuses), hostile clients (slowloris, clients
  * that never read, half-closed sockets, random bytes, 10,000 headers, 1,000
@@ -517,7 +518,7 @@ static uint64_t work_latency(int n)
 
 /* Open-loop load at three times the bound for 10 s. The pool in request mode
  * (one worker, a queue of 8) sheds with 503; connection mode (more workers
- * than the generator's connections) and async (one loop, no queue) make
+ * than the generator's connections), leader mode and async (no queue) make
  * the excess wait, in the generator. /plaintext answers throughout, and once
  * the load stops /busy is back near its resting latency within 2 s. */
 static void check_overload(void)
@@ -528,6 +529,8 @@ static void check_overload(void)
         clients = "4";
     } else if (!strcmp(engine, "async")) {
         rate = "300"; /* one loop, 10 ms of CPU each: 100/s */
+    } else if (!strcmp(engine, "pool-leader")) {
+        rate = "240"; /* 4 workers, 50 ms each: 80/s */
     }
     uint64_t rest = work_latency(5);
     char csv[320];
@@ -579,12 +582,14 @@ Test(faults, overload_at_three_times_the_bound)
 {
     const char *pool[] = {"--workers", "1", "--queue", "8", NULL};
     const char *conn[] = {"--workers", "5", NULL};
+    const char *leader[] = {"--workers", "4", NULL};
     const char *async[] = {"--loops", "1", NULL};
     struct engine_list list = {0};
     start_db(NULL);
     while (next_engine(&list)) {
         start_server(NULL, !strcmp(engine, "pool")              ? pool
                            : !strcmp(engine, "pool-connection") ? conn
+                           : !strcmp(engine, "pool-leader")     ? leader
                                                                 : async);
         check_overload();
         stop_server();

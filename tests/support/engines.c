@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#define DEFAULT_ENGINES "pool,pool-connection,async"
+#define DEFAULT_ENGINES "pool,pool-connection,pool-leader,async"
 
 char suite_dir[256];
 struct child db, srv;
@@ -70,8 +70,9 @@ void start_db(const char *const *faults)
     cr_assert_eq(child_start(&db, args, START_MS), 0, "overlap db did not start");
 }
 
-/* The flags that select an engine by its suite name. `pool-threads` (a
- * thread per connection) is not in the default list but may be named. */
+/* The flags that select an engine by its suite name: `pool` is request mode,
+ * named explicitly whatever the default. `pool-threads` (a thread per
+ * connection) is not in the default list but may be named. */
 static int engine_args(const char *name, const char **argv)
 {
     int n = 0;
@@ -84,17 +85,21 @@ static int engine_args(const char *name, const char **argv)
         return n;
     }
     argv[n++] = "pool";
-    if (!strcmp(name, "pool-connection") || !strcmp(name, "pool-threads")) {
-        argv[n++] = "--pool-mode";
+    argv[n++] = "--pool-mode";
+    if (!strcmp(name, "pool")) {
+        argv[n++] = "request";
+    } else if (!strcmp(name, "pool-leader")) {
+        argv[n++] = "leader";
+    } else if (!strcmp(name, "pool-connection") || !strcmp(name, "pool-threads")) {
         argv[n++] = "connection";
+    } else {
+        cr_assert_fail("unknown engine '%s' in OVERLAP_ENGINES (expected pool, "
+                       "pool-connection, pool-leader, pool-threads or async)",
+                       name);
     }
     if (!strcmp(name, "pool-threads")) {
         argv[n++] = "--workers";
         argv[n++] = "0";
-    } else if (strcmp(name, "pool") && strcmp(name, "pool-connection")) {
-        cr_assert_fail("unknown engine '%s' in OVERLAP_ENGINES (expected pool, "
-                       "pool-connection, pool-threads or async)",
-                       name);
     }
     return n;
 }

@@ -53,9 +53,10 @@ void start_server(const char *db_addr, const char *const *extra);
 /* SIGTERM, and checks that the server ended with status 0. */
 void stop_server(void);
 
-/* The engines of OVERLAP_ENGINES (default pool,pool-connection,async) that
- * the suite runs, one per call: sets engine and returns true, false after the
- * last. Starts from a zeroed list. */
+/* The engines of OVERLAP_ENGINES (default
+ * pool,pool-connection,pool-leader,async) that the suite runs, one per call:
+ * sets engine and returns true, false after the last. Starts from a zeroed
+ * list. */
 struct engine_list {
     char names[256];
     char *save;
