@@ -31,12 +31,13 @@ rate=${RATE:-30000}
 server_cpu=${SERVER_CPU:-0}
 load_cpu=${LOAD_CPU:-1}
 
-# The pool configurations measured, one a line: a name, then the flags after
-# `--engine pool`. The mode is explicit so that a new default does not
-# change what a figure means; a new mode is one more line
-# (`pool-leader:--workers 4 --pool-mode leader`).
-pool_configs=(
-    "pool-request:--workers 4 --pool-mode request"
+# overlap's engines measured beside async, one a line: a name, then the flags
+# of `overlap serve`. Pool modes are explicit so that a new default does not
+# change what a figure means; a new config is one more line. A name starting
+# with `pool` is held to the pool's goals against async.
+overlap_configs=(
+    "pool-leader:--engine pool --workers 4 --pool-mode leader"
+    "pool-request:--engine pool --workers 4 --pool-mode request"
 )
 
 for tool in wrk nginx gnuplot taskset; do
@@ -50,7 +51,7 @@ name=bench-peers
 hz=$(getconf CLK_TCK)
 
 servers=(floor nginx async)
-for config in "${pool_configs[@]}"; do servers+=("${config%%:*}"); done
+for config in "${overlap_configs[@]}"; do servers+=("${config%%:*}"); done
 
 start_db() {
     start_overlap "$out/logs/db.log" "$bin" db --workload "$src/workloads/seed.ini"
@@ -66,9 +67,9 @@ start_server() {
     async) start_overlap "$out/logs/async.log" "$bin" serve --engine async --loops 1 \
         --workload "$src/workloads/seed.ini" --db "$db_addr" --listen 127.0.0.1:0 --cpus "$server_cpu" ;;
     *)
-        for config in "${pool_configs[@]}"; do [ "${config%%:*}" = "$1" ] && flags=${config#*:}; done
+        for config in "${overlap_configs[@]}"; do [ "${config%%:*}" = "$1" ] && flags=${config#*:}; done
         # shellcheck disable=SC2086 # the config's flags split into words
-        start_overlap "$out/logs/$1.log" "$bin" serve --engine pool $flags \
+        start_overlap "$out/logs/$1.log" "$bin" serve $flags \
             --workload "$src/workloads/seed.ini" --db "$db_addr" --listen 127.0.0.1:0 --cpus "$server_cpu" ;;
     esac
 }

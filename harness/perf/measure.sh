@@ -6,7 +6,8 @@
 # allocations) per request or a perf profile. docs/performance.md shows it in use.
 #
 # usage: harness/perf/measure.sh OVERLAP_BIN SERVER TOOL [SERVER FLAGS...]
-#   SERVER  async | pool | nginx (one worker, `return 200 "Hello, World!"`) |
+#   SERVER  async | coro | pool (its default mode, leader, unless SERVER FLAGS name
+#           another with --pool-mode) | nginx (one worker, `return 200 "Hello, World!"`) |
 #           floor (overlap-floor, harness/perf/floor.c; --no-date for an
 #           overlap whose responses carry no Date)
 #   TOOL    wrk | overlap (overlap load)
