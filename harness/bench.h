@@ -86,6 +86,10 @@ struct bench_proc {
  * 0 or -errno (-ENOENT: the process is gone). */
 int bench_sample_proc(pid_t pid, struct bench_proc *p);
 
+/* Reads the user and system CPU time of a process (all its threads) from
+ * /proc/PID/stat alone. 0 or -errno. */
+int bench_sample_cpu(pid_t pid, double *utime_s, double *stime_s);
+
 /* Sums the voluntary and involuntary context switches of every live thread
  * of a process (/proc/PID/task/TID/status: the counters are per thread, and
  * an ended thread takes its own with it). 0 or -errno. */
