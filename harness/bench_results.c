@@ -25,7 +25,8 @@
 #define OVERLAP_SOURCE_DIR "."
 #endif
 
-#define ROW_MAX 4096 /* a runs.csv row, and the longest line merged from a run's file */
+#define ROW_MAX       4096  /* a runs.csv row, and the longest line merged from a run's file */
+#define TREND_SLACK_S 0.001 /* an interval ending this close past the window is the window's */
 
 static const char runs_header[] =
     "run,suite,workload,engine,loop,clients,rate,status,reason,requests,errors,throughput_rps,"
@@ -268,19 +269,22 @@ int bench__read_load(const char *path, struct bench__outcome *o)
     return status;
 }
 
-struct bench__trend bench__read_trend(const char *path)
+struct bench__trend bench__read_trend(const char *path, double window_s)
 {
     struct csv_table t;
     struct bench__trend trend = {0, 0, NAN};
-    int n = csv_load(path, &t) < 0 || csv_col(&t, "time_s") < 0 || csv_col(&t, "throughput_rps") < 0
-                ? 0
-                : t.nrows;
-    double *time = n ? malloc(2 * (size_t)n * sizeof(double)) : NULL;
+    int rows =
+        csv_load(path, &t) < 0 || csv_col(&t, "time_s") < 0 || csv_col(&t, "throughput_rps") < 0
+            ? 0
+            : t.nrows;
+    double *time = rows ? malloc(2 * (size_t)rows * sizeof(double)) : NULL;
     if (time) {
-        double *rps = time + n;
-        for (int i = 0; i < n; i++) {
-            time[i] = field_or_nan(&t, i, "time_s");
-            rps[i] = field_or_nan(&t, i, "throughput_rps");
+        double *rps = time + rows;
+        int n = 0;
+        for (int i = 0; i < rows; i++) {
+            time[n] = field_or_nan(&t, i, "time_s");
+            rps[n] = field_or_nan(&t, i, "throughput_rps");
+            n += !(time[n] > window_s + TREND_SLACK_S); /* a NAN stays, to be refused */
         }
         trend = bench__fit_trend(time, rps, n);
     }

@@ -331,9 +331,9 @@ static int measure(struct bench__sweep *sw, int id, double window_s, struct benc
     return o->reason[0] ? -1 : 0;
 }
 
-/* The checks of a measured run: the generator's figures, its CPU per
- * thread over the sampled window, and the trend of its intervals. */
-static void assess(const struct bench__sweep *sw, int id, struct bench__outcome *o)
+/* The checks of a run measured over window_s: the generator's figures, its
+ * CPU per thread over the sampled window, and the trend of its intervals. */
+static void assess(const struct bench__sweep *sw, int id, double window_s, struct bench__outcome *o)
 {
     const struct bench__run *r = &sw->plan.runs[id - 1];
     char path[PATH_MAX + 32];
@@ -351,8 +351,8 @@ static void assess(const struct bench__sweep *sw, int id, struct bench__outcome 
         .load_cpu_util = o->window_s > 0 ? o->load_cpu_s / threads / o->window_s : NAN,
         .connections = o->connections,
         .clients_answered = o->clients_answered,
-        .trend =
-            r->kind == BENCH__TIMELINE ? (struct bench__trend){0, 0, NAN} : bench__read_trend(path),
+        .trend = r->kind == BENCH__TIMELINE ? (struct bench__trend){0, 0, NAN}
+                                            : bench__read_trend(path, window_s),
     };
     o->flags = bench__check(&o->checks);
 }
@@ -369,7 +369,7 @@ static void attempt(struct bench__sweep *sw, int id, double window_s, struct ben
     if (!config_alive(sw))
         snprintf(o->reason, sizeof(o->reason), "%s", sw->server_down);
     else if (measure(sw, id, window_s, o) == 0)
-        assess(sw, id, o);
+        assess(sw, id, window_s, o);
     if (o->reason[0])
         snprintf(o->status, sizeof(o->status), "failed");
 }

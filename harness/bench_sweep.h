@@ -111,9 +111,11 @@ void bench__run_path(const struct bench__sweep *sw, const char *sub, int id, con
 int bench__read_load(const char *path, struct bench__outcome *o);
 
 /* The throughput trend of a load generator's --intervals file (columns
- * time_s and throughput_rps); not assessable when the file or a column is
- * missing. */
-struct bench__trend bench__read_trend(const char *path);
+ * time_s, each interval's end from the window's start, and throughput_rps)
+ * over the intervals that end within window_s: an open loop's answers after
+ * its window (the backlog drained) are no trend of the window's. Not
+ * assessable when the file or a column is missing. */
+struct bench__trend bench__read_trend(const char *path, double window_s);
 
 /* Appends run id's row to runs.csv with one write(2). */
 void bench__write_row(const struct bench__sweep *sw, int id, struct bench__outcome *o);

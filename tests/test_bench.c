@@ -332,6 +332,22 @@ Test(args, flags_and_formatted_values)
     cr_expect_null(argv[8], "argv ends with NULL");
 }
 
+/* A short command's stdout and stderr, as the sweep asks the load generator
+ * what it can do; a command that cannot run says so there. */
+Test(args, a_short_commands_output)
+{
+    char out[64];
+    char *argv[] = {"/bin/sh", "-c", "echo hello; echo world >&2", NULL};
+    cr_assert_eq(bench__child_capture(argv, out, sizeof(out)), 0);
+    cr_expect_str_eq(out, "hello\nworld\n");
+    char tiny[4];
+    cr_assert_eq(bench__child_capture(argv, tiny, sizeof(tiny)), 0);
+    cr_expect_str_eq(tiny, "hel", "cut to fit");
+    char *missing[] = {"/nonexistent/overlap", "load", "--help", NULL};
+    cr_assert_eq(bench__child_capture(missing, out, sizeof(out)), 0);
+    cr_expect(strstr(out, "cannot run /nonexistent/overlap") != NULL, "%s", out);
+}
+
 /* A command line that does not fit is refused whole, never run cut short. */
 Test(args, too_many_or_too_long_is_refused)
 {
@@ -616,24 +632,30 @@ Test(flags, a_trend_needs_four_intervals)
     cr_expect(tr.assessable && !tr.significant && tr.change == 0, "a level line");
 }
 
-/* The load generator's --intervals file, read by column name: a missing
- * file or column is not assessable. */
+/* The load generator's --intervals file, read by column name over the
+ * intervals that end within the window: a missing file or column is not
+ * assessable. */
 Test(flags, the_trend_of_an_intervals_file)
 {
     const char *rising = write_file("rising.csv", "time_s,requests,throughput_rps,p50_ms,p99_ms,"
                                                   "errors\n"
                                                   "0.5,50,100,10,12,0\n1.0,60,120,10,12,0\n"
                                                   "1.5,70,140,10,12,0\n2.0,81,162,10,12,0\n"
-                                                  "2.5,90,180,10,12,0\n");
-    struct bench__trend tr = bench__read_trend(rising);
-    cr_expect(tr.assessable && tr.significant && tr.change > 0.5, "change %.3f", tr.change);
+                                                  "2.5,90,180,10,12,0\n"
+                                                  "3.0,5,10,900,950,0\n");
+    struct bench__trend tr = bench__read_trend(rising, 2.5);
+    cr_expect(tr.assessable && tr.significant, "rising: not significant");
+    /* 40.4 req/s per second over 2.5 s about a mean of 140.4; the backlog's
+     * last answers, after the window, left out */
+    cr_expect_float_eq(tr.change, 40.4 * 2.5 / 140.4, 0.001, "change %.4f", tr.change);
+    cr_expect(!bench__read_trend(rising, 1.6).assessable, "three intervals in 1.6 s");
     const char *three = write_file("three.csv", "time_s,throughput_rps\n1,1\n2,2\n3,3\n");
-    cr_expect(!bench__read_trend(three).assessable);
+    cr_expect(!bench__read_trend(three, 10).assessable);
     const char *other = write_file("other.csv", "time_s,rps\n1,1\n2,2\n3,3\n4,4\n");
-    cr_expect(!bench__read_trend(other).assessable);
+    cr_expect(!bench__read_trend(other, 10).assessable);
     char missing[600];
     snprintf(missing, sizeof(missing), "%s/none.csv", tmp);
-    cr_expect(!bench__read_trend(missing).assessable);
+    cr_expect(!bench__read_trend(missing, 10).assessable);
 }
 
 /* ---- whole sweeps ---- */
