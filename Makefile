@@ -56,7 +56,7 @@ bench: build
 	  --out $(RESULTS) $(BENCH_FLAGS)
 	$(RELEASE)/overlap plot $(RESULTS)/latest
 
-# Two configs, a few short points and the timeline: under a minute.
+# Two configs, a few short points, each twice, and the timeline: under a minute.
 bench-quick: build
 	$(RELEASE)/overlap bench --quick $(if $(WORKLOAD),--workload $(WORKLOAD)) \
 	  --out $(RESULTS) $(BENCH_FLAGS)

@@ -1,9 +1,11 @@
 /* `overlap bench`: the command. It reads the suite and the flags over it,
  * plans the runs, opens the results folder and runs the sweep: per run, a
- * fresh database and server, the load point, and the run's row. The jobs live
- * apart: bench_plan.c (arithmetic), bench_run.c (one run), bench_child.c
- * (processes), bench_proc.c (/proc), bench_results.c (files), bench_report.c
- * (what the user reads), bench_args.c (command lines). */
+ * fresh database and server, the load point, and the run's row; then
+ * summary.csv and the table. The jobs live apart: bench_plan.c (arithmetic),
+ * bench_run.c (one run), bench_flags.c (its checks), bench_child.c
+ * (processes), bench_proc.c (/proc), bench_results.c (files),
+ * bench_report.c (progress), bench_table.c (the table), bench_args.c
+ * (command lines). */
 #define _GNU_SOURCE
 #include "bench_sweep.h"
 
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "summary.h"
 #include "wl.h"
 
 #ifndef OVERLAP_SOURCE_DIR
@@ -32,6 +35,7 @@ static const char bench_usage[] =
     "  --auto-fractions LIST   the fractions auto uses (default 0.1,0.5,0.8,1.0,1.2)\n"
     "  --duration D            measured time per run (e.g. 2s)\n"
     "  --warmup D              unmeasured time before it (e.g. 500ms)\n"
+    "  --repeats N             runs per load point, configs interleaved (1 to 20)\n"
     "  --timeline K            requests in the timeline scenario (0: none)\n"
     "  --out DIR               where result folders go (default results)\n"
     "  --server-cpus LIST      CPUs for the server (default 0 on 2+ cores)\n"
@@ -74,6 +78,7 @@ static int parse_flags(struct bench__sweep *sw, int argc, char **argv, const cha
                {"--auto-fractions", "auto_fractions"},
                {"--duration", "duration"},
                {"--warmup", "warmup"},
+               {"--repeats", "repeats"},
                {"--timeline", "timeline"},
                {"--server-cpus", "server_cpus"},
                {"--load-cpus", "load_cpus"},
@@ -105,6 +110,18 @@ static int parse_flags(struct bench__sweep *sw, int argc, char **argv, const cha
             return bench_usage_error("%s", err);
     }
     return -1;
+}
+
+/* Whether the load generator writes per-interval throughput: 1 when it
+ * takes --intervals, 2 when it also takes --interval. One built before that
+ * does not, and its runs are then not assessed for a trend. */
+static int load_intervals(const struct bench__sweep *sw)
+{
+    char help[8192];
+    char *argv[] = {(char *)sw->self, "load", "--help", NULL};
+    if (bench__child_capture(argv, help, sizeof(help)) < 0 || !strstr(help, "--intervals"))
+        return 0;
+    return strstr(help, "--interval ") ? 2 : 1;
 }
 
 static int prepare(struct bench__sweep *sw, int argc, char **argv, const char **out)
@@ -145,6 +162,7 @@ static int prepare(struct bench__sweep *sw, int argc, char **argv, const char **
         return 1;
     }
     sw->self[n] = '\0';
+    sw->intervals = load_intervals(sw);
     return -1;
 }
 
@@ -218,6 +236,9 @@ int bench_main(int argc, char **argv)
     fprintf(stderr, "overlap bench: %d runs of %s on %s into %s\n", sw.plan.nruns, sw.suite.name,
             sw.wl->name, sw.dir);
     sweep(&sw);
+    char err[BENCH_ERR_LEN];
+    if (summary_write(sw.dir, sw.plan.ncores, err, sizeof(err)) < 0)
+        fprintf(stderr, "overlap bench: %s\n", err);
     if (proc_stopping()) {
         fprintf(stderr, "overlap bench: interrupted; %d finished runs kept in %s\n", sw.done,
                 sw.dir);

@@ -13,6 +13,7 @@
 #define BENCH_MAX_POINTS  32       /* client counts, rates or fractions per list */
 #define BENCH_MAX_CLIENTS 65536    /* the load generator's connection limit */
 #define BENCH_MAX_RATE    10000000 /* req/s: far past anything one machine serves */
+#define BENCH_MAX_REPEATS 20       /* runs per load point: 10 already give a 98 % median interval */
 #define BENCH_SPEC_LEN    128
 #define BENCH_ERR_LEN     512
 
@@ -44,6 +45,7 @@ struct bench_suite {
     int nfractions; /* auto_rates: fractions of the bound */
     double fractions[BENCH_MAX_POINTS];
     uint64_t duration_ns, warmup_ns;
+    int repeats;  /* runs per load point, configs interleaved (the timeline runs once) */
     int timeline; /* requests in the timeline scenario; 0 skips it */
     char server_cpus[64], load_cpus[64];
     int load_threads;
@@ -52,16 +54,17 @@ struct bench_suite {
 /* ---- suites and engine specs (suite.c) ---- */
 
 /* The settings every sweep starts from: no engines or points, 2 s runs after
- * 500 ms of warmup, an 8-request timeline, the server on CPU 0 and the load on
- * CPU 1 when there are two or more. */
+ * 500 ms of warmup, each point once, an 8-request timeline, the server on CPU 0
+ * and the load on CPU 1 when there are two or more. */
 void bench_suite_defaults(struct bench_suite *s);
 
 /* Parses one engine spec; 0, or -1 with a message in err. */
 int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size_t errlen);
 
 /* Sets one suite key (name, workload, engines, clients, rates, auto_fractions,
- * duration, warmup, timeline, server_cpus, load_cpus, load_threads) from its
- * text, as a suite file or a flag gives it; 0, or -1 with a message in err. */
+ * duration, warmup, repeats, timeline, server_cpus, load_cpus, load_threads)
+ * from its text, as a suite file or a flag gives it; 0, or -1 with a message
+ * in err. */
 int bench_suite_set(struct bench_suite *s, const char *key, const char *value, char *err,
                     size_t errlen);
 
@@ -85,6 +88,10 @@ struct bench_proc {
 /* Reads /proc/PID/{stat,status,fd}: cheap enough to call 20 times a second.
  * 0 or -errno (-ENOENT: the process is gone). */
 int bench_sample_proc(pid_t pid, struct bench_proc *p);
+
+/* Reads the user and system CPU time of a process (all its threads) from
+ * /proc/PID/stat alone. 0 or -errno. */
+int bench_sample_cpu(pid_t pid, double *utime_s, double *stime_s);
 
 /* Sums the voluntary and involuntary context switches of every live thread
  * of a process (/proc/PID/task/TID/status: the counters are per thread, and

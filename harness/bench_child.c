@@ -86,6 +86,29 @@ cleanup:
     return err;
 }
 
+int bench__child_capture(char **argv, char *out, size_t len)
+{
+    int p[2];
+    size_t used = 0;
+    ssize_t n;
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -errno;
+    pid_t parent = getpid(), pid = fork();
+    if (pid == 0)
+        exec_child(argv, p[1], p[1], parent);
+    int err = pid < 0 ? -errno : 0;
+    close(p[1]);
+    while (pid > 0 && used + 1 < len &&
+           ((n = read(p[0], out + used, len - 1 - used)) > 0 || (n < 0 && errno == EINTR)))
+        used += n > 0 ? (size_t)n : 0;
+    close(p[0]); /* a child with more to say ends on SIGPIPE */
+    while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    if (len)
+        out[used] = '\0';
+    return err;
+}
+
 /* Once the child is reaped (or given up on): whatever is left of its stdout
  * goes into its log, and the sweep's ends are closed. */
 static void release(struct bench__child *c)

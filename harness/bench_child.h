@@ -45,6 +45,11 @@ int bench__child_ended(struct bench__child *c, const char *what, char *reason, s
  * once reaped, or for a zeroed child never started. */
 void bench__child_stop(struct bench__child *c);
 
+/* Runs argv to its end, its stdout and stderr into out (at most len - 1
+ * bytes kept, NUL-terminated): for a command that ends at once, such as a
+ * `--help`. 0, or -errno when it could not run. */
+int bench__child_capture(char **argv, char *out, size_t len);
+
 /* The last non-empty line of a log, or "no output": the reason a process gave
  * for failing. */
 void bench__last_line(const char *path, char *out, size_t len);

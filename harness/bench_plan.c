@@ -1,5 +1,5 @@
-/* The sweep's arithmetic: bounds, warmups, open-loop connections and the
- * list of runs (see bench_plan.h). Nothing here starts a process or reads a
+/* The sweep's arithmetic: bounds, warmups, windows, open-loop connections
+ * and the list of runs (see bench_plan.h). Nothing here starts a process or reads a
  * clock; only bench__plan_runs writes, and only to stderr for a warning. */
 #include "bench_plan.h"
 
@@ -36,21 +36,72 @@ double bench__run_bound(const struct bench__plan *p, const struct bench__run *r)
  * opened sooner counts the start-up burst (work banked during the warmup
  * reads as throughput above the bound, and latency is cut off at the
  * window's end). So a closed run warms up for at least twice C/X, up to
- * BENCH__WARMUP_MAX_S; other runs take the suite's warmup. */
+ * BENCH__WARMUP_MAX_S and no longer than the longest window (a run that
+ * needs more is flagged rather than let stretch the sweep); other runs take
+ * the suite's warmup. */
 double bench__warmup_s(const struct bench__plan *p, const struct bench__run *r)
 {
-    double suite = p->suite->warmup_ns / 1e9;
+    double suite = p->suite->warmup_ns / 1e9, cap = bench__window_cap_s(p);
     if (r->kind != BENCH__CLOSED)
         return suite;
     double bound = bench__config_bound(p, &p->suite->engines[r->engine], r->clients);
     double settle = bound > 0 ? 2.0 * r->clients / bound : 0;
-    settle = settle < BENCH__WARMUP_MAX_S ? settle : BENCH__WARMUP_MAX_S;
+    cap = cap < BENCH__WARMUP_MAX_S ? cap : BENCH__WARMUP_MAX_S;
+    settle = settle < cap ? settle : cap;
     return settle > suite ? settle : suite;
 }
 
 double bench__service_s(const struct bench__plan *p)
 {
     return (wl_mean_cpu_ns(p->wl) + wl_mean_wait_ns(p->wl)) / 1e9;
+}
+
+double bench__response_s(const struct bench__plan *p, const struct bench__run *r)
+{
+    if (r->kind != BENCH__CLOSED)
+        return bench__service_s(p);
+    double bound = bench__config_bound(p, &p->suite->engines[r->engine], r->clients);
+    return bound > 0 ? r->clients / bound : 0;
+}
+
+double bench__window_cap_s(const struct bench__plan *p)
+{
+    return BENCH__WINDOW_CAP * p->suite->duration_ns / 1e9;
+}
+
+/* A closed loop's throughput counts the answers that arrive in the window,
+ * but its latencies are those of the few clients answered there when a
+ * response takes a good part of the window: ten responses make the window
+ * a sample of every client's cycle. An open loop's response is one service
+ * time unless the server falls behind, and then no window is long enough. */
+double bench__window_s(const struct bench__plan *p, const struct bench__run *r)
+{
+    double duration = p->suite->duration_ns / 1e9, cap = bench__window_cap_s(p);
+    double need = BENCH__WINDOW_RESPONSES * BENCH__WINDOW_MARGIN * bench__response_s(p, r);
+    double window = need > duration ? need : duration;
+    return window < cap ? window : cap;
+}
+
+double bench__rerun_window_s(const struct bench__plan *p, const struct bench__run *r,
+                             double window_s, int unsteady, int short_window, double mean_ms)
+{
+    double cap = bench__window_cap_s(p), want = window_s;
+    if (r->kind == BENCH__TIMELINE)
+        return 0;
+    if (unsteady)
+        want = 2 * window_s;
+    double need = BENCH__WINDOW_RESPONSES * BENCH__WINDOW_MARGIN * mean_ms / 1e3;
+    if (short_window && r->kind == BENCH__CLOSED && need > want)
+        want = need;
+    want = want < cap ? want : cap;
+    return want > window_s ? want : 0;
+}
+
+double bench__run_cost_s(const struct bench__plan *p, const struct bench__run *r)
+{
+    if (r->kind == BENCH__TIMELINE)
+        return BENCH__RUN_OVERHEAD_S + (r->clients + 2) * bench__service_s(p);
+    return BENCH__RUN_OVERHEAD_S + bench__warmup_s(p, r) + bench__window_s(p, r);
 }
 
 /* Enough connections for four times the requests in flight at the rate, so
@@ -93,19 +144,32 @@ static int open_rates(const struct bench__plan *p, int e, double *rates)
     return s->nfractions;
 }
 
+/* Appends config e's closed and open points of one repeat. */
+static void add_points(struct bench__plan *p, int e, int repeat, const double *rates, int nrates)
+{
+    const struct bench_suite *s = p->suite;
+    for (int i = 0; i < s->nclients; i++)
+        p->runs[p->nruns++] = (struct bench__run){e, BENCH__CLOSED, s->clients[i], 0, repeat};
+    for (int i = 0; i < nrates; i++)
+        p->runs[p->nruns++] = (struct bench__run){e, BENCH__OPEN, 0, rates[i], repeat};
+}
+
 void bench__plan_runs(struct bench__plan *p)
 {
     const struct bench_suite *s = p->suite;
-    double rates[BENCH_MAX_POINTS];
+    double rates[BENCH_MAX_ENGINES][BENCH_MAX_POINTS]; /* per config, planned once */
+    int nrates[BENCH_MAX_ENGINES];
+    int repeats = s->repeats > 0 ? s->repeats : 1;
+    for (int e = 0; e < s->nengines; e++)
+        nrates[e] = open_rates(p, e, rates[e]);
     p->nruns = 0;
-    for (int e = 0; e < s->nengines; e++) {
-        for (int i = 0; i < s->nclients; i++)
-            p->runs[p->nruns++] = (struct bench__run){e, BENCH__CLOSED, s->clients[i], 0};
-        int nrates = open_rates(p, e, rates);
-        for (int i = 0; i < nrates; i++)
-            p->runs[p->nruns++] = (struct bench__run){e, BENCH__OPEN, 0, rates[i]};
-        if (s->timeline > 0)
-            p->runs[p->nruns++] =
-                (struct bench__run){e, BENCH__TIMELINE, s->timeline, bench__timeline_rate(p)};
+    for (int k = 0; k < repeats; k++) {
+        for (int i = 0; i < s->nengines; i++) {
+            int e = (i + k) % s->nengines;
+            add_points(p, e, k + 1, rates[e], nrates[e]);
+            if (k == 0 && s->timeline > 0)
+                p->runs[p->nruns++] = (struct bench__run){e, BENCH__TIMELINE, s->timeline,
+                                                          bench__timeline_rate(p), 1};
+        }
     }
 }

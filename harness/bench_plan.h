@@ -1,7 +1,8 @@
 /* The sweep's arithmetic, apart from any process: each config's bound, each
- * run's warmup and bound, the open loop's connections, the timeline's spacing
- * and the list of runs. Functions of the suite, the workload and the server's
- * CPU count alone, so they are tested without starting anything. */
+ * run's warmup, window and bound, the open loop's connections, the timeline's
+ * spacing and the list of runs in the order they run. Functions of the suite,
+ * the workload and the server's CPU count alone, so they are tested without
+ * starting anything. */
 #ifndef OVERLAP_BENCH_PLAN_H
 #define OVERLAP_BENCH_PLAN_H
 
@@ -10,7 +11,21 @@
 struct wl_workload;
 
 #define BENCH__WARMUP_MAX_S 12.0 /* a closed run's longest warmup: one worker, 1,024 clients */
-#define BENCH__MAX_RUNS     (BENCH_MAX_ENGINES * (2 * BENCH_MAX_POINTS + 1))
+#define BENCH__MAX_RUNS     (BENCH_MAX_ENGINES * (2 * BENCH_MAX_POINTS * BENCH_MAX_REPEATS + 1))
+
+/* A window should hold this many mean response times (the `short-window`
+ * check), and is planned from a predicted response this much longer than
+ * Little's law gives at the bound: a run below its bound answers more
+ * slowly, and a window planned at exactly ten predicted responses would
+ * fail the check by a hair. The margin covers efficiencies down to 0.8. */
+#define BENCH__WINDOW_RESPONSES 10.0
+#define BENCH__WINDOW_MARGIN    1.25
+/* No window is planned or extended past this many times the suite's
+ * duration: the sweep's length stays a multiple of what the suite asks. */
+#define BENCH__WINDOW_CAP 4.0
+/* Besides its warmup and window, a run costs about this much: a fresh
+ * database and server, connecting, stopping. For the ETA only. */
+#define BENCH__RUN_OVERHEAD_S 0.5
 
 enum bench__kind {
     BENCH__CLOSED,  /* C clients, each sending when answered */
@@ -24,6 +39,7 @@ struct bench__run {
     enum bench__kind kind;
     int clients; /* closed loop and timeline; 0 in open loop */
     double rate; /* open loop and timeline, req/s; 0 in closed loop */
+    int repeat;  /* 1 to the suite's repeats; the timeline runs in repeat 1 only */
 };
 
 /* What the arithmetic reads, and the runs it plans. The suite and workload
@@ -51,11 +67,36 @@ double bench__run_bound(const struct bench__plan *p, const struct bench__run *r)
 
 /* Seconds of unmeasured load before a run's window: the suite's warmup, and
  * for a closed run at least twice its response time C/bound, at most
- * BENCH__WARMUP_MAX_S. */
+ * BENCH__WARMUP_MAX_S or the window cap, whichever is less. */
 double bench__warmup_s(const struct bench__plan *p, const struct bench__run *r);
 
 /* One request's mean service time in seconds: its CPU plus its wait. */
 double bench__service_s(const struct bench__plan *p);
+
+/* A run's predicted mean response time in seconds: C/bound in closed loop
+ * (Little's law), one service time otherwise. */
+double bench__response_s(const struct bench__plan *p, const struct bench__run *r);
+
+/* The longest window any run gets: BENCH__WINDOW_CAP x the suite's duration. */
+double bench__window_cap_s(const struct bench__plan *p);
+
+/* A closed or open run's measured window in seconds: the suite's duration,
+ * or BENCH__WINDOW_RESPONSES predicted responses (with the margin) if that
+ * is longer, never past the cap. */
+double bench__window_s(const struct bench__plan *p, const struct bench__run *r);
+
+/* The window to measure run r again over, or 0 for none: twice its window
+ * when it was unsteady; for a closed run whose window was short of its
+ * responses, BENCH__WINDOW_RESPONSES measured responses (with the margin);
+ * within the cap, and 0 when that is no longer than the window it had. An
+ * open run's short window is not measured again: its responses are long
+ * because the server fell behind the rate, and they grow with the window.
+ * A timeline is never measured again. */
+double bench__rerun_window_s(const struct bench__plan *p, const struct bench__run *r,
+                             double window_s, int unsteady, int short_window, double mean_ms);
+
+/* A run's expected length in seconds (warmup, window, overhead): the ETA's unit. */
+double bench__run_cost_s(const struct bench__plan *p, const struct bench__run *r);
 
 /* Connections an open-loop run at rate opens: 16 to 4096. */
 int bench__open_clients(const struct bench__plan *p, double rate);
@@ -63,9 +104,13 @@ int bench__open_clients(const struct bench__plan *p, double rate);
 /* The timeline scenario's arrival rate in req/s. */
 double bench__timeline_rate(const struct bench__plan *p);
 
-/* Fills p->runs: per config, in the suite's order, its closed points, its
- * open points (auto rates as fractions of its ceiling) and its timeline. A
- * config without a finite ceiling gets no auto rates (and a warning). */
+/* Fills p->runs, repeat by repeat: in each, every config's closed points
+ * and open points (auto rates as fractions of its ceiling), and in the first
+ * its timeline too. Repeat k takes the configs in the suite's order rotated
+ * by k - 1, so no config always runs first, last or right after the same
+ * one, and a slow minute of the machine falls on different configs' points
+ * in different repeats. A config without a finite ceiling gets no auto
+ * rates (and one warning). */
 void bench__plan_runs(struct bench__plan *p);
 
 #endif

@@ -1,6 +1,7 @@
 /* Samples a server from /proc for `overlap bench`: CPU time, resident memory,
  * threads and descriptors of the process, and the context switches summed
- * over its threads (see bench.h). Reads only; cheap enough for 20 Hz. */
+ * over its threads; and the load generator's CPU time alone (see bench.h).
+ * Reads only; cheap enough for 20 Hz. */
 #define _GNU_SOURCE
 #include "bench.h"
 
@@ -34,7 +35,7 @@ static ssize_t read_small(const char *path, char *buf, size_t len)
     return n;
 }
 
-int bench_sample_proc(pid_t pid, struct bench_proc *p)
+int bench_sample_cpu(pid_t pid, double *utime_s, double *stime_s)
 {
     char path[64], buf[8192];
     long ticks = sysconf(_SC_CLK_TCK);
@@ -47,8 +48,18 @@ int bench_sample_proc(pid_t pid, struct bench_proc *p)
     unsigned long ut = 0, st = 0;
     if (!s || sscanf(s + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         return -EIO;
-    p->utime_s = (double)ut / ticks;
-    p->stime_s = (double)st / ticks;
+    *utime_s = (double)ut / ticks;
+    *stime_s = (double)st / ticks;
+    return 0;
+}
+
+int bench_sample_proc(pid_t pid, struct bench_proc *p)
+{
+    char path[64], buf[8192];
+    ssize_t n;
+    int rc = bench_sample_cpu(pid, &p->utime_s, &p->stime_s);
+    if (rc < 0)
+        return rc;
     snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
     if ((n = read_small(path, buf, sizeof(buf))) < 0)
         return (int)n;

@@ -1,5 +1,6 @@
 /* The results folder of `overlap bench`: its making, meta.txt, copies of the
- * inputs, one runs.csv row per run and the merge of each run's own files.
+ * inputs, one runs.csv row per run (with its checks) and the merge of each
+ * run's own files.
  * Every row goes in with one write(2) on an O_APPEND file as its run ends, so
  * an interrupted or killed sweep keeps every finished run and never a half
  * row. The load generator's CSV is read with the harness's reader (csv.h). */
@@ -8,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,13 +25,15 @@
 #define OVERLAP_SOURCE_DIR "."
 #endif
 
-#define ROW_MAX 4096 /* a runs.csv row, and the longest line merged from a run's file */
+#define ROW_MAX       4096  /* a runs.csv row, and the longest line merged from a run's file */
+#define TREND_SLACK_S 0.001 /* an interval ending this close past the window is the window's */
 
 static const char runs_header[] =
     "run,suite,workload,engine,loop,clients,rate,status,reason,requests,errors,throughput_rps,"
     "p50_ms,p90_ms,p99_ms,p999_ms,max_ms,mean_ms,achieved_rps,mean_cpu_ms,mean_wait_ms,"
     "bound_rps,ceiling_rps,efficiency,cpu_user_s,cpu_sys_s,cpu_util,peak_rss_kib,threads,fds,"
-    "vol_ctxsw_per_s,invol_ctxsw_per_s\n";
+    "vol_ctxsw_per_s,invol_ctxsw_per_s,repeat,attempts,window_s,littles_ratio,load_cpu_util,"
+    "cpu_per_request_us,ceiling_measured_rps,trend_pct,flags\n";
 
 /* The load generator's columns, by name, in enum bench__load_field's order. */
 static const char *const load_fields[BENCH__NLOAD] = {
@@ -216,6 +220,8 @@ int bench__write_meta(const struct bench__sweep *sw, int argc, char **argv)
     fprintf(f, "duration_s: %.3f\nwarmup_s: %.3f\nmean_cpu_ms: %.4f\nmean_wait_ms: %.4f\n",
             s->duration_ns / 1e9, s->warmup_ns / 1e9, wl_mean_cpu_ns(sw->wl) / 1e6,
             wl_mean_wait_ns(sw->wl) / 1e6);
+    fprintf(f, "repeats: %d\nwindow_cap_s: %.3f\nintervals: %s\n", s->repeats,
+            bench__window_cap_s(&sw->plan), sw->intervals ? "yes" : "no");
     fprintf(f, "timeline_requests: %d\ntimeline_rate: %.3f\n", s->timeline,
             bench__timeline_rate(&sw->plan));
     fprintf(f, "engines:");
@@ -233,6 +239,15 @@ void bench__run_path(const struct bench__sweep *sw, const char *sub, int id, con
     snprintf(path, len, "%s/%s/%03d-%s", sw->dir, sub, id, name);
 }
 
+/* Row row's field name as a number; NAN when absent, empty or no number. */
+static double field_or_nan(const struct csv_table *t, int row, const char *name)
+{
+    const char *v = csv_get(t, row, name);
+    char *end;
+    double x = strtod(v, &end);
+    return *v && !*end ? x : NAN;
+}
+
 int bench__read_load(const char *path, struct bench__outcome *o)
 {
     struct csv_table t;
@@ -242,10 +257,40 @@ int bench__read_load(const char *path, struct bench__outcome *o)
         /* a field that would break the row's CSV is dropped, not copied */
         snprintf(o->load[i], sizeof(o->load[i]), "%s", strpbrk(v, "\"'") ? "" : v);
     }
+    if (status == 0) {
+        /* columns a generator may not write yet: absent reads NAN, not assessable */
+        o->load_window_s = field_or_nan(&t, t.nrows - 1, "window_s");
+        o->connections = field_or_nan(&t, t.nrows - 1, "connections");
+        o->clients_answered = field_or_nan(&t, t.nrows - 1, "clients_answered");
+    }
     csv_free(&t);
     o->throughput = atof(o->load[BENCH__THROUGHPUT]);
     o->p99_ms = atof(o->load[BENCH__P99]);
     return status;
+}
+
+struct bench__trend bench__read_trend(const char *path, double window_s)
+{
+    struct csv_table t;
+    struct bench__trend trend = {0, 0, NAN};
+    int rows =
+        csv_load(path, &t) < 0 || csv_col(&t, "time_s") < 0 || csv_col(&t, "throughput_rps") < 0
+            ? 0
+            : t.nrows;
+    double *time = rows ? malloc(2 * (size_t)rows * sizeof(double)) : NULL;
+    if (time) {
+        double *rps = time + rows;
+        int n = 0;
+        for (int i = 0; i < rows; i++) {
+            time[n] = field_or_nan(&t, i, "time_s");
+            rps[n] = field_or_nan(&t, i, "throughput_rps");
+            n += !(time[n] > window_s + TREND_SLACK_S); /* a NAN stays, to be refused */
+        }
+        trend = bench__fit_trend(time, rps, n);
+    }
+    free(time);
+    csv_free(&t);
+    return trend;
 }
 
 /* CSV fields never hold commas or quotes of our making; a reason might. */
@@ -256,10 +301,51 @@ static void csv_clean(char *s)
             *s = ';';
 }
 
+/* A number, or an empty field for one the run does not define. */
+static size_t put_number(char *out, size_t len, double v, int decimals)
+{
+    int n = isfinite(v) ? snprintf(out, len, ",%.*f", decimals, v) : snprintf(out, len, ",");
+    return n > 0 && (size_t)n < len ? (size_t)n : 0;
+}
+
+/* The server's CPU over the sampled window per request answered in it: the
+ * requests are the generator's answer rate times the sampled window, since
+ * an open loop's window stretches to its last answer past the sampled one
+ * (in a closed loop the two windows agree, and this is CPU / requests). NAN
+ * when no CPU tick or no answer was seen: the figure is not measured. */
+static double cpu_per_request_us(const struct bench__outcome *o)
+{
+    double cpu = o->cpu_user_s + o->cpu_sys_s, requests = atof(o->load[BENCH__REQUESTS]);
+    double answered = o->load_window_s > 0 ? requests / o->load_window_s * o->window_s : requests;
+    return cpu > 0 && answered > 0 ? cpu / answered * 1e6 : NAN;
+}
+
+/* The columns added after the first schema, at the row's end: the repeat,
+ * the window, the checks and where the CPU went. A failed run has only the
+ * first two, a timeline no CPU per request (its few requests fall between
+ * two ticks of the CPU clock). */
+static void write_checks(const struct bench__sweep *sw, const struct bench__run *r,
+                         const struct bench__outcome *o, char *out, size_t len)
+{
+    char words[128];
+    int ok = !strcmp(o->status, "ok");
+    double cpu_us = ok && r->kind != BENCH__TIMELINE ? cpu_per_request_us(o) : NAN;
+    size_t n = (size_t)snprintf(out, len, ",%d,%d", r->repeat, o->attempts);
+    n += put_number(out + n, len - n, ok ? o->load_window_s : NAN, 3);
+    n += put_number(out + n, len - n, ok ? bench__littles_ratio(&o->checks) : NAN, 4);
+    n += put_number(out + n, len - n, ok ? o->checks.load_cpu_util : NAN, 4);
+    n += put_number(out + n, len - n, cpu_us, 3);
+    /* each core gives 1e6 us of CPU a second: what the cores hold at this cost */
+    n += put_number(out + n, len - n, cpu_us > 0 ? sw->plan.ncores * 1e6 / cpu_us : NAN, 1);
+    n += put_number(out + n, len - n, ok ? 100 * o->checks.trend.change : NAN, 2);
+    bench__flag_words(ok ? o->flags : 0, words, sizeof(words));
+    snprintf(out + n, len - n, ",%s\n", words);
+}
+
 void bench__write_row(const struct bench__sweep *sw, int id, struct bench__outcome *o)
 {
     const struct bench__run *r = &sw->plan.runs[id - 1];
-    char row[ROW_MAX], loads[1024] = "", path[PATH_MAX + 16];
+    char row[ROW_MAX], loads[1024] = "", checks[512], path[PATH_MAX + 16];
     size_t n = 0;
     for (int i = 0; i < BENCH__NLOAD; i++)
         n += snprintf(loads + n, sizeof(loads) - n, "%s%s", i ? "," : "", o->load[i]);
@@ -268,14 +354,15 @@ void bench__write_row(const struct bench__sweep *sw, int id, struct bench__outco
     double eff = bound > 0 && o->throughput > 0 ? o->throughput / bound : 0;
     double w = o->window_s > 0 ? o->window_s : 1;
     csv_clean(o->reason);
+    write_checks(sw, r, o, checks, sizeof(checks));
     snprintf(row, sizeof(row),
              "%d,%s,%s,%s,%s,%d,%.3f,%s,%s,%s,%.4f,%.4f,%.1f,%.1f,%.4f,%.3f,%.3f,%.3f,%ld,%ld,"
-             "%ld,%.1f,%.1f\n",
+             "%ld,%.1f,%.1f%s",
              id, sw->suite.name, sw->wl->name, e->spec, bench__kind_name(r->kind),
              r->kind == BENCH__OPEN ? 0 : r->clients, r->rate, o->status, o->reason, loads,
              wl_mean_cpu_ns(sw->wl) / 1e6, wl_mean_wait_ns(sw->wl) / 1e6, bound, ceiling, eff,
              o->cpu_user_s, o->cpu_sys_s, (o->cpu_user_s + o->cpu_sys_s) / w, o->peak_rss_kib,
-             o->threads, o->fds, o->vol_ctxsw / w, o->invol_ctxsw / w);
+             o->threads, o->fds, o->vol_ctxsw / w, o->invol_ctxsw / w, checks);
     snprintf(path, sizeof(path), "%s/runs.csv", sw->dir);
     if (append_atomic(path, row) < 0)
         fprintf(stderr, "overlap bench: cannot append to %s: %s\n", path, strerror(errno));

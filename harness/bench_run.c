@@ -1,14 +1,17 @@
 /* One run of `overlap bench`: a fresh database and server for the config,
- * the load generator for the point, the server sampled from /proc while it
- * runs, and the run's row. Each process is pinned once: the sweep pins itself
- * to the load CPUs before it starts anything, so the database and the load
- * generator inherit them; the server pins itself with `--cpus`. */
+ * the load generator for the point, the server (and the generator's CPU)
+ * sampled from /proc while it runs, the run's checks, and its row. Each
+ * process is pinned once: the sweep pins itself to the load CPUs before it
+ * starts anything, so the database and the load generator inherit them; the
+ * server pins itself with `--cpus`. */
 #define _GNU_SOURCE
 #include "bench_sweep.h"
 
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,6 +22,11 @@
 #define SAMPLE_EVERY_MS 50   /* /proc sampling: 20 Hz is cheap and catches peaks */
 #define LOAD_GRACE_S    20.0 /* a load run may overrun its duration by this much */
 #define LIVE_EVERY_S    0.25 /* the live progress line's refresh on a terminal */
+/* --intervals: about ten a window, so a trend has degrees of freedom to be
+ * judged by, but none under 100 ms, where a low rate leaves a handful of
+ * requests in each and the noise drowns the trend */
+#define INTERVALS_PER_WINDOW 10
+#define INTERVAL_MIN_MS      100.0
 
 /* Starts a child that announces `listening ADDR` and waits for it; 0, or
  * -1 with server_down saying why. */
@@ -128,11 +136,11 @@ static int config_alive(struct bench__sweep *sw)
  * the last is due. Otherwise a request queued behind the whole window is
  * slow, not lost: only one unanswered past the window (and a second) counts
  * as an error. */
-static void load_timing(const struct bench__sweep *sw, const struct bench__run *r,
+static void load_timing(const struct bench__sweep *sw, const struct bench__run *r, double window_s,
                         struct bench__args *a)
 {
     const struct bench__plan *p = &sw->plan;
-    double duration_ms = sw->suite.duration_ns / 1e6, warmup_ms = bench__warmup_s(p, r) * 1e3;
+    double window_ms = window_s * 1e3, warmup_ms = bench__warmup_s(p, r) * 1e3;
     if (r->kind == BENCH__TIMELINE) {
         double rate = bench__timeline_rate(p);
         bench__flag(a, "--rate", "%.3f", rate);
@@ -145,12 +153,33 @@ static void load_timing(const struct bench__sweep *sw, const struct bench__run *
     }
     if (r->kind == BENCH__OPEN)
         bench__flag(a, "--rate", "%.3f", r->rate);
-    bench__flag(a, "--duration", "%.0fms", duration_ms);
+    bench__flag(a, "--duration", "%.0fms", window_ms);
     bench__flag(a, "--warmup", "%.0fms", warmup_ms);
-    bench__flag(a, "--timeout", "%.0fms", duration_ms + warmup_ms + 1000);
+    bench__flag(a, "--timeout", "%.0fms", window_ms + warmup_ms + 1000);
 }
 
-static void load_args(const struct bench__sweep *sw, int id, struct bench__args *a)
+/* The connections a run opens: its clients, or the open loop's share. */
+static int run_clients(const struct bench__sweep *sw, const struct bench__run *r)
+{
+    return r->kind == BENCH__OPEN ? bench__open_clients(&sw->plan, r->rate) : r->clients;
+}
+
+/* Per-interval throughput for the `unsteady` check, when the load generator
+ * writes it (a timeline is too short to have a trend). */
+static void interval_args(const struct bench__sweep *sw, int id, double window_s,
+                          struct bench__args *a)
+{
+    char path[PATH_MAX + 32];
+    if (!sw->intervals || sw->plan.runs[id - 1].kind == BENCH__TIMELINE)
+        return;
+    bench__run_path(sw, "runs", id, "intervals.csv", path, sizeof(path));
+    bench__flag(a, "--intervals", "%s", path);
+    double ms = window_s * 1e3 / INTERVALS_PER_WINDOW;
+    if (sw->intervals == 2)
+        bench__flag(a, "--interval", "%.0fms", ms > INTERVAL_MIN_MS ? ms : INTERVAL_MIN_MS);
+}
+
+static void load_args(const struct bench__sweep *sw, int id, double window_s, struct bench__args *a)
 {
     static const char *const outputs[] = {"--csv", "--latency-csv", "--timeline"};
     static const char *const names[] = {"load.csv", "latency.csv", "timeline.csv"};
@@ -161,29 +190,43 @@ static void load_args(const struct bench__sweep *sw, int id, struct bench__args 
     bench__arg(a, "load");
     bench__flag(a, "--target", "%s", sw->server_addr);
     bench__flag(a, "--workload", "%s", sw->suite.workload);
-    bench__flag(a, "--clients", "%d",
-                r->kind == BENCH__OPEN ? bench__open_clients(&sw->plan, r->rate) : r->clients);
-    load_timing(sw, r, a);
+    bench__flag(a, "--clients", "%d", run_clients(sw, r));
+    load_timing(sw, r, window_s, a);
     bench__flag(a, "--threads", "%d", sw->suite.load_threads > 0 ? sw->suite.load_threads : 1);
     bench__flag(a, "--seed", "%d", id);
     for (int i = 0; i < (r->kind == BENCH__TIMELINE ? 3 : 2); i++) {
         bench__run_path(sw, "runs", id, names[i], path, sizeof(path));
         bench__flag(a, outputs[i], "%s", path);
     }
+    interval_args(sw, id, window_s, a);
 }
 
-/* What watch follows of the server: the window, and its two ends. */
+/* What watch follows of the server and the load generator: the window,
+ * and its two ends. */
 struct window {
     double warmup_s, length_s; /* the window opens after warmup_s, for length_s */
     int state;                 /* 0 before the window, 1 in it, 2 after it */
     uint64_t t_first, t_last;
     struct bench_proc first, last;
     long vol0, invol0, vol1, invol1;
+    double load_first, load_last; /* the generator's CPU seconds; NAN until read */
 };
 
+/* The load generator's CPU at this sample: the window's first reading, or
+ * its latest. A generator that has just ended keeps its last reading. */
+static void sample_load(const struct bench__child *load, struct window *w, int first)
+{
+    double user, sys;
+    if (load->pid <= 0 || bench_sample_cpu(load->pid, &user, &sys) < 0)
+        return;
+    if (first)
+        w->load_first = user + sys;
+    w->load_last = user + sys;
+}
+
 /* Takes one sample of the server, t_s into the run (at now); peaks go into o. */
-static void sample(struct bench__sweep *sw, struct window *w, uint64_t now, double t_s, int ended,
-                   struct bench__outcome *o)
+static void sample(struct bench__sweep *sw, const struct bench__child *load, struct window *w,
+                   uint64_t now, double t_s, int ended, struct bench__outcome *o)
 {
     struct bench_proc p;
     pid_t pid = sw->server.pid;
@@ -193,9 +236,11 @@ static void sample(struct bench__sweep *sw, struct window *w, uint64_t now, doub
         w->first = w->last = p;
         w->t_first = w->t_last = now;
         w->state = 1;
+        sample_load(load, w, 1);
     } else if (w->state == 1) {
         w->last = p;
         w->t_last = now;
+        sample_load(load, w, 0);
         if ((ended || t_s >= w->warmup_s + w->length_s) &&
             bench_count_switches(pid, &w->vol1, &w->invol1) == 0)
             w->state = 2;
@@ -207,15 +252,17 @@ static void sample(struct bench__sweep *sw, struct window *w, uint64_t now, doub
 
 /* Samples the server while the load runs: CPU time and context switches
  * over the measured window, peaks of RSS, threads and descriptors at 20 Hz
- * within it. Switches are summed over the threads at the window's two ends
- * only: reading every thread's status 20 times a second would cost more than
- * the measurement is worth, and the end is taken before the load generator
+ * within it, and the load generator's CPU time over the same window.
+ * Switches are summed over the threads at the window's two ends only:
+ * reading every thread's status 20 times a second would cost more than the
+ * measurement is worth, and the end is taken before the load generator
  * closes its connections, when a thread-per-connection server's threads
  * (and their counters) go away. */
 static void watch(struct bench__sweep *sw, int id, struct bench__child *load, double warmup_s,
                   double window_s, double limit_s, struct bench__outcome *o)
 {
-    struct window w = {.warmup_s = warmup_s, .length_s = window_s};
+    struct window w = {
+        .warmup_s = warmup_s, .length_s = window_s, .load_first = NAN, .load_last = NAN};
     struct pollfd stop = {.fd = proc_stop_fd(), .events = POLLIN};
     uint64_t start = proc_now_ns();
     double shown = -LIVE_EVERY_S;
@@ -223,7 +270,7 @@ static void watch(struct bench__sweep *sw, int id, struct bench__child *load, do
         int ended = bench__child_ended(load, "load generator", NULL, 0);
         uint64_t now = proc_now_ns();
         double t = (now - start) / 1e9;
-        sample(sw, &w, now, t, ended, o);
+        sample(sw, load, &w, now, t, ended, o);
         if (ended)
             break;
         if (t > limit_s) {
@@ -243,19 +290,19 @@ static void watch(struct bench__sweep *sw, int id, struct bench__child *load, do
     o->cpu_sys_s = w.last.stime_s - w.first.stime_s;
     o->vol_ctxsw = w.state == 2 && w.vol1 > w.vol0 ? w.vol1 - w.vol0 : 0;
     o->invol_ctxsw = w.state == 2 && w.invol1 > w.invol0 ? w.invol1 - w.invol0 : 0;
+    o->load_cpu_s = w.load_last - w.load_first;
 }
 
-/* Runs the load generator for run id and measures the server meanwhile;
- * 0, or -1 with o->reason. */
-static int measure(struct bench__sweep *sw, int id, struct bench__outcome *o)
+/* Runs the load generator for run id over a window of window_s and
+ * measures the server meanwhile; 0, or -1 with o->reason. */
+static int measure(struct bench__sweep *sw, int id, double window_s, struct bench__outcome *o)
 {
     const struct bench__run *r = &sw->plan.runs[id - 1];
     struct bench__args a;
     char log[PATH_MAX + 32], csv[PATH_MAX + 32], line[256];
     struct bench__child load = {0};
-    double warmup = bench__warmup_s(&sw->plan, r), duration = sw->suite.duration_ns / 1e9;
-    double limit = duration + warmup + LOAD_GRACE_S;
-    load_args(sw, id, &a);
+    double warmup = bench__warmup_s(&sw->plan, r), limit = window_s + warmup + LOAD_GRACE_S;
+    load_args(sw, id, window_s, &a);
     bench__run_path(sw, "logs", id, "load.log", log, sizeof(log));
     char **argv = bench__args_argv(&a);
     int err = argv ? bench__child_start(&load, argv, log, false) : -E2BIG;
@@ -267,7 +314,7 @@ static int measure(struct bench__sweep *sw, int id, struct bench__outcome *o)
     if (r->kind == BENCH__TIMELINE)
         watch(sw, id, &load, 0, limit, limit, o);
     else
-        watch(sw, id, &load, warmup, duration, limit, o);
+        watch(sw, id, &load, warmup, window_s, limit, o);
     if (proc_stopping()) {
         bench__child_stop(&load);
         return -1;
@@ -284,33 +331,95 @@ static int measure(struct bench__sweep *sw, int id, struct bench__outcome *o)
     return o->reason[0] ? -1 : 0;
 }
 
-void bench__run_point(struct bench__sweep *sw, int id)
+/* The checks of a run measured over window_s: the generator's figures, its
+ * CPU per thread over the sampled window, and the trend of its intervals. */
+static void assess(const struct bench__sweep *sw, int id, double window_s, struct bench__outcome *o)
 {
     const struct bench__run *r = &sw->plan.runs[id - 1];
-    struct bench__outcome o = {.status = "ok"};
+    char path[PATH_MAX + 32];
+    int threads = sw->suite.load_threads > 0 ? sw->suite.load_threads : 1;
+    if (threads > run_clients(sw, r))
+        threads = run_clients(sw, r); /* the generator's own cap */
+    bench__run_path(sw, "runs", id, "intervals.csv", path, sizeof(path));
+    o->checks = (struct bench__checks){
+        .kind = r->kind,
+        .clients = r->clients,
+        .errors = o->load[BENCH__ERRORS][0] ? atof(o->load[BENCH__ERRORS]) : NAN,
+        .throughput_rps = o->throughput,
+        .mean_ms = o->load[BENCH__MEAN][0] ? atof(o->load[BENCH__MEAN]) : NAN,
+        .window_s = o->load_window_s,
+        .load_cpu_util = o->window_s > 0 ? o->load_cpu_s / threads / o->window_s : NAN,
+        .connections = o->connections,
+        .clients_answered = o->clients_answered,
+        .trend = r->kind == BENCH__TIMELINE ? (struct bench__trend){0, 0, NAN}
+                                            : bench__read_trend(path, window_s),
+    };
+    o->flags = bench__check(&o->checks);
+}
+
+/* Measures run id once over window_s into o, fresh. */
+static void attempt(struct bench__sweep *sw, int id, double window_s, struct bench__outcome *o)
+{
+    *o = (struct bench__outcome){.status = "ok",
+                                 .load_window_s = NAN,
+                                 .connections = NAN,
+                                 .clients_answered = NAN,
+                                 .load_cpu_s = NAN,
+                                 .attempts = 1};
     if (!config_alive(sw))
-        snprintf(o.reason, sizeof(o.reason), "%s", sw->server_down);
-    else
-        measure(sw, id, &o);
-    if (proc_stopping())
-        return; /* an interrupted run is not a finished one: no row */
-    if (o.reason[0])
-        snprintf(o.status, sizeof(o.status), "failed");
-    bench__write_row(sw, id, &o);
-    int ok = !strcmp(o.status, "ok");
+        snprintf(o->reason, sizeof(o->reason), "%s", sw->server_down);
+    else if (measure(sw, id, window_s, o) == 0)
+        assess(sw, id, window_s, o);
+    if (o->reason[0])
+        snprintf(o->status, sizeof(o->status), "failed");
+}
+
+/* The window to measure an ok run again over, or 0: see bench__rerun_window_s. */
+static double again_window(const struct bench__sweep *sw, const struct bench__run *r,
+                           double window_s, const struct bench__outcome *o)
+{
+    if (strcmp(o->status, "ok") != 0)
+        return 0;
+    return bench__rerun_window_s(&sw->plan, r, window_s, o->flags & BENCH__FLAG_UNSTEADY,
+                                 o->flags & BENCH__FLAG_SHORT_WINDOW, o->checks.mean_ms);
+}
+
+/* The finished run's row, merged files, result and progress line. */
+static void record(struct bench__sweep *sw, int id, struct bench__outcome *o)
+{
+    bench__write_row(sw, id, o);
+    int ok = !strcmp(o->status, "ok");
     if (ok)
         bench__merge_run(sw, id);
     else
         sw->failed++;
-    double bound = bench__run_bound(&sw->plan, r);
     sw->result[id - 1] = (struct bench__result){
         .ok = ok,
-        .throughput = o.throughput,
-        .p99_ms = o.p99_ms,
-        .efficiency = bound > 0 ? o.throughput / bound : 0,
-        .rss_kib = o.peak_rss_kib,
-        .threads = o.threads,
+        .rss_kib = o->peak_rss_kib,
+        .threads = o->threads,
     };
+    sw->again += o->attempts > 1;
+    sw->flagged += o->flags != 0;
     sw->done++;
-    bench__progress(sw, id, &o);
+    sw->cost_done_s += bench__run_cost_s(&sw->plan, &sw->plan.runs[id - 1]);
+    bench__progress(sw, id, o);
+}
+
+void bench__run_point(struct bench__sweep *sw, int id)
+{
+    const struct bench__run *r = &sw->plan.runs[id - 1];
+    struct bench__outcome o;
+    double window = bench__window_s(&sw->plan, r);
+    attempt(sw, id, window, &o);
+    double longer = proc_stopping() ? 0 : again_window(sw, r, window, &o);
+    if (longer > 0) {
+        bench__progress_again(sw, id, &o, longer);
+        bench__stop_config(sw);
+        bench__start_config(sw, id);
+        attempt(sw, id, longer, &o);
+        o.attempts = 2;
+    }
+    if (proc_stopping())
+        return; /* an interrupted run is not a finished one: no row */
+    record(sw, id, &o);
 }

@@ -9,14 +9,15 @@
 
 #include "bench.h"
 #include "bench_child.h"
+#include "bench_flags.h"
 #include "bench_plan.h"
 
 #define BENCH__REASON_LEN 512
 
-/* What the summary keeps of each finished run. */
+/* What the summary table keeps of each finished run (the rest it reads
+ * back from summary.csv). */
 struct bench__result {
     int ok;
-    double throughput, p99_ms, efficiency;
     long rss_kib, threads;
 };
 
@@ -35,14 +36,21 @@ enum bench__load_field {
     BENCH__NLOAD
 };
 
-/* What one run measured: the load generator's figures and the server's cost. */
+/* What one run measured: the load generator's figures, the server's cost
+ * and the load generator's, and the checks made of them. */
 struct bench__outcome {
     char status[16]; /* "ok" or "failed" */
     char reason[BENCH__REASON_LEN];
     char load[BENCH__NLOAD][32]; /* as the generator wrote them; "" when absent */
-    double cpu_user_s, cpu_sys_s, window_s;
+    /* the generator's figures the checks read; NAN when it wrote none */
+    double load_window_s, connections, clients_answered;
+    double cpu_user_s, cpu_sys_s, window_s; /* the server, over the sampled window */
+    double load_cpu_s;                      /* the generator over the same window; NAN unsampled */
     long peak_rss_kib, threads, fds, vol_ctxsw, invol_ctxsw;
     double throughput, p99_ms;
+    int attempts; /* 2 when the run was measured again over a longer window */
+    struct bench__checks checks;
+    int flags; /* enum bench__flag */
 };
 
 struct bench__sweep {
@@ -55,9 +63,11 @@ struct bench__sweep {
     char dir[PATH_MAX];     /* the results folder */
     char sockdir[PATH_MAX]; /* private (0700) folder for the database's socket */
     int live;               /* stderr is a terminal: a live progress line */
+    int intervals;          /* the load generator writes --intervals (2: and takes --interval) */
     struct bench__result result[BENCH__MAX_RUNS]; /* parallel to plan.runs */
-    int done, failed;
+    int done, failed, again, flagged;
     uint64_t started_ns;
+    double cost_done_s; /* the planned cost of the runs done: the ETA's scale */
     struct bench__child db, server;
     char db_addr[PATH_MAX], server_addr[128], db_sock[PATH_MAX + 32];
     char server_down[BENCH__REASON_LEN]; /* why the current run cannot be measured, or "" */
@@ -73,7 +83,10 @@ void bench__start_config(struct bench__sweep *sw, int id);
 void bench__stop_config(struct bench__sweep *sw);
 
 /* Measures run id (1-based) and records it: its row, its merged files, its
- * result and progress line. An interrupted run records nothing. */
+ * result and progress line. A run that was unsteady or whose window was
+ * short of its responses is measured once more over a longer window (fresh
+ * processes again), when the cap allows: its row is the second's. An
+ * interrupted run records nothing. */
 void bench__run_point(struct bench__sweep *sw, int id);
 
 /* ---- the results folder (bench_results.c) ---- */
@@ -97,6 +110,13 @@ void bench__run_path(const struct bench__sweep *sw, const char *sub, int id, con
  * wrote none. */
 int bench__read_load(const char *path, struct bench__outcome *o);
 
+/* The throughput trend of a load generator's --intervals file (columns
+ * time_s, each interval's end from the window's start, and throughput_rps)
+ * over the intervals that end within window_s: an open loop's answers after
+ * its window (the backlog drained) are no trend of the window's. Not
+ * assessable when the file or a column is missing. */
+struct bench__trend bench__read_trend(const char *path, double window_s);
+
 /* Appends run id's row to runs.csv with one write(2). */
 void bench__write_row(const struct bench__sweep *sw, int id, struct bench__outcome *o);
 
@@ -108,10 +128,19 @@ void bench__merge_run(const struct bench__sweep *sw, int id);
 /* On a terminal, the current run's line, rewritten in place. */
 void bench__live_line(const struct bench__sweep *sw, int id, double elapsed_s);
 
-/* The line of a finished run: its figures, or why it failed; then the ETA. */
+/* The line of a finished run: its figures and flags, or why it failed;
+ * then the ETA. */
 void bench__progress(const struct bench__sweep *sw, int id, const struct bench__outcome *o);
 
-/* The table on stdout at the end: each config's peak, ceiling, p99s, memory. */
-void bench__print_summary(const struct bench__sweep *sw);
+/* The line saying a run is measured again over window_s, and why. */
+void bench__progress_again(const struct bench__sweep *sw, int id, const struct bench__outcome *o,
+                           double window_s);
+
+/* ---- the summary table (bench_table.c) ---- */
+
+/* The table on stdout at the end, read from the folder's summary.csv: each
+ * config's peak with its interval, ceilings, p99s with theirs, memory and
+ * the flags its points raised. 0, or -1 when summary.csv cannot be read. */
+int bench__print_summary(const struct bench__sweep *sw);
 
 #endif

@@ -24,6 +24,7 @@ void bench_suite_defaults(struct bench_suite *s)
     snprintf(s->name, sizeof(s->name), "custom");
     s->duration_ns = 2000000000ULL;
     s->warmup_ns = 500000000ULL;
+    s->repeats = 1;
     s->timeline = 8;
     s->load_threads = 1;
     if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
@@ -276,6 +277,8 @@ int bench_suite_set(struct bench_suite *s, const char *key, const char *value, c
         return parse_duration(key, value, &s->duration_ns, err, errlen);
     } else if (!strcmp(key, "warmup")) {
         return parse_duration(key, value, &s->warmup_ns, err, errlen);
+    } else if (!strcmp(key, "repeats")) {
+        return parse_count(key, value, 1, BENCH_MAX_REPEATS, &s->repeats, err, errlen);
     } else if (!strcmp(key, "timeline")) {
         return parse_count(key, value, 0, 1000, &s->timeline, err, errlen);
     } else if (!strcmp(key, "load_threads")) {
@@ -287,8 +290,8 @@ int bench_suite_set(struct bench_suite *s, const char *key, const char *value, c
     } else {
         snprintf(err, errlen,
                  "unknown key '%.64s' (expected name, workload, engines, clients, rates, "
-                 "auto_fractions, duration, warmup, timeline, server_cpus, load_cpus or "
-                 "load_threads)",
+                 "auto_fractions, duration, warmup, repeats, timeline, server_cpus, load_cpus "
+                 "or load_threads)",
                  key);
         return -1;
     }

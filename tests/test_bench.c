@@ -1,6 +1,8 @@
 /* `overlap bench`: suite and engine-spec parsing, the children's command
- * lines, /proc sampling, and whole sweeps run as processes (the quick suite,
- * a workload written here, a server killed mid-sweep, SIGINT mid-sweep). */
+ * lines, /proc sampling, the checks that flag a run (on constructed runs),
+ * and whole sweeps run as processes (the quick suite with its repeats and
+ * summary, a run that earns a flag, a workload written here, a server killed
+ * mid-sweep, SIGINT mid-sweep). */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -20,7 +22,10 @@
 
 #include "bench.h"
 #include "bench_args.h"
+#include "bench_flags.h"
+#include "bench_sweep.h"
 #include "child.h"
+#include "csv.h"
 #include "proc.h"
 
 #define SUITES OVERLAP_SOURCE_DIR "/harness/suites"
@@ -39,6 +44,7 @@ static void teardown(void)
 
 TestSuite(suite, .init = setup, .fini = teardown);
 TestSuite(proc);
+TestSuite(flags, .init = setup, .fini = teardown);
 TestSuite(sweep, .init = setup, .fini = teardown, .timeout = 240);
 
 /* ---- helpers ---- */
@@ -153,26 +159,28 @@ Test(suite, shipped_suites_load)
     }
 }
 
-/* What `make bench` sweeps: the pool at four sizes, thread per connection and
- * async, closed and open loop and the timeline, on the lecture's workload. */
-Test(suite, default_suite_sweeps_six_configs_on_seed)
+/* What `make bench` sweeps: the pool at three sizes, thread per connection
+ * and async, closed and open loop, three times, and the timeline, on the
+ * lecture's workload. */
+Test(suite, default_suite_sweeps_five_configs_three_times_on_seed)
 {
     char err[BENCH_ERR_LEN];
     struct bench_suite s;
     bench_suite_defaults(&s);
     cr_assert_eq(bench_suite_load(SUITES "/default.ini", &s, err, sizeof(err)), 0, "%s", err);
-    const char *want[] = {"pool:workers=1",
-                          "pool:workers=8",
-                          "pool:workers=64",
-                          "pool:workers=512",
-                          "pool:workers=0;mode=connection",
-                          "async"};
-    cr_assert_eq(s.nengines, 6);
-    for (int i = 0; i < 6; i++)
+    const char *want[] = {"pool:workers=1", "pool:workers=8", "pool:workers=64",
+                          "pool:workers=0;mode=connection", "async"};
+    cr_assert_eq(s.nengines, 5);
+    for (int i = 0; i < 5; i++)
         cr_expect_str_eq(s.engines[i].spec, want[i]);
     cr_expect(s.nclients > 0 && s.auto_rates && s.nfractions > 0 && s.timeline == 8);
+    cr_expect_eq(s.repeats, 3);
     /* a relative workload is relative to the suite file, tidied */
     cr_expect_str_eq(s.workload, OVERLAP_SOURCE_DIR "/workloads/seed.ini");
+    struct bench_suite quick;
+    bench_suite_defaults(&quick);
+    cr_assert_eq(bench_suite_load(SUITES "/quick.ini", &quick, err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(quick.repeats, 2);
 }
 
 Test(suite, a_suite_file_and_its_continuations)
@@ -191,6 +199,7 @@ Test(suite, a_suite_file_and_its_continuations)
                                               "rates = 10 20.5\n"
                                               "duration = 1.5s\n"
                                               "warmup = 0ms\n"
+                                              "repeats = 5\n"
                                               "timeline = 0\n"
                                               "server_cpus = 0-1\n"
                                               "load_cpus = 1\n"
@@ -207,6 +216,7 @@ Test(suite, a_suite_file_and_its_continuations)
     cr_expect(!s.auto_rates && s.nrates == 2 && s.rates[1] == 20.5);
     cr_expect_eq(s.duration_ns, 1500000000ULL);
     cr_expect_eq(s.warmup_ns, 0);
+    cr_expect_eq(s.repeats, 5);
     cr_expect_eq(s.timeline, 0);
     cr_expect_str_eq(s.server_cpus, "0-1");
     cr_expect_eq(s.load_threads, 2);
@@ -249,6 +259,16 @@ Test(suite, bad_suites)
     expect_suite_error("[suite]\nduration = forever\n", 2, "bad duration");
     expect_suite_error("[suite]\nwarmup = 2h\n", 2, "bad warmup");
     expect_suite_error("[suite]\ntimeline = 1001\n", 2, "bad timeline");
+    expect_suite_error("[suite]\nrepeats = 0\n", 2, "bad repeats '0'");
+    expect_suite_error("[suite]\nrepeats = -1\n", 2, "bad repeats '-1'");
+    expect_suite_error("[suite]\nrepeats = x\n", 2, "bad repeats 'x'");
+    expect_suite_error("[suite]\nrepeats = 1000000\n", 2, "bad repeats '1000000'");
+    expect_suite_error("[suite]\nrepeats = 21\n", 2, "from 1 to 20");
+    expect_suite_error("[suite]\nrepeats = 2.5\n", 2, "bad repeats");
+    expect_suite_error("[suite]\nrepeats = 3 3\n", 2, "bad repeats");
+    expect_suite_error("[suite]\nrepeats =\n", 2, "bad repeats");
+    expect_suite_error("[suite]\nrepeats = 99999999999999999999\n", 2, "bad repeats");
+    expect_suite_error("[suite]\nrepeats = 2\nrepeats = 3\n", 3, "repeats given twice");
     expect_suite_error("[suite]\nload_threads = 0\n", 2, "bad load_threads");
     expect_suite_error("[suite]\nserver_cpus = 1-\n", 2, "bad server_cpus");
     expect_suite_error("[suite]\nload_cpus = 0,\n", 2, "bad load_cpus");
@@ -310,6 +330,22 @@ Test(args, flags_and_formatted_values)
     for (int i = 0; i < 8; i++)
         cr_expect_str_eq(argv[i], want[i]);
     cr_expect_null(argv[8], "argv ends with NULL");
+}
+
+/* A short command's stdout and stderr, as the sweep asks the load generator
+ * what it can do; a command that cannot run says so there. */
+Test(args, a_short_commands_output)
+{
+    char out[64];
+    char *argv[] = {"/bin/sh", "-c", "echo hello; echo world >&2", NULL};
+    cr_assert_eq(bench__child_capture(argv, out, sizeof(out)), 0);
+    cr_expect_str_eq(out, "hello\nworld\n");
+    char tiny[4];
+    cr_assert_eq(bench__child_capture(argv, tiny, sizeof(tiny)), 0);
+    cr_expect_str_eq(tiny, "hel", "cut to fit");
+    char *missing[] = {"/nonexistent/overlap", "load", "--help", NULL};
+    cr_assert_eq(bench__child_capture(missing, out, sizeof(out)), 0);
+    cr_expect(strstr(out, "cannot run /nonexistent/overlap") != NULL, "%s", out);
 }
 
 /* A command line that does not fit is refused whole, never run cut short. */
@@ -407,6 +443,221 @@ Test(proc, a_command_name_with_parentheses_and_spaces)
     cr_expect_eq(bench_count_switches(pid, &vol, &invol), -ENOENT);
 }
 
+/* ---- the checks that flag a run ---- */
+
+/* A closed run that passes every check: 64 clients answered at 1,000 req/s
+ * in 64 ms (Little's law: 1000 x 0.064 / 64 = 1), over a 2 s window of 31
+ * responses, no error, the generator's thread 30 % busy, all 64 clients
+ * connected and answered, a flat trend. */
+static struct bench__checks clean_run(void)
+{
+    return (struct bench__checks){.kind = BENCH__CLOSED,
+                                  .clients = 64,
+                                  .errors = 0,
+                                  .throughput_rps = 1000,
+                                  .mean_ms = 64,
+                                  .window_s = 2,
+                                  .load_cpu_util = 0.3,
+                                  .connections = 64,
+                                  .clients_answered = 64,
+                                  .trend = {1, 0, 0.01}};
+}
+
+static void expect_flags(const struct bench__checks *c, const char *want, const char *what)
+{
+    char words[256];
+    bench__flag_words(bench__check(c), words, sizeof(words));
+    cr_expect_str_eq(words, want, "%s: flags '%s', want '%s'", what, words, want);
+}
+
+Test(flags, a_clean_run_has_none)
+{
+    struct bench__checks c = clean_run();
+    expect_flags(&c, "", "clean");
+    cr_expect_float_eq(bench__littles_ratio(&c), 1.0, 1e-9);
+    c.kind = BENCH__OPEN; /* no clients to account for in an open loop */
+    c.connections = c.clients_answered = 3;
+    expect_flags(&c, "", "open");
+    cr_expect(isnan(bench__littles_ratio(&c)));
+}
+
+/* The run of the issue: a thread per connection at 1,024 clients, where
+ * X x R said 467 clients were in the system. */
+Test(flags, littles_law_outside_nine_tenths_to_eleven_tenths)
+{
+    struct bench__checks c = clean_run();
+    c.clients = 1024;
+    c.connections = c.clients_answered = 1024;
+    c.throughput_rps = 1007;
+    c.mean_ms = 467.0 / 1007 * 1000; /* X x R = 467 */
+    c.window_s = 20;
+    cr_expect_float_eq(bench__littles_ratio(&c), 467.0 / 1024, 1e-6);
+    expect_flags(&c, "littles-law", "467 of 1,024");
+    c.mean_ms = 1024 * 1.2 / 1.007; /* more in the system than there are clients */
+    expect_flags(&c, "littles-law", "1.2");
+    c.mean_ms = 1024 * 0.91 / 1.007;
+    expect_flags(&c, "", "0.91");
+    c.mean_ms = 1024 * 1.09 / 1.007;
+    expect_flags(&c, "", "1.09");
+}
+
+Test(flags, any_error_flags_even_an_ok_run)
+{
+    struct bench__checks c = clean_run();
+    c.errors = 1;
+    expect_flags(&c, "errors", "one error");
+    c.kind = BENCH__TIMELINE; /* a timeline is checked for errors alone */
+    c.window_s = 0.01;
+    c.mean_ms = 11;
+    expect_flags(&c, "errors", "timeline");
+    c.errors = 0;
+    expect_flags(&c, "", "timeline without error");
+}
+
+Test(flags, a_window_under_ten_responses_is_short)
+{
+    struct bench__checks c = clean_run();
+    c.window_s = 0.639; /* 64 ms responses want 0.64 s */
+    expect_flags(&c, "short-window", "0.639 s");
+    c.window_s = 0.64;
+    expect_flags(&c, "", "0.64 s");
+    c.kind = BENCH__OPEN; /* an open loop's responses count too */
+    c.window_s = 0.5;
+    expect_flags(&c, "short-window", "open");
+}
+
+Test(flags, a_generator_thread_at_nine_tenths_of_its_core)
+{
+    struct bench__checks c = clean_run();
+    c.load_cpu_util = 0.9;
+    expect_flags(&c, "generator-bound", "0.9");
+    c.load_cpu_util = 0.89;
+    expect_flags(&c, "", "0.89");
+}
+
+Test(flags, an_unsteady_run_has_a_significant_trend_over_a_tenth)
+{
+    struct bench__checks c = clean_run();
+    c.trend = (struct bench__trend){1, 1, 0.25};
+    expect_flags(&c, "unsteady", "+25 %");
+    c.trend.change = -0.11;
+    expect_flags(&c, "unsteady", "-11 %");
+    c.trend.change = 0.09;
+    expect_flags(&c, "", "significant but 9 %");
+    c.trend = (struct bench__trend){1, 0, 0.4};
+    expect_flags(&c, "", "40 % but not significant");
+    c.trend = (struct bench__trend){0, 1, 0.4};
+    expect_flags(&c, "", "not assessable");
+}
+
+Test(flags, missing_clients_in_a_closed_loop)
+{
+    struct bench__checks c = clean_run();
+    c.connections = 63;
+    expect_flags(&c, "missing-clients", "63 connected");
+    c.connections = 64;
+    c.clients_answered = 40;
+    expect_flags(&c, "missing-clients", "40 answered");
+}
+
+/* A column the load generator does not write reads NAN: its check is not
+ * assessable and flags nothing, whatever else the run says. */
+Test(flags, absent_figures_raise_nothing)
+{
+    struct bench__checks c = clean_run();
+    c.errors = c.load_cpu_util = c.connections = c.clients_answered = NAN;
+    c.trend = (struct bench__trend){0, 0, NAN};
+    expect_flags(&c, "", "absent columns");
+    c.mean_ms = NAN;
+    c.window_s = NAN;
+    expect_flags(&c, "", "no mean, no window");
+}
+
+Test(flags, words_in_a_fixed_order)
+{
+    char words[256];
+    bench__flag_words((1 << BENCH__NFLAGS) - 1, words, sizeof(words));
+    cr_expect_str_eq(words, "littles-law;errors;short-window;generator-bound;unsteady;"
+                            "missing-clients");
+    char tiny[8];
+    bench__flag_words(BENCH__FLAG_SHORT_WINDOW, tiny, sizeof(tiny));
+    cr_expect_eq(strlen(tiny), 7, "cut to fit: '%s'", tiny);
+}
+
+/* Ten intervals of 100 ms: a flat series with noise has no significant
+ * trend; one rising by 30 % over the window has; a small steady drift is
+ * significant but under a tenth. */
+Test(flags, the_trend_of_a_window)
+{
+    double t[10], flat[10], rising[10], drift[10];
+    static const double noise[10] = {3, -5, 4, -2, -4, 5, -3, 2, 4, -4};
+    for (int i = 0; i < 10; i++) {
+        t[i] = 0.1 * (i + 1);
+        flat[i] = 1000 + 10 * noise[i];
+        rising[i] = 850 + 300 * t[i] + noise[i];
+        drift[i] = 1000 + 50 * t[i];
+    }
+    struct bench__trend tr = bench__fit_trend(t, flat, 10);
+    cr_expect(tr.assessable && !tr.significant, "flat: significant, change %.3f", tr.change);
+    tr = bench__fit_trend(t, rising, 10);
+    cr_expect(tr.assessable && tr.significant, "rising: not significant");
+    /* 300 req/s per second over the 1 s window, about a mean of 1015 */
+    cr_expect_float_eq(tr.change, 300.0 / 1015, 0.01, "change %.4f", tr.change);
+    tr = bench__fit_trend(t, drift, 10);
+    cr_expect(tr.assessable && tr.significant && tr.change < BENCH__TREND_MAX,
+              "drift: significant %d, change %.3f", tr.significant, tr.change);
+    struct bench__checks c = clean_run();
+    c.trend = bench__fit_trend(t, rising, 10);
+    expect_flags(&c, "unsteady", "rising");
+    c.trend = bench__fit_trend(t, drift, 10);
+    expect_flags(&c, "", "drift");
+}
+
+/* Under four intervals, at one instant, around a zero mean or with a
+ * number missing, no trend is judged. */
+Test(flags, a_trend_needs_four_intervals)
+{
+    double t[] = {1, 2, 3, 4}, y[] = {100, 200, 300, 400};
+    cr_expect(!bench__fit_trend(t, y, 3).assessable, "3 intervals");
+    cr_expect(!bench__fit_trend(t, y, 0).assessable, "none");
+    struct bench__trend tr = bench__fit_trend(t, y, 4);
+    cr_expect(tr.assessable && tr.significant, "a perfect line of 4");
+    cr_expect_float_eq(tr.change, 400.0 / 250, 1e-9, "change %.4f", tr.change);
+    double same[] = {1, 1, 1, 1}, zero[] = {0, 0, 0, 0}, gap[] = {100, NAN, 300, 400};
+    cr_expect(!bench__fit_trend(same, y, 4).assessable, "one instant");
+    cr_expect(!bench__fit_trend(t, zero, 4).assessable, "zero mean");
+    cr_expect(!bench__fit_trend(t, gap, 4).assessable, "a gap");
+    double level[] = {500, 500, 500, 500};
+    tr = bench__fit_trend(t, level, 4);
+    cr_expect(tr.assessable && !tr.significant && tr.change == 0, "a level line");
+}
+
+/* The load generator's --intervals file, read by column name over the
+ * intervals that end within the window: a missing file or column is not
+ * assessable. */
+Test(flags, the_trend_of_an_intervals_file)
+{
+    const char *rising = write_file("rising.csv", "time_s,requests,throughput_rps,p50_ms,p99_ms,"
+                                                  "errors\n"
+                                                  "0.5,50,100,10,12,0\n1.0,60,120,10,12,0\n"
+                                                  "1.5,70,140,10,12,0\n2.0,81,162,10,12,0\n"
+                                                  "2.5,90,180,10,12,0\n"
+                                                  "3.0,5,10,900,950,0\n");
+    struct bench__trend tr = bench__read_trend(rising, 2.5);
+    cr_expect(tr.assessable && tr.significant, "rising: not significant");
+    /* 40.4 req/s per second over 2.5 s about a mean of 140.4; the backlog's
+     * last answers, after the window, left out */
+    cr_expect_float_eq(tr.change, 40.4 * 2.5 / 140.4, 0.001, "change %.4f", tr.change);
+    cr_expect(!bench__read_trend(rising, 1.6).assessable, "three intervals in 1.6 s");
+    const char *three = write_file("three.csv", "time_s,throughput_rps\n1,1\n2,2\n3,3\n");
+    cr_expect(!bench__read_trend(three, 10).assessable);
+    const char *other = write_file("other.csv", "time_s,rps\n1,1\n2,2\n3,3\n4,4\n");
+    cr_expect(!bench__read_trend(other, 10).assessable);
+    char missing[600];
+    snprintf(missing, sizeof(missing), "%s/none.csv", tmp);
+    cr_expect(!bench__read_trend(missing, 10).assessable);
+}
+
 /* ---- whole sweeps ---- */
 
 struct sweep_run {
@@ -477,8 +728,9 @@ static const char runs_header[] =
     "run,suite,workload,engine,loop,clients,rate,status,reason,requests,errors,throughput_rps,"
     "p50_ms,p90_ms,p99_ms,p999_ms,max_ms,mean_ms,achieved_rps,mean_cpu_ms,mean_wait_ms,"
     "bound_rps,ceiling_rps,efficiency,cpu_user_s,cpu_sys_s,cpu_util,peak_rss_kib,threads,fds,"
-    "vol_ctxsw_per_s,invol_ctxsw_per_s";
-#define NCOLS 32
+    "vol_ctxsw_per_s,invol_ctxsw_per_s,repeat,attempts,window_s,littles_ratio,load_cpu_util,"
+    "cpu_per_request_us,ceiling_measured_rps,trend_pct,flags";
+#define NCOLS 41
 
 struct row {
     char *f[NCOLS];
@@ -560,6 +812,57 @@ Test(sweep, the_schema_is_documented)
     free(readme);
 }
 
+/* The columns a run's checks wrote: its repeat's attempt, its window,
+ * Little's ratio in closed loop only, the generator's load, where the CPU
+ * went (cores / CPU per request), and only known flag words. */
+static void expect_checks(const struct row *w, int timeline, int cores)
+{
+    int run = atoi(get(w, "run"));
+    cr_expect(atoi(get(w, "attempts")) == 1 || atoi(get(w, "attempts")) == 2, "run %d", run);
+    cr_expect_gt(num(w, "window_s"), 0, "run %d: window %s", run, get(w, "window_s"));
+    int closed = !strcmp(get(w, "loop"), "closed");
+    cr_expect_eq(get(w, "littles_ratio")[0] != '\0', closed, "run %d: littles_ratio '%s'", run,
+                 get(w, "littles_ratio"));
+    if (closed)
+        expect_near(num(w, "littles_ratio"),
+                    num(w, "throughput_rps") * num(w, "mean_ms") / 1e3 / num(w, "clients"), 0.01,
+                    "littles_ratio");
+    double util = num(w, "load_cpu_util");
+    cr_expect(util >= 0 && util <= 1.5, "run %d: load_cpu_util %.3f", run, util);
+    double cpu = num(w, "cpu_per_request_us"), ceiling = num(w, "ceiling_measured_rps");
+    if (!timeline && cpu > 0)
+        expect_near(ceiling * cpu, cores * 1e6, 0.01, "ceiling x cpu per request");
+    if (timeline)
+        cr_expect_str_eq(get(w, "cpu_per_request_us"), "", "a timeline has too few requests");
+    char flags[256];
+    snprintf(flags, sizeof(flags), "%s", get(w, "flags"));
+    static const char *const known = ";littles-law;errors;short-window;generator-bound;"
+                                     "unsteady;missing-clients;";
+    for (char *save, *f = strtok_r(flags, ";", &save); f; f = strtok_r(NULL, ";", &save)) {
+        char word[64];
+        snprintf(word, sizeof(word), ";%s;", f);
+        cr_expect(strstr(known, word) != NULL, "run %d: unknown flag '%s'", run, f);
+    }
+}
+
+/* summary.csv: a header and one row per point, every point's runs counted. */
+static void expect_summary(const char *dir, int points, int repeats)
+{
+    char path[900];
+    struct csv_table t;
+    snprintf(path, sizeof(path), "%s/summary.csv", dir);
+    cr_assert_eq(csv_load(path, &t), 0, "no %s", path);
+    cr_expect_eq(t.nrows, points, "%d points in summary.csv", t.nrows);
+    cr_expect_str_eq(t.head[0], "engine");
+    for (int i = 0; i < t.nrows; i++) {
+        int timeline = !strcmp(csv_get(&t, i, "loop"), "timeline");
+        cr_expect_eq(atoi(csv_get(&t, i, "repeats")) + atoi(csv_get(&t, i, "failed")),
+                     timeline ? 1 : repeats, "point %d", i + 1);
+        cr_expect(csv_get(&t, i, "throughput_mean")[0], "point %d has no mean", i + 1);
+    }
+    csv_free(&t);
+}
+
 Test(sweep, quick_suite_end_to_end)
 {
     struct sweep_run r;
@@ -572,16 +875,20 @@ Test(sweep, quick_suite_end_to_end)
     static struct row rows[64];
     int n = read_runs(dir, rows, 64);
     /* quick.ini: pool:workers=4 and async, clients 1 16, auto fractions
-     * 0.5 1.2, a 4-request timeline: five runs each */
-    cr_assert_eq(n, 10, "%d rows\n%s", n, err);
+     * 0.5 1.2, each twice, and a 4-request timeline: in the first repeat
+     * five runs each, in the second four each, async first */
+    cr_assert_eq(n, 18, "%d rows\n%s", n, err);
     const char *engines[] = {"pool:workers=4", "async"};
     const char *loops[] = {"closed", "closed", "open", "open", "timeline"};
     /* seed: c = 1 ms, w = 10 ms; the server on one CPU */
     double ceilings[] = {4 / 0.011, 1 / 0.001};
     for (int i = 0; i < n; i++) {
         const struct row *w = &rows[i];
-        int e = i / 5, k = i % 5;
+        int e = i < 10 ? i / 5 : 1 - (i - 10) / 4, k = i < 10 ? i % 5 : (i - 10) % 4;
         cr_expect_eq(atoi(get(w, "run")), i + 1);
+        cr_expect_eq(atoi(get(w, "repeat")), i < 10 ? 1 : 2, "run %d: repeat %s", i + 1,
+                     get(w, "repeat"));
+        expect_checks(w, k == 4, 1); /* the server on one CPU */
         cr_expect_str_eq(get(w, "suite"), "quick");
         cr_expect_str_eq(get(w, "workload"), "seed");
         cr_expect_str_eq(get(w, "engine"), engines[e]);
@@ -618,13 +925,16 @@ Test(sweep, quick_suite_end_to_end)
         cr_expect_geq(num(w, "threads"), e == 0 ? 5 : 1, "run %d threads", i + 1);
         cr_expect_geq(num(w, "fds"), 4);
     }
-    /* the progress lines and the summary */
-    cr_expect(strstr(err, "[10/10] async timeline c=4") != NULL, "%s", err);
-    cr_expect(strstr(err, "[3/10] pool:workers=4 open r=182") != NULL, "%s", err);
+    /* the progress lines and the summary, with intervals */
+    cr_expect(strstr(err, "[10/18] async timeline c=4  ") != NULL, "%s", err);
+    cr_expect(strstr(err, "[3/18] pool:workers=4 open r=182 #1/2  ") != NULL, "%s", err);
+    cr_expect(strstr(err, "[18/18] pool:workers=4 open r=436 #2/2  ") != NULL, "%s", err);
     cr_expect(strstr(out, "pool:workers=4") && strstr(out, "peak req/s"), "%s", out);
-    cr_expect(strstr(out, "10 runs, 0 failed") != NULL, "%s", out);
+    cr_expect(strstr(out, " ± ") != NULL, "no interval in the table: %s", out);
+    cr_expect(strstr(out, "18 runs, 0 failed") != NULL, "%s", out);
     free(err);
     free(out);
+    expect_summary(dir, 10, 2);
 
     char path[900];
     snprintf(path, sizeof(path), "%s/latency.csv", dir);
@@ -632,9 +942,10 @@ Test(sweep, quick_suite_end_to_end)
     cr_assert_not_null(lat);
     cr_expect_eq(
         strncmp(lat, "run,engine,loop,clients,rate,percentile,latency_ms,count,inverse\n", 65), 0);
-    for (int i = 1; i <= 10; i++) {
+    for (int i = 1; i <= 18; i++) {
         char want[32];
-        snprintf(want, sizeof(want), "\n%d,%s,", i, engines[(i - 1) / 5]);
+        snprintf(want, sizeof(want), "\n%d,%s,", i,
+                 engines[i <= 10 ? (i - 1) / 5 : 1 - (i - 11) / 4]);
         cr_expect(strstr(lat, want) != NULL, "latency.csv has no rows of run %d", i);
     }
     free(lat);
@@ -669,7 +980,9 @@ Test(sweep, quick_suite_end_to_end)
                           "\nsuite: quick (",
                           "\nworkload: seed (",
                           "\nengines: pool:workers=4 async\n",
-                          "\nruns: 10\n",
+                          "\nruns: 18\n",
+                          "\nrepeats: 2\n",
+                          "\nwindow_cap_s: 2.000\n",
                           "\nserver_cpus: ",
                           "\nduration_s: 0.500\n"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -688,6 +1001,74 @@ Test(sweep, quick_suite_end_to_end)
     cr_expect(copy && !strcmp(mine, copy), "workload.ini is not a copy");
     free(mine);
     free(copy);
+}
+
+/* Repeats on the command line, and a run that earns a flag next to one that
+ * does not: one worker serves 32 clients one request at a time, so each
+ * waits at least 32 x 11 ms = 352 ms, and ten of those (3.5 s) do not fit
+ * the longest window of a 400 ms suite (1.6 s); one client's 11 ms fit ten
+ * times over into 400 ms. summary.csv carries the flag to the point. */
+Test(sweep, a_window_too_short_for_its_responses_is_flagged)
+{
+    struct sweep_run r;
+    const char *args[] = {"--suite",    SUITES "/quick.ini",
+                          "--engines",  "pool:workers=1 async",
+                          "--clients",  "1 32",
+                          "--rates",    "none",
+                          "--timeline", "2",
+                          "--duration", "400ms",
+                          "--warmup",   "100ms",
+                          "--repeats",  "2",
+                          NULL};
+    int status = bench_run(&r, args, 200);
+    char *err = slurp(r.err);
+    cr_assert_eq(status, 0, "exit %d: %s", status, err);
+    free(err);
+    char dir[800];
+    results_dir(&r, dir, sizeof(dir));
+    static struct row rows[16];
+    cr_assert_eq(read_runs(dir, rows, 16), 10);
+    /* repeat 1: pool c=1, c=32, timeline, async the same; repeat 2: async first */
+    static const struct {
+        const char *engine, *loop;
+        int clients, repeat;
+    } want[] = {{"pool:workers=1", "closed", 1, 1},
+                {"pool:workers=1", "closed", 32, 1},
+                {"pool:workers=1", "timeline", 2, 1},
+                {"async", "closed", 1, 1},
+                {"async", "closed", 32, 1},
+                {"async", "timeline", 2, 1},
+                {"async", "closed", 1, 2},
+                {"async", "closed", 32, 2},
+                {"pool:workers=1", "closed", 1, 2},
+                {"pool:workers=1", "closed", 32, 2}};
+    for (int i = 0; i < 10; i++) {
+        const struct row *w = &rows[i];
+        cr_expect_str_eq(get(w, "engine"), want[i].engine, "run %d", i + 1);
+        cr_expect_str_eq(get(w, "loop"), want[i].loop, "run %d", i + 1);
+        cr_expect_eq(atoi(get(w, "clients")), want[i].clients, "run %d", i + 1);
+        cr_expect_eq(atoi(get(w, "repeat")), want[i].repeat, "run %d", i + 1);
+        cr_expect_str_eq(get(w, "status"), "ok", "run %d: %s", i + 1, get(w, "reason"));
+    }
+    static const int slow[] = {1, 9}, fast[] = {0, 8}; /* pool:workers=1 at 32 and 1 clients */
+    for (int j = 0; j < 2; j++) {
+        const struct row *w = &rows[slow[j]];
+        cr_expect(strstr(get(w, "flags"), "short-window") != NULL, "run %s: flags '%s'",
+                  get(w, "run"), get(w, "flags"));
+        expect_near(num(w, "window_s"), 1.6, 0.05, "the capped window");
+        cr_expect_eq(atoi(get(w, "attempts")), 1, "the cap leaves nothing longer to try");
+        w = &rows[fast[j]];
+        cr_expect(strstr(get(w, "flags"), "short-window") == NULL, "run %s: flags '%s'",
+                  get(w, "run"), get(w, "flags"));
+    }
+    expect_summary(dir, 6, 2);
+    char path[900];
+    struct csv_table t;
+    snprintf(path, sizeof(path), "%s/summary.csv", dir);
+    cr_assert_eq(csv_load(path, &t), 0);
+    cr_expect(strstr(csv_get(&t, 1, "flags"), "short-window") != NULL, "point 2: '%s'",
+              csv_get(&t, 1, "flags"));
+    csv_free(&t);
 }
 
 /* A user's own workload, written here, runs with no change anywhere else. */
@@ -712,6 +1093,7 @@ Test(sweep, a_custom_workload)
                           "--timeline", "3",
                           "--duration", "300ms",
                           "--warmup",   "100ms",
+                          "--repeats",  "1",
                           NULL};
     int status = bench_run(&r, args, 120);
     char *err = slurp(r.err);
@@ -831,6 +1213,7 @@ Test(sweep, a_server_that_dies_mid_sweep)
                           "--timeline", "0",
                           "--duration", "600ms",
                           "--warmup",   "0ms",
+                          "--repeats",  "1",
                           NULL};
     bench_start(&r, args);
     /* each load point gets a fresh server: kill the second run's */
@@ -880,6 +1263,7 @@ Test(sweep, a_database_that_cannot_start)
                           "--clients",  "1 2",
                           "--rates",    "none",
                           "--timeline", "2",
+                          "--repeats",  "1",
                           NULL};
     double started = now_s();
     int status = bench_run(&r, args, 120);
@@ -959,6 +1343,12 @@ Test(sweep, usage_errors)
     cr_expect_eq(bench_run(&r, badsuite, 30), 2);
     err = slurp(r.err);
     cr_expect(strstr(err, "s.ini:2: bad client list") != NULL, "%s", err);
+    free(err);
+    const char *repeats[] = {"--suite", SUITES "/quick.ini", "--repeats", "0", NULL};
+    cr_expect_eq(bench_run(&r, repeats, 30), 2);
+    err = slurp(r.err);
+    cr_expect(strstr(err, "bad repeats '0' (expected a whole number from 1 to 20)") != NULL, "%s",
+              err);
     free(err);
     const char *wl[] = {"--suite", SUITES "/quick.ini", "--workload", "/nonexistent.ini", NULL};
     cr_expect_eq(bench_run(&r, wl, 30), 2);

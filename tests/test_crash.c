@@ -25,8 +25,9 @@
 #include "csv.h"
 #include "proc.h"
 
-#define QUICK_RUNS 10    /* harness/suites/quick.ini: 2 configs x (2 closed + 2 open + timeline) */
-#define REAP_MS    20000 /* children stop on SIGTERM (their parent's death) within this */
+#define QUICK_RUNS                                                                                 \
+    18 /* harness/suites/quick.ini: 2 configs x (2 closed + 2 open) x 2 repeats + 2 timelines */
+#define REAP_MS 20000 /* children stop on SIGTERM (their parent's death) within this */
 
 static char dir[256];
 static unsigned seed;
@@ -370,7 +371,7 @@ static void kill_a_child(const char *what, const char *reason, int round)
     struct sweep s;
     sweep_start(&s, out);
     int run = kill_mid_run(&s, what, 300 + (int)(rand_r(&seed) % 2500));
-    int status = sweep_wait(&s, 60000);
+    int status = sweep_wait(&s, 120000);
     cr_assert(status == 0, "the sweep finishes the other runs and exits 0, got %d\n%s", status,
               s.text);
     char folder[400], runs[420];

@@ -1,7 +1,8 @@
 /* The sweep's arithmetic (harness/bench_plan.c) against hand-computed values,
  * without starting a process: the seed workload's bounds per config, the
- * closed-loop warmup rule, the open-loop rates and connections, and the list
- * of runs a suite plans. Seed: c = 1 ms of CPU and w = 10 ms of database wait
+ * closed-loop warmup rule, each run's window and when it is measured again,
+ * the open-loop rates and connections, and the list of runs a suite plans,
+ * repeats interleaved. Seed: c = 1 ms of CPU and w = 10 ms of database wait
  * per request; the server gets one CPU, as in the shipped suites. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -84,8 +85,9 @@ Test(plan, more_server_cpus_raise_only_the_cpu_cap)
 }
 
 /* A closed run warms up for the suite's warmup, or twice C / bound if that
- * is longer, but never past 12 s; other runs take the suite's warmup. */
-Test(plan, closed_warmup_is_twice_the_response_time_up_to_12_s)
+ * is longer, but never past the window cap (4 x the duration: 8 s for the
+ * defaults' 2 s) nor 12 s; other runs take the suite's warmup. */
+Test(plan, closed_warmup_is_twice_the_response_time_up_to_the_cap)
 {
     use(SEED, "pool:workers=1 async");
     struct {
@@ -96,23 +98,87 @@ Test(plan, closed_warmup_is_twice_the_response_time_up_to_12_s)
         {0, 8, 0.5},                   /* 0.176 s */
         {0, 64, 2.0 * 64 * 11 / 1000}, /* 1.408 s */
         {0, 256, 2.0 * 256 * 11 / 1000},
-        {0, 1024, 12},    /* 22.5 s, capped */
+        {0, 1024, 8},     /* 22.5 s, capped at 4 x 2 s */
         {1, 64, 0.5},     /* 2 x 64 / 1000 = 0.128 s */
         {1, 1024, 2.048}, /* 2 x 1024 / 1000 */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct bench__run r = {cases[i].engine, BENCH__CLOSED, cases[i].clients, 0};
+        struct bench__run r = {cases[i].engine, BENCH__CLOSED, cases[i].clients, 0, 1};
         expect_near(bench__warmup_s(&plan, &r), cases[i].want, suite.engines[r.engine].spec,
                     r.clients);
     }
+    /* a longer duration lifts the cap up to 12 s, and no further */
+    struct bench__run big = {0, BENCH__CLOSED, 1024, 0, 1};
+    suite.duration_ns = 2500000000ULL;
+    expect_near(bench__warmup_s(&plan, &big), 10, "cap 4 x 2.5 s", 1024);
+    suite.duration_ns = 10000000000ULL;
+    expect_near(bench__warmup_s(&plan, &big), 12, "cap 12 s", 1024);
     suite.warmup_ns = 0;
-    struct bench__run one = {1, BENCH__CLOSED, 1, 0};
+    struct bench__run one = {1, BENCH__CLOSED, 1, 0, 1};
     expect_near(bench__warmup_s(&plan, &one), 2 * 0.011, "no suite warmup", 1); /* C/X = 11 ms */
     suite.warmup_ns = 3000000000ULL;
-    struct bench__run open = {0, BENCH__OPEN, 0, 80};
-    struct bench__run timeline = {0, BENCH__TIMELINE, 1024, 272};
+    struct bench__run open = {0, BENCH__OPEN, 0, 80, 1};
+    struct bench__run timeline = {0, BENCH__TIMELINE, 1024, 272, 1};
     expect_near(bench__warmup_s(&plan, &open), 3, "open", 80);
     expect_near(bench__warmup_s(&plan, &timeline), 3, "timeline", 1024);
+}
+
+/* A window is the suite's duration, or ten predicted responses (C / bound
+ * in closed loop, one 11 ms service time in open loop) with a 25 % margin
+ * if that is longer, and never past 4 x the duration. */
+Test(plan, the_window_holds_ten_responses_up_to_four_durations)
+{
+    use(SEED, "pool:workers=1 async");
+    char err[BENCH_ERR_LEN];
+    cr_assert_eq(bench_suite_set(&suite, "duration", "1s", err, sizeof(err)), 0);
+    expect_near(bench__window_cap_s(&plan), 4, "cap", 1);
+    struct {
+        int engine, clients;
+        double response, window;
+    } cases[] = {
+        {0, 1, 0.011, 1},             /* 12.5 x 11 ms = 0.14 s: the duration */
+        {0, 16, 0.176, 12.5 * 0.176}, /* 2.2 s */
+        {0, 64, 0.704, 4},            /* 8.8 s, capped */
+        {1, 64, 0.064, 1},            /* 0.8 s */
+        {1, 128, 0.128, 1.6},
+        {1, 1024, 1.024, 4}, /* 12.8 s, capped */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct bench__run r = {cases[i].engine, BENCH__CLOSED, cases[i].clients, 0, 1};
+        expect_near(bench__response_s(&plan, &r), cases[i].response, "response", r.clients);
+        expect_near(bench__window_s(&plan, &r), cases[i].window, suite.engines[r.engine].spec,
+                    r.clients);
+    }
+    struct bench__run open = {0, BENCH__OPEN, 0, 80, 1};
+    expect_near(bench__response_s(&plan, &open), 0.011, "open response", 80);
+    expect_near(bench__window_s(&plan, &open), 1, "open window", 80);
+    /* a longer duration lifts the cap with it */
+    cr_assert_eq(bench_suite_set(&suite, "duration", "3s", err, sizeof(err)), 0);
+    struct bench__run slow = {0, BENCH__CLOSED, 64, 0, 1};
+    expect_near(bench__window_s(&plan, &slow), 8.8, "pool:workers=1 at 3 s", 64);
+}
+
+/* Measured again: an unsteady run over twice its window, a closed run short
+ * of its responses over ten measured responses (with the margin), within
+ * the cap; otherwise, or when the cap leaves nothing longer, not at all. */
+Test(plan, a_run_is_measured_again_only_where_longer_helps)
+{
+    use(SEED, "async");
+    char err[BENCH_ERR_LEN];
+    cr_assert_eq(bench_suite_set(&suite, "duration", "1s", err, sizeof(err)), 0);
+    struct bench__run closed = {0, BENCH__CLOSED, 64, 0, 1}, open = {0, BENCH__OPEN, 0, 500, 1};
+    struct bench__run timeline = {0, BENCH__TIMELINE, 8, 272, 1};
+    expect_near(bench__rerun_window_s(&plan, &closed, 1, 0, 0, 70), 0, "steady, long enough", 1);
+    expect_near(bench__rerun_window_s(&plan, &closed, 1, 1, 0, 70), 2, "unsteady", 1);
+    expect_near(bench__rerun_window_s(&plan, &open, 1, 1, 0, 15), 2, "unsteady open", 1);
+    expect_near(bench__rerun_window_s(&plan, &closed, 3, 1, 0, 70), 4, "unsteady, capped", 3);
+    expect_near(bench__rerun_window_s(&plan, &closed, 4, 1, 0, 70), 0, "at the cap", 4);
+    /* 200 ms responses want 12.5 x 0.2 = 2.5 s; 400 ms ones would want 5 s */
+    expect_near(bench__rerun_window_s(&plan, &closed, 1, 0, 1, 200), 2.5, "short", 1);
+    expect_near(bench__rerun_window_s(&plan, &closed, 1, 0, 1, 400), 4, "short, capped", 1);
+    expect_near(bench__rerun_window_s(&plan, &closed, 1, 1, 1, 100), 2, "both: the longer", 1);
+    expect_near(bench__rerun_window_s(&plan, &open, 1, 0, 1, 400), 0, "short open", 1);
+    expect_near(bench__rerun_window_s(&plan, &timeline, 1, 1, 1, 400), 0, "timeline", 1);
 }
 
 /* Auto rates are fractions of each config's ceiling; an open run's bound is
@@ -209,4 +275,74 @@ Test(plan, no_auto_rates_without_a_finite_bound)
     bench__plan_runs(&plan);
     cr_assert_eq(plan.nruns, 2);
     expect_near(bench__run_bound(&plan, &plan.runs[1]), 50, "open bound", 50);
+}
+
+/* With repeats, every config's points run once per repeat, each repeat
+ * taking the configs in the suite's order rotated by one more, and the
+ * timeline once, in the first. Within a repeat a config's points keep
+ * their order: closed, then open. */
+Test(plan, repeats_interleave_the_configs)
+{
+    use(SEED, "pool:workers=1 pool:workers=8 async");
+    char err[BENCH_ERR_LEN];
+    cr_assert_eq(bench_suite_set(&suite, "clients", "1 16", err, sizeof(err)), 0);
+    cr_assert_eq(bench_suite_set(&suite, "rates", "100", err, sizeof(err)), 0);
+    cr_assert_eq(bench_suite_set(&suite, "timeline", "4", err, sizeof(err)), 0);
+    cr_assert_eq(bench_suite_set(&suite, "repeats", "3", err, sizeof(err)), 0);
+    bench__plan_runs(&plan);
+    cr_assert_eq(plan.nruns, 3 * 3 * 3 + 3, "%d runs", plan.nruns);
+    static const int order[3][3] = {{0, 1, 2}, {1, 2, 0}, {2, 0, 1}};
+    int i = 0;
+    for (int k = 0; k < 3; k++) {
+        for (int c = 0; c < 3; c++) {
+            int points = k == 0 ? 4 : 3; /* the first repeat holds the timeline */
+            for (int j = 0; j < points; j++, i++) {
+                const struct bench__run *r = &plan.runs[i];
+                cr_expect_eq(r->engine, order[k][c], "run %d: config %d, want %d", i + 1, r->engine,
+                             order[k][c]);
+                cr_expect_eq(r->repeat, k + 1, "run %d: repeat %d", i + 1, r->repeat);
+                enum bench__kind want = j < 2    ? BENCH__CLOSED
+                                        : j == 2 ? BENCH__OPEN
+                                                 : BENCH__TIMELINE;
+                cr_expect_eq(r->kind, want, "run %d", i + 1);
+                if (j < 2)
+                    cr_expect_eq(r->clients, j ? 16 : 1);
+            }
+        }
+    }
+    /* every point ran once per repeat */
+    for (int e = 0; e < 3; e++) {
+        int seen[3] = {0}, timelines = 0;
+        for (int r = 0; r < plan.nruns; r++) {
+            if (plan.runs[r].engine != e)
+                continue;
+            if (plan.runs[r].kind == BENCH__TIMELINE)
+                timelines++;
+            else
+                seen[plan.runs[r].repeat - 1]++;
+        }
+        cr_expect(seen[0] == 3 && seen[1] == 3 && seen[2] == 3 && timelines == 1,
+                  "config %d: %d %d %d points, %d timelines", e, seen[0], seen[1], seen[2],
+                  timelines);
+    }
+}
+
+/* One repeat is the order a sweep always had: per config, in the suite's
+ * order, its points and its timeline. */
+Test(plan, one_repeat_keeps_the_suite_order)
+{
+    use(SEED, "pool:workers=1 async");
+    char err[BENCH_ERR_LEN];
+    cr_assert_eq(bench_suite_set(&suite, "clients", "1", err, sizeof(err)), 0);
+    cr_assert_eq(bench_suite_set(&suite, "rates", "none", err, sizeof(err)), 0);
+    bench__plan_runs(&plan);
+    cr_assert_eq(plan.nruns, 4);
+    static const int engines[] = {0, 0, 1, 1};
+    static const enum bench__kind kinds[] = {BENCH__CLOSED, BENCH__TIMELINE, BENCH__CLOSED,
+                                             BENCH__TIMELINE};
+    for (int i = 0; i < 4; i++) {
+        cr_expect_eq(plan.runs[i].engine, engines[i]);
+        cr_expect_eq(plan.runs[i].kind, kinds[i]);
+        cr_expect_eq(plan.runs[i].repeat, 1);
+    }
 }

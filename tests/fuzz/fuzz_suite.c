@@ -23,6 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (s.nengines < 0 || s.nengines > BENCH_MAX_ENGINES || s.nclients > BENCH_MAX_POINTS ||
         s.nrates > BENCH_MAX_POINTS || s.nfractions > BENCH_MAX_POINTS)
         abort();
+    if (s.repeats < 1 || s.repeats > BENCH_MAX_REPEATS)
+        abort(); /* the plan sizes its runs by this bound */
     for (int i = 0; i < s.nclients; i++)
         if (s.clients[i] < 1 || s.clients[i] > BENCH_MAX_CLIENTS)
             abort();
