@@ -17,19 +17,24 @@
 #define BENCH_SPEC_LEN    128
 #define BENCH_ERR_LEN     512
 
+enum bench_kind { BENCH_POOL, BENCH_ASYNC, BENCH_CORO };
+
 /* One engine configuration, parsed from `pool:workers=64,mode=connection`
  * (settings separated by ',' or ';'). */
 struct bench_engine {
     char spec[BENCH_SPEC_LEN]; /* the config's name in every output: as written, with
                                   ';' between settings (`pool:workers=0;mode=connection`) */
-    int async;                 /* 0 pool, 1 async */
+    enum bench_kind kind;      /* `overlap serve --engine` pool, async or coro */
     int workers;               /* pool: -1 leaves the server's default; 0 with mode
                                   connection means a thread per connection */
     int queue;                 /* pool; 0 leaves the server's default */
-    int connection_mode;
-    int loops;    /* async; 0 leaves the server's default */
-    int db_conns; /* async; 0 leaves the server's default */
+    char mode[12];             /* pool: request, connection, leader, or "" for the default */
+    int loops;                 /* async, coro; 0 leaves the server's default */
+    int db_conns;              /* async, coro; 0 leaves the server's default */
 };
+
+/* The name `overlap serve --engine` knows the config's engine by. */
+const char *bench_kind_name(enum bench_kind kind);
 
 /* What a sweep runs: a suite file, then flags over it. */
 struct bench_suite {

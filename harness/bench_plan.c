@@ -17,7 +17,7 @@ const char *bench__kind_name(enum bench__kind kind)
 double bench__config_bound(const struct bench__plan *p, const struct bench_engine *e,
                            double clients)
 {
-    double workers = e->async || e->workers <= 0 ? 0 : e->workers;
+    double workers = e->kind != BENCH_POOL || e->workers <= 0 ? 0 : e->workers;
     return wl_bound_rps(p->wl, clients, workers, p->ncores);
 }
 

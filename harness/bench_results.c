@@ -33,7 +33,7 @@ static const char runs_header[] =
     "p50_ms,p90_ms,p99_ms,p999_ms,max_ms,mean_ms,achieved_rps,mean_cpu_ms,mean_wait_ms,"
     "bound_rps,ceiling_rps,efficiency,cpu_user_s,cpu_sys_s,cpu_util,peak_rss_kib,threads,fds,"
     "vol_ctxsw_per_s,invol_ctxsw_per_s,repeat,attempts,window_s,littles_ratio,load_cpu_util,"
-    "cpu_per_request_us,ceiling_measured_rps,trend_pct,flags\n";
+    "cpu_per_request_us,ceiling_measured_rps,trend_pct,flags,workload_cpu_us,other_cpu_us\n";
 
 /* The load generator's columns, by name, in enum bench__load_field's order. */
 static const char *const load_fields[BENCH__NLOAD] = {
@@ -262,6 +262,7 @@ int bench__read_load(const char *path, struct bench__outcome *o)
         o->load_window_s = field_or_nan(&t, t.nrows - 1, "window_s");
         o->connections = field_or_nan(&t, t.nrows - 1, "connections");
         o->clients_answered = field_or_nan(&t, t.nrows - 1, "clients_answered");
+        o->workload_cpu_us = field_or_nan(&t, t.nrows - 1, "server_cpu_time_us");
     }
     csv_free(&t);
     o->throughput = atof(o->load[BENCH__THROUGHPUT]);
@@ -339,7 +340,13 @@ static void write_checks(const struct bench__sweep *sw, const struct bench__run 
     n += put_number(out + n, len - n, cpu_us > 0 ? sw->plan.ncores * 1e6 / cpu_us : NAN, 1);
     n += put_number(out + n, len - n, ok ? 100 * o->checks.trend.change : NAN, 2);
     bench__flag_words(ok ? o->flags : 0, words, sizeof(words));
-    snprintf(out + n, len - n, ",%s\n", words);
+    n += (size_t)snprintf(out + n, len - n, ",%s", words);
+    /* where the CPU went: the workload's own steps, and the rest (engine,
+     * kernel, interference), when the server reports its steps' CPU time */
+    double workload = ok && cpu_us > 0 ? o->workload_cpu_us : NAN;
+    n += put_number(out + n, len - n, workload, 3);
+    n += put_number(out + n, len - n, workload >= 0 ? cpu_us - workload : NAN, 3);
+    snprintf(out + n, len - n, "\n");
 }
 
 void bench__write_row(const struct bench__sweep *sw, int id, struct bench__outcome *o)

@@ -69,19 +69,20 @@ static int start_server(struct bench__sweep *sw, const struct bench_engine *en, 
     bench__args_init(&a);
     bench__arg(&a, sw->self);
     bench__arg(&a, "serve");
-    bench__flag(&a, "--engine", "%s", en->async ? "async" : "pool");
+    bool pool = en->kind == BENCH_POOL;
+    bench__flag(&a, "--engine", "%s", bench_kind_name(en->kind));
     bench__flag(&a, "--workload", "%s", sw->suite.workload);
     bench__flag(&a, "--db", "%s", sw->db_addr);
     bench__flag(&a, "--listen", "127.0.0.1:0");
-    if (!en->async && en->workers >= 0)
+    if (pool && en->workers >= 0)
         bench__flag(&a, "--workers", "%d", en->workers);
-    if (!en->async && en->queue > 0)
+    if (pool && en->queue > 0)
         bench__flag(&a, "--queue", "%d", en->queue);
-    if (!en->async && en->connection_mode)
-        bench__flag(&a, "--pool-mode", "connection");
-    if (en->async && en->loops > 0)
+    if (pool && en->mode[0])
+        bench__flag(&a, "--pool-mode", "%s", en->mode);
+    if (!pool && en->loops > 0)
         bench__flag(&a, "--loops", "%d", en->loops);
-    if (en->async && en->db_conns > 0)
+    if (!pool && en->db_conns > 0)
         bench__flag(&a, "--db-conns", "%d", en->db_conns);
     if (sw->suite.server_cpus[0])
         bench__flag(&a, "--cpus", "%s", sw->suite.server_cpus);
@@ -364,6 +365,7 @@ static void attempt(struct bench__sweep *sw, int id, double window_s, struct ben
                                  .load_window_s = NAN,
                                  .connections = NAN,
                                  .clients_answered = NAN,
+                                 .workload_cpu_us = NAN,
                                  .load_cpu_s = NAN,
                                  .attempts = 1};
     if (!config_alive(sw))

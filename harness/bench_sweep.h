@@ -44,6 +44,7 @@ struct bench__outcome {
     char load[BENCH__NLOAD][32]; /* as the generator wrote them; "" when absent */
     /* the generator's figures the checks read; NAN when it wrote none */
     double load_window_s, connections, clients_answered;
+    double workload_cpu_us; /* the server's cpu-time per request: its cpu steps' thread CPU */
     double cpu_user_s, cpu_sys_s, window_s; /* the server, over the sampled window */
     double load_cpu_s;                      /* the generator over the same window; NAN unsampled */
     long peak_rss_kib, threads, fds, vol_ctxsw, invol_ctxsw;

@@ -42,24 +42,30 @@ static int engine_key(struct bench_engine *e, const char *key, const char *value
     errno = 0;
     long v = strtol(value, &end, 10);
     int numeric = end != value && !*end && !errno && v >= 0 && v <= 100000;
-    if (!e->async && !strcmp(key, "mode") &&
-        (!strcmp(value, "request") || !strcmp(value, "connection"))) {
-        e->connection_mode = !strcmp(value, "connection");
-    } else if (!e->async && !strcmp(key, "workers") && numeric) {
+    bool pool = e->kind == BENCH_POOL;
+    if (pool && !strcmp(key, "mode") &&
+        (!strcmp(value, "request") || !strcmp(value, "connection") || !strcmp(value, "leader"))) {
+        snprintf(e->mode, sizeof(e->mode), "%s", value);
+    } else if (pool && !strcmp(key, "workers") && numeric) {
         e->workers = (int)v;
-    } else if (!e->async && !strcmp(key, "queue") && numeric && v > 0) {
+    } else if (pool && !strcmp(key, "queue") && numeric && v > 0) {
         e->queue = (int)v;
-    } else if (e->async && !strcmp(key, "loops") && numeric && v > 0 && v <= 1024) {
+    } else if (!pool && !strcmp(key, "loops") && numeric && v > 0 && v <= 1024) {
         e->loops = (int)v;
-    } else if (e->async && !strcmp(key, "db_conns") && numeric && v > 0 && v <= 1024) {
+    } else if (!pool && !strcmp(key, "db_conns") && numeric && v > 0 && v <= 1024) {
         e->db_conns = (int)v;
     } else {
         snprintf(err, errlen, "engine '%s': bad setting '%s=%s' (expected %s)", e->spec, key, value,
-                 e->async ? "loops=N or db_conns=N, 1 to 1024"
-                          : "workers=N, queue=N or mode=request|connection");
+                 pool ? "workers=N, queue=N or mode=request|connection|leader"
+                      : "loops=N or db_conns=N, 1 to 1024");
         return -1;
     }
     return 0;
+}
+
+const char *bench_kind_name(enum bench_kind kind)
+{
+    return kind == BENCH_ASYNC ? "async" : kind == BENCH_CORO ? "coro" : "pool";
 }
 
 int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size_t errlen)
@@ -68,8 +74,10 @@ int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size
     memset(e, 0, sizeof(*e));
     e->workers = -1;
     if (strlen(text) >= sizeof(e->spec) || strpbrk(text, " \t\"'\\")) {
-        snprintf(err, errlen,
-                 "bad engine '%.64s' (expected pool[:workers=N,...] or async[:loops=N])", text);
+        snprintf(
+            err, errlen,
+            "bad engine '%.64s' (expected pool[:workers=N,...], async[:loops=N] or coro[:loops=N])",
+            text);
         return -1;
     }
     /* the name in every output: settings joined by ';', so a CSV field never
@@ -82,9 +90,13 @@ int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size
     if (settings)
         *settings++ = '\0';
     if (!strcmp(buf, "async")) {
-        e->async = 1;
+        e->kind = BENCH_ASYNC;
+    } else if (!strcmp(buf, "coro")) {
+        e->kind = BENCH_CORO;
     } else if (strcmp(buf, "pool") != 0) {
-        snprintf(err, errlen, "bad engine '%s' (expected pool[:workers=N,...] or async[:loops=N])",
+        snprintf(err, errlen,
+                 "bad engine '%s' (expected pool[:workers=N,...], async[:loops=N] or "
+                 "coro[:loops=N])",
                  text);
         return -1;
     }
@@ -100,7 +112,7 @@ int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size
         if (engine_key(e, kv, eq + 1, err, errlen) < 0)
             return -1;
     }
-    if (!e->async && e->workers == 0 && !e->connection_mode) {
+    if (e->kind == BENCH_POOL && e->workers == 0 && strcmp(e->mode, "connection") != 0) {
         snprintf(err, errlen, "engine '%s': workers=0 needs mode=connection", text);
         return -1;
     }

@@ -87,24 +87,29 @@ Test(suite, engine_specs)
     struct bench_engine e;
     char err[BENCH_ERR_LEN];
     cr_assert_eq(bench_parse_engine("pool:workers=64", &e, err, sizeof(err)), 0, "%s", err);
-    cr_expect(!e.async && e.workers == 64 && !e.connection_mode && e.queue == 0);
+    cr_expect(e.kind == BENCH_POOL && e.workers == 64 && !e.mode[0] && e.queue == 0);
     cr_expect_str_eq(e.spec, "pool:workers=64");
     cr_assert_eq(bench_parse_engine("pool:workers=0,mode=connection", &e, err, sizeof(err)), 0);
-    cr_expect(e.workers == 0 && e.connection_mode);
+    cr_expect(e.workers == 0 && !strcmp(e.mode, "connection"));
     /* its name in CSV files holds no comma, and parses back to the same config */
     cr_expect_str_eq(e.spec, "pool:workers=0;mode=connection");
     struct bench_engine again;
     cr_assert_eq(bench_parse_engine(e.spec, &again, err, sizeof(err)), 0);
-    cr_expect(again.workers == 0 && again.connection_mode);
+    cr_expect(again.workers == 0 && !strcmp(again.mode, "connection"));
     cr_expect_str_eq(again.spec, e.spec);
     cr_assert_eq(bench_parse_engine("pool:queue=10,mode=request", &e, err, sizeof(err)), 0);
-    cr_expect(e.workers == -1 && e.queue == 10 && !e.connection_mode);
+    cr_expect(e.workers == -1 && e.queue == 10 && !strcmp(e.mode, "request"));
+    cr_assert_eq(bench_parse_engine("pool:mode=leader", &e, err, sizeof(err)), 0);
+    cr_expect_str_eq(e.mode, "leader");
     cr_assert_eq(bench_parse_engine("pool", &e, err, sizeof(err)), 0);
-    cr_expect(!e.async && e.workers == -1);
+    cr_expect(e.kind == BENCH_POOL && e.workers == -1);
     cr_assert_eq(bench_parse_engine("async", &e, err, sizeof(err)), 0);
-    cr_expect(e.async && e.loops == 0);
+    cr_expect(e.kind == BENCH_ASYNC && e.loops == 0);
     cr_assert_eq(bench_parse_engine("async:loops=1,db_conns=8", &e, err, sizeof(err)), 0);
-    cr_expect(e.async && e.loops == 1 && e.db_conns == 8);
+    cr_expect(e.kind == BENCH_ASYNC && e.loops == 1 && e.db_conns == 8);
+    cr_assert_eq(bench_parse_engine("coro:loops=2", &e, err, sizeof(err)), 0);
+    cr_expect(e.kind == BENCH_CORO && e.loops == 2);
+    cr_expect_str_eq(bench_kind_name(e.kind), "coro");
 }
 
 Test(suite, bad_engine_specs)
@@ -125,6 +130,9 @@ Test(suite, bad_engine_specs)
         {"async:workers=8", "bad setting"},
         {"async:loops=0", "bad setting"},
         {"async:loops=5000", "bad setting"},
+        {"coro:workers=8", "bad setting"},
+        {"coro:mode=leader", "bad setting"},
+        {"pool:workers=0,mode=leader", "needs mode=connection"},
         {"pool:queue=0", "bad setting"},
         {"pool:workers=8 async", "bad engine"},
         {"pool:workers='8'", "bad engine"},

@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < s.nengines; i++) {
         const struct bench_engine *e = &s.engines[i];
         if (!e->spec[0] || strpbrk(e->spec, " '\"\\") ||
-            (!e->async && e->workers == 0 && !e->connection_mode))
+            (e->kind == BENCH_POOL && e->workers == 0 && strcmp(e->mode, "connection") != 0))
             abort();
     }
     if (s.server_cpus[0] && proc_count_cpus(s.server_cpus) < 1)
