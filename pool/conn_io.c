@@ -72,20 +72,29 @@ void pool__conn_consume(struct pool__conn *c)
     c->head_len = 0;
 }
 
-/* Room to read into: a head may need up to HTTP_MAX_HEAD bytes, and the
- * parser answers 431 before the buffer can fill up at that size. */
+/* Room to read into. Unparsed bytes never fill POOL_IN_MAX: the parser
+ * decides (a head, or 414/431) by HTTP_MAX_HEAD bytes. A parsed head takes
+ * at most HTTP_MAX_HEAD, and its body is discarded as it comes, so room is
+ * left behind a head at its limit. The parsed head's method and path point
+ * into the buffer, so they move with it. */
 static int make_room(struct pool__conn *c)
 {
     if (c->in_len < c->in_cap)
         return 0;
-    size_t cap = c->in_cap * 2 > HTTP_MAX_HEAD ? HTTP_MAX_HEAD : c->in_cap * 2;
+    size_t cap = c->in_cap * 2 > POOL_IN_MAX ? POOL_IN_MAX : c->in_cap * 2;
     if (cap <= c->in_cap)
         return -ENOBUFS;
+    size_t method_at = c->head_len ? (size_t)(c->req.method - c->in) : 0;
+    size_t path_at = c->head_len ? (size_t)(c->req.path - c->in) : 0;
     char *p = realloc(c->in, cap);
     if (!p)
         return -ENOMEM;
     c->in = p;
     c->in_cap = cap;
+    if (c->head_len) {
+        c->req.method = p + method_at;
+        c->req.path = p + path_at;
+    }
     return 0;
 }
 

@@ -22,12 +22,16 @@
 #include "pool.h"
 #include "proc.h"
 
-#define POOL_IN_MIN            2048 /* first read buffer: most heads fit; grows to HTTP_MAX_HEAD */
+#define POOL_IN_MIN            2048 /* first read buffer: most heads fit; grows to POOL_IN_MAX */
 #define POOL_LINGER_NS         1000000000 /* after a close-bound response, wait this long for EOF */
 #define POOL_STACK_SIZE        (256 << 10)   /* worker stacks: a request needs a few KiB */
 #define POOL_BACKOFF_MIN_NS    10000000ULL   /* first database reconnect retry: 10 ms */
 #define POOL_BACKOFF_MAX_NS    1000000000ULL /* retries back off to once a second */
 #define POOL_SHUTDOWN_GRACE_NS 5000000000ULL /* in-flight requests get this beyond --db-timeout */
+/* The read buffer's limit: a head at its limit, and as much again behind it
+ * for its body and what follows, since a parsed head stays in the buffer
+ * while its body is read and dropped. */
+#define POOL_IN_MAX (2 * HTTP_MAX_HEAD)
 
 /* Where a connection stands, from its owner's point of view. */
 enum pool__conn_state {
