@@ -1,8 +1,9 @@
-/* A client connection's I/O, shared by both modes; whoever owns the
+/* A client connection's I/O, shared by every mode; whoever owns the
  * connection calls. The read side: the buffer a request head is parsed from,
- * the discarding of request bodies, the deadlines of a waiting connection.
- * The write side: a response written whole with a timeout (a worker may
- * block), or an error written in one attempt (a front end must not). */
+ * the discarding of request bodies (with the 100 Continue a client may wait
+ * for), the deadlines of a waiting connection. The write side: a response
+ * written whole with a timeout (a worker may block), or an error written in
+ * one attempt (a front end must not). */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -58,11 +59,14 @@ int pool__conn_advance(struct pool__conn *c, uint64_t now)
         if (r == HTTP_PARTIAL)
             return POOL_NEED_MORE;
         c->head_len = (size_t)r;
-        c->t_head = now;
         c->body_left = c->req.content_length;
+        c->continue_sent = false;
     }
     discard_body(c);
-    return c->body_left ? POOL_NEED_MORE : POOL_READY;
+    if (c->body_left)
+        return POOL_NEED_MORE;
+    c->t_head = now; /* the request is all in: its queue phase starts */
+    return POOL_READY;
 }
 
 void pool__conn_consume(struct pool__conn *c)
@@ -98,6 +102,31 @@ static int make_room(struct pool__conn *c)
     return 0;
 }
 
+/* Nothing more has arrived and a parsed head still waits for its body: a
+ * client that sent Expect: 100-continue may be waiting too, so it gets the
+ * interim response now, once per request (RFC 9110 10.1.1). A body that
+ * came along with its head is read before the socket runs dry, and gets
+ * none. One attempt, no lock: every response before it was written whole,
+ * so the socket has room for these few bytes unless its client stopped
+ * reading, and then the connection is given up. 0 or -EIO. The buffer is
+ * allocated here, not kept: a 100 is rare and precedes a body's upload. */
+static int continue_if_awaited(struct pool__conn *c)
+{
+    struct http_buf b;
+    ssize_t w = -1;
+    if (!c->head_len || !c->body_left || !c->req.expect_continue || c->continue_sent)
+        return 0;
+    http_buf_init(&b);
+    if (http_write_continue(&b) == 0) {
+        do
+            w = write(c->fd, b.data, b.len);
+        while (w < 0 && errno == EINTR);
+    }
+    c->continue_sent = w == (ssize_t)b.len;
+    http_buf_free(&b);
+    return c->continue_sent ? 0 : -EIO;
+}
+
 ssize_t pool__conn_read(struct pool__conn *c, const struct serve_config *cfg, uint64_t now)
 {
     int err = make_room(c);
@@ -108,8 +137,10 @@ ssize_t pool__conn_read(struct pool__conn *c, const struct serve_config *cfg, ui
     do
         n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
     while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EWOULDBLOCK)
+        return continue_if_awaited(c) < 0 ? -EIO : -EAGAIN;
     if (n < 0)
-        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        return -errno;
     c->in_len += n;
     if (n > 0 && was_waiting)
         c->deadline = now + cfg->header_timeout_ns; /* a request has begun */

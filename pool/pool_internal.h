@@ -49,8 +49,9 @@ struct pool__conn {
     size_t in_len, in_cap;
     size_t head_len;    /* 0 until the current head is parsed */
     uint64_t body_left; /* body bytes of the current request still to discard */
+    bool continue_sent; /* the current request's 100 Continue is written */
     struct http_request req;
-    uint64_t t_head;                /* when the current head became complete (ns) */
+    uint64_t t_head;                /* when the current request, head and body, was all in (ns) */
     uint64_t deadline;              /* idle, header or linger deadline (ns) */
     struct pool__conn *qnext;       /* queue or return list */
     struct pool__conn *prev, *next; /* the front end's list of connections it holds */
@@ -65,22 +66,25 @@ struct pool__conn {
 struct pool__conn *pool__conn_new(int fd);
 void pool__conn_free(struct pool__conn *c);
 /* Parses the head at in[0] if not yet done and discards body bytes that have
- * arrived: POOL_READY when the whole request is in, POOL_NEED_MORE, or -400,
- * -431, -501 (answer and close). */
+ * arrived: POOL_READY when the whole request (head and body) is in,
+ * POOL_NEED_MORE, or a negated status of http_parse_request (answer and
+ * close). A request is answered only after its body is gone. */
 int pool__conn_advance(struct pool__conn *c, uint64_t now);
 /* Drops the served request's head from the buffer, keeping pipelined bytes. */
 void pool__conn_consume(struct pool__conn *c);
 /* One non-blocking read into the buffer: bytes read (> 0), 0 at EOF, or -errno
- * (-EAGAIN when nothing is there). */
+ * (-EAGAIN when nothing is there). When nothing is there and a parsed head
+ * with Expect: 100-continue still waits for its body, it first writes the
+ * 100 Continue, once per request; a failure to write it is -EIO. */
 ssize_t pool__conn_read(struct pool__conn *c, const struct serve_config *cfg, uint64_t now);
 /* Sets the deadline of a connection about to wait: the header timeout if a
  * request has begun, else the idle timeout. */
 void pool__conn_arm(struct pool__conn *c, const struct serve_config *cfg, uint64_t now);
 /* Blocking write of all n bytes to a non-blocking socket, up to timeout_ns. */
 int pool__write_all(int fd, const char *p, size_t n, uint64_t timeout_ns);
-/* Writes an error response (400, 431 or 501 for a head that did not parse,
- * 503 when no worker is free) in one attempt, without blocking; 0 if all of
- * it was written. */
+/* Writes an error response (400, 414, 417, 431 or 501 for a head that did
+ * not parse, 503 when no worker is free) in one attempt, without blocking; 0
+ * if all of it was written. */
 int pool__write_error_now(struct http_buf *out, int fd, const struct http_request *req, int status,
                           const char *reason, bool keep_alive);
 
