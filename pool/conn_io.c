@@ -3,8 +3,10 @@
  * the discarding of request bodies (with the 100 Continue a client may wait
  * for), the deadlines of a waiting connection. The write side: a response
  * written whole with a timeout (a worker may block), or an error written in
- * one attempt (a front end must not). */
+ * one attempt (a front end must not). Last, the accept queue's sampling. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,4 +191,21 @@ int pool__write_error_now(struct http_buf *out, int fd, const struct http_reques
         r = write(fd, out->data, out->len);
     while (r < 0 && errno == EINTR);
     return r == (ssize_t)out->len ? 0 : -EAGAIN;
+}
+
+void pool__note_backlog(struct pool *p)
+{
+    /* On a listening socket TCP_INFO reports the accept queue: tcpi_unacked
+     * is its length now, tcpi_sacked its limit. Sampled as a front end
+     * wakes to accept, it is the queue at its longest before it is drained. */
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    if (getsockopt(p->listen_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+        return;
+    unsigned long peak = atomic_load_explicit(&p->backlog_peak, memory_order_relaxed);
+    atomic_store_explicit(&p->backlog_limit, ti.tcpi_sacked, memory_order_relaxed);
+    while (ti.tcpi_unacked > peak &&
+           !atomic_compare_exchange_weak_explicit(&p->backlog_peak, &peak, ti.tcpi_unacked,
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ; /* another front end thread raised it meanwhile: compare again */
 }

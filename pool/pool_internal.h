@@ -143,6 +143,10 @@ struct pool {
     pthread_cond_t live_cv;
     int live;
     atomic_ulong served, shed;
+    /* the longest accept queue seen at an accept wakeup, and the queue's
+     * limit: whether clients waited to get in, which served and shed cannot
+     * tell (pool__note_backlog) */
+    atomic_ulong backlog_peak, backlog_limit;
     /* workers that have made their first database connect: the server
      * announces itself only once all have, so a run's first requests do not
      * meet a pool still starting */
@@ -150,6 +154,11 @@ struct pool {
     pthread_cond_t ready_cv;
     int ready;
 };
+
+/* Samples the listening socket's accept queue into backlog_peak and
+ * backlog_limit (conn_io.c): every front end calls it once per accept
+ * wakeup, before accepting. */
+void pool__note_backlog(struct pool *p);
 
 void pool__worker_init(struct pool__worker *w, struct pool *p, int index);
 void pool__worker_free(struct pool__worker *w);

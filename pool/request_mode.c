@@ -218,6 +218,7 @@ static void take_in(struct front_end *fe, int fd)
 
 static void on_acceptable(struct front_end *fe)
 {
+    pool__note_backlog(fe->pool);
     for (;;) {
         int fd = accept4(fe->pool->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
