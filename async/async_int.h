@@ -104,7 +104,7 @@ static inline void async__timer_init(struct timer *t, timer_fn fire)
 enum conn_state {
     CONN_CLOSED,     /* not open: fresh from the free list, or closed and freed after the batch */
     CONN_READING,    /* waiting for (the rest of) a request head, or idle between requests */
-    CONN_DISCARDING, /* reading and dropping the request's body (Content-Length) */
+    CONN_DISCARDING, /* a head is parsed: dropping its body (Content-Length) before answering */
     CONN_RUNNING,    /* running the request's steps inline, up to the next query */
     CONN_WAITING_DB, /* parked: a query is out on a database connection */
     CONN_WRITING,    /* responses pending and the socket is full: EPOLLOUT is on */
@@ -131,9 +131,15 @@ struct conn {
     int fd;
     uint32_t events; /* what epoll watches now */
     struct loop *loop;
-    struct http_buf in;  /* a loop spare while holding bytes, else empty */
-    size_t in_start;     /* unparsed bytes are in.data[in_start, in.len) */
-    uint64_t discard;    /* body bytes still to drop */
+    struct http_buf in; /* a loop spare while holding bytes, else empty */
+    size_t in_start;    /* unparsed bytes are in.data[in_start, in.len) */
+    uint64_t discard;   /* body bytes still to drop; 0 but in DISCARDING (and WRITING from it) */
+    /* DISCARDING: the parsed head waiting for its body to go, its flags only
+     * (the body may overwrite the buffer it pointed into), and its route,
+     * decided while the path was still there */
+    struct http_request req;
+    int route;
+    bool continue_sent;  /* the head's 100 Continue is queued */
     struct http_buf out; /* responses; a loop spare while holding bytes */
     size_t out_start;    /* unwritten bytes are out.data[out_start, out.len) */
     struct job *job;     /* the request under way, or NULL */

@@ -1,8 +1,10 @@
 /* A connection's state machine. conn_drive is the one switch over enum
  * conn_state; conn_set_state is the one place a state changes. A complete
- * head starts a job (job.c) that runs inline until a query parks it; the
- * answer resumes the connection (async__conn_resume) after the batch of
- * events in which it came.
+ * head is routed at once, its body read and dropped (with a 100 Continue
+ * first if the client asked and has not sent it all), and only then answered
+ * or given a job (job.c) that runs inline until a query parks it; the answer
+ * resumes the connection (async__conn_resume) after the batch of events in
+ * which it came.
  *
  * Client sockets are edge-triggered (EPOLLET) and registered once: a
  * connection reads until the socket runs dry whenever it wants input (a short
@@ -37,12 +39,12 @@ static void conn_close(struct conn *c);
 #define TO(state) (1u << (state))
 static const unsigned conn_next_states[] = {
     [CONN_CLOSED] = TO(CONN_READING),
-    [CONN_READING] = TO(CONN_DISCARDING) | TO(CONN_RUNNING) | TO(CONN_WRITING) | TO(CONN_CLOSING) |
-                     TO(CONN_CLOSED),
-    [CONN_DISCARDING] = TO(CONN_READING) | TO(CONN_WRITING) | TO(CONN_CLOSED),
-    [CONN_RUNNING] = TO(CONN_WAITING_DB) | TO(CONN_DISCARDING) | TO(CONN_CLOSING) | TO(CONN_CLOSED),
+    [CONN_READING] = TO(CONN_DISCARDING) | TO(CONN_WRITING) | TO(CONN_CLOSING) | TO(CONN_CLOSED),
+    [CONN_DISCARDING] =
+        TO(CONN_RUNNING) | TO(CONN_READING) | TO(CONN_WRITING) | TO(CONN_CLOSING) | TO(CONN_CLOSED),
+    [CONN_RUNNING] = TO(CONN_WAITING_DB) | TO(CONN_READING) | TO(CONN_CLOSING) | TO(CONN_CLOSED),
     [CONN_WAITING_DB] = TO(CONN_RUNNING) | TO(CONN_CLOSED),
-    [CONN_WRITING] = TO(CONN_DISCARDING) | TO(CONN_CLOSED),
+    [CONN_WRITING] = TO(CONN_READING) | TO(CONN_DISCARDING) | TO(CONN_CLOSED),
     [CONN_CLOSING] = TO(CONN_LINGERING) | TO(CONN_CLOSED),
     [CONN_LINGERING] = TO(CONN_CLOSED),
 };
@@ -193,16 +195,29 @@ static int conn_answer(struct conn *c)
     return err;
 }
 
-/* A whole head is at in_start: answer it at once (plaintext, 404, 405) or
- * start its job. The state moves to RUNNING, DISCARDING or CLOSING. */
-static int conn_dispatch(struct conn *c, const struct http_request *req)
+/* A whole head is at in_start: route it while its path is in the buffer and
+ * keep what its answer needs, then drop its body (DISCARDING). */
+static void conn_take_head(struct conn *c, const struct http_request *req)
 {
-    const struct wl_workload *wl = c->loop->cfg->wl;
+    c->route = http_route(c->loop->cfg->wl, req);
+    c->req = *req;
+    c->req.method = c->req.path = NULL; /* the body may overwrite what they point at */
+    c->req.method_len = c->req.path_len = 0;
+    c->discard = req->content_length;
+    c->continue_sent = false;
+    conn_set_state(c, CONN_DISCARDING);
+}
+
+/* The request is all in, body dropped: answer it at once (plaintext, 404,
+ * 405) or start its job. The state moves to RUNNING, READING or CLOSING. */
+static int conn_dispatch(struct conn *c)
+{
+    const struct http_request *req = &c->req;
     bool keep_alive = req->keep_alive && !c->loop->stopping;
-    int route = http_route(wl, req);
+    int route = c->route;
     struct http_buf *out;
     int err = 0;
-    c->discard = req->content_length;
+    conn_disarm(c); /* the header timeout covered the head and the body */
     if (route >= 0) {
         c->job = async__job_start(c, req, route, proc_now_ns());
         if (c->job) {
@@ -218,13 +233,13 @@ static int conn_dispatch(struct conn *c, const struct http_request *req)
     else
         err = http_write_error(out, req, -route, route == -503 ? "server busy" : NULL, keep_alive);
     c->close_after = !keep_alive;
-    conn_set_state(c, keep_alive ? CONN_DISCARDING : CONN_CLOSING);
+    conn_set_state(c, keep_alive ? CONN_READING : CONN_CLOSING);
     return err;
 }
 
 /* Parses the next head in the buffer. Returns true when the state moved on
- * (a request started, or a bad head queued its error), false when more bytes
- * are needed. */
+ * (a head taken, or a bad head queued its error), false when more bytes are
+ * needed. */
 static bool conn_parse(struct conn *c)
 {
     struct http_request req;
@@ -234,14 +249,13 @@ static bool conn_parse(struct conn *c)
     int n = http_parse_request(c->in.data + c->in_start, avail, &req);
     if (n == HTTP_PARTIAL && avail < ASYNC_IN_BUF)
         return false;
-    conn_disarm(c);
     if (n > 0) {
         c->budget--;
         c->in_start += n;
-        if (conn_dispatch(c, &req) < 0)
-            conn_close(c);
+        conn_take_head(c, &req);
         return true;
     }
+    conn_disarm(c);
     struct http_buf *out;
     int status = n == HTTP_PARTIAL ? 431 : -n;
     c->in_start = c->in.len; /* framing is lost: nothing after it can be trusted */
@@ -262,6 +276,23 @@ static bool conn_discard(struct conn *c)
     c->in_start += drop;
     c->discard -= drop;
     return c->discard == 0;
+}
+
+/* Nothing more has arrived and the body is not all in: a client that sent
+ * Expect: 100-continue may be holding the body back until it is told to go
+ * on, so the interim response is queued, once per request (RFC 9110
+ * 10.1.1). A body that came with its head was read before the socket ran
+ * dry, and gets none. IO_OK: queued, written on the next pass; IO_RETRY:
+ * nothing to send, wait; IO_ERROR: out of memory. */
+static enum io_result conn_continue(struct conn *c)
+{
+    struct http_buf *out;
+    if (!c->req.expect_continue || c->continue_sent)
+        return IO_RETRY;
+    if (conn_out(c, &out) < 0 || http_write_continue(out) < 0)
+        return IO_ERROR;
+    c->continue_sent = true;
+    return IO_OK;
 }
 
 /* The connection wants input: first the responses earlier requests left
@@ -315,10 +346,15 @@ static void conn_drive(struct conn *c)
             return;
         case CONN_DISCARDING:
             if (conn_discard(c)) {
-                conn_set_state(c, CONN_READING);
+                if (conn_dispatch(c) < 0) {
+                    conn_close(c);
+                    return;
+                }
                 break;
             }
-            if ((r = conn_flush_and_read(c)) == IO_OK)
+            if ((r = conn_flush_and_read(c)) == IO_RETRY)
+                r = conn_continue(c);
+            if (r == IO_OK)
                 break;
             if (r == IO_ERROR)
                 conn_close(c);
@@ -326,7 +362,7 @@ static void conn_drive(struct conn *c)
         case CONN_RUNNING:
             if (async__job_run(c->job)) {
                 conn_set_state(c, CONN_WAITING_DB);
-                if (c->in_start == c->in.len && c->discard == 0) { /* nothing pipelined */
+                if (c->in_start == c->in.len) { /* nothing pipelined */
                     c->in_start = 0;
                     async__spare_give(&lp->in_spares, &c->in);
                 }
@@ -336,7 +372,7 @@ static void conn_drive(struct conn *c)
                 conn_close(c);
                 return;
             }
-            conn_set_state(c, c->close_after ? CONN_CLOSING : CONN_DISCARDING);
+            conn_set_state(c, c->close_after ? CONN_CLOSING : CONN_READING);
             break;
         case CONN_WAITING_DB:
             /* Responses to earlier pipelined requests leave now, not after
@@ -364,7 +400,8 @@ static void conn_drive(struct conn *c)
                 return;
             }
             if (c->state == CONN_WRITING) {
-                conn_set_state(c, CONN_DISCARDING); /* the body we may have been dropping */
+                /* back to the body it was dropping, or to the next head */
+                conn_set_state(c, c->discard ? CONN_DISCARDING : CONN_READING);
                 break;
             }
             if (lp->stopping) {

@@ -1,9 +1,12 @@
-/* A client connection's I/O, shared by both modes; whoever owns the
+/* A client connection's I/O, shared by every mode; whoever owns the
  * connection calls. The read side: the buffer a request head is parsed from,
- * the discarding of request bodies, the deadlines of a waiting connection.
- * The write side: a response written whole with a timeout (a worker may
- * block), or an error written in one attempt (a front end must not). */
+ * the discarding of request bodies (with the 100 Continue a client may wait
+ * for), the deadlines of a waiting connection. The write side: a response
+ * written whole with a timeout (a worker may block), or an error written in
+ * one attempt (a front end must not). Last, the accept queue's sampling. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,11 +61,14 @@ int pool__conn_advance(struct pool__conn *c, uint64_t now)
         if (r == HTTP_PARTIAL)
             return POOL_NEED_MORE;
         c->head_len = (size_t)r;
-        c->t_head = now;
         c->body_left = c->req.content_length;
+        c->continue_sent = false;
     }
     discard_body(c);
-    return c->body_left ? POOL_NEED_MORE : POOL_READY;
+    if (c->body_left)
+        return POOL_NEED_MORE;
+    c->t_head = now; /* the request is all in: its queue phase starts */
+    return POOL_READY;
 }
 
 void pool__conn_consume(struct pool__conn *c)
@@ -72,21 +78,55 @@ void pool__conn_consume(struct pool__conn *c)
     c->head_len = 0;
 }
 
-/* Room to read into: a head may need up to HTTP_MAX_HEAD bytes, and the
- * parser answers 431 before the buffer can fill up at that size. */
+/* Room to read into. Unparsed bytes never fill POOL_IN_MAX: the parser
+ * decides (a head, or 414/431) by HTTP_MAX_HEAD bytes. A parsed head takes
+ * at most HTTP_MAX_HEAD, and its body is discarded as it comes, so room is
+ * left behind a head at its limit. The parsed head's method and path point
+ * into the buffer, so they move with it. */
 static int make_room(struct pool__conn *c)
 {
     if (c->in_len < c->in_cap)
         return 0;
-    size_t cap = c->in_cap * 2 > HTTP_MAX_HEAD ? HTTP_MAX_HEAD : c->in_cap * 2;
+    size_t cap = c->in_cap * 2 > POOL_IN_MAX ? POOL_IN_MAX : c->in_cap * 2;
     if (cap <= c->in_cap)
         return -ENOBUFS;
+    size_t method_at = c->head_len ? (size_t)(c->req.method - c->in) : 0;
+    size_t path_at = c->head_len ? (size_t)(c->req.path - c->in) : 0;
     char *p = realloc(c->in, cap);
     if (!p)
         return -ENOMEM;
     c->in = p;
     c->in_cap = cap;
+    if (c->head_len) {
+        c->req.method = p + method_at;
+        c->req.path = p + path_at;
+    }
     return 0;
+}
+
+/* Nothing more has arrived and a parsed head still waits for its body: a
+ * client that sent Expect: 100-continue may be waiting too, so it gets the
+ * interim response now, once per request (RFC 9110 10.1.1). A body that
+ * came along with its head is read before the socket runs dry, and gets
+ * none. One attempt, no lock: every response before it was written whole,
+ * so the socket has room for these few bytes unless its client stopped
+ * reading, and then the connection is given up. 0 or -EIO. The buffer is
+ * allocated here, not kept: a 100 is rare and precedes a body's upload. */
+static int continue_if_awaited(struct pool__conn *c)
+{
+    struct http_buf b;
+    ssize_t w = -1;
+    if (!c->head_len || !c->body_left || !c->req.expect_continue || c->continue_sent)
+        return 0;
+    http_buf_init(&b);
+    if (http_write_continue(&b) == 0) {
+        do
+            w = write(c->fd, b.data, b.len);
+        while (w < 0 && errno == EINTR);
+    }
+    c->continue_sent = w == (ssize_t)b.len;
+    http_buf_free(&b);
+    return c->continue_sent ? 0 : -EIO;
 }
 
 ssize_t pool__conn_read(struct pool__conn *c, const struct serve_config *cfg, uint64_t now)
@@ -99,8 +139,10 @@ ssize_t pool__conn_read(struct pool__conn *c, const struct serve_config *cfg, ui
     do
         n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
     while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EWOULDBLOCK)
+        return continue_if_awaited(c) < 0 ? -EIO : -EAGAIN;
     if (n < 0)
-        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        return -errno;
     c->in_len += n;
     if (n > 0 && was_waiting)
         c->deadline = now + cfg->header_timeout_ns; /* a request has begun */
@@ -149,4 +191,21 @@ int pool__write_error_now(struct http_buf *out, int fd, const struct http_reques
         r = write(fd, out->data, out->len);
     while (r < 0 && errno == EINTR);
     return r == (ssize_t)out->len ? 0 : -EAGAIN;
+}
+
+void pool__note_backlog(struct pool *p)
+{
+    /* On a listening socket TCP_INFO reports the accept queue: tcpi_unacked
+     * is its length now, tcpi_sacked its limit. Sampled as a front end
+     * wakes to accept, it is the queue at its longest before it is drained. */
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    if (getsockopt(p->listen_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+        return;
+    unsigned long peak = atomic_load_explicit(&p->backlog_peak, memory_order_relaxed);
+    atomic_store_explicit(&p->backlog_limit, ti.tcpi_sacked, memory_order_relaxed);
+    while (ti.tcpi_unacked > peak &&
+           !atomic_compare_exchange_weak_explicit(&p->backlog_peak, &peak, ti.tcpi_unacked,
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ; /* another front end thread raised it meanwhile: compare again */
 }

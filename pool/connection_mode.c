@@ -167,6 +167,7 @@ static void refuse(struct pool *p, struct pool__conn *c, struct http_buf *out)
 static void accept_all(struct pool *p, struct http_buf *out)
 {
     int one = 1;
+    pool__note_backlog(p);
     for (;;) {
         int fd = accept4(p->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {

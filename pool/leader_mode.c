@@ -281,6 +281,7 @@ static void on_acceptable(struct pool__worker *w)
 {
     struct pool__leader *l = w->pool->leader;
     int listen_fd = w->pool->listen_fd;
+    pool__note_backlog(w->pool);
     for (int i = 0; i < ACCEPT_BATCH; i++) {
         int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {

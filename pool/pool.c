@@ -160,8 +160,12 @@ static void pool_teardown(struct pool *p, bool served, int leftover)
     for (int i = 0; i < p->nstarted; i++)
         pthread_join(p->workers[i].thread, NULL);
     if (served)
-        fprintf(stderr, "overlap serve: pool served %lu requests, shed %lu (no worker free)\n",
-                (unsigned long)atomic_load(&p->served), (unsigned long)atomic_load(&p->shed));
+        fprintf(stderr,
+                "overlap serve: pool served %lu requests, shed %lu (no worker free), "
+                "accept queue peak %lu of %lu\n",
+                (unsigned long)atomic_load(&p->served), (unsigned long)atomic_load(&p->shed),
+                (unsigned long)atomic_load(&p->backlog_peak),
+                (unsigned long)atomic_load(&p->backlog_limit));
     pool_free(p);
 }
 

@@ -23,7 +23,7 @@
 #include "pool.h"
 #include "proc.h"
 
-#define POOL_IN_MIN            2048 /* first read buffer: most heads fit; grows to HTTP_MAX_HEAD */
+#define POOL_IN_MIN            2048 /* first read buffer: most heads fit; grows to POOL_IN_MAX */
 #define POOL_LINGER_NS         1000000000 /* after a close-bound response, wait this long for EOF */
 #define POOL_STACK_SIZE        (256 << 10)   /* worker stacks: a request needs a few KiB */
 #define POOL_BACKOFF_MIN_NS    10000000ULL   /* first database reconnect retry: 10 ms */
@@ -31,6 +31,10 @@
 #define POOL_SHUTDOWN_GRACE_NS 5000000000ULL /* in-flight requests get this beyond --db-timeout */
 #define POOL_OUT_FLUSH_AT                                                                          \
     65536 /* pipelined responses batch up to this before a write, as async's */
+/* The read buffer's limit: a head at its limit, and as much again behind it
+ * for its body and what follows, since a parsed head stays in the buffer
+ * while its body is read and dropped. */
+#define POOL_IN_MAX (2 * HTTP_MAX_HEAD)
 
 /* Where a connection stands, from its owner's point of view. */
 enum pool__conn_state {
@@ -48,8 +52,9 @@ struct pool__conn {
     size_t in_len, in_cap;
     size_t head_len;    /* 0 until the current head is parsed */
     uint64_t body_left; /* body bytes of the current request still to discard */
+    bool continue_sent; /* the current request's 100 Continue is written */
     struct http_request req;
-    uint64_t t_head;                /* when the current head became complete (ns) */
+    uint64_t t_head;                /* when the current request, head and body, was all in (ns) */
     uint64_t deadline;              /* idle, header or linger deadline (ns) */
     struct pool__conn *qnext;       /* queue or return list */
     struct pool__conn *prev, *next; /* the front end's list of connections it holds, or (leader
@@ -70,22 +75,25 @@ struct pool__conn {
 struct pool__conn *pool__conn_new(int fd);
 void pool__conn_free(struct pool__conn *c);
 /* Parses the head at in[0] if not yet done and discards body bytes that have
- * arrived: POOL_READY when the whole request is in, POOL_NEED_MORE, or -400,
- * -431, -501 (answer and close). */
+ * arrived: POOL_READY when the whole request (head and body) is in,
+ * POOL_NEED_MORE, or a negated status of http_parse_request (answer and
+ * close). A request is answered only after its body is gone. */
 int pool__conn_advance(struct pool__conn *c, uint64_t now);
 /* Drops the served request's head from the buffer, keeping pipelined bytes. */
 void pool__conn_consume(struct pool__conn *c);
 /* One non-blocking read into the buffer: bytes read (> 0), 0 at EOF, or -errno
- * (-EAGAIN when nothing is there). */
+ * (-EAGAIN when nothing is there). When nothing is there and a parsed head
+ * with Expect: 100-continue still waits for its body, it first writes the
+ * 100 Continue, once per request; a failure to write it is -EIO. */
 ssize_t pool__conn_read(struct pool__conn *c, const struct serve_config *cfg, uint64_t now);
 /* Sets the deadline of a connection about to wait: the header timeout if a
  * request has begun, else the idle timeout. */
 void pool__conn_arm(struct pool__conn *c, const struct serve_config *cfg, uint64_t now);
 /* Blocking write of all n bytes to a non-blocking socket, up to timeout_ns. */
 int pool__write_all(int fd, const char *p, size_t n, uint64_t timeout_ns);
-/* Writes an error response (400, 431 or 501 for a head that did not parse,
- * 503 when no worker is free) in one attempt, without blocking; 0 if all of
- * it was written. */
+/* Writes an error response (400, 414, 417, 431 or 501 for a head that did
+ * not parse, 503 when no worker is free) in one attempt, without blocking; 0
+ * if all of it was written. */
 int pool__write_error_now(struct http_buf *out, int fd, const struct http_request *req, int status,
                           const char *reason, bool keep_alive);
 
@@ -148,6 +156,10 @@ struct pool {
     pthread_cond_t live_cv;
     int live;
     atomic_ulong served, shed;
+    /* the longest accept queue seen at an accept wakeup, and the queue's
+     * limit: whether clients waited to get in, which served and shed cannot
+     * tell (pool__note_backlog) */
+    atomic_ulong backlog_peak, backlog_limit;
     /* workers that have made their first database connect: the server
      * announces itself only once all have, so a run's first requests do not
      * meet a pool still starting */
@@ -155,6 +167,11 @@ struct pool {
     pthread_cond_t ready_cv;
     int ready;
 };
+
+/* Samples the listening socket's accept queue into backlog_peak and
+ * backlog_limit (conn_io.c): every front end calls it once per accept
+ * wakeup, before accepting. */
+void pool__note_backlog(struct pool *p);
 
 void pool__worker_init(struct pool__worker *w, struct pool *p, int index);
 void pool__worker_free(struct pool__worker *w);

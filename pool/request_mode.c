@@ -218,6 +218,7 @@ static void take_in(struct front_end *fe, int fd)
 
 static void on_acceptable(struct front_end *fe)
 {
+    pool__note_backlog(fe->pool);
     for (;;) {
         int fd = accept4(fe->pool->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
@@ -251,7 +252,13 @@ static void on_wake(struct front_end *fe)
         fe->nbusy--;
         if (c->state == POOL_CONN_IDLE) {
             pool__conn_arm(c, p->cfg, now);
-            rearm_idle(fe, c);
+            /* A pipelined head whose body is still to come: read what is
+             * there now, since a client waiting for 100 Continue sends
+             * nothing that would wake epoll. */
+            if (c->head_len)
+                on_readable(fe, c);
+            else
+                rearm_idle(fe, c);
         } else if (c->state == POOL_CONN_CLOSING)
             start_linger(fe, c, now);
         else

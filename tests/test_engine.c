@@ -642,3 +642,165 @@ Test(engine, idle_and_slow_heads_time_out)
     const char *extra[] = {"--idle-timeout", "300ms", "--header-timeout", "300ms", NULL};
     each_engine(check_timeouts, NULL, extra);
 }
+
+/* ---- request bodies: read whole before the answer, 100 Continue ---- */
+
+#define EXPECT_BODY 20000
+
+/* A head asking for 100 Continue before its EXPECT_BODY-byte body. */
+static const char expect_head[] = "GET /plaintext HTTP/1.1\r\nHost: t\r\n"
+                                  "Expect: 100-continue\r\nContent-Length: 20000\r\n\r\n";
+
+/* Fills buf with pipelined requests: a body the server took for requests
+ * would get answers of its own (404s), which the next read would meet. */
+static void fill_with_requests(char *buf, size_t n)
+{
+    static const char fake[] = "GET /nothing HTTP/1.1\r\n\r\n";
+    for (size_t i = 0; i < n; i++)
+        buf[i] = fake[i % (sizeof(fake) - 1)];
+}
+
+static void check_expect_continue(void)
+{
+    static char body[EXPECT_BODY], at_once[sizeof(expect_head) + EXPECT_BODY];
+    struct client *c = client_open();
+    struct response r;
+    fill_with_requests(body, sizeof(body));
+    /* a client that waits for the 100 before it sends the body */
+    send_str(c, expect_head);
+    CHECK(take_continue(c, 5000), "100 Continue while the body is held back", engine);
+    CHECK_EQ(c->len, 0, "no final response before the body", engine);
+    send_bytes(c, body, sizeof(body));
+    read_response(c, &r, false);
+    CHECK_EQ(r.status, 200, "the answer after the body", engine);
+    CHECK_STR(r.body, "Hello, World!", "the answer is the request's, not the body's");
+    CHECK_STR(get(c, "/items")->body, items_json(), "the next request on the connection");
+    /* the body sent in two parts: still one 100 */
+    send_str(c, expect_head);
+    CHECK(take_continue(c, 5000), "100 Continue for the second request", engine);
+    send_bytes(c, body, sizeof(body) / 2);
+    usleep(50000); /* the server runs dry with half the body in */
+    send_bytes(c, body + sizeof(body) / 2, sizeof(body) - sizeof(body) / 2);
+    CHECK(!take_continue(c, IO_TIMEOUT * 1000), "one 100 Continue per request", engine);
+    read_response(c, &r, false);
+    CHECK_EQ(r.status, 200, "the answer after a body in two parts", engine);
+    /* head and body in one write: the body is there before the server
+     * looks for it, so no 100 is sent */
+    memcpy(at_once, expect_head, sizeof(expect_head) - 1);
+    memcpy(at_once + sizeof(expect_head) - 1, body, sizeof(body));
+    send_bytes(c, at_once, sizeof(expect_head) - 1 + sizeof(body));
+    CHECK(!take_continue(c, IO_TIMEOUT * 1000), "no 100 when the body came with its head", engine);
+    read_response(c, &r, false);
+    CHECK_EQ(r.status, 200, "the answer to a head and body sent at once", engine);
+    CHECK_EQ(get(c, "/plaintext")->status, 200, "and the connection goes on", engine);
+    client_close(c);
+}
+
+Test(engine, expect_100_continue_then_the_body)
+{
+    each_engine(check_expect_continue, NULL, NULL);
+}
+
+#define BIG_BODY   2000000
+#define BODY_PIECE 65536
+
+/* A 2 MB body in pieces, then a request behind it: an upload as curl
+ * sends one, on a connection that goes on. */
+static void check_big_body(void)
+{
+    static char piece[BODY_PIECE];
+    char head[128];
+    struct client *c = client_open();
+    struct response r;
+    fill_with_requests(piece, sizeof(piece));
+    snprintf(head, sizeof(head), "GET /plaintext HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n",
+             BIG_BODY);
+    send_str(c, head);
+    for (size_t sent = 0, n; sent < BIG_BODY; sent += n) {
+        n = BIG_BODY - sent < sizeof(piece) ? BIG_BODY - sent : sizeof(piece);
+        send_bytes(c, piece, n);
+        if (sent / BODY_PIECE % 8 == 7)
+            usleep(1000); /* now and then the server finds the socket dry */
+    }
+    send_str(c, "GET /items HTTP/1.1\r\nHost: t\r\n\r\n");
+    read_response(c, &r, false);
+    CHECK_EQ(r.status, 200, "a request with a 2 MB body", engine);
+    CHECK_STR(r.body, "Hello, World!", "its answer");
+    read_response(c, &r, false);
+    CHECK_EQ(r.status, 200, "the request behind the body", engine);
+    CHECK_STR(r.body, items_json(), "the request behind the body is answered as itself");
+    client_close(c);
+}
+
+Test(engine, body_of_2_mb_then_a_second_request)
+{
+    each_engine(check_big_body, NULL, NULL);
+}
+
+/* A request head of exactly HTTP_MAX_HEAD (8192) bytes, then a 5-byte body:
+ * the largest head there is must leave room for a body. */
+static size_t head_at_limit(char *buf)
+{
+    static const char start[] =
+        "GET /plaintext HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nX-Pad: ";
+    size_t n = sizeof(start) - 1;
+    memcpy(buf, start, n);
+    memset(buf + n, 'p', 8192 - 4 - n);
+    memcpy(buf + 8192 - 4, "\r\n\r\n", 4);
+    return 8192;
+}
+
+static void check_head_at_limit(void)
+{
+    static char req[8192 + 64];
+    struct client *c = client_open();
+    struct response r;
+    size_t n = head_at_limit(req);
+    n += (size_t)sprintf(req + n, "helloGET /plaintext HTTP/1.1\r\n\r\n");
+    send_bytes(c, req, n); /* head, body and the next request at once */
+    read_response(c, &r, false);
+    CHECK_EQ(r.status, 200, "an 8,192-byte head with a body", engine);
+    read_response(c, &r, false);
+    CHECK_EQ(r.status, 200, "the request behind it", engine);
+    send_bytes(c, req, 8192); /* the head alone, then its body later */
+    usleep(50000);
+    send_str(c, "hello");
+    read_response(c, &r, false);
+    CHECK_EQ(r.status, 200, "an 8,192-byte head whose body comes later", engine);
+    CHECK_STR(r.body, "Hello, World!", "its answer");
+    client_close(c);
+}
+
+Test(engine, head_of_8192_bytes_with_a_body)
+{
+    each_engine(check_head_at_limit, NULL, NULL);
+}
+
+/* A body that stops short, or never starts, is covered by --header-timeout
+ * like its head: the connection is closed with no response. */
+static void check_short_body(void)
+{
+    struct client *c = client_open();
+    send_str(c, "GET /plaintext HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nonly this");
+    CHECK(closed_by_server(c), "a short body: closed at the timeout, unanswered", engine);
+    client_close(c);
+    c = client_open();
+    send_str(c, "GET /items HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n");
+    CHECK(closed_by_server(c), "a body that never comes: closed, unanswered", engine);
+    client_close(c);
+    c = client_open();
+    send_str(c, "GET /plaintext HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 100\r\n\r\n");
+    CHECK(take_continue(c, 5000), "100 Continue for a body held back", engine);
+    send_str(c, "then only part of it");
+    CHECK(closed_by_server(c), "after the 100 a short body is closed, unanswered", engine);
+    client_close(c);
+    c = client_open();
+    CHECK_EQ(get(c, "/plaintext")->status, 200, "the server goes on", engine);
+    client_close(c);
+}
+
+Test(engine, short_body_is_closed_at_the_header_timeout)
+{
+    const char *extra[] = {"--header-timeout", "300ms", NULL};
+    each_engine(check_short_body, NULL, extra);
+}

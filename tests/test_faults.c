@@ -320,8 +320,11 @@ static void random_bytes(unsigned seed)
         sent += (size_t)w;
     }
     struct response r;
+    /* every status the parser refuses a head with, and 405 for a method it
+     * parsed but the server does not serve */
     if (try_read_response(c, &r, false))
-        CHECK(r.status == 400 || r.status == 431 || r.status == 501 || r.status == 405,
+        CHECK(r.status == 400 || r.status == 405 || r.status == 414 || r.status == 417 ||
+                  r.status == 431 || r.status == 501,
               "random bytes get an error status, not %d", engine, r.status);
     CHECK(ends_eventually(c), "and the connection ends", engine);
     client_close(c);

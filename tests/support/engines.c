@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -308,6 +309,21 @@ struct response *get(struct client *c, const char *path)
     send_str(c, req);
     read_response(c, &r, false);
     return &r;
+}
+
+bool take_continue(struct client *c, int ms)
+{
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+    size_t n = sizeof(CONTINUE_100) - 1;
+    while (!memmem(c->buf, c->len, "\r\n\r\n", 4)) {
+        if (poll(&pfd, 1, ms) != 1 || read_more(c) <= 0)
+            return false; /* ms bounds each wait: the server sends its head in one write */
+    }
+    if (c->len < n || memcmp(c->buf, CONTINUE_100, n))
+        return false;
+    memmove(c->buf, c->buf + n, c->len - n);
+    c->len -= n;
+    return true;
 }
 
 bool ends_eventually(struct client *c)

@@ -117,4 +117,12 @@ struct response *get(struct client *c, const char *path);
 /* Reads until the server closes: true at EOF or reset, false on a timeout. */
 bool ends_eventually(struct client *c);
 
+/* The interim response a server sends to Expect: 100-continue. */
+#define CONTINUE_100 "HTTP/1.1 100 Continue\r\n\r\n"
+
+/* Waits up to ms for a whole response head at the front of what the server
+ * sent. True if it is exactly CONTINUE_100, which is then taken off; false,
+ * taking nothing, for any other head or when none came in time. */
+bool take_continue(struct client *c, int ms);
+
 #endif
