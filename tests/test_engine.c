@@ -348,20 +348,25 @@ static void check_timing(void)
         CHECK_EQ(r->status, 200, "GET /two", engine);
         CHECK(header(r, "Server-Timing", val, sizeof(val)), "Server-Timing present", engine);
         int n = parse_timing(val, names, dur, 8);
-        CHECK_EQ(n, 5, "five phases in '%s'", engine, val);
-        const char *want[] = {"queue", "db", "cpu", "db", "db"};
-        const double floor_ms[] = {0, 3.0, 0, 2.0, 2.0}; /* the fixed latencies */
-        for (int k = 0; k < 5; k++) {
+        CHECK_EQ(n, 6, "five phases and the cpu-time in '%s'", engine, val);
+        const char *want[] = {"queue", "db", "cpu", "db", "db", "cpu-time"};
+        const double floor_ms[] = {0, 3.0, 0, 2.0, 2.0, 0}; /* the fixed latencies */
+        for (int k = 0; k < 6; k++) {
             CHECK_STR(names[k], want[k], "phase names in step order");
             CHECK(dur[k] >= floor_ms[k], "phase %d took %.3f ms, at least %.1f", engine, k, dur[k],
                   floor_ms[k]);
             CHECK(dur[k] < 10000, "phase %d took %.3f ms", engine, k, dur[k]);
         }
+        /* the thread's CPU in the cpu step is part of that step's wall time */
+        CHECK(dur[5] <= dur[2] + 0.002, "cpu-time %.3f ms within the cpu phase's %.3f ms", engine,
+              dur[5], dur[2]);
     }
     struct response *r = get(c, "/items");
     CHECK(header(r, "Server-Timing", val, sizeof(val)), "Server-Timing on /items", engine);
-    CHECK_EQ(parse_timing(val, names, dur, 8), 4, "queue, cpu, db, cpu: %s", engine, val);
+    CHECK_EQ(parse_timing(val, names, dur, 8), 5, "queue, cpu, db, cpu, cpu-time: %s", engine, val);
     CHECK(dur[2] >= 2.0, "db phase %.3f ms is at least the fixed 2 ms", engine, dur[2]);
+    CHECK(dur[4] <= dur[1] + dur[3] + 0.002, "cpu-time %.3f ms within its two cpu phases", engine,
+          dur[4]);
     client_close(c);
 }
 
