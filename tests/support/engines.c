@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#define DEFAULT_ENGINES "pool,pool-connection,async"
+#define DEFAULT_ENGINES "pool,pool-connection,async,coro"
 
 char suite_dir[256];
 struct child db, srv;
@@ -75,9 +75,9 @@ static int engine_args(const char *name, const char **argv)
 {
     int n = 0;
     argv[n++] = "--engine";
-    if (!strcmp(name, "async")) {
+    if (!strcmp(name, "async") || !strcmp(name, "coro")) {
         /* two loops even on one CPU: the multi-loop path, and TSan over it */
-        argv[n++] = "async";
+        argv[n++] = name;
         argv[n++] = "--loops";
         argv[n++] = "2";
         return n;
@@ -92,7 +92,7 @@ static int engine_args(const char *name, const char **argv)
         argv[n++] = "0";
     } else if (strcmp(name, "pool") && strcmp(name, "pool-connection")) {
         cr_assert_fail("unknown engine '%s' in OVERLAP_ENGINES (expected pool, "
-                       "pool-connection, pool-threads or async)",
+                       "pool-connection, pool-threads, async or coro)",
                        name);
     }
     return n;
