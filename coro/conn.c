@@ -259,11 +259,14 @@ static bool conn_reading(struct conn *c)
             conn_set_state(c, c->state == CONN_CLOSED ? CONN_CLOSED : CONN_CLOSING);
             return true;
         }
-        if (r > 0 && coro__start(c->loop, c, &h) == 0) {
-            conn_set_state(c, CONN_RUNNING);
-            return false;
-        }
         if (r > 0) {
+            /* RUNNING before the coroutine starts: it may be done with the
+             * connection, or have closed it, by the time coro__start returns,
+             * so c is not looked at again here. */
+            conn_set_state(c, CONN_RUNNING);
+            if (coro__start(c->loop, c, &h) == 0)
+                return false;
+            conn_set_state(c, CONN_READING);
             answer_busy(c, &h);
             return true;
         }

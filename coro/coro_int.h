@@ -309,7 +309,9 @@ enum io_result coro__conn_flush(struct conn *c);
 void coro__conn_release(struct conn *c);
 
 /* sched.c: coroutines, their stacks and their turns */
-/* Takes a free coroutine for c's head h and runs it until it first yields. */
+/* Takes a free coroutine for c's head h and runs it until it first yields
+ * (or queues it for the next turn when c used up its budget). c must be
+ * RUNNING already. 0, or -ENOMEM when no stack could be had. */
 int coro__start(struct loop *lp, struct conn *c, const struct coro__head *h);
 void coro__resume(struct loop *lp, struct coro *co);
 /* From a coroutine: back to the loop until someone resumes it. */
