@@ -255,8 +255,9 @@ static bool conn_reading(struct conn *c)
     }
     if (drop_body(c)) {
         int r = coro__conn_take_head(c, &h);
-        if (r < 0) {
-            conn_set_state(c, c->state == CONN_CLOSED ? CONN_CLOSED : CONN_CLOSING);
+        if (r < 0) { /* a bad head: its error goes out, then the close */
+            if (c->state != CONN_CLOSED)
+                conn_set_state(c, CONN_CLOSING);
             return true;
         }
         if (r > 0) {

@@ -2,12 +2,13 @@
  * connection's requests at a time (coro__serve) and, between connections,
  * waits on its loop's free list with its stack kept warm. Every switch is
  * between the loop and one coroutine, never from one coroutine to another,
- * so what runs next is decided in one place: the loop's ready lists.
+ * so what runs next is decided by the loop alone.
  *
- * A coroutine is resumed from three places only: the ready list (a new
- * request, a timeout, a database connection lost), the later list (its
- * budget ran out last turn), and a database answer, which resumes it just
- * long enough to take the rows out of the decoder (see dbc.c). */
+ * A coroutine is resumed from four places only: coro__start (a whole head,
+ * at once), the ready list (a timeout, a lost database connection, the rest
+ * of a request after its answer), the later list (its connection used up
+ * its budget last turn), and a database answer, which resumes it just long
+ * enough to take the rows out of the decoder (see dbc.c). */
 #include <errno.h>
 #include <stdlib.h>
 
