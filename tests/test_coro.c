@@ -652,7 +652,7 @@ Test(coro, never_reading_client_costs_one_connection_and_is_reclaimed)
     int fd = dial(4096);
     char burst[64 * 32];
     size_t len = 0;
-    for (int i = 0; i < 64; i++) /* 64 answers of ~250 KB: more than any socket holds */
+    for (int i = 0; i < 64; i++) /* 64 answers of ~120 KB: more than any socket holds */
         len += (size_t)sprintf(burst + len, "GET /big HTTP/1.1\r\n\r\n");
     send_all(fd, burst, len);
     usleep(200000);
