@@ -9,6 +9,7 @@
 #include "load.h"
 #include "plot.h"
 #include "async.h"
+#include "coro.h"
 #include "pool.h"
 #include "proc.h"
 #include "serve.h"
@@ -36,7 +37,11 @@ static int serve_main(int argc, char **argv)
         serve_config_free(&cfg);
         return 1;
     }
-    status = cfg.engine == SERVE_POOL ? pool_run(&cfg) : async_run(&cfg);
+    switch (cfg.engine) {
+    case SERVE_POOL: status = pool_run(&cfg); break;
+    case SERVE_ASYNC: status = async_run(&cfg); break;
+    case SERVE_CORO: status = coro_run(&cfg); break;
+    }
     serve_config_free(&cfg);
     return status;
 }
@@ -48,7 +53,8 @@ static const struct command commands[] = {
     {"load", "--target HOST:PORT", "drive one load run against an HTTP server", load_main},
     {"plot", "DIR", "draw the charts and report.html of a results folder", plot_main},
     {"compare", "OLD NEW | DIR A B", "what changed between two folders or configs", compare_main},
-    {"serve", "--engine pool|async ...", "run a server: engine 1 (pool) or 2 (async)", serve_main},
+    {"serve", "--engine ENGINE ...", "run a server: pool, async or coro (engines 1 to 3)",
+     serve_main},
     {"help", "", "list the subcommands", help_main},
 };
 

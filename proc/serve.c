@@ -9,8 +9,8 @@
 #include "proc.h"
 
 static const char usage_text[] =
-    "usage: overlap serve --engine pool|async --workload FILE --db ADDR [flags]\n"
-    "  --engine pool|async     the architecture (required)\n"
+    "usage: overlap serve --engine pool|async|coro --workload FILE --db ADDR [flags]\n"
+    "  --engine pool|async|coro  the architecture (required)\n"
     "  --workload FILE         the workload to serve (required)\n"
     "  --db ADDR               the database: unix:/PATH or tcp:HOST:PORT (required)\n"
     "  --listen HOST:PORT      where to accept HTTP (default " SERVE_DEFAULT_LISTEN
@@ -27,9 +27,12 @@ static const char usage_text[] =
     "                          leader mode has no queue: the excess waits in the kernel)\n"
     "  --pool-mode leader|request|connection   who waits for a request (default leader):\n"
     "                          the workers in turn, a front end, or a worker per connection\n"
-    "async engine:\n"
+    "async and coro engines:\n"
     "  --loops L               event loops, one thread each (default: one per CPU)\n"
-    "  --db-conns M            database connections per loop (default 4)\n";
+    "  --db-conns M            database connections per loop (default 4)\n"
+    "coro engine:\n"
+    "  --stack SIZE            each coroutine's stack, e.g. 64k or 1m (default 64k;\n"
+    "                          16k to 64m, plus a guard page)\n";
 
 static int usage_error(int *status, const char *fmt, const char *arg)
 {
@@ -38,6 +41,30 @@ static int usage_error(int *status, const char *fmt, const char *arg)
     fprintf(stderr, "\n%s", usage_text);
     *status = 2;
     return -1;
+}
+
+/* A size: digits with an optional k or m suffix (KiB, MiB), between min and
+ * max. 0, or -1 for anything else. */
+static int parse_size(const char *text, size_t min, size_t max, size_t *out)
+{
+    uint64_t v = 0;
+    const char *p = text;
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > max) /* already too big: stop before it can overflow */
+            return -1;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    int shift = *p == 'k' || *p == 'K' ? 10 : *p == 'm' || *p == 'M' ? 20 : 0;
+    if (shift) {
+        v <<= shift;
+        p++;
+    }
+    if (*p || v < min || v > max)
+        return -1;
+    *out = (size_t)v;
+    return 0;
 }
 
 static int parse_timeout(const char *flag, const char *value, uint64_t *ns, int *status)
@@ -55,8 +82,10 @@ static int parse_flag(struct serve_config *cfg, const char *flag, const char *v,
             cfg->engine = SERVE_POOL;
         else if (!strcmp(v, "async"))
             cfg->engine = SERVE_ASYNC;
+        else if (!strcmp(v, "coro"))
+            cfg->engine = SERVE_CORO;
         else
-            return usage_error(status, "unknown engine '%s' (expected pool or async)", v);
+            return usage_error(status, "unknown engine '%s' (expected pool, async or coro)", v);
     } else if (!strcmp(flag, "--workload")) {
         cfg->workload_path = v;
     } else if (!strcmp(flag, "--db")) {
@@ -99,6 +128,9 @@ static int parse_flag(struct serve_config *cfg, const char *flag, const char *v,
     } else if (!strcmp(flag, "--db-conns")) {
         if (wl_count_parse(v, 1, 1024, &cfg->db_conns) < 0)
             return usage_error(status, "bad --db-conns '%s' (expected 1 to 1024)", v);
+    } else if (!strcmp(flag, "--stack")) {
+        if (parse_size(v, SERVE_MIN_STACK, SERVE_MAX_STACK, &cfg->stack_size) < 0)
+            return usage_error(status, "bad --stack '%s' (expected 16k to 64m, e.g. 64k or 1m)", v);
     } else {
         return usage_error(status, "unknown flag '%s'", flag);
     }
@@ -117,6 +149,7 @@ static void set_defaults(struct serve_config *cfg)
     cfg->queue = SERVE_DEFAULT_QUEUE;
     cfg->mode = SERVE_MODE_LEADER; /* the cheapest per request: pool/README.md */
     cfg->db_conns = SERVE_DEFAULT_DB_CONNS;
+    cfg->stack_size = SERVE_DEFAULT_STACK;
 }
 
 static int check_required(struct serve_config *cfg, int *status)

@@ -13,9 +13,15 @@
 #define SERVE_DEFAULT_LISTEN   "127.0.0.1:8080"
 #define SERVE_DEFAULT_WORKERS  64   /* pool: enough to overlap ~60 waits per core */
 #define SERVE_DEFAULT_QUEUE    1024 /* pool: requests waiting for a worker before 503 */
-#define SERVE_DEFAULT_DB_CONNS 4    /* async: database connections per loop */
+#define SERVE_DEFAULT_DB_CONNS 4    /* async, coro: database connections per loop */
 
-enum serve_engine { SERVE_POOL, SERVE_ASYNC };
+/* coro: each coroutine's stack. A request uses a few KiB of it (coro/README.md);
+ * pages it never touches cost address space, not memory. */
+#define SERVE_DEFAULT_STACK (64 * 1024)
+#define SERVE_MIN_STACK     (16 * 1024)
+#define SERVE_MAX_STACK     (64 * 1024 * 1024)
+
+enum serve_engine { SERVE_POOL, SERVE_ASYNC, SERVE_CORO };
 
 enum serve_pool_mode {
     SERVE_MODE_REQUEST,    /* idle connections wait in a poller; workers take requests */
@@ -38,9 +44,11 @@ struct serve_config {
     int workers; /* 0 with mode connection: one thread per connection */
     int queue;
     enum serve_pool_mode mode;
-    /* async */
+    /* async and coro */
     int loops;
     int db_conns;
+    /* coro */
+    size_t stack_size; /* bytes of each coroutine's stack, above its guard page */
 };
 
 /* Parses `overlap serve` flags (argv[0] is "serve"), loads the workload and

@@ -1,5 +1,5 @@
 /* The engine suite: every test runs against each engine named in
- * OVERLAP_ENGINES (default "pool,pool-connection,pool-leader,async"), each
+ * OVERLAP_ENGINES (default "pool,pool-connection,pool-leader,async,coro"), each
  * time with a real `overlap db` and `overlap serve` on private addresses, and
  * checks what a client sees over HTTP. The same file, unchanged, tests both engines. */
 #define _GNU_SOURCE

@@ -1,5 +1,5 @@
 /* Reliability, per engine (OVERLAP_ENGINES, default
- * pool,pool-connection,pool-leader,async):
+ * pool,pool-connection,pool-leader,async,coro):
  * database faults injected by `overlap db` (failures, stalls, dropped
  * connections, a database that refuses), hostile clients (slowloris, clients
  * that never read, half-closed sockets, random bytes, 10,000 headers, 1,000

@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#define DEFAULT_ENGINES "pool,pool-connection,pool-leader,async"
+#define DEFAULT_ENGINES "pool,pool-connection,pool-leader,async,coro"
 
 char suite_dir[256];
 struct child db, srv;
@@ -78,9 +78,9 @@ static int engine_args(const char *name, const char **argv)
 {
     int n = 0;
     argv[n++] = "--engine";
-    if (!strcmp(name, "async")) {
+    if (!strcmp(name, "async") || !strcmp(name, "coro")) {
         /* two loops even on one CPU: the multi-loop path, and TSan over it */
-        argv[n++] = "async";
+        argv[n++] = name;
         argv[n++] = "--loops";
         argv[n++] = "2";
         return n;
@@ -95,7 +95,7 @@ static int engine_args(const char *name, const char **argv)
         argv[n++] = "connection";
     } else {
         cr_assert_fail("unknown engine '%s' in OVERLAP_ENGINES (expected pool, "
-                       "pool-connection, pool-leader, pool-threads or async)",
+                       "pool-connection, pool-leader, pool-threads, async or coro)",
                        name);
     }
     if (!strcmp(name, "pool-threads")) {

@@ -54,7 +54,7 @@ void start_server(const char *db_addr, const char *const *extra);
 void stop_server(void);
 
 /* The engines of OVERLAP_ENGINES (default
- * pool,pool-connection,pool-leader,async) that the suite runs, one per call:
+ * pool,pool-connection,pool-leader,async,coro) that the suite runs, one per call:
  * sets engine and returns true, false after the last. Starts from a zeroed
  * list. */
 struct engine_list {
