@@ -170,16 +170,16 @@ Test(suite, shipped_suites_load)
 /* What `make bench` sweeps: the pool at three sizes, thread per connection
  * and async, closed and open loop, three times, and the timeline, on the
  * lecture's workload. */
-Test(suite, default_suite_sweeps_five_configs_three_times_on_seed)
+Test(suite, default_suite_sweeps_six_configs_three_times_on_seed)
 {
     char err[BENCH_ERR_LEN];
     struct bench_suite s;
     bench_suite_defaults(&s);
     cr_assert_eq(bench_suite_load(SUITES "/default.ini", &s, err, sizeof(err)), 0, "%s", err);
     const char *want[] = {"pool:workers=1", "pool:workers=8", "pool:workers=64",
-                          "pool:workers=0;mode=connection", "async"};
-    cr_assert_eq(s.nengines, 5);
-    for (int i = 0; i < 5; i++)
+                          "pool:workers=0;mode=connection", "async", "coro"};
+    cr_assert_eq(s.nengines, 6);
+    for (int i = 0; i < 6; i++)
         cr_expect_str_eq(s.engines[i].spec, want[i]);
     cr_expect(s.nclients > 0 && s.auto_rates && s.nfractions > 0 && s.timeline == 8);
     cr_expect_eq(s.repeats, 3);
