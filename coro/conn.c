@@ -1,7 +1,8 @@
 /* The loop's side of a connection: reading until a head is whole, writing
  * what the coroutines queued, the timeouts, lingering and closing. The
  * request itself runs in a coroutine (request.c); this file hands it the
- * head and takes the connection back when it lets go. conn_drive is the one
+ * head once the body is read and dropped (after a 100 Continue if the client
+ * waits for one), and takes the connection back when it lets go. conn_drive is the one
  * switch over enum conn_state, conn_set_state the one place a state changes.
  *
  * Client sockets are edge-triggered (EPOLLET) and registered once: a
@@ -175,28 +176,48 @@ static void bad_head(struct conn *c, int status)
         coro__conn_close(c);
 }
 
-int coro__conn_take_head(struct conn *c, struct coro__head *h)
+/* Parses the next head into c->head and sets its body to be dropped: 1
+ * when a head was taken, 0 when more bytes are needed, -1 when it was bad. */
+static int parse_head(struct conn *c)
 {
+    struct coro__head *h = &c->head;
     size_t avail = c->in.len - c->in_start;
     if (avail == 0)
         return 0;
     int n = http_parse_request(c->in.data + c->in_start, avail, &h->req);
     if (n == HTTP_PARTIAL && avail < CORO_IN_BUF)
         return 0;
-    conn_disarm(c);
     if (n <= 0) {
+        conn_disarm(c);
         bad_head(c, n == HTTP_PARTIAL ? 431 : -n);
         return -1;
     }
     h->route = http_route(c->loop->cfg->wl, &h->req);
-    h->t_head = h->route >= 0 ? proc_now_ns() : 0; /* only a workload's request reports it */
     /* The response needs only the version and HEAD-ness: with no pointers
-     * into the input kept, the buffer can go back while the request runs. */
+     * into the input kept, the body may overwrite the head, and the buffer
+     * can go back while the request runs. */
     h->req.method = h->req.path = NULL;
     h->req.method_len = h->req.path_len = 0;
     c->in_start += (size_t)n;
     c->discard = h->req.content_length;
-    drop_body(c);
+    c->continue_sent = false;
+    return 1;
+}
+
+int coro__conn_take_head(struct conn *c, struct coro__head *h)
+{
+    /* discard > 0 exactly while c->head waits for its body: a head without
+     * one is handed over in the call that parsed it. */
+    if (c->discard == 0) {
+        int r = parse_head(c);
+        if (r <= 0)
+            return r;
+    }
+    if (!drop_body(c))
+        return 0;
+    conn_disarm(c); /* the header timeout covered the head and its body */
+    *h = c->head;
+    h->t_head = h->route >= 0 ? proc_now_ns() : 0; /* only a workload's request reports it */
     if (c->in_start == c->in.len) {
         c->in_start = 0;
         coro__spare_give(&c->loop->in_spares, &c->in);
@@ -204,6 +225,24 @@ int coro__conn_take_head(struct conn *c, struct coro__head *h)
     if (c->budget > 0)
         c->budget--;
     return 1;
+}
+
+/* The socket ran dry and the body is not all in: a client that sent
+ * Expect: 100-continue may be holding the body back until told to go on, so
+ * the interim response is queued, once per request (RFC 9110 10.1.1). A
+ * body that came with its head was read before the socket ran dry, and gets
+ * none. IO_OK: queued, to leave on the next pass; IO_RETRY: nothing to
+ * send, wait; IO_ERROR: out of memory. */
+static enum io_result conn_continue(struct conn *c)
+{
+    struct http_buf *out;
+    if (c->discard == 0 || !c->head.req.expect_continue || c->continue_sent)
+        return IO_RETRY;
+    out = coro__conn_out(c);
+    if (!out || http_write_continue(out) < 0)
+        return IO_ERROR;
+    c->continue_sent = true;
+    return IO_OK;
 }
 
 /* No coroutine to be had (no memory for a stack): 503 at once, as the pool
@@ -219,8 +258,9 @@ static void answer_busy(struct conn *c, const struct coro__head *h)
 
 /* ---- the machine ---- */
 
-/* Flushes what earlier requests left, then reads. IO_OK: bytes arrived;
- * IO_RETRY: wait (timer armed); IO_ERROR: closed. */
+/* Flushes what earlier requests left, then reads, or queues a 100 Continue
+ * when a body is awaited. IO_OK: bytes arrived or output was queued, go
+ * round; IO_RETRY: wait (timer armed); IO_ERROR: closed. */
 static enum io_result conn_need_input(struct conn *c)
 {
     if (out_pending(c)) {
@@ -233,6 +273,8 @@ static enum io_result conn_need_input(struct conn *c)
             return IO_ERROR;
     }
     enum io_result r = conn_read(c);
+    if (r == IO_RETRY)
+        r = conn_continue(c);
     if (r == IO_RETRY && conn_wait_input(c) < 0)
         r = IO_ERROR;
     if (r == IO_ERROR)
@@ -240,8 +282,8 @@ static enum io_result conn_need_input(struct conn *c)
     return r;
 }
 
-/* READING: drop what is left of a body, hand a whole head to a coroutine, or
- * read more. Returns true to go round the machine again. */
+/* READING: take a head, drop its body, then hand the request to a
+ * coroutine; or read more. Returns true to go round the machine again. */
 static bool conn_reading(struct conn *c)
 {
     struct coro__head h;
@@ -253,24 +295,22 @@ static bool conn_reading(struct conn *c)
         conn_set_state(c, CONN_WRITING);
         return true;
     }
-    if (drop_body(c)) {
-        int r = coro__conn_take_head(c, &h);
-        if (r < 0) { /* a bad head: its error goes out, then the close */
-            if (c->state != CONN_CLOSED)
-                conn_set_state(c, CONN_CLOSING);
-            return true;
-        }
-        if (r > 0) {
-            /* RUNNING before the coroutine starts: it may be done with the
-             * connection, or have closed it, by the time coro__start returns,
-             * so c is not looked at again here. */
-            conn_set_state(c, CONN_RUNNING);
-            if (coro__start(c->loop, c, &h) == 0)
-                return false;
-            conn_set_state(c, CONN_READING);
-            answer_busy(c, &h);
-            return true;
-        }
+    int r = coro__conn_take_head(c, &h);
+    if (r < 0) { /* a bad head: its error goes out, then the close */
+        if (c->state != CONN_CLOSED)
+            conn_set_state(c, CONN_CLOSING);
+        return true;
+    }
+    if (r > 0) {
+        /* RUNNING before the coroutine starts: it may be done with the
+         * connection, or have closed it, by the time coro__start returns,
+         * so c is not looked at again here. */
+        conn_set_state(c, CONN_RUNNING);
+        if (coro__start(c->loop, c, &h) == 0)
+            return false;
+        conn_set_state(c, CONN_READING);
+        answer_busy(c, &h);
+        return true;
     }
     return conn_need_input(c) == IO_OK;
 }

@@ -148,7 +148,7 @@ void coro__timer_init(struct timer *t, void (*fire)(struct timer *t));
 /* A connection's life. Every transition goes through conn_set_state
  * (conn.c), and one switch in conn_drive acts on the state. */
 enum conn_state {
-    CONN_READING,   /* no request under way: waiting for a head, or dropping a body */
+    CONN_READING,   /* no request running: waiting for a head, or dropping its body */
     CONN_RUNNING,   /* a coroutine owns it and runs its requests */
     CONN_WRITING,   /* output over CORO_OUT_FLUSH_AT, or stalled: waiting for EPOLLOUT */
     CONN_CLOSING,   /* a last response (error or Connection: close) is draining */
@@ -168,6 +168,13 @@ enum conn_timer {
 struct loop;
 struct coro;
 
+/* A request head taken from a connection's input. */
+struct coro__head {
+    struct http_request req; /* method and path cleared: the input may be gone */
+    int route;               /* http_route's answer */
+    uint64_t t_head;         /* when the request was all in, its body dropped */
+};
+
 /* An idle connection is this struct and its epoll registration: no stack and
  * no buffer. Input and output buffers are borrowed from the loop while they
  * hold bytes; a coroutine is attached only while requests run. */
@@ -179,6 +186,7 @@ struct conn {
     bool readable;      /* an input edge came since the socket last ran dry */
     bool peer_done;     /* the client shut down or failed: read on until EOF or error */
     bool watch_out;     /* EPOLLOUT is on */
+    bool continue_sent; /* the 100 Continue for head is queued: one per request */
     uint8_t budget;     /* requests it may still start in this turn */
     int fd;
     struct loop *loop;
@@ -187,16 +195,12 @@ struct conn {
     size_t in_start;     /* unparsed bytes are in.data[in_start, in.len) */
     struct http_buf out; /* responses; a loop spare while holding bytes */
     size_t out_start;    /* unwritten bytes are out.data[out_start, out.len) */
-    uint64_t discard;    /* body bytes still to drop */
+    uint64_t discard;    /* head's body bytes still to drop */
+    /* A head waits here while its body is dropped (discard > 0): the loop
+     * drops the body, and a coroutine is taken only once it is gone. */
+    struct coro__head head;
     struct timer timer;
     struct list link; /* the loop's open connections, walked only at shutdown */
-};
-
-/* A request head taken from a connection's input, ready to run. */
-struct coro__head {
-    struct http_request req; /* method and path cleared: the input may be gone */
-    int route;               /* http_route's answer */
-    uint64_t t_head;         /* when the head was complete */
 };
 
 /* ---- a coroutine ---- */
@@ -296,9 +300,11 @@ void coro__conn_accepted(struct loop *lp, int fd);
 void coro__conn_on_event(struct conn *c, uint32_t events);
 void coro__conn_stop(struct conn *c); /* shutdown: close now if between requests */
 void coro__conn_close(struct conn *c);
-/* Takes the next whole head from c's input: 1 with *h, 0 when more bytes are
- * needed, -1 when the head was bad (its error is queued, the connection
- * closes after it) or the connection failed. Never yields. */
+/* Takes the next whole request from c's input, its body read and dropped:
+ * 1 with its head in *h, 0 when more bytes are needed (of a head, or of the
+ * body of the head kept in c->head), -1 when the head was bad (its error is
+ * queued, the connection closes after it) or the connection failed. Never
+ * yields. */
 int coro__conn_take_head(struct conn *c, struct coro__head *h);
 /* Room for a response in c's output: NULL when out of memory. */
 struct http_buf *coro__conn_out(struct conn *c);

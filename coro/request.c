@@ -1,8 +1,8 @@
 /* What a coroutine runs: the request code, straight-line, as a pool worker
  * runs it. Route, run the steps (a `cpu` step burns right here on the loop's
  * thread, a `query` step suspends the coroutine until the database answers),
- * queue the response; then the next pipelined request, while a whole one is
- * buffered. Nothing here waits on the client: a response is queued on the
+ * queue the response; then the next pipelined request, while a whole one
+ * (head and body) is buffered. Nothing here waits on the client: a response is queued on the
  * connection and the loop writes what the socket does not take at once, so
  * the coroutine and its stack go back to the free list as soon as no whole
  * request is left to run. */
@@ -105,16 +105,18 @@ void coro__serve(struct coro *co)
     for (;;) {
         if (!run_request(co, &h))
             return;
-        if (c->close_after || c->discard || c->out.len - c->out_start >= CORO_OUT_FLUSH_AT)
-            break; /* the loop closes, drops the body or waits for the reader */
+        if (c->close_after || c->out.len - c->out_start >= CORO_OUT_FLUSH_AT)
+            break; /* the loop closes or waits for the reader */
         if (c->budget == 0) {
             coro__yield_turn(co);
             if (c->state == CONN_CLOSED)
                 return;
             c->budget = CORO_BUDGET;
         }
+        /* A head whose body is not all in stays on the connection: the loop
+         * drops the rest of the body, without this coroutine's stack. */
         if (coro__conn_take_head(c, &h) <= 0)
-            break; /* no whole head left, or a bad one whose error is queued */
+            break; /* no whole request left, or a bad head whose error is queued */
     }
     coro__conn_flush(c);
 }
