@@ -200,8 +200,9 @@ void pool__note_backlog(struct pool *p)
      * wakes to accept, it is the queue at its longest before it is drained. */
     struct tcp_info ti;
     socklen_t len = sizeof(ti);
-    if (getsockopt(p->listen_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
-        return;
+    if (getsockopt(p->listen_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+        ti.tcpi_state != TCP_LISTEN)
+        return; /* shut down for the stop: the fields mean something else now */
     unsigned long peak = atomic_load_explicit(&p->backlog_peak, memory_order_relaxed);
     atomic_store_explicit(&p->backlog_limit, ti.tcpi_sacked, memory_order_relaxed);
     while (ti.tcpi_unacked > peak &&

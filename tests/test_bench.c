@@ -176,8 +176,9 @@ Test(suite, default_suite_sweeps_six_configs_three_times_on_seed)
     struct bench_suite s;
     bench_suite_defaults(&s);
     cr_assert_eq(bench_suite_load(SUITES "/default.ini", &s, err, sizeof(err)), 0, "%s", err);
-    const char *want[] = {"pool:workers=1", "pool:workers=8", "pool:workers=64",
-                          "pool:workers=0;mode=connection", "async", "coro"};
+    const char *want[] = {"pool:workers=1",  "pool:workers=8",
+                          "pool:workers=64", "pool:workers=0;mode=connection",
+                          "async",           "coro"};
     cr_assert_eq(s.nengines, 6);
     for (int i = 0; i < 6; i++)
         cr_expect_str_eq(s.engines[i].spec, want[i]);
@@ -737,7 +738,7 @@ static const char runs_header[] =
     "p50_ms,p90_ms,p99_ms,p999_ms,max_ms,mean_ms,achieved_rps,mean_cpu_ms,mean_wait_ms,"
     "bound_rps,ceiling_rps,efficiency,cpu_user_s,cpu_sys_s,cpu_util,peak_rss_kib,threads,fds,"
     "vol_ctxsw_per_s,invol_ctxsw_per_s,repeat,attempts,window_s,littles_ratio,load_cpu_util,"
-    "cpu_per_request_us,ceiling_measured_rps,trend_pct,flags";
+    "cpu_per_request_us,ceiling_measured_rps,trend_pct,flags,workload_cpu_us,other_cpu_us";
 #define NCOLS 41
 
 struct row {
@@ -932,6 +933,11 @@ Test(sweep, quick_suite_end_to_end)
         cr_expect_gt(num(w, "peak_rss_kib"), 1000);
         cr_expect_geq(num(w, "threads"), e == 0 ? 5 : 1, "run %d threads", i + 1);
         cr_expect_geq(num(w, "fds"), 4);
+        /* the workload's own CPU, from the servers' cpu-time: its two 500 us
+         * steps' worth of work, whatever the machine's noise added */
+        if (k < 4)
+            cr_expect_gt(num(w, "workload_cpu_us"), 500, "run %d: workload_cpu_us '%s'", i + 1,
+                         get(w, "workload_cpu_us"));
     }
     /* the progress lines and the summary, with intervals */
     cr_expect(strstr(err, "[10/18] async timeline c=4  ") != NULL, "%s", err);

@@ -85,9 +85,12 @@ static int get_once(const char *path, uint64_t *ms)
 static void expect_mixed(int fault_status, const char *reason)
 {
     struct client *c = client_open();
-    int ok = 0, failed = 0;
+    int ok = 0, failed = 0, i;
     struct response *r;
-    for (int i = 0; i < NFAULT; i++) {
+    /* The faults are random: a run of NFAULT can miss them all (about 2 %
+     * of runs at 9 % a request), so go on until one shows, within a bound
+     * no fault-free server passes (0.91^(5 NFAULT) is about 1e-8). */
+    for (i = 0; i < NFAULT || (failed == 0 && i < 5 * NFAULT); i++) {
         r = get(c, "/one");
         CHECK(r->status == 200 || r->status == fault_status, "request %d: status %d (%s)", engine,
               i, r->status, r->body);
@@ -100,8 +103,8 @@ static void expect_mixed(int fault_status, const char *reason)
               fault_status, r->body, reason);
         CHECK_EQ(get(c, "/plaintext")->status, 200, "/plaintext beside a failed query", engine);
     }
-    CHECK(ok >= NFAULT / 4, "most requests are served (%d of %d)", engine, ok, NFAULT);
-    CHECK(failed >= 1, "the fault shows (%d of %d)", engine, failed, NFAULT);
+    CHECK(ok >= i / 4, "most requests are served (%d of %d)", engine, ok, i);
+    CHECK(failed >= 1, "the fault shows (%d of %d)", engine, failed, i);
     client_close(c);
 }
 
