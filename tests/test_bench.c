@@ -739,7 +739,7 @@ static const char runs_header[] =
     "bound_rps,ceiling_rps,efficiency,cpu_user_s,cpu_sys_s,cpu_util,peak_rss_kib,threads,fds,"
     "vol_ctxsw_per_s,invol_ctxsw_per_s,repeat,attempts,window_s,littles_ratio,load_cpu_util,"
     "cpu_per_request_us,ceiling_measured_rps,trend_pct,flags,workload_cpu_us,other_cpu_us";
-#define NCOLS 41
+#define NCOLS 43
 
 struct row {
     char *f[NCOLS];
