@@ -154,7 +154,7 @@ Test(suite, bad_engine_specs)
 
 Test(suite, shipped_suites_load)
 {
-    const char *names[] = {"default", "quick", "queries", "cpu-bound"};
+    const char *names[] = {"default", "quick", "queries", "cpu-bound", "capacity"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         char path[512], err[BENCH_ERR_LEN];
         struct bench_suite s;
@@ -165,6 +165,21 @@ Test(suite, shipped_suites_load)
         cr_expect_gt(s.nengines, 0);
         cr_expect(access(s.workload, R_OK) == 0, "%s: workload %s", names[i], s.workload);
     }
+}
+
+/* The shipped capacity suite: the seed workload's two configs, probes only. */
+Test(suite, the_capacity_suite_searches_two_configs_at_p99_100ms)
+{
+    char err[BENCH_ERR_LEN];
+    struct bench_suite s;
+    bench_suite_defaults(&s);
+    cr_assert_eq(bench_suite_load(SUITES "/capacity.ini", &s, err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(s.nengines, 2);
+    cr_expect_eq(s.has_slo, 1);
+    cr_expect_float_eq(s.slo.percentile, 99, 1e-9);
+    cr_expect_float_eq(s.slo.ms, 100, 1e-9);
+    cr_expect_eq(s.nclients + s.nrates + s.auto_rates + s.timeline, 0, "probes only");
+    cr_expect_eq(s.repeats, 2);
 }
 
 /* What `make bench` sweeps: the pool at three sizes, thread per connection
@@ -288,6 +303,31 @@ Test(suite, bad_suites)
     expect_suite_error("[suite]\nengines = pool\n  pool\n", 3, "listed twice");
     expect_suite_error("[benchmark]\nname = a\n", 2, "unknown section [benchmark]");
     expect_suite_error("[suite]\nthis line has no equals sign\n", 2, "cannot parse");
+    expect_suite_error("[suite]\nslo = 100ms\n", 2, "bad goal '100ms'");
+    expect_suite_error("[suite]\nslo = p99\n", 2, "no duration");
+    expect_suite_error("[suite]\nslo = p100 1s\n", 2, "strictly between");
+    expect_suite_error("[suite]\nname = a\nslo = p99 soon\n", 3, "bad duration 'soon'");
+}
+
+/* The goal of a capacity search: any percentile and duration, and `none`
+ * (a flag's) to turn a suite's off. */
+Test(suite, slo_key)
+{
+    char err[BENCH_ERR_LEN];
+    struct bench_suite s;
+    bench_suite_defaults(&s);
+    cr_expect_eq(s.has_slo, 0, "a suite searches no capacity unless asked");
+    cr_assert_eq(bench_suite_set(&s, "slo", "p99.9 1.5s", err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(s.has_slo, 1);
+    cr_expect_float_eq(s.slo.percentile, 99.9, 1e-9);
+    cr_expect_float_eq(s.slo.ms, 1500, 1e-9);
+    cr_assert_eq(bench_suite_set(&s, "slo", "p50 20ms", err, sizeof(err)), 0, "%s", err);
+    cr_expect_float_eq(s.slo.percentile, 50, 1e-9);
+    cr_expect_float_eq(s.slo.ms, 20, 1e-9);
+    cr_assert_eq(bench_suite_set(&s, "slo", "none", err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(s.has_slo, 0);
+    cr_expect_eq(bench_suite_set(&s, "slo", "p99 -1ms", err, sizeof(err)), -1);
+    cr_expect_eq(s.has_slo, 0, "a refused goal leaves the suite as it was");
 }
 
 Test(suite, missing_suite)
