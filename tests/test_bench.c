@@ -26,6 +26,7 @@
 #include "bench_sweep.h"
 #include "child.h"
 #include "csv.h"
+#include "model.h"
 #include "proc.h"
 
 #define SUITES OVERLAP_SOURCE_DIR "/harness/suites"
@@ -777,8 +778,8 @@ static const char runs_header[] =
     "p50_ms,p90_ms,p99_ms,p999_ms,max_ms,mean_ms,achieved_rps,mean_cpu_ms,mean_wait_ms,"
     "bound_rps,ceiling_rps,efficiency,cpu_user_s,cpu_sys_s,cpu_util,peak_rss_kib,threads,fds,"
     "vol_ctxsw_per_s,invol_ctxsw_per_s,repeat,attempts,window_s,littles_ratio,load_cpu_util,"
-    "cpu_per_request_us,ceiling_measured_rps,trend_pct,flags";
-#define NCOLS 41
+    "cpu_per_request_us,ceiling_measured_rps,trend_pct,flags,workload_cpu_us,other_cpu_us";
+#define NCOLS 43
 
 struct row {
     char *f[NCOLS];
@@ -1171,6 +1172,94 @@ Test(sweep, a_custom_workload)
     cr_expect(copy && !strcmp(mine, copy));
     free(mine);
     free(copy);
+}
+
+/* The rate at which one worker's predicted p99 reaches goal_ms, for a
+ * request that holds it service_ms and uses no CPU (M/D/1), by bisection. */
+static double model_capacity(double service_ms, double goal_ms)
+{
+    struct model_service svc = {.cpu_ms = 0, .wait_ms = service_ms};
+    double lo = 1, hi = 1000 / service_ms;
+    for (int i = 0; i < 60; i++) {
+        struct model_prediction p;
+        double mid = (lo + hi) / 2;
+        cr_assert_eq(model_pool_predict(&svc, 1, 1, mid, &p), 0);
+        *(p.p99_ms <= goal_ms ? &lo : &hi) = mid;
+    }
+    return lo;
+}
+
+/* A server of known capacity: one worker and a fixed 5 ms query, no CPU,
+ * so the worker is an M/D/1 server of 200 req/s. Its capacity at p99 50 ms
+ * is where the model's p99 (model.h, M/D/1) of one worker reaches 50 ms,
+ * about three quarters of the bound, for the time the worker is held: the
+ * query's 5 ms plus the server's own few hundred microseconds, which lie
+ * within the closed-loop point's response with one client. One repeat,
+ * 3 s windows: a p99 of some 400 answers. */
+Test(sweep, capacity_of_a_server_of_known_capacity, .timeout = 240)
+{
+    const char *wl = write_file("wait5.ini", "[workload]\n"
+                                             "name = wait5\n"
+                                             "[database]\n"
+                                             "dataset = techempower\n"
+                                             "[query.one]\n"
+                                             "sql = SELECT randomNumber FROM World WHERE id = ?\n"
+                                             "params = int 1 100\n"
+                                             "latency = fixed 5ms\n"
+                                             "[request.page]\n"
+                                             "steps = query one\n");
+    struct sweep_run r;
+    const char *args[] = {"--suite",    SUITES "/quick.ini",
+                          "--workload", wl,
+                          "--engines",  "pool:workers=1",
+                          "--clients",  "1",
+                          "--rates",    "none",
+                          "--timeline", "0",
+                          "--duration", "3s",
+                          "--warmup",   "1s",
+                          "--repeats",  "1",
+                          "--slo",      "p99 50ms",
+                          NULL};
+    int status = bench_run(&r, args, 200);
+    char *out = slurp(r.out), *err = slurp(r.err);
+    cr_assert_eq(status, 0, "exit %d: %s", status, err);
+    char dir[800], path[900];
+    results_dir(&r, dir, sizeof(dir));
+    static struct row rows[32];
+    int n = read_runs(dir, rows, 32);
+    cr_assert_gt(n, 3, "the closed point and some probes");
+    cr_assert_str_eq(get(&rows[0], "loop"), "closed");
+    double service_ms = num(&rows[0], "mean_ms");
+    cr_assert(service_ms >= 5 && service_ms < 6.5, "one client's response %.3f ms", service_ms);
+    for (int i = 1; i < n; i++) {
+        cr_expect_str_eq(get(&rows[i], "loop"), "capacity", "row %d", i + 1);
+        cr_expect_str_eq(get(&rows[i], "clients"), "0");
+    }
+    struct csv_table t;
+    snprintf(path, sizeof(path), "%s/capacity.csv", dir);
+    cr_assert_eq(csv_load(path, &t), 0, "no capacity.csv");
+    cr_assert_eq(t.nrows, 1);
+    cr_expect_str_eq(csv_get(&t, 0, "engine"), "pool:workers=1");
+    cr_expect_str_eq(csv_get(&t, 0, "status"), "found");
+    cr_expect_eq(csv_num(&t, 0, "probes"), n - 1, "a probe is one run per repeat");
+    cr_expect_float_eq(csv_num(&t, 0, "bound_rps"), 200, 0.1);
+    /* The worker is held at least the query's 5 ms and at most one
+     * client's whole response: the capacity lies within 5 % of the model
+     * over that span (about 139 to 152 req/s), and nowhere near the bound. */
+    double lo = model_capacity(service_ms, 50), hi = model_capacity(5, 50);
+    double got = csv_num(&t, 0, "capacity_rps");
+    cr_expect(got >= 0.95 * lo && got <= 1.05 * hi,
+              "capacity %.1f req/s, the model says %.1f to %.1f (held %.3f to 5 ms)", got, lo, hi,
+              service_ms);
+    cr_expect_leq(csv_num(&t, 0, "capacity_hi") - got, 0.021 * got, "the bracket is within 2 %%");
+    cr_expect(strstr(out, "capacity at p99 under 50 ms") != NULL, "%s", out);
+    snprintf(path, sizeof(path), "%s/meta.txt", dir);
+    char *meta = slurp(path);
+    cr_expect(meta && strstr(meta, "\nslo: p99 50ms\n"), "%s", meta);
+    free(meta);
+    csv_free(&t);
+    free(out);
+    free(err);
 }
 
 /* The PID of bench's child whose command line has word, or 0. */
