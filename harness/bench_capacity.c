@@ -20,8 +20,11 @@
  * limit) starts: a rate any engine here should meet, doubled from there. */
 #define START_WITHOUT_BOUND 1000.0
 /* The bracket's search stays within these factors of its start: a config
- * 64 times faster or 1,024 times slower than its bound is a broken model,
- * not a capacity worth the probes. */
+ * 1,024 times slower than its bound is a broken model, not a capacity
+ * worth the probes; one without a bound is searched up to 64 times the
+ * start. A config with a bound is never probed past it: no server sustains
+ * more than Little's law allows it, and a short probe past it may still
+ * meet the goal only because its backlog had no time to grow. */
 #define SEARCH_UP   64.0
 #define SEARCH_DOWN 1024.0
 
@@ -118,12 +121,13 @@ static int search_config(struct bench__sweep *sw, int e, struct bench__capacity 
 {
     struct probe_ctx ctx = {sw, e};
     double bound = bench__config_bound(&sw->plan, &sw->suite.engines[e], 0);
-    double start = bound > 0 && bound <= BENCH_MAX_RATE ? bound : START_WITHOUT_BOUND;
+    int bounded = bound > 0 && bound <= BENCH_MAX_RATE;
+    double start = bounded ? bound : START_WITHOUT_BOUND;
     struct capacity_search s = {
         .goal = sw->suite.slo,
         .start_rate = start,
         .min_rate = start / SEARCH_DOWN,
-        .max_rate = fmin(start * SEARCH_UP, BENCH_MAX_RATE),
+        .max_rate = bounded ? bound : fmin(start * SEARCH_UP, BENCH_MAX_RATE),
         .probe = probe,
         .ctx = &ctx,
     };
