@@ -705,3 +705,16 @@ Test(plot, report_states_capacity)
     cr_expect_not_null(strstr(html, "<b>pool:workers=1</b> meets p99 under 100 ms at no rate"));
     free(html);
 }
+
+/* A sweep of capacity probes alone (`harness/suites/capacity.ini`) has
+ * neither a closed- nor an open-loop point: every chart still draws,
+ * saying so, and gnuplot stays silent. */
+Test(plot, a_folder_of_capacity_probes_alone)
+{
+    const char *dir = fixture_copy("probes");
+    char cmd[900];
+    snprintf(cmd, sizeof(cmd),
+             "sed -i 's/,closed,/,capacity,/; s/,open,/,capacity,/' '%s/runs.csv'", dir);
+    cr_assert_eq(system(cmd), 0);
+    draw_fixture(dir);
+}
