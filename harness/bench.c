@@ -5,7 +5,8 @@
  * bench_run.c (one run), bench_flags.c (its checks), bench_child.c
  * (processes), bench_proc.c (/proc), bench_results.c (files),
  * bench_report.c (progress), bench_table.c (the table), bench_args.c
- * (command lines). */
+ * (command lines), bench_capacity.c (the capacity at a goal, after the
+ * points). */
 #define _GNU_SOURCE
 #include "bench_sweep.h"
 
@@ -40,7 +41,9 @@ static const char bench_usage[] =
     "  --out DIR               where result folders go (default results)\n"
     "  --server-cpus LIST      CPUs for the server (default 0 on 2+ cores)\n"
     "  --load-cpus LIST        CPUs for the load generator and database (default 1)\n"
-    "  --load-threads N        the load generator's threads (default 1)\n";
+    "  --load-threads N        the load generator's threads (default 1)\n"
+    "  --slo GOAL|none         after the points, each config's capacity at a latency\n"
+    "                          goal, e.g. 'p99 100ms' (capacity.csv)\n";
 
 static int bench_usage_error(const char *msg, const char *arg)
 {
@@ -82,7 +85,8 @@ static int parse_flags(struct bench__sweep *sw, int argc, char **argv, const cha
                {"--timeline", "timeline"},
                {"--server-cpus", "server_cpus"},
                {"--load-cpus", "load_cpus"},
-               {"--load-threads", "load_threads"}};
+               {"--load-threads", "load_threads"},
+               {"--slo", "slo"}};
     char err[BENCH_ERR_LEN];
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
@@ -145,9 +149,9 @@ static int prepare(struct bench__sweep *sw, int argc, char **argv, const char **
         memcpy(s->fractions, fractions, sizeof(fractions));
     }
     int nrates = s->auto_rates ? s->nfractions : s->nrates;
-    if (s->nengines == 0 || (s->nclients == 0 && nrates == 0 && s->timeline == 0))
-        return bench_usage_error("%s", "nothing to run: give engines, and clients, rates or a "
-                                       "timeline");
+    if (s->nengines == 0 || (s->nclients == 0 && nrates == 0 && s->timeline == 0 && !s->has_slo))
+        return bench_usage_error("%s", "nothing to run: give engines, and clients, rates, a "
+                                       "timeline or an slo");
     if (wl_load(s->workload, &sw->wl, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s\n", err);
         return 2;
@@ -236,6 +240,8 @@ int bench_main(int argc, char **argv)
     fprintf(stderr, "overlap bench: %d runs of %s on %s into %s\n", sw.plan.nruns, sw.suite.name,
             sw.wl->name, sw.dir);
     sweep(&sw);
+    if (sw.suite.has_slo && !proc_stopping())
+        bench__capacity(&sw);
     char err[BENCH_ERR_LEN];
     if (summary_write(sw.dir, sw.plan.ncores, err, sizeof(err)) < 0)
         fprintf(stderr, "overlap bench: %s\n", err);

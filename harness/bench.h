@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "capacity.h"
+
 #define BENCH_MAX_ENGINES 16       /* configs per sweep: each is a colour in every chart */
 #define BENCH_MAX_POINTS  32       /* client counts, rates or fractions per list */
 #define BENCH_MAX_CLIENTS 65536    /* the load generator's connection limit */
@@ -54,6 +56,10 @@ struct bench_suite {
     int timeline; /* requests in the timeline scenario; 0 skips it */
     char server_cpus[64], load_cpus[64];
     int load_threads;
+    /* `slo = p99 100ms`: after the points, each config's capacity at this
+     * goal (bench_capacity.c); has_slo 0 searches none */
+    int has_slo;
+    struct capacity_goal slo;
 };
 
 /* ---- suites and engine specs (suite.c) ---- */
@@ -67,7 +73,8 @@ void bench_suite_defaults(struct bench_suite *s);
 int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size_t errlen);
 
 /* Sets one suite key (name, workload, engines, clients, rates, auto_fractions,
- * duration, warmup, repeats, timeline, server_cpus, load_cpus, load_threads)
+ * duration, warmup, repeats, timeline, server_cpus, load_cpus, load_threads,
+ * slo)
  * from its text, as a suite file or a flag gives it; 0, or -1 with a message
  * in err. */
 int bench_suite_set(struct bench_suite *s, const char *key, const char *value, char *err,

@@ -10,7 +10,7 @@
 
 const char *bench__kind_name(enum bench__kind kind)
 {
-    static const char *const names[] = {"closed", "open", "timeline"};
+    static const char *const names[] = {"closed", "open", "timeline", "capacity"};
     return names[kind];
 }
 
@@ -24,7 +24,7 @@ double bench__config_bound(const struct bench__plan *p, const struct bench_engin
 double bench__run_bound(const struct bench__plan *p, const struct bench__run *r)
 {
     const struct bench_engine *e = &p->suite->engines[r->engine];
-    if (r->kind == BENCH__OPEN) {
+    if (bench__offers_rate(r->kind)) {
         double ceiling = bench__config_bound(p, e, 0);
         return r->rate < ceiling ? r->rate : ceiling;
     }

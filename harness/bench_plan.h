@@ -11,7 +11,9 @@
 struct wl_workload;
 
 #define BENCH__WARMUP_MAX_S 12.0 /* a closed run's longest warmup: one worker, 1,024 clients */
-#define BENCH__MAX_RUNS     (BENCH_MAX_ENGINES * (2 * BENCH_MAX_POINTS * BENCH_MAX_REPEATS + 1))
+/* per config: its closed and open points, its timeline and its capacity probes */
+#define BENCH__MAX_RUNS                                                                            \
+    (BENCH_MAX_ENGINES * ((2 * BENCH_MAX_POINTS + CAPACITY_MAX_PROBES) * BENCH_MAX_REPEATS + 1))
 
 /* A window should hold this many mean response times (the `short-window`
  * check), and is planned from a predicted response this much longer than
@@ -28,10 +30,17 @@ struct wl_workload;
 #define BENCH__RUN_OVERHEAD_S 0.5
 
 enum bench__kind {
-    BENCH__CLOSED,  /* C clients, each sending when answered */
-    BENCH__OPEN,    /* a target rate, whatever the server does */
-    BENCH__TIMELINE /* K requests at equal gaps: the lecture's picture */
+    BENCH__CLOSED,   /* C clients, each sending when answered */
+    BENCH__OPEN,     /* a target rate, whatever the server does */
+    BENCH__TIMELINE, /* K requests at equal gaps: the lecture's picture */
+    BENCH__CAPACITY  /* an open-loop probe of the capacity search, planned as it goes */
 };
+
+/* Whether runs of this kind offer a rate (open loop and capacity probes). */
+static inline int bench__offers_rate(enum bench__kind kind)
+{
+    return kind == BENCH__OPEN || kind == BENCH__CAPACITY;
+}
 
 /* One run of the sweep: a config at one load point. */
 struct bench__run {
@@ -52,7 +61,7 @@ struct bench__plan {
     struct bench__run runs[BENCH__MAX_RUNS];
 };
 
-/* "closed", "open" or "timeline": the `loop` column. */
+/* "closed", "open", "timeline" or "capacity": the `loop` column. */
 const char *bench__kind_name(enum bench__kind kind);
 
 /* The most config e can do with this many clients, in req/s (Little's law,
@@ -61,8 +70,9 @@ const char *bench__kind_name(enum bench__kind kind);
 double bench__config_bound(const struct bench__plan *p, const struct bench_engine *e,
                            double clients);
 
-/* A run's bound: closed loop and timeline by their clients; open loop by the
- * config's ceiling, and never more than the offered rate. */
+/* A run's bound: closed loop and timeline by their clients; open loop (and a
+ * capacity probe) by the config's ceiling, and never more than the offered
+ * rate. */
 double bench__run_bound(const struct bench__plan *p, const struct bench__run *r);
 
 /* Seconds of unmeasured load before a run's window: the suite's warmup, and

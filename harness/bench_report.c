@@ -14,8 +14,8 @@
 static void point_name(const struct bench__sweep *sw, const struct bench__run *r, char *out,
                        size_t len)
 {
-    int n = r->kind == BENCH__OPEN
-                ? snprintf(out, len, "open r=%.0f", r->rate)
+    int n = bench__offers_rate(r->kind)
+                ? snprintf(out, len, "%s r=%.0f", bench__kind_name(r->kind), r->rate)
                 : snprintf(out, len, "%s c=%d", bench__kind_name(r->kind), r->clients);
     if (sw->suite.repeats > 1 && r->kind != BENCH__TIMELINE && n > 0 && (size_t)n < len)
         snprintf(out + n, len - n, " #%d/%d", r->repeat, sw->suite.repeats);

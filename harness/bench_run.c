@@ -152,7 +152,7 @@ static void load_timing(const struct bench__sweep *sw, const struct bench__run *
         bench__flag(a, "--timeline-max", "%d", r->clients);
         return;
     }
-    if (r->kind == BENCH__OPEN)
+    if (bench__offers_rate(r->kind))
         bench__flag(a, "--rate", "%.3f", r->rate);
     bench__flag(a, "--duration", "%.0fms", window_ms);
     bench__flag(a, "--warmup", "%.0fms", warmup_ms);
@@ -162,7 +162,7 @@ static void load_timing(const struct bench__sweep *sw, const struct bench__run *
 /* The connections a run opens: its clients, or the open loop's share. */
 static int run_clients(const struct bench__sweep *sw, const struct bench__run *r)
 {
-    return r->kind == BENCH__OPEN ? bench__open_clients(&sw->plan, r->rate) : r->clients;
+    return bench__offers_rate(r->kind) ? bench__open_clients(&sw->plan, r->rate) : r->clients;
 }
 
 /* Per-interval throughput for the `unsteady` check, when the load generator

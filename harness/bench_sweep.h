@@ -54,6 +54,13 @@ struct bench__outcome {
     int flags; /* enum bench__flag */
 };
 
+/* One config's capacity at the suite's goal (bench_capacity.c). */
+struct bench__capacity {
+    struct capacity_result result;
+    double bound; /* where the search started from: the config's predicted ceiling */
+    int rc;       /* 0, or the error that stopped the search (-EINTR: interrupted) */
+};
+
 struct bench__sweep {
     struct bench_suite suite;
     struct bench__plan plan; /* reads suite and wl */
@@ -74,6 +81,8 @@ struct bench__sweep {
     char server_down[BENCH__REASON_LEN]; /* why the current run cannot be measured, or "" */
     /* why a config's processes did not start: its later runs are not retried */
     char never_started[BENCH_MAX_ENGINES][BENCH__REASON_LEN];
+    int ncapacity; /* configs searched so far, in the suite's order */
+    struct bench__capacity capacity[BENCH_MAX_ENGINES];
 };
 
 /* ---- one run (bench_run.c) ---- */
@@ -136,6 +145,20 @@ void bench__progress(const struct bench__sweep *sw, int id, const struct bench__
 /* The line saying a run is measured again over window_s, and why. */
 void bench__progress_again(const struct bench__sweep *sw, int id, const struct bench__outcome *o,
                            double window_s);
+
+/* ---- the capacity at a goal (bench_capacity.c) ---- */
+
+struct csv_table;
+
+/* Searches each config's capacity at the suite's slo, one config after the
+ * other, and writes capacity.csv. An interruption ends it; the configs
+ * searched so far are written. */
+void bench__capacity(struct bench__sweep *sw);
+
+/* The latency at percentile q of a run's latency spectrum (columns
+ * percentile and latency_ms, ascending), linear between neighbours; NAN
+ * outside it. */
+double bench__spectrum_at(const struct csv_table *t, double q);
 
 /* ---- the summary table (bench_table.c) ---- */
 

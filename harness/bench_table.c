@@ -3,7 +3,7 @@
  * peak throughput as its repeats' mean ± the 95 % interval's half-width, the
  * predicted and the measured ceilings, p99 medians with their intervals at
  * half and nine tenths of the peak, memory and threads, and the flags its
- * points raised. */
+ * points raised; then each config's capacity at the suite's goal. */
 #include "bench_sweep.h"
 
 #include <math.h>
@@ -134,8 +134,9 @@ static void print_config(const struct bench__sweep *sw, const struct csv_table *
     struct point pts[2 * BENCH_MAX_POINTS];
     int n = 0, peak = -1;
     for (int i = 0; i < t->nrows && n < 2 * BENCH_MAX_POINTS; i++) {
-        if (strcmp(csv_get(t, i, "engine"), spec) != 0 ||
-            !strcmp(csv_get(t, i, "loop"), "timeline"))
+        const char *loop = csv_get(t, i, "loop");
+        if (strcmp(csv_get(t, i, "engine"), spec) != 0 || !strcmp(loop, "timeline") ||
+            !strcmp(loop, "capacity"))
             continue;
         pts[n] = read_point(t, i);
         if (!isnan(pts[n].tp) && (peak < 0 || pts[n].tp > pts[peak].tp))
@@ -163,6 +164,26 @@ static void print_config(const struct bench__sweep *sw, const struct csv_table *
     print_flags(t, spec);
 }
 
+/* Each searched config's capacity at the goal, with its bracket. */
+static void print_capacity(const struct bench__sweep *sw)
+{
+    if (!sw->ncapacity)
+        return;
+    printf("\ncapacity at p%g under %g ms (capacity.csv):\n", sw->suite.slo.percentile,
+           sw->suite.slo.ms);
+    for (int e = 0; e < sw->ncapacity; e++) {
+        const struct bench__capacity *c = &sw->capacity[e];
+        const char *status = c->rc < 0 ? "stopped" : capacity_status_name(c->result.status);
+        printf("%-32s %9.1f req/s  [%.1f, ", sw->suite.engines[e].spec, c->result.capacity,
+               c->result.lo);
+        if (isfinite(c->result.hi))
+            printf("%.1f]", c->result.hi);
+        else
+            printf("-]");
+        printf("  bound %.1f  %s after %d probes\n", c->bound, status, c->result.probes);
+    }
+}
+
 int bench__print_summary(const struct bench__sweep *sw)
 {
     char path[PATH_MAX + 16];
@@ -179,6 +200,7 @@ int bench__print_summary(const struct bench__sweep *sw)
                "README.md)\n",
                sw->suite.repeats);
     }
+    print_capacity(sw);
     printf("\n%d runs, %d failed, %d flagged, %d measured again: %s\n", sw->done, sw->failed,
            sw->flagged, sw->again, sw->dir);
     csv_free(&t);

@@ -135,7 +135,7 @@ int plot__folder_open(const char *dir, struct plot__folder *f, char *err, size_t
  * meta.txt's `server_cpus` list counted, or where the sweep let the server
  * run anywhere (`any`), the machine's `cores`; 1 when meta.txt says
  * neither, the fewest a server can have run on. */
-static int server_cores(const char *dir)
+int plot__server_cores(const char *dir)
 {
     char path[PATH_MAX], line[4096];
     int list = -1, machine = -1;
@@ -164,7 +164,7 @@ int plot__refresh_summary(const char *dir, char *err, size_t errlen)
          (s.st_mtim.tv_sec == r.st_mtim.tv_sec && s.st_mtim.tv_nsec > r.st_mtim.tv_nsec)))
         return 0; /* newer than the runs it summarises; the same time could be older, since
                    * the kernel stamps files with a clock that ticks in milliseconds */
-    return summary_write(dir, server_cores(dir), err, errlen);
+    return summary_write(dir, plot__server_cores(dir), err, errlen);
 }
 
 /* ---- what the scripts cannot easily derive themselves ---- */
@@ -261,10 +261,31 @@ static void put_list(struct vars *v, const char *name, const double *x, int n, i
     put(v, "'; ");
 }
 
+/* Each config's USL fit as four lists (usl_lambda, usl_sigma, usl_kappa,
+ * usl_nstar), -1 where a config has no fit and for an N* without peak; and
+ * its rows in model.csv (model_rows), so a chart draws no empty curve. */
+static void put_usl(struct vars *v, const struct plot__folder *f, const struct plot__usl *fits)
+{
+    static const char *const names[] = {"usl_lambda", "usl_sigma", "usl_kappa", "usl_nstar"};
+    static const int decimals[] = {1, 4, 6, 1};
+    double x[PLOT_MAX_ENGINES];
+    for (int k = 0; k < 4; k++) {
+        for (int e = 0; e < f->n; e++) {
+            const struct plot__usl *u = &fits[e];
+            double values[] = {u->usl.lambda, u->usl.sigma, u->usl.kappa, u->n_star};
+            x[e] = u->points && isfinite(values[k]) ? values[k] : -1;
+        }
+        put_list(v, names[k], x, f->n, decimals[k]);
+    }
+    for (int e = 0; e < f->n; e++)
+        x[e] = fits[e].curve;
+    put_list(v, "model_rows", x, f->n, 0);
+}
+
 /* The gnuplot variables every script gets beside dir and fmt; 0, or -1
  * when they do not fit in len. */
-static int script_vars(const struct plot__folder *f, const struct tl_extent *tl, char *buf,
-                       size_t len)
+static int script_vars(const struct plot__folder *f, const struct tl_extent *tl,
+                       const struct plot__usl *fits, char *buf, size_t len)
 {
     const struct csv_table *runs = &f->runs;
     double x[PLOT_MAX_ENGINES], service_ms = 0;
@@ -286,6 +307,7 @@ static int script_vars(const struct plot__folder *f, const struct tl_extent *tl,
     for (int e = 0; e < f->n; e++)
         x[e] = ceiling_of(runs, f->engines[e]);
     put_list(&v, "ceilings", x, f->n, 3);
+    put_usl(&v, f, fits);
     return v.at < v.len ? 0 : -1;
 }
 
@@ -484,6 +506,7 @@ static int prepare_folder(const struct plot__folder *f, char *vars, size_t len, 
 {
     char path[PATH_MAX + 16];
     struct tl_extent tl = {0};
+    struct plot__usl fits[PLOT_MAX_ENGINES];
     snprintf(path, sizeof(path), "%s/logs", f->dir);
     mkdir(path, 0755);
     if (plot__refresh_summary(f->dir, err, errlen) < 0)
@@ -492,7 +515,10 @@ static int prepare_folder(const struct plot__folder *f, char *vars, size_t len, 
         snprintf(err, errlen, "cannot write the timeline's tables in %s", f->dir);
         return -1;
     }
-    if (script_vars(f, &tl, vars, len) < 0) {
+    /* a folder without its workload's copy has no model to draw: the
+     * charts go without (model.csv absent) */
+    plot__write_models(f, fits);
+    if (script_vars(f, &tl, fits, vars, len) < 0) {
         snprintf(err, errlen, "too many engine configs to pass to gnuplot");
         return -1;
     }

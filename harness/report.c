@@ -124,7 +124,9 @@ static void write_point_name(FILE *out, const struct csv_table *t, int r)
     plot__html(out, csv_get(t, r, "engine"));
     fputs(", ", out);
     plot__html(out, csv_get(t, r, "loop"));
-    if (!strcmp(csv_get(t, r, "loop"), "open"))
+    if (!strcmp(csv_get(t, r, "loop"), "capacity"))
+        fprintf(out, " probe, %.0f req/s offered", csv_num(t, r, "rate"));
+    else if (!strcmp(csv_get(t, r, "loop"), "open"))
         fprintf(out, " loop, %.0f req/s offered", csv_num(t, r, "rate"));
     else
         fprintf(out, "%s, %.0f clients", strcmp(csv_get(t, r, "loop"), "closed") ? "" : " loop",

@@ -193,6 +193,8 @@ void plot__write_findings(const struct plot__report *rp)
     fputs("<ul class=\"findings\">\n", rp->out);
     for (int e = 0; e < rp->f->n; e++)
         write_peak(rp, rp->f->engines[e]);
+    plot__write_capacity(rp);
+    plot__write_departures(rp);
     write_comparisons(rp);
     write_timeline_finding(rp);
     for (int r = 0; r < runs->nrows; r++)

@@ -255,6 +255,20 @@ static int set_cpus(char *dst, size_t len, const char *key, const char *text, ch
     return 0;
 }
 
+/* `p99 100ms` (capacity.h's grammar), or `none` to search no capacity (a
+ * flag over a suite that has one). */
+static int parse_slo(struct bench_suite *s, const char *text, char *err, size_t errlen)
+{
+    if (!strcmp(text, "none")) {
+        s->has_slo = 0;
+        return 0;
+    }
+    if (capacity_goal_parse(text, &s->slo, err, errlen) < 0)
+        return -1;
+    s->has_slo = 1;
+    return 0;
+}
+
 int bench_suite_set(struct bench_suite *s, const char *key, const char *value, char *err,
                     size_t errlen)
 {
@@ -299,11 +313,13 @@ int bench_suite_set(struct bench_suite *s, const char *key, const char *value, c
         return set_cpus(s->server_cpus, sizeof(s->server_cpus), key, value, err, errlen);
     } else if (!strcmp(key, "load_cpus")) {
         return set_cpus(s->load_cpus, sizeof(s->load_cpus), key, value, err, errlen);
+    } else if (!strcmp(key, "slo")) {
+        return parse_slo(s, value, err, errlen);
     } else {
         snprintf(err, errlen,
                  "unknown key '%.64s' (expected name, workload, engines, clients, rates, "
-                 "auto_fractions, duration, warmup, repeats, timeline, server_cpus, load_cpus "
-                 "or load_threads)",
+                 "auto_fractions, duration, warmup, repeats, timeline, server_cpus, load_cpus, "
+                 "load_threads or slo)",
                  key);
         return -1;
     }

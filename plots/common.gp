@@ -8,6 +8,9 @@
 set datafile separator ","
 runs = dir."/runs.csv"
 summary = dir."/summary.csv"
+model = dir."/model.csv"
+# config i's rows in model.csv, as `overlap plot` counted them (0: none)
+model_n(i) = exists("model_rows") ? int(real(word(model_rows, i))) : 0
 if (!exists("engines")) {
     engines = system(sprintf("sed -n 's/^engines: //p' '%s/meta.txt'", dir))
 }

@@ -43,11 +43,15 @@ if (n_closed > 0) {
              (eff($4, bound_closed(i, $1))) with yerrorbars lw 1.5 pt 7 ps 0.8 lc rgb color(i) \
              notitle
 } else {
+    # a panel of nothing autoscales nothing: fixed ranges (a sweep of
+    # capacity probes alone has neither loop)
     set xrange [1:10]
+    set yrange [0:1.2]
     set label 1 "no closed-loop load point" at graph 0.5, graph 0.5 center
     plot NaN notitle
     unset label 1
     set xrange [*:*]
+    set yrange [0:1.2<*]
 }
 eval panel(2, 2)
 set title "open loop"
@@ -62,6 +66,7 @@ if (n_open > 0) {
              notitle
 } else {
     set xrange [1:10]
+    set yrange [0:1.2]
     set label 1 "no open-loop load point" at graph 0.5, graph 0.5 center
     plot NaN notitle
 }

@@ -6,7 +6,10 @@
 # has no bar. Latency is counted from each request's intended send time, so
 # a server that falls behind shows it: the hockey stick. Each config's bound
 # (ceilings) is a dashed vertical line in its colour: the knee should sit
-# just before it.
+# just before it. Thin dashed (p99) and dotted (p50) lines in the same
+# colour: the config's queueing model at each offered rate (model.csv,
+# written by `overlap plot`; plots/README.md, "The models"), ending before
+# the model saturates.
 chart = "latency"
 load "common.gp"
 set datafile columnheaders
@@ -18,10 +21,27 @@ do for [i=1:n] {
     set table tmp(chart."-p50", i) separator comma
     plot runs using (column("rate")):(column("p50_ms")) with table if (ok(i, "open"))
     unset table
+    if (model_n(i) > 0) {
+        set table tmp(chart."-model", i) separator comma
+        plot model using (column("rate")):(column("p50_ms")):(column("p99_ms")) with table \
+            if (strcol("engine") eq engine(i))
+        unset table
+    }
+}
+# the model's curves of the configs that have one (a config without, or a
+# folder without its workload's copy, draws none and no empty file)
+models = ""
+do for [i=1:n] {
+    if (model_n(i) > 0) {
+        models = models . sprintf(", '%s' using 1:3 with lines lw 1 dt (8, 4) lc rgb '%s' " . \
+                                  "notitle, '%s' using 1:2 with lines lw 1 dt (2, 4) " . \
+                                  "lc rgb '%s' notitle", tmp(chart."-model", i), color(i), \
+                                  tmp(chart."-model", i), color(i))
+    }
 }
 set datafile nocolumnheaders
 set title "Latency vs offered load (open loop): p99 solid (median of the repeats, bar: " . \
-          "its interval), p50 dotted; dashed: bound"
+          "its interval), p50 dotted; dashed: bound; thin: the model's p99 and p50"
 set xlabel "offered rate (requests/s, log)"
 set ylabel "latency (ms, log)"
 set logscale y
@@ -48,4 +68,4 @@ plot for [i=1:n] tmp(chart, i) using ($1 * dodge(i)):2 with linespoints lw 2.5 p
      for [i=1:n] tmp(chart, i) using ($1 * dodge(i)):(bar($2, $3, $4)):3:4 with yerrorbars \
          lw 1.5 pt 7 ps 0.8 lc rgb color(i) notitle, \
      for [i=1:n] tmp(chart."-p50", i) using ($1 * dodge(i)):2 smooth unique with linespoints \
-         lw 1.5 dt 3 pt 6 ps 0.6 lc rgb color(i) notitle
+         lw 1.5 dt 3 pt 6 ps 0.6 lc rgb color(i) notitle @models

@@ -6,7 +6,10 @@
 # pool, cores/c), as runs.csv's bound_rps holds it. Both lines join the
 # same points the same way, so where the measurement sits under its bound
 # is where it really does. Where configs meet at one x, each is moved a few
-# percent sideways (dodge) so that every bar shows.
+# percent sideways (dodge) so that every bar shows. Each config's legend
+# entry carries its Universal Scalability Law fit over these means
+# (usl.csv: sigma contention, kappa coherency, N* the clients of peak
+# throughput, none when kappa is 0), which `overlap plot` passes as lists.
 chart = "throughput"
 load "common.gp"
 set datafile columnheaders
@@ -28,6 +31,11 @@ set yrange [0:*]
 # the data's own range, with room at each end for the outermost bars
 set autoscale xfix
 set offsets graph 0.04, graph 0.04, 0, 0
+# " (USL sigma 0.021, kappa 0.00040, N* 48)", or nothing without a fit (-1)
+usl(name, i) = exists(name) ? real(word(value(name), i)) : -1
+usl_label(i) = usl("usl_sigma", i) < 0 ? "" : \
+    sprintf(" (USL sigma %.3f, kappa %.5f, N* %s)", usl("usl_sigma", i), usl("usl_kappa", i), \
+            usl("usl_nstar", i) < 0 ? "none" : sprintf("%.0f", usl("usl_nstar", i)))
 if (n_closed == 0) {
     set xrange [1:2]
     set yrange [0:1]
@@ -36,7 +44,7 @@ if (n_closed == 0) {
     exit
 }
 plot for [i=1:n] tmp(chart, i) using ($1 * dodge(i)):2 with linespoints lw 2 pt 7 ps 0.8 \
-         lc rgb color(i) title engine(i), \
+         lc rgb color(i) title engine(i) . usl_label(i), \
      for [i=1:n] tmp(chart, i) using ($1 * dodge(i)):(bar($2, $3, $4)):3:4 with yerrorbars \
          lw 1.5 pt 7 ps 0.8 lc rgb color(i) notitle, \
      for [i=1:n] tmp(chart, i) using 1:(bound_closed(i, $1)) with lines lw 1.5 dt 2 \

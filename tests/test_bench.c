@@ -26,6 +26,7 @@
 #include "bench_sweep.h"
 #include "child.h"
 #include "csv.h"
+#include "model.h"
 #include "proc.h"
 
 #define SUITES OVERLAP_SOURCE_DIR "/harness/suites"
@@ -154,7 +155,7 @@ Test(suite, bad_engine_specs)
 
 Test(suite, shipped_suites_load)
 {
-    const char *names[] = {"default", "quick", "queries", "cpu-bound"};
+    const char *names[] = {"default", "quick", "queries", "cpu-bound", "capacity"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         char path[512], err[BENCH_ERR_LEN];
         struct bench_suite s;
@@ -165,6 +166,21 @@ Test(suite, shipped_suites_load)
         cr_expect_gt(s.nengines, 0);
         cr_expect(access(s.workload, R_OK) == 0, "%s: workload %s", names[i], s.workload);
     }
+}
+
+/* The shipped capacity suite: the seed workload's two configs, probes only. */
+Test(suite, the_capacity_suite_searches_two_configs_at_p99_100ms)
+{
+    char err[BENCH_ERR_LEN];
+    struct bench_suite s;
+    bench_suite_defaults(&s);
+    cr_assert_eq(bench_suite_load(SUITES "/capacity.ini", &s, err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(s.nengines, 2);
+    cr_expect_eq(s.has_slo, 1);
+    cr_expect_float_eq(s.slo.percentile, 99, 1e-9);
+    cr_expect_float_eq(s.slo.ms, 100, 1e-9);
+    cr_expect_eq(s.nclients + s.nrates + s.auto_rates + s.timeline, 0, "probes only");
+    cr_expect_eq(s.repeats, 2);
 }
 
 /* What `make bench` sweeps: the pool at three sizes, thread per connection
@@ -289,6 +305,31 @@ Test(suite, bad_suites)
     expect_suite_error("[suite]\nengines = pool\n  pool\n", 3, "listed twice");
     expect_suite_error("[benchmark]\nname = a\n", 2, "unknown section [benchmark]");
     expect_suite_error("[suite]\nthis line has no equals sign\n", 2, "cannot parse");
+    expect_suite_error("[suite]\nslo = 100ms\n", 2, "bad goal '100ms'");
+    expect_suite_error("[suite]\nslo = p99\n", 2, "no duration");
+    expect_suite_error("[suite]\nslo = p100 1s\n", 2, "strictly between");
+    expect_suite_error("[suite]\nname = a\nslo = p99 soon\n", 3, "bad duration 'soon'");
+}
+
+/* The goal of a capacity search: any percentile and duration, and `none`
+ * (a flag's) to turn a suite's off. */
+Test(suite, slo_key)
+{
+    char err[BENCH_ERR_LEN];
+    struct bench_suite s;
+    bench_suite_defaults(&s);
+    cr_expect_eq(s.has_slo, 0, "a suite searches no capacity unless asked");
+    cr_assert_eq(bench_suite_set(&s, "slo", "p99.9 1.5s", err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(s.has_slo, 1);
+    cr_expect_float_eq(s.slo.percentile, 99.9, 1e-9);
+    cr_expect_float_eq(s.slo.ms, 1500, 1e-9);
+    cr_assert_eq(bench_suite_set(&s, "slo", "p50 20ms", err, sizeof(err)), 0, "%s", err);
+    cr_expect_float_eq(s.slo.percentile, 50, 1e-9);
+    cr_expect_float_eq(s.slo.ms, 20, 1e-9);
+    cr_assert_eq(bench_suite_set(&s, "slo", "none", err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(s.has_slo, 0);
+    cr_expect_eq(bench_suite_set(&s, "slo", "p99 -1ms", err, sizeof(err)), -1);
+    cr_expect_eq(s.has_slo, 0, "a refused goal leaves the suite as it was");
 }
 
 Test(suite, missing_suite)
@@ -1137,6 +1178,94 @@ Test(sweep, a_custom_workload)
     cr_expect(copy && !strcmp(mine, copy));
     free(mine);
     free(copy);
+}
+
+/* The rate at which one worker's predicted p99 reaches goal_ms, for a
+ * request that holds it service_ms and uses no CPU (M/D/1), by bisection. */
+static double model_capacity(double service_ms, double goal_ms)
+{
+    struct model_service svc = {.cpu_ms = 0, .wait_ms = service_ms};
+    double lo = 1, hi = 1000 / service_ms;
+    for (int i = 0; i < 60; i++) {
+        struct model_prediction p;
+        double mid = (lo + hi) / 2;
+        cr_assert_eq(model_pool_predict(&svc, 1, 1, mid, &p), 0);
+        *(p.p99_ms <= goal_ms ? &lo : &hi) = mid;
+    }
+    return lo;
+}
+
+/* A server of known capacity: one worker and a fixed 5 ms query, no CPU,
+ * so the worker is an M/D/1 server of 200 req/s. Its capacity at p99 50 ms
+ * is where the model's p99 (model.h, M/D/1) of one worker reaches 50 ms,
+ * about three quarters of the bound, for the time the worker is held: the
+ * query's 5 ms plus the server's own few hundred microseconds, which lie
+ * within the closed-loop point's response with one client. One repeat,
+ * 3 s windows: a p99 of some 400 answers. */
+Test(sweep, capacity_of_a_server_of_known_capacity, .timeout = 240)
+{
+    const char *wl = write_file("wait5.ini", "[workload]\n"
+                                             "name = wait5\n"
+                                             "[database]\n"
+                                             "dataset = techempower\n"
+                                             "[query.one]\n"
+                                             "sql = SELECT randomNumber FROM World WHERE id = ?\n"
+                                             "params = int 1 100\n"
+                                             "latency = fixed 5ms\n"
+                                             "[request.page]\n"
+                                             "steps = query one\n");
+    struct sweep_run r;
+    const char *args[] = {"--suite",    SUITES "/quick.ini",
+                          "--workload", wl,
+                          "--engines",  "pool:workers=1",
+                          "--clients",  "1",
+                          "--rates",    "none",
+                          "--timeline", "0",
+                          "--duration", "3s",
+                          "--warmup",   "1s",
+                          "--repeats",  "1",
+                          "--slo",      "p99 50ms",
+                          NULL};
+    int status = bench_run(&r, args, 200);
+    char *out = slurp(r.out), *err = slurp(r.err);
+    cr_assert_eq(status, 0, "exit %d: %s", status, err);
+    char dir[800], path[900];
+    results_dir(&r, dir, sizeof(dir));
+    static struct row rows[32];
+    int n = read_runs(dir, rows, 32);
+    cr_assert_gt(n, 3, "the closed point and some probes");
+    cr_assert_str_eq(get(&rows[0], "loop"), "closed");
+    double service_ms = num(&rows[0], "mean_ms");
+    cr_assert(service_ms >= 5 && service_ms < 6.5, "one client's response %.3f ms", service_ms);
+    for (int i = 1; i < n; i++) {
+        cr_expect_str_eq(get(&rows[i], "loop"), "capacity", "row %d", i + 1);
+        cr_expect_str_eq(get(&rows[i], "clients"), "0");
+    }
+    struct csv_table t;
+    snprintf(path, sizeof(path), "%s/capacity.csv", dir);
+    cr_assert_eq(csv_load(path, &t), 0, "no capacity.csv");
+    cr_assert_eq(t.nrows, 1);
+    cr_expect_str_eq(csv_get(&t, 0, "engine"), "pool:workers=1");
+    cr_expect_str_eq(csv_get(&t, 0, "status"), "found");
+    cr_expect_eq(csv_num(&t, 0, "probes"), n - 1, "a probe is one run per repeat");
+    cr_expect_float_eq(csv_num(&t, 0, "bound_rps"), 200, 0.1);
+    /* The worker is held at least the query's 5 ms and at most one
+     * client's whole response: the capacity lies within 5 % of the model
+     * over that span (about 139 to 152 req/s), and nowhere near the bound. */
+    double lo = model_capacity(service_ms, 50), hi = model_capacity(5, 50);
+    double got = csv_num(&t, 0, "capacity_rps");
+    cr_expect(got >= 0.95 * lo && got <= 1.05 * hi,
+              "capacity %.1f req/s, the model says %.1f to %.1f (held %.3f to 5 ms)", got, lo, hi,
+              service_ms);
+    cr_expect_leq(csv_num(&t, 0, "capacity_hi") - got, 0.021 * got, "the bracket is within 2 %%");
+    cr_expect(strstr(out, "capacity at p99 under 50 ms") != NULL, "%s", out);
+    snprintf(path, sizeof(path), "%s/meta.txt", dir);
+    char *meta = slurp(path);
+    cr_expect(meta && strstr(meta, "\nslo: p99 50ms\n"), "%s", meta);
+    free(meta);
+    csv_free(&t);
+    free(out);
+    free(err);
 }
 
 /* The PID of bench's child whose command line has word, or 0. */

@@ -346,3 +346,26 @@ Test(plan, one_repeat_keeps_the_suite_order)
         cr_expect_eq(plan.runs[i].repeat, 1);
     }
 }
+
+/* A capacity probe is an open-loop run by another name: the same bound
+ * (the offered rate, at most the ceiling), warmup, window and connections,
+ * and `capacity` in the loop column. */
+Test(plan, a_capacity_probe_is_planned_like_an_open_point)
+{
+    use(SEED, "pool:workers=4");
+    cr_expect_str_eq(bench__kind_name(BENCH__CAPACITY), "capacity");
+    cr_expect(bench__offers_rate(BENCH__CAPACITY) && bench__offers_rate(BENCH__OPEN));
+    cr_expect(!bench__offers_rate(BENCH__CLOSED) && !bench__offers_rate(BENCH__TIMELINE));
+    for (double rate = 50; rate <= 800; rate *= 2) {
+        struct bench__run open = {0, BENCH__OPEN, 0, rate, 1};
+        struct bench__run probe = {0, BENCH__CAPACITY, 0, rate, 1};
+        expect_near(bench__run_bound(&plan, &probe), bench__run_bound(&plan, &open), "bound", rate);
+        expect_near(bench__warmup_s(&plan, &probe), bench__warmup_s(&plan, &open), "warmup", rate);
+        expect_near(bench__window_s(&plan, &probe), bench__window_s(&plan, &open), "window", rate);
+    }
+    /* 4 workers of 11 ms: 4 / 0.011 = 363.6 req/s, whatever is offered past it */
+    struct bench__run past = {0, BENCH__CAPACITY, 0, 1000, 1};
+    expect_near(bench__run_bound(&plan, &past), 4 / 0.011, "bound past the ceiling", 1000);
+    cr_expect_eq(bench__rerun_window_s(&plan, &past, 1, 0, 1, 500), 0,
+                 "a probe's short window is not measured again, as an open point's");
+}
