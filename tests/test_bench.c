@@ -1253,11 +1253,26 @@ Test(sweep, capacity_of_a_server_of_known_capacity, .timeout = 240)
      * client's whole response: the capacity lies within 5 % of the model
      * over that span (about 139 to 152 req/s), and nowhere near the bound. */
     double lo = model_capacity(service_ms, 50), hi = model_capacity(5, 50);
-    double got = csv_num(&t, 0, "capacity_rps");
-    cr_expect(got >= 0.95 * lo && got <= 1.05 * hi,
+    double got = csv_num(&t, 0, "capacity_rps"), above = csv_num(&t, 0, "capacity_hi");
+    /* What the search guarantees, whatever else runs on the machine: the
+     * probe at the capacity met the goal, the one just above it did not,
+     * and the two are within 2 %. */
+    int met = 0, missed = 0;
+    for (int i = 1; i < n; i++) {
+        double rate = num(&rows[i], "rate"), p99 = num(&rows[i], "p99_ms");
+        met += fabs(rate - got) < 0.06 && p99 <= 50;
+        missed += fabs(rate - above) < 0.06 && p99 > 50;
+    }
+    cr_expect(met >= 1 && missed >= 1, "the probes at %.1f (met %d) and %.1f (missed %d)", got, met,
+              above, missed);
+    cr_expect_leq(above - got, 0.021 * got, "the bracket is within 2 %%");
+    /* Where it lands: at the model's capacity on a quiet machine (148 req/s
+     * measured against 139 to 152); a machine busy with other work slows the
+     * one worker and lowers it (98 req/s was seen beside a parallel test
+     * run), so only half the model is asked for below, nothing above. */
+    cr_expect(got >= 0.5 * lo && got <= 1.05 * hi,
               "capacity %.1f req/s, the model says %.1f to %.1f (held %.3f to 5 ms)", got, lo, hi,
               service_ms);
-    cr_expect_leq(csv_num(&t, 0, "capacity_hi") - got, 0.021 * got, "the bracket is within 2 %%");
     cr_expect(strstr(out, "capacity at p99 under 50 ms") != NULL, "%s", out);
     snprintf(path, sizeof(path), "%s/meta.txt", dir);
     char *meta = slurp(path);
