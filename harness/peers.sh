@@ -34,8 +34,10 @@ load_cpu=${LOAD_CPU:-1}
 # overlap's engines measured beside async, one a line: a name, then the flags
 # of `overlap serve`. Pool modes are explicit so that a new default does not
 # change what a figure means; a new config is one more line. A name starting
-# with `pool` is held to the pool's goals against async.
+# with `pool` is held to the pool's goals against async, one with `coro` to
+# its CPU per request against async's.
 overlap_configs=(
+    "coro:--engine coro --loops 1"
     "pool-leader:--engine pool --workers 4 --pool-mode leader"
     "pool-request:--engine pool --workers 4 --pool-mode request"
 )

@@ -58,6 +58,8 @@ END {
     ratio("async peak / floor peak", peak["async"], peak["floor"], 0.95, 1)
     ratio("async CPU/req / floor CPU/req", cpu["async"], cpu["floor"], 1.10, 0)
     for (i = 1; i <= n; i++) {
+        if (s[i] ~ /^coro/)
+            ratio(s[i] " CPU/req / async CPU/req", cpu[s[i]], cpu["async"], 1.3, 0)
         if (s[i] !~ /^pool/)
             continue
         ratio(s[i] " CPU/req / async CPU/req", cpu[s[i]], cpu["async"], 1.3, 0)
