@@ -41,7 +41,7 @@ do for [i=1:n] {
 }
 set datafile nocolumnheaders
 set title "Latency vs offered load (open loop): p99 solid (median of the repeats, bar: " . \
-          "its interval), p50 dotted; dashed: bound; thin: the model's p99 and p50"
+          "its interval), p50 dotted;\ndashed: bound; thin: the model's p99 and p50"
 set xlabel "offered rate (requests/s, log)"
 set ylabel "latency (ms, log)"
 set logscale y

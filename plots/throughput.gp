@@ -24,6 +24,8 @@ set datafile nocolumnheaders
 set title "Throughput vs clients (closed loop): mean of the repeats, bars: 95% interval; " . \
           "dashed: Little's-law bound"
 set xlabel "concurrent clients (log)"
+# the USL fits make long entries: one column, inside, where the curves are not
+set key at graph 0.99, graph 0.53 right top vertical maxrows auto maxcols 1 box lc rgb "#cccccc" font ",9"
 set ylabel "throughput (requests/s)"
 set logscale x 2
 set format x "%g"
