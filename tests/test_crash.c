@@ -85,7 +85,9 @@ struct sweep {
     char folder[300];
 };
 
-static void sweep_start(struct sweep *s, const char *out_dir)
+/* Starts the quick sweep; engines (two configs, as quick.ini has) replaces
+ * its configs, or NULL keeps them. */
+static void sweep_start(struct sweep *s, const char *out_dir, const char *engines)
 {
     int p[2];
     cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
@@ -99,8 +101,12 @@ static void sweep_start(struct sweep *s, const char *out_dir)
         dup2(p[1], 2); /* the sweep's progress lines ("[k/N] ...") go to stderr */
         if (chdir(OVERLAP_SOURCE_DIR) < 0)
             _exit(127);
-        execl(bin, bin, "bench", "--quick", "--out", out_dir, "--duration", "300ms", "--warmup",
-              "100ms", (char *)NULL);
+        if (engines)
+            execl(bin, bin, "bench", "--quick", "--out", out_dir, "--duration", "300ms", "--warmup",
+                  "100ms", "--engines", engines, (char *)NULL);
+        else
+            execl(bin, bin, "bench", "--quick", "--out", out_dir, "--duration", "300ms", "--warmup",
+                  "100ms", (char *)NULL);
         _exit(127);
     }
     close(p[1]);
@@ -227,7 +233,7 @@ Test(crash, sweep_killed_keeps_finished_runs)
         snprintf(out, sizeof(out), "%s/bench-%d", dir, round);
         int delay = 300 + (int)(rand_r(&seed) % 3500);
         struct sweep s;
-        sweep_start(&s, out);
+        sweep_start(&s, out, NULL);
         uint64_t end = now_ms() + (uint64_t)delay;
         while (now_ms() < end) {
             sweep_read(&s);
@@ -364,12 +370,12 @@ static void expect_only_run_failed(const char *runs, int run, const char *reason
 /* The sweep goes on after a server or database of one run is killed: that
  * run's row says failed with the reason, the others are measured, and the
  * sweep exits 0. */
-static void kill_a_child(const char *what, const char *reason, int round)
+static void kill_a_child(const char *what, const char *reason, int round, const char *engines)
 {
     char out[300];
     snprintf(out, sizeof(out), "%s/%s-%d", dir, what, round);
     struct sweep s;
-    sweep_start(&s, out);
+    sweep_start(&s, out, engines);
     int run = kill_mid_run(&s, what, 300 + (int)(rand_r(&seed) % 2500));
     int status = sweep_wait(&s, 120000);
     cr_assert(status == 0, "the sweep finishes the other runs and exits 0, got %d\n%s", status,
@@ -384,12 +390,13 @@ static void kill_a_child(const char *what, const char *reason, int round)
 
 Test(crash, server_killed_fails_only_its_run)
 {
-    for (int round = 0; round < 2; round++)
-        kill_a_child("serve", "server killed by signal 9", round);
+    /* the quick suite's pool and event loop, then coroutines in both configs */
+    kill_a_child("serve", "server killed by signal 9", 0, NULL);
+    kill_a_child("serve", "server killed by signal 9", 1, "coro coro:loops=2");
 }
 
 Test(crash, database_killed_fails_only_its_run)
 {
     for (int round = 0; round < 2; round++)
-        kill_a_child("db", "database killed by signal 9", round);
+        kill_a_child("db", "database killed by signal 9", round, NULL);
 }
