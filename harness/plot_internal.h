@@ -81,7 +81,14 @@ int plot__write_models(const struct plot__folder *f, struct plot__usl *fits);
 
 /* runs.csv's measurements the report shows beside summary.csv's, each the
  * mean over a point's ok runs. */
-enum plot__measure { PLOT_BOUND, PLOT_P50, PLOT_RSS_KIB, PLOT_THREADS, PLOT_NMEASURES };
+enum plot__measure {
+    PLOT_BOUND,
+    PLOT_P50,
+    PLOT_RSS_KIB,
+    PLOT_THREADS,
+    PLOT_WORKLOAD_CPU, /* µs a request in its cpu steps; 0 in folders from before the column */
+    PLOT_NMEASURES
+};
 
 /* What the report reads: the folder, summary.csv as written, and runs.csv's
  * points with their repeats, for the intervals of differences that

@@ -54,7 +54,7 @@ double plot__runs_mean(const struct plot__report *rp, int row, enum plot__measur
 static int average_runs(struct plot__report *rp)
 {
     static const char *const columns[PLOT_NMEASURES] = {"bound_rps", "p50_ms", "peak_rss_kib",
-                                                        "threads"};
+                                                        "threads", "workload_cpu_us"};
     const struct csv_table *runs = &rp->set.table;
     int n = rp->set.npoints, *count = calloc((size_t)n + 1, sizeof(int));
     rp->means = calloc((size_t)n + 1, sizeof(*rp->means));

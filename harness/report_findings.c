@@ -26,6 +26,35 @@ static void write_throughput(const struct plot__report *rp, int row)
         fputs(" req/s", rp->out);
 }
 
+/* Where the peak's gap to the bound went: the server's CPU a request (its
+ * cpu steps' share, when the engines reported it), the rate the cores hold at
+ * that cost, and so how much of the gap is CPU spent beyond the workload's
+ * nominal cost and how much is capacity left idle (results/README.md). */
+static void write_cost(const struct plot__report *rp, int row, double bound)
+{
+    const struct csv_table *s = &rp->summary;
+    double cpu = csv_num(s, row, "cpu_per_request_us");
+    double cores_hold = csv_num(s, row, "ceiling_measured_rps");
+    double tput = csv_num(s, row, "throughput_mean");
+    double steps = plot__runs_mean(rp, row, PLOT_WORKLOAD_CPU);
+    if (!(cpu > 0 && cores_hold > 0 && bound > 0))
+        return;
+    fprintf(rp->out, "; the server spent %.0f µs of CPU a request", cpu);
+    if (steps > 0)
+        fprintf(rp->out, " (%.0f in the workload's cpu steps, %.0f in the engine and the kernel)",
+                steps, cpu - steps);
+    fprintf(rp->out, ", at which its cores hold %.0f req/s", cores_hold);
+    if (cores_hold >= bound) {
+        fputs(": the CPU is not what kept it under its bound", rp->out);
+        return;
+    }
+    double held = fmax(cores_hold, tput);
+    fprintf(rp->out,
+            ": of the %.0f req/s under the bound, %.0f are CPU spent beyond the workload's "
+            "nominal cost and %.0f capacity left idle",
+            fmax(bound - tput, 0), bound - held, held - tput);
+}
+
 static void write_peak(const struct plot__report *rp, const char *engine)
 {
     const struct csv_table *s = &rp->summary;
@@ -43,6 +72,7 @@ static void write_peak(const struct plot__report *rp, const char *engine)
                 100 * csv_num(s, row, "throughput_mean") / bound, bound);
     fprintf(rp->out, "; p99 there was %.1f ms%s", csv_num(s, row, "p99_median"),
             csv_num(s, row, "repeats") > 1 ? " (median)" : "");
+    write_cost(rp, row, bound);
     if (*csv_get(s, row, "flags")) {
         fputs(" (flagged: ", rp->out);
         plot__html(rp->out, csv_get(s, row, "flags"));
