@@ -17,24 +17,6 @@
 #include "async.h"
 #include "async_int.h"
 
-/* Loop 0 binds the address as given; with port 0 the others then bind the
- * port it got, so all listeners share one port. */
-static int open_listeners(const struct serve_config *cfg, int *fds, int n, char *bound,
-                          size_t boundlen)
-{
-    char again[256];
-    for (int i = 0; i < n; i++) {
-        fds[i] = proc_listen(i == 0 ? cfg->listen_addr : bound, true, i == 0 ? bound : again,
-                             i == 0 ? boundlen : sizeof(again));
-        if (fds[i] < 0) {
-            fprintf(stderr, "overlap serve: cannot listen on %s: %s\n",
-                    i == 0 ? cfg->listen_addr : bound, strerror(-fds[i]));
-            return fds[i];
-        }
-    }
-    return 0;
-}
-
 /* Loops 1..n-1 get threads of their own; loop 0 runs on the caller's. */
 static int start_threads(struct loop *loops, int n, int *started)
 {
@@ -61,8 +43,10 @@ int async_run(const struct serve_config *cfg)
     wl_burn_calibrate(); /* once, before any request pays for it */
     if (proc_stop_fd() < 0 && proc_install_signals() < 0)
         goto out;
-    int err = open_listeners(cfg, fds, n, bound, sizeof(bound));
+    int err = proc_listen_group(cfg->listen_addr, fds, n, bound, sizeof(bound));
     if (err < 0) {
+        fprintf(stderr, "overlap serve: cannot listen on %s: %s\n", cfg->listen_addr,
+                strerror(-err));
         status = err == -EINVAL || err == -EADDRNOTAVAIL ? 2 : 1; /* a bad address is input */
         goto out;
     }

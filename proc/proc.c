@@ -90,6 +90,23 @@ int proc_listen(const char *addr, bool reuseport, char *bound, size_t boundlen)
     return fd;
 }
 
+int proc_listen_group(const char *addr, int *fds, int n, char *bound, size_t boundlen)
+{
+    char again[256];
+    for (int i = 0; i < n; i++)
+        fds[i] = -1;
+    for (int i = 0; i < n; i++) {
+        fds[i] = i == 0 ? proc_listen(addr, true, bound, boundlen)
+                        : proc_listen(bound, true, again, sizeof(again));
+        if (fds[i] < 0) {
+            int err = fds[i];
+            fds[i] = -1;
+            return err;
+        }
+    }
+    return 0;
+}
+
 void proc_announce(const char *bound)
 {
     printf("listening %s\n", bound);

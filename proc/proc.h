@@ -24,6 +24,12 @@ int proc_split_addr(const char *addr, char *host, size_t hostlen, const char **p
  * address, with the real port, into bound. Returns the fd or -errno. */
 int proc_listen(const char *addr, bool reuseport, char *bound, size_t boundlen);
 
+/* n listening sockets on one address and port, each with SO_REUSEPORT, one
+ * per event loop: the first binds addr as given, and with port 0 the others
+ * bind the port it got. fds[i] is each socket or -1 (the caller closes them);
+ * bound as for proc_listen. 0, or the first error's -errno. */
+int proc_listen_group(const char *addr, int *fds, int n, char *bound, size_t boundlen);
+
 /* Prints the `listening ADDR` line and flushes: the harness waits for it. */
 void proc_announce(const char *bound);
 

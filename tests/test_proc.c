@@ -4,7 +4,10 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "heap.h"
 #include "proc.h"
@@ -135,4 +138,25 @@ Test(proc, raise_nofile_goes_up_to_the_hard_limit)
     long got = proc_raise_nofile(0);
     cr_assert_eq((rlim_t)got, rl.rlim_max == RLIM_INFINITY ? (rlim_t)got : rl.rlim_max);
     cr_assert_geq(proc_raise_nofile(64), 64); /* never lowers */
+}
+
+/* One port for every loop: the first socket picks it, the others share it. */
+Test(proc, listen_group_shares_one_port)
+{
+    int fds[3];
+    char bound[64];
+    cr_assert_eq(proc_listen_group("127.0.0.1:0", fds, 3, bound, sizeof(bound)), 0);
+    for (int i = 0; i < 3; i++) {
+        struct sockaddr_in sa;
+        socklen_t len = sizeof(sa);
+        cr_assert_geq(fds[i], 0);
+        cr_assert_eq(getsockname(fds[i], (struct sockaddr *)&sa, &len), 0);
+        char want[64];
+        snprintf(want, sizeof(want), "127.0.0.1:%d", ntohs(sa.sin_port));
+        cr_expect_str_eq(bound, want, "socket %d", i);
+        close(fds[i]);
+    }
+    cr_assert_eq(proc_listen_group("no-port", fds, 3, bound, sizeof(bound)), -EINVAL);
+    for (int i = 0; i < 3; i++)
+        cr_expect_eq(fds[i], -1);
 }
