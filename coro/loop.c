@@ -156,21 +156,13 @@ static void on_accept_pause_over(struct timer *t)
         lp->accept_paused = false;
 }
 
-/* Out of descriptors: close the spare, accept the waiting client with it and
- * close that at once (the client sees a reset, not a hang), then take the
- * spare back. If even that fails the listener rests for a moment: a
+/* Out of descriptors: proc_shed_accept resets the waiting client with the
+ * spare descriptor. If even that fails, the listener rests for a moment: a
  * level-triggered listener that cannot accept would wake the loop forever. */
 static bool shed_one(struct loop *lp)
 {
-    if (lp->spare_fd >= 0) {
-        close(lp->spare_fd);
-        int fd = accept4(lp->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd >= 0)
-            close(fd);
-        lp->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (fd >= 0 && lp->spare_fd >= 0)
-            return true;
-    }
+    if (proc_shed_accept(lp->listen_fd, &lp->spare_fd))
+        return true;
     if (coro__poll_del(lp->epfd, lp->listen_fd) == 0) {
         lp->accept_paused = true;
         coro__timer_set(lp, &lp->accept_pause, lp->now + CORO_EMFILE_PAUSE);

@@ -3,6 +3,7 @@
 #include "proc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <sched.h>
 #include <signal.h>
@@ -105,6 +106,18 @@ int proc_listen_group(const char *addr, int *fds, int n, char *bound, size_t bou
         }
     }
     return 0;
+}
+
+bool proc_shed_accept(int listen_fd, int *spare)
+{
+    if (*spare < 0)
+        return false;
+    close(*spare);
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0)
+        close(fd);
+    *spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return fd >= 0 && *spare >= 0;
 }
 
 void proc_announce(const char *bound)

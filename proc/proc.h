@@ -30,6 +30,14 @@ int proc_listen(const char *addr, bool reuseport, char *bound, size_t boundlen);
  * bound as for proc_listen. 0, or the first error's -errno. */
 int proc_listen_group(const char *addr, int *fds, int n, char *bound, size_t boundlen);
 
+/* Out of descriptors (EMFILE): closes the spare descriptor *spare (an open
+ * /dev/null kept for this), accepts the waiting client with its number and
+ * closes that at once, so the client sees a reset rather than a hang, then
+ * takes a spare again. true when a client was shed so; false when even that
+ * failed, and a level-triggered listener should rest a moment rather than
+ * wake its loop forever. */
+bool proc_shed_accept(int listen_fd, int *spare);
+
 /* Prints the `listening ADDR` line and flushes: the harness waits for it. */
 void proc_announce(const char *bound);
 
