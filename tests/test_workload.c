@@ -443,3 +443,81 @@ Test(workload, readme_example_loads)
     cr_expect_eq(wl->nrequests, 2);
     wl_free(wl);
 }
+
+/* ---- moving a workload to a cell of the crossover map ---- */
+
+static struct wl_workload *load_text(const char *name, const char *text)
+{
+    char err[WL_ERR_LEN];
+    struct wl_workload *wl = NULL;
+    cr_assert_eq(wl_load(write_file(name, text), &wl, err, sizeof(err)), 0, "%s", err);
+    return wl;
+}
+
+static const char two_types[] = "[workload]\nname = two\n[database]\ndataset = techempower\n"
+                                "[query.a]\nsql = SELECT 1\nlatency = fixed 4ms\n"
+                                "[query.b]\nsql = SELECT 2\nlatency = lognormal 2ms 20ms\n"
+                                "[query.c]\nsql = SELECT 3\nlatency = exponential 3ms\n"
+                                "[query.d]\nsql = SELECT 4\nlatency = uniform 1ms 3ms\n"
+                                "[query.z]\nsql = SELECT 5\nlatency = fixed 0ms\n"
+                                "[request.small]\nweight = 3\n"
+                                "steps = cpu 100us, query a, cpu 300us\n"
+                                "[request.big]\nweight = 1\nsteps = cpu 2ms, query b\n";
+
+Test(workload, vary_cpu_keeps_the_steps_proportions_and_sets_the_mean)
+{
+    struct wl_workload *wl = load_text("two.ini", two_types);
+    char err[WL_ERR_LEN] = "";
+    /* mean now (3 x 400us + 1 x 2ms) / 4 = 800us: everything doubles for 1.6ms */
+    cr_assert_float_eq(wl_mean_cpu_ns(wl), 800e3, 1e-6);
+    cr_assert_eq(wl_vary(wl, 1600000, 0, err, sizeof(err)), 0, "%s", err);
+    cr_expect_float_eq(wl_mean_cpu_ns(wl), 1.6e6, 1.0);
+    cr_expect_eq(wl->requests[0].steps[0].cpu_ns, 200000);
+    cr_expect_eq(wl->requests[0].steps[2].cpu_ns, 600000);
+    cr_expect_eq(wl->requests[1].steps[0].cpu_ns, 4000000);
+    cr_expect_float_eq(wl->queries[0].latency.a, 4e6, 1e-6, "the waits are not touched");
+    cr_expect_float_eq(wl->total_weight, 4, 1e-12, "nor the mix");
+    wl_free(wl);
+}
+
+Test(workload, vary_wait_sets_each_querys_median_and_keeps_its_shape)
+{
+    struct wl_workload *wl = load_text("two.ini", two_types);
+    char err[WL_ERR_LEN] = "";
+    cr_assert_eq(wl_vary(wl, 0, 10000000, err, sizeof(err)), 0, "%s", err);
+    for (int q = 0; q < wl->nqueries; q++)
+        cr_expect_float_eq(wl_dist_median(&wl->queries[q].latency), 10e6, 1.0, "query %s",
+                           wl->queries[q].name);
+    const struct wl_dist *b = &wl->queries[1].latency, *c = &wl->queries[2].latency,
+                         *d = &wl->queries[3].latency, *z = &wl->queries[4].latency;
+    cr_expect_eq(b->kind, WL_DIST_LOGNORMAL);
+    cr_expect_float_eq(b->b / b->a, 10, 1e-9, "the lognormal's p99 stays 10x its median");
+    cr_expect_eq(c->kind, WL_DIST_EXPONENTIAL);
+    cr_expect_float_eq(c->a, 10e6 / M_LN2, 1.0, "an exponential's mean is its median / ln 2");
+    cr_expect_eq(d->kind, WL_DIST_UNIFORM);
+    cr_expect_float_eq(d->a / d->b, 1.0 / 3, 1e-9, "the uniform keeps its ends' ratio");
+    cr_expect(z->kind == WL_DIST_FIXED && z->a == 10e6, "a query of latency 0 becomes fixed");
+    cr_expect_eq(wl->requests[0].steps[0].cpu_ns, 100000, "the CPU is not touched");
+    wl_free(wl);
+}
+
+Test(workload, vary_refuses_an_axis_with_nothing_to_scale)
+{
+    struct wl_workload *wl = load_text(
+        "nocpu.ini",
+        "[workload]\nname = q\n[database]\ndataset = techempower\n[query.a]\nsql = SELECT 1\n"
+        "latency = fixed 1ms\n[request.r]\nsteps = query a\n");
+    char err[WL_ERR_LEN] = "";
+    cr_expect_eq(wl_vary(wl, 1000000, 0, err, sizeof(err)), -1);
+    cr_expect(strstr(err, "no cpu step") != NULL, "%s", err);
+    cr_expect_eq(wl_vary(wl, 0, 5000000, err, sizeof(err)), 0, "its wait still moves: %s", err);
+    wl_free(wl);
+    wl = load_text(
+        "noquery.ini",
+        "[workload]\nname = c\n[database]\ndataset = techempower\n[request.r]\nsteps = cpu 1ms\n");
+    cr_expect_eq(wl_vary(wl, 0, 5000000, err, sizeof(err)), -1);
+    cr_expect(strstr(err, "no query") != NULL, "%s", err);
+    cr_expect_eq(wl_vary(wl, 0, 0, err, sizeof(err)), 0, "0 on both axes changes nothing");
+    cr_expect_eq(wl->requests[0].steps[0].cpu_ns, 1000000);
+    wl_free(wl);
+}

@@ -40,6 +40,7 @@ struct wl_dist {
 };
 
 double wl_dist_mean(const struct wl_dist *d);
+double wl_dist_median(const struct wl_dist *d);
 uint64_t wl_dist_sample(const struct wl_dist *d, struct wl_rng *rng);
 /* Parses `fixed 10ms`, `uniform 1ms 5ms`, `exponential 2ms`, `lognormal 1ms 20ms`.
  * Returns 0, or -1 with a message (without FILE:LINE) in err. */
@@ -141,6 +142,15 @@ double wl_mean_wait_ns(const struct wl_workload *wl);
  * CPU and wait per request. A limit <= 0 means unbounded (open loop, or a
  * thread per connection). */
 double wl_bound_rps(const struct wl_workload *wl, double clients, double workers, double cores);
+
+/* Moves a workload to one cell of the crossover map (the suite keys
+ * vary.cpu and vary.wait): cpu_ns > 0 scales every cpu step by one factor so
+ * the weighted mean CPU per request is cpu_ns; wait_ns > 0 scales each
+ * query's latency distribution, keeping its shape, so its median is wait_ns
+ * (a query of latency 0 becomes fixed at wait_ns). 0 leaves that axis. 0, or
+ * -1 with a message in err when there is nothing to scale (no cpu step, no
+ * query). */
+int wl_vary(struct wl_workload *wl, uint64_t cpu_ns, uint64_t wait_ns, char *err, size_t errlen);
 
 /* ---- the CPU burner: how a `cpu` step runs in either engine ---- */
 
