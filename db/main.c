@@ -23,6 +23,9 @@ static const char usage_text[] =
     "  --file DB.sqlite    keep the database in this file in WAL mode, built from the\n"
     "                      dataset unless it exists (default: in memory)\n"
     "  --seed N            seeds the dataset, the latencies and the faults (default 1)\n"
+    "  --vary-cpu D        scale the workload's cpu steps to D per request, as the server\n"
+    "                      does (a cell of the crossover map; no effect on the database)\n"
+    "  --vary-wait D       scale each query's latency distribution to the median D\n"
     "fault injection (each drawn per query from the seeded generator):\n"
     "  --fail-rate P       answer this share of queries with an error frame (0 to 1)\n"
     "  --stall-rate P      hold this share of answers --stall longer than sampled\n"
@@ -39,6 +42,7 @@ static const char usage_text[] =
 struct options {
     struct db__server_config cfg;
     const char *workload;
+    uint64_t vary_cpu_ns, vary_wait_ns; /* wl_vary's: 0 leaves the workload's own */
     bool bench;
     double seconds;
 };
@@ -96,6 +100,10 @@ static int parse_flag(struct options *o, const char *flag, const char *v)
     } else if (!strcmp(flag, "--stall")) {
         if (wl_duration_parse(v, &f->stall_ns) < 0)
             return usage_error("bad --stall '%s' (expected a duration such as 500ms)", v);
+    } else if (!strcmp(flag, "--vary-cpu") || !strcmp(flag, "--vary-wait")) {
+        uint64_t *ns = flag[7] == 'c' ? &o->vary_cpu_ns : &o->vary_wait_ns;
+        if (wl_duration_parse(v, ns) < 0 || *ns == 0)
+            return usage_error("bad duration '%s' (expected more than 0, e.g. 500us or 10ms)", v);
     } else if (!strcmp(flag, "--seconds")) {
         char *end;
         o->seconds = strtod(v, &end);
@@ -193,6 +201,11 @@ int db_main(int argc, char **argv)
     char err[WL_ERR_LEN];
     if (wl_load(o.workload, &wl, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    if (wl_vary(wl, o.vary_cpu_ns, o.vary_wait_ns, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
+        wl_free(wl);
         return 2;
     }
     rc = serve(&o, wl);

@@ -20,6 +20,8 @@ static const char usage_text[] =
     "  --header-timeout D      close a connection whose request head takes longer (default "
     "10s)\n"
     "  --idle-timeout D        close a keep-alive connection idle this long (default 60s)\n"
+    "  --vary-cpu D            scale the cpu steps to D of CPU per request (a map cell)\n"
+    "  --vary-wait D           scale each query's latency to the median D (a map cell)\n"
     "pool engine:\n"
     "  --workers N             worker threads (default 64; 0 with --pool-mode connection:\n"
     "                          one thread per connection)\n"
@@ -70,7 +72,8 @@ static int parse_size(const char *text, size_t min, size_t max, size_t *out)
 static int parse_timeout(const char *flag, const char *value, uint64_t *ns, int *status)
 {
     if (wl_duration_parse(value, ns) < 0 || *ns == 0)
-        return usage_error(status, "bad duration for %s (expected e.g. 500ms or 5s)", flag);
+        return usage_error(status, "bad duration for %s (expected more than 0, e.g. 500ms or 5s)",
+                           flag);
     return 0;
 }
 
@@ -104,6 +107,10 @@ static int parse_flag(struct serve_config *cfg, const char *flag, const char *v,
         return parse_timeout(flag, v, &cfg->header_timeout_ns, status);
     } else if (!strcmp(flag, "--idle-timeout")) {
         return parse_timeout(flag, v, &cfg->idle_timeout_ns, status);
+    } else if (!strcmp(flag, "--vary-cpu")) {
+        return parse_timeout(flag, v, &cfg->vary_cpu_ns, status);
+    } else if (!strcmp(flag, "--vary-wait")) {
+        return parse_timeout(flag, v, &cfg->vary_wait_ns, status);
     } else if (!strcmp(flag, "--workers")) {
         if (wl_count_parse(v, 0, 100000, &cfg->workers) < 0)
             return usage_error(status, "bad --workers '%s' (expected 0 to 100000)", v);
@@ -192,8 +199,10 @@ int serve_parse_args(int argc, char **argv, struct serve_config *cfg, int *statu
         return -1;
     count_cpus(cfg);
     proc_raise_nofile(0); /* every connection is a descriptor, whatever the engine */
-    if (wl_load(cfg->workload_path, &cfg->wl, err, sizeof(err)) < 0) {
+    if (wl_load(cfg->workload_path, &cfg->wl, err, sizeof(err)) < 0 ||
+        wl_vary(cfg->wl, cfg->vary_cpu_ns, cfg->vary_wait_ns, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s\n", err);
+        serve_config_free(cfg);
         *status = 2;
         return -1;
     }

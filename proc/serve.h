@@ -40,6 +40,8 @@ struct serve_config {
     uint64_t db_timeout_ns;     /* a query unanswered this long gets 504 */
     uint64_t header_timeout_ns; /* a request head not complete this long: close */
     uint64_t idle_timeout_ns;   /* a keep-alive connection idle this long: close */
+    uint64_t vary_cpu_ns;       /* > 0: the workload moved to this CPU per request (wl_vary) */
+    uint64_t vary_wait_ns;      /* > 0: and its queries to this median latency */
     /* pool */
     int workers; /* 0 with mode connection: one thread per connection */
     int queue;

@@ -338,6 +338,33 @@ static int parse_timing(const char *v, char names[][16], double *dur, int max)
     return n;
 }
 
+/* A cell of the crossover map: the database and the server move the same
+ * workload, the server its cpu steps (mean 62.5 us over the four requests,
+ * times 80 for 5 ms: /items's two 100 us steps become 8 ms each) and the
+ * database its latencies (items' fixed 2 ms becomes 40 ms). */
+static void check_vary(void)
+{
+    struct client *c = client_open();
+    char val[512], names[8][16];
+    double dur[8];
+    struct response *r = get(c, "/items");
+    CHECK_EQ(r->status, 200, "GET /items", engine);
+    CHECK(header(r, "Server-Timing", val, sizeof(val)), "Server-Timing present", engine);
+    CHECK_EQ(parse_timing(val, names, dur, 8), 5, "queue, cpu, db, cpu, cpu-time: %s", engine, val);
+    CHECK(dur[2] >= 40.0, "db phase %.3f ms is at least the varied 40 ms", engine, dur[2]);
+    CHECK(dur[1] >= 7.0 && dur[3] >= 7.0, "cpu phases %.3f and %.3f ms near the varied 8 ms",
+          engine, dur[1], dur[3]);
+    CHECK(dur[4] >= 12.0, "cpu-time %.3f ms near the varied 16 ms", engine, dur[4]);
+    client_close(c);
+}
+
+Test(engine, a_map_cell_moves_the_servers_cpu_and_the_databases_wait)
+{
+    const char *const db_flags[] = {"--vary-wait", "40ms", NULL};
+    const char *const serve_flags[] = {"--vary-cpu", "5ms", NULL};
+    each_engine(check_vary, db_flags, serve_flags);
+}
+
 static void check_timing(void)
 {
     struct client *c = client_open();
