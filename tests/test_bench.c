@@ -28,6 +28,7 @@
 #include "csv.h"
 #include "model.h"
 #include "proc.h"
+#include "sweep.h"
 
 #define SUITES OVERLAP_SOURCE_DIR "/harness/suites"
 
@@ -710,70 +711,6 @@ Test(flags, the_trend_of_an_intervals_file)
 
 /* ---- whole sweeps ---- */
 
-struct sweep_run {
-    pid_t pid;
-    char out[600], err[600], results[600];
-};
-
-/* Starts `overlap bench ARGS --out TMP/results` in tmp (so nothing lands in
- * the source tree), stdout and stderr into files. */
-static void bench_start(struct sweep_run *r, const char *const *args)
-{
-    snprintf(r->out, sizeof(r->out), "%s/bench.out", tmp);
-    snprintf(r->err, sizeof(r->err), "%s/bench.err", tmp);
-    snprintf(r->results, sizeof(r->results), "%s/results", tmp);
-    r->pid = fork();
-    cr_assert_geq(r->pid, 0);
-    if (r->pid == 0) {
-        int o = open(r->out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(r->err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (o < 0 || e < 0 || chdir(tmp) < 0)
-            _exit(126);
-        dup2(o, 1);
-        dup2(e, 2);
-        const char *argv[64] = {OVERLAP_BIN, "bench", "--out", r->results};
-        int n = 4;
-        for (int i = 0; args[i] && n < 63; i++)
-            argv[n++] = args[i];
-        execv(OVERLAP_BIN, (char *const *)argv);
-        _exit(127);
-    }
-}
-
-/* Waits up to timeout_s; returns the exit status (SIGKILLs it past the timeout). */
-static int bench_wait(struct sweep_run *r, double timeout_s)
-{
-    int status;
-    double until = now_s() + timeout_s;
-    while (waitpid(r->pid, &status, WNOHANG) == 0) {
-        if (now_s() > until) {
-            kill(r->pid, SIGKILL);
-            waitpid(r->pid, &status, 0);
-            cr_assert_fail("overlap bench did not finish in %.0f s", timeout_s);
-        }
-        usleep(20000);
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-static int bench_run(struct sweep_run *r, const char *const *args, double timeout_s)
-{
-    bench_start(r, args);
-    return bench_wait(r, timeout_s);
-}
-
-/* The one results folder the sweep made (through results/latest). */
-static void results_dir(const struct sweep_run *r, char *dir, size_t len)
-{
-    char link[700], target[256];
-    snprintf(link, sizeof(link), "%s/latest", r->results);
-    ssize_t n = readlink(link, target, sizeof(target) - 1);
-    cr_assert_gt(n, 0, "no results/latest");
-    target[n] = '\0';
-    cr_expect_null(strchr(target, '/'), "latest points outside results/: %s", target);
-    snprintf(dir, len, "%s/%s", r->results, target);
-}
-
 static const char runs_header[] =
     "run,suite,workload,engine,loop,clients,rate,status,reason,requests,errors,throughput_rps,"
     "p50_ms,p90_ms,p99_ms,p999_ms,max_ms,mean_ms,achieved_rps,mean_cpu_ms,mean_wait_ms,"
@@ -917,11 +854,11 @@ Test(sweep, quick_suite_end_to_end)
 {
     struct sweep_run r;
     const char *args[] = {"--quick", "--suite", SUITES "/quick.ini", NULL};
-    int status = bench_run(&r, args, 200);
+    int status = sweep_run(&r, tmp, args, 200);
     char *err = slurp(r.err), *out = slurp(r.out);
     cr_assert_eq(status, 0, "exit %d\n%s\n%s", status, err, out);
     char dir[800];
-    results_dir(&r, dir, sizeof(dir));
+    sweep_results_dir(&r, dir, sizeof(dir));
     static struct row rows[64];
     int n = read_runs(dir, rows, 64);
     /* quick.ini: pool:workers=4 and async, clients 1 16, auto fractions
@@ -1075,12 +1012,12 @@ Test(sweep, a_window_too_short_for_its_responses_is_flagged)
                           "--warmup",   "100ms",
                           "--repeats",  "2",
                           NULL};
-    int status = bench_run(&r, args, 200);
+    int status = sweep_run(&r, tmp, args, 200);
     char *err = slurp(r.err);
     cr_assert_eq(status, 0, "exit %d: %s", status, err);
     free(err);
     char dir[800];
-    results_dir(&r, dir, sizeof(dir));
+    sweep_results_dir(&r, dir, sizeof(dir));
     static struct row rows[16];
     cr_assert_eq(read_runs(dir, rows, 16), 10);
     /* repeat 1: pool c=1, c=32, timeline, async the same; repeat 2: async first */
@@ -1150,12 +1087,12 @@ Test(sweep, a_custom_workload)
                           "--warmup",   "100ms",
                           "--repeats",  "1",
                           NULL};
-    int status = bench_run(&r, args, 120);
+    int status = sweep_run(&r, tmp, args, 120);
     char *err = slurp(r.err);
     cr_assert_eq(status, 0, "exit %d: %s", status, err);
     free(err);
     char dir[800], path[900];
-    results_dir(&r, dir, sizeof(dir));
+    sweep_results_dir(&r, dir, sizeof(dir));
     static struct row rows[8];
     cr_assert_eq(read_runs(dir, rows, 8), 2);
     cr_expect_str_eq(get(&rows[0], "workload"), "tiny");
@@ -1226,11 +1163,11 @@ Test(sweep, capacity_of_a_server_of_known_capacity, .timeout = 240)
                           "--repeats",  "1",
                           "--slo",      "p99 50ms",
                           NULL};
-    int status = bench_run(&r, args, 200);
+    int status = sweep_run(&r, tmp, args, 200);
     char *out = slurp(r.out), *err = slurp(r.err);
     cr_assert_eq(status, 0, "exit %d: %s", status, err);
     char dir[800], path[900];
-    results_dir(&r, dir, sizeof(dir));
+    sweep_results_dir(&r, dir, sizeof(dir));
     static struct row rows[32];
     int n = read_runs(dir, rows, 32);
     cr_assert_gt(n, 3, "the closed point and some probes");
@@ -1373,18 +1310,18 @@ Test(sweep, a_server_that_dies_mid_sweep)
                           "--warmup",   "0ms",
                           "--repeats",  "1",
                           NULL};
-    bench_start(&r, args);
+    sweep_start(&r, tmp, args);
     /* each load point gets a fresh server: kill the second run's */
     wait_rows(&r, 1, 60);
     wait_log(&r, "002-server.log", "listening ", 30);
     pid_t server = find_child(r.pid, " serve ");
     cr_assert_gt(server, 0, "no server child of the sweep");
     cr_assert_eq(kill(server, SIGKILL), 0);
-    int status = bench_wait(&r, 120);
+    int status = sweep_wait(&r, 120);
     char *err = slurp(r.err);
     cr_assert_eq(status, 0, "a sweep with failed rows still finishes: exit %d\n%s", status, err);
     char dir[800];
-    results_dir(&r, dir, sizeof(dir));
+    sweep_results_dir(&r, dir, sizeof(dir));
     static struct row rows[8];
     cr_assert_eq(read_runs(dir, rows, 8), 6, "%s", err);
     cr_expect_str_eq(get(&rows[1], "status"), "failed");
@@ -1424,12 +1361,12 @@ Test(sweep, a_database_that_cannot_start)
                           "--repeats",  "1",
                           NULL};
     double started = now_s();
-    int status = bench_run(&r, args, 120);
+    int status = sweep_run(&r, tmp, args, 120);
     char *err = slurp(r.err);
     cr_expect_eq(status, 1, "exit %d: %s", status, err);
     cr_expect_lt(now_s() - started, 30, "each run retried a database that cannot start");
     char dir[800];
-    results_dir(&r, dir, sizeof(dir));
+    sweep_results_dir(&r, dir, sizeof(dir));
     static struct row rows[8];
     cr_assert_eq(read_runs(dir, rows, 8), 6, "%s", err);
     for (int i = 0; i < 6; i++) {
@@ -1453,7 +1390,7 @@ Test(sweep, sigint_keeps_finished_rows_and_no_child)
                           "--duration", "500ms",
                           "--warmup",   "0ms",
                           NULL};
-    bench_start(&r, args);
+    sweep_start(&r, tmp, args);
     wait_rows(&r, 1, 60);
     double until = now_s() + 30;
     while (find_child(r.pid, " load ") == 0) {
@@ -1461,13 +1398,13 @@ Test(sweep, sigint_keeps_finished_rows_and_no_child)
         usleep(10000);
     }
     cr_assert_eq(kill(r.pid, SIGINT), 0);
-    int status = bench_wait(&r, 30);
+    int status = sweep_wait(&r, 30);
     char *err = slurp(r.err);
     cr_expect_eq(status, 130, "exit %d\n%s", status, err);
     cr_expect(strstr(err, "interrupted; 1 finished runs kept") != NULL, "%s", err);
     free(err);
     char dir[800];
-    results_dir(&r, dir, sizeof(dir));
+    sweep_results_dir(&r, dir, sizeof(dir));
     static struct row rows[16];
     int n = read_runs(dir, rows, 16);
     cr_expect_eq(n, 1, "%d rows", n);
@@ -1482,34 +1419,34 @@ Test(sweep, usage_errors)
 {
     struct sweep_run r;
     const char *unknown[] = {"--bogus", "1", NULL};
-    cr_expect_eq(bench_run(&r, unknown, 30), 2);
+    cr_expect_eq(sweep_run(&r, tmp, unknown, 30), 2);
     char *err = slurp(r.err);
     cr_expect(strstr(err, "unknown flag '--bogus'") && strstr(err, "usage: overlap bench"), "%s",
               err);
     free(err);
     const char *clients[] = {"--suite", SUITES "/quick.ini", "--clients", "0", NULL};
-    cr_expect_eq(bench_run(&r, clients, 30), 2);
+    cr_expect_eq(sweep_run(&r, tmp, clients, 30), 2);
     err = slurp(r.err);
     cr_expect(strstr(err, "bad client list '0'") != NULL, "%s", err);
     free(err);
     const char *value[] = {"--suite", SUITES "/quick.ini", "--engines", NULL};
-    cr_expect_eq(bench_run(&r, value, 30), 2);
+    cr_expect_eq(sweep_run(&r, tmp, value, 30), 2);
     err = slurp(r.err);
     cr_expect(strstr(err, "'--engines' needs a value") != NULL, "%s", err);
     free(err);
     const char *badsuite[] = {"--suite", write_file("s.ini", "[suite]\nclients = x\n"), NULL};
-    cr_expect_eq(bench_run(&r, badsuite, 30), 2);
+    cr_expect_eq(sweep_run(&r, tmp, badsuite, 30), 2);
     err = slurp(r.err);
     cr_expect(strstr(err, "s.ini:2: bad client list") != NULL, "%s", err);
     free(err);
     const char *repeats[] = {"--suite", SUITES "/quick.ini", "--repeats", "0", NULL};
-    cr_expect_eq(bench_run(&r, repeats, 30), 2);
+    cr_expect_eq(sweep_run(&r, tmp, repeats, 30), 2);
     err = slurp(r.err);
     cr_expect(strstr(err, "bad repeats '0' (expected a whole number from 1 to 20)") != NULL, "%s",
               err);
     free(err);
     const char *wl[] = {"--suite", SUITES "/quick.ini", "--workload", "/nonexistent.ini", NULL};
-    cr_expect_eq(bench_run(&r, wl, 30), 2);
+    cr_expect_eq(sweep_run(&r, tmp, wl, 30), 2);
     err = slurp(r.err);
     cr_expect(strstr(err, "/nonexistent.ini") != NULL, "%s", err);
     free(err);
