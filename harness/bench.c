@@ -43,7 +43,11 @@ static const char bench_usage[] =
     "  --load-cpus LIST        CPUs for the load generator and database (default 1)\n"
     "  --load-threads N        the load generator's threads (default 1)\n"
     "  --slo GOAL|none         after the points, each config's capacity at a latency\n"
-    "                          goal, e.g. 'p99 100ms' (capacity.csv)\n";
+    "                          goal, e.g. 'p99 100ms' (capacity.csv)\n"
+    "  --capacity-tolerance T  the capacity search's bracket, e.g. 2% (the default)\n"
+    "  --vary-cpu LIST|none    the crossover map: CPU per request in each cell, e.g.\n"
+    "                          '100us 1ms' (needs --slo; map.csv)\n"
+    "  --vary-wait LIST|none   and each query's median latency, e.g. '1ms 20ms'\n";
 
 static int bench_usage_error(const char *msg, const char *arg)
 {
@@ -86,7 +90,10 @@ static int parse_flags(struct bench__sweep *sw, int argc, char **argv, const cha
                {"--server-cpus", "server_cpus"},
                {"--load-cpus", "load_cpus"},
                {"--load-threads", "load_threads"},
-               {"--slo", "slo"}};
+               {"--slo", "slo"},
+               {"--capacity-tolerance", "capacity_tolerance"},
+               {"--vary-cpu", "vary.cpu"},
+               {"--vary-wait", "vary.wait"}};
     char err[BENCH_ERR_LEN];
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
@@ -128,6 +135,26 @@ static int load_intervals(const struct bench__sweep *sw)
     return strstr(help, "--interval ") ? 2 : 1;
 }
 
+/* Whether the workload can move to the map's cells (it has a cpu step to
+ * scale when vary.cpu is given, a query when vary.wait is): found out
+ * before any run, not after the sweep. 0, or -1 with the message printed. */
+static int check_map(const struct bench__sweep *sw)
+{
+    struct wl_workload *wl;
+    uint64_t cpu_ns, wait_ns;
+    char err[WL_ERR_LEN];
+    bench__map_cell(&sw->suite, 1, &cpu_ns, &wait_ns);
+    if (wl_load(sw->suite.workload, &wl, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    int rc = wl_vary(wl, cpu_ns, wait_ns, err, sizeof(err));
+    if (rc < 0)
+        fprintf(stderr, "overlap bench: no map: %s\n", err);
+    wl_free(wl);
+    return rc;
+}
+
 static int prepare(struct bench__sweep *sw, int argc, char **argv, const char **out)
 {
     char err[WL_ERR_LEN > BENCH_ERR_LEN ? WL_ERR_LEN : BENCH_ERR_LEN];
@@ -152,10 +179,15 @@ static int prepare(struct bench__sweep *sw, int argc, char **argv, const char **
     if (s->nengines == 0 || (s->nclients == 0 && nrates == 0 && s->timeline == 0 && !s->has_slo))
         return bench_usage_error("%s", "nothing to run: give engines, and clients, rates, a "
                                        "timeline or an slo");
+    if (bench_suite_has_map(s) && !s->has_slo)
+        return bench_usage_error("%s", "vary.cpu and vary.wait map capacities at a latency "
+                                       "goal (expected an slo too, e.g. --slo 'p99 100ms')");
     if (wl_load(s->workload, &sw->wl, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s\n", err);
         return 2;
     }
+    if (bench_suite_has_map(s) && check_map(sw) < 0)
+        return 2;
     sw->plan.suite = s;
     sw->plan.wl = sw->wl;
     sw->plan.ncores =
@@ -240,8 +272,12 @@ int bench_main(int argc, char **argv)
     fprintf(stderr, "overlap bench: %d runs of %s on %s into %s\n", sw.plan.nruns, sw.suite.name,
             sw.wl->name, sw.dir);
     sweep(&sw);
-    if (sw.suite.has_slo && !proc_stopping())
-        bench__capacity(&sw);
+    if (sw.suite.has_slo && !proc_stopping()) {
+        if (bench_suite_has_map(&sw.suite))
+            bench__map(&sw);
+        else
+            bench__capacity(&sw);
+    }
     char err[BENCH_ERR_LEN];
     if (summary_write(sw.dir, sw.plan.ncores, err, sizeof(err)) < 0)
         fprintf(stderr, "overlap bench: %s\n", err);

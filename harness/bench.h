@@ -16,6 +16,7 @@
 #define BENCH_MAX_CLIENTS 65536    /* the load generator's connection limit */
 #define BENCH_MAX_RATE    10000000 /* req/s: far past anything one machine serves */
 #define BENCH_MAX_REPEATS 20       /* runs per load point: 10 already give a 98 % median interval */
+#define BENCH_MAX_VARY    12       /* values per map axis: 12 x 12 cells is hours of probes */
 #define BENCH_SPEC_LEN    128
 #define BENCH_ERR_LEN     512
 
@@ -60,7 +61,20 @@ struct bench_suite {
      * goal (bench_capacity.c); has_slo 0 searches none */
     int has_slo;
     struct capacity_goal slo;
+    double tolerance; /* the search's bracket, a fraction; 0 for capacity.h's default */
+    /* `vary.cpu` and `vary.wait`: the crossover map (bench_map.c) searches
+     * every config's capacity in every cell of these two lists, the
+     * workload moved there by wl_vary; an empty list keeps the workload's
+     * own value on that axis. Either makes a map, which needs an slo. */
+    int nvary_cpu, nvary_wait;
+    uint64_t vary_cpu_ns[BENCH_MAX_VARY], vary_wait_ns[BENCH_MAX_VARY];
 };
+
+/* Whether the suite draws the crossover map. */
+static inline int bench_suite_has_map(const struct bench_suite *s)
+{
+    return s->nvary_cpu > 0 || s->nvary_wait > 0;
+}
 
 /* ---- suites and engine specs (suite.c) ---- */
 
@@ -74,7 +88,7 @@ int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size
 
 /* Sets one suite key (name, workload, engines, clients, rates, auto_fractions,
  * duration, warmup, repeats, timeline, server_cpus, load_cpus, load_threads,
- * slo)
+ * slo, capacity_tolerance, vary.cpu, vary.wait)
  * from its text, as a suite file or a flag gives it; 0, or -1 with a message
  * in err. */
 int bench_suite_set(struct bench_suite *s, const char *key, const char *value, char *err,

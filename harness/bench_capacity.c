@@ -81,7 +81,8 @@ static int probe_run(struct bench__sweep *sw, int e, double rate, int repeat, do
 {
     if (sw->plan.nruns >= BENCH__MAX_RUNS)
         return -ENOSPC;
-    sw->plan.runs[sw->plan.nruns++] = (struct bench__run){e, BENCH__CAPACITY, 0, rate, repeat};
+    sw->plan.runs[sw->plan.nruns++] =
+        (struct bench__run){e, sw->cell ? BENCH__MAP : BENCH__CAPACITY, 0, rate, repeat, sw->cell};
     int id = sw->plan.nruns;
     bench__start_config(sw, id);
     bench__run_point(sw, id);
@@ -116,8 +117,7 @@ static int probe(void *arg, double rate, double *value, double *lo, double *hi)
     return 0;
 }
 
-/* The search of config e from its bound; 0 or the probe's error. */
-static int search_config(struct bench__sweep *sw, int e, struct bench__capacity *out)
+int bench__search_config(struct bench__sweep *sw, int e, struct bench__capacity *out)
 {
     struct probe_ctx ctx = {sw, e};
     double bound = bench__config_bound(&sw->plan, &sw->suite.engines[e], 0);
@@ -128,6 +128,7 @@ static int search_config(struct bench__sweep *sw, int e, struct bench__capacity 
         .start_rate = start,
         .min_rate = start / SEARCH_DOWN,
         .max_rate = bounded ? bound : fmin(start * SEARCH_UP, BENCH_MAX_RATE),
+        .tolerance = sw->suite.tolerance,
         .probe = probe,
         .ctx = &ctx,
     };
@@ -136,9 +137,7 @@ static int search_config(struct bench__sweep *sw, int e, struct bench__capacity 
     return out->rc;
 }
 
-/* The status column: capacity.h's names with '_' for ' ', or `stopped`
- * when a probe's error ended the search. */
-static void status_word(const struct bench__capacity *c, char *out, size_t len)
+void bench__capacity_status(const struct bench__capacity *c, char *out, size_t len)
 {
     snprintf(out, len, "%s", c->rc < 0 ? "stopped" : capacity_status_name(c->result.status));
     for (char *p = out; *p; p++)
@@ -157,7 +156,7 @@ static int write_csv(const struct bench__sweep *sw)
     fprintf(f, "engine,capacity_rps,capacity_lo,capacity_hi,bound_rps,probes,status\n");
     for (int e = 0; e < sw->ncapacity; e++) {
         const struct bench__capacity *c = &sw->capacity[e];
-        status_word(c, status, sizeof(status));
+        bench__capacity_status(c, status, sizeof(status));
         fprintf(f, "%s,%.1f,%.1f,", sw->suite.engines[e].spec, c->result.capacity, c->result.lo);
         if (isfinite(c->result.hi))
             fprintf(f, "%.1f", c->result.hi);
@@ -175,7 +174,7 @@ void bench__capacity(struct bench__sweep *sw)
             sw->suite.slo.percentile, sw->suite.slo.ms);
     for (int e = 0; e < sw->suite.nengines && !proc_stopping(); e++) {
         sw->ncapacity = e + 1;
-        int rc = search_config(sw, e, &sw->capacity[e]);
+        int rc = bench__search_config(sw, e, &sw->capacity[e]);
         if (rc < 0 && rc != -EINTR)
             fprintf(stderr, "overlap bench: %s: capacity search stopped: %s\n",
                     sw->suite.engines[e].spec, strerror(-rc));

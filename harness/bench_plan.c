@@ -6,18 +6,26 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "serve.h"
 #include "wl.h"
 
 const char *bench__kind_name(enum bench__kind kind)
 {
-    static const char *const names[] = {"closed", "open", "timeline", "capacity"};
+    static const char *const names[] = {"closed", "open", "timeline", "capacity", "map"};
     return names[kind];
+}
+
+int bench__config_workers(const struct bench_engine *e)
+{
+    if (e->kind != BENCH_POOL || e->workers == 0)
+        return 0;
+    return e->workers > 0 ? e->workers : SERVE_DEFAULT_WORKERS;
 }
 
 double bench__config_bound(const struct bench__plan *p, const struct bench_engine *e,
                            double clients)
 {
-    double workers = e->kind != BENCH_POOL || e->workers <= 0 ? 0 : e->workers;
+    double workers = bench__config_workers(e);
     return wl_bound_rps(p->wl, clients, workers, p->ncores);
 }
 
@@ -149,9 +157,9 @@ static void add_points(struct bench__plan *p, int e, int repeat, const double *r
 {
     const struct bench_suite *s = p->suite;
     for (int i = 0; i < s->nclients; i++)
-        p->runs[p->nruns++] = (struct bench__run){e, BENCH__CLOSED, s->clients[i], 0, repeat};
+        p->runs[p->nruns++] = (struct bench__run){e, BENCH__CLOSED, s->clients[i], 0, repeat, 0};
     for (int i = 0; i < nrates; i++)
-        p->runs[p->nruns++] = (struct bench__run){e, BENCH__OPEN, 0, rates[i], repeat};
+        p->runs[p->nruns++] = (struct bench__run){e, BENCH__OPEN, 0, rates[i], repeat, 0};
 }
 
 void bench__plan_runs(struct bench__plan *p)
@@ -168,8 +176,23 @@ void bench__plan_runs(struct bench__plan *p)
             int e = (i + k) % s->nengines;
             add_points(p, e, k + 1, rates[e], nrates[e]);
             if (k == 0 && s->timeline > 0)
-                p->runs[p->nruns++] = (struct bench__run){e, BENCH__TIMELINE, s->timeline,
-                                                          bench__timeline_rate(p), 1};
+                p->runs[p->nruns++] = (struct bench__run){
+                    e, BENCH__TIMELINE, s->timeline, bench__timeline_rate(p), 1, 0};
         }
     }
+}
+
+int bench__map_cells(const struct bench_suite *s)
+{
+    if (!bench_suite_has_map(s))
+        return 0;
+    return (s->nvary_cpu > 0 ? s->nvary_cpu : 1) * (s->nvary_wait > 0 ? s->nvary_wait : 1);
+}
+
+void bench__map_cell(const struct bench_suite *s, int cell, uint64_t *cpu_ns, uint64_t *wait_ns)
+{
+    int nwait = s->nvary_wait > 0 ? s->nvary_wait : 1;
+    int i = (cell - 1) / nwait, j = (cell - 1) % nwait;
+    *cpu_ns = s->nvary_cpu > 0 ? s->vary_cpu_ns[i] : 0;
+    *wait_ns = s->nvary_wait > 0 ? s->vary_wait_ns[j] : 0;
 }

@@ -11,9 +11,13 @@
 struct wl_workload;
 
 #define BENCH__WARMUP_MAX_S 12.0 /* a closed run's longest warmup: one worker, 1,024 clients */
-/* per config: its closed and open points, its timeline and its capacity probes */
+/* per config: its closed and open points, its timeline and its capacity
+ * probes; then the map's probes, which are counted as they run and end the
+ * map (with what it found so far) when this room runs out */
+#define BENCH__MAX_MAP_RUNS 16384
 #define BENCH__MAX_RUNS                                                                            \
-    (BENCH_MAX_ENGINES * ((2 * BENCH_MAX_POINTS + CAPACITY_MAX_PROBES) * BENCH_MAX_REPEATS + 1))
+    (BENCH_MAX_ENGINES * ((2 * BENCH_MAX_POINTS + CAPACITY_MAX_PROBES) * BENCH_MAX_REPEATS + 1) +  \
+     BENCH__MAX_MAP_RUNS)
 
 /* A window should hold this many mean response times (the `short-window`
  * check), and is planned from a predicted response this much longer than
@@ -33,13 +37,14 @@ enum bench__kind {
     BENCH__CLOSED,   /* C clients, each sending when answered */
     BENCH__OPEN,     /* a target rate, whatever the server does */
     BENCH__TIMELINE, /* K requests at equal gaps: the lecture's picture */
-    BENCH__CAPACITY  /* an open-loop probe of the capacity search, planned as it goes */
+    BENCH__CAPACITY, /* an open-loop probe of the capacity search, planned as it goes */
+    BENCH__MAP       /* the same, in a cell of the crossover map (the run's cell) */
 };
 
 /* Whether runs of this kind offer a rate (open loop and capacity probes). */
 static inline int bench__offers_rate(enum bench__kind kind)
 {
-    return kind == BENCH__OPEN || kind == BENCH__CAPACITY;
+    return kind == BENCH__OPEN || kind == BENCH__CAPACITY || kind == BENCH__MAP;
 }
 
 /* One run of the sweep: a config at one load point. */
@@ -49,6 +54,7 @@ struct bench__run {
     int clients; /* closed loop and timeline; 0 in open loop */
     double rate; /* open loop and timeline, req/s; 0 in closed loop */
     int repeat;  /* 1 to the suite's repeats; the timeline runs in repeat 1 only */
+    int cell;    /* a map probe's cell, 1 to bench__map_cells; 0 for every other run */
 };
 
 /* What the arithmetic reads, and the runs it plans. The suite and workload
@@ -61,8 +67,13 @@ struct bench__plan {
     struct bench__run runs[BENCH__MAX_RUNS];
 };
 
-/* "closed", "open", "timeline" or "capacity": the `loop` column. */
+/* "closed", "open", "timeline", "capacity" or "map": the `loop` column. */
 const char *bench__kind_name(enum bench__kind kind);
+
+/* The worker threads a pool config runs (the server's default when the
+ * spec names none); 0 for a thread per connection and for async and coro,
+ * whose concurrency no thread count bounds. */
+int bench__config_workers(const struct bench_engine *e);
 
 /* The most config e can do with this many clients, in req/s (Little's law,
  * wl_bound_rps); clients 0 gives the config's ceiling. Huge when nothing
@@ -113,6 +124,15 @@ int bench__open_clients(const struct bench__plan *p, double rate);
 
 /* The timeline scenario's arrival rate in req/s. */
 double bench__timeline_rate(const struct bench__plan *p);
+
+/* The crossover map's cells: vary.cpu's values times vary.wait's, an empty
+ * axis counting once (the workload's own value); 0 when the suite draws no
+ * map. */
+int bench__map_cells(const struct bench_suite *s);
+
+/* Cell k's (1-based; CPU outer, wait inner) values for wl_vary: 0 on an
+ * axis the suite does not vary. */
+void bench__map_cell(const struct bench_suite *s, int cell, uint64_t *cpu_ns, uint64_t *wait_ns);
 
 /* Fills p->runs, repeat by repeat: in each, every config's closed points
  * and open points (auto rates as fractions of its ceiling), and in the first

@@ -369,8 +369,8 @@ void bench__write_row(const struct bench__sweep *sw, int id, struct bench__outco
              "%ld,%.1f,%.1f%s",
              id, sw->suite.name, sw->wl->name, e->spec, bench__kind_name(r->kind),
              bench__offers_rate(r->kind) ? 0 : r->clients, r->rate, o->status, o->reason, loads,
-             wl_mean_cpu_ns(sw->wl) / 1e6, wl_mean_wait_ns(sw->wl) / 1e6, bound, ceiling, eff,
-             o->cpu_user_s, o->cpu_sys_s, (o->cpu_user_s + o->cpu_sys_s) / w, o->peak_rss_kib,
+             wl_mean_cpu_ns(sw->plan.wl) / 1e6, wl_mean_wait_ns(sw->plan.wl) / 1e6, bound, ceiling,
+             eff, o->cpu_user_s, o->cpu_sys_s, (o->cpu_user_s + o->cpu_sys_s) / w, o->peak_rss_kib,
              o->threads, o->fds, o->vol_ctxsw / w, o->invol_ctxsw / w, checks);
     snprintf(path, sizeof(path), "%s/runs.csv", sw->dir);
     if (append_atomic(path, row) < 0)

@@ -50,6 +50,19 @@ static int start_announcing(struct bench__sweep *sw, struct bench__args *a, int 
     return 0;
 }
 
+/* A map probe's database and server both move the workload to its cell. */
+static void add_cell(const struct bench__sweep *sw, struct bench__args *a, int id)
+{
+    uint64_t cpu_ns, wait_ns;
+    if (!sw->plan.runs[id - 1].cell)
+        return;
+    bench__map_cell(&sw->suite, sw->plan.runs[id - 1].cell, &cpu_ns, &wait_ns);
+    if (cpu_ns)
+        bench__flag(a, "--vary-cpu", "%lluns", (unsigned long long)cpu_ns);
+    if (wait_ns)
+        bench__flag(a, "--vary-wait", "%lluns", (unsigned long long)wait_ns);
+}
+
 static int start_db(struct bench__sweep *sw, int id)
 {
     struct bench__args a;
@@ -59,6 +72,7 @@ static int start_db(struct bench__sweep *sw, int id)
     bench__arg(&a, "db");
     bench__flag(&a, "--workload", "%s", sw->suite.workload);
     bench__flag(&a, "--listen", "unix:%s", sw->db_sock);
+    add_cell(sw, &a, id);
     return start_announcing(sw, &a, id, "db.log", "database", &sw->db, sw->db_addr,
                             sizeof(sw->db_addr));
 }
@@ -74,6 +88,7 @@ static int start_server(struct bench__sweep *sw, const struct bench_engine *en, 
     bench__flag(&a, "--workload", "%s", sw->suite.workload);
     bench__flag(&a, "--db", "%s", sw->db_addr);
     bench__flag(&a, "--listen", "127.0.0.1:0");
+    add_cell(sw, &a, id);
     if (pool && en->workers >= 0)
         bench__flag(&a, "--workers", "%d", en->workers);
     if (pool && en->queue > 0)

@@ -83,6 +83,9 @@ struct bench__sweep {
     char never_started[BENCH_MAX_ENGINES][BENCH__REASON_LEN];
     int ncapacity; /* configs searched so far, in the suite's order */
     struct bench__capacity capacity[BENCH_MAX_ENGINES];
+    int cell;   /* the map's cell under way (1-based), 0 outside the map */
+    int ncells; /* cells whose every config was searched */
+    struct bench__capacity map[BENCH_MAX_VARY * BENCH_MAX_VARY][BENCH_MAX_ENGINES];
 };
 
 /* ---- one run (bench_run.c) ---- */
@@ -154,6 +157,22 @@ struct csv_table;
  * other, and writes capacity.csv. An interruption ends it; the configs
  * searched so far are written. */
 void bench__capacity(struct bench__sweep *sw);
+
+/* Config e's capacity at the suite's slo, searched from its bound under the
+ * plan's workload (in a map, the cell's: its probes carry sw->cell). 0, or
+ * the error that stopped the search, also in out->rc. */
+int bench__search_config(struct bench__sweep *sw, int e, struct bench__capacity *out);
+
+/* capacity.csv's and map.csv's status word: capacity.h's status with '_'
+ * for ' ', or `stopped` when an error ended the search. */
+void bench__capacity_status(const struct bench__capacity *c, char *out, size_t len);
+
+/* ---- the crossover map (bench_map.c) ---- */
+
+/* Searches every config's capacity in every cell of the suite's vary.cpu x
+ * vary.wait, the workload moved to each cell, and writes map.csv after each
+ * cell. An interruption ends it with the cells done so far written. */
+void bench__map(struct bench__sweep *sw);
 
 /* The latency at percentile q of a run's latency spectrum (columns
  * percentile and latency_ms, ascending), linear between neighbours; NAN

@@ -269,6 +269,60 @@ static int parse_slo(struct bench_suite *s, const char *text, char *err, size_t 
     return 0;
 }
 
+/* `2%` or `0.02`: the capacity search's bracket, from 0.1 % to 50 %. */
+static int parse_tolerance(struct bench_suite *s, const char *text, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end != text && *end == '%' && end[1] == '\0') {
+        v /= 100;
+        end++;
+    }
+    if (end == text || *end || errno || !(v >= 0.001 && v <= 0.5)) {
+        snprintf(err, errlen,
+                 "bad capacity_tolerance '%.200s' (expected 0.1%% to 50%%, e.g. 2%% or 0.05)",
+                 text);
+        return -1;
+    }
+    s->tolerance = v;
+    return 0;
+}
+
+/* A map axis: durations separated by spaces or commas, ascending, each in
+ * (0, 1h], or `none` for the workload's own value. */
+static int parse_vary(const char *key, const char *text, uint64_t *out, int *n, char *err,
+                      size_t errlen)
+{
+    char buf[LIST_TEXT], *save;
+    int k = 0;
+    if (strlen(text) >= sizeof(buf))
+        goto bad;
+    snprintf(buf, sizeof(buf), "%s", text);
+    char *first = strtok_r(buf, " ,\t", &save);
+    if (first && !strcmp(first, "none") && !strtok_r(NULL, " ,\t", &save)) {
+        *n = 0;
+        return 0;
+    }
+    for (char *w = first; w; w = strtok_r(NULL, " ,\t", &save)) {
+        uint64_t v;
+        if (k == BENCH_MAX_VARY || wl_duration_parse(w, &v) < 0 || v == 0 ||
+            v > 3600ULL * 1000000000ULL || (k > 0 && v <= out[k - 1]))
+            goto bad;
+        out[k++] = v;
+    }
+    if (k == 0)
+        goto bad;
+    *n = k;
+    return 0;
+bad:
+    snprintf(err, errlen,
+             "bad %s '%.200s' (expected up to %d ascending durations such as 100us 1ms 10ms, "
+             "or none)",
+             key, text, BENCH_MAX_VARY);
+    return -1;
+}
+
 int bench_suite_set(struct bench_suite *s, const char *key, const char *value, char *err,
                     size_t errlen)
 {
@@ -315,11 +369,17 @@ int bench_suite_set(struct bench_suite *s, const char *key, const char *value, c
         return set_cpus(s->load_cpus, sizeof(s->load_cpus), key, value, err, errlen);
     } else if (!strcmp(key, "slo")) {
         return parse_slo(s, value, err, errlen);
+    } else if (!strcmp(key, "capacity_tolerance")) {
+        return parse_tolerance(s, value, err, errlen);
+    } else if (!strcmp(key, "vary.cpu")) {
+        return parse_vary(key, value, s->vary_cpu_ns, &s->nvary_cpu, err, errlen);
+    } else if (!strcmp(key, "vary.wait")) {
+        return parse_vary(key, value, s->vary_wait_ns, &s->nvary_wait, err, errlen);
     } else {
         snprintf(err, errlen,
                  "unknown key '%.64s' (expected name, workload, engines, clients, rates, "
                  "auto_fractions, duration, warmup, repeats, timeline, server_cpus, load_cpus, "
-                 "load_threads or slo)",
+                 "load_threads, slo, capacity_tolerance, vary.cpu or vary.wait)",
                  key);
         return -1;
     }
@@ -328,7 +388,8 @@ int bench_suite_set(struct bench_suite *s, const char *key, const char *value, c
 
 /* ---- suite files ---- */
 
-static const char *list_keys[] = {"engines", "clients", "rates", "auto_fractions"};
+static const char *list_keys[] = {"engines",        "clients",  "rates",
+                                  "auto_fractions", "vary.cpu", "vary.wait"};
 #define NLIST (int)(sizeof(list_keys) / sizeof(list_keys[0]))
 
 struct suite_reader {

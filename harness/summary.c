@@ -134,6 +134,9 @@ static int group_rows(const char *path, struct summary_set *set, int *point,
     int cap = 0;
     for (int r = 0; r < t->nrows; r++) {
         double clients, rate;
+        point[r] = -1; /* a map probe's point is its cell's, in map.csv: none here */
+        if (!strcmp(csv_get(t, r, "loop"), "map"))
+            continue;
         if (need_number(path, t, r, "clients", &clients, err, errlen) < 0 ||
             need_number(path, t, r, "rate", &rate, err, errlen) < 0)
             return -EINVAL;
@@ -175,7 +178,7 @@ static int lay_out_values(struct summary_set *set, const int *point, double (*va
         p->littles = set->values + (size_t)V_LITTLES * nok + first;
     }
     for (int r = 0; r < set->table.nrows; r++) {
-        if (strcmp(csv_get(&set->table, r, "status"), "ok") != 0)
+        if (point[r] < 0 || strcmp(csv_get(&set->table, r, "status"), "ok") != 0)
             continue;
         int slot = next[point[r]]++;
         for (int v = 0; v < NVALUES; v++)
@@ -220,7 +223,7 @@ static int add_word(char **flags, const char *word, size_t len)
 static int gather_flags(struct summary_set *set, const int *point)
 {
     for (int r = 0; r < set->table.nrows; r++) {
-        const char *s = csv_get(&set->table, r, "flags");
+        const char *s = point[r] < 0 ? "" : csv_get(&set->table, r, "flags");
         while (*s) {
             size_t n = strcspn(s, ";");
             if (add_word(&set->points[point[r]].flags, s, n) < 0)

@@ -1,0 +1,132 @@
+/* The crossover map (`vary.cpu`, `vary.wait`): every config's capacity at
+ * the suite's goal in every cell, the workload moved to the cell by wl_vary
+ * (the bench loads it once more for the bounds; the database and server
+ * apply the same change from their --vary-cpu and --vary-wait flags). The
+ * probes are runs.csv rows with loop `map` and the cell's values; the
+ * capacities go to map.csv, rewritten after each cell. */
+#include "bench_sweep.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proc.h"
+#include "wl.h"
+
+/* The map's wait axis where the suite does not vary it: the queries'
+ * median when they share one (the seed's single query), else the mean
+ * wait per request, the figure the bounds use. */
+static double own_wait_ms(const struct wl_workload *wl)
+{
+    double median = wl->nqueries > 0 ? wl_dist_median(&wl->queries[0].latency) : 0;
+    for (int q = 1; q < wl->nqueries; q++)
+        if (fabs(wl_dist_median(&wl->queries[q].latency) - median) > 1e-9 * median)
+            return wl_mean_wait_ns(wl) / 1e6;
+    return median / 1e6;
+}
+
+/* The workload of cell c, loaded afresh and moved; NULL with a message on
+ * stderr when it cannot be (a workload without a cpu step or a query). */
+static struct wl_workload *cell_workload(const struct bench__sweep *sw, int c)
+{
+    struct wl_workload *wl;
+    uint64_t cpu_ns, wait_ns;
+    char err[WL_ERR_LEN];
+    bench__map_cell(&sw->suite, c, &cpu_ns, &wait_ns);
+    if (wl_load(sw->suite.workload, &wl, err, sizeof(err)) < 0)
+        goto fail;
+    if (wl_vary(wl, cpu_ns, wait_ns, err, sizeof(err)) == 0)
+        return wl;
+    wl_free(wl);
+fail:
+    fprintf(stderr, "overlap bench: no map: %s\n", err);
+    return NULL;
+}
+
+/* One map.csv row: the cell as run, the config, its search. */
+static void write_row(FILE *f, const struct bench__sweep *sw, const struct wl_workload *wl, int e,
+                      const struct bench__capacity *c)
+{
+    const struct bench_engine *en = &sw->suite.engines[e];
+    char status[32];
+    bench__capacity_status(c, status, sizeof(status));
+    fprintf(f, "%g,%g,%s,%s,", wl_mean_cpu_ns(wl) / 1e3, own_wait_ms(wl), en->spec,
+            bench_kind_name(en->kind));
+    if (en->kind == BENCH_POOL)
+        fprintf(f, "%d", bench__config_workers(en));
+    fprintf(f, ",%d,%.1f,%.1f,", sw->plan.ncores, c->result.capacity, c->result.lo);
+    if (isfinite(c->result.hi))
+        fprintf(f, "%.1f", c->result.hi);
+    fputc(',', f);
+    if (isfinite(c->bound) && c->bound <= BENCH_MAX_RATE)
+        fprintf(f, "%.1f", c->bound);
+    fprintf(f, ",%d,%s\n", c->result.probes, status);
+}
+
+/* map.csv with the cells done so far; each cell's workload is loaded again
+ * for its values (cheap beside one probe). */
+static int write_map(const struct bench__sweep *sw)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/map.csv", sw->dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -errno;
+    fputs("cpu_us,wait_ms,engine,kind,workers,cores,capacity_rps,capacity_lo,capacity_hi,"
+          "bound_rps,probes,status\n",
+          f);
+    for (int c = 1; c <= sw->ncells; c++) {
+        struct wl_workload *wl = cell_workload(sw, c);
+        for (int e = 0; wl && e < sw->suite.nengines; e++)
+            write_row(f, sw, wl, e, &sw->map[c - 1][e]);
+        wl_free(wl);
+    }
+    return fclose(f) == 0 ? 0 : -EIO;
+}
+
+/* Every config in cell c, under the cell's workload; 0, or the error that
+ * stopped a search (-EINTR: interrupted). */
+static int map_cell(struct bench__sweep *sw, int c, struct wl_workload *wl)
+{
+    const struct wl_workload *own = sw->plan.wl;
+    int rc = 0;
+    sw->plan.wl = wl;
+    sw->cell = c;
+    fprintf(stderr, "overlap bench: map cell %d of %d: %.0f us of CPU, %g ms wait\n", c,
+            bench__map_cells(&sw->suite), wl_mean_cpu_ns(wl) / 1e3, own_wait_ms(wl));
+    for (int e = 0; e < sw->suite.nengines; e++) {
+        if (rc < 0) { /* the search before stopped: this one never started */
+            sw->map[c - 1][e] = (struct bench__capacity){.bound = NAN, .rc = rc};
+            continue;
+        }
+        rc = bench__search_config(sw, e, &sw->map[c - 1][e]);
+        if (rc < 0 && rc != -EINTR)
+            fprintf(stderr, "overlap bench: %s: capacity search stopped: %s\n",
+                    sw->suite.engines[e].spec, strerror(-rc));
+    }
+    sw->cell = 0;
+    sw->plan.wl = own;
+    return rc;
+}
+
+void bench__map(struct bench__sweep *sw)
+{
+    int ncells = bench__map_cells(&sw->suite);
+    fprintf(stderr, "overlap bench: the crossover map, %d cells at p%g %g ms\n", ncells,
+            sw->suite.slo.percentile, sw->suite.slo.ms);
+    for (int c = 1; c <= ncells && !proc_stopping(); c++) {
+        struct wl_workload *wl = cell_workload(sw, c);
+        if (!wl)
+            break;
+        int rc = map_cell(sw, c, wl);
+        wl_free(wl);
+        if (rc == -EINTR)
+            break;
+        sw->ncells = c; /* a search another error stopped is written as `stopped` */
+        if (write_map(sw) < 0)
+            fprintf(stderr, "overlap bench: cannot write %s/map.csv\n", sw->dir);
+        if (rc < 0)
+            break;
+    }
+}

@@ -1,0 +1,282 @@
+/* The crossover map: its suite keys and their errors, its cells, and a tiny
+ * map swept end to end (pool:workers=4 and async; CPU 100 us and 2 ms; wait
+ * 500 us and 20 ms; p99 100 ms), whose two corners have answers the
+ * architectures dictate: where the waits are long and the CPU short, the
+ * loop serves many times a 4-worker pool (whose bound is 4 / 20.1 ms); where
+ * the CPU dominates, both are held by the one core alike. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "bench_plan.h"
+#include "child.h"
+#include "csv.h"
+#include "sweep.h"
+
+#define SUITES OVERLAP_SOURCE_DIR "/harness/suites"
+#define SEED   OVERLAP_SOURCE_DIR "/workloads/seed.ini"
+
+static char tmp[256];
+
+static void setup(void)
+{
+    cr_assert_eq(child_tmpdir(tmp, sizeof(tmp)), 0);
+}
+
+static void teardown(void)
+{
+    child_tmpdir_remove(tmp);
+}
+
+TestSuite(map, .init = setup, .fini = teardown, .timeout = 240);
+
+static int set(struct bench_suite *s, const char *key, const char *value)
+{
+    char err[BENCH_ERR_LEN] = "";
+    int rc = bench_suite_set(s, key, value, err, sizeof(err));
+    if (rc < 0)
+        cr_expect(strstr(err, "(expected") != NULL, "no expectation in '%s'", err);
+    return rc;
+}
+
+/* ---- the keys ---- */
+
+Test(map, vary_keys_take_ascending_durations)
+{
+    struct bench_suite s;
+    bench_suite_defaults(&s);
+    cr_expect_eq(bench_suite_has_map(&s), 0, "a suite draws no map unless asked");
+    cr_assert_eq(set(&s, "vary.cpu", "20us 100us, 1ms 4ms"), 0);
+    cr_expect_eq(s.nvary_cpu, 4);
+    cr_expect_eq(s.vary_cpu_ns[0], 20000);
+    cr_expect_eq(s.vary_cpu_ns[3], 4000000);
+    cr_expect(bench_suite_has_map(&s));
+    cr_assert_eq(set(&s, "vary.wait", "500us 1.5s"), 0);
+    cr_expect_eq(s.vary_wait_ns[1], 1500000000ULL);
+    cr_assert_eq(set(&s, "vary.cpu", "none"), 0);
+    cr_expect_eq(s.nvary_cpu, 0, "none keeps the workload's own CPU");
+    cr_expect(bench_suite_has_map(&s), "the wait axis alone is a map");
+    cr_assert_eq(set(&s, "capacity_tolerance", "5%"), 0);
+    cr_expect_float_eq(s.tolerance, 0.05, 1e-12);
+    cr_assert_eq(set(&s, "capacity_tolerance", "0.1"), 0);
+    cr_expect_float_eq(s.tolerance, 0.1, 1e-12);
+}
+
+Test(map, malformed_vary_keys_are_refused)
+{
+    struct bench_suite s;
+    bench_suite_defaults(&s);
+    const char *bad[] = {"",
+                         "1ms 1ms",
+                         "2ms 1ms",
+                         "0ms",
+                         "1ms -2ms",
+                         "fast",
+                         "1 ms",
+                         "2h",
+                         "none 1ms",
+                         "1ms,,x",
+                         "1ms 2ms 3ms 4ms 5ms 6ms 7ms "
+                         "8ms 9ms 10ms 11ms 12ms 13ms"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_expect_eq(set(&s, "vary.cpu", bad[i]), -1, "vary.cpu '%s' accepted", bad[i]);
+        cr_expect_eq(set(&s, "vary.wait", bad[i]), -1, "vary.wait '%s' accepted", bad[i]);
+    }
+    cr_expect_eq(s.nvary_cpu + s.nvary_wait, 0, "a refused list leaves the suite as it was");
+    const char *tol[] = {"0", "60%", "-1%", "2 %", "%", "0.0001", "two"};
+    for (size_t i = 0; i < sizeof(tol) / sizeof(tol[0]); i++)
+        cr_expect_eq(set(&s, "capacity_tolerance", tol[i]), -1, "tolerance '%s' accepted", tol[i]);
+}
+
+/* ---- the cells ---- */
+
+Test(map, cells_run_cpu_outer_and_wait_inner)
+{
+    struct bench_suite s;
+    uint64_t cpu, wait;
+    bench_suite_defaults(&s);
+    cr_expect_eq(bench__map_cells(&s), 0);
+    cr_assert_eq(set(&s, "vary.cpu", "100us 2ms"), 0);
+    cr_assert_eq(set(&s, "vary.wait", "500us 20ms 50ms"), 0);
+    cr_assert_eq(bench__map_cells(&s), 6);
+    const uint64_t want[6][2] = {{100000, 500000},  {100000, 20000000},  {100000, 50000000},
+                                 {2000000, 500000}, {2000000, 20000000}, {2000000, 50000000}};
+    for (int c = 1; c <= 6; c++) {
+        bench__map_cell(&s, c, &cpu, &wait);
+        cr_expect(cpu == want[c - 1][0] && wait == want[c - 1][1], "cell %d: %lu, %lu", c,
+                  (unsigned long)cpu, (unsigned long)wait);
+    }
+    cr_assert_eq(set(&s, "vary.cpu", "none"), 0);
+    cr_assert_eq(bench__map_cells(&s), 3);
+    bench__map_cell(&s, 2, &cpu, &wait);
+    cr_expect(cpu == 0 && wait == 20000000, "an axis not varied is 0: the workload's own");
+}
+
+/* ---- the sweep ---- */
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *text = NULL;
+    size_t cap = 0;
+    if (f && getdelim(&text, &cap, '\0', f) < 0) {
+        free(text);
+        text = NULL;
+    }
+    if (f)
+        fclose(f);
+    return text ? text : strdup("");
+}
+
+Test(map, usage_errors_come_before_any_run)
+{
+    struct sweep_run r;
+    const char *no_slo[] = {"--suite", SUITES "/quick.ini", "--vary-cpu", "1ms", NULL};
+    cr_expect_eq(sweep_run(&r, tmp, no_slo, 30), 2);
+    char *err = slurp(r.err);
+    cr_expect(strstr(err, "expected an slo too") != NULL, "%s", err);
+    free(err);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/nocpu.ini", tmp);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("[workload]\nname = nocpu\n[database]\ndataset = techempower\n[query.q]\n"
+          "sql = SELECT 1\nlatency = fixed 1ms\n[request.r]\nsteps = query q\n",
+          f);
+    fclose(f);
+    const char *no_cpu[] = {"--suite",   SUITES "/quick.ini", "--workload", path, "--slo",
+                            "p99 100ms", "--vary-cpu",        "1ms",        NULL};
+    cr_expect_eq(sweep_run(&r, tmp, no_cpu, 30), 2);
+    err = slurp(r.err);
+    cr_expect(strstr(err, "no cpu step") != NULL, "%s", err);
+    free(err);
+    err = slurp(r.out);
+    cr_expect_null(strstr(err, "runs"), "no run started: %s", err);
+    free(err);
+}
+
+/* The row of map.csv for (cpu_us, wait_ms, engine), or -1. */
+static int find_row(const struct csv_table *t, double cpu_us, double wait_ms, const char *engine)
+{
+    for (int r = 0; r < t->nrows; r++)
+        if (fabs(csv_num(t, r, "cpu_us") - cpu_us) < 1e-6 &&
+            fabs(csv_num(t, r, "wait_ms") - wait_ms) < 1e-9 &&
+            !strcmp(csv_get(t, r, "engine"), engine))
+            return r;
+    return -1;
+}
+
+/* A capacity's bracket: [capacity_lo, capacity_hi], hi infinite when no
+ * rate failed. */
+static void bracket(const struct csv_table *t, int r, double *lo, double *hi)
+{
+    *lo = csv_num(t, r, "capacity_lo");
+    *hi = *csv_get(t, r, "capacity_hi") ? csv_num(t, r, "capacity_hi") : INFINITY;
+}
+
+static void check_map_csv(const struct csv_table *t)
+{
+    static const char *const status = ";found;never_met;always_met;out_of_probes;";
+    cr_assert_eq(t->nrows, 8, "2 x 2 cells x 2 configs");
+    for (int r = 0; r < 8; r++) {
+        char word[40];
+        snprintf(word, sizeof(word), ";%s;", csv_get(t, r, "status"));
+        cr_expect(strstr(status, word) != NULL, "row %d: status %s", r + 1, word);
+        cr_expect_str_eq(csv_get(t, r, "cores"), "1", "the server runs on CPU 0");
+        double cap = csv_num(t, r, "capacity_rps"), bound = csv_num(t, r, "bound_rps");
+        cr_expect_leq(cap, bound * 1.0001, "row %d: a capacity within its bound", r + 1);
+        cr_expect_gt(csv_num(t, r, "probes"), 0);
+    }
+    /* cells in suite order, CPU outer */
+    const double cells[4][2] = {{100, 0.5}, {100, 20}, {2000, 0.5}, {2000, 20}};
+    for (int c = 0; c < 4; c++) {
+        int p = find_row(t, cells[c][0], cells[c][1], "pool:workers=4");
+        int a = find_row(t, cells[c][0], cells[c][1], "async");
+        cr_assert(p == 2 * c && a == 2 * c + 1, "cell %d at rows %d and %d", c + 1, p, a);
+        cr_expect_str_eq(csv_get(t, p, "kind"), "pool");
+        cr_expect_str_eq(csv_get(t, p, "workers"), "4");
+        cr_expect_str_eq(csv_get(t, a, "kind"), "async");
+        cr_expect_str_eq(csv_get(t, a, "workers"), "");
+    }
+    /* the bounds are Little's law's: 4 / (0.1 + 20) ms, and the core's 1 / 2 ms */
+    cr_expect_float_eq(csv_num(t, 2, "bound_rps"), 4 / 20.1e-3, 0.1);
+    cr_expect_float_eq(csv_num(t, 5, "bound_rps"), 500, 0.1);
+    cr_expect_float_eq(csv_num(t, 1, "bound_rps"), 1 / 100e-6, 0.1);
+}
+
+Test(map, a_tiny_map_shows_both_corners)
+{
+    struct sweep_run r;
+    const char *args[] = {"--suite",
+                          SUITES "/quick.ini",
+                          "--workload",
+                          SEED,
+                          "--engines",
+                          "pool:workers=4 async",
+                          "--clients",
+                          "none",
+                          "--rates",
+                          "none",
+                          "--timeline",
+                          "0",
+                          "--slo",
+                          "p99 100ms",
+                          "--vary-cpu",
+                          "100us 2ms",
+                          "--vary-wait",
+                          "500us 20ms",
+                          "--capacity-tolerance",
+                          "10%",
+                          "--duration",
+                          "500ms",
+                          "--warmup",
+                          "100ms",
+                          "--repeats",
+                          "1",
+                          NULL};
+    int status = sweep_run(&r, tmp, args, 220);
+    char *err = slurp(r.err);
+    cr_assert_eq(status, 0, "exit %d: %s", status, err);
+    free(err);
+    char dir[800], path[900];
+    sweep_results_dir(&r, dir, sizeof(dir));
+    struct csv_table t, runs, summary;
+    snprintf(path, sizeof(path), "%s/map.csv", dir);
+    cr_assert_eq(csv_load(path, &t), 0, "no map.csv");
+    check_map_csv(&t);
+    /* long waits, short CPU: the loop serves several times the 4 workers */
+    double pool = csv_num(&t, 2, "capacity_rps"), loop = csv_num(&t, 3, "capacity_rps");
+    cr_expect_gt(loop, 3 * pool, "at (100 us, 20 ms) async %.0f req/s, pool:4 %.0f", loop, pool);
+    /* CPU-bound: the same within their brackets, or 20 % */
+    double plo, phi, alo, ahi;
+    bracket(&t, 4, &plo, &phi);
+    bracket(&t, 5, &alo, &ahi);
+    int overlap = plo <= ahi && alo <= phi;
+    cr_expect(overlap || fabs(alo - plo) <= 0.2 * fmax(alo, plo),
+              "at (2 ms, 500 us) pool:4 [%.0f, %.0f], async [%.0f, %.0f]", plo, phi, alo, ahi);
+    /* each probe is a runs.csv row of loop map, in its cell's workload */
+    snprintf(path, sizeof(path), "%s/runs.csv", dir);
+    cr_assert_eq(csv_load(path, &runs), 0);
+    double probes = 0;
+    for (int i = 0; i < t.nrows; i++)
+        probes += csv_num(&t, i, "probes");
+    cr_expect_eq(runs.nrows, (int)probes, "one run per probe (one repeat)");
+    for (int i = 0; i < runs.nrows; i++) {
+        cr_expect_str_eq(csv_get(&runs, i, "loop"), "map");
+        double cpu_ms = csv_num(&runs, i, "mean_cpu_ms"),
+               wait_ms = csv_num(&runs, i, "mean_wait_ms");
+        cr_expect(find_row(&t, cpu_ms * 1000, wait_ms, csv_get(&runs, i, "engine")) >= 0,
+                  "run %d in no cell: %.3f ms, %.3f ms", i + 1, cpu_ms, wait_ms);
+    }
+    /* a probe's figures are its cell's, not a point of summary.csv */
+    snprintf(path, sizeof(path), "%s/summary.csv", dir);
+    cr_assert_eq(csv_load(path, &summary), 0);
+    cr_expect_eq(summary.nrows, 0, "summary.csv holds no map probe");
+    csv_free(&summary);
+    csv_free(&runs);
+    csv_free(&t);
+}
