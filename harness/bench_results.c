@@ -422,6 +422,12 @@ void bench__merge_run(const struct bench__sweep *sw, int id)
     bench__run_path(sw, "runs", id, "latency.csv", from, sizeof(from));
     snprintf(to, sizeof(to), "%s/latency.csv", sw->dir);
     merge_csv(from, to, "run,engine,loop,clients,rate", prefix);
+    /* per request type, with the repeat: the report takes medians over them */
+    char with_repeat[300];
+    snprintf(with_repeat, sizeof(with_repeat), "%s,%d", prefix, r->repeat);
+    bench__run_path(sw, "runs", id, "requests.csv", from, sizeof(from));
+    snprintf(to, sizeof(to), "%s/requests.csv", sw->dir);
+    merge_csv(from, to, "run,engine,loop,clients,rate,repeat", with_repeat);
     if (r->kind == BENCH__TIMELINE) {
         bench__run_path(sw, "runs", id, "timeline.csv", from, sizeof(from));
         snprintf(to, sizeof(to), "%s/timeline.csv", sw->dir);

@@ -215,6 +215,9 @@ static void load_args(const struct bench__sweep *sw, int id, double window_s, st
         bench__flag(a, outputs[i], "%s", path);
     }
     interval_args(sw, id, window_s, a);
+    /* each request type's latency apart: small, so every run keeps it */
+    bench__run_path(sw, "runs", id, "requests.csv", path, sizeof(path));
+    bench__flag(a, "--by-request", "%s", path);
 }
 
 /* What watch follows of the server and the load generator: the window,

@@ -1,6 +1,6 @@
 /* `overlap load`: flags, the run, and its outputs (the report, the CSV row,
- * the percentile spectrum and the timeline). The schemas are documented in
- * harness/README.md; `overlap bench` reads them by column name. */
+ * the percentile spectrum, the timeline and the figures per request type). The schemas are
+ * documented in harness/README.md; `overlap bench` reads them by column name. */
 #define _GNU_SOURCE
 #include "load.h"
 
@@ -21,7 +21,15 @@
 #define MIN_INTERVAL_NS      1000000 /* 1 ms: finer intervals hold a handful of answers */
 
 /* The files a run writes, each opened before it starts. */
-enum output { OUT_CSV, OUT_LATENCY, OUT_TIMELINE, OUT_HGRM, OUT_INTERVALS, NOUTPUTS };
+enum output {
+    OUT_CSV,
+    OUT_LATENCY,
+    OUT_TIMELINE,
+    OUT_HGRM,
+    OUT_INTERVALS,
+    OUT_BY_REQUEST,
+    NOUTPUTS
+};
 
 static volatile sig_atomic_t interrupted;
 
@@ -53,12 +61,13 @@ static const char usage_text[] =
     "  --interval D         the interval (default 1s)\n"
     "  --timeline FILE      one row per request for the first K requests\n"
     "  --timeline-max K     K (default 1000)\n"
+    "  --by-request FILE    one row per request type: its answers, errors and latency\n"
     "\n"
     "Exit status: 0 ok, 1 target down or no request succeeded, 2 usage, 130 interrupted.\n";
 
 struct options {
     struct load_config cfg;
-    const char *workload, *cpus, *csv, *latency_csv, *timeline, *hgrm, *intervals;
+    const char *workload, *cpus, *csv, *latency_csv, *timeline, *hgrm, *intervals, *by_request;
     const char *interval; /* as given, for its error message */
     bool arrival_set;
 };
@@ -148,12 +157,30 @@ static int parse_flag(struct options *o, int opt, const char *v)
                    ? usage_error("--interval: '%s' is too short (expected 1ms or more)", v)
                    : 0;
     case 'L': o->timeline = v; return 0;
+    case 'B':
+        /* getopt takes the next word whatever it is: `--by-request --csv x`
+         * would write a file named --csv */
+        if (v[0] == '-' || !v[0])
+            return usage_error("--by-request: '%s' is not a file name (expected FILE)", v);
+        o->by_request = v;
+        c->by_request = true;
+        return 0;
     case 'K':
         return wl_count_parse(v, 1, 1000000, &c->timeline_max) < 0
                    ? usage_error("--timeline-max: bad count '%s' (expected 1 to 1000000)", v)
                    : 0;
     }
     return usage_error("%s", "unknown flag");
+}
+
+/* Whether val is a long flag's that takes a value: getopt_long sets optopt
+ * to it when the value is missing, and to 0 for a flag it does not know. */
+static bool takes_value(const struct option *longs, int val)
+{
+    for (; val && longs->name; longs++)
+        if (longs->val == val)
+            return longs->has_arg == required_argument;
+    return false;
 }
 
 /* Fills o from argv: 0, or the exit status (0 after --help). */
@@ -179,6 +206,7 @@ static int parse_args(int argc, char **argv, struct options *o, int *status)
                                           {"interval", required_argument, 0, 'i'},
                                           {"timeline", required_argument, 0, 'L'},
                                           {"timeline-max", required_argument, 0, 'K'},
+                                          {"by-request", required_argument, 0, 'B'},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
     struct load_config *c = &o->cfg;
@@ -196,6 +224,8 @@ static int parse_args(int argc, char **argv, struct options *o, int *status)
             fputs(usage_text, stdout);
             return *status = 0, -1;
         }
+        if (opt == '?' && takes_value(longs, optopt)) /* a known flag, last and bare */
+            return *status = usage_error("%s: missing value", argv[optind - 1]), -1;
         if (opt == '?' || opt == ':')
             return *status = usage_error("bad or incomplete flag '%s'", argv[optind - 1]), -1;
         if ((*status = parse_flag(o, opt, optarg)) != 0)
@@ -369,6 +399,25 @@ static void write_timeline(FILE *f, const struct load_config *c, const struct lo
     }
 }
 
+/* One row per request type, in the workload's order; a type without an
+ * answer has its counts and empty latency cells. */
+static void write_by_request(FILE *f, const struct load_config *c, const struct load_result *r)
+{
+    fprintf(f, "request,requests,errors,mean_ms,p50_ms,p90_ms,p99_ms,p999_ms,max_ms\n");
+    for (int i = 0; i < r->nby_request; i++) {
+        const struct load_request_figures *x = &r->by_request[i];
+        const struct hist *h = x->latency;
+        fprintf(f, "%s,%lu,%lu", c->wl ? c->wl->requests[i].name : (c->path ? c->path : "/"),
+                (unsigned long)x->requests, (unsigned long)x->errors);
+        if (hist_count(h))
+            fprintf(f, ",%.6f,%.6f,%.6f,%.6f,%.6f,%.6f\n", hist_mean(h) / 1e6,
+                    ms(hist_percentile(h, 50)), ms(hist_percentile(h, 90)),
+                    ms(hist_percentile(h, 99)), ms(hist_percentile(h, 99.9)), ms(hist_max(h)));
+        else
+            fputs(",,,,,,\n", f);
+    }
+}
+
 static void write_outputs(FILE **out, const struct load_config *c, const struct load_result *r)
 {
     if (out[OUT_CSV])
@@ -381,6 +430,8 @@ static void write_outputs(FILE **out, const struct load_config *c, const struct 
         hist_write_hgrm(r->latency, out[OUT_HGRM], TICKS_PER_HALF, 1e6); /* in ms */
     if (out[OUT_INTERVALS])
         write_intervals(out[OUT_INTERVALS], r);
+    if (out[OUT_BY_REQUEST])
+        write_by_request(out[OUT_BY_REQUEST], c, r);
 }
 
 /* Opens an output before the run, so a bad path costs nothing. */
@@ -431,6 +482,7 @@ int load_main(int argc, char **argv)
     paths[OUT_TIMELINE] = o.timeline;
     paths[OUT_HGRM] = o.hgrm;
     paths[OUT_INTERVALS] = o.intervals;
+    paths[OUT_BY_REQUEST] = o.by_request;
     if (o.workload) {
         if (wl_load(o.workload, &wl, err, sizeof(err)) < 0) {
             fprintf(stderr, "%s\n", err);

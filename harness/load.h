@@ -45,6 +45,7 @@ struct load_config {
     uint64_t interval_ns;         /* per-interval figures; 0 for LOAD_INTERVAL_NS */
     uint64_t seed;                /* each thread seeds its PRNG with seed and its index */
     int timeline_max;             /* the first K requests get a timeline row */
+    bool by_request;              /* figures per request type too (res->by_request) */
     volatile sig_atomic_t *stop;  /* set (by a signal) to end early; may be NULL */
 };
 
@@ -62,6 +63,15 @@ struct load_interval {
     double length_s; /* the whole interval, or less for the last one */
     uint64_t requests, ok, errors;
     uint64_t p50_ns, p99_ns; /* of the answers counted in it */
+};
+
+/* One request type's figures (--by-request): its answers counted as the
+ * run's are (latency from the intended time), and its errors: answers with an
+ * error status, and requests of the type lost once sent (timed out, cut). A
+ * request never sent has no type yet; it counts in the run's errors alone. */
+struct load_request_figures {
+    struct hist *latency;
+    uint64_t requests, errors;
 };
 
 struct load_result {
@@ -88,6 +98,8 @@ struct load_result {
     bool interrupted;
     int ntimeline;
     struct load_timeline *timeline; /* sorted by intended time */
+    int nby_request;                /* the workload's request types; 0 without by_request */
+    struct load_request_figures *by_request; /* in the workload's order */
 };
 
 #define LOAD_LATE_NS                                                                               \

@@ -86,6 +86,8 @@ void load__lose_request(struct conn *c, uint64_t *counter, uint64_t now)
     if ((c->state == CONN_WRITING || c->state == CONN_READING) && c->measured) {
         load__count_error(c->w, counter, now);
         c->w->inflight--;
+        if (c->w->by_request)
+            c->w->by_request[c->type].errors++;
     }
     c->measured = false;
 }
@@ -194,7 +196,7 @@ static void record_timeline(struct conn *c, uint64_t now)
 
 /* An answer the mode counts: its latency from the intended time, and from the
  * actual send (the same in closed loop, where a request goes when it is meant
- * to), in the run's figures and in its interval's. */
+ * to), in the run's figures, its interval's and its request type's. */
 static void count_answer(struct conn *c, uint64_t now)
 {
     struct worker *w = c->w;
@@ -211,12 +213,19 @@ static void count_answer(struct conn *c, uint64_t now)
         w->cpu_time_ns += cpu_ns;
         w->cpu_time_seen++;
     }
-    if (status >= 200 && status < 400) {
+    bool ok = status >= 200 && status < 400;
+    if (ok) {
         w->ok++;
         row->ok++;
     } else {
         w->errors_status++;
         row->errors++;
+    }
+    if (w->by_request) { /* a histogram per type made at the start: nothing allocated here */
+        struct load_request_figures *f = &w->by_request[c->type];
+        f->requests++;
+        f->errors += !ok;
+        hist_record(f->latency, latency);
     }
     c->answered = true;
     if (now > w->last_done)

@@ -126,7 +126,8 @@ struct worker {
     uint64_t start, warm_end, end, next_tick, last_done;
     uint64_t inflight; /* measured requests in flight */
     struct hist *latency, *uncorrected;
-    uint64_t cpu_time_ns, cpu_time_seen; /* the server's cpu-time metric, of counted answers */
+    struct load_request_figures *by_request; /* one per request type, or NULL */
+    uint64_t cpu_time_ns, cpu_time_seen;     /* the server's cpu-time metric, of counted answers */
     uint64_t requests, ok, sent, sent_in_window, scheduled, errors_connect, errors_timeout,
         errors_read, errors_status, waited, late;
     struct intervals ival;

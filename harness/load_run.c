@@ -176,6 +176,27 @@ static int raise_fd_limit(int clients, char *err, size_t errlen)
     return 0;
 }
 
+static void free_by_request(struct load_request_figures *f, int n)
+{
+    for (int i = 0; f && i < n; i++)
+        hist_destroy(f[i].latency);
+    free(f);
+}
+
+/* One histogram per request type (--by-request), made here so that counting
+ * an answer allocates nothing. 0 or -ENOMEM, with nothing left to free. */
+static int alloc_by_request(struct load_request_figures **out, int n)
+{
+    struct load_request_figures *f = calloc((size_t)n, sizeof(*f));
+    for (int i = 0; f && i < n; i++)
+        if (!(f[i].latency = hist_create())) {
+            free_by_request(f, n); /* hist_destroy(NULL) is a no-op */
+            f = NULL;
+        }
+    *out = f;
+    return f ? 0 : -ENOMEM;
+}
+
 static int worker_init(struct worker *w, const struct load_config *cfg, const struct target *t,
                        struct shared *sh, int index, int nconns)
 {
@@ -196,7 +217,8 @@ static int worker_init(struct worker *w, const struct load_config *cfg, const st
         w->timeline = calloc((size_t)cfg->timeline_max, sizeof(*w->timeline));
     if (w->epfd < 0 || !w->conns || heap_reserve(&w->timers, (size_t)nconns) < 0 ||
         !w->sched.idle || !w->latency || !w->uncorrected || load__intervals_init(w) < 0 ||
-        (cfg->timeline_max > 0 && !w->timeline))
+        (cfg->timeline_max > 0 && !w->timeline) ||
+        (cfg->by_request && alloc_by_request(&w->by_request, t->nrequests) < 0))
         return -1;
     wl_rng_seed(&w->rng, cfg->seed * 0x9e3779b97f4a7c15u + (uint64_t)index + 1);
     for (int i = 0; i < nconns; i++) {
@@ -222,6 +244,7 @@ static void worker_free(struct worker *w)
     free(w->timeline);
     hist_destroy(w->latency);
     hist_destroy(w->uncorrected);
+    free_by_request(w->by_request, w->by_request ? w->t->nrequests : 0);
     load__intervals_free(w);
 }
 
@@ -262,6 +285,18 @@ static double cpu_seconds(void)
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
            ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Each thread's figures per request type added into res's. */
+static void merge_by_request(struct worker *ws, int n, struct load_result *res)
+{
+    for (int i = 0; i < n && res->by_request; i++)
+        for (int k = 0; k < res->nby_request; k++) {
+            struct load_request_figures *to = &res->by_request[k], *from = &ws[i].by_request[k];
+            hist_merge(to->latency, from->latency);
+            to->requests += from->requests;
+            to->errors += from->errors;
+        }
 }
 
 static void merge(const struct load_config *cfg, struct worker *ws, int n, struct load_result *res)
@@ -310,6 +345,7 @@ static void merge(const struct load_config *cfg, struct worker *ws, int n, struc
     res->intended_rps = cfg->rate;
     res->achieved_rps = ws[0].mode->achieved_rps(res, sending);
     merge_timeline(cfg, ws, n, res);
+    merge_by_request(ws, n, res);
     load__intervals_merge(ws, n, res);
 }
 
@@ -328,7 +364,11 @@ int load_run(const struct load_config *cfg, struct load_result *res, char *err, 
     res->latency = hist_create();
     res->uncorrected = hist_create();
     ws = calloc((size_t)run.threads, sizeof(*ws));
-    if (!res->latency || !res->uncorrected || !ws || build_requests(cfg, &t) < 0) {
+    if (cfg->by_request &&
+        alloc_by_request(&res->by_request, cfg->wl ? cfg->wl->nrequests : 1) == 0)
+        res->nby_request = cfg->wl ? cfg->wl->nrequests : 1;
+    if (!res->latency || !res->uncorrected || !ws || build_requests(cfg, &t) < 0 ||
+        (cfg->by_request && !res->nby_request)) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
@@ -365,6 +405,9 @@ void load_result_free(struct load_result *res)
 {
     hist_destroy(res->latency);
     hist_destroy(res->uncorrected);
+    free_by_request(res->by_request, res->nby_request);
+    res->by_request = NULL;
+    res->nby_request = 0;
     free(res->timeline);
     free(res->intervals);
     res->intervals = NULL;

@@ -122,5 +122,8 @@ void plot__write_capacity(const struct plot__report *rp);
 /* Its items on where a config's measured p99 departs from its model's
  * (report_model.c). */
 void plot__write_departures(const struct plot__report *rp);
+/* The section on each request type's p99, when the workload has two or more
+ * (report_requests.c). */
+void plot__write_requests(const struct plot__report *rp);
 
 #endif

@@ -443,6 +443,7 @@ static void write_page(const struct plot__report *rp)
     plot__write_findings(rp);
     write_flagged(rp);
     write_failed(rp);
+    plot__write_requests(rp);
     fputs("<h2>Machine and command</h2>\n", f);
     write_meta_table(f, rp->f->dir);
     write_charts(rp);

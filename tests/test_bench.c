@@ -156,7 +156,7 @@ Test(suite, bad_engine_specs)
 
 Test(suite, shipped_suites_load)
 {
-    const char *names[] = {"default", "quick", "queries", "cpu-bound", "capacity"};
+    const char *names[] = {"default", "quick", "queries", "cpu-bound", "capacity", "mixed-cpu"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         char path[512], err[BENCH_ERR_LEN];
         struct bench_suite s;
@@ -941,6 +941,20 @@ Test(sweep, quick_suite_end_to_end)
         cr_expect(strstr(lat, want) != NULL, "latency.csv has no rows of run %d", i);
     }
     free(lat);
+
+    /* each run's figures per request type, with its repeat */
+    snprintf(path, sizeof(path), "%s/requests.csv", dir);
+    char *req = slurp(path);
+    cr_assert_not_null(req);
+    cr_expect_eq(strncmp(req, "run,engine,loop,clients,rate,repeat,request,requests,errors,", 60),
+                 0, "%s", req);
+    for (int i = 1; i <= 18; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "\n%d,%s,", i,
+                 engines[i <= 10 ? (i - 1) / 5 : 1 - (i - 11) / 4]);
+        cr_expect(strstr(req, want) != NULL, "requests.csv has no rows of run %d", i);
+    }
+    free(req);
 
     snprintf(path, sizeof(path), "%s/timeline.csv", dir);
     char *tl = slurp(path);

@@ -965,3 +965,115 @@ Test(command, ctrl_c_prints_what_was_measured_and_exits_130)
     csv_free(&tab);
     child_tmpdir_remove(tmpdir);
 }
+
+/* ---- figures per request type, against a real server ---- */
+
+/* Two request types far apart in CPU: 100 us and 20 ms. */
+static const char two_types_workload[] = "[workload]\n"
+                                         "name = by-request\n"
+                                         "[database]\n"
+                                         "dataset = techempower\n"
+                                         "[request.short]\n"
+                                         "weight = 4\n"
+                                         "steps = cpu 100us\n"
+                                         "[request.long]\n"
+                                         "weight = 1\n"
+                                         "steps = cpu 20ms\n";
+
+/* `overlap db` and a pool `overlap serve` of the workload above in tmpdir. */
+static void start_real_server(struct child *db, struct child *server, const char *workload)
+{
+    char db_addr[300];
+    FILE *f = fopen(workload, "w");
+    cr_assert_not_null(f);
+    fputs(two_types_workload, f);
+    fclose(f);
+    snprintf(db_addr, sizeof(db_addr), "unix:%s", tmp("db.sock"));
+    const char *db_args[] = {"db", "--workload", workload, "--listen", db_addr, NULL};
+    cr_assert_eq(child_start(db, db_args, 20000), 0, "the database did not start");
+    const char *args[] = {"serve", "--engine", "pool",     "--workload",  workload,
+                          "--db",  db_addr,    "--listen", "127.0.0.1:0", NULL};
+    cr_assert_eq(child_start(server, args, 20000), 0, "the server did not start");
+}
+
+/* --by-request: a row per type in the workload's order, counts adding up to
+ * the summary's, and the long type's median above the short one's. */
+Test(command, by_request_splits_the_answers_by_type, .timeout = 120)
+{
+    struct child db = {0}, server = {0};
+    struct csv_table sum, req;
+    char err[4096];
+    cr_assert_eq(child_tmpdir(tmpdir, sizeof(tmpdir)), 0);
+    const char *workload = tmp("two.ini"), *csv = tmp("load.csv"), *by = tmp("requests.csv");
+    start_real_server(&db, &server, workload);
+    const char *args[] = {"load", "--target",   server.addr, "--workload", workload, "--clients",
+                          "2",    "--duration", "1s",        "--csv",      csv,      "--by-request",
+                          by,     NULL};
+    int rc = run_cmd(args, err, sizeof(err), NULL, 0, 0);
+    child_stop(&server, 15000);
+    child_stop(&db, 5000);
+    cr_assert_eq(rc, 0, "%s", err);
+    static const char header[] = "request,requests,errors,mean_ms,p50_ms,p90_ms,p99_ms,p999_ms,"
+                                 "max_ms\n";
+    cr_assert(strncmp(slurp(by), header, strlen(header)) == 0, "%s", slurp(by));
+    cr_assert_eq(csv_load(csv, &sum), 0);
+    cr_assert_eq(csv_load(by, &req), 0);
+    cr_assert_eq(req.nrows, 2, "%s", slurp(by));
+    cr_expect_str_eq(csv_get(&req, 0, "request"), "short");
+    cr_expect_str_eq(csv_get(&req, 1, "request"), "long");
+    cr_expect_gt(csv_num(&req, 1, "requests"), 0, "%s", slurp(by));
+    cr_expect_eq(csv_num(&req, 0, "requests") + csv_num(&req, 1, "requests"),
+                 csv_num(&sum, 0, "requests"));
+    cr_expect_eq(csv_num(&req, 0, "errors") + csv_num(&req, 1, "errors"), 0);
+    cr_expect_gt(csv_num(&req, 1, "p50_ms"), csv_num(&req, 0, "p50_ms"), "%s", slurp(by));
+    for (int i = 0; i < 2; i++)
+        cr_expect_leq(csv_num(&req, i, "p50_ms"), csv_num(&req, i, "p99_ms"), "row %d", i);
+    csv_free(&sum);
+    csv_free(&req);
+    child_tmpdir_remove(tmpdir);
+}
+
+/* A type that never came up keeps its row, its count 0 and no latency. */
+Test(command, by_request_keeps_a_type_without_answers)
+{
+    struct server s = {.reply = REPLY_OK};
+    char err[4096], t[64];
+    cr_assert_eq(child_tmpdir(tmpdir, sizeof(tmpdir)), 0);
+    const char *workload = tmp("rare.ini"), *by = tmp("requests.csv");
+    FILE *f = fopen(workload, "w");
+    cr_assert_not_null(f);
+    /* weights of 1e6 to 1: at 20 requests the rare one is all but never drawn */
+    fputs("[workload]\nname = rare\n[database]\ndataset = techempower\n"
+          "[request.common]\nweight = 1000000\nsteps = cpu 1us\n"
+          "[request.rare]\nweight = 1\nsteps = cpu 1us\n",
+          f);
+    fclose(f);
+    server_start(&s);
+    snprintf(t, sizeof(t), "127.0.0.1:%d", s.port);
+    const char *args[] = {"load", "--target",   t,       "--workload", workload, "--rate",
+                          "100",  "--duration", "200ms", "--seed",     "3",      "--by-request",
+                          by,     NULL};
+    int rc = run_cmd(args, err, sizeof(err), NULL, 0, 0);
+    server_stop(&s);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_expect(strstr(slurp(by), "\nrare,0,0,,,,,,\n"), "%s", slurp(by));
+    cr_expect(strstr(slurp(by), "\ncommon,"), "%s", slurp(by));
+    child_tmpdir_remove(tmpdir);
+}
+
+/* The flag's misuse is a usage error that names it. */
+Test(command, by_request_misuse_is_a_clear_usage_error)
+{
+    char err[4096], t[64];
+    snprintf(t, sizeof(t), "127.0.0.1:%d", dead_port());
+    const char *bare[] = {"load", "--target", t, "--by-request", NULL};
+    cr_expect_eq(run_cmd(bare, err, sizeof(err), NULL, 0, 0), 2);
+    cr_expect(strstr(err, "overlap load: --by-request: missing value\n") == err, "%s", err);
+    const char *flag[] = {"load", "--target", t, "--by-request", "--csv", "x.csv", NULL};
+    cr_expect_eq(run_cmd(flag, err, sizeof(err), NULL, 0, 0), 2);
+    cr_expect(strstr(err, "--by-request: '--csv' is not a file name"), "%s", err);
+    const char *unwritable[] = {"load", "--target", t, "--by-request", "/nonexistent/dir/r.csv",
+                                NULL};
+    cr_expect_eq(run_cmd(unwritable, err, sizeof(err), NULL, 0, 0), 2);
+    cr_expect(strstr(err, "cannot write /nonexistent/dir/r.csv"), "%s", err);
+}

@@ -725,3 +725,69 @@ Test(plot, a_folder_of_capacity_probes_alone)
     cr_assert_eq(system(cmd), 0);
     draw_fixture(dir);
 }
+
+/* requests.csv of a workload of two types: each type's p99 per config and
+ * point, and the frequent type compared where the configs meet, claimed
+ * only when the intervals do not overlap. */
+Test(plot, report_states_latency_by_request_type)
+{
+    const char *dir = fixture_copy("requests");
+    char path[700];
+    snprintf(path, sizeof(path), "%s/requests.csv", dir);
+    spit(path, "run,engine,loop,clients,rate,repeat,request,requests,errors,mean_ms,p50_ms,"
+               "p90_ms,p99_ms,p999_ms,max_ms\n"
+               "1,pool:workers=8,open,0,500.000,1,short,980,0,11,10,11,12,13,14\n"
+               "1,pool:workers=8,open,0,500.000,1,long,20,0,60,55,70,80,80,80\n"
+               "2,async,open,0,500.000,1,short,980,0,20,10,40,50,60,70\n"
+               "2,async,open,0,500.000,1,long,20,0,60,55,70,80,80,80\n"
+               "3,pool:workers=8,open,0,500.000,2,short,980,0,11,10,11,14,15,16\n"
+               "3,pool:workers=8,open,0,500.000,2,long,0,0,,,,,,\n"
+               "4,async,open,0,500.000,2,short,980,0,20,10,40,60,70,80\n"
+               "5,pool:workers=8,open,0,500.000,3,short,980,0,11,10,11,13,14,15\n"
+               "6,async,open,0,500.000,3,short,980,0,20,10,40,55,60,70\n"
+               "7,pool:workers=8,closed,8,0.000,1,short,500,0,11,10,11,12,13,14\n"
+               "8,async,closed,8,0.000,1,short,500,0,11,10,11,13.5,14,15\n"
+               "9,pool:workers=8,closed,8,0.000,2,short,500,0,11,10,11,14,15,16\n"
+               "10,async,closed,8,0.000,2,short,500,0,11,10,11,15,16,17\n"
+               "11,pool:workers=8,closed,8,0.000,3,short,500,0,11,10,11,13,14,15\n"
+               "12,async,closed,8,0.000,3,short,500,0,11,10,11,14,15,16\n");
+    cr_assert_eq(plot_write_report(dir), 0);
+    snprintf(path, sizeof(path), "%s/report.html", dir);
+    char *html = slurp(path, NULL);
+    static struct xml x;
+    memset(&x, 0, sizeof(x));
+    const char *err = check_xml(strstr(html, "<html"), &x);
+    cr_expect_null(err, "report.html: %s", err);
+    cr_expect_not_null(strstr(html, "<h2>Latency by request type</h2>"));
+    /* three repeats: medians 13 and 55, their intervals [min, max] at 75 % */
+    cr_expect_not_null(strstr(html, "short requests at 500 req/s offered: lowest p99 on "
+                                    "<b>pool:workers=8</b>, 13.0 ms [12.0, 14.0], against "
+                                    "<b>async</b>, 55.0 ms [50.0, 60.0]: 42.0 ms lower, a factor "
+                                    "of 4.2 (medians of 3 and 3 repeats, intervals of 75 % "
+                                    "coverage).</li>"),
+                       "%s", html);
+    cr_expect_not_null(strstr(html, "short requests with 8 clients: no significant difference "
+                                    "between <b>pool:workers=8</b>, 13.0 ms [12.0, 14.0], and "
+                                    "<b>async</b>, 14.0 ms [13.5, 15.0]"),
+                       "%s", html);
+    /* the long type's column: one repeat answered, so no interval */
+    cr_expect_not_null(strstr(html, "<td>13.0 ms [12.0, 14.0]</td><td>80.0 ms</td>"), "%s", html);
+    free(html);
+}
+
+/* One request type: the whole's figures already say it all, no section. */
+Test(plot, one_request_type_gets_no_section)
+{
+    const char *dir = fixture_copy("one-type");
+    char path[700];
+    snprintf(path, sizeof(path), "%s/requests.csv", dir);
+    spit(path, "run,engine,loop,clients,rate,repeat,request,requests,errors,mean_ms,p50_ms,"
+               "p90_ms,p99_ms,p999_ms,max_ms\n"
+               "1,async,open,0,500.000,1,db,980,0,11,10,11,12,13,14\n"
+               "2,pool:workers=8,open,0,500.000,1,db,980,0,11,10,11,12,13,14\n");
+    cr_assert_eq(plot_write_report(dir), 0);
+    snprintf(path, sizeof(path), "%s/report.html", dir);
+    char *html = slurp(path, NULL);
+    cr_expect_null(strstr(html, "Latency by request type"));
+    free(html);
+}
