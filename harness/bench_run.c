@@ -394,11 +394,31 @@ static void attempt(struct bench__sweep *sw, int id, double window_s, struct ben
         snprintf(o->status, sizeof(o->status), "failed");
 }
 
+/* Whether a capacity probe's run already misses the goal: one of the
+ * generator's percentiles at or below the goal's is over it. A longer
+ * window only grows an overload's latency, so measuring such a run again
+ * would change no answer of the search, only its length. */
+static int probe_missed(const struct bench__sweep *sw, const struct bench__run *r,
+                        const struct bench__outcome *o)
+{
+    static const struct {
+        double q;
+        enum bench__load_field field;
+    } own[] = {{50, BENCH__P50}, {90, BENCH__P90}, {99, BENCH__P99}, {99.9, BENCH__P999}};
+    if (r->kind != BENCH__CAPACITY && r->kind != BENCH__MAP)
+        return 0;
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+        if (own[i].q <= sw->suite.slo.percentile + 1e-9 && o->load[own[i].field][0] &&
+            atof(o->load[own[i].field]) > sw->suite.slo.ms)
+            return 1;
+    return 0;
+}
+
 /* The window to measure an ok run again over, or 0: see bench__rerun_window_s. */
 static double again_window(const struct bench__sweep *sw, const struct bench__run *r,
                            double window_s, const struct bench__outcome *o)
 {
-    if (strcmp(o->status, "ok") != 0)
+    if (strcmp(o->status, "ok") != 0 || probe_missed(sw, r, o))
         return 0;
     return bench__rerun_window_s(&sw->plan, r, window_s, o->flags & BENCH__FLAG_UNSTEADY,
                                  o->flags & BENCH__FLAG_SHORT_WINDOW, o->checks.mean_ms);

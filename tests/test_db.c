@@ -1195,6 +1195,10 @@ Test(command, usage_errors_exit_2)
     cr_expect(strstr(out, "unknown flag '--frobnicate'") != NULL, "%s", out);
     cr_expect_eq(run("db --workload x.ini --fail-rate 1.5", out, sizeof(out)), 2);
     cr_expect_eq(run("db --workload x.ini --stall soon", out, sizeof(out)), 2);
+    cr_expect_eq(run("db --workload x.ini --vary-wait 0", out, sizeof(out)), 2);
+    cr_expect(strstr(out, "bad duration '0'") != NULL, "%s", out);
+    cr_expect_eq(run("db --workload x.ini --vary-cpu soon", out, sizeof(out)), 2);
+    cr_expect(strstr(out, "bad duration 'soon'") != NULL, "%s", out);
     cr_expect_eq(run("db --workload", out, sizeof(out)), 2);
     cr_expect_eq(run("db --workload /nonexistent/w.ini", out, sizeof(out)), 2);
     cr_expect_eq(run("db --help", out, sizeof(out)), 0);

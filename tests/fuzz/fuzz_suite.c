@@ -36,5 +36,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (s.server_cpus[0] && proc_count_cpus(s.server_cpus) < 1)
         abort();
+    if (s.nvary_cpu < 0 || s.nvary_cpu > BENCH_MAX_VARY || s.nvary_wait < 0 ||
+        s.nvary_wait > BENCH_MAX_VARY ||
+        (s.tolerance != 0 && !(s.tolerance >= 0.001 && s.tolerance <= 0.5)))
+        abort(); /* the map's cells index a fixed table */
+    for (int i = 0; i < s.nvary_cpu; i++)
+        if (s.vary_cpu_ns[i] == 0 || (i > 0 && s.vary_cpu_ns[i] <= s.vary_cpu_ns[i - 1]))
+            abort(); /* an axis ascends, and 0 would mean "the workload's own" */
+    for (int i = 0; i < s.nvary_wait; i++)
+        if (s.vary_wait_ns[i] == 0 || (i > 0 && s.vary_wait_ns[i] <= s.vary_wait_ns[i - 1]))
+            abort();
     return 0;
 }
