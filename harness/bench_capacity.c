@@ -48,9 +48,13 @@ double bench__spectrum_at(const struct csv_table *t, double q)
     return NAN;
 }
 
-/* Run id's goal percentile in ms: the load generator's own column for p50,
- * p90, p99 and p99.9, else interpolated in its latency spectrum; NAN when
- * the run wrote neither. */
+/* Run id's goal percentile in ms, with every request that failed (lost
+ * unanswered, or answered with an error) counted past every latency: the
+ * percentile q over all requests is the answered ones' at q x all /
+ * answered, and INFINITY once the failures alone pass 100 - q percent. The
+ * load generator's own column serves p50, p90, p99 and p99.9 when nothing
+ * was lost; otherwise its latency spectrum is interpolated. NAN when the run
+ * wrote neither. */
 static double run_percentile(const struct bench__sweep *sw, int id)
 {
     static const struct {
@@ -60,17 +64,30 @@ static double run_percentile(const struct bench__sweep *sw, int id)
     double q = sw->suite.slo.percentile, v = NAN;
     char path[PATH_MAX + 32];
     struct csv_table t;
-    const char *name = "load.csv", *column = NULL;
-    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
-        if (fabs(own[i].q - q) < 1e-9)
-            column = own[i].column;
-    if (!column)
-        name = "latency.csv";
-    bench__run_path(sw, "runs", id, name, path, sizeof(path));
-    if (csv_load(path, &t) == 0 && t.nrows > 0)
-        v = column && *csv_get(&t, t.nrows - 1, column) ? csv_num(&t, t.nrows - 1, column)
-            : column                                    ? NAN
-                                                        : bench__spectrum_at(&t, q);
+    const char *column = NULL;
+    bench__run_path(sw, "runs", id, "load.csv", path, sizeof(path));
+    if (csv_load(path, &t) < 0)
+        return NAN;
+    if (t.nrows > 0) {
+        int last = t.nrows - 1;
+        double answered = csv_num(&t, last, "requests"), failed = csv_num(&t, last, "errors");
+        double lost = failed - csv_num(&t, last, "errors_status");
+        if (!(answered > 0) || failed > (1 - q / 100) * (answered + lost))
+            v = INFINITY;
+        else if (lost > 0)
+            q *= (answered + lost) / answered;
+        for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+            if (fabs(own[i].q - q) < 1e-9)
+                column = own[i].column;
+        if (isnan(v) && column && *csv_get(&t, last, column))
+            v = csv_num(&t, last, column);
+    }
+    csv_free(&t);
+    if (!isnan(v) || column)
+        return v;
+    bench__run_path(sw, "runs", id, "latency.csv", path, sizeof(path));
+    if (csv_load(path, &t) == 0)
+        v = bench__spectrum_at(&t, q);
     csv_free(&t);
     return v;
 }
