@@ -236,14 +236,7 @@ static int count_ok(const struct csv_table *runs, const char *loop)
     return k;
 }
 
-/* The gnuplot variables under construction: appends stop at the end of
- * the buffer, and a list that did not fit is refused as a whole. */
-struct vars {
-    char *s;
-    size_t len, at;
-};
-
-static void put(struct vars *v, const char *fmt, ...)
+void plot__put(struct plot__vars *v, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -253,18 +246,19 @@ static void put(struct vars *v, const char *fmt, ...)
 }
 
 /* `name='x1 x2 ...'; `, one number per config. */
-static void put_list(struct vars *v, const char *name, const double *x, int n, int decimals)
+static void put_list(struct plot__vars *v, const char *name, const double *x, int n, int decimals)
 {
-    put(v, "%s='", name);
+    plot__put(v, "%s='", name);
     for (int e = 0; e < n; e++)
-        put(v, "%s%.*f", e ? " " : "", decimals, x[e]);
-    put(v, "'; ");
+        plot__put(v, "%s%.*f", e ? " " : "", decimals, x[e]);
+    plot__put(v, "'; ");
 }
 
 /* Each config's USL fit as four lists (usl_lambda, usl_sigma, usl_kappa,
  * usl_nstar), -1 where a config has no fit and for an N* without peak; and
  * its rows in model.csv (model_rows), so a chart draws no empty curve. */
-static void put_usl(struct vars *v, const struct plot__folder *f, const struct plot__usl *fits)
+static void put_usl(struct plot__vars *v, const struct plot__folder *f,
+                    const struct plot__usl *fits)
 {
     static const char *const names[] = {"usl_lambda", "usl_sigma", "usl_kappa", "usl_nstar"};
     static const int decimals[] = {1, 4, 6, 1};
@@ -289,17 +283,17 @@ static int script_vars(const struct plot__folder *f, const struct tl_extent *tl,
 {
     const struct csv_table *runs = &f->runs;
     double x[PLOT_MAX_ENGINES], service_ms = 0;
-    struct vars v = {buf, len, 0};
+    struct plot__vars v = {buf, len, 0};
     for (int r = 0; r < runs->nrows && service_ms <= 0; r++)
         service_ms = csv_num(runs, r, "mean_cpu_ms") + csv_num(runs, r, "mean_wait_ms");
-    put(&v,
-        "n_closed=%d; n_open=%d; n_intervals=%d; tl_requests=%d; tl_end_ms=%.3f; "
-        "service_ms=%.6f; engines='",
-        count_ok(runs, "closed"), count_ok(runs, "open"), count_intervals(f->dir), tl->requests,
-        tl->end_ms, service_ms);
+    plot__put(&v,
+              "n_closed=%d; n_open=%d; n_intervals=%d; tl_requests=%d; tl_end_ms=%.3f; "
+              "service_ms=%.6f; engines='",
+              count_ok(runs, "closed"), count_ok(runs, "open"), count_intervals(f->dir),
+              tl->requests, tl->end_ms, service_ms);
     for (int e = 0; e < f->n; e++)
-        put(&v, "%s%s", e ? " " : "", f->engines[e]);
-    put(&v, "'; ");
+        plot__put(&v, "%s%s", e ? " " : "", f->engines[e]);
+    plot__put(&v, "'; ");
     double rates[PLOT_MAX_ENGINES];
     pick_spectrum_runs(f, x, rates);
     put_list(&v, "spectrum_runs", x, f->n, 0);
@@ -499,6 +493,37 @@ static int draw_charts(const char *dir, const char *scripts, const char *vars)
     return 0;
 }
 
+/* The crossover map when the folder has a map.csv, drawn with every
+ * script's variables and its own: 0, or 1 after saying why it was not
+ * drawn. A map.csv that cannot be read costs the map alone. */
+static int draw_map(const char *dir, const char *scripts, const char *vars)
+{
+    char all[PLOT_VARS_LEN], err[PATH_MAX + 256] = "", path[PATH_MAX + 16];
+    size_t at = strlen(vars);
+    int rc = at < sizeof(all) ? plot_prepare_map(dir, all + at, sizeof(all) - at, err, sizeof(err))
+                              : -E2BIG;
+    if (rc < 0) {
+        for (int fmt = 0; fmt < 2; fmt++) { /* no chart of another map.csv stays behind */
+            snprintf(path, sizeof(path), "%s/map.%s", dir, fmt ? "svg" : "png");
+            unlink(path);
+        }
+        if (rc == -ENOENT || rc == -ENODATA) {
+            if (rc == -ENODATA)
+                fprintf(stderr, "overlap plot: %s: no map drawn\n", err);
+            return 0;
+        }
+        fprintf(stderr, "overlap plot: %s: no map drawn\n", *err ? err : strerror(-rc));
+        return 1;
+    }
+    memcpy(all, vars, at);
+    for (int fmt = 0; fmt < 2; fmt++)
+        if (run_gnuplot(scripts, dir, "map", fmt ? "svg" : "png", all, err, sizeof(err)) < 0) {
+            fprintf(stderr, "overlap plot: %s/map.gp: %s\n", scripts, err);
+            return 1;
+        }
+    return 0;
+}
+
 /* summary.csv brought up to date, the timeline laid out, the variables
  * written: what plot_prepare does once the folder is open. */
 static int prepare_folder(const struct plot__folder *f, char *vars, size_t len, char *err,
@@ -561,11 +586,13 @@ int plot_dir(const char *arg, const char *scripts)
     }
     if (draw_charts(dir, scripts, vars) != 0)
         return 1;
+    int failed = draw_map(dir, scripts, vars);
     int rc = plot_write_report(dir);
     if (rc < 0) {
         fprintf(stderr, "overlap plot: cannot write %s/report.html: %s\n", dir, strerror(-rc));
         return 1;
     }
-    printf("charts and report.html written in %s\n", dir);
-    return 0;
+    printf("charts and report.html written in %s%s\n", dir,
+           failed ? " (but for the map: see above)" : "");
+    return failed;
 }

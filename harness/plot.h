@@ -25,4 +25,10 @@ int plot_dir(const char *dir, const char *scripts);
 int plot_prepare(const char *dir, char *vars, size_t len, char *err, size_t errlen);
 int plot_write_report(const char *dir);
 
+/* The crossover map's step: reads dir/map.csv, writes the tables
+ * plots/map.gp draws (map-cells.csv, map-frontier.csv) and puts its
+ * variables in vars. 0; -ENOENT when the folder has no map.csv; -ENODATA
+ * (map.csv a header alone) or another -errno with one line in err. */
+int plot_prepare_map(const char *dir, char *vars, size_t len, char *err, size_t errlen);
+
 #endif
