@@ -16,7 +16,6 @@
 #define PLOT_MAX_ENGINES 64  /* configs of one sweep: a suite names a handful */
 #define PLOT_SPEC_LEN    128 /* one config's spec, as runs.csv spells it */
 #define PLOT_NCHARTS     6
-#define PLOT_MAX_POINTS  256 /* closed-loop points of one config a USL fit reads */
 
 /* The charts, each drawn by plots/NAME.gp as DIR/NAME.png and NAME.svg, in
  * the order the report shows them. */
@@ -49,7 +48,8 @@ int plot__folder_open(const char *dir, struct plot__folder *f, char *err, size_t
  * machine's `cores`, else 1. */
 int plot__server_cores(const char *dir);
 
-/* Writes dir/summary.csv when it is missing or older than runs.csv, with
+/* Writes dir/summary.csv when it is missing, older than runs.csv or
+ * without the columns of this overlap (a folder from before them), with
  * the server's core count from meta.txt. 0, or -errno with one line in err. */
 int plot__refresh_summary(const char *dir, char *err, size_t errlen);
 
@@ -63,15 +63,6 @@ struct plot__model {
     int cores, ok;
 };
 
-/* A config's USL fit over its closed-loop means (points 0: none), and its
- * rows in model.csv (curve 0: no latency model drawn). */
-struct plot__usl {
-    struct model_usl usl;
-    double n_star; /* INFINITY when kappa is 0 */
-    int points;
-    int curve;
-};
-
 /* 0, or -errno with m->ok 0. */
 int plot__model_load(const char *dir, struct plot__model *m);
 /* Config spec's predicted latencies at rate: a pool by model_pool_predict
@@ -83,10 +74,10 @@ int plot__model_predict(const struct plot__model *m, const char *spec, double ra
 /* Where the config's model saturates, req/s; NAN without a model. */
 double plot__model_ceiling(const struct plot__model *m, const char *spec);
 /* Writes dir/model.csv (each config's curve over its open-loop rates, up
- * to saturation) and dir/usl.csv (summary.csv's closed-loop means fitted),
- * and fills fits[] (one per config). 0, or -errno. A folder without
- * workload.ini gets a model.csv of its header alone: no curve drawn. */
-int plot__write_models(const struct plot__folder *f, struct plot__usl *fits);
+ * to saturation) and fills curves[] (each config's rows in it). 0, or
+ * -errno. A folder without workload.ini gets a model.csv of its header
+ * alone: no curve drawn. */
+int plot__write_models(const struct plot__folder *f, int *curves);
 
 /* runs.csv's measurements the report shows beside summary.csv's, each the
  * mean over a point's ok runs. */

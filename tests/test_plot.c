@@ -373,23 +373,35 @@ static void set_mtime(const char *path, time_t when)
 }
 
 /* summary.csv is rewritten from runs.csv when it is older, and left as it
- * is when newer: the charts never draw a summary of other runs. */
+ * is when newer: the charts never draw a summary of other runs. One from
+ * before the USL columns is written again, newer or not, so that an old
+ * folder's throughput legend keeps its fits. */
 Test(plot, summary_is_rewritten_only_when_stale)
 {
     const char *dir = copy_of(REPEATS, "stale");
     char runs[700], summary[700], vars[PLOT_VARS_LEN], err[512], line[512];
     snprintf(runs, sizeof(runs), "%s/runs.csv", dir);
     snprintf(summary, sizeof(summary), "%s/summary.csv", dir);
-    spit(summary, "engine,loop,clients,rate,repeats\nstale,closed,1,0,1\n");
+    spit(summary, "engine,loop,clients,rate,repeats,usl_sigma,usl_kappa,usl_n_star\n"
+                  "stale,closed,1,0,1,,,\n");
     set_mtime(summary, time(NULL) - 60);
     set_mtime(runs, time(NULL) - 30);
     cr_assert_eq(plot_prepare(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
     cr_expect(!has_line(summary, "stale,", line, sizeof(line)), "an old summary.csv was kept");
     cr_expect(has_line(summary, "async,closed,64,", line, sizeof(line)));
-    spit(summary, "engine,loop,clients,rate,repeats\nkept,closed,1,0,1\n");
+    spit(summary, "engine,loop,clients,rate,repeats,usl_sigma,usl_kappa,usl_n_star\n"
+                  "kept,closed,1,0,1,,,\n");
     set_mtime(summary, time(NULL) + 60);
     cr_assert_eq(plot_prepare(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
     cr_expect(has_line(summary, "kept,", line, sizeof(line)), "a newer summary.csv was rewritten");
+    spit(summary, "engine,loop,clients,rate,repeats\nold,closed,1,0,1\n");
+    set_mtime(summary, time(NULL) + 60);
+    cr_assert_eq(plot_prepare(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
+    cr_expect(!has_line(summary, "old,", line, sizeof(line)), "a summary.csv without the fit kept");
+    cr_expect(has_line(summary, "engine,", line, sizeof(line)) &&
+                  strstr(line, ",usl_sigma,usl_kappa,usl_n_star\n"),
+              "%s", line);
+    cr_expect(strstr(vars, "usl_sigma='-1") == NULL, "the legend lost its fits: %s", vars);
 }
 
 /* summary.csv's ceiling_measured_rps counts the server's CPUs from
@@ -620,29 +632,46 @@ Test(plot, model_curves_from_the_workload_copy)
     cr_expect(strstr(vars, "usl_sigma='") != NULL, "%s", vars);
 }
 
-/* usl.csv: each config's fit over its three closed-loop means (1, 8 and 64
- * clients), within the law's constraints. */
+/* summary.csv's USL columns: each config's fit over its three closed-loop
+ * means (1, 8 and 64 clients), within the law's constraints, on every row
+ * of the config, open-loop rows too; the throughput legend's lists are
+ * the same numbers, and no usl.csv is written beside them. */
 Test(plot, usl_fits_per_config)
 {
     const char *dir = fixture_copy("usl");
     char vars[PLOT_VARS_LEN], err[512], path[700];
     cr_assert_eq(plot_prepare(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
     struct csv_table t;
-    snprintf(path, sizeof(path), "%s/usl.csv", dir);
-    cr_assert_eq(csv_load(path, &t), 0, "no usl.csv");
-    cr_assert_eq(t.nrows, 3);
+    snprintf(path, sizeof(path), "%s/summary.csv", dir);
+    cr_assert_eq(csv_load(path, &t), 0, "no summary.csv");
     const char *engines[] = {"pool:workers=1", "pool:workers=8", "async"};
-    for (int r = 0; r < 3; r++) {
-        cr_expect_str_eq(csv_get(&t, r, "engine"), engines[r]);
-        cr_expect_eq(csv_num(&t, r, "points"), 3);
-        cr_expect_gt(csv_num(&t, r, "lambda"), 0);
-        cr_expect_geq(csv_num(&t, r, "sigma"), 0);
-        cr_expect_geq(csv_num(&t, r, "kappa"), 0);
+    double sigma[3] = {-1, -1, -1};
+    for (int r = 0; r < t.nrows; r++) {
+        int e = 0;
+        while (e < 3 && strcmp(csv_get(&t, r, "engine"), engines[e]))
+            e++;
+        cr_assert_lt(e, 3, "row %d: %s", r, csv_get(&t, r, "engine"));
+        cr_expect_neq(*csv_get(&t, r, "usl_sigma"), '\0', "row %d has no fit", r);
+        cr_expect_geq(csv_num(&t, r, "usl_sigma"), 0);
+        cr_expect_geq(csv_num(&t, r, "usl_kappa"), 0);
+        if (sigma[e] >= 0)
+            cr_expect_float_eq(csv_num(&t, r, "usl_sigma"), sigma[e], 1e-12, "one fit a config");
+        sigma[e] = csv_num(&t, r, "usl_sigma");
+        /* one worker serves one client at a time: all contention, no peak */
+        if (e == 0) {
+            cr_expect_gt(csv_num(&t, r, "usl_sigma"), 0.9);
+            cr_expect_str_eq(csv_get(&t, r, "usl_n_star"), "");
+        } else {
+            cr_expect_gt(csv_num(&t, r, "usl_n_star"), 1);
+        }
     }
-    /* one worker serves one client at a time: all contention, no peak */
-    cr_expect_gt(csv_num(&t, 0, "sigma"), 0.9);
-    cr_expect_str_eq(csv_get(&t, 0, "n_star"), "");
     csv_free(&t);
+    char list[128];
+    snprintf(list, sizeof(list), "usl_sigma='%.4f %.4f %.4f'", sigma[0], sigma[1], sigma[2]);
+    cr_expect(strstr(vars, list) != NULL, "%s not in %s", list, vars);
+    cr_expect(strstr(vars, "usl_nstar='-1.0 ") != NULL, "%s", vars);
+    snprintf(path, sizeof(path), "%s/usl.csv", dir);
+    cr_expect_neq(access(path, F_OK), 0, "usl.csv is no longer written");
 }
 
 /* A folder without its workload's copy has no model to draw: model.csv is
