@@ -32,9 +32,8 @@ const char *const plot__charts[PLOT_NCHARTS] = {"timeline", "throughput", "laten
 
 /* ---- running gnuplot ---- */
 
-/* Runs one script for one format; 0, or -1 with gnuplot's first error line. */
-static int run_gnuplot(const char *scripts, const char *dir, const char *chart, const char *fmt,
-                       const char *vars, char *err, size_t errlen)
+int plot__run_gnuplot(const char *scripts, const char *dir, const char *chart, const char *fmt,
+                      const char *vars, char *err, size_t errlen)
 {
     char script[PATH_MAX], expr[PATH_MAX + PLOT_VARS_LEN], out[PATH_MAX], log[PATH_MAX];
     snprintf(script, sizeof(script), "%s.gp", chart);
@@ -508,44 +507,13 @@ static int draw_charts(const char *dir, const char *scripts, const char *vars)
     char err[512];
     for (int c = 0; c < PLOT_NCHARTS; c++) {
         for (int fmt = 0; fmt < 2; fmt++) {
-            if (run_gnuplot(scripts, dir, plot__charts[c], fmt ? "svg" : "png", vars, err,
-                            sizeof(err)) < 0) {
+            if (plot__run_gnuplot(scripts, dir, plot__charts[c], fmt ? "svg" : "png", vars, err,
+                                  sizeof(err)) < 0) {
                 fprintf(stderr, "overlap plot: %s/%s.gp: %s\n", scripts, plot__charts[c], err);
                 return 1;
             }
         }
     }
-    return 0;
-}
-
-/* The crossover map when the folder has a map.csv, drawn with every
- * script's variables and its own: 0, or 1 after saying why it was not
- * drawn. A map.csv that cannot be read costs the map alone. */
-static int draw_map(const char *dir, const char *scripts, const char *vars)
-{
-    char all[PLOT_VARS_LEN], err[PATH_MAX + 256] = "", path[PATH_MAX + 16];
-    size_t at = strlen(vars);
-    int rc = at < sizeof(all) ? plot_prepare_map(dir, all + at, sizeof(all) - at, err, sizeof(err))
-                              : -E2BIG;
-    if (rc < 0) {
-        for (int fmt = 0; fmt < 2; fmt++) { /* no chart of another map.csv stays behind */
-            snprintf(path, sizeof(path), "%s/map.%s", dir, fmt ? "svg" : "png");
-            unlink(path);
-        }
-        if (rc == -ENOENT || rc == -ENODATA) {
-            if (rc == -ENODATA)
-                fprintf(stderr, "overlap plot: %s: no map drawn\n", err);
-            return 0;
-        }
-        fprintf(stderr, "overlap plot: %s: no map drawn\n", *err ? err : strerror(-rc));
-        return 1;
-    }
-    memcpy(all, vars, at);
-    for (int fmt = 0; fmt < 2; fmt++)
-        if (run_gnuplot(scripts, dir, "map", fmt ? "svg" : "png", all, err, sizeof(err)) < 0) {
-            fprintf(stderr, "overlap plot: %s/map.gp: %s\n", scripts, err);
-            return 1;
-        }
     return 0;
 }
 
@@ -611,7 +579,7 @@ int plot_dir(const char *arg, const char *scripts)
     }
     if (draw_charts(dir, scripts, vars) != 0)
         return 1;
-    int failed = draw_map(dir, scripts, vars);
+    int failed = plot__draw_map(dir, scripts, vars);
     int rc = plot_write_report(dir);
     if (rc < 0) {
         fprintf(stderr, "overlap plot: cannot write %s/report.html: %s\n", dir, strerror(-rc));

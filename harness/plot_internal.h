@@ -40,6 +40,11 @@ struct plot__vars {
 };
 void plot__put(struct plot__vars *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Runs scripts/CHART.gp for one format (png or svg) on dir with vars,
+ * drawing dir/CHART.FMT; 0, or -1 with gnuplot's last error line in err. */
+int plot__run_gnuplot(const char *scripts, const char *dir, const char *chart, const char *fmt,
+                      const char *vars, char *err, size_t errlen);
+
 /* Reads dir's runs.csv and meta.txt into f. 0, or -1 with one line in err
  * (f then holds nothing to free). */
 int plot__folder_open(const char *dir, struct plot__folder *f, char *err, size_t errlen);
@@ -156,6 +161,10 @@ struct plot__map {
 /* Reads dir/map.csv into m: 0; -ENOENT when the folder has none (no
  * message); -ENODATA for a header without rows; -EINVAL (or another
  * -errno) with one line in err. m is always plot__map_free'd after. */
+/* Draws map.png and map.svg when dir has a map.csv, with every script's
+ * vars and the map's own: 0, or 1 after saying why it was not drawn (a
+ * map.csv that cannot be read costs the map alone). */
+int plot__draw_map(const char *dir, const char *scripts, const char *vars);
 int plot__map_read(const char *dir, struct plot__map *m, char *err, size_t errlen);
 void plot__map_free(struct plot__map *m);
 /* The wait (ms) above which the pool's bound N/(c+w) falls under the

@@ -511,3 +511,35 @@ int plot_prepare_map(const char *dir, char *vars, size_t len, char *err, size_t 
     free(m);
     return rc;
 }
+
+/* The crossover map when the folder has a map.csv, drawn with every
+ * script's variables and its own: 0, or 1 after saying why it was not
+ * drawn. A map.csv that cannot be read costs the map alone. */
+int plot__draw_map(const char *dir, const char *scripts, const char *vars)
+{
+    char all[PLOT_VARS_LEN], err[PATH_MAX + 256] = "", path[PATH_MAX + 16];
+    size_t at = strlen(vars);
+    int rc = at < sizeof(all) ? plot_prepare_map(dir, all + at, sizeof(all) - at, err, sizeof(err))
+                              : -E2BIG;
+    if (rc < 0) {
+        for (int fmt = 0; fmt < 2; fmt++) { /* no chart of another map.csv stays behind */
+            snprintf(path, sizeof(path), "%s/map.%s", dir, fmt ? "svg" : "png");
+            unlink(path);
+        }
+        if (rc == -ENOENT || rc == -ENODATA) {
+            if (rc == -ENODATA)
+                fprintf(stderr, "overlap plot: %s: no map drawn\n", err);
+            return 0;
+        }
+        fprintf(stderr, "overlap plot: %s: no map drawn\n", *err ? err : strerror(-rc));
+        return 1;
+    }
+    memcpy(all, vars, at);
+    for (int fmt = 0; fmt < 2; fmt++)
+        if (plot__run_gnuplot(scripts, dir, "map", fmt ? "svg" : "png", all, err, sizeof(err)) <
+            0) {
+            fprintf(stderr, "overlap plot: %s/map.gp: %s\n", scripts, err);
+            return 1;
+        }
+    return 0;
+}
