@@ -32,9 +32,8 @@ const char *const plot__charts[PLOT_NCHARTS] = {"timeline", "throughput", "laten
 
 /* ---- running gnuplot ---- */
 
-/* Runs one script for one format; 0, or -1 with gnuplot's first error line. */
-static int run_gnuplot(const char *scripts, const char *dir, const char *chart, const char *fmt,
-                       const char *vars, char *err, size_t errlen)
+int plot__run_gnuplot(const char *scripts, const char *dir, const char *chart, const char *fmt,
+                      const char *vars, char *err, size_t errlen)
 {
     char script[PATH_MAX], expr[PATH_MAX + PLOT_VARS_LEN], out[PATH_MAX], log[PATH_MAX];
     snprintf(script, sizeof(script), "%s.gp", chart);
@@ -153,6 +152,19 @@ int plot__server_cores(const char *dir)
     return list > 0 ? list : machine > 0 ? machine : 1;
 }
 
+/* Whether summary.csv's header has the columns this overlap writes: one
+ * from before the USL fit's (the last added) is written again. */
+static int summary_is_current(const char *path)
+{
+    char head[4096] = "";
+    FILE *f = fopen(path, "r");
+    if (f && !fgets(head, sizeof(head), f))
+        head[0] = '\0';
+    if (f)
+        fclose(f);
+    return strstr(head, ",usl_n_star") != NULL;
+}
+
 int plot__refresh_summary(const char *dir, char *err, size_t errlen)
 {
     char runs[PATH_MAX], summary[PATH_MAX];
@@ -161,7 +173,8 @@ int plot__refresh_summary(const char *dir, char *err, size_t errlen)
     snprintf(summary, sizeof(summary), "%s/summary.csv", dir);
     if (stat(runs, &r) == 0 && stat(summary, &s) == 0 &&
         (s.st_mtim.tv_sec > r.st_mtim.tv_sec ||
-         (s.st_mtim.tv_sec == r.st_mtim.tv_sec && s.st_mtim.tv_nsec > r.st_mtim.tv_nsec)))
+         (s.st_mtim.tv_sec == r.st_mtim.tv_sec && s.st_mtim.tv_nsec > r.st_mtim.tv_nsec)) &&
+        summary_is_current(summary))
         return 0; /* newer than the runs it summarises; the same time could be older, since
                    * the kernel stamps files with a clock that ticks in milliseconds */
     return summary_write(dir, plot__server_cores(dir), err, errlen);
@@ -236,14 +249,7 @@ static int count_ok(const struct csv_table *runs, const char *loop)
     return k;
 }
 
-/* The gnuplot variables under construction: appends stop at the end of
- * the buffer, and a list that did not fit is refused as a whole. */
-struct vars {
-    char *s;
-    size_t len, at;
-};
-
-static void put(struct vars *v, const char *fmt, ...)
+void plot__put(struct plot__vars *v, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -253,53 +259,65 @@ static void put(struct vars *v, const char *fmt, ...)
 }
 
 /* `name='x1 x2 ...'; `, one number per config. */
-static void put_list(struct vars *v, const char *name, const double *x, int n, int decimals)
+static void put_list(struct plot__vars *v, const char *name, const double *x, int n, int decimals)
 {
-    put(v, "%s='", name);
+    plot__put(v, "%s='", name);
     for (int e = 0; e < n; e++)
-        put(v, "%s%.*f", e ? " " : "", decimals, x[e]);
-    put(v, "'; ");
+        plot__put(v, "%s%.*f", e ? " " : "", decimals, x[e]);
+    plot__put(v, "'; ");
 }
 
-/* Each config's USL fit as four lists (usl_lambda, usl_sigma, usl_kappa,
- * usl_nstar), -1 where a config has no fit and for an N* without peak; and
- * its rows in model.csv (model_rows), so a chart draws no empty curve. */
-static void put_usl(struct vars *v, const struct plot__folder *f, const struct plot__usl *fits)
+/* Each config's Universal Scalability Law fit as summary.csv holds it on
+ * the config's rows, as three lists (usl_sigma, usl_kappa, usl_nstar), -1
+ * where a config has none and for an N* without peak (summary.csv from
+ * before the fit: none anywhere); and its rows in model.csv (model_rows),
+ * so a chart draws no empty curve. */
+static void put_usl(struct plot__vars *v, const struct plot__folder *f, const int *curves)
 {
-    static const char *const names[] = {"usl_lambda", "usl_sigma", "usl_kappa", "usl_nstar"};
-    static const int decimals[] = {1, 4, 6, 1};
-    double x[PLOT_MAX_ENGINES];
-    for (int k = 0; k < 4; k++) {
-        for (int e = 0; e < f->n; e++) {
-            const struct plot__usl *u = &fits[e];
-            double values[] = {u->usl.lambda, u->usl.sigma, u->usl.kappa, u->n_star};
-            x[e] = u->points && isfinite(values[k]) ? values[k] : -1;
-        }
-        put_list(v, names[k], x, f->n, decimals[k]);
+    static const char *const names[] = {"usl_sigma", "usl_kappa", "usl_nstar"};
+    static const char *const columns[] = {"usl_sigma", "usl_kappa", "usl_n_star"};
+    static const int decimals[] = {4, 6, 1};
+    double x[3][PLOT_MAX_ENGINES];
+    char path[PATH_MAX + 16];
+    struct csv_table t;
+    snprintf(path, sizeof(path), "%s/summary.csv", f->dir);
+    int have = csv_load(path, &t) == 0;
+    for (int e = 0; e < f->n; e++) {
+        int r = 0;
+        while (have && r < t.nrows &&
+               (strcmp(csv_get(&t, r, "engine"), f->engines[e]) || !*csv_get(&t, r, "usl_sigma")))
+            r++;
+        for (int k = 0; k < 3; k++)
+            x[k][e] = have && r < t.nrows && *csv_get(&t, r, columns[k])
+                          ? csv_num(&t, r, columns[k])
+                          : -1;
     }
+    csv_free(&t);
+    for (int k = 0; k < 3; k++)
+        put_list(v, names[k], x[k], f->n, decimals[k]);
     for (int e = 0; e < f->n; e++)
-        x[e] = fits[e].curve;
-    put_list(v, "model_rows", x, f->n, 0);
+        x[0][e] = curves[e];
+    put_list(v, "model_rows", x[0], f->n, 0);
 }
 
 /* The gnuplot variables every script gets beside dir and fmt; 0, or -1
  * when they do not fit in len. */
-static int script_vars(const struct plot__folder *f, const struct tl_extent *tl,
-                       const struct plot__usl *fits, char *buf, size_t len)
+static int script_vars(const struct plot__folder *f, const struct tl_extent *tl, const int *curves,
+                       char *buf, size_t len)
 {
     const struct csv_table *runs = &f->runs;
     double x[PLOT_MAX_ENGINES], service_ms = 0;
-    struct vars v = {buf, len, 0};
+    struct plot__vars v = {buf, len, 0};
     for (int r = 0; r < runs->nrows && service_ms <= 0; r++)
         service_ms = csv_num(runs, r, "mean_cpu_ms") + csv_num(runs, r, "mean_wait_ms");
-    put(&v,
-        "n_closed=%d; n_open=%d; n_intervals=%d; tl_requests=%d; tl_end_ms=%.3f; "
-        "service_ms=%.6f; engines='",
-        count_ok(runs, "closed"), count_ok(runs, "open"), count_intervals(f->dir), tl->requests,
-        tl->end_ms, service_ms);
+    plot__put(&v,
+              "n_closed=%d; n_open=%d; n_intervals=%d; tl_requests=%d; tl_end_ms=%.3f; "
+              "service_ms=%.6f; engines='",
+              count_ok(runs, "closed"), count_ok(runs, "open"), count_intervals(f->dir),
+              tl->requests, tl->end_ms, service_ms);
     for (int e = 0; e < f->n; e++)
-        put(&v, "%s%s", e ? " " : "", f->engines[e]);
-    put(&v, "'; ");
+        plot__put(&v, "%s%s", e ? " " : "", f->engines[e]);
+    plot__put(&v, "'; ");
     double rates[PLOT_MAX_ENGINES];
     pick_spectrum_runs(f, x, rates);
     put_list(&v, "spectrum_runs", x, f->n, 0);
@@ -307,7 +325,7 @@ static int script_vars(const struct plot__folder *f, const struct tl_extent *tl,
     for (int e = 0; e < f->n; e++)
         x[e] = ceiling_of(runs, f->engines[e]);
     put_list(&v, "ceilings", x, f->n, 3);
-    put_usl(&v, f, fits);
+    put_usl(&v, f, curves);
     return v.at < v.len ? 0 : -1;
 }
 
@@ -489,8 +507,8 @@ static int draw_charts(const char *dir, const char *scripts, const char *vars)
     char err[512];
     for (int c = 0; c < PLOT_NCHARTS; c++) {
         for (int fmt = 0; fmt < 2; fmt++) {
-            if (run_gnuplot(scripts, dir, plot__charts[c], fmt ? "svg" : "png", vars, err,
-                            sizeof(err)) < 0) {
+            if (plot__run_gnuplot(scripts, dir, plot__charts[c], fmt ? "svg" : "png", vars, err,
+                                  sizeof(err)) < 0) {
                 fprintf(stderr, "overlap plot: %s/%s.gp: %s\n", scripts, plot__charts[c], err);
                 return 1;
             }
@@ -506,7 +524,7 @@ static int prepare_folder(const struct plot__folder *f, char *vars, size_t len, 
 {
     char path[PATH_MAX + 16];
     struct tl_extent tl = {0};
-    struct plot__usl fits[PLOT_MAX_ENGINES];
+    int curves[PLOT_MAX_ENGINES];
     snprintf(path, sizeof(path), "%s/logs", f->dir);
     mkdir(path, 0755);
     if (plot__refresh_summary(f->dir, err, errlen) < 0)
@@ -517,8 +535,8 @@ static int prepare_folder(const struct plot__folder *f, char *vars, size_t len, 
     }
     /* a folder without its workload's copy has no model to draw: the
      * charts go without (model.csv absent) */
-    plot__write_models(f, fits);
-    if (script_vars(f, &tl, fits, vars, len) < 0) {
+    plot__write_models(f, curves);
+    if (script_vars(f, &tl, curves, vars, len) < 0) {
         snprintf(err, errlen, "too many engine configs to pass to gnuplot");
         return -1;
     }
@@ -561,11 +579,13 @@ int plot_dir(const char *arg, const char *scripts)
     }
     if (draw_charts(dir, scripts, vars) != 0)
         return 1;
+    int failed = plot__draw_map(dir, scripts, vars);
     int rc = plot_write_report(dir);
     if (rc < 0) {
         fprintf(stderr, "overlap plot: cannot write %s/report.html: %s\n", dir, strerror(-rc));
         return 1;
     }
-    printf("charts and report.html written in %s\n", dir);
-    return 0;
+    printf("charts and report.html written in %s%s\n", dir,
+           failed ? " (but for the map: see above)" : "");
+    return failed;
 }

@@ -16,7 +16,6 @@
 #define PLOT_MAX_ENGINES 64  /* configs of one sweep: a suite names a handful */
 #define PLOT_SPEC_LEN    128 /* one config's spec, as runs.csv spells it */
 #define PLOT_NCHARTS     6
-#define PLOT_MAX_POINTS  256 /* closed-loop points of one config a USL fit reads */
 
 /* The charts, each drawn by plots/NAME.gp as DIR/NAME.png and NAME.svg, in
  * the order the report shows them. */
@@ -32,6 +31,20 @@ struct plot__folder {
     int n;
 };
 
+/* The gnuplot variables under construction: appends stop at the end of
+ * the buffer (at == len then), and a list that did not fit is refused as
+ * a whole. */
+struct plot__vars {
+    char *s;
+    size_t len, at;
+};
+void plot__put(struct plot__vars *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Runs scripts/CHART.gp for one format (png or svg) on dir with vars,
+ * drawing dir/CHART.FMT; 0, or -1 with gnuplot's last error line in err. */
+int plot__run_gnuplot(const char *scripts, const char *dir, const char *chart, const char *fmt,
+                      const char *vars, char *err, size_t errlen);
+
 /* Reads dir's runs.csv and meta.txt into f. 0, or -1 with one line in err
  * (f then holds nothing to free). */
 int plot__folder_open(const char *dir, struct plot__folder *f, char *err, size_t errlen);
@@ -40,7 +53,8 @@ int plot__folder_open(const char *dir, struct plot__folder *f, char *err, size_t
  * machine's `cores`, else 1. */
 int plot__server_cores(const char *dir);
 
-/* Writes dir/summary.csv when it is missing or older than runs.csv, with
+/* Writes dir/summary.csv when it is missing, older than runs.csv or
+ * without the columns of this overlap (a folder from before them), with
  * the server's core count from meta.txt. 0, or -errno with one line in err. */
 int plot__refresh_summary(const char *dir, char *err, size_t errlen);
 
@@ -54,15 +68,6 @@ struct plot__model {
     int cores, ok;
 };
 
-/* A config's USL fit over its closed-loop means (points 0: none), and its
- * rows in model.csv (curve 0: no latency model drawn). */
-struct plot__usl {
-    struct model_usl usl;
-    double n_star; /* INFINITY when kappa is 0 */
-    int points;
-    int curve;
-};
-
 /* 0, or -errno with m->ok 0. */
 int plot__model_load(const char *dir, struct plot__model *m);
 /* Config spec's predicted latencies at rate: a pool by model_pool_predict
@@ -74,10 +79,10 @@ int plot__model_predict(const struct plot__model *m, const char *spec, double ra
 /* Where the config's model saturates, req/s; NAN without a model. */
 double plot__model_ceiling(const struct plot__model *m, const char *spec);
 /* Writes dir/model.csv (each config's curve over its open-loop rates, up
- * to saturation) and dir/usl.csv (summary.csv's closed-loop means fitted),
- * and fills fits[] (one per config). 0, or -errno. A folder without
- * workload.ini gets a model.csv of its header alone: no curve drawn. */
-int plot__write_models(const struct plot__folder *f, struct plot__usl *fits);
+ * to saturation) and fills curves[] (each config's rows in it). 0, or
+ * -errno. A folder without workload.ini gets a model.csv of its header
+ * alone: no curve drawn. */
+int plot__write_models(const struct plot__folder *f, int *curves);
 
 /* runs.csv's measurements the report shows beside summary.csv's, each the
  * mean over a point's ok runs. */
@@ -113,6 +118,74 @@ double plot__half_width(const struct plot__report *rp, int row);
 /* A config's peak: its closed-loop row with the highest mean throughput,
  * or -1 when none has an ok run. */
 int plot__peak_row(const struct plot__report *rp, const char *engine);
+
+/* ---- the crossover map (plot_map.c, report_map.c) ---- */
+
+#define PLOT_MAP_AXIS 32 /* values of CPU or of wait one map holds: a grid a chart can label */
+
+/* One side of a map cell: the config of one architecture (event loop or
+ * pool) with the highest capacity there, and its bracket. */
+struct plot__map_best {
+    const char *engine; /* in the map's table; NULL: the cell has no config of this kind */
+    double rps;         /* 0: it never met the goal */
+    double lo, hi;      /* hi INFINITY when no probe failed (rps a lower bound) */
+};
+
+/* Who serves more in a cell. */
+enum plot__map_verdict {
+    PLOT_MAP_LOOP,    /* the best event loop, by more than the brackets' overlap */
+    PLOT_MAP_POOL,    /* the best pool, likewise */
+    PLOT_MAP_TIE,     /* the two brackets overlap: the search cannot tell them apart */
+    PLOT_MAP_NONE,    /* neither met the goal at any rate */
+    PLOT_MAP_MISSING, /* the cell lacks one architecture or both (an interrupted sweep) */
+};
+
+struct plot__map_cell {
+    struct plot__map_best loop, pool;
+    double ratio; /* loop / pool capacity: INFINITY when the pool's is 0, NAN when undefined */
+    enum plot__map_verdict verdict;
+};
+
+/* map.csv read into its grid: cpu_us and wait_ms in increasing order, the
+ * cells indexed [cpu][wait]. workers and cores are the largest pool's N
+ * (workers > 0; 0 when no pool has a limit) and its server's CPUs, which
+ * draw the theoretical frontier. */
+struct plot__map {
+    struct csv_table table;
+    double cpu_us[PLOT_MAP_AXIS], wait_ms[PLOT_MAP_AXIS];
+    int ncpu, nwait;
+    struct plot__map_cell cell[PLOT_MAP_AXIS][PLOT_MAP_AXIS];
+    int workers, cores;
+};
+
+/* Reads dir/map.csv into m: 0; -ENOENT when the folder has none (no
+ * message); -ENODATA for a header without rows; -EINVAL (or another
+ * -errno) with one line in err. m is always plot__map_free'd after. */
+/* Draws map.png and map.svg when dir has a map.csv, with every script's
+ * vars and the map's own: 0, or 1 after saying why it was not drawn (a
+ * map.csv that cannot be read costs the map alone). */
+int plot__draw_map(const char *dir, const char *scripts, const char *vars);
+int plot__map_read(const char *dir, struct plot__map *m, char *err, size_t errlen);
+void plot__map_free(struct plot__map *m);
+/* The wait (ms) above which the pool's bound N/(c+w) falls under the
+ * CPU's k/c at cpu_us of CPU: c (N/k - 1); NAN without a pool limit. */
+double plot__map_frontier(const struct plot__map *m, double cpu_us);
+/* The sweep's goal as words, "p99 under 100 ms", from meta.txt's `slo:`
+ * or the suite copy's `slo =`; 0, or -ENOENT without one. */
+int plot__map_goal(const char *dir, char *out, size_t len);
+/* A cell's ratio as its label says it: "3.2x", "1/1.4x" (the pool serves
+ * 1.4 times more), "tie", "pool 0", "loop 0", "none", "no pool", "no loop". */
+void plot__map_label(const struct plot__map_cell *c, char *out, size_t len);
+/* A time in ms as the map's axes say it: "2.5 ms", "1 s", and with
+ * micro, under 1 ms in µs ("50 µs"). */
+void plot__map_time(double ms, int micro, char *out, size_t len);
+
+/* Copies the SVG at path into out from its <svg> element on, its ids
+ * prefixed with chart; 0, or -1 when there is none (report.c). */
+int plot__inline_svg(FILE *out, const char *path, const char *chart);
+/* The map's figure and its section of report.html, when the folder has a
+ * map.csv (report_map.c). */
+void plot__write_map(const struct plot__report *rp);
 
 /* The findings list of report.html (report_findings.c). */
 void plot__write_findings(const struct plot__report *rp);

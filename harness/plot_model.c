@@ -1,9 +1,8 @@
 /* The queueing models beside the measurements (plots/README.md, "The
  * models"): each config's predicted p50 and p99 against offered rate into
- * model.csv for the latency chart, and each config's Universal Scalability
- * Law fit over its closed-loop means into usl.csv for the throughput
- * chart's legend. Read from the folder alone: workload.ini (the sweep's
- * copy) for c and w, meta.txt for the server's cores, summary.csv. */
+ * model.csv for the latency chart. Read from the folder alone: workload.ini
+ * (the sweep's copy) for c and w, meta.txt for the server's cores. (The
+ * Universal Scalability Law fit is summary.csv's, written by summary.c.) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
@@ -103,8 +102,7 @@ static int write_curve(FILE *out, const struct plot__model *m, const struct csv_
 }
 
 /* dir/model.csv: engine,rate,p50_ms,p99_ms,mean_ms,utilisation. */
-static int write_model_csv(const struct plot__folder *f, const struct plot__model *m,
-                           struct plot__usl *fits)
+static int write_model_csv(const struct plot__folder *f, const struct plot__model *m, int *curves)
 {
     char path[PATH_MAX + 16];
     snprintf(path, sizeof(path), "%s/model.csv", f->dir);
@@ -113,63 +111,15 @@ static int write_model_csv(const struct plot__folder *f, const struct plot__mode
         return -errno;
     fputs("engine,rate,p50_ms,p99_ms,mean_ms,utilisation\n", out);
     for (int e = 0; e < f->n; e++)
-        fits[e].curve = write_curve(out, m, &f->runs, f->engines[e]);
+        curves[e] = write_curve(out, m, &f->runs, f->engines[e]);
     return fclose(out) == 0 ? 0 : -EIO;
 }
 
-/* Config engine's USL fit over its closed-loop points of summary.csv
- * (clients, throughput_mean); the number of points, 0 when none fits. */
-static int fit_usl(const struct csv_table *summary, const char *engine, struct model_usl *usl)
-{
-    double n[PLOT_MAX_POINTS], x[PLOT_MAX_POINTS];
-    int k = 0;
-    for (int r = 0; r < summary->nrows && k < PLOT_MAX_POINTS; r++) {
-        if (strcmp(csv_get(summary, r, "engine"), engine) ||
-            strcmp(csv_get(summary, r, "loop"), "closed") ||
-            !*csv_get(summary, r, "throughput_mean"))
-            continue;
-        n[k] = csv_num(summary, r, "clients");
-        x[k++] = csv_num(summary, r, "throughput_mean");
-    }
-    return model_usl_fit(n, x, k, usl) == 0 ? k : 0;
-}
-
-/* dir/usl.csv: engine,lambda,sigma,kappa,n_star,points,rms_rel; a config
- * with fewer than three closed-loop points has no row. */
-static int write_usl_csv(const struct plot__folder *f, struct plot__usl *fits)
-{
-    char path[PATH_MAX + 16];
-    struct csv_table summary;
-    snprintf(path, sizeof(path), "%s/summary.csv", f->dir);
-    int rc = csv_load(path, &summary);
-    snprintf(path, sizeof(path), "%s/usl.csv", f->dir);
-    FILE *out = rc == 0 ? fopen(path, "w") : NULL;
-    if (out)
-        fputs("engine,lambda,sigma,kappa,n_star,points,rms_rel\n", out);
-    for (int e = 0; out && e < f->n; e++) {
-        fits[e].points = fit_usl(&summary, f->engines[e], &fits[e].usl);
-        fits[e].n_star = fits[e].points ? model_usl_peak(&fits[e].usl) : NAN;
-        if (!fits[e].points)
-            continue;
-        fprintf(out, "%s,%.4f,%.6f,%.8f,", f->engines[e], fits[e].usl.lambda, fits[e].usl.sigma,
-                fits[e].usl.kappa);
-        if (isfinite(fits[e].n_star))
-            fprintf(out, "%.2f", fits[e].n_star);
-        fprintf(out, ",%d,%.4f\n", fits[e].points, fits[e].usl.rms_rel);
-    }
-    csv_free(&summary);
-    if (rc < 0)
-        return rc;
-    return out && fclose(out) == 0 ? 0 : -EIO;
-}
-
-int plot__write_models(const struct plot__folder *f, struct plot__usl *fits)
+int plot__write_models(const struct plot__folder *f, int *curves)
 {
     struct plot__model m;
     for (int e = 0; e < f->n; e++)
-        fits[e] = (struct plot__usl){.n_star = NAN};
-    int rc = write_usl_csv(f, fits);
+        curves[e] = 0;
     plot__model_load(f->dir, &m); /* without it, model.csv has its header alone */
-    int mc = write_model_csv(f, &m, fits);
-    return rc < 0 ? rc : mc;
+    return write_model_csv(f, &m, curves);
 }

@@ -330,7 +330,7 @@ static void write_points_table(const struct plot__report *rp, const char *engine
 /* Copies an SVG file into the page from its <svg> element on. The ids
  * gnuplot gives its markers and the canvas repeat in every SVG, so each
  * chart's ids get the chart's name as a prefix: one page, no two alike. */
-static int inline_svg(FILE *f, const char *path, const char *chart)
+int plot__inline_svg(FILE *f, const char *path, const char *chart)
 {
     FILE *in = fopen(path, "r");
     if (!in)
@@ -413,10 +413,11 @@ static void write_charts(const struct plot__report *rp)
     for (int c = 0; c < PLOT_NCHARTS; c++) {
         snprintf(svg, sizeof(svg), "%s/%s.svg", rp->f->dir, plot__charts[c]);
         fprintf(rp->out, "<figure id=\"%s\">\n", plot__charts[c]);
-        if (inline_svg(rp->out, svg, plot__charts[c]) < 0)
+        if (plot__inline_svg(rp->out, svg, plot__charts[c]) < 0)
             fprintf(rp->out, "<p>(chart %s missing)</p>", plot__charts[c]);
         fprintf(rp->out, "\n<figcaption>%s</figcaption>\n</figure>\n", captions[c]);
     }
+    plot__write_map(rp);
 }
 
 static const char report_style[] =

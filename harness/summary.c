@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "model.h"
 #include "stats.h"
 
 /* The values kept per repeat, each in its own slice of set->values. */
@@ -321,6 +322,66 @@ static int point_intervals(const struct summary_point *p, struct stats_interval 
     return 0;
 }
 
+/* A config's Universal Scalability Law fit over its closed-loop points'
+ * mean throughputs, and the clients where it peaks (INFINITY when kappa
+ * is 0). 0, or -EINVAL when it has fewer than three such points. */
+struct usl_fit {
+    struct model_usl usl;
+    double n_star;
+};
+
+static int fit_config(const struct summary_set *set, const char *engine, struct usl_fit *fit)
+{
+    double *n = malloc(((size_t)set->npoints + 1) * 2 * sizeof(double)), *x = n + set->npoints + 1;
+    int k = 0, rc;
+    if (!n)
+        return -ENOMEM;
+    for (int i = 0; i < set->npoints; i++) {
+        const struct summary_point *p = &set->points[i];
+        if (p->repeats < 1 || strcmp(p->loop, "closed") || strcmp(p->engine, engine))
+            continue;
+        n[k] = p->clients_n;
+        x[k++] = stats_mean(p->throughput, p->repeats);
+    }
+    rc = model_usl_fit(n, x, k, &fit->usl);
+    fit->n_star = rc == 0 ? model_usl_peak(&fit->usl) : NAN;
+    free(n);
+    return rc;
+}
+
+/* Every point's config's fit, computed once per config: fits[i] of point
+ * i, its usl.lambda NAN when the config has none. 0 or -ENOMEM. */
+static int fit_configs(const struct summary_set *set, struct usl_fit *fits)
+{
+    for (int i = 0; i < set->npoints; i++) {
+        int first = 0;
+        while (strcmp(set->points[first].engine, set->points[i].engine))
+            first++;
+        if (first < i) {
+            fits[i] = fits[first];
+            continue;
+        }
+        int rc = fit_config(set, set->points[i].engine, &fits[i]);
+        if (rc == -ENOMEM)
+            return rc;
+        if (rc < 0)
+            fits[i].usl.lambda = NAN;
+    }
+    return 0;
+}
+
+/* The fit's columns, empty for a config without one, then the line's end. */
+static void put_fit(FILE *out, const struct usl_fit *fit)
+{
+    if (isnan(fit->usl.lambda)) {
+        fputs(",,\n", out);
+        return;
+    }
+    put_number(out, fit->usl.sigma, 6, ',');
+    put_number(out, fit->usl.kappa, 8, ',');
+    put_number(out, fit->n_star, 2, '\n');
+}
+
 /* The point's flags: its rows', then `noisy` and `failed` of its own. */
 static int point_flags(const struct summary_point *p, const struct stats_interval *tp, FILE *out)
 {
@@ -332,12 +393,13 @@ static int point_flags(const struct summary_point *p, const struct stats_interva
         rc = add_word(&flags, "noisy", 5);
     if (rc == 0 && p->failed)
         rc = add_word(&flags, "failed", 6);
-    fprintf(out, "%s\n", flags ? flags : "");
+    fprintf(out, "%s,", flags ? flags : "");
     free(flags);
     return rc;
 }
 
-static int print_point(const struct summary_point *p, int cores, FILE *out)
+static int print_point(const struct summary_point *p, const struct usl_fit *fit, int cores,
+                       FILE *out)
 {
     struct stats_interval tp, p99;
     if (point_intervals(p, &tp, &p99) < 0)
@@ -357,19 +419,24 @@ static int print_point(const struct summary_point *p, int cores, FILE *out)
     put_number(out, cpu, 3, ',');
     put_number(out, ceiling, 1, ',');
     put_number(out, mean_defined(p->littles, p->repeats), 4, ',');
-    return point_flags(p, &tp, out);
+    if (point_flags(p, &tp, out) < 0)
+        return -ENOMEM;
+    put_fit(out, fit);
+    return 0;
 }
 
 int summary_print(const struct summary_set *set, int cores, FILE *out)
 {
+    struct usl_fit *fits = calloc((size_t)set->npoints + 1, sizeof(*fits));
+    int rc = fits ? fit_configs(set, fits) : -ENOMEM;
     fputs("engine,loop,clients,rate,repeats,failed,throughput_mean,throughput_lo,throughput_hi,"
           "p99_median,p99_lo,p99_hi,cpu_per_request_us,ceiling_measured_rps,littles_ratio,"
-          "flags\n",
+          "flags,usl_sigma,usl_kappa,usl_n_star\n",
           out);
-    for (int i = 0; i < set->npoints; i++)
-        if (print_point(&set->points[i], cores, out) < 0)
-            return -ENOMEM;
-    return 0;
+    for (int i = 0; rc == 0 && i < set->npoints; i++)
+        rc = print_point(&set->points[i], &fits[i], cores, out);
+    free(fits);
+    return rc;
 }
 
 /* set as dir/summary.csv through a temporary file in dir, renamed over it. */

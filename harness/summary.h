@@ -45,7 +45,10 @@ int summary_find(const struct summary_set *set, const char *engine, const char *
 
 /* Writes set as summary.csv (header and one row per point) to out. cores
  * is the number of CPUs the server ran on, for ceiling_measured_rps (left
- * empty when cores < 1). 0, or -ENOMEM. */
+ * empty when cores < 1). Each config's Universal Scalability Law fit over
+ * its closed-loop means (model_usl_fit) fills usl_sigma, usl_kappa and
+ * usl_n_star on every row of the config, empty where it has fewer than
+ * three such points. 0, or -ENOMEM. */
 int summary_print(const struct summary_set *set, int cores, FILE *out);
 
 /* Reads dir/runs.csv and writes dir/summary.csv atomically (a temporary file

@@ -373,23 +373,35 @@ static void set_mtime(const char *path, time_t when)
 }
 
 /* summary.csv is rewritten from runs.csv when it is older, and left as it
- * is when newer: the charts never draw a summary of other runs. */
+ * is when newer: the charts never draw a summary of other runs. One from
+ * before the USL columns is written again, newer or not, so that an old
+ * folder's throughput legend keeps its fits. */
 Test(plot, summary_is_rewritten_only_when_stale)
 {
     const char *dir = copy_of(REPEATS, "stale");
     char runs[700], summary[700], vars[PLOT_VARS_LEN], err[512], line[512];
     snprintf(runs, sizeof(runs), "%s/runs.csv", dir);
     snprintf(summary, sizeof(summary), "%s/summary.csv", dir);
-    spit(summary, "engine,loop,clients,rate,repeats\nstale,closed,1,0,1\n");
+    spit(summary, "engine,loop,clients,rate,repeats,usl_sigma,usl_kappa,usl_n_star\n"
+                  "stale,closed,1,0,1,,,\n");
     set_mtime(summary, time(NULL) - 60);
     set_mtime(runs, time(NULL) - 30);
     cr_assert_eq(plot_prepare(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
     cr_expect(!has_line(summary, "stale,", line, sizeof(line)), "an old summary.csv was kept");
     cr_expect(has_line(summary, "async,closed,64,", line, sizeof(line)));
-    spit(summary, "engine,loop,clients,rate,repeats\nkept,closed,1,0,1\n");
+    spit(summary, "engine,loop,clients,rate,repeats,usl_sigma,usl_kappa,usl_n_star\n"
+                  "kept,closed,1,0,1,,,\n");
     set_mtime(summary, time(NULL) + 60);
     cr_assert_eq(plot_prepare(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
     cr_expect(has_line(summary, "kept,", line, sizeof(line)), "a newer summary.csv was rewritten");
+    spit(summary, "engine,loop,clients,rate,repeats\nold,closed,1,0,1\n");
+    set_mtime(summary, time(NULL) + 60);
+    cr_assert_eq(plot_prepare(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
+    cr_expect(!has_line(summary, "old,", line, sizeof(line)), "a summary.csv without the fit kept");
+    cr_expect(has_line(summary, "engine,", line, sizeof(line)) &&
+                  strstr(line, ",usl_sigma,usl_kappa,usl_n_star\n"),
+              "%s", line);
+    cr_expect(strstr(vars, "usl_sigma='-1") == NULL, "the legend lost its fits: %s", vars);
 }
 
 /* summary.csv's ceiling_measured_rps counts the server's CPUs from
@@ -620,29 +632,46 @@ Test(plot, model_curves_from_the_workload_copy)
     cr_expect(strstr(vars, "usl_sigma='") != NULL, "%s", vars);
 }
 
-/* usl.csv: each config's fit over its three closed-loop means (1, 8 and 64
- * clients), within the law's constraints. */
+/* summary.csv's USL columns: each config's fit over its three closed-loop
+ * means (1, 8 and 64 clients), within the law's constraints, on every row
+ * of the config, open-loop rows too; the throughput legend's lists are
+ * the same numbers, and no usl.csv is written beside them. */
 Test(plot, usl_fits_per_config)
 {
     const char *dir = fixture_copy("usl");
     char vars[PLOT_VARS_LEN], err[512], path[700];
     cr_assert_eq(plot_prepare(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
     struct csv_table t;
-    snprintf(path, sizeof(path), "%s/usl.csv", dir);
-    cr_assert_eq(csv_load(path, &t), 0, "no usl.csv");
-    cr_assert_eq(t.nrows, 3);
+    snprintf(path, sizeof(path), "%s/summary.csv", dir);
+    cr_assert_eq(csv_load(path, &t), 0, "no summary.csv");
     const char *engines[] = {"pool:workers=1", "pool:workers=8", "async"};
-    for (int r = 0; r < 3; r++) {
-        cr_expect_str_eq(csv_get(&t, r, "engine"), engines[r]);
-        cr_expect_eq(csv_num(&t, r, "points"), 3);
-        cr_expect_gt(csv_num(&t, r, "lambda"), 0);
-        cr_expect_geq(csv_num(&t, r, "sigma"), 0);
-        cr_expect_geq(csv_num(&t, r, "kappa"), 0);
+    double sigma[3] = {-1, -1, -1};
+    for (int r = 0; r < t.nrows; r++) {
+        int e = 0;
+        while (e < 3 && strcmp(csv_get(&t, r, "engine"), engines[e]))
+            e++;
+        cr_assert_lt(e, 3, "row %d: %s", r, csv_get(&t, r, "engine"));
+        cr_expect_neq(*csv_get(&t, r, "usl_sigma"), '\0', "row %d has no fit", r);
+        cr_expect_geq(csv_num(&t, r, "usl_sigma"), 0);
+        cr_expect_geq(csv_num(&t, r, "usl_kappa"), 0);
+        if (sigma[e] >= 0)
+            cr_expect_float_eq(csv_num(&t, r, "usl_sigma"), sigma[e], 1e-12, "one fit a config");
+        sigma[e] = csv_num(&t, r, "usl_sigma");
+        /* one worker serves one client at a time: all contention, no peak */
+        if (e == 0) {
+            cr_expect_gt(csv_num(&t, r, "usl_sigma"), 0.9);
+            cr_expect_str_eq(csv_get(&t, r, "usl_n_star"), "");
+        } else {
+            cr_expect_gt(csv_num(&t, r, "usl_n_star"), 1);
+        }
     }
-    /* one worker serves one client at a time: all contention, no peak */
-    cr_expect_gt(csv_num(&t, 0, "sigma"), 0.9);
-    cr_expect_str_eq(csv_get(&t, 0, "n_star"), "");
     csv_free(&t);
+    char list[128];
+    snprintf(list, sizeof(list), "usl_sigma='%.4f %.4f %.4f'", sigma[0], sigma[1], sigma[2]);
+    cr_expect(strstr(vars, list) != NULL, "%s not in %s", list, vars);
+    cr_expect(strstr(vars, "usl_nstar='-1.0 ") != NULL, "%s", vars);
+    snprintf(path, sizeof(path), "%s/usl.csv", dir);
+    cr_expect_neq(access(path, F_OK), 0, "usl.csv is no longer written");
 }
 
 /* A folder without its workload's copy has no model to draw: model.csv is
@@ -789,5 +818,199 @@ Test(plot, one_request_type_gets_no_section)
     snprintf(path, sizeof(path), "%s/report.html", dir);
     char *html = slurp(path, NULL);
     cr_expect_null(strstr(html, "Latency by request type"));
+    free(html);
+}
+
+/* ---- the crossover map ---- */
+
+#define MAP_FIXTURE OVERLAP_SOURCE_DIR "/tests/fixtures/map/map.csv"
+
+/* A copy of the results fixture with the 2 x 2 map (100 µs and 1 ms of
+ * CPU, 0.5 and 20 ms of wait) and a goal: a tie, a pool win, an event-loop
+ * win and a cell whose pools never met the goal. */
+static const char *map_copy(const char *name)
+{
+    const char *dir = fixture_copy(name);
+    char cmd[1500];
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s/map.csv' && echo 'slo: p99 100ms' >> '%s/meta.txt'",
+             MAP_FIXTURE, dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    return dir;
+}
+
+/* The text of an SVG <text> element, as gnuplot writes a label. */
+static int svg_has_text(const char *svg, const char *text)
+{
+    char pattern[128];
+    snprintf(pattern, sizeof(pattern), ">%s</tspan>", text);
+    return strstr(svg, pattern) != NULL;
+}
+
+Test(plot, map_drawn_with_its_cells_labelled)
+{
+    const char *dir = map_copy("map");
+    char path[700];
+    draw_fixture(dir);
+    snprintf(path, sizeof(path), "%s/map.png", dir);
+    expect_png(path);
+    snprintf(path, sizeof(path), "%s/map.svg", dir);
+    char *svg = slurp(path, NULL);
+    static struct xml x;
+    memset(&x, 0, sizeof(x));
+    const char *err = check_xml(svg, &x);
+    cr_expect_null(err, "%s: %s", path, err);
+    const char *labels[] = {"tie", "40x", "1/1.6x", "pool 0", "100 µs", "1 ms", "0.5 ms", "20 ms"};
+    for (size_t k = 0; k < sizeof(labels) / sizeof(labels[0]); k++)
+        cr_expect(svg_has_text(svg, labels[k]), "map.svg has no label %s", labels[k]);
+    cr_expect(strstr(svg, "p99 under 100 ms, seed workload") != NULL, "the title names the goal");
+    cr_expect(strstr(svg, "frontier: w = c (N/k - 1), N = 4 workers, k = 1 core") != NULL);
+    free(svg);
+    for (int fmt = 0; fmt < 2; fmt++) {
+        snprintf(path, sizeof(path), "%s/logs/plot-map-%s.log", dir, fmt ? "svg" : "png");
+        char *log = slurp(path, NULL);
+        cr_expect_str_empty(log, "gnuplot said something drawing the map:\n%s", log);
+        free(log);
+    }
+}
+
+/* The frontier of 4 workers on 1 core, w = 3c: 0.3 ms at 100 µs, under
+ * the grid, and 3 ms at 1 ms, log(6)/log(40) of the way from 0.5 to 20 ms. */
+Test(plot, map_frontier_clipped_to_the_grid)
+{
+    const char *dir = map_copy("frontier");
+    char vars[PLOT_VARS_LEN], err[512], path[700];
+    cr_assert_eq(plot_prepare_map(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
+    cr_expect(strstr(vars, "map_frontier=1;") != NULL, "%s", vars);
+    struct csv_table t;
+    snprintf(path, sizeof(path), "%s/map-frontier.csv", dir);
+    cr_assert_eq(csv_load(path, &t), 0);
+    cr_assert_gt(t.nrows, 2);
+    cr_expect_gt(csv_num(&t, 0, "x"), 0, "drawn where 100 µs's frontier is under the grid");
+    cr_expect_float_eq(csv_num(&t, t.nrows - 1, "x"), 1, 1e-6);
+    cr_expect_float_eq(csv_num(&t, t.nrows - 1, "y"), log(6) / log(40), 1e-3);
+    csv_free(&t);
+    /* a pool with as many workers as cores: its bound is under the CPU's
+     * at any wait, the frontier at none */
+    char cmd[900];
+    snprintf(cmd, sizeof(cmd), "sed -i 's/,pool,4,1,/,pool,4,4,/' '%s/map.csv'", dir);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(plot_prepare_map(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
+    cr_expect(strstr(vars, "map_frontier=0;") != NULL, "%s", vars);
+    cr_expect(strstr(vars, "no frontier on the grid") != NULL, "%s", vars);
+}
+
+/* Each cell's colour and label: log2 of the ratio, 0 for a tie, the end
+ * of the scale for a pool that never met the goal, none (grey) where
+ * neither did, and grey where a cell lacks an architecture. */
+Test(plot, map_cells_coloured_by_ratio)
+{
+    const char *dir = fixture_copy("cells");
+    char vars[PLOT_VARS_LEN], err[512], path[700];
+    snprintf(path, sizeof(path), "%s/map.csv", dir);
+    spit(path, "cpu_us,wait_ms,engine,kind,workers,cores,capacity_rps,capacity_lo,capacity_hi,"
+               "bound_rps,probes,status\n"
+               "200,5,async,async,,2,400,400,408,,8,found\n"
+               "200,5,pool:workers=0;mode=connection,pool,0,2,100,100,102,,8,found\n"
+               "200,1,coro,coro,,2,0,0,1.5,,11,never_met\n"
+               "200,1,pool:workers=0;mode=connection,pool,0,2,0,0,1.2,,11,never_met\n"
+               "50,1,async,async,,2,900,900,,,8,always_met\n");
+    cr_assert_eq(plot_prepare_map(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
+    cr_expect(strstr(vars, "map_frontier=0; map_frontier_key='no frontier: no pool has a worker "
+                           "limit'") != NULL,
+              "%s", vars);
+    cr_expect(strstr(vars, "map_octaves=2;") != NULL, "%s", vars);
+    cr_expect(strstr(vars, "map_xtics='(\"50 µs\" 0, \"200 µs\" 1)'") != NULL, "%s", vars);
+    snprintf(path, sizeof(path), "%s/map-cells.csv", dir);
+    char *cells = slurp(path, NULL);
+    cr_expect(strstr(cells, "0,0,50,1,,no pool,0\n") != NULL, "%s", cells);
+    cr_expect(strstr(cells, "1,0,200,1,,none,0\n") != NULL, "%s", cells);
+    cr_expect(strstr(cells, "1,1,200,5,2.0000,4.0x,16777215\n") != NULL, "%s", cells);
+    free(cells);
+}
+
+/* The report's table names each cell's winner, and each CPU column's
+ * crossover beside the frontier. */
+Test(plot, report_maps_the_winners)
+{
+    const char *dir = map_copy("mapreport");
+    char path[700];
+    cr_assert_eq(plot_write_report(dir), 0);
+    snprintf(path, sizeof(path), "%s/report.html", dir);
+    char *html = slurp(path, NULL);
+    cr_expect(strstr(html, "<h2>Where each architecture wins</h2>") != NULL);
+    cr_expect(strstr(html, "<tr><th>wait \\ CPU</th><th>100 µs</th><th>1 ms</th></tr>") != NULL,
+              "%s", html);
+    const char *cells[] = {"\">tie</td>", "\">1/1.6x: pool:workers=4</td>", "\">40x: async</td>",
+                           "\">pool 0: async</td>"};
+    const char *at = strstr(html, "<tr><th>0.5 ms</th>");
+    cr_assert_not_null(at, "no row for 0.5 ms");
+    for (int k = 0; k < 4; k++) { /* in table order: 0.5 ms, then 20 ms, CPU ascending */
+        const char *next = strstr(at, cells[k]);
+        cr_expect_not_null(next, "no cell %s after %.200s", cells[k], at);
+        at = next ? next : at;
+    }
+    cr_expect(strstr(html, "At 1 ms of CPU a request, the crossover lies between 0.5 ms of wait "
+                           "(the pool wins) and 20 ms, from which up the event loop wins. The "
+                           "frontier (N = 4 workers, k = 1 core) puts it at 3 ms, within the "
+                           "measured crossover.") != NULL,
+              "%s", html);
+    cr_expect(strstr(html, "At 100 µs of CPU a request, the crossover lies between 0.5 ms of wait "
+                           "(a tie) and 20 ms") != NULL);
+    free(html);
+}
+
+/* A map.csv that cannot be read costs the map alone: the message names
+ * the file and line, every other chart and the report are drawn, and the
+ * status says a chart failed. */
+Test(plot, malformed_map_costs_the_map_alone)
+{
+    static const struct {
+        const char *text, *message;
+    } bad[] = {
+        {"cpu_us,wait_ms,engine,kind,workers,cores,capacity_rps,capacity_lo\n"
+         "100,20,async,async,,1,8012.0,8012.0\n",
+         "map.csv:1: no column capacity_hi"},
+        {"cpu_us,wait_ms,engine,kind,workers,cores,capacity_rps,capacity_lo,capacity_hi\n"
+         "100,20,async,async,,1,8012.0,8012.0,8170.3\n"
+         "100,20,pool:workers=4,pool,4,1,lots,180.5,184.1\n",
+         "map.csv:3: capacity_rps 'lots' is not a number"},
+        {"", "map.csv:1: empty file"},
+    };
+    char path[700], vars[PLOT_VARS_LEN], err[512];
+    const char *dir = map_copy("badmap");
+    snprintf(path, sizeof(path), "%s/map.csv", dir);
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        spit(path, bad[k].text);
+        cr_expect_lt(plot_prepare_map(dir, vars, sizeof(vars), err, sizeof(err)), 0);
+        cr_expect(strstr(err, bad[k].message) != NULL, "%s", err);
+    }
+    char out[4096];
+    const char *args[] = {dir, "--scripts", SCRIPTS, NULL};
+    cr_expect_eq(run_plot(args, NULL, out, sizeof(out)), 1, "%s", out);
+    cr_expect(strstr(out, "map.csv:1: empty file (a map.csv header expected): no map drawn"), "%s",
+              out);
+    for (size_t c = 0; c < NCHARTS; c++) {
+        snprintf(path, sizeof(path), "%s/%s.png", dir, charts[c]);
+        expect_png(path);
+    }
+    snprintf(path, sizeof(path), "%s/map.png", dir);
+    cr_expect_neq(access(path, F_OK), 0, "a map drawn from a broken map.csv");
+    snprintf(path, sizeof(path), "%s/report.html", dir);
+    char *html = slurp(path, NULL);
+    cr_expect(strstr(html, "<p>No map: ") != NULL && strstr(html, "empty file"), "%s", html);
+    free(html);
+}
+
+/* A folder without map.csv has no map and no map section. */
+Test(plot, no_map_without_map_csv)
+{
+    const char *dir = fixture_copy("nomap");
+    char vars[PLOT_VARS_LEN], err[512], path[700];
+    cr_expect_eq(plot_prepare_map(dir, vars, sizeof(vars), err, sizeof(err)), -ENOENT);
+    cr_assert_eq(plot_write_report(dir), 0);
+    snprintf(path, sizeof(path), "%s/report.html", dir);
+    char *html = slurp(path, NULL);
+    cr_expect_null(strstr(html, "Where each architecture wins"));
+    cr_expect_null(strstr(html, "id=\"map\""));
     free(html);
 }

@@ -304,3 +304,34 @@ Test(summary, refuses_what_is_not_a_runs_csv)
                                 "a,closed,8,0,failed,,\n"),
                      "", "a failed run's empty fields are not an error");
 }
+
+/* Each config's USL fit on every one of its rows: exact points of
+ * X(N) = 100 N / (1 + 0.1 (N - 1) + 0.01 N (N - 1)) give back sigma 0.1,
+ * kappa 0.01 and the peak at sqrt(0.9 / 0.01) clients, its open-loop row
+ * included; a config with two closed-loop points has no fit. */
+Test(summary, usl_fit_on_every_row_of_a_config)
+{
+    write_runs("run,engine,loop,clients,rate,status,throughput_rps,p99_ms\n"
+               "1,a,closed,1,0,ok,100,10\n"
+               "2,a,closed,2,0,ok,178.5714,10\n"
+               "3,b,closed,1,0,ok,50,10\n"
+               "4,a,closed,4,0,ok,281.6901,10\n"
+               "5,b,closed,2,0,ok,90,10\n"
+               "6,a,closed,8,0,ok,353.9823,10\n"
+               "7,a,open,0,50,ok,50,12\n");
+    struct csv_table t;
+    summarize(1, &t);
+    cr_assert_eq(t.nrows, 7);
+    for (int r = 0; r < t.nrows; r++) {
+        if (!strcmp(csv_get(&t, r, "engine"), "b")) {
+            cr_expect_str_eq(csv_get(&t, r, "usl_sigma"), "");
+            cr_expect_str_eq(csv_get(&t, r, "usl_kappa"), "");
+            cr_expect_str_eq(csv_get(&t, r, "usl_n_star"), "");
+            continue;
+        }
+        cr_expect_float_eq(csv_num(&t, r, "usl_sigma"), 0.1, 1e-3, "row %d", r);
+        cr_expect_float_eq(csv_num(&t, r, "usl_kappa"), 0.01, 1e-4, "row %d", r);
+        cr_expect_float_eq(csv_num(&t, r, "usl_n_star"), sqrt(90), 0.05, "row %d", r);
+    }
+    csv_free(&t);
+}

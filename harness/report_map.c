@@ -1,0 +1,184 @@
+/* report.html's crossover map: the map's figure after the other charts,
+ * then a table of its cells (wait x CPU: the ratio of the best event loop's
+ * capacity to the best pool's, and who serves more) and one sentence per
+ * CPU column on where the event loop starts to win, beside the frontier
+ * the bounds predict (plots/README.md, "The crossover map"). */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot_internal.h"
+
+/* A cell's background in the table, the chart's colours faded. */
+static const char *const verdict_colour[] = {
+    [PLOT_MAP_LOOP] = "#e3dff0", [PLOT_MAP_POOL] = "#fbe3c8",    [PLOT_MAP_TIE] = "#ffffff",
+    [PLOT_MAP_NONE] = "#e0e0e0", [PLOT_MAP_MISSING] = "#e0e0e0",
+};
+
+static void write_figure(const struct plot__report *rp, const char *goal)
+{
+    char svg[PATH_MAX + 32];
+    snprintf(svg, sizeof(svg), "%s/map.svg", rp->f->dir);
+    fputs("<figure id=\"map\">\n", rp->out);
+    if (plot__inline_svg(rp->out, svg, "map") < 0)
+        fputs("<p>(chart map missing)</p>", rp->out);
+    fprintf(rp->out,
+            "\n<figcaption>The crossover map: in each cell of CPU per request and database "
+            "wait, the best event loop's capacity at %s over the best pool's, on a log scale "
+            "centred on 1; a tie where their brackets overlap. The line is the frontier where "
+            "the largest pool's bound N/(c+w) meets the CPU's k/c.</figcaption>\n</figure>\n",
+            goal);
+}
+
+/* "async 8012 req/s [8012, 8170]", or "no pool config" */
+static void write_side(FILE *out, const struct plot__map_best *b, const char *kind)
+{
+    if (!b->engine) {
+        fprintf(out, "no %s config", kind);
+        return;
+    }
+    plot__html(out, b->engine);
+    fprintf(out, " %.0f req/s [%.0f, ", b->rps, b->lo);
+    if (isfinite(b->hi))
+        fprintf(out, "%.0f]", b->hi);
+    else
+        fputs("&#8734;]", out);
+}
+
+/* "3.2x: async", "1/1.4x: pool:workers=64", "tie", "none". */
+static void write_cell(FILE *out, const struct plot__map_cell *c)
+{
+    char label[64];
+    plot__map_label(c, label, sizeof(label));
+    fprintf(out, "<td style=\"background:%s\" title=\"", verdict_colour[c->verdict]);
+    write_side(out, &c->loop, "event-loop");
+    fputs("; ", out);
+    write_side(out, &c->pool, "pool");
+    fprintf(out, "\">%s", label);
+    if (c->verdict == PLOT_MAP_LOOP || c->verdict == PLOT_MAP_POOL) {
+        fputs(": ", out);
+        plot__html(out, c->verdict == PLOT_MAP_LOOP ? c->loop.engine : c->pool.engine);
+    }
+    fputs("</td>", out);
+}
+
+static void write_table(FILE *out, const struct plot__map *m)
+{
+    char t[64];
+    fputs("<table class=\"map\">\n<tr><th>wait \\ CPU</th>", out);
+    for (int i = 0; i < m->ncpu; i++) {
+        plot__map_time(m->cpu_us[i] / 1000, 1, t, sizeof(t));
+        fprintf(out, "<th>%s</th>", t);
+    }
+    fputs("</tr>\n", out);
+    for (int j = 0; j < m->nwait; j++) {
+        plot__map_time(m->wait_ms[j], 0, t, sizeof(t));
+        fprintf(out, "<tr><th>%s</th>", t);
+        for (int i = 0; i < m->ncpu; i++)
+            write_cell(out, &m->cell[i][j]);
+        fputs("</tr>\n", out);
+    }
+    fputs("</table>\n", out);
+}
+
+/* What a cell short of an event loop's win holds, as words. */
+static const char *short_of_a_win(const struct plot__map_cell *c)
+{
+    switch (c->verdict) {
+    case PLOT_MAP_POOL: return "the pool wins";
+    case PLOT_MAP_TIE: return "a tie";
+    case PLOT_MAP_NONE: return "neither meets the goal";
+    default: return "nothing to compare";
+    }
+}
+
+/* Where the frontier stands against the measured crossover, which lies
+ * between waits lo and hi (either NAN: off that end of the grid). */
+static void write_frontier(FILE *out, const struct plot__map *m, double cpu_us, double lo,
+                           double hi)
+{
+    double w = plot__map_frontier(m, cpu_us);
+    char t[64];
+    if (isnan(w)) {
+        fputs(" No frontier to compare: no pool has a worker limit.", out);
+        return;
+    }
+    fprintf(out, " The frontier (N = %d workers, k = %d core%s) ", m->workers, m->cores,
+            m->cores == 1 ? "" : "s");
+    if (w <= 0) {
+        fputs("lies at no positive wait: with no more workers than cores, the pool's bound is "
+              "under the CPU's at any wait.",
+              out);
+        return;
+    }
+    plot__map_time(w, 0, t, sizeof(t));
+    fprintf(out, "puts it at %s, %s.", t,
+            !isnan(lo) && w < lo     ? "below the measured crossover"
+            : !isnan(hi) && w > hi   ? "above the measured crossover"
+            : isnan(lo) && isnan(hi) ? "where nothing was measured"
+                                     : "within the measured crossover");
+}
+
+/* One CPU column: the lowest wait from which every cell up is the event
+ * loop's win, and what lies just under it. */
+static void write_crossover(FILE *out, const struct plot__map *m, int i)
+{
+    char cpu[64], lo[64], hi[64];
+    int from = m->nwait;
+    while (from > 0 && m->cell[i][from - 1].verdict == PLOT_MAP_LOOP)
+        from--;
+    plot__map_time(m->cpu_us[i] / 1000, 1, cpu, sizeof(cpu));
+    fprintf(out, "<li>At %s of CPU a request, ", cpu);
+    if (from < m->nwait)
+        plot__map_time(m->wait_ms[from], 0, hi, sizeof(hi));
+    if (from > 0)
+        plot__map_time(m->wait_ms[from - 1], 0, lo, sizeof(lo));
+    if (from == 0)
+        fprintf(out, "the event loop wins at every wait measured, from %s up.", hi);
+    else if (from == m->nwait)
+        fprintf(out, "the event loop does not win at the highest wait measured, %s (%s).", lo,
+                short_of_a_win(&m->cell[i][from - 1]));
+    else
+        fprintf(out,
+                "the crossover lies between %s of wait (%s) and %s, from which up the event "
+                "loop wins.",
+                lo, short_of_a_win(&m->cell[i][from - 1]), hi);
+    write_frontier(out, m, m->cpu_us[i], from > 0 ? m->wait_ms[from - 1] : NAN,
+                   from < m->nwait ? m->wait_ms[from] : NAN);
+    fputs("</li>\n", out);
+}
+
+void plot__write_map(const struct plot__report *rp)
+{
+    struct plot__map *m = calloc(1, sizeof(*m));
+    char err[PATH_MAX + 256] = "out of memory", goal[64];
+    int rc = m ? plot__map_read(rp->f->dir, m, err, sizeof(err)) : -ENOMEM;
+    if (plot__map_goal(rp->f->dir, goal, sizeof(goal)) < 0)
+        snprintf(goal, sizeof(goal), "the sweep's goal");
+    if (rc == 0)
+        write_figure(rp, goal);
+    if (rc != -ENOENT)
+        fputs("<h2>Where each architecture wins</h2>\n", rp->out);
+    if (rc < 0 && rc != -ENOENT) {
+        fputs("<p>No map: ", rp->out);
+        plot__html(rp->out, err);
+        fputs(".</p>\n", rp->out);
+    } else if (rc == 0) {
+        fprintf(rp->out,
+                "<p>Each cell: the best event loop's capacity (async or coro) at %s over the "
+                "best pool's, and the config that serves more; a tie where their brackets "
+                "overlap. 1/2x: the pool serves twice as much.</p>\n",
+                goal);
+        write_table(rp->out, m);
+        fputs("<ul class=\"findings\">\n", rp->out);
+        for (int i = 0; i < m->ncpu; i++)
+            write_crossover(rp->out, m, i);
+        fputs("</ul>\n", rp->out);
+    }
+    if (m)
+        plot__map_free(m);
+    free(m);
+}
