@@ -200,6 +200,18 @@ static void write_machine(FILE *f)
         pclose(p);
 }
 
+/* A map axis in meta.txt, in ns so it reads back exactly: `vary.cpu:
+ * 20000ns 100000ns`; nothing when the suite does not vary it. */
+static void write_axis(FILE *f, const char *key, const uint64_t *ns, int n)
+{
+    if (n == 0)
+        return;
+    fprintf(f, "%s:", key);
+    for (int i = 0; i < n; i++)
+        fprintf(f, " %lluns", (unsigned long long)ns[i]);
+    fputc('\n', f);
+}
+
 int bench__write_meta(const struct bench__sweep *sw, int argc, char **argv)
 {
     char path[PATH_MAX + 16];
@@ -230,6 +242,11 @@ int bench__write_meta(const struct bench__sweep *sw, int argc, char **argv)
     fprintf(f, "\nruns: %d\n", sw->plan.nruns);
     if (s->has_slo) /* the capacity's goal; its probes come on top of the runs above */
         fprintf(f, "slo: p%g %gms\n", s->slo.percentile, s->slo.ms);
+    if (s->has_slo)
+        fprintf(f, "capacity_tolerance: %g\n",
+                s->tolerance > 0 ? s->tolerance : CAPACITY_TOLERANCE);
+    write_axis(f, "vary.cpu", s->vary_cpu_ns, s->nvary_cpu);
+    write_axis(f, "vary.wait", s->vary_wait_ns, s->nvary_wait);
     return fclose(f) == 0 ? 0 : -EIO;
 }
 

@@ -184,13 +184,50 @@ static void print_capacity(const struct bench__sweep *sw)
     }
 }
 
+/* "20 us", "1.5 ms", or "own" on an axis the suite does not vary. */
+static void axis_text(uint64_t ns, char *out, size_t len)
+{
+    if (!ns)
+        snprintf(out, len, "own");
+    else if (ns < 1000000)
+        snprintf(out, len, "%g us", ns / 1e3);
+    else
+        snprintf(out, len, "%g ms", ns / 1e6);
+}
+
+/* The map's cells done, a line each: every config's capacity and bracket. */
+static void print_map(const struct bench__sweep *sw)
+{
+    char cpu[32], wait[32], text[64];
+    if (!sw->ncells)
+        return;
+    printf("\ncrossover map at p%g under %g ms (map.csv), capacity in req/s [bracket]:\n%-9s %-9s",
+           sw->suite.slo.percentile, sw->suite.slo.ms, "cpu", "wait");
+    for (int e = 0; e < sw->suite.nengines; e++)
+        printf(" %-26.26s", sw->suite.engines[e].spec);
+    for (int c = 1; c <= sw->ncells; c++) {
+        uint64_t cpu_ns, wait_ns;
+        bench__map_cell(&sw->suite, c, &cpu_ns, &wait_ns);
+        axis_text(cpu_ns, cpu, sizeof(cpu));
+        axis_text(wait_ns, wait, sizeof(wait));
+        printf("\n%-9s %-9s", cpu, wait);
+        for (int e = 0; e < sw->suite.nengines; e++) {
+            const struct capacity_result *r = &sw->map[c - 1][e].result;
+            int n = snprintf(text, sizeof(text), "%.0f [%.0f, ", r->capacity, r->lo);
+            snprintf(text + n, sizeof(text) - (size_t)n, isfinite(r->hi) ? "%.0f]" : "-]", r->hi);
+            printf(" %-26s", sw->map[c - 1][e].rc < 0 ? "stopped" : text);
+        }
+    }
+    printf("\n");
+}
+
 int bench__print_summary(const struct bench__sweep *sw)
 {
     char path[PATH_MAX + 16];
     struct csv_table t;
     snprintf(path, sizeof(path), "%s/summary.csv", sw->dir);
     int rc = csv_load(path, &t);
-    if (rc == 0) {
+    if (rc == 0 && t.nrows > 0) {
         printf("\n%-32s %16s %9s %5s %9s  %-22s %-22s %7s %7s\n", "engine", "peak req/s", "ceiling",
                "eff", "cpu ceil", "p99 ms @50% peak", "p99 ms @90% peak", "RSS MiB", "threads");
         for (int e = 0; e < sw->suite.nengines; e++)
@@ -201,6 +238,7 @@ int bench__print_summary(const struct bench__sweep *sw)
                sw->suite.repeats);
     }
     print_capacity(sw);
+    print_map(sw);
     printf("\n%d runs, %d failed, %d flagged, %d measured again: %s\n", sw->done, sw->failed,
            sw->flagged, sw->again, sw->dir);
     csv_free(&t);

@@ -122,6 +122,53 @@ static void write_frontier(FILE *out, const struct plot__map *m, double cpu_us, 
                                      : "within the measured crossover");
 }
 
+/* The smallest and largest ratio of column i's cells on one side of the
+ * frontier's wait w (under it, or over it); 0 when no cell there has one. */
+static int ratio_range(const struct plot__map *m, int i, double w, int over, double *lo, double *hi)
+{
+    int n = 0;
+    for (int j = 0; j < m->nwait; j++) {
+        double r = m->cell[i][j].ratio;
+        if ((m->wait_ms[j] > w) != over || !isfinite(r) || !(r > 0))
+            continue;
+        *lo = n ? fmin(*lo, r) : r;
+        *hi = n ? fmax(*hi, r) : r;
+        n++;
+    }
+    return n;
+}
+
+/* "1.1x to 1.4x" */
+static void write_range(FILE *out, double lo, double hi)
+{
+    fprintf(out, "%.2gx", lo);
+    if (hi > lo * 1.05)
+        fprintf(out, " to %.2gx", hi);
+}
+
+/* How the ratios part at the frontier: under it both architectures are held
+ * by the cores and a margin is the cost of a request; over it the pool's
+ * workers all wait, and the margin is the architecture's. */
+static void write_margins(FILE *out, const struct plot__map *m, int i)
+{
+    double w = plot__map_frontier(m, m->cpu_us[i]), lo, hi;
+    if (!(w > 0))
+        return;
+    if (ratio_range(m, i, w, 0, &lo, &hi)) {
+        fputs(" Under it, where the cores hold both, the ratio is ", out);
+        write_range(out, lo, hi);
+        fputs(" (the cost of a request in each engine)", out);
+    }
+    if (ratio_range(m, i, w, 1, &lo, &hi)) {
+        fputs(ratio_range(m, i, w, 0, &lo, &lo) ? "; over it " : " Over it ", out);
+        ratio_range(m, i, w, 1, &lo, &hi);
+        fputs("the pool's workers all wait and the ratio is ", out);
+        write_range(out, lo, hi);
+    }
+    if (ratio_range(m, i, w, 0, &lo, &hi) || ratio_range(m, i, w, 1, &lo, &hi))
+        fputc('.', out);
+}
+
 /* One CPU column: the lowest wait from which every cell up is the event
  * loop's win, and what lies just under it. */
 static void write_crossover(FILE *out, const struct plot__map *m, int i)
@@ -148,6 +195,7 @@ static void write_crossover(FILE *out, const struct plot__map *m, int i)
                 lo, short_of_a_win(&m->cell[i][from - 1]), hi);
     write_frontier(out, m, m->cpu_us[i], from > 0 ? m->wait_ms[from - 1] : NAN,
                    from < m->nwait ? m->wait_ms[from] : NAN);
+    write_margins(out, m, i);
     fputs("</li>\n", out);
 }
 

@@ -170,12 +170,12 @@ static int find_row(const struct csv_table *t, double cpu_us, double wait_ms, co
     return -1;
 }
 
-/* A capacity's bracket: [capacity_lo, capacity_hi], hi infinite when no
- * rate failed. */
+/* A capacity's bracket: [capacity_lo, capacity_hi], hi the bound when no
+ * rate failed (none past it is sustained). */
 static void bracket(const struct csv_table *t, int r, double *lo, double *hi)
 {
     *lo = csv_num(t, r, "capacity_lo");
-    *hi = *csv_get(t, r, "capacity_hi") ? csv_num(t, r, "capacity_hi") : INFINITY;
+    *hi = csv_num(t, r, *csv_get(t, r, "capacity_hi") ? "capacity_hi" : "bound_rps");
 }
 
 static void check_map_csv(const struct csv_table *t)
@@ -272,6 +272,14 @@ Test(map, a_tiny_map_shows_both_corners)
         cr_expect(find_row(&t, cpu_ms * 1000, wait_ms, csv_get(&runs, i, "engine")) >= 0,
                   "run %d in no cell: %.3f ms, %.3f ms", i + 1, cpu_ms, wait_ms);
     }
+    /* the folder says which map it holds */
+    snprintf(path, sizeof(path), "%s/meta.txt", dir);
+    char *meta = slurp(path);
+    cr_expect(strstr(meta, "\nvary.cpu: 100000ns 2000000ns\n") &&
+                  strstr(meta, "\nvary.wait: 500000ns 20000000ns\n") &&
+                  strstr(meta, "\ncapacity_tolerance: 0.1\n") && strstr(meta, "\nslo: p99 100ms\n"),
+              "%s", meta);
+    free(meta);
     /* a probe's figures are its cell's, not a point of summary.csv */
     snprintf(path, sizeof(path), "%s/summary.csv", dir);
     cr_assert_eq(csv_load(path, &summary), 0);
