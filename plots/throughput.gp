@@ -8,7 +8,7 @@
 # is where it really does. Where configs meet at one x, each is moved a few
 # percent sideways (dodge) so that every bar shows. Each config's legend
 # entry carries its Universal Scalability Law fit over these means
-# (usl.csv: sigma contention, kappa coherency, N* the clients of peak
+# (summary.csv: sigma contention, kappa coherency, N* the clients of peak
 # throughput, none when kappa is 0), which `overlap plot` passes as lists.
 chart = "throughput"
 load "common.gp"
