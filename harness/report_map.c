@@ -138,12 +138,24 @@ static int ratio_range(const struct plot__map *m, int i, double w, int over, dou
     return n;
 }
 
+/* A ratio as the table writes it: "1.4x", or "1/1.6x" where the pool
+ * serves more. */
+static void write_ratio(FILE *out, double r)
+{
+    if (r < 1)
+        fprintf(out, "1/%.2gx", 1 / r);
+    else
+        fprintf(out, "%.2gx", r);
+}
+
 /* "1.1x to 1.4x" */
 static void write_range(FILE *out, double lo, double hi)
 {
-    fprintf(out, "%.2gx", lo);
-    if (hi > lo * 1.05)
-        fprintf(out, " to %.2gx", hi);
+    write_ratio(out, lo);
+    if (hi > lo * 1.05) {
+        fputs(" to ", out);
+        write_ratio(out, hi);
+    }
 }
 
 /* How the ratios part at the frontier: under it both architectures are held

@@ -239,9 +239,15 @@ Test(map, a_tiny_map_shows_both_corners)
                           "1",
                           NULL};
     int status = sweep_run(&r, tmp, args, 220);
-    char *err = slurp(r.err);
+    char *err = slurp(r.err), *out = slurp(r.out);
     cr_assert_eq(status, 0, "exit %d: %s", status, err);
+    /* the table at the end is the map's, a line a cell */
+    const char *table = strstr(out, "crossover map at p99 under 100 ms (map.csv)");
+    cr_expect(table && strstr(table, "\n100 us    500 us ") && strstr(table, "\n2 ms      20 ms "),
+              "%s", out);
+    cr_expect_null(strstr(out, "no finished run"), "no empty table of points: %s", out);
     free(err);
+    free(out);
     char dir[800], path[900];
     sweep_results_dir(&r, dir, sizeof(dir));
     struct csv_table t, runs, summary;

@@ -952,8 +952,12 @@ Test(plot, report_maps_the_winners)
     cr_expect(strstr(html, "At 1 ms of CPU a request, the crossover lies between 0.5 ms of wait "
                            "(the pool wins) and 20 ms, from which up the event loop wins. The "
                            "frontier (N = 4 workers, k = 1 core) puts it at 3 ms, within the "
-                           "measured crossover.") != NULL,
+                           "measured crossover. Under it, where the cores hold both, the ratio is "
+                           "1/1.6x (the cost of a request in each engine).</li>") != NULL,
               "%s", html);
+    cr_expect(strstr(html, "Over it the pool's workers all wait and the ratio is 1x to 40x.") !=
+                  NULL,
+              "the 100 us column lies wholly over its frontier at 0.3 ms: %s", html);
     cr_expect(strstr(html, "At 100 µs of CPU a request, the crossover lies between 0.5 ms of wait "
                            "(a tie) and 20 ms") != NULL);
     free(html);
