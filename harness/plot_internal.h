@@ -172,7 +172,7 @@ void plot__map_free(struct plot__map *m);
 double plot__map_frontier(const struct plot__map *m, double cpu_us);
 /* The sweep's goal as words, "p99 under 100 ms", from meta.txt's `slo:`
  * or the suite copy's `slo =`; 0, or -ENOENT without one. */
-int plot__map_goal(const char *dir, char *out, size_t len);
+int plot__goal(const char *dir, char *out, size_t len);
 /* A cell's ratio as its label says it: "3.2x", "1/1.4x" (the pool serves
  * 1.4 times more), "tie", "pool 0", "loop 0", "none", "no pool", "no loop". */
 void plot__map_label(const struct plot__map_cell *c, char *out, size_t len);

@@ -251,7 +251,7 @@ static int parse_goal(const char *s, char *out, size_t len)
     return 0;
 }
 
-int plot__map_goal(const char *dir, char *out, size_t len)
+int plot__goal(const char *dir, char *out, size_t len)
 {
     static const struct {
         const char *file, *key;
@@ -483,7 +483,7 @@ static void put_map_vars(struct plot__vars *v, const char *dir, const struct plo
                          int octaves, int drawn)
 {
     char goal[64], workload[64];
-    if (plot__map_goal(dir, goal, sizeof(goal)) < 0)
+    if (plot__goal(dir, goal, sizeof(goal)) < 0)
         snprintf(goal, sizeof(goal), "the sweep's goal");
     read_workload(dir, workload, sizeof(workload));
     plot__put(v, "map_nx=%d; map_ny=%d; map_octaves=%d; ", m->ncpu, m->nwait, octaves);

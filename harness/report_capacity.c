@@ -10,24 +10,6 @@
 #include "csv.h"
 #include "plot_internal.h"
 
-/* meta.txt's goal as words, "p99 under 100 ms"; 0, or -1 without one. */
-static int read_goal(const char *dir, char *out, size_t len)
-{
-    char path[PATH_MAX + 16], line[256];
-    double q, ms;
-    int found = -1;
-    snprintf(path, sizeof(path), "%s/meta.txt", dir);
-    FILE *f = fopen(path, "r");
-    while (f && found < 0 && fgets(line, sizeof(line), f))
-        if (sscanf(line, "slo: p%lf %lfms", &q, &ms) == 2) {
-            snprintf(out, len, "p%g under %g ms", q, ms);
-            found = 0;
-        }
-    if (f)
-        fclose(f);
-    return found;
-}
-
 /* Row r's capacity and bracket as "930 req/s [930, 950]"; the upper end
  * is empty when no probe failed. */
 static void write_bracket(FILE *out, const struct csv_table *t, int r)
@@ -66,7 +48,7 @@ void plot__write_capacity(const struct plot__report *rp)
     char path[PATH_MAX + 16], goal[64];
     struct csv_table t = {0};
     snprintf(path, sizeof(path), "%s/capacity.csv", rp->f->dir);
-    if (read_goal(rp->f->dir, goal, sizeof(goal)) == 0 && csv_load(path, &t) == 0)
+    if (plot__goal(rp->f->dir, goal, sizeof(goal)) == 0 && csv_load(path, &t) == 0)
         for (int r = 0; r < t.nrows; r++)
             write_config(rp->out, &t, r, goal);
     csv_free(&t);

@@ -216,7 +216,7 @@ void plot__write_map(const struct plot__report *rp)
     struct plot__map *m = calloc(1, sizeof(*m));
     char err[PATH_MAX + 256] = "out of memory", goal[64];
     int rc = m ? plot__map_read(rp->f->dir, m, err, sizeof(err)) : -ENOMEM;
-    if (plot__map_goal(rp->f->dir, goal, sizeof(goal)) < 0)
+    if (plot__goal(rp->f->dir, goal, sizeof(goal)) < 0)
         snprintf(goal, sizeof(goal), "the sweep's goal");
     if (rc == 0)
         write_figure(rp, goal);
