@@ -182,12 +182,6 @@ int plot__refresh_summary(const char *dir, char *err, size_t errlen)
 
 /* ---- what the scripts cannot easily derive themselves ---- */
 
-/* What the timeline chart needs to lay out its axes. */
-struct tl_extent {
-    int requests;  /* the largest request number of any config */
-    double end_ms; /* the latest response (or send, if unanswered) */
-};
-
 /* The config's ceiling: its bound with unlimited clients, as the sweep
  * wrote it on every row (0 when no row has it). */
 static double ceiling_of(const struct csv_table *runs, const char *engine)
@@ -239,6 +233,30 @@ static int count_intervals(const char *dir)
             k += *csv_get(&t, r, "throughput_lo") != '\0';
     csv_free(&t);
     return k;
+}
+
+int plot__point_runs(const struct csv_table *runs)
+{
+    int k = 0;
+    for (int r = 0; r < runs->nrows; r++) {
+        const char *loop = csv_get(runs, r, "loop");
+        k += !strcmp(loop, "closed") || !strcmp(loop, "open") || !strcmp(loop, "timeline");
+    }
+    return k;
+}
+
+/* Whether dir's runs.csv has a load point to chart (a folder of capacity
+ * or map probes alone has none: its six charts would say so six times). */
+static int has_points(const char *dir)
+{
+    char path[PATH_MAX + 16];
+    struct csv_table t;
+    snprintf(path, sizeof(path), "%s/runs.csv", dir);
+    if (csv_load(path, &t) < 0)
+        return 1; /* let the charts say what is wrong */
+    int n = plot__point_runs(&t);
+    csv_free(&t);
+    return n > 0;
 }
 
 static int count_ok(const struct csv_table *runs, const char *loop)
@@ -329,144 +347,6 @@ static int script_vars(const struct plot__folder *f, const struct tl_extent *tl,
     return v.at < v.len ? 0 : -1;
 }
 
-/* ---- the timeline's phases ---- */
-
-enum phase { PHASE_WAIT, PHASE_QUEUE, PHASE_CPU, PHASE_DB, PHASE_OTHER };
-static const char *phase_name[] = {"wait", "queue", "cpu", "db", "other"};
-
-/* Reads the next phase from a Server-Timing list, in either the header's own
- * form (`cpu;dur=0.5, db;dur=10.1`) or the compact `cpu:0.5;db:10.1`.
- * Returns where the next one starts, or NULL at the end. */
-static const char *next_phase(const char *p, enum phase *kind, double *ms)
-{
-    while (*p && !(*p >= 'a' && *p <= 'z'))
-        p++;
-    if (!*p)
-        return NULL;
-    size_t len = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
-    *kind = len == 5 && !strncmp(p, "queue", 5) ? PHASE_QUEUE
-            : len == 3 && !strncmp(p, "cpu", 3) ? PHASE_CPU
-            : len == 2 && !strncmp(p, "db", 2)  ? PHASE_DB
-                                                : PHASE_OTHER;
-    p += len;
-    if (!strncmp(p, ";dur=", 5))
-        p += 5;
-    else if (*p == ':')
-        p++;
-    char *end;
-    *ms = strtod(p, &end);
-    if (!(*ms >= 0) || *ms > 1e9)
-        *ms = 0; /* a phase the server could not have spent: drawn as nothing */
-    return end;
-}
-
-/* One answered timeline request, laid out in ms from the config's first
- * intended send time. */
-struct tl_request {
-    int request;
-    double intended, sent, done, server_end;
-    const char *phases;
-};
-
-/* Writes one request's bars: `wait` from its intended send time until the
- * server began on it, then the phases the server reported, placed so they end
- * when the first byte of the response arrived (the server's clock and ours
- * are not the same clock, so only durations travel). */
-static void write_segments(FILE *seg, int e, const char *engine, const struct tl_request *q)
-{
-    double total = 0, ms;
-    enum phase kind;
-    for (const char *p = q->phases; (p = next_phase(p, &kind, &ms));)
-        total += ms;
-    double at = q->server_end - total;
-    if (at < q->sent)
-        at = q->sent;
-    if (at > q->intended)
-        fprintf(seg, "%d,%s,%d,%.3f,%.3f,%s,%d\n", e + 1, engine, q->request, q->intended, at,
-                phase_name[PHASE_WAIT], PHASE_WAIT);
-    for (const char *p = q->phases; (p = next_phase(p, &kind, &ms)); at += ms)
-        fprintf(seg, "%d,%s,%d,%.3f,%.3f,%s,%d\n", e + 1, engine, q->request, at, at + ms,
-                phase_name[kind], kind);
-}
-
-/* The timeline run a config's chart shows: its first. Repeats of the
- * scenario would lay their requests over each other on one time axis. */
-static double first_run(const struct csv_table *t, const char *engine)
-{
-    double first = NAN;
-    for (int r = 0; r < t->nrows; r++)
-        if (!strcmp(csv_get(t, r, "engine"), engine) &&
-            (isnan(first) || csv_num(t, r, "run") < first))
-            first = csv_num(t, r, "run");
-    return first;
-}
-
-/* Lays out config e's requests of its first timeline run; returns how many. */
-static int layout_config(FILE *seg, FILE *req, const struct csv_table *t, int e, const char *engine,
-                         struct tl_extent *x)
-{
-    double run = first_run(t, engine), origin = NAN;
-    int count = 0;
-    for (int r = 0; r < t->nrows; r++)
-        if (!strcmp(csv_get(t, r, "engine"), engine) && csv_num(t, r, "run") == run &&
-            (isnan(origin) || csv_num(t, r, "intended_us") < origin))
-            origin = csv_num(t, r, "intended_us");
-    for (int r = 0; r < t->nrows; r++) {
-        if (strcmp(csv_get(t, r, "engine"), engine) || csv_num(t, r, "run") != run)
-            continue;
-        double done_us = csv_num(t, r, "done_us"), first_us = csv_num(t, r, "first_byte_us");
-        struct tl_request q = {
-            .request = atoi(csv_get(t, r, "request")),
-            .intended = (csv_num(t, r, "intended_us") - origin) / 1e3,
-            .sent = (csv_num(t, r, "sent_us") - origin) / 1e3,
-            .done = (done_us - origin) / 1e3,
-            .server_end = ((first_us > 0 ? first_us : done_us) - origin) / 1e3,
-            .phases = csv_get(t, r, "phases"),
-        };
-        count++;
-        x->requests = q.request > x->requests ? q.request : x->requests;
-        x->end_ms = fmax(x->end_ms, done_us > 0 ? q.done : q.sent);
-        if (done_us <= 0) {
-            fprintf(req, "%d,%s,%d,%.3f,%.3f,-1,-1\n", e + 1, engine, q.request, q.intended,
-                    q.sent);
-            continue;
-        }
-        fprintf(req, "%d,%s,%d,%.3f,%.3f,%.3f,%.3f\n", e + 1, engine, q.request, q.intended, q.sent,
-                q.done, q.done - q.intended);
-        write_segments(seg, e, engine, &q);
-    }
-    return count;
-}
-
-/* Writes timeline-segments.csv (one row per bar piece) and
- * timeline-requests.csv (one row per request, with its response time; an
- * unanswered request has done_ms -1), and measures their extent. Returns the
- * number of requests, 0 when the folder has no timeline, or -errno. */
-static int derive_timeline(const struct plot__folder *f, struct tl_extent *x)
-{
-    char path[PATH_MAX];
-    struct csv_table t;
-    snprintf(path, sizeof(path), "%s/timeline.csv", f->dir);
-    int have = csv_load(path, &t) == 0;
-    snprintf(path, sizeof(path), "%s/timeline-segments.csv", f->dir);
-    FILE *seg = fopen(path, "w");
-    snprintf(path, sizeof(path), "%s/timeline-requests.csv", f->dir);
-    FILE *req = fopen(path, "w");
-    int count = 0, status = seg && req ? 0 : -EIO;
-    if (seg)
-        fprintf(seg, "engine_index,engine,request,start_ms,end_ms,phase,phase_index\n");
-    if (req)
-        fprintf(req, "engine_index,engine,request,intended_ms,sent_ms,done_ms,response_ms\n");
-    for (int e = 0; have && status == 0 && e < f->n; e++)
-        count += layout_config(seg, req, &t, e, f->engines[e], x);
-    if (seg && fclose(seg) != 0)
-        status = -EIO;
-    if (req && fclose(req) != 0)
-        status = -EIO;
-    csv_free(&t);
-    return status < 0 ? status : count;
-}
-
 /* ---- the command ---- */
 
 static const char plot_usage[] =
@@ -529,7 +409,7 @@ static int prepare_folder(const struct plot__folder *f, char *vars, size_t len, 
     mkdir(path, 0755);
     if (plot__refresh_summary(f->dir, err, errlen) < 0)
         return -1;
-    if (derive_timeline(f, &tl) < 0) {
+    if (plot__derive_timeline(f, &tl) < 0) {
         snprintf(err, errlen, "cannot write the timeline's tables in %s", f->dir);
         return -1;
     }
@@ -577,7 +457,7 @@ int plot_dir(const char *arg, const char *scripts)
         fprintf(stderr, "overlap plot: %s\n", err);
         return 1;
     }
-    if (draw_charts(dir, scripts, vars) != 0)
+    if (has_points(dir) && draw_charts(dir, scripts, vars) != 0)
         return 1;
     int failed = plot__draw_map(dir, scripts, vars);
     int rc = plot_write_report(dir);

@@ -49,6 +49,21 @@ int plot__run_gnuplot(const char *scripts, const char *dir, const char *chart, c
  * (f then holds nothing to free). */
 int plot__folder_open(const char *dir, struct plot__folder *f, char *err, size_t errlen);
 
+/* What the timeline chart needs to lay out its axes. */
+struct tl_extent {
+    int requests;  /* the largest request number of any config */
+    double end_ms; /* the latest response (or send, if unanswered) */
+};
+
+/* Writes the folder's timeline-segments.csv and timeline-requests.csv from
+ * each config's first timeline run, and the axes' extent into x: the
+ * number of requests, 0 without a timeline, or -errno (plot_timeline.c). */
+int plot__derive_timeline(const struct plot__folder *f, struct tl_extent *x);
+
+/* Rows of runs that are load points (closed, open, timeline), not probes
+ * of a capacity search or a map. */
+int plot__point_runs(const struct csv_table *runs);
+
 /* The server's CPUs from meta.txt: `server_cpus` counted, else the
  * machine's `cores`, else 1. */
 int plot__server_cores(const char *dir);

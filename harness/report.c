@@ -410,7 +410,7 @@ static void write_charts(const struct plot__report *rp)
 {
     char svg[PATH_MAX + 32];
     fprintf(rp->out, "<h2>Charts</h2>\n");
-    for (int c = 0; c < PLOT_NCHARTS; c++) {
+    for (int c = 0; c < PLOT_NCHARTS && plot__point_runs(&rp->f->runs) > 0; c++) {
         snprintf(svg, sizeof(svg), "%s/%s.svg", rp->f->dir, plot__charts[c]);
         fprintf(rp->out, "<figure id=\"%s\">\n", plot__charts[c]);
         if (plot__inline_svg(rp->out, svg, plot__charts[c]) < 0)
@@ -448,6 +448,10 @@ static void write_page(const struct plot__report *rp)
     fputs("<h2>Machine and command</h2>\n", f);
     write_meta_table(f, rp->f->dir);
     write_charts(rp);
+    if (plot__point_runs(&rp->f->runs) == 0) { /* probes alone: no point to tabulate */
+        fputs("</body>\n</html>\n", f);
+        return;
+    }
     fputs("<h2>Load points</h2>\n<p>One row per load point. req/s is the mean of its repeats "
           "&#177; the half-width of its 95 % t interval, efficiency the same over the bound; "
           "p99 is the median of the repeats' p99s [with the interval between two of them]; "

@@ -742,17 +742,29 @@ Test(plot, report_states_capacity)
     free(html);
 }
 
-/* A sweep of capacity probes alone (`harness/suites/capacity.ini`) has
- * neither a closed- nor an open-loop point: every chart still draws,
- * saying so, and gnuplot stays silent. */
+/* A sweep of capacity probes alone (`harness/suites/capacity.ini`, or a
+ * map) has no load point: no point chart is drawn to say so six times, the
+ * report has its findings and no empty tables, and gnuplot stays silent. */
 Test(plot, a_folder_of_capacity_probes_alone)
 {
     const char *dir = fixture_copy("probes");
-    char cmd[900];
+    char cmd[900], path[700];
     snprintf(cmd, sizeof(cmd),
-             "sed -i 's/,closed,/,capacity,/; s/,open,/,capacity,/' '%s/runs.csv'", dir);
+             "sed -i 's/,closed,/,capacity,/; s/,open,/,capacity,/; s/,timeline,/,capacity,/' "
+             "'%s/runs.csv' && rm -f '%s'/*.png '%s'/*.svg",
+             dir, dir, dir);
     cr_assert_eq(system(cmd), 0);
     draw_fixture(dir);
+    for (size_t c = 0; c < sizeof(charts) / sizeof(charts[0]); c++) {
+        snprintf(path, sizeof(path), "%s/%s.png", dir, charts[c]);
+        cr_expect_neq(access(path, F_OK), 0, "%s drawn for a folder without points", path);
+    }
+    snprintf(path, sizeof(path), "%s/report.html", dir);
+    char *html = slurp(path, NULL);
+    cr_expect_null(strstr(html, "<h2>Load points</h2>"), "no empty table of points");
+    cr_expect_null(strstr(html, "<figure id=\"throughput\">"), "no empty chart");
+    cr_expect_not_null(strstr(html, "<h2>What the runs say</h2>"));
+    free(html);
 }
 
 /* requests.csv of a workload of two types: each type's p99 per config and
