@@ -204,7 +204,7 @@ static void print_map(const struct bench__sweep *sw)
     printf("\ncrossover map at p%g under %g ms (map.csv), capacity in req/s [bracket]:\n%-9s %-9s",
            sw->suite.slo.percentile, sw->suite.slo.ms, "cpu", "wait");
     for (int e = 0; e < sw->suite.nengines; e++)
-        printf(" %-26.26s", sw->suite.engines[e].spec);
+        printf(" %-*.26s", e + 1 < sw->suite.nengines ? 26 : 0, sw->suite.engines[e].spec);
     for (int c = 1; c <= sw->ncells; c++) {
         uint64_t cpu_ns, wait_ns;
         bench__map_cell(&sw->suite, c, &cpu_ns, &wait_ns);
@@ -215,7 +215,8 @@ static void print_map(const struct bench__sweep *sw)
             const struct capacity_result *r = &sw->map[c - 1][e].result;
             int n = snprintf(text, sizeof(text), "%.0f [%.0f, ", r->capacity, r->lo);
             snprintf(text + n, sizeof(text) - (size_t)n, isfinite(r->hi) ? "%.0f]" : "-]", r->hi);
-            printf(" %-26s", sw->map[c - 1][e].rc < 0 ? "stopped" : text);
+            printf(" %-*s", e + 1 < sw->suite.nengines ? 26 : 0,
+                   sw->map[c - 1][e].rc < 0 ? "stopped" : text);
         }
     }
     printf("\n");
