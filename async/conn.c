@@ -61,9 +61,9 @@ static void conn_set_state(struct conn *c, enum conn_state state)
 
 /* ---- timers ---- */
 
-static void on_conn_timeout(struct timer *t)
+static void on_conn_timeout(struct evloop_timer *t)
 {
-    struct conn *c = async__container(t, struct conn, timer);
+    struct conn *c = evloop_container(t, struct conn, timer);
     c->timer_kind = TIMER_NONE;
     conn_close(c); /* idle, slow head, stalled reader or lingering: all end the same */
 }
@@ -75,12 +75,12 @@ static int conn_arm(struct conn *c, enum conn_timer kind, uint64_t after_ns)
     if (c->timer_kind == kind && heap_contains(&c->timer.node))
         return 0;
     c->timer_kind = kind;
-    return heap_set(&c->loop->timers, &c->timer.node, c->loop->now + after_ns);
+    return evloop_timer_set(&c->loop->ev, &c->timer, c->loop->ev.now + after_ns);
 }
 
 static void conn_disarm(struct conn *c)
 {
-    heap_remove(&c->loop->timers, &c->timer.node);
+    evloop_timer_cancel(&c->loop->ev, &c->timer);
     c->timer_kind = TIMER_NONE;
 }
 
@@ -97,14 +97,14 @@ static int conn_watch_output(struct conn *c, bool on)
     if (ev == c->events)
         return 0;
     c->events = ev;
-    return async__poll_mod(c->loop->epfd, c->fd, ev, &c->watch);
+    return evloop_poll_mod(c->loop->ev.epfd, c->fd, ev, &c->watch);
 }
 
 /* Reads what the socket has into the input buffer, borrowing one if needed. */
 static enum io_result conn_read(struct conn *c)
 {
     struct loop *lp = c->loop;
-    if (async__spare_take(lp, &lp->in_spares, &c->in, ASYNC_IN_BUF) < 0)
+    if (evloop_spare_take(&lp->ev.in_spares, &c->in, ASYNC_IN_BUF) < 0)
         return IO_ERROR;
     if (c->in_start == c->in.len) {
         c->in_start = c->in.len = 0;
@@ -142,8 +142,8 @@ static enum io_result conn_flush(struct conn *c)
         if (n > 0) {
             c->out_start += n;
             if (c->timer_kind == TIMER_WRITE) /* progress: the stall clock restarts */
-                heap_set(&c->loop->timers, &c->timer.node,
-                         c->loop->now + c->loop->cfg->idle_timeout_ns);
+                evloop_timer_set(&c->loop->ev, &c->timer,
+                                 c->loop->ev.now + c->loop->ev.cfg->idle_timeout_ns);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -151,7 +151,7 @@ static enum io_result conn_flush(struct conn *c)
         return n < 0 && errno == EAGAIN ? IO_RETRY : IO_ERROR;
     }
     c->out_start = 0;
-    async__spare_give(&c->loop->out_spares, &c->out);
+    evloop_spare_give(&c->loop->ev.out_spares, &c->out);
     return IO_OK;
 }
 
@@ -160,17 +160,17 @@ static int conn_out(struct conn *c, struct http_buf **out)
 {
     struct loop *lp = c->loop;
     *out = &c->out;
-    return async__spare_take(lp, &lp->out_spares, &c->out, OUT_MIN);
+    return evloop_spare_take(&lp->ev.out_spares, &c->out, OUT_MIN);
 }
 
 /* Input would block: wait for the next edge with the right timeout, and give
  * the input buffer back if it holds nothing (an idle connection holds none). */
 static int conn_wait_input(struct conn *c)
 {
-    const struct serve_config *cfg = c->loop->cfg;
+    const struct serve_config *cfg = c->loop->ev.cfg;
     if (c->in_start == c->in.len && c->discard == 0) {
         c->in_start = 0;
-        async__spare_give(&c->loop->in_spares, &c->in);
+        evloop_spare_give(&c->loop->ev.in_spares, &c->in);
         return conn_arm(c, TIMER_IDLE, cfg->idle_timeout_ns);
     }
     return conn_arm(c, TIMER_HEADER, cfg->header_timeout_ns);
@@ -184,7 +184,7 @@ static int conn_wait_input(struct conn *c)
 static int conn_answer(struct conn *c)
 {
     struct job *j = c->job;
-    bool keep_alive = j->keep_alive && !c->loop->stopping;
+    bool keep_alive = j->keep_alive && !c->loop->ev.stopping;
     struct http_buf *out;
     int err = conn_out(c, &out);
     if (err == 0)
@@ -199,7 +199,7 @@ static int conn_answer(struct conn *c)
  * keep what its answer needs, then drop its body (DISCARDING). */
 static void conn_take_head(struct conn *c, const struct http_request *req)
 {
-    c->route = http_route(c->loop->cfg->wl, req);
+    c->route = http_route(c->loop->ev.cfg->wl, req);
     c->req = *req;
     c->req.method = c->req.path = NULL; /* the body may overwrite what they point at */
     c->req.method_len = c->req.path_len = 0;
@@ -213,7 +213,7 @@ static void conn_take_head(struct conn *c, const struct http_request *req)
 static int conn_dispatch(struct conn *c)
 {
     const struct http_request *req = &c->req;
-    bool keep_alive = req->keep_alive && !c->loop->stopping;
+    bool keep_alive = req->keep_alive && !c->loop->ev.stopping;
     int route = c->route;
     struct http_buf *out;
     int err = 0;
@@ -325,7 +325,7 @@ static void conn_drive(struct conn *c)
     for (;;) {
         switch (c->state) {
         case CONN_READING:
-            if (lp->stopping) {
+            if (lp->ev.stopping) {
                 conn_set_state(c, CONN_CLOSING);
                 break;
             }
@@ -334,7 +334,7 @@ static void conn_drive(struct conn *c)
                 break;
             }
             if (c->budget <= 0) { /* yield: drive it again next turn */
-                async__list_push(&lp->posted, &c->post_link);
+                evloop_list_push(&lp->posted, &c->post_link);
                 return;
             }
             if (conn_parse(c))
@@ -364,7 +364,7 @@ static void conn_drive(struct conn *c)
                 conn_set_state(c, CONN_WAITING_DB);
                 if (c->in_start == c->in.len) { /* nothing pipelined */
                     c->in_start = 0;
-                    async__spare_give(&lp->in_spares, &c->in);
+                    evloop_spare_give(&lp->ev.in_spares, &c->in);
                 }
                 break;
             }
@@ -390,7 +390,7 @@ static void conn_drive(struct conn *c)
             }
             if (r == IO_RETRY) {
                 if (conn_watch_output(c, true) < 0 ||
-                    conn_arm(c, TIMER_WRITE, lp->cfg->idle_timeout_ns) < 0)
+                    conn_arm(c, TIMER_WRITE, lp->ev.cfg->idle_timeout_ns) < 0)
                     conn_close(c);
                 return;
             }
@@ -404,7 +404,7 @@ static void conn_drive(struct conn *c)
                 conn_set_state(c, c->discard ? CONN_DISCARDING : CONN_READING);
                 break;
             }
-            if (lp->stopping) {
+            if (lp->ev.stopping) {
                 conn_close(c); /* no lingering on the way out */
                 return;
             }
@@ -433,43 +433,46 @@ static void conn_drive(struct conn *c)
 
 void async__conn_accepted(struct loop *lp, int fd)
 {
-    struct conn *c = lp->nfree_conns ? lp->free_conns[--lp->nfree_conns] : malloc(sizeof(*c));
+    struct conn *c = evloop_conn_reuse(&lp->ev);
     int one = 1;
+    if (!c)
+        c = malloc(sizeof(*c));
     if (!c) {
         close(fd);
         return;
     }
     memset(c, 0, sizeof(*c));
-    c->watch.kind = WATCH_CONN;
+    c->watch.kind = EVLOOP_WATCH_CONN;
     c->fd = fd;
     c->loop = lp;
     c->events = CONN_EVENTS;
-    async__timer_init(&c->timer, on_conn_timeout);
-    async__list_init(&c->post_link);
+    evloop_timer_init(&c->timer, on_conn_timeout);
+    evloop_list_init(&c->post_link);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (async__poll_add(lp->epfd, fd, c->events, &c->watch) < 0 ||
-        conn_arm(c, TIMER_IDLE, lp->cfg->idle_timeout_ns) < 0) {
-        heap_remove(&lp->timers, &c->timer.node);
+    if (evloop_poll_add(lp->ev.epfd, fd, c->events, &c->watch) < 0 ||
+        conn_arm(c, TIMER_IDLE, lp->ev.cfg->idle_timeout_ns) < 0) {
+        evloop_timer_cancel(&lp->ev, &c->timer);
         close(fd);
         free(c);
         return;
     }
-    async__list_push(&lp->conns, &c->link);
-    lp->nconns++;
+    evloop_list_push(&lp->ev.conns, &c->link);
+    lp->ev.nconns++;
     conn_set_state(c, CONN_READING);
     /* No read yet: epoll reports bytes that are already there when the
      * socket is added, so the first read waits for the first event. */
 }
 
-void async__conn_on_event(struct conn *c, uint32_t events)
+void async__conn_on_event(struct evloop_watch *w, uint32_t events)
 {
+    struct conn *c = (struct conn *)w;
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         c->readable = true;
     if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         c->peer_done = true;
     if (c->state == CONN_WAITING_DB && !(events & EPOLLOUT))
         return; /* input waits for the answer; EOF and errors surface then */
-    if (!async__list_empty(&c->post_link))
+    if (!evloop_list_empty(&c->post_link))
         return; /* it runs from the posted list first, in turn */
     c->budget = ASYNC_DRIVE_BUDGET;
     conn_drive(c);
@@ -487,18 +490,18 @@ void async__conn_resume(struct conn *c)
  * go to the back of the list and wait for the next turn. */
 void async__conn_run_posted(struct loop *lp)
 {
-    struct list batch;
-    async__list_init(&batch);
-    if (async__list_empty(&lp->posted))
+    struct evloop_list batch;
+    evloop_list_init(&batch);
+    if (evloop_list_empty(&lp->posted))
         return;
     /* Move the whole list aside first, so this pass ends. */
     batch.next = lp->posted.next;
     batch.prev = lp->posted.prev;
     batch.next->prev = batch.prev->next = &batch;
-    async__list_init(&lp->posted);
-    while (!async__list_empty(&batch)) {
-        struct conn *c = async__container(batch.next, struct conn, post_link);
-        async__list_remove(&c->post_link);
+    evloop_list_init(&lp->posted);
+    while (!evloop_list_empty(&batch)) {
+        struct conn *c = evloop_container(batch.next, struct conn, post_link);
+        evloop_list_remove(&c->post_link);
         c->budget = ASYNC_DRIVE_BUDGET;
         conn_drive(c);
     }
@@ -508,8 +511,8 @@ static void release_buffers(struct conn *c)
 {
     struct loop *lp = c->loop;
     c->in_start = c->out_start = 0;
-    async__spare_give(&lp->in_spares, &c->in);
-    async__spare_give(&lp->out_spares, &c->out);
+    evloop_spare_give(&lp->ev.in_spares, &c->in);
+    evloop_spare_give(&lp->ev.out_spares, &c->out);
 }
 
 static void conn_close(struct conn *c)
@@ -524,11 +527,11 @@ static void conn_close(struct conn *c)
     conn_disarm(c);
     close(c->fd); /* also removes it from epoll */
     release_buffers(c);
-    async__list_remove(&c->link);
-    async__list_remove(&c->post_link);
-    lp->nconns--;
+    evloop_list_remove(&c->link);
+    evloop_list_remove(&c->post_link);
+    lp->ev.nconns--;
     conn_set_state(c, CONN_CLOSED);
-    async__loop_defer_free(lp, c);
+    evloop_defer_free(&lp->ev, c);
 }
 
 void async__conn_stop(struct conn *c)

@@ -40,7 +40,7 @@ static uint32_t job_tag(const struct job *j)
     return j->id | (j->gen << ASYNC_JOB_ID_BITS);
 }
 
-static void on_job_timeout(struct timer *t);
+static void on_job_timeout(struct evloop_timer *t);
 
 /* A job made for the first time (FREE), or NULL when memory or the tag's id
  * bits run out. */
@@ -61,9 +61,9 @@ static struct job *job_new(struct loop *lp)
         return NULL;
     j->id = lp->njobs;
     j->loop = lp;
-    async__timer_init(&j->timeout, on_job_timeout);
-    async__list_init(&j->db_link);
-    async__list_init(&j->ready_link);
+    evloop_timer_init(&j->timeout, on_job_timeout);
+    evloop_list_init(&j->db_link);
+    evloop_list_init(&j->ready_link);
     http_buf_init(&j->body);
     lp->jobs[lp->njobs++] = j;
     return j;
@@ -105,7 +105,7 @@ struct job *async__job_start(struct conn *c, const struct http_request *req, int
     j->retried = false;
     j->keep_alive = req->keep_alive;
     j->body.len = 0;
-    if (http_body_begin(&j->body, lp->cfg->wl, request) < 0) {
+    if (http_body_begin(&j->body, lp->ev.cfg->wl, request) < 0) {
         async__job_release(j);
         return NULL;
     }
@@ -119,14 +119,14 @@ struct job *async__job_start(struct conn *c, const struct http_request *req, int
 static int job_send_query(struct job *j, int query)
 {
     struct loop *lp = j->loop;
-    struct dbc *d;
+    struct evloop_dbc *d;
     int status = async__db_send(lp, job_tag(j), query, &d);
     if (status)
         return status;
-    if (heap_set(&lp->timers, &j->timeout.node, lp->now + lp->cfg->db_timeout_ns) < 0)
+    if (evloop_timer_set(&lp->ev, &j->timeout, lp->ev.now + lp->ev.cfg->db_timeout_ns) < 0)
         return 500; /* the answer that comes anyway finds j not parked and is dropped */
     j->db = d;
-    async__list_push(&d->parked, &j->db_link);
+    evloop_list_push(&d->parked, &j->db_link);
     job_set_state(j, JOB_PARKED);
     return 0;
 }
@@ -138,14 +138,14 @@ static int job_send_query(struct job *j, int query)
 bool async__job_run(struct job *j)
 {
     struct loop *lp = j->loop;
-    const struct wl_request *rq = &lp->cfg->wl->requests[j->request];
+    const struct wl_request *rq = &lp->ev.cfg->wl->requests[j->request];
     while (j->step < rq->nsteps && !j->error) {
         const struct wl_step *s = &rq->steps[j->step];
         if (s->kind == WL_STEP_CPU) {
             j->cpu_time_ns += wl_burn(s->cpu_ns);
             uint64_t now = proc_now_ns();
             j->phase_ns[1 + j->step++] = now - j->mark;
-            j->mark = lp->now = now; /* timers armed after this count from now */
+            j->mark = lp->ev.now = now; /* timers armed after this count from now */
             continue;
         }
         int status = job_send_query(j, s->query);
@@ -162,19 +162,19 @@ bool async__job_run(struct job *j)
 static void job_wake(struct job *j, int error, const char *reason)
 {
     struct loop *lp = j->loop;
-    heap_remove(&lp->timers, &j->timeout.node);
-    async__list_remove(&j->db_link);
+    evloop_timer_cancel(&lp->ev, &j->timeout);
+    evloop_list_remove(&j->db_link);
     j->db = NULL;
     j->gen = (j->gen + 1) & TAG_GEN_MASK; /* a second answer to this query now misses */
     j->error = error;
     j->reason = reason;
-    async__list_push(&lp->ready, &j->ready_link);
+    evloop_list_push(&lp->ready, &j->ready_link);
     job_set_state(j, JOB_READY);
 }
 
-static void on_job_timeout(struct timer *t)
+static void on_job_timeout(struct evloop_timer *t)
 {
-    struct job *j = async__container(t, struct job, timeout);
+    struct job *j = evloop_container(t, struct job, timeout);
     job_wake(j, 504, "database timed out");
 }
 
@@ -192,7 +192,7 @@ struct job *async__job_find(struct loop *lp, uint32_t tag)
  * because it is valid only during this call; j runs on after the batch. */
 void async__job_on_answer(struct job *j, const struct db_result *res)
 {
-    const struct wl_workload *wl = j->loop->cfg->wl;
+    const struct wl_workload *wl = j->loop->ev.cfg->wl;
     const struct wl_step *s = &wl->requests[j->request].steps[j->step];
     if (res->status != DB_OK) {
         /* The message lives only during this call: keep it in the body
@@ -229,9 +229,9 @@ void async__job_on_db_lost(struct job *j)
  * it on, or, when the client left meanwhile, it is freed. */
 void async__job_resume_ready(struct loop *lp)
 {
-    while (!async__list_empty(&lp->ready)) {
-        struct job *j = async__container(lp->ready.next, struct job, ready_link);
-        async__list_remove(&j->ready_link);
+    while (!evloop_list_empty(&lp->ready)) {
+        struct job *j = evloop_container(lp->ready.next, struct job, ready_link);
+        evloop_list_remove(&j->ready_link);
         job_set_state(j, JOB_RUNNING);
         if (j->conn)
             async__conn_resume(j->conn);
@@ -244,7 +244,7 @@ void async__job_resume_ready(struct loop *lp)
  * Server-Timing. 0 or -ENOMEM. */
 int async__job_write_response(struct job *j, struct http_buf *out, bool keep_alive)
 {
-    const struct wl_workload *wl = j->loop->cfg->wl;
+    const struct wl_workload *wl = j->loop->ev.cfg->wl;
     const struct wl_request *rq = &wl->requests[j->request];
     int err;
     if (j->error)

@@ -34,9 +34,9 @@ static void conn_set_state(struct conn *c, enum conn_state state)
 
 /* ---- timers ---- */
 
-static void on_conn_timeout(struct timer *t)
+static void on_conn_timeout(struct evloop_timer *t)
 {
-    struct conn *c = coro__container(t, struct conn, timer);
+    struct conn *c = evloop_container(t, struct conn, timer);
     c->timer_kind = TIMER_NONE;
     coro__conn_close(c); /* idle, slow head, stalled reader or lingering: all end the same */
 }
@@ -48,12 +48,12 @@ static int conn_arm(struct conn *c, enum conn_timer kind, uint64_t after_ns)
     if (c->timer_kind == kind && heap_contains(&c->timer.node))
         return 0;
     c->timer_kind = kind;
-    return coro__timer_set(c->loop, &c->timer, c->loop->now + after_ns);
+    return evloop_timer_set(&c->loop->ev, &c->timer, c->loop->ev.now + after_ns);
 }
 
 static void conn_disarm(struct conn *c)
 {
-    coro__timer_cancel(c->loop, &c->timer);
+    evloop_timer_cancel(&c->loop->ev, &c->timer);
     c->timer_kind = TIMER_NONE;
 }
 
@@ -69,13 +69,13 @@ static int watch_output(struct conn *c, bool on)
     if (c->watch_out == on)
         return 0;
     c->watch_out = on;
-    return coro__poll_mod(c->loop->epfd, c->fd, CONN_EVENTS | (on ? EPOLLOUT : 0), &c->watch);
+    return evloop_poll_mod(c->loop->ev.epfd, c->fd, CONN_EVENTS | (on ? EPOLLOUT : 0), &c->watch);
 }
 
 /* Reads what the socket has into the input buffer, borrowing one if needed. */
 static enum io_result conn_read(struct conn *c)
 {
-    if (coro__spare_take(&c->loop->in_spares, &c->in, CORO_IN_BUF) < 0)
+    if (evloop_spare_take(&c->loop->ev.in_spares, &c->in, CORO_IN_BUF) < 0)
         return IO_ERROR;
     if (c->in_start == c->in.len) {
         c->in_start = c->in.len = 0;
@@ -114,7 +114,8 @@ enum io_result coro__conn_flush(struct conn *c)
         if (n > 0) {
             c->out_start += (size_t)n;
             if (c->timer_kind == TIMER_WRITE) /* progress: the stall clock restarts */
-                coro__timer_set(c->loop, &c->timer, c->loop->now + c->loop->cfg->idle_timeout_ns);
+                evloop_timer_set(&c->loop->ev, &c->timer,
+                                 c->loop->ev.now + c->loop->ev.cfg->idle_timeout_ns);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -125,7 +126,7 @@ enum io_result coro__conn_flush(struct conn *c)
         return IO_ERROR;
     }
     c->out_start = 0;
-    coro__spare_give(&c->loop->out_spares, &c->out);
+    evloop_spare_give(&c->loop->ev.out_spares, &c->out);
     if (watch_output(c, false) < 0) {
         coro__conn_close(c);
         return IO_ERROR;
@@ -135,7 +136,7 @@ enum io_result coro__conn_flush(struct conn *c)
 
 struct http_buf *coro__conn_out(struct conn *c)
 {
-    if (coro__spare_take(&c->loop->out_spares, &c->out, OUT_MIN) < 0)
+    if (evloop_spare_take(&c->loop->ev.out_spares, &c->out, OUT_MIN) < 0)
         return NULL;
     return &c->out;
 }
@@ -144,10 +145,10 @@ struct http_buf *coro__conn_out(struct conn *c)
  * the input buffer back if it holds nothing (an idle connection holds none). */
 static int conn_wait_input(struct conn *c)
 {
-    const struct serve_config *cfg = c->loop->cfg;
+    const struct serve_config *cfg = c->loop->ev.cfg;
     if (c->in_start == c->in.len && c->discard == 0) {
         c->in_start = 0;
-        coro__spare_give(&c->loop->in_spares, &c->in);
+        evloop_spare_give(&c->loop->ev.in_spares, &c->in);
         return conn_arm(c, TIMER_IDLE, cfg->idle_timeout_ns);
     }
     return conn_arm(c, TIMER_HEADER, cfg->header_timeout_ns);
@@ -192,7 +193,7 @@ static int parse_head(struct conn *c)
         bad_head(c, n == HTTP_PARTIAL ? 431 : -n);
         return -1;
     }
-    h->route = http_route(c->loop->cfg->wl, &h->req);
+    h->route = http_route(c->loop->ev.cfg->wl, &h->req);
     /* The response needs only the version and HEAD-ness: with no pointers
      * into the input kept, the body may overwrite the head, and the buffer
      * can go back while the request runs. */
@@ -220,7 +221,7 @@ int coro__conn_take_head(struct conn *c, struct coro__head *h)
     h->t_head = h->route >= 0 ? proc_now_ns() : 0; /* only a workload's request reports it */
     if (c->in_start == c->in.len) {
         c->in_start = 0;
-        coro__spare_give(&c->loop->in_spares, &c->in);
+        evloop_spare_give(&c->loop->ev.in_spares, &c->in);
     }
     if (c->budget > 0)
         c->budget--;
@@ -249,7 +250,7 @@ static enum io_result conn_continue(struct conn *c)
  * does with a full queue, and the connection goes on. */
 static void answer_busy(struct conn *c, const struct coro__head *h)
 {
-    bool keep = h->req.keep_alive && !c->loop->stopping;
+    bool keep = h->req.keep_alive && !c->loop->ev.stopping;
     struct http_buf *out = coro__conn_out(c);
     c->close_after = !keep;
     if (!out || http_write_error(out, &h->req, 503, "server busy", keep) < 0)
@@ -287,7 +288,7 @@ static enum io_result conn_need_input(struct conn *c)
 static bool conn_reading(struct conn *c)
 {
     struct coro__head h;
-    if (c->loop->stopping) {
+    if (c->loop->ev.stopping) {
         conn_set_state(c, CONN_CLOSING);
         return true;
     }
@@ -324,7 +325,7 @@ static bool conn_draining(struct conn *c)
     if (r == IO_ERROR)
         return false;
     if (r == IO_RETRY) {
-        if (conn_arm(c, TIMER_WRITE, lp->cfg->idle_timeout_ns) < 0)
+        if (conn_arm(c, TIMER_WRITE, lp->ev.cfg->idle_timeout_ns) < 0)
             coro__conn_close(c);
         return false;
     }
@@ -333,7 +334,7 @@ static bool conn_draining(struct conn *c)
         conn_set_state(c, CONN_READING);
         return true;
     }
-    if (lp->stopping) {
+    if (lp->ev.stopping) {
         coro__conn_close(c); /* no lingering on the way out */
         return false;
     }
@@ -376,35 +377,38 @@ static void conn_drive(struct conn *c)
 
 void coro__conn_accepted(struct loop *lp, int fd)
 {
-    struct conn *c = lp->nfree_conns ? lp->free_conns[--lp->nfree_conns] : malloc(sizeof(*c));
+    struct conn *c = evloop_conn_reuse(&lp->ev);
     int one = 1;
+    if (!c)
+        c = malloc(sizeof(*c));
     if (!c) {
         close(fd);
         return;
     }
     memset(c, 0, sizeof(*c));
-    c->watch.kind = WATCH_CONN;
+    c->watch.kind = EVLOOP_WATCH_CONN;
     c->fd = fd;
     c->loop = lp;
     c->budget = CORO_BUDGET;
-    coro__timer_init(&c->timer, on_conn_timeout);
+    evloop_timer_init(&c->timer, on_conn_timeout);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (coro__poll_add(lp->epfd, fd, CONN_EVENTS, &c->watch) < 0 ||
-        conn_arm(c, TIMER_IDLE, lp->cfg->idle_timeout_ns) < 0) {
-        coro__timer_cancel(lp, &c->timer);
+    if (evloop_poll_add(lp->ev.epfd, fd, CONN_EVENTS, &c->watch) < 0 ||
+        conn_arm(c, TIMER_IDLE, lp->ev.cfg->idle_timeout_ns) < 0) {
+        evloop_timer_cancel(&lp->ev, &c->timer);
         close(fd);
         free(c);
         return;
     }
-    coro__list_push(&lp->conns, &c->link);
-    lp->nconns++;
+    evloop_list_push(&lp->ev.conns, &c->link);
+    lp->ev.nconns++;
     conn_set_state(c, CONN_READING);
     /* No read yet: epoll reports bytes that are already there when the
      * socket is added, so the first read waits for the first event. */
 }
 
-void coro__conn_on_event(struct conn *c, uint32_t events)
+void coro__conn_on_event(struct evloop_watch *w, uint32_t events)
 {
+    struct conn *c = (struct conn *)w;
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         c->readable = true;
     if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
@@ -424,7 +428,7 @@ void coro__conn_release(struct conn *c)
 {
     c->co = NULL;
     if (c->state == CONN_CLOSED) {
-        coro__loop_defer_free(c->loop, c);
+        evloop_defer_free(&c->loop->ev, c);
         return;
     }
     conn_set_state(c, c->close_after ? CONN_CLOSING : CONN_READING);
@@ -435,8 +439,8 @@ static void release_buffers(struct conn *c)
 {
     struct loop *lp = c->loop;
     c->in_start = c->out_start = 0;
-    coro__spare_give(&lp->in_spares, &c->in);
-    coro__spare_give(&lp->out_spares, &c->out);
+    evloop_spare_give(&lp->ev.in_spares, &c->in);
+    evloop_spare_give(&lp->ev.out_spares, &c->out);
 }
 
 /* Closes the socket at once. A coroutine that holds the connection finds it
@@ -449,11 +453,11 @@ void coro__conn_close(struct conn *c)
     conn_disarm(c);
     close(c->fd); /* also removes it from epoll */
     release_buffers(c);
-    coro__list_remove(&c->link);
-    lp->nconns--;
+    evloop_list_remove(&c->link);
+    lp->ev.nconns--;
     conn_set_state(c, CONN_CLOSED);
     if (!c->co)
-        coro__loop_defer_free(lp, c);
+        evloop_defer_free(&lp->ev, c);
 }
 
 void coro__conn_stop(struct conn *c)

@@ -1,6 +1,7 @@
 /* The coro engine's insides, shared by its files and its test and by nobody
- * else: the context switch, stacks, the loop, connections, coroutines and the
- * database connections. Every structure here belongs to exactly one loop and
+ * else: the context switch, stacks, connections and coroutines on the shared
+ * epoll loop (evloop.h: list, timers, poller, listener, database
+ * connections). Every structure here belongs to exactly one loop and
  * is touched only by that loop's thread (its coroutines run on it too, one at
  * a time), so nothing here takes a lock. */
 #ifndef OVERLAP_CORO_INT_H
@@ -13,6 +14,7 @@
 #include <sys/epoll.h>
 
 #include "db.h"
+#include "evloop.h"
 #include "heap.h"
 #include "http.h"
 #include "proc.h"
@@ -20,11 +22,6 @@
 #include "wl.h"
 
 /* Limits, each with its reason. */
-/* epoll events per wakeup: one system call serves many sockets */
-#define CORO_MAX_EVENTS 256
-/* accepts per listener wakeup, so an accept storm cannot starve the open
- * connections (the listener is level-triggered: the rest wake us again) */
-#define CORO_ACCEPT_BATCH 64
 /* one whole head fits; a bigger one is 431 anyway */
 #define CORO_IN_BUF HTTP_MAX_HEAD
 /* pipelined responses batch up to this before the connection stops taking
@@ -38,34 +35,11 @@
 #define CORO_MAX     (1u << CORO_ID_BITS)
 /* free coroutines that keep their stack; the excess of a burst is unmapped */
 #define CORO_KEEP_STACKS 1024
-/* the first reconnect 10 ms after a failure, doubling to half a second */
-#define CORO_BACKOFF_MIN (10 * 1000000ULL)
-#define CORO_BACKOFF_MAX (500 * 1000000ULL)
 /* how long a closed-on client's leftovers are read before the close */
 #define CORO_LINGER_NS (2 * 1000000000ULL)
-/* input and output buffers kept per loop: the excess of a burst is freed */
-#define CORO_MAX_SPARES 1024
-/* the listener's rest when even the spare descriptor cannot be had */
-#define CORO_EMFILE_PAUSE (100 * 1000000ULL)
 
 /* I/O results, wrk's way: RETRY is EAGAIN. */
 enum io_result { IO_OK, IO_ERROR, IO_RETRY };
-
-/* ---- intrusive doubly linked list ---- */
-
-struct list {
-    struct list *prev, *next;
-};
-
-void coro__list_init(struct list *head);
-void coro__list_push(struct list *head, struct list *node); /* at the tail */
-void coro__list_remove(struct list *node);                  /* and re-inits node */
-static inline bool coro__list_empty(const struct list *head)
-{
-    return head->next == head;
-}
-
-#define coro__container(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* ---- the context switch (switch_x86_64.c, or switch_ucontext.c) ----
  * A context is what a suspended stack needs to go on. On x86-64 it is the
@@ -119,30 +93,6 @@ int coro__fiber_create(struct coro__fiber *f, size_t size, void (*fn)(void *), v
 void coro__fiber_destroy(struct coro__fiber *f);
 void coro__fiber_switch(struct coro__fiber *from, struct coro__fiber *to);
 
-/* ---- the poller (poller.c): epoll behind five functions ---- */
-
-/* What an epoll event's data points at: every watched object starts with one. */
-enum watch_kind { WATCH_STOP, WATCH_LISTENER, WATCH_CONN, WATCH_DB };
-
-struct watch {
-    enum watch_kind kind;
-};
-
-int coro__poll_create(void);
-int coro__poll_add(int epfd, int fd, uint32_t events, struct watch *w);
-int coro__poll_mod(int epfd, int fd, uint32_t events, struct watch *w);
-int coro__poll_del(int epfd, int fd);
-int coro__poll_wait(int epfd, struct epoll_event *events, int max, int timeout_ms);
-
-/* ---- timers: a node of the loop's deadline heap and what to do when due ---- */
-
-struct timer {
-    struct heap_node node;
-    void (*fire)(struct timer *t);
-};
-
-void coro__timer_init(struct timer *t, void (*fire)(struct timer *t));
-
 /* ---- a connection ---- */
 
 /* A connection's life. Every transition goes through conn_set_state
@@ -179,15 +129,15 @@ struct coro__head {
  * no buffer. Input and output buffers are borrowed from the loop while they
  * hold bytes; a coroutine is attached only while requests run. */
 struct conn {
-    struct watch watch; /* first: what epoll hands back */
-    uint8_t state;      /* enum conn_state */
-    uint8_t timer_kind; /* enum conn_timer */
-    bool close_after;   /* the response being written is the last */
-    bool readable;      /* an input edge came since the socket last ran dry */
-    bool peer_done;     /* the client shut down or failed: read on until EOF or error */
-    bool watch_out;     /* EPOLLOUT is on */
-    bool continue_sent; /* the 100 Continue for head is queued: one per request */
-    uint8_t budget;     /* requests it may still start in this turn */
+    struct evloop_watch watch; /* first: what epoll hands back */
+    uint8_t state;             /* enum conn_state */
+    uint8_t timer_kind;        /* enum conn_timer */
+    bool close_after;          /* the response being written is the last */
+    bool readable;             /* an input edge came since the socket last ran dry */
+    bool peer_done;            /* the client shut down or failed: read on until EOF or error */
+    bool watch_out;            /* EPOLLOUT is on */
+    bool continue_sent;        /* the 100 Continue for head is queued: one per request */
+    uint8_t budget;            /* requests it may still start in this turn */
     int fd;
     struct loop *loop;
     struct coro *co;     /* the coroutine running its requests, or NULL */
@@ -199,8 +149,8 @@ struct conn {
     /* A head waits here while its body is dropped (discard > 0): the loop
      * drops the body, and a coroutine is taken only once it is gone. */
     struct coro__head head;
-    struct timer timer;
-    struct list link; /* the loop's open connections, walked only at shutdown */
+    struct evloop_timer timer;
+    struct evloop_list link; /* the loop's open connections, walked only at shutdown */
 };
 
 /* ---- a coroutine ---- */
@@ -211,93 +161,49 @@ enum wake { WAKE_NONE, WAKE_ROWS, WAKE_DB_ERROR, WAKE_TIMEOUT, WAKE_LOST };
 struct coro {
     struct coro__fiber fiber; /* fiber.map is NULL while it has no stack */
     struct loop *loop;
-    uint32_t id;            /* index in loop->coros; the low bits of a query's tag */
-    uint32_t gen;           /* bumped when a query ends: a late answer's tag misses */
-    struct conn *conn;      /* the connection it serves, NULL while free */
-    struct coro__head head; /* the first request, handed over by the loop */
-    bool done;              /* it let its connection go: back to the free list */
-    bool queued;            /* on loop->ready or loop->later */
-    struct list run_link;   /* loop->ready or loop->later */
+    uint32_t id;                 /* index in loop->coros; the low bits of a query's tag */
+    uint32_t gen;                /* bumped when a query ends: a late answer's tag misses */
+    struct conn *conn;           /* the connection it serves, NULL while free */
+    struct coro__head head;      /* the first request, handed over by the loop */
+    bool done;                   /* it let its connection go: back to the free list */
+    bool queued;                 /* on loop->ready or loop->later */
+    struct evloop_list run_link; /* loop->ready or loop->later */
     struct coro *next_free;
     /* a query out on the database */
     enum wake wake;
     const struct db_result *res; /* WAKE_ROWS, WAKE_DB_ERROR: valid until it yields */
-    struct dbc *db;
-    struct list db_link; /* that database connection's parked coroutines */
-    struct timer timeout;
+    struct evloop_dbc *db;
+    struct evloop_list db_link; /* that database connection's parked coroutines */
+    struct evloop_timer timeout;
     struct http_buf body; /* the response body under construction, reused */
-};
-
-/* ---- database connections (dbc.c) ---- */
-
-struct dbc {
-    struct watch watch;
-    struct loop *loop;
-    struct db_async *a; /* NULL while down */
-    int index;
-    bool want_write; /* EPOLLOUT is on */
-    uint64_t backoff_ns;
-    struct timer reconnect;
-    struct list parked; /* coroutines whose query is out on this connection */
 };
 
 /* ---- the loop ---- */
 
-struct spares {
-    struct http_buf *items;
-    int n, cap;
-};
-
+/* The shared loop and what only coro keeps: its coroutines and their queues. */
 struct loop {
-    int id;
-    const struct serve_config *cfg;
-    int epfd;
-    struct watch stop_watch;
-    struct watch listen_watch;
-    int listen_fd; /* -1 once stopping */
-    int spare_fd;  /* held open to be closed when accept hits EMFILE */
-    bool accept_paused;
-    struct timer accept_pause;
-    uint64_t now; /* CLOCK_MONOTONIC ns, refreshed once per wakeup and after cpu steps */
-    struct heap timers;
-    struct wl_rng rng;
+    struct evloop ev;         /* first: evloop_serve and the ops hand it back */
     struct coro__fiber fiber; /* the loop's own: the thread's stack */
     struct coro **coros;      /* every coroutine ever made, by id */
     uint32_t ncoros, coros_cap;
-    struct coro *free_coros; /* free, with a stack; most recently freed first: it is warm */
-    int nfree_stacks;        /* their count */
-    struct coro *bare_coros; /* free, their stack given back */
-    struct list ready;       /* to resume in this turn: woken by an answer or a timeout */
-    struct list later;       /* to resume next turn: they used up their budget */
-    struct dbc *dbs;
-    int ndbs, next_db;
-    uint64_t last_connect; /* the last reconnect made on a request's behalf */
-    struct list conns;     /* open connections */
-    int nconns;
-    struct conn **dead; /* closed during this turn: freed after it */
-    int ndead, dead_cap;
-    struct conn **free_conns;
-    int nfree_conns, free_conns_cap;
-    struct spares in_spares, out_spares;
-    bool stopping;
-    struct timer stop_deadline;
-    bool done;
-    pthread_t thread;
+    struct coro *free_coros;  /* free, with a stack; most recently freed first: it is warm */
+    int nfree_stacks;         /* their count */
+    struct coro *bare_coros;  /* free, their stack given back */
+    struct evloop_list ready; /* to resume in this turn: woken by an answer or a timeout */
+    struct evloop_list later; /* to resume next turn: they used up their budget */
 };
 
+static inline struct loop *coro__loop_of(struct evloop *ev)
+{
+    return evloop_container(ev, struct loop, ev);
+}
+
 /* loop.c */
-int coro__loop_init(struct loop *lp, int id, const struct serve_config *cfg, int listen_fd);
-void coro__loop_free(struct loop *lp);
-void *coro__loop_main(void *arg);
-int coro__spare_take(struct spares *s, struct http_buf *b, size_t min);
-void coro__spare_give(struct spares *s, struct http_buf *b);
-void coro__loop_defer_free(struct loop *lp, struct conn *c);
-int coro__timer_set(struct loop *lp, struct timer *t, uint64_t deadline);
-void coro__timer_cancel(struct loop *lp, struct timer *t);
+extern const struct evloop_engine coro__engine;
 
 /* conn.c: the loop's side of a connection */
 void coro__conn_accepted(struct loop *lp, int fd);
-void coro__conn_on_event(struct conn *c, uint32_t events);
+void coro__conn_on_event(struct evloop_watch *w, uint32_t events); /* w: a conn's */
 void coro__conn_stop(struct conn *c); /* shutdown: close now if between requests */
 void coro__conn_close(struct conn *c);
 /* Takes the next whole request from c's input, its body read and dropped:
@@ -326,22 +232,21 @@ void coro__suspend(struct coro *co);
 void coro__yield_turn(struct coro *co);
 /* Queues co to be resumed in this turn, after the events at hand. */
 void coro__ready(struct loop *lp, struct coro *co);
-void coro__run_ready(struct loop *lp, struct list *which);
+void coro__run_ready(struct loop *lp, struct evloop_list *which);
 void coro__free_all(struct loop *lp);
 
 /* request.c: what a coroutine runs, straight-line */
 void coro__serve(struct coro *co);
 
 /* dbc.c */
-int coro__db_open_all(struct loop *lp);
-void coro__db_close_all(struct loop *lp);
-void coro__db_on_event(struct dbc *d, uint32_t events);
+void coro__db_on_answer(void *ctx, const struct db_result *res);
+void coro__db_on_lost(struct evloop_dbc *d, struct evloop_list *link);
 /* Runs query `query` for request type `request`: sends it, suspends co until
  * the answer and appends its rows to body. 0, or the HTTP status to answer
  * with (503, 504, 500) and the reason in reason[0, cap). */
 int coro__db_query(struct coro *co, int request, int query, struct http_buf *body, char *reason,
                    size_t cap);
 /* A parked query's --db-timeout: the coroutine wakes to answer 504. */
-void coro__db_on_timeout(struct timer *t);
+void coro__db_on_timeout(struct evloop_timer *t);
 
 #endif

@@ -25,7 +25,7 @@ static int run_steps(struct coro *co, const struct coro__head *h, uint64_t *phas
                      uint64_t *cpu_time_ns, char *reason, size_t cap)
 {
     struct loop *lp = co->loop;
-    const struct wl_workload *wl = lp->cfg->wl;
+    const struct wl_workload *wl = lp->ev.cfg->wl;
     const struct wl_request *rq = &wl->requests[h->route];
     uint64_t t = proc_now_ns();
     phase_ns[0] = t - h->t_head;
@@ -43,7 +43,7 @@ static int run_steps(struct coro *co, const struct coro__head *h, uint64_t *phas
         }
         uint64_t end = proc_now_ns();
         phase_ns[1 + i] = end - t;
-        t = lp->now = end; /* timers armed after this count from now */
+        t = lp->ev.now = end; /* timers armed after this count from now */
     }
     if (status == 0 && http_body_end(&co->body, wl, h->route) < 0)
         status = out_of_memory(reason, cap);
@@ -56,7 +56,7 @@ static int write_answer(struct coro *co, const struct coro__head *h, struct http
                         int status, const char *reason, const uint64_t *phase_ns,
                         uint64_t cpu_time_ns, bool keep)
 {
-    const struct wl_workload *wl = co->loop->cfg->wl;
+    const struct wl_workload *wl = co->loop->ev.cfg->wl;
     if (h->route == HTTP_ROUTE_PLAINTEXT)
         return http_write_plaintext(out, &h->req, keep);
     if (h->route < 0)
@@ -81,7 +81,7 @@ static bool run_request(struct coro *co, const struct coro__head *h)
         return false; /* the client left while it ran: nobody to answer */
     /* Keeping the connection is decided now: a stop that began while the
      * request ran closes it. */
-    bool keep = h->req.keep_alive && !co->loop->stopping;
+    bool keep = h->req.keep_alive && !co->loop->ev.stopping;
     struct http_buf *out = coro__conn_out(c);
     size_t mark = out ? out->len : 0; /* earlier pipelined answers stay whole */
     int err = out ? write_answer(co, h, out, status, reason, phase_ns, cpu_time_ns, keep) : -ENOMEM;

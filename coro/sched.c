@@ -43,9 +43,9 @@ static struct coro *coro_new(struct loop *lp)
         return NULL;
     co->loop = lp;
     co->id = lp->ncoros;
-    coro__list_init(&co->run_link);
-    coro__list_init(&co->db_link);
-    coro__timer_init(&co->timeout, coro__db_on_timeout);
+    evloop_list_init(&co->run_link);
+    evloop_list_init(&co->db_link);
+    evloop_timer_init(&co->timeout, coro__db_on_timeout);
     http_buf_init(&co->body);
     lp->coros[lp->ncoros++] = co;
     return co;
@@ -66,7 +66,7 @@ static struct coro *coro_take(struct loop *lp)
         lp->bare_coros = co->next_free;
     else if (!(co = coro_new(lp)))
         return NULL;
-    if (coro__fiber_create(&co->fiber, lp->cfg->stack_size, coro_main, co) < 0) {
+    if (coro__fiber_create(&co->fiber, lp->ev.cfg->stack_size, coro_main, co) < 0) {
         co->next_free = lp->bare_coros;
         lp->bare_coros = co;
         return NULL;
@@ -104,7 +104,7 @@ int coro__start(struct loop *lp, struct conn *c, const struct coro__head *h)
     if (c->budget == 0) { /* this connection had its share of the turn */
         c->budget = CORO_BUDGET;
         co->queued = true;
-        coro__list_push(&lp->later, &co->run_link);
+        evloop_list_push(&lp->later, &co->run_link);
         return 0;
     }
     /* At once, as async runs a request inline: the head is hot in the
@@ -135,7 +135,7 @@ void coro__yield_turn(struct coro *co)
 {
     struct loop *lp = co->loop;
     co->queued = true;
-    coro__list_push(&lp->later, &co->run_link);
+    evloop_list_push(&lp->later, &co->run_link);
     coro__suspend(co);
 }
 
@@ -144,27 +144,27 @@ void coro__ready(struct loop *lp, struct coro *co)
     if (co->queued)
         return;
     co->queued = true;
-    coro__list_push(&lp->ready, &co->run_link);
+    evloop_list_push(&lp->ready, &co->run_link);
 }
 
 /* Resumes the coroutines on list which, in order. The ready list is run
  * until empty (a connection let go may start another request); the later
  * list is set aside first, so a coroutine that yields again waits for the
  * next turn. */
-void coro__run_ready(struct loop *lp, struct list *which)
+void coro__run_ready(struct loop *lp, struct evloop_list *which)
 {
-    struct list batch;
-    coro__list_init(&batch);
-    if (which == &lp->later && !coro__list_empty(which)) {
+    struct evloop_list batch;
+    evloop_list_init(&batch);
+    if (which == &lp->later && !evloop_list_empty(which)) {
         batch.next = which->next;
         batch.prev = which->prev;
         batch.next->prev = batch.prev->next = &batch;
-        coro__list_init(which);
+        evloop_list_init(which);
         which = &batch;
     }
-    while (!coro__list_empty(which)) {
-        struct coro *co = coro__container(which->next, struct coro, run_link);
-        coro__list_remove(&co->run_link);
+    while (!evloop_list_empty(which)) {
+        struct coro *co = evloop_container(which->next, struct coro, run_link);
+        evloop_list_remove(&co->run_link);
         co->queued = false;
         coro__resume(lp, co);
     }
