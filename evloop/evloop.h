@@ -1,6 +1,7 @@
 /* The epoll loop the async and coro engines both run on: the intrusive list,
- * timers over the deadline heap, the poller, spare buffers, the listener, the
- * turn, shutdown, the database connections and the start of N loop threads.
+ * timers over the deadline heap, the poller, spare buffers, a client
+ * connection's I/O, the listener, the turn, shutdown, the database
+ * connections and the start of N loop threads.
  * An engine embeds struct evloop first in its own loop and says through
  * struct evloop_ops what its connections do; what runs a request (async's
  * job state machine, coro's coroutines) stays in the engine. Every structure
