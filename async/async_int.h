@@ -20,9 +20,7 @@
 #include "serve.h"
 #include "wl.h"
 
-/* Limits, each with its reason. */
-/* one whole head fits; a bigger one is 431 anyway */
-#define ASYNC_IN_BUF HTTP_MAX_HEAD
+/* Limits, each with its reason (the buffers' and linger's are evloop.h's). */
 /* pipelined responses batch up to this before a write */
 #define ASYNC_OUT_FLUSH_AT 65536
 /* pipelined requests one connection runs before the others get a turn: a
@@ -31,11 +29,6 @@
 /* a tag is job id | generation << 18: 262,144 requests in flight per loop */
 #define ASYNC_JOB_ID_BITS 18
 #define ASYNC_MAX_JOBS    (1u << ASYNC_JOB_ID_BITS)
-/* how long a closed-on client's leftovers are read before the close */
-#define ASYNC_LINGER_NS (2 * 1000000000ULL)
-
-/* I/O results, wrk's way: RETRY is EAGAIN. */
-enum io_result { IO_OK, IO_ERROR, IO_RETRY };
 
 /* ---- a connection and the request it runs ---- */
 
@@ -56,41 +49,21 @@ enum conn_state {
 struct loop;
 struct job;
 
-/* Which timeout the connection's one timer stands for. */
-enum conn_timer {
-    TIMER_NONE,
-    TIMER_IDLE,   /* no request under way: --idle-timeout */
-    TIMER_HEADER, /* a head or body under way: --header-timeout from its first byte */
-    TIMER_WRITE,  /* output stalled: --idle-timeout from the last progress */
-    TIMER_LINGER, /* our side is shut down: ASYNC_LINGER_NS */
-};
-
+/* The connection's bytes (buffers, timer, watch, body to drop) are its
+ * struct evloop_conn's (evloop/conn.c); what is here is the request's. */
 struct conn {
-    struct evloop_watch watch; /* first: what epoll hands back */
+    struct evloop_conn io; /* first: what epoll hands back */
     enum conn_state state;
-    enum conn_timer timer_kind;
-    int fd;
-    uint32_t events; /* what epoll watches now */
     struct loop *loop;
-    struct http_buf in; /* a loop spare while holding bytes, else empty */
-    size_t in_start;    /* unparsed bytes are in.data[in_start, in.len) */
-    uint64_t discard;   /* body bytes still to drop; 0 but in DISCARDING (and WRITING from it) */
-    /* DISCARDING: the parsed head waiting for its body to go, its flags only
-     * (the body may overwrite the buffer it pointed into), and its route,
-     * decided while the path was still there */
+    /* DISCARDING: the parsed head waiting for its body to go (io.discard),
+     * its flags only (the body may overwrite the buffer it pointed into),
+     * and its route, decided while the path was still there */
     struct http_request req;
     int route;
-    bool continue_sent;  /* the head's 100 Continue is queued */
-    struct http_buf out; /* responses; a loop spare while holding bytes */
-    size_t out_start;    /* unwritten bytes are out.data[out_start, out.len) */
-    struct job *job;     /* the request under way, or NULL */
-    struct evloop_timer timer;
-    struct evloop_list link;      /* the loop's open connections, walked only at shutdown */
+    struct job *job;              /* the request under way, or NULL */
     struct evloop_list post_link; /* the loop's connections to drive again next turn */
     int budget;                   /* requests left before yielding to other connections */
     bool close_after;             /* the response being written is the last */
-    bool readable;                /* an input edge came since the socket last ran dry */
-    bool peer_done;               /* the client shut down or failed: read on until EOF or error */
 };
 
 /* ---- a request in flight (job.c) ---- */
@@ -150,9 +123,10 @@ static inline struct loop *async__loop_of(struct evloop *ev)
 
 /* conn.c */
 void async__conn_accepted(struct loop *lp, int fd);
-void async__conn_on_event(struct evloop_watch *w, uint32_t events); /* w: a conn's */
-void async__conn_resume(struct conn *c); /* its request's query came back: run on */
-void async__conn_stop(struct conn *c);   /* shutdown: close now if between requests */
+void async__conn_on_event(struct evloop_conn *io, uint32_t events);
+void async__conn_resume(struct conn *c);          /* its request's query came back: run on */
+void async__conn_stop(struct evloop_conn *io);    /* shutdown: close now if between requests */
+void async__conn_timeout(struct evloop_conn *io); /* its timeout passed: close */
 void async__conn_free(struct conn *c);
 void async__conn_run_posted(struct loop *lp);
 

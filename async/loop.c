@@ -13,11 +13,6 @@ static void on_accepted(struct evloop *ev, int fd)
     async__conn_accepted(async__loop_of(ev), fd);
 }
 
-static void on_conn_stop(struct evloop_list *link)
-{
-    async__conn_stop(evloop_container(link, struct conn, link));
-}
-
 static bool has_work(struct evloop *ev)
 {
     return !evloop_list_empty(&async__loop_of(ev)->posted);
@@ -36,7 +31,8 @@ static void resume_ready(struct evloop *ev)
 static const struct evloop_ops async_ops = {
     .accepted = on_accepted,
     .conn_event = async__conn_on_event,
-    .conn_stop = on_conn_stop,
+    .conn_stop = async__conn_stop,
+    .conn_timeout = async__conn_timeout,
     .has_work = has_work,
     .run_deferred = run_posted,
     .run_ready = resume_ready,
@@ -68,7 +64,7 @@ static void loop_free(struct evloop *ev)
 {
     struct loop *lp = async__loop_of(ev);
     while (!evloop_list_empty(&ev->conns))
-        async__conn_free(evloop_container(ev->conns.next, struct conn, link));
+        async__conn_free(evloop_container(ev->conns.next, struct conn, io.link));
     evloop_reap_dead(ev);
     async__jobs_free(lp);
     evloop_free(ev);

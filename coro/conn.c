@@ -5,24 +5,14 @@
  * waits for one), and takes the connection back when it lets go. conn_drive is the one
  * switch over enum conn_state, conn_set_state the one place a state changes.
  *
- * Client sockets are edge-triggered (EPOLLET) and registered once: a
- * connection reads until the socket runs dry whenever it wants input (a
- * short read counts as dry: every later arrival raises a new edge), so a
- * request waiting on the database costs no epoll_ctl to silence its socket,
- * and bytes that came meanwhile are read once the coroutine lets go. EPOLLOUT
- * is on only while output is pending. */
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+ * The bytes (reading until the socket runs dry, writing, the timer, the
+ * EPOLLOUT watch, the close) are evloop/conn.c's. Client sockets are
+ * edge-triggered and registered once, so a request waiting on the database
+ * costs no epoll_ctl to silence its socket, and bytes that came meanwhile
+ * are read once the coroutine lets go. */
 #include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "coro_int.h"
-
-#define CONN_EVENTS (EPOLLIN | EPOLLRDHUP | EPOLLET)
-#define OUT_MIN     4096 /* the first size of an output buffer: a plaintext response and more */
 
 static void conn_drive(struct conn *c);
 
@@ -32,146 +22,32 @@ static void conn_set_state(struct conn *c, enum conn_state state)
     c->state = state;
 }
 
-/* ---- timers ---- */
-
-static void on_conn_timeout(struct evloop_timer *t)
-{
-    struct conn *c = evloop_container(t, struct conn, timer);
-    c->timer_kind = TIMER_NONE;
-    coro__conn_close(c); /* idle, slow head, stalled reader or lingering: all end the same */
-}
-
-/* Arms the connection's one timer for kind, keeping a deadline already set
- * for the same kind (a head's timeout counts from its first byte). */
-static int conn_arm(struct conn *c, enum conn_timer kind, uint64_t after_ns)
-{
-    if (c->timer_kind == kind && heap_contains(&c->timer.node))
-        return 0;
-    c->timer_kind = kind;
-    return evloop_timer_set(&c->loop->ev, &c->timer, c->loop->ev.now + after_ns);
-}
-
-static void conn_disarm(struct conn *c)
-{
-    evloop_timer_cancel(&c->loop->ev, &c->timer);
-    c->timer_kind = TIMER_NONE;
-}
-
-/* ---- buffers and I/O ---- */
+/* ---- output: evloop/conn.c's writes, with the watch and the close ---- */
 
 static size_t out_pending(const struct conn *c)
 {
-    return c->out.len - c->out_start;
+    return evloop_conn_out_pending(&c->io);
 }
 
-static int watch_output(struct conn *c, bool on)
-{
-    if (c->watch_out == on)
-        return 0;
-    c->watch_out = on;
-    return evloop_poll_mod(c->loop->ev.epfd, c->fd, CONN_EVENTS | (on ? EPOLLOUT : 0), &c->watch);
-}
-
-/* Reads what the socket has into the input buffer, borrowing one if needed. */
-static enum io_result conn_read(struct conn *c)
-{
-    if (evloop_spare_take(&c->loop->ev.in_spares, &c->in, CORO_IN_BUF) < 0)
-        return IO_ERROR;
-    if (c->in_start == c->in.len) {
-        c->in_start = c->in.len = 0;
-    } else if (c->in.len == c->in.cap && c->in_start > 0) {
-        memmove(c->in.data, c->in.data + c->in_start, c->in.len - c->in_start);
-        c->in.len -= c->in_start;
-        c->in_start = 0;
-    }
-    if (c->in.len == c->in.cap)
-        return IO_ERROR; /* cannot happen: a full buffer without a whole head is 431 */
-    if (!c->readable)
-        return IO_RETRY;
-    for (;;) {
-        size_t room = c->in.cap - c->in.len;
-        ssize_t n = read(c->fd, c->in.data + c->in.len, room);
-        if (n > 0) {
-            /* A short read emptied the socket: anything arriving later is a
-             * new edge, so the read that would only say EAGAIN is skipped. */
-            c->readable = (size_t)n == room || c->peer_done;
-            c->in.len += (size_t)n;
-            return IO_OK;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        c->readable = false;
-        return n < 0 && errno == EAGAIN ? IO_RETRY : IO_ERROR; /* 0 is EOF */
-    }
-}
-
-enum io_result coro__conn_flush(struct conn *c)
+enum evloop_io coro__conn_flush(struct conn *c)
 {
     if (c->state == CONN_CLOSED)
-        return IO_ERROR;
-    while (out_pending(c)) {
-        ssize_t n = write(c->fd, c->out.data + c->out_start, out_pending(c));
-        if (n > 0) {
-            c->out_start += (size_t)n;
-            if (c->timer_kind == TIMER_WRITE) /* progress: the stall clock restarts */
-                evloop_timer_set(&c->loop->ev, &c->timer,
-                                 c->loop->ev.now + c->loop->ev.cfg->idle_timeout_ns);
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN && watch_output(c, true) == 0)
-            return IO_RETRY;
-        coro__conn_close(c);
-        return IO_ERROR;
-    }
-    c->out_start = 0;
-    evloop_spare_give(&c->loop->ev.out_spares, &c->out);
-    if (watch_output(c, false) < 0) {
-        coro__conn_close(c);
-        return IO_ERROR;
-    }
-    return IO_OK;
-}
-
-struct http_buf *coro__conn_out(struct conn *c)
-{
-    if (evloop_spare_take(&c->loop->ev.out_spares, &c->out, OUT_MIN) < 0)
-        return NULL;
-    return &c->out;
-}
-
-/* Input would block: wait for the next edge with the right timeout, and give
- * the input buffer back if it holds nothing (an idle connection holds none). */
-static int conn_wait_input(struct conn *c)
-{
-    const struct serve_config *cfg = c->loop->ev.cfg;
-    if (c->in_start == c->in.len && c->discard == 0) {
-        c->in_start = 0;
-        evloop_spare_give(&c->loop->ev.in_spares, &c->in);
-        return conn_arm(c, TIMER_IDLE, cfg->idle_timeout_ns);
-    }
-    return conn_arm(c, TIMER_HEADER, cfg->header_timeout_ns);
+        return EVLOOP_IO_ERROR;
+    enum evloop_io r = evloop_conn_write(&c->io);
+    if (r != EVLOOP_IO_ERROR && evloop_conn_watch_output(&c->io, r == EVLOOP_IO_RETRY) == 0)
+        return r;
+    coro__conn_close(c);
+    return EVLOOP_IO_ERROR;
 }
 
 /* ---- heads ---- */
-
-/* Drops body bytes already in the buffer; true once the body is gone. */
-static bool drop_body(struct conn *c)
-{
-    size_t avail = c->in.len - c->in_start;
-    size_t drop = c->discard < avail ? (size_t)c->discard : avail;
-    c->in_start += drop;
-    c->discard -= drop;
-    return c->discard == 0;
-}
 
 /* A head that does not parse: its error goes out, then the connection
  * closes, for nothing after it can be framed. */
 static void bad_head(struct conn *c, int status)
 {
-    struct http_buf *out = coro__conn_out(c);
-    c->in_start = c->in.len;
+    struct http_buf *out = evloop_conn_out(&c->io);
+    c->io.in_start = c->io.in.len;
     c->close_after = true;
     if (!out || http_write_error(out, NULL, status, NULL, false) < 0)
         coro__conn_close(c);
@@ -182,14 +58,15 @@ static void bad_head(struct conn *c, int status)
 static int parse_head(struct conn *c)
 {
     struct coro__head *h = &c->head;
-    size_t avail = c->in.len - c->in_start;
+    struct evloop_conn *io = &c->io;
+    size_t avail = io->in.len - io->in_start;
     if (avail == 0)
         return 0;
-    int n = http_parse_request(c->in.data + c->in_start, avail, &h->req);
-    if (n == HTTP_PARTIAL && avail < CORO_IN_BUF)
+    int n = http_parse_request(io->in.data + io->in_start, avail, &h->req);
+    if (n == HTTP_PARTIAL && avail < EVLOOP_CONN_IN_BUF)
         return 0;
     if (n <= 0) {
-        conn_disarm(c);
+        evloop_conn_disarm(io);
         bad_head(c, n == HTTP_PARTIAL ? 431 : -n);
         return -1;
     }
@@ -199,9 +76,9 @@ static int parse_head(struct conn *c)
      * can go back while the request runs. */
     h->req.method = h->req.path = NULL;
     h->req.method_len = h->req.path_len = 0;
-    c->in_start += (size_t)n;
-    c->discard = h->req.content_length;
-    c->continue_sent = false;
+    io->in_start += (size_t)n;
+    io->discard = h->req.content_length;
+    io->continue_sent = false;
     return 1;
 }
 
@@ -209,41 +86,20 @@ int coro__conn_take_head(struct conn *c, struct coro__head *h)
 {
     /* discard > 0 exactly while c->head waits for its body: a head without
      * one is handed over in the call that parsed it. */
-    if (c->discard == 0) {
+    if (c->io.discard == 0) {
         int r = parse_head(c);
         if (r <= 0)
             return r;
     }
-    if (!drop_body(c))
+    if (!evloop_conn_drop_body(&c->io))
         return 0;
-    conn_disarm(c); /* the header timeout covered the head and its body */
+    evloop_conn_disarm(&c->io); /* the header timeout covered the head and its body */
     *h = c->head;
     h->t_head = h->route >= 0 ? proc_now_ns() : 0; /* only a workload's request reports it */
-    if (c->in_start == c->in.len) {
-        c->in_start = 0;
-        evloop_spare_give(&c->loop->ev.in_spares, &c->in);
-    }
+    evloop_conn_trim_input(&c->io);
     if (c->budget > 0)
         c->budget--;
     return 1;
-}
-
-/* The socket ran dry and the body is not all in: a client that sent
- * Expect: 100-continue may be holding the body back until told to go on, so
- * the interim response is queued, once per request (RFC 9110 10.1.1). A
- * body that came with its head was read before the socket ran dry, and gets
- * none. IO_OK: queued, to leave on the next pass; IO_RETRY: nothing to
- * send, wait; IO_ERROR: out of memory. */
-static enum io_result conn_continue(struct conn *c)
-{
-    struct http_buf *out;
-    if (c->discard == 0 || !c->head.req.expect_continue || c->continue_sent)
-        return IO_RETRY;
-    out = coro__conn_out(c);
-    if (!out || http_write_continue(out) < 0)
-        return IO_ERROR;
-    c->continue_sent = true;
-    return IO_OK;
 }
 
 /* No coroutine to be had (no memory for a stack): 503 at once, as the pool
@@ -251,7 +107,7 @@ static enum io_result conn_continue(struct conn *c)
 static void answer_busy(struct conn *c, const struct coro__head *h)
 {
     bool keep = h->req.keep_alive && !c->loop->ev.stopping;
-    struct http_buf *out = coro__conn_out(c);
+    struct http_buf *out = evloop_conn_out(&c->io);
     c->close_after = !keep;
     if (!out || http_write_error(out, &h->req, 503, "server busy", keep) < 0)
         coro__conn_close(c);
@@ -260,25 +116,25 @@ static void answer_busy(struct conn *c, const struct coro__head *h)
 /* ---- the machine ---- */
 
 /* Flushes what earlier requests left, then reads, or queues a 100 Continue
- * when a body is awaited. IO_OK: bytes arrived or output was queued, go
- * round; IO_RETRY: wait (timer armed); IO_ERROR: closed. */
-static enum io_result conn_need_input(struct conn *c)
+ * when a body is awaited. OK: bytes arrived or output was queued, go
+ * round; RETRY: wait (timer armed); ERROR: closed. */
+static enum evloop_io conn_need_input(struct conn *c)
 {
     if (out_pending(c)) {
-        enum io_result r = coro__conn_flush(c);
-        if (r == IO_RETRY) {
+        enum evloop_io r = coro__conn_flush(c);
+        if (r == EVLOOP_IO_RETRY) {
             conn_set_state(c, CONN_WRITING);
-            return IO_OK; /* the driver goes on in CONN_WRITING */
+            return EVLOOP_IO_OK; /* the driver goes on in CONN_WRITING */
         }
-        if (r == IO_ERROR)
-            return IO_ERROR;
+        if (r == EVLOOP_IO_ERROR)
+            return EVLOOP_IO_ERROR;
     }
-    enum io_result r = conn_read(c);
-    if (r == IO_RETRY)
-        r = conn_continue(c);
-    if (r == IO_RETRY && conn_wait_input(c) < 0)
-        r = IO_ERROR;
-    if (r == IO_ERROR)
+    enum evloop_io r = evloop_conn_read(&c->io);
+    if (r == EVLOOP_IO_RETRY) /* dry with a body awaited: it may wait for a 100 Continue */
+        r = evloop_conn_continue(&c->io, c->head.req.expect_continue);
+    if (r == EVLOOP_IO_RETRY && evloop_conn_wait_input(&c->io) < 0)
+        r = EVLOOP_IO_ERROR;
+    if (r == EVLOOP_IO_ERROR)
         coro__conn_close(c);
     return r;
 }
@@ -313,7 +169,7 @@ static bool conn_reading(struct conn *c)
         answer_busy(c, &h);
         return true;
     }
-    return conn_need_input(c) == IO_OK;
+    return conn_need_input(c) == EVLOOP_IO_OK;
 }
 
 /* WRITING and CLOSING: drain the output; then read on, or shut down and
@@ -321,15 +177,15 @@ static bool conn_reading(struct conn *c)
 static bool conn_draining(struct conn *c)
 {
     struct loop *lp = c->loop;
-    enum io_result r = coro__conn_flush(c);
-    if (r == IO_ERROR)
+    enum evloop_io r = coro__conn_flush(c);
+    if (r == EVLOOP_IO_ERROR)
         return false;
-    if (r == IO_RETRY) {
-        if (conn_arm(c, TIMER_WRITE, lp->ev.cfg->idle_timeout_ns) < 0)
+    if (r == EVLOOP_IO_RETRY) {
+        if (evloop_conn_arm(&c->io, EVLOOP_TIMER_WRITE, lp->ev.cfg->idle_timeout_ns) < 0)
             coro__conn_close(c);
         return false;
     }
-    conn_disarm(c);
+    evloop_conn_disarm(&c->io);
     if (c->state == CONN_WRITING && !c->close_after) {
         conn_set_state(c, CONN_READING);
         return true;
@@ -338,9 +194,9 @@ static bool conn_draining(struct conn *c)
         coro__conn_close(c); /* no lingering on the way out */
         return false;
     }
-    shutdown(c->fd, SHUT_WR); /* the client sees EOF after the last response */
+    /* the client sees EOF after the last response */
     conn_set_state(c, CONN_LINGERING);
-    if (conn_arm(c, TIMER_LINGER, CORO_LINGER_NS) < 0) {
+    if (evloop_conn_linger(&c->io) < 0) {
         coro__conn_close(c);
         return false;
     }
@@ -351,11 +207,11 @@ static bool conn_draining(struct conn *c)
  * the client has not read yet. */
 static bool conn_lingering(struct conn *c)
 {
-    c->in_start = c->in.len;
-    enum io_result r = conn_read(c);
-    if (r == IO_ERROR)
+    c->io.in_start = c->io.in.len;
+    enum evloop_io r = evloop_conn_read(&c->io);
+    if (r == EVLOOP_IO_ERROR)
         coro__conn_close(c); /* EOF, or the client failed */
-    return r == IO_OK;
+    return r == EVLOOP_IO_OK;
 }
 
 static void conn_drive(struct conn *c)
@@ -377,42 +233,18 @@ static void conn_drive(struct conn *c)
 
 void coro__conn_accepted(struct loop *lp, int fd)
 {
-    struct conn *c = evloop_conn_reuse(&lp->ev);
-    int one = 1;
+    struct conn *c = (struct conn *)evloop_conn_open(&lp->ev, fd, sizeof(*c));
     if (!c)
-        c = malloc(sizeof(*c));
-    if (!c) {
-        close(fd);
         return;
-    }
-    memset(c, 0, sizeof(*c));
-    c->watch.kind = EVLOOP_WATCH_CONN;
-    c->fd = fd;
     c->loop = lp;
     c->budget = CORO_BUDGET;
-    evloop_timer_init(&c->timer, on_conn_timeout);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (evloop_poll_add(lp->ev.epfd, fd, CONN_EVENTS, &c->watch) < 0 ||
-        conn_arm(c, TIMER_IDLE, lp->ev.cfg->idle_timeout_ns) < 0) {
-        evloop_timer_cancel(&lp->ev, &c->timer);
-        close(fd);
-        free(c);
-        return;
-    }
-    evloop_list_push(&lp->ev.conns, &c->link);
-    lp->ev.nconns++;
     conn_set_state(c, CONN_READING);
-    /* No read yet: epoll reports bytes that are already there when the
-     * socket is added, so the first read waits for the first event. */
 }
 
-void coro__conn_on_event(struct evloop_watch *w, uint32_t events)
+void coro__conn_on_event(struct evloop_conn *io, uint32_t events)
 {
-    struct conn *c = (struct conn *)w;
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-        c->readable = true;
-    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-        c->peer_done = true;
+    struct conn *c = (struct conn *)io;
+    evloop_conn_note(io, events);
     if (c->state == CONN_RUNNING) {
         /* Input waits until the coroutine lets go; EOF and errors surface
          * then. Output it queued leaves now. */
@@ -435,14 +267,6 @@ void coro__conn_release(struct conn *c)
     conn_drive(c);
 }
 
-static void release_buffers(struct conn *c)
-{
-    struct loop *lp = c->loop;
-    c->in_start = c->out_start = 0;
-    evloop_spare_give(&lp->ev.in_spares, &c->in);
-    evloop_spare_give(&lp->ev.out_spares, &c->out);
-}
-
 /* Closes the socket at once. A coroutine that holds the connection finds it
  * CLOSED when it next looks and lets go; the struct is freed then. */
 void coro__conn_close(struct conn *c)
@@ -450,18 +274,21 @@ void coro__conn_close(struct conn *c)
     struct loop *lp = c->loop;
     if (c->state == CONN_CLOSED)
         return;
-    conn_disarm(c);
-    close(c->fd); /* also removes it from epoll */
-    release_buffers(c);
-    evloop_list_remove(&c->link);
-    lp->ev.nconns--;
+    evloop_conn_close(&c->io);
     conn_set_state(c, CONN_CLOSED);
     if (!c->co)
         evloop_defer_free(&lp->ev, c);
 }
 
-void coro__conn_stop(struct conn *c)
+void coro__conn_stop(struct evloop_conn *io)
 {
+    struct conn *c = (struct conn *)io;
     if ((c->state == CONN_READING && !out_pending(c)) || c->state == CONN_LINGERING)
         coro__conn_close(c);
+}
+
+/* Idle, slow head, stalled reader or lingering: all end the same. */
+void coro__conn_timeout(struct evloop_conn *io)
+{
+    coro__conn_close((struct conn *)io);
 }

@@ -21,9 +21,7 @@
 #include "serve.h"
 #include "wl.h"
 
-/* Limits, each with its reason. */
-/* one whole head fits; a bigger one is 431 anyway */
-#define CORO_IN_BUF HTTP_MAX_HEAD
+/* Limits, each with its reason (the buffers' and linger's are evloop.h's). */
 /* pipelined responses batch up to this before the connection stops taking
  * requests and waits for the client to read */
 #define CORO_OUT_FLUSH_AT 65536
@@ -35,11 +33,6 @@
 #define CORO_MAX     (1u << CORO_ID_BITS)
 /* free coroutines that keep their stack; the excess of a burst is unmapped */
 #define CORO_KEEP_STACKS 1024
-/* how long a closed-on client's leftovers are read before the close */
-#define CORO_LINGER_NS (2 * 1000000000ULL)
-
-/* I/O results, wrk's way: RETRY is EAGAIN. */
-enum io_result { IO_OK, IO_ERROR, IO_RETRY };
 
 /* ---- the context switch (switch_x86_64.c, or switch_ucontext.c) ----
  * A context is what a suspended stack needs to go on. On x86-64 it is the
@@ -106,15 +99,6 @@ enum conn_state {
     CONN_CLOSED,    /* closed; freed once the turn ends and no coroutine holds it */
 };
 
-/* Which timeout the connection's one timer stands for. */
-enum conn_timer {
-    TIMER_NONE,
-    TIMER_IDLE,   /* no request under way: --idle-timeout */
-    TIMER_HEADER, /* a head or body under way: --header-timeout from its first byte */
-    TIMER_WRITE,  /* output stalled: --idle-timeout from the last progress */
-    TIMER_LINGER, /* our side is shut down: CORO_LINGER_NS */
-};
-
 struct loop;
 struct coro;
 
@@ -126,31 +110,19 @@ struct coro__head {
 };
 
 /* An idle connection is this struct and its epoll registration: no stack and
- * no buffer. Input and output buffers are borrowed from the loop while they
- * hold bytes; a coroutine is attached only while requests run. */
+ * no buffer. Its bytes (buffers borrowed from the loop while they hold bytes,
+ * timer, watch, body to drop) are its struct evloop_conn's (evloop/conn.c);
+ * a coroutine is attached only while requests run. */
 struct conn {
-    struct evloop_watch watch; /* first: what epoll hands back */
-    uint8_t state;             /* enum conn_state */
-    uint8_t timer_kind;        /* enum conn_timer */
-    bool close_after;          /* the response being written is the last */
-    bool readable;             /* an input edge came since the socket last ran dry */
-    bool peer_done;            /* the client shut down or failed: read on until EOF or error */
-    bool watch_out;            /* EPOLLOUT is on */
-    bool continue_sent;        /* the 100 Continue for head is queued: one per request */
-    uint8_t budget;            /* requests it may still start in this turn */
-    int fd;
+    struct evloop_conn io; /* first: what epoll hands back */
+    uint8_t state;         /* enum conn_state */
+    bool close_after;      /* the response being written is the last */
+    uint8_t budget;        /* requests it may still start in this turn */
     struct loop *loop;
-    struct coro *co;     /* the coroutine running its requests, or NULL */
-    struct http_buf in;  /* a loop spare while holding bytes, else empty */
-    size_t in_start;     /* unparsed bytes are in.data[in_start, in.len) */
-    struct http_buf out; /* responses; a loop spare while holding bytes */
-    size_t out_start;    /* unwritten bytes are out.data[out_start, out.len) */
-    uint64_t discard;    /* head's body bytes still to drop */
-    /* A head waits here while its body is dropped (discard > 0): the loop
+    struct coro *co; /* the coroutine running its requests, or NULL */
+    /* A head waits here while its body is dropped (io.discard > 0): the loop
      * drops the body, and a coroutine is taken only once it is gone. */
     struct coro__head head;
-    struct evloop_timer timer;
-    struct evloop_list link; /* the loop's open connections, walked only at shutdown */
 };
 
 /* ---- a coroutine ---- */
@@ -203,8 +175,9 @@ extern const struct evloop_engine coro__engine;
 
 /* conn.c: the loop's side of a connection */
 void coro__conn_accepted(struct loop *lp, int fd);
-void coro__conn_on_event(struct evloop_watch *w, uint32_t events); /* w: a conn's */
-void coro__conn_stop(struct conn *c); /* shutdown: close now if between requests */
+void coro__conn_on_event(struct evloop_conn *io, uint32_t events);
+void coro__conn_stop(struct evloop_conn *io);    /* shutdown: close now if between requests */
+void coro__conn_timeout(struct evloop_conn *io); /* its timeout passed: close */
 void coro__conn_close(struct conn *c);
 /* Takes the next whole request from c's input, its body read and dropped:
  * 1 with its head in *h, 0 when more bytes are needed (of a head, or of the
@@ -212,11 +185,10 @@ void coro__conn_close(struct conn *c);
  * queued, the connection closes after it) or the connection failed. Never
  * yields. */
 int coro__conn_take_head(struct conn *c, struct coro__head *h);
-/* Room for a response in c's output: NULL when out of memory. */
-struct http_buf *coro__conn_out(struct conn *c);
 /* Writes what the socket takes now, and watches EPOLLOUT for the rest. Never
- * yields. IO_OK (all out), IO_RETRY (some left) or IO_ERROR (closed). */
-enum io_result coro__conn_flush(struct conn *c);
+ * yields. EVLOOP_IO_OK (all out), EVLOOP_IO_RETRY (some left) or
+ * EVLOOP_IO_ERROR (closed). */
+enum evloop_io coro__conn_flush(struct conn *c);
 /* The coroutine lets c go: the loop drives it again from its state. */
 void coro__conn_release(struct conn *c);
 

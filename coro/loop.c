@@ -13,11 +13,6 @@ static void on_accepted(struct evloop *ev, int fd)
     coro__conn_accepted(coro__loop_of(ev), fd);
 }
 
-static void on_conn_stop(struct evloop_list *link)
-{
-    coro__conn_stop(evloop_container(link, struct conn, link));
-}
-
 static bool has_work(struct evloop *ev)
 {
     struct loop *lp = coro__loop_of(ev);
@@ -39,7 +34,8 @@ static void run_ready(struct evloop *ev)
 static const struct evloop_ops coro_ops = {
     .accepted = on_accepted,
     .conn_event = coro__conn_on_event,
-    .conn_stop = on_conn_stop,
+    .conn_stop = coro__conn_stop,
+    .conn_timeout = coro__conn_timeout,
     .has_work = has_work,
     .run_deferred = run_later,
     .run_ready = run_ready,
@@ -70,7 +66,7 @@ static void loop_free(struct evloop *ev)
 {
     struct loop *lp = coro__loop_of(ev);
     while (!evloop_list_empty(&ev->conns))
-        coro__conn_close(evloop_container(ev->conns.next, struct conn, link));
+        coro__conn_close(evloop_container(ev->conns.next, struct conn, io.link));
     evloop_reap_dead(ev);
     coro__free_all(lp); /* and the closed connections they still held */
     evloop_free(ev);

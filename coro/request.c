@@ -82,7 +82,7 @@ static bool run_request(struct coro *co, const struct coro__head *h)
     /* Keeping the connection is decided now: a stop that began while the
      * request ran closes it. */
     bool keep = h->req.keep_alive && !co->loop->ev.stopping;
-    struct http_buf *out = coro__conn_out(c);
+    struct http_buf *out = evloop_conn_out(&c->io);
     size_t mark = out ? out->len : 0; /* earlier pipelined answers stay whole */
     int err = out ? write_answer(co, h, out, status, reason, phase_ns, cpu_time_ns, keep) : -ENOMEM;
     if (err < 0 && out) {
@@ -105,7 +105,7 @@ void coro__serve(struct coro *co)
     for (;;) {
         if (!run_request(co, &h))
             return;
-        if (c->close_after || c->out.len - c->out_start >= CORO_OUT_FLUSH_AT)
+        if (c->close_after || evloop_conn_out_pending(&c->io) >= CORO_OUT_FLUSH_AT)
             break; /* the loop closes or waits for the reader */
         if (c->budget == 0) {
             coro__yield_turn(co);

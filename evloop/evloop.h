@@ -1,6 +1,7 @@
 /* The epoll loop the async and coro engines both run on: the intrusive list,
- * timers over the deadline heap, the poller, spare buffers, the listener, the
- * turn, shutdown, the database connections and the start of N loop threads.
+ * timers over the deadline heap, the poller, spare buffers, a client
+ * connection's I/O, the listener, the turn, shutdown, the database
+ * connections and the start of N loop threads.
  * An engine embeds struct evloop first in its own loop and says through
  * struct evloop_ops what its connections do; what runs a request (async's
  * job state machine, coro's coroutines) stays in the engine. Every structure
@@ -134,15 +135,113 @@ struct evloop_dbc {
     struct evloop_list parked; /* the engine's requests whose query is out on it */
 };
 
+/* ---- a client connection's bytes (conn.c) ----
+ * What both engines do with a client socket, below their request logic: the
+ * input and output buffers (loop spares while they hold bytes), reading until
+ * the socket runs dry, writing with partial writes, the EPOLLOUT watch, the
+ * one timer and its kinds, dropping a body, the 100 Continue, lingering, and
+ * the close. The engine embeds struct evloop_conn first in its own struct
+ * conn, beside its own state machine. */
+
+/* one whole head fits; a bigger one is 431 anyway */
+#define EVLOOP_CONN_IN_BUF HTTP_MAX_HEAD
+/* the first size of an output buffer: a plaintext response and more */
+#define EVLOOP_CONN_OUT_MIN 4096
+/* how long a closed-on client's leftovers are read before the close */
+#define EVLOOP_LINGER_NS (2 * 1000000000ULL)
+/* what a client socket is watched for; EPOLLOUT joins while output is stalled */
+#define EVLOOP_CONN_EVENTS (EPOLLIN | EPOLLRDHUP | EPOLLET)
+
+/* I/O results, wrk's way: RETRY is EAGAIN. */
+enum evloop_io { EVLOOP_IO_OK, EVLOOP_IO_ERROR, EVLOOP_IO_RETRY };
+
+/* Which timeout the connection's one timer stands for. */
+enum evloop_conn_timer {
+    EVLOOP_TIMER_NONE,
+    EVLOOP_TIMER_IDLE,   /* no request under way: --idle-timeout */
+    EVLOOP_TIMER_HEADER, /* a head or body under way: --header-timeout from its first byte */
+    EVLOOP_TIMER_WRITE,  /* output stalled: --idle-timeout from the last progress */
+    EVLOOP_TIMER_LINGER, /* our side is shut down: EVLOOP_LINGER_NS */
+};
+
+struct evloop_conn {
+    struct evloop_watch watch; /* first: what epoll hands back */
+    uint8_t timer_kind;        /* enum evloop_conn_timer */
+    bool readable;             /* an input edge came since the socket last ran dry */
+    bool peer_done;            /* the client shut down or failed: read on until EOF or error */
+    bool watch_out;            /* EPOLLOUT is on */
+    bool continue_sent;        /* the current head's 100 Continue is queued: one per request */
+    int fd;
+    struct evloop *ev;
+    struct http_buf in;  /* a loop spare while holding bytes, else empty */
+    size_t in_start;     /* unparsed bytes are in.data[in_start, in.len) */
+    struct http_buf out; /* responses; a loop spare while holding bytes */
+    size_t out_start;    /* unwritten bytes are out.data[out_start, out.len) */
+    uint64_t discard;    /* body bytes of the current head still to drop */
+    struct evloop_timer timer;
+    struct evloop_list link; /* the loop's open connections, walked only at shutdown */
+};
+
+/* A new client fd as a zeroed struct of size bytes (the engine's struct conn,
+ * reused from the free list when one is there) that begins with an open
+ * evloop_conn: watched, its idle timeout armed, counted in ev->conns. NULL
+ * when that failed: fd is closed. The engine then sets its own fields. */
+struct evloop_conn *evloop_conn_open(struct evloop *ev, int fd, size_t size);
+/* Closes the socket, cancels the timer, gives the buffers back and unlinks c
+ * from ev->conns. The engine frees the struct (evloop_defer_free). */
+void evloop_conn_close(struct evloop_conn *c);
+/* What an event says about input: call first in the engine's conn_event. */
+static inline void evloop_conn_note(struct evloop_conn *c, uint32_t events)
+{
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->readable = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->peer_done = true;
+}
+static inline size_t evloop_conn_out_pending(const struct evloop_conn *c)
+{
+    return c->out.len - c->out_start;
+}
+/* Arms the one timer for kind, keeping a deadline already set for the same
+ * kind (a head's timeout counts from its first byte). 0 or -errno. */
+int evloop_conn_arm(struct evloop_conn *c, enum evloop_conn_timer kind, uint64_t after_ns);
+void evloop_conn_disarm(struct evloop_conn *c);
+/* EPOLLOUT on or off; no system call when it already is. 0 or -errno. */
+int evloop_conn_watch_output(struct evloop_conn *c, bool on);
+/* Reads what the socket has into the input buffer, borrowing one if needed.
+ * EVLOOP_IO_ERROR also means EOF. */
+enum evloop_io evloop_conn_read(struct evloop_conn *c);
+/* Writes pending output until done (the buffer goes back to the spares) or
+ * the socket is full (RETRY); a write stall timer restarts on progress.
+ * Neither watches nor closes: the engine decides. */
+enum evloop_io evloop_conn_write(struct evloop_conn *c);
+/* Room for a response: NULL when out of memory. */
+struct http_buf *evloop_conn_out(struct evloop_conn *c);
+/* Input would block: arms the idle timeout (giving back an empty input
+ * buffer: an idle connection holds none) or the header timeout. 0 or -errno. */
+int evloop_conn_wait_input(struct evloop_conn *c);
+/* Gives the input buffer back if every byte in it was used. */
+void evloop_conn_trim_input(struct evloop_conn *c);
+/* Drops body bytes already in the buffer; true once the body is gone. */
+bool evloop_conn_drop_body(struct evloop_conn *c);
+/* Queues the head's 100 Continue if it asked (expect) and none went yet.
+ * OK: queued; RETRY: nothing to send; ERROR: out of memory. */
+enum evloop_io evloop_conn_continue(struct evloop_conn *c, bool expect);
+/* All output is out and this was the last response: shut our side down and
+ * arm the linger timeout. 0 or -errno. */
+int evloop_conn_linger(struct evloop_conn *c);
+
 /* ---- what the engine supplies ---- */
 
 struct evloop_ops {
     /* A new client socket, non-blocking: the engine owns fd now. */
     void (*accepted)(struct evloop *ev, int fd);
-    /* An event on a watch of kind EVLOOP_WATCH_CONN. */
-    void (*conn_event)(struct evloop_watch *w, uint32_t events);
-    /* Shutdown, for each link of ev->conns: close it now if between requests. */
-    void (*conn_stop)(struct evloop_list *link);
+    /* An event on a client connection (a watch of kind EVLOOP_WATCH_CONN). */
+    void (*conn_event)(struct evloop_conn *c, uint32_t events);
+    /* Shutdown, for each open connection: close it now if between requests. */
+    void (*conn_stop)(struct evloop_conn *c);
+    /* c's idle, header, write stall or linger timeout passed: close it. */
+    void (*conn_timeout)(struct evloop_conn *c);
     /* True when work is queued to run: the loop then polls without sleeping. */
     bool (*has_work)(struct evloop *ev);
     /* Runs, before the events, what gave up its turn in the last one. */

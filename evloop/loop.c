@@ -165,7 +165,7 @@ static void begin_stop(struct evloop *ev)
     struct evloop_list *n, *next;
     for (n = ev->conns.next; n != &ev->conns; n = next) {
         next = n->next;
-        ev->ops->conn_stop(n);
+        ev->ops->conn_stop(evloop_container(n, struct evloop_conn, link));
     }
     evloop_timer_set(ev, &ev->stop_deadline, ev->now + ev->cfg->db_timeout_ns + 1000000000ULL);
 }
@@ -191,7 +191,7 @@ static void dispatch(struct evloop *ev, struct epoll_event *e)
     switch (w->kind) {
     case EVLOOP_WATCH_STOP: begin_stop(ev); break;
     case EVLOOP_WATCH_LISTENER: on_acceptable(ev); break;
-    case EVLOOP_WATCH_CONN: ev->ops->conn_event(w, e->events); break;
+    case EVLOOP_WATCH_CONN: ev->ops->conn_event((struct evloop_conn *)w, e->events); break;
     case EVLOOP_WATCH_DB: evloop_db_on_event((struct evloop_dbc *)w, e->events); break;
     }
 }
