@@ -49,9 +49,8 @@ double bench__spectrum_at(const struct csv_table *t, double q)
 }
 
 /* Run id's goal percentile in ms, with every request that failed (lost
- * unanswered, or answered with an error) counted past every latency: the
- * percentile q over all requests is the answered ones' at q x all /
- * answered, and INFINITY once the failures alone pass 100 - q percent. The
+ * unanswered, or refused with an error status) counted past every latency
+ * (capacity_failed_percentile); INFINITY once the failures alone miss it. The
  * load generator's own column serves p50, p90, p99 and p99.9 when nothing
  * was lost; otherwise its latency spectrum is interpolated. NAN when the run
  * wrote neither. */
@@ -71,11 +70,10 @@ static double run_percentile(const struct bench__sweep *sw, int id)
     if (t.nrows > 0) {
         int last = t.nrows - 1;
         double answered = csv_num(&t, last, "requests"), failed = csv_num(&t, last, "errors");
-        double lost = failed - csv_num(&t, last, "errors_status");
-        if (!(answered > 0) || failed > (1 - q / 100) * (answered + lost))
+        double refused = csv_num(&t, last, "errors_status");
+        q = capacity_failed_percentile(q, answered, failed - refused, refused);
+        if (isinf(q))
             v = INFINITY;
-        else if (lost > 0)
-            q *= (answered + lost) / answered;
         for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
             if (fabs(own[i].q - q) < 1e-9)
                 column = own[i].column;

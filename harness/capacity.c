@@ -177,6 +177,14 @@ int capacity_find(const struct capacity_search *search, struct capacity_result *
     return rc < 0 ? rc : 0;
 }
 
+double capacity_failed_percentile(double q, double answered, double lost, double refused)
+{
+    double all = answered + lost;
+    if (!(answered > 0) || lost + refused > (1 - q / 100) * all)
+        return INFINITY;
+    return (q / 100 * all + refused) / answered * 100;
+}
+
 const char *capacity_status_name(enum capacity_status status)
 {
     switch (status) {

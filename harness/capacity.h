@@ -65,6 +65,14 @@ struct capacity_result {
  * error, *out then holding the search so far. */
 int capacity_find(const struct capacity_search *search, struct capacity_result *out);
 
+/* Where a run's failed requests put percentile q (0 < q < 100): counted
+ * past every latency, q over all requests (answered + lost) is the answered
+ * spectrum's percentile (q x all + refused) / answered, the refused (error
+ * statuses, answered at once) taken as its lowest. INFINITY when the
+ * failures (lost + refused) alone pass 100 - q percent, or nothing was
+ * answered: the goal is missed whatever the latencies. */
+double capacity_failed_percentile(double q, double answered, double lost, double refused);
+
 /* `found`, `never met`, `always met`, `out of probes`. */
 const char *capacity_status_name(enum capacity_status status);
 

@@ -329,3 +329,27 @@ Test(capacity, bad_searches_are_refused)
     cr_expect_eq(capacity_find(&search, &r), -EINVAL);
     cr_expect_eq(s.calls, 0, "nothing probed");
 }
+
+/* A run's failures count past every latency: with none, the percentile is
+ * the spectrum's own; lost requests push it up the answered spectrum,
+ * refusals (answered at once, its lowest) further; and failures past
+ * 100 - q percent miss the goal whatever the latencies. */
+Test(capacity, failed_requests_count_past_every_latency)
+{
+    cr_expect_float_eq(capacity_failed_percentile(99, 1000, 0, 0), 99, 1e-9);
+    cr_expect_float_eq(capacity_failed_percentile(50, 1000, 0, 0), 50, 1e-9);
+    /* 5 lost of 1,000: p99 of all is the answered 995's (990 / 995) */
+    cr_expect_float_eq(capacity_failed_percentile(99, 995, 5, 0), 99.0 * 1000 / 995, 1e-9);
+    /* 5 refused among 1,000 answered: the 990th of all is the answered 995th */
+    cr_expect_float_eq(capacity_failed_percentile(99, 1000, 0, 5), 99.5, 1e-9);
+    /* 40 lost and 50 refused of 940: the 846th of all is the answered 896th */
+    cr_expect_float_eq(capacity_failed_percentile(90, 900, 40, 50), 896.0 / 900 * 100, 1e-9);
+    cr_expect(isinf(capacity_failed_percentile(90, 900, 50, 50)), "100 failed of 950 pass 10 %%");
+    /* exactly 1 % failed still leaves p99 to the latencies; more does not */
+    cr_expect(isfinite(capacity_failed_percentile(99, 995, 5, 5)));
+    cr_expect_float_eq(capacity_failed_percentile(99, 995, 5, 5), 100, 1e-9);
+    cr_expect(isinf(capacity_failed_percentile(99, 994, 6, 5)));
+    cr_expect(isinf(capacity_failed_percentile(99, 1000, 0, 11)));
+    cr_expect(isinf(capacity_failed_percentile(50, 0, 10, 0)), "nothing answered");
+    cr_expect(isinf(capacity_failed_percentile(99, 0, 0, 0)), "nothing at all");
+}
