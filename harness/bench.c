@@ -135,26 +135,6 @@ static int load_intervals(const struct bench__sweep *sw)
     return strstr(help, "--interval ") ? 2 : 1;
 }
 
-/* Whether the workload can move to the map's cells (it has a cpu step to
- * scale when vary.cpu is given, a query when vary.wait is): found out
- * before any run, not after the sweep. 0, or -1 with the message printed. */
-static int check_map(const struct bench__sweep *sw)
-{
-    struct wl_workload *wl;
-    uint64_t cpu_ns, wait_ns;
-    char err[WL_ERR_LEN];
-    bench__map_cell(&sw->suite, 1, &cpu_ns, &wait_ns);
-    if (wl_load(sw->suite.workload, &wl, err, sizeof(err)) < 0) {
-        fprintf(stderr, "%s\n", err);
-        return -1;
-    }
-    int rc = wl_vary(wl, cpu_ns, wait_ns, err, sizeof(err));
-    if (rc < 0)
-        fprintf(stderr, "overlap bench: no map: %s\n", err);
-    wl_free(wl);
-    return rc;
-}
-
 static int prepare(struct bench__sweep *sw, int argc, char **argv, const char **out)
 {
     char err[WL_ERR_LEN > BENCH_ERR_LEN ? WL_ERR_LEN : BENCH_ERR_LEN];
@@ -186,7 +166,7 @@ static int prepare(struct bench__sweep *sw, int argc, char **argv, const char **
         fprintf(stderr, "%s\n", err);
         return 2;
     }
-    if (bench_suite_has_map(s) && check_map(sw) < 0)
+    if (bench_suite_has_map(s) && bench__map_check(sw) < 0)
         return 2;
     sw->plan.suite = s;
     sw->plan.wl = sw->wl;

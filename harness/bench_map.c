@@ -45,13 +45,13 @@ fail:
 }
 
 /* One map.csv row: the cell as run, the config, its search. */
-static void write_row(FILE *f, const struct bench__sweep *sw, const struct wl_workload *wl, int e,
+static void write_row(FILE *f, const struct bench__sweep *sw, int cell, int e,
                       const struct bench__capacity *c)
 {
     const struct bench_engine *en = &sw->suite.engines[e];
     char status[32];
     bench__capacity_status(c, status, sizeof(status));
-    fprintf(f, "%g,%g,%s,%s,", wl_mean_cpu_ns(wl) / 1e3, own_wait_ms(wl), en->spec,
+    fprintf(f, "%g,%g,%s,%s,", sw->map_cpu_us[cell - 1], sw->map_wait_ms[cell - 1], en->spec,
             bench_kind_name(en->kind));
     if (en->kind == BENCH_POOL)
         fprintf(f, "%d", bench__config_workers(en));
@@ -64,8 +64,7 @@ static void write_row(FILE *f, const struct bench__sweep *sw, const struct wl_wo
     fprintf(f, ",%d,%s\n", c->result.probes, status);
 }
 
-/* map.csv with the cells done so far; each cell's workload is loaded again
- * for its values (cheap beside one probe). */
+/* map.csv with the cells done so far. */
 static int write_map(const struct bench__sweep *sw)
 {
     char path[PATH_MAX + 16];
@@ -76,12 +75,9 @@ static int write_map(const struct bench__sweep *sw)
     fputs("cpu_us,wait_ms,engine,kind,workers,cores,capacity_rps,capacity_lo,capacity_hi,"
           "bound_rps,probes,status\n",
           f);
-    for (int c = 1; c <= sw->ncells; c++) {
-        struct wl_workload *wl = cell_workload(sw, c);
-        for (int e = 0; wl && e < sw->suite.nengines; e++)
-            write_row(f, sw, wl, e, &sw->map[c - 1][e]);
-        wl_free(wl);
-    }
+    for (int c = 1; c <= sw->ncells; c++)
+        for (int e = 0; e < sw->suite.nengines; e++)
+            write_row(f, sw, c, e, &sw->map[c - 1][e]);
     return fclose(f) == 0 ? 0 : -EIO;
 }
 
@@ -93,8 +89,10 @@ static int map_cell(struct bench__sweep *sw, int c, struct wl_workload *wl)
     int rc = 0;
     sw->plan.wl = wl;
     sw->cell = c;
-    fprintf(stderr, "overlap bench: map cell %d of %d: %.0f us of CPU, %g ms wait\n", c,
-            bench__map_cells(&sw->suite), wl_mean_cpu_ns(wl) / 1e3, own_wait_ms(wl));
+    sw->map_cpu_us[c - 1] = wl_mean_cpu_ns(wl) / 1e3;
+    sw->map_wait_ms[c - 1] = own_wait_ms(wl);
+    fprintf(stderr, "overlap bench: map cell %d of %d: %g us of CPU, %g ms wait\n", c,
+            bench__map_cells(&sw->suite), sw->map_cpu_us[c - 1], sw->map_wait_ms[c - 1]);
     for (int e = 0; e < sw->suite.nengines; e++) {
         if (rc < 0) { /* the search before stopped: this one never started */
             sw->map[c - 1][e] = (struct bench__capacity){.bound = NAN, .rc = rc};
@@ -108,6 +106,13 @@ static int map_cell(struct bench__sweep *sw, int c, struct wl_workload *wl)
     sw->cell = 0;
     sw->plan.wl = own;
     return rc;
+}
+
+int bench__map_check(const struct bench__sweep *sw)
+{
+    struct wl_workload *wl = cell_workload(sw, 1);
+    wl_free(wl);
+    return wl ? 0 : -1;
 }
 
 void bench__map(struct bench__sweep *sw)

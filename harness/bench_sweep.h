@@ -86,6 +86,9 @@ struct bench__sweep {
     int cell;   /* the map's cell under way (1-based), 0 outside the map */
     int ncells; /* cells whose every config was searched */
     struct bench__capacity map[BENCH_MAX_VARY * BENCH_MAX_VARY][BENCH_MAX_ENGINES];
+    /* each cell as run: the mean CPU per request, the queries' median wait */
+    double map_cpu_us[BENCH_MAX_VARY * BENCH_MAX_VARY],
+        map_wait_ms[BENCH_MAX_VARY * BENCH_MAX_VARY];
 };
 
 /* ---- one run (bench_run.c) ---- */
@@ -173,6 +176,11 @@ void bench__capacity_status(const struct bench__capacity *c, char *out, size_t l
  * vary.wait, the workload moved to each cell, and writes map.csv after each
  * cell. An interruption ends it with the cells done so far written. */
 void bench__map(struct bench__sweep *sw);
+
+/* Whether the workload can move to the map's cells (a cpu step to scale
+ * for vary.cpu, a query for vary.wait): asked before any run. 0, or -1
+ * with the message printed. */
+int bench__map_check(const struct bench__sweep *sw);
 
 /* The latency at percentile q of a run's latency spectrum (columns
  * percentile and latency_ms, ascending), linear between neighbours; NAN
