@@ -533,7 +533,7 @@ static void check_overload(void)
     if (!strcmp(engine, "pool-connection")) {
         rate = "240"; /* 4 connections held by 5 workers: 4 / 50 ms = 80/s */
         clients = "4";
-    } else if (!strcmp(engine, "async")) {
+    } else if (!strcmp(engine, "async") || !strcmp(engine, "coro")) {
         rate = "300"; /* one loop, 10 ms of CPU each: 100/s */
     } else if (!strcmp(engine, "pool-leader")) {
         rate = "240"; /* 4 workers, 50 ms each: 80/s */
