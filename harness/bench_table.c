@@ -17,6 +17,7 @@
 /* One point of summary.csv, as the table reads it. */
 struct point {
     int open;
+    double rate;                /* offered (open loop) */
     double tp, tp_lo, tp_hi;    /* throughput mean and interval */
     double p99, p99_lo, p99_hi; /* p99 median and interval */
     double measured_ceiling;
@@ -25,7 +26,8 @@ struct point {
 /* Row i of t as a point; NAN where the file leaves a field empty. */
 static struct point read_point(const struct csv_table *t, int i)
 {
-    struct point p = {.open = !strcmp(csv_get(t, i, "loop"), "open")};
+    struct point p = {.open = !strcmp(csv_get(t, i, "loop"), "open"),
+                      .rate = csv_num(t, i, "rate")};
     const char *names[] = {"throughput_mean", "throughput_lo", "throughput_hi",       "p99_median",
                            "p99_lo",          "p99_hi",        "ceiling_measured_rps"};
     double *fields[] = {&p.tp,     &p.tp_lo,  &p.tp_hi,           &p.p99,
@@ -42,7 +44,11 @@ static double lerp(double y0, double y1, double f)
 
 /* p99 of the config's open loop at `target` req/s: interpolated (median and
  * interval ends alike) between the two points whose throughput brackets
- * it, else the nearest point's within P99_NEAR of it; estimate NAN if none. */
+ * it, else the nearest point's within P99_NEAR of it; estimate NAN if none.
+ * Above the target the least loaded point is taken (the lowest offered
+ * rate): past saturation throughput stops rising, so a point offered 1.2
+ * times the bound may serve a hair less than one offered 0.9 times it, and
+ * its p99 is its backlog's, not the curve's at that throughput. */
 static struct point p99_at(const struct point *pts, int n, double target)
 {
     int below = -1, above = -1, nearest = -1;
@@ -51,7 +57,7 @@ static struct point p99_at(const struct point *pts, int n, double target)
             continue;
         if (pts[i].tp <= target && (below < 0 || pts[i].tp > pts[below].tp))
             below = i;
-        if (pts[i].tp >= target && (above < 0 || pts[i].tp < pts[above].tp))
+        if (pts[i].tp >= target && (above < 0 || pts[i].rate < pts[above].rate))
             above = i;
         if (nearest < 0 || fabs(pts[i].tp - target) < fabs(pts[nearest].tp - target))
             nearest = i;
