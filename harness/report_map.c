@@ -163,21 +163,22 @@ static void write_range(FILE *out, double lo, double hi)
  * workers all wait, and the margin is the architecture's. */
 static void write_margins(FILE *out, const struct plot__map *m, int i)
 {
-    double w = plot__map_frontier(m, m->cpu_us[i]), lo, hi;
+    double w = plot__map_frontier(m, m->cpu_us[i]), under_lo, under_hi, over_lo, over_hi;
     if (!(w > 0))
         return;
-    if (ratio_range(m, i, w, 0, &lo, &hi)) {
+    int under = ratio_range(m, i, w, 0, &under_lo, &under_hi);
+    int over = ratio_range(m, i, w, 1, &over_lo, &over_hi);
+    if (under) {
         fputs(" Under it, where the cores hold both, the ratio is ", out);
-        write_range(out, lo, hi);
+        write_range(out, under_lo, under_hi);
         fputs(" (the cost of a request in each engine)", out);
     }
-    if (ratio_range(m, i, w, 1, &lo, &hi)) {
-        fputs(ratio_range(m, i, w, 0, &lo, &lo) ? "; over it " : " Over it ", out);
-        ratio_range(m, i, w, 1, &lo, &hi);
+    if (over) {
+        fputs(under ? "; over it " : " Over it ", out);
         fputs("the pool's workers all wait and the ratio is ", out);
-        write_range(out, lo, hi);
+        write_range(out, over_lo, over_hi);
     }
-    if (ratio_range(m, i, w, 0, &lo, &hi) || ratio_range(m, i, w, 1, &lo, &hi))
+    if (under || over)
         fputc('.', out);
 }
 
