@@ -1,6 +1,8 @@
 # The two commands of the README, and a few more, over CMake.
 #   make bench   install what is missing, build Release, run the main job
-#   make test    install what is missing, build with ASan/UBSan, run every test
+#   make test    install what is missing, build every build type with warnings
+#                as errors, run every test, and run the main job's quick sweep
+#                with the Release binary `make bench` uses
 # Each target installs only the Debian packages it lacks (see `deps`).
 
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
@@ -14,6 +16,7 @@ RELEASE   := build/release
 SANITIZE  := build/test
 FUZZ      := build/fuzz
 TSAN      := build/tsan
+STRICT    := build/strict
 
 # Debian packages by name: what building and testing needs.
 PACKAGES := cmake make gcc libc6-dev pkg-config libsqlite3-dev sqlite3 libinih-dev \
@@ -23,8 +26,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-test build-fuzz build-tsan bench bench-quick bench-peers test test-tsan \
-        test-report fuzz format clean
+.PHONY: all deps build build-test build-fuzz build-tsan build-strict bench bench-quick bench-peers \
+        test test-tsan test-main-job test-report fuzz format clean
 
 all: build
 
@@ -39,13 +42,28 @@ deps:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# The user's build: a warning is printed, never fatal (a newer compiler may
+# warn where Debian's does not); `make test` builds the same with -Werror.
 build: deps
-	cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DOVERLAP_TESTS=OFF >/dev/null
+	cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DOVERLAP_TESTS=OFF -DOVERLAP_WERROR=OFF >/dev/null
 	cmake --build $(RELEASE) -j $(JOBS)
 
 build-test: deps
-	cmake -S . -B $(SANITIZE) -DCMAKE_BUILD_TYPE=Sanitize >/dev/null
+	cmake -S . -B $(SANITIZE) -DCMAKE_BUILD_TYPE=Sanitize -DOVERLAP_WERROR=ON >/dev/null
 	cmake --build $(SANITIZE) -j $(JOBS)
+
+# Release and Debug with gcc and clang, tests included, warnings as errors: an
+# optimiser-only warning (gcc's -Wmaybe-uninitialized at -O2) or a clang-only
+# one stops `make test`, not a user's `make bench`. Sanitize, Tsan (gcc) and
+# Fuzz (clang) are the test builds themselves.
+STRICT_BUILDS := gcc-Release gcc-Debug clang-Release clang-Debug
+build-strict: deps
+	@for b in $(STRICT_BUILDS); do \
+	  cc=$${b%%-*}; type=$${b#*-}; echo "build-strict: $$cc $$type"; \
+	  CC=$$cc cmake -S . -B $(STRICT)/$$b -DCMAKE_BUILD_TYPE=$$type -DOVERLAP_WERROR=ON >/dev/null && \
+	  cmake --build $(STRICT)/$$b -j $(JOBS) >$(STRICT)/$$b.log 2>&1 || \
+	  { grep -E -m 20 'error|warning' $(STRICT)/$$b.log; echo "build-strict: $$cc $$type failed ($(STRICT)/$$b.log)"; exit 1; }; \
+	done
 
 # Debian packages only `make test-report` needs: a browser to open report.html.
 REPORT_PACKAGES := chromium
@@ -70,22 +88,31 @@ test-report: build
 
 # The libFuzzer targets, built with clang; `make test` runs each for a few seconds.
 build-fuzz: deps
-	CC=clang cmake -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Fuzz -DOVERLAP_FUZZ=ON >/dev/null
+	CC=clang cmake -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Fuzz -DOVERLAP_FUZZ=ON -DOVERLAP_WERROR=ON >/dev/null
 	cmake --build $(FUZZ) -j $(JOBS)
 
 # ThreadSanitizer over the servers and the database: Criterion cannot run
 # under TSan, so the ASan-built tests start a TSan-built overlap, and a race
 # ends that child with status 66, which fails the test.
 build-tsan: deps
-	cmake -S . -B $(TSAN) -DCMAKE_BUILD_TYPE=Tsan -DOVERLAP_TESTS=OFF >/dev/null
+	cmake -S . -B $(TSAN) -DCMAKE_BUILD_TYPE=Tsan -DOVERLAP_TESTS=OFF -DOVERLAP_WERROR=ON >/dev/null
 	cmake --build $(TSAN) -j $(JOBS) --target overlap
 
-test: build-test build-fuzz build-tsan
+test: build-strict build-test build-fuzz build-tsan
+	$(MAKE) --no-print-directory test-main-job
 	cd $(SANITIZE) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j 2
 	$(MAKE) --no-print-directory test-tsan
 	cd $(FUZZ) && ctest --output-on-failure -j 2
+
+# The README's main job as a user runs it: `make bench-quick` (the Release
+# build, the quick sweep, its charts) into a temporary folder, then a check
+# that the folder holds every run, the CSVs, the charts and report.html.
+test-main-job: build
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(MAKE) --no-print-directory bench-quick RESULTS=$$tmp BENCH_FLAGS= WORKLOAD= && \
+	tests/main-job.sh $$tmp/latest
 
 test-tsan: build-test build-tsan
 	cd $(SANITIZE) && OVERLAP_BIN=$(CURDIR)/$(TSAN)/overlap \

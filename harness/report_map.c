@@ -123,10 +123,12 @@ static void write_frontier(FILE *out, const struct plot__map *m, double cpu_us, 
 }
 
 /* The smallest and largest ratio of column i's cells on one side of the
- * frontier's wait w (under it, or over it); 0 when no cell there has one. */
+ * frontier's wait w (under it, or over it); 0 when no cell there has one,
+ * and then *lo and *hi are NAN. */
 static int ratio_range(const struct plot__map *m, int i, double w, int over, double *lo, double *hi)
 {
     int n = 0;
+    *lo = *hi = NAN;
     for (int j = 0; j < m->nwait; j++) {
         double r = m->cell[i][j].ratio;
         if ((m->wait_ms[j] > w) != over || !isfinite(r) || !(r > 0))

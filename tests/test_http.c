@@ -568,7 +568,7 @@ static void expect_response(const struct http_buf *b, const char *want)
     cr_expect(t >= suite_began && t <= now, "%s is the time of writing", value);
     cr_assert_lt(b->len, sizeof(copy));
     memcpy(copy, b->data, b->len);
-    memcpy(copy + at, DATE + 6, HTTP_DATE_LEN);
+    memcpy(copy + at, &DATE[6], HTTP_DATE_LEN);
     struct http_buf seen = {.data = copy, .len = b->len, .cap = sizeof(copy)};
     expect_bytes(&seen, want);
 }

@@ -80,8 +80,8 @@ Test(map, malformed_vary_keys_are_refused)
                          "2h",
                          "none 1ms",
                          "1ms,,x",
-                         "1ms 2ms 3ms 4ms 5ms 6ms 7ms "
-                         "8ms 9ms 10ms 11ms 12ms 13ms"};
+                         ("1ms 2ms 3ms 4ms 5ms 6ms 7ms "
+                          "8ms 9ms 10ms 11ms 12ms 13ms")};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cr_expect_eq(set(&s, "vary.cpu", bad[i]), -1, "vary.cpu '%s' accepted", bad[i]);
         cr_expect_eq(set(&s, "vary.wait", bad[i]), -1, "vary.wait '%s' accepted", bad[i]);
