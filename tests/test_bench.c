@@ -870,6 +870,13 @@ Test(sweep, quick_suite_end_to_end)
     const char *loops[] = {"closed", "closed", "open", "open", "timeline"};
     /* seed: c = 1 ms, w = 10 ms; the server on one CPU */
     double ceilings[] = {4 / 0.011, 1 / 0.001};
+    char path[900], line[32];
+    snprintf(path, sizeof(path), "%s/latency.csv", dir);
+    char *lat = slurp(path);
+    cr_assert_not_null(lat);
+    cr_expect_eq(
+        strncmp(lat, "run,engine,loop,clients,rate,percentile,latency_ms,count,inverse\n", 65), 0);
+    int measured[2][5] = {{0}};
     for (int i = 0; i < n; i++) {
         const struct row *w = &rows[i];
         int e = i < 10 ? i / 5 : 1 - (i - 10) / 4, k = i < 10 ? i % 5 : (i - 10) % 4;
@@ -901,23 +908,49 @@ Test(sweep, quick_suite_end_to_end)
         }
         expect_near(num(w, "bound_rps"), bound, 0.001, "bound");
         double tput = num(w, "throughput_rps");
-        cr_expect_gt(tput, 0, "run %d measured nothing", i + 1);
         expect_near(num(w, "efficiency"), tput / num(w, "bound_rps"), 0.01, "efficiency");
-        cr_expect_gt(atoi(get(w, "requests")), 0);
-        cr_expect(num(w, "p50_ms") >= 10 && num(w, "p50_ms") <= num(w, "p99_ms") &&
-                      num(w, "p99_ms") <= num(w, "max_ms"),
-                  "run %d: p50 %s p99 %s max %s", i + 1, get(w, "p50_ms"), get(w, "p99_ms"),
-                  get(w, "max_ms"));
         /* the server was measured: memory, threads, descriptors */
         cr_expect_gt(num(w, "peak_rss_kib"), 1000);
         cr_expect_geq(num(w, "threads"), e == 0 ? 5 : 1, "run %d threads", i + 1);
         cr_expect_geq(num(w, "fds"), 4);
+        /* A machine busy enough can leave a short run with no answer in its
+         * window (an open point past the bound timed out whole while its
+         * server had a sliver of the core; a closed one stalled past its
+         * 500 ms): such a run must say so, by its flag, and its figures are
+         * not checked. */
+        int answered = atoi(get(w, "requests")) > 0;
+        measured[e][k] += answered;
+        if (!answered) {
+            const char *flag = k < 2 ? "missing-clients" : "errors";
+            fprintf(stderr,
+                    "quick suite: run %d (%s %s) answered nothing in its window (%s errors, "
+                    "flags %s): its figures go unchecked\n",
+                    i + 1, engines[e], loops[k], get(w, "errors"), get(w, "flags"));
+            cr_expect(strstr(get(w, "flags"), flag) != NULL, "run %d answered nothing: flags '%s'",
+                      i + 1, get(w, "flags"));
+            cr_expect_eq(tput, 0, "run %d", i + 1);
+            continue;
+        }
+        cr_expect_gt(tput, 0, "run %d measured nothing", i + 1);
+        cr_expect(num(w, "p50_ms") >= 10 && num(w, "p50_ms") <= num(w, "p99_ms") &&
+                      num(w, "p99_ms") <= num(w, "max_ms"),
+                  "run %d: p50 %s p99 %s max %s", i + 1, get(w, "p50_ms"), get(w, "p99_ms"),
+                  get(w, "max_ms"));
+        snprintf(line, sizeof(line), "\n%d,%s,", i + 1, engines[e]);
+        cr_expect(strstr(lat, line) != NULL, "latency.csv has no rows of run %d", i + 1);
         /* the workload's own CPU, from the servers' cpu-time: its two 500 us
          * steps' worth of work, whatever the machine's noise added */
         if (k < 4)
             cr_expect_gt(num(w, "workload_cpu_us"), 500, "run %d: workload_cpu_us '%s'", i + 1,
                          get(w, "workload_cpu_us"));
     }
+    free(lat);
+    /* each config answered at every closed point, in one repeat at least:
+     * one client's 11 ms requests in a 500 ms window, or 16 clients' */
+    for (int e = 0; e < 2; e++)
+        for (int k = 0; k < 2; k++)
+            cr_expect_gt(measured[e][k], 0, "%s closed c=%d answered nothing in either repeat",
+                         engines[e], k ? 16 : 1);
     /* the progress lines and the summary, with intervals */
     cr_expect(strstr(err, "[10/18] async timeline c=4  ") != NULL, "%s", err);
     cr_expect(strstr(err, "[3/18] pool:workers=4 open r=182 #1/2  ") != NULL, "%s", err);
@@ -928,20 +961,6 @@ Test(sweep, quick_suite_end_to_end)
     free(err);
     free(out);
     expect_summary(dir, 10, 2);
-
-    char path[900];
-    snprintf(path, sizeof(path), "%s/latency.csv", dir);
-    char *lat = slurp(path);
-    cr_assert_not_null(lat);
-    cr_expect_eq(
-        strncmp(lat, "run,engine,loop,clients,rate,percentile,latency_ms,count,inverse\n", 65), 0);
-    for (int i = 1; i <= 18; i++) {
-        char want[32];
-        snprintf(want, sizeof(want), "\n%d,%s,", i,
-                 engines[i <= 10 ? (i - 1) / 5 : 1 - (i - 11) / 4]);
-        cr_expect(strstr(lat, want) != NULL, "latency.csv has no rows of run %d", i);
-    }
-    free(lat);
 
     /* each run's figures per request type, with its repeat */
     snprintf(path, sizeof(path), "%s/requests.csv", dir);
@@ -1147,13 +1166,31 @@ static double model_capacity(double service_ms, double goal_ms)
     return lo;
 }
 
+/* The probes of a capacity search: rows first to first + n - 1 of runs.csv. */
+static void probes_of(const struct csv_table *runs, int first, int n, struct sweep_probe *p)
+{
+    for (int i = 0; i < n; i++) {
+        const char *p99 = csv_get(runs, first + i, "p99_ms");
+        p[i] = (struct sweep_probe){csv_num(runs, first + i, "rate"), *p99 ? atof(p99) : NAN,
+                                    !strcmp(csv_get(runs, first + i, "status"), "ok"),
+                                    atoi(csv_get(runs, first + i, "errors"))};
+    }
+}
+
 /* A server of known capacity: one worker and a fixed 5 ms query, no CPU,
- * so the worker is an M/D/1 server of 200 req/s. Its capacity at p99 50 ms
- * is where the model's p99 (model.h, M/D/1) of one worker reaches 50 ms,
- * about three quarters of the bound, for the time the worker is held: the
- * query's 5 ms plus the server's own few hundred microseconds, which lie
- * within the closed-loop point's response with one client. One repeat,
- * 3 s windows: a p99 of some 400 answers. */
+ * so the worker is an M/D/1 server of at most 200 req/s. What the search
+ * guarantees on any machine is asserted: it starts at that bound, where
+ * the worker, held at least 5 ms a request, cannot keep up and misses the
+ * goal; it halves until a probe meets p99 50 ms and bisects to a bracket
+ * within 2 %; every probe is where the search owed it and agrees with its
+ * verdict; capacity.csv says what runs.csv shows; and the capacity is at
+ * most the model's for a worker held exactly 5 ms (model.h, M/D/1: 152
+ * req/s), since a worker held longer, as on a busier machine, only serves
+ * less. How far under it lands depends on how much of a core the machine
+ * gave the worker (148 req/s on a quiet machine against the model's 139 to
+ * 152 for the time one client's response says the worker is held; 49 to
+ * 127 with other work beside it): printed, not asserted. One repeat, 3 s
+ * windows: a p99 of some 400 answers. */
 Test(sweep, capacity_of_a_server_of_known_capacity, .timeout = 240)
 {
     const char *wl = write_file("wait5.ini", "[workload]\n"
@@ -1187,49 +1224,62 @@ Test(sweep, capacity_of_a_server_of_known_capacity, .timeout = 240)
     int n = read_runs(dir, rows, 32);
     cr_assert_gt(n, 3, "the closed point and some probes");
     cr_assert_str_eq(get(&rows[0], "loop"), "closed");
+    /* one client's response holds the query's 5 ms at least (the database
+     * answers no sooner); how much more is the machine's */
     double service_ms = num(&rows[0], "mean_ms");
-    cr_assert(service_ms >= 5 && service_ms < 6.5, "one client's response %.3f ms", service_ms);
+    cr_expect_geq(service_ms, 5, "one client's response %.3f ms", service_ms);
     for (int i = 1; i < n; i++) {
         cr_expect_str_eq(get(&rows[i], "loop"), "capacity", "row %d", i + 1);
         cr_expect_str_eq(get(&rows[i], "clients"), "0");
+        cr_expect_str_eq(get(&rows[i], "engine"), "pool:workers=1", "row %d", i + 1);
     }
-    struct csv_table t;
+    struct csv_table t, runs;
     snprintf(path, sizeof(path), "%s/capacity.csv", dir);
     cr_assert_eq(csv_load(path, &t), 0, "no capacity.csv");
     cr_assert_eq(t.nrows, 1);
     cr_expect_str_eq(csv_get(&t, 0, "engine"), "pool:workers=1");
-    cr_expect_str_eq(csv_get(&t, 0, "status"), "found");
     cr_expect_eq(csv_num(&t, 0, "probes"), n - 1, "a probe is one run per repeat");
     cr_expect_float_eq(csv_num(&t, 0, "bound_rps"), 200, 0.1);
-    /* The worker is held at least the query's 5 ms and at most one
-     * client's whole response: the capacity lies within 5 % of the model
-     * over that span (about 139 to 152 req/s), and nowhere near the bound. */
-    double lo = model_capacity(service_ms, 50), hi = model_capacity(5, 50);
     double got = csv_num(&t, 0, "capacity_rps"), above = csv_num(&t, 0, "capacity_hi");
-    /* What the search guarantees, whatever else runs on the machine: the
-     * probe at the capacity met the goal, the one just above it did not,
-     * and the two are within 2 %. */
-    int met = 0, missed = 0;
-    for (int i = 1; i < n; i++) {
-        double rate = num(&rows[i], "rate"), p99 = num(&rows[i], "p99_ms");
-        met += fabs(rate - got) < 0.06 && p99 <= 50;
-        missed += fabs(rate - above) < 0.06 && p99 > 50;
-    }
-    cr_expect(met >= 1 && missed >= 1, "the probes at %.1f (met %d) and %.1f (missed %d)", got, met,
-              above, missed);
-    cr_expect_leq(above - got, 0.021 * got, "the bracket is within 2 %%");
-    /* Where it lands: at the model's capacity on a quiet machine (148 req/s
-     * measured against 139 to 152); a machine busy with other work slows the
-     * one worker and lowers it (98 req/s was seen beside a parallel test
-     * run), so only half the model is asked for below, nothing above. */
-    cr_expect(got >= 0.5 * lo && got <= 1.05 * hi,
-              "capacity %.1f req/s, the model says %.1f to %.1f (held %.3f to 5 ms)", got, lo, hi,
-              service_ms);
+    /* found: a bracket with both ends. The bound misses (the worker is held
+     * 5 ms and more, so 200 req/s outgrow it: its backlog grows through the
+     * window), and a rate down to a 1,024th of the bound meets 50 ms, ten
+     * times the query, on any machine that runs this test at all. */
+    cr_expect_str_eq(csv_get(&t, 0, "status"), "found");
+    cr_expect_float_eq(csv_num(&t, 0, "capacity_lo"), got, 1e-9);
+    cr_expect_gt(got, 0, "no rate met the goal");
+    cr_expect_gt(above, got);
+    cr_expect_leq(above - got, 0.02 * got + 0.1, "the bracket [%.1f, %.1f] is within 2 %%", got,
+                  above);
+    /* the probes one by one: where the search put each, and its verdict */
+    snprintf(path, sizeof(path), "%s/runs.csv", dir);
+    cr_assert_eq(csv_load(path, &runs), 0);
+    cr_assert_eq(runs.nrows, n);
+    struct sweep_probe probes[32];
+    probes_of(&runs, 1, n - 1, probes);
+    const char *hi_text = csv_get(&t, 0, "capacity_hi");
+    struct sweep_search search = {.goal_ms = 50,
+                                  .bound = 200,
+                                  .tolerance = 0.02,
+                                  .status = csv_get(&t, 0, "status"),
+                                  .lo = got,
+                                  .hi = *hi_text ? atof(hi_text) : INFINITY};
+    sweep_expect_search(probes, n - 1, &search, "pool:workers=1");
+    /* the model's capacity for 5 ms is the most any machine serves (10 %
+     * over it for the p99 of a 3 s window); what this machine made of it,
+     * beside the model for the time it held the worker, is information */
+    double lo = model_capacity(service_ms, 50), hi = model_capacity(5, 50);
+    cr_expect_leq(got, 1.1 * hi, "capacity %.1f req/s past the model's %.1f for 5 ms", got, hi);
+    fprintf(stderr,
+            "capacity: %.1f req/s at p99 50 ms (bracket %.1f to %.1f, %d probes); the model "
+            "says %.1f to %.1f for a worker held %.3f to 5 ms\n",
+            got, got, above, n - 1, lo, hi, service_ms);
     cr_expect(strstr(out, "capacity at p99 under 50 ms") != NULL, "%s", out);
     snprintf(path, sizeof(path), "%s/meta.txt", dir);
     char *meta = slurp(path);
     cr_expect(meta && strstr(meta, "\nslo: p99 50ms\n"), "%s", meta);
     free(meta);
+    csv_free(&runs);
     csv_free(&t);
     free(out);
     free(err);
@@ -1353,8 +1403,26 @@ Test(sweep, a_server_that_dies_mid_sweep)
     free(err);
 }
 
+/* The logs of one kind (e.g. "-db.log") in a results folder's logs/: one
+ * per start of that process. */
+static int count_logs(const char *dir, const char *suffix)
+{
+    char path[900];
+    snprintf(path, sizeof(path), "%s/logs", dir);
+    DIR *d = opendir(path);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t len = strlen(e->d_name), want = strlen(suffix);
+        n += len > want && !strcmp(e->d_name + len - want, suffix);
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
 /* A database that cannot start fails every run with its reason, once per
- * config (no retry per point), and a sweep with nothing measured exits 1. */
+ * config (no retry per point: each config's database is started once, its
+ * log says so), and a sweep with nothing measured exits 1. */
 Test(sweep, a_database_that_cannot_start)
 {
     const char *wl = write_file("badsql.ini", "[workload]\n"
@@ -1379,9 +1447,12 @@ Test(sweep, a_database_that_cannot_start)
     int status = sweep_run(&r, tmp, args, 120);
     char *err = slurp(r.err);
     cr_expect_eq(status, 1, "exit %d: %s", status, err);
-    cr_expect_lt(now_s() - started, 30, "each run retried a database that cannot start");
+    fprintf(stderr, "a database that cannot start: the sweep gave up in %.1f s\n",
+            now_s() - started);
     char dir[800];
     sweep_results_dir(&r, dir, sizeof(dir));
+    cr_expect_eq(count_logs(dir, "-db.log"), 2, "one database start per config");
+    cr_expect_eq(count_logs(dir, "-server.log"), 0, "no server without its database");
     static struct row rows[8];
     cr_assert_eq(read_runs(dir, rows, 8), 6, "%s", err);
     for (int i = 0; i < 6; i++) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "capacity.h"
+#include "sweep.h"
 #include "wl.h"
 
 #define N(x) ((int)(sizeof(x) / sizeof((x)[0])))
@@ -91,7 +92,8 @@ struct server {
     int error;       /* < 0: fail every probe with it */
     struct wl_rng rng;
     int calls;
-    double lowest, highest; /* rates probed */
+    double lowest, highest;      /* rates probed */
+    struct sweep_probe seen[64]; /* each probe as runs.csv would record it */
 };
 
 #define MD1_CAPACITY (18.0 / 19 * 1000)
@@ -123,6 +125,8 @@ static int probe_server(void *ctx, double rate, double *value, double *lo, doubl
     double v = server_latency(s, rate);
     if (s->noise > 0)
         v *= 1 + s->noise * normal(&s->rng);
+    if (s->calls <= 64)
+        s->seen[s->calls - 1] = (struct sweep_probe){rate, isinf(v) ? NAN : v, 1, 0};
     *value = v;
     *lo = v * (1 - s->spread);
     *hi = v * (1 + s->spread);
@@ -328,6 +332,56 @@ Test(capacity, bad_searches_are_refused)
     search.max_probes = -1;
     cr_expect_eq(capacity_find(&search, &r), -EINVAL);
     cr_expect_eq(s.calls, 0, "nothing probed");
+}
+
+/* The replay the sweep tests check a sweep's probes with (sweep.h) takes
+ * every step capacity_find takes, for searches set up as a sweep sets them
+ * (from a bound, down to a 1,024th of it, never past it), ending in each
+ * status: it agrees with the search it replays. */
+Test(capacity, the_sweep_tests_replay_agrees_with_the_search)
+{
+    const struct {
+        double service_ms, fixed_ms, bound, tolerance;
+        int max_probes;
+        const char *status;
+    } table[] = {
+        {1, 0, 1000, 0.02, 0, "found"},          {1, 0, 5000, 0.1, 0, "found"},
+        {1, 0, 900, 0.02, 0, "always_met"},      {0, 500, 1000, 0.02, 0, "never_met"},
+        {0, 1, 1000, 0.02, 0, "always_met"},     {1, 0, 1e5, 0.02, 9, "out_of_probes"},
+        {1, 0, 2e5, 0.001, 15, "out_of_probes"},
+    };
+    for (int i = 0; i < N(table); i++) {
+        struct server s = {.service_ms = table[i].service_ms, .fixed_ms = table[i].fixed_ms};
+        struct capacity_search search = {.goal = {99, 10},
+                                         .start_rate = table[i].bound,
+                                         .min_rate = table[i].bound / 1024,
+                                         .max_rate = table[i].bound,
+                                         .tolerance = table[i].tolerance,
+                                         .max_probes = table[i].max_probes,
+                                         .probe = probe_server,
+                                         .ctx = &s};
+        struct capacity_result r;
+        cr_assert_eq(capacity_find(&search, &r), 0);
+        char status[32];
+        snprintf(status, sizeof(status), "%s", capacity_status_name(r.status));
+        for (char *p = status; *p; p++)
+            *p = *p == ' ' ? '_' : *p;
+        cr_expect_str_eq(status, table[i].status, "search %d: %s", i + 1, status);
+        cr_assert_leq(r.probes, 64);
+        /* as capacity.csv writes them: to 0.1 req/s, and runs.csv to 0.001 */
+        struct sweep_search want = {.goal_ms = 10,
+                                    .bound = table[i].bound,
+                                    .tolerance = table[i].tolerance,
+                                    .max_probes = table[i].max_probes,
+                                    .status = status,
+                                    .lo = round(r.lo * 10) / 10,
+                                    .hi = isinf(r.hi) ? INFINITY : round(r.hi * 10) / 10};
+        for (int k = 0; k < r.probes; k++)
+            s.seen[k].rate = round(s.seen[k].rate * 1000) / 1000;
+        char what[32];
+        snprintf(what, sizeof(what), "search %d", i + 1);
+        sweep_expect_search(s.seen, r.probes, &want, what);
+    }
 }
 
 /* A run's failures count past every latency: with none, the percentile is

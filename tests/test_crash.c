@@ -27,7 +27,9 @@
 
 #define QUICK_RUNS                                                                                 \
     18 /* harness/suites/quick.ini: 2 configs x (2 closed + 2 open) x 2 repeats + 2 timelines */
-#define REAP_MS 20000 /* children stop on SIGTERM (their parent's death) within this */
+#define REAP_MS  20000 /* children stop on SIGTERM (their parent's death) within this */
+#define REACH_MS 10000 /* a signalled process reaches its state (stopped, dead) within this */
+#define RUN_MS   60000 /* a run under way to kill is found within this past the delay */
 
 static char dir[256];
 static unsigned seed;
@@ -297,10 +299,12 @@ static int run_of_load(const char *cmd, size_t n)
 
 /* Waits until pid is in a state of states (e.g. "T" stopped, "Z" dead and
  * unreaped); a process gone counts as dead. 1 if so, 0 if it reached
- * another final state or did not get there within a second. */
+ * another final state or did not get there within REACH_MS (a signal takes
+ * effect in microseconds; the bound only stops a wait for what never
+ * comes, on a loaded machine and a sanitized build too). */
 static int reaches(pid_t pid, const char *states)
 {
-    for (int i = 0; i < 1000; i++) {
+    for (int i = 0; i < REACH_MS; i++) {
         char state = 'X';
         process_state(pid, &state);
         if (strchr(states, state) || (state == 'X' && strchr(states, 'Z')))
@@ -326,7 +330,7 @@ static int kill_mid_run(struct sweep *s, const char *what, int delay_ms)
     }
     for (;;) {
         sweep_read(s);
-        cr_assert(now_ms() < end + 10000, "no run under way to kill the %s of", what);
+        cr_assert(now_ms() < end + RUN_MS, "no run under way to kill the %s of", what);
         pid_t load = find_child(s->pid, "load", cmd, sizeof(cmd), &n);
         int run = load ? run_of_load(cmd, n) : 0;
         if (!run || kill(load, SIGSTOP) < 0 || !reaches(load, "Tt")) {
@@ -377,7 +381,7 @@ static void kill_a_child(const char *what, const char *reason, int round, const 
     struct sweep s;
     sweep_start(&s, out, engines);
     int run = kill_mid_run(&s, what, 300 + (int)(rand_r(&seed) % 2500));
-    int status = sweep_wait(&s, 120000);
+    int status = sweep_wait(&s, 200000); /* a quick sweep: 40 s on a loaded machine */
     cr_assert(status == 0, "the sweep finishes the other runs and exits 0, got %d\n%s", status,
               s.text);
     char folder[400], runs[420];

@@ -4,6 +4,7 @@
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,4 +73,106 @@ void sweep_results_dir(const struct sweep_run *r, char *dir, size_t len)
     target[n] = '\0';
     cr_expect_null(strchr(target, '/'), "latest points outside results/: %s", target);
     snprintf(dir, len, "%s/%s", r->results, target);
+}
+
+/* ---- a capacity search, replayed ---- */
+
+#define SEARCH_DOWN    1024.0 /* bench_capacity.c: the lowest rate is the bound over this */
+#define DEFAULT_PROBES 20     /* capacity.h's CAPACITY_MAX_PROBES */
+#define RATE_SLACK     0.002  /* runs.csv prints rates to 0.001 req/s */
+#define BRACKET_SLACK  0.051  /* capacity.csv and map.csv print them to 0.1 */
+
+/* Where a replayed search goes after a probe. */
+struct replay {
+    const struct sweep_search *s;
+    double lo, hi;   /* the bracket so far: highest rate met, lowest missed */
+    int first;       /* the first probe's verdict */
+    int bisecting;   /* the verdict changed once: the bracket is closed */
+    const char *end; /* the status the search may end with here, or NULL */
+    double next;     /* else the rate it probes next */
+};
+
+/* The search's step after probe k (1-based) at rate, as capacity.c takes
+ * it: the outer limits in the bracketing phase, the tolerance and the
+ * budget after it. A bracket within rounding of the tolerance may either
+ * stop or go on: *either is set then. */
+static void replay_step(struct replay *r, int k, double rate, int met, int *either)
+{
+    const struct sweep_search *s = r->s;
+    int budget = s->max_probes > 0 ? s->max_probes : DEFAULT_PROBES;
+    *either = 0;
+    r->end = NULL;
+    if (!r->bisecting && met == r->first) {
+        if (r->first ? rate >= s->bound - RATE_SLACK : rate <= s->bound / SEARCH_DOWN + RATE_SLACK)
+            r->end = r->first ? "always_met" : "never_met";
+        else if (k >= budget)
+            r->end = "out_of_probes";
+        else
+            r->next = r->first ? fmin(2 * rate, s->bound) : fmax(rate / 2, s->bound / SEARCH_DOWN);
+        return;
+    }
+    r->bisecting = 1;
+    double width = r->hi - r->lo, allowed = s->tolerance * r->lo;
+    if (width <= allowed + RATE_SLACK) {
+        r->end = "found";
+        *either = width > allowed - RATE_SLACK && k < budget;
+    } else if (k >= budget) {
+        r->end = "out_of_probes";
+    }
+    r->next = (r->lo + r->hi) / 2;
+}
+
+/* A probe's own figures agree with the verdict the search gave it: a probe
+ * met only with its percentile within the goal; one missed had it past the
+ * goal, or failed, or lost requests (which count past every latency). */
+static void expect_verdict(const struct sweep_probe *p, int k, int met, double goal,
+                           const char *what)
+{
+    if (met)
+        cr_expect(p->ok && p->value <= goal, "%s: probe %d at %.3f req/s met %.1f ms with %.3f ms",
+                  what, k, p->rate, goal, p->value);
+    else
+        cr_expect(!p->ok || !(p->value <= goal) || p->errors > 0,
+                  "%s: probe %d at %.3f req/s missed %.1f ms with %.3f ms and no error", what, k,
+                  p->rate, goal, p->value);
+}
+
+void sweep_expect_search(const struct sweep_probe *p, int n, const struct sweep_search *s,
+                         const char *what)
+{
+    cr_assert_gt(n, 0, "%s: no probe", what);
+    cr_expect(s->lo < s->hi, "%s: the bracket [%.1f, %.1f] is not one", what, s->lo, s->hi);
+    struct replay r = {.s = s, .lo = 0, .hi = INFINITY, .first = -1, .next = s->bound};
+    for (int k = 1; k <= n; k++) {
+        const struct sweep_probe *q = &p[k - 1];
+        cr_expect(fabs(q->rate - r.next) <= RATE_SLACK + 1e-6 * r.next,
+                  "%s: probe %d at %.3f req/s, the search's next was %.3f", what, k, q->rate,
+                  r.next);
+        cr_expect_leq(q->rate, s->bound + RATE_SLACK, "%s: probe %d past the bound", what, k);
+        /* met rates lie at or under lo, missed ones at or over hi: the
+         * search only ever probes inside its bracket */
+        int met = q->rate <= s->lo + BRACKET_SLACK;
+        expect_verdict(q, k, met, s->goal_ms, what);
+        if (r.first < 0)
+            r.first = met;
+        if (met)
+            r.lo = fmax(r.lo, q->rate);
+        else
+            r.hi = fmin(r.hi, q->rate);
+        int either;
+        replay_step(&r, k, q->rate, met, &either);
+        if (k < n)
+            cr_expect(!r.end || either, "%s: probe %d should have ended the search (%s)", what,
+                      k + 1, r.end);
+        else
+            cr_expect(r.end != NULL, "%s: the search stopped after %d probes, owing one at %.3f",
+                      what, n, r.next);
+    }
+    if (!r.end)
+        return;
+    cr_expect_str_eq(s->status, r.end, "%s: status", what);
+    cr_expect(fabs(r.lo - s->lo) <= BRACKET_SLACK, "%s: capacity %.1f, the probes say %.3f", what,
+              s->lo, r.lo);
+    cr_expect((isinf(r.hi) && isinf(s->hi)) || fabs(r.hi - s->hi) <= BRACKET_SLACK,
+              "%s: capacity_hi %.1f, the probes say %.3f", what, s->hi, r.hi);
 }
