@@ -1,5 +1,5 @@
-/* Reliability, per engine (OVERLAP_ENGINES, default
- * pool,pool-connection,pool-leader,async,coro):
+/* Reliability, per engine config (OVERLAP_ENGINES, default all six:
+ * tests/support/engines.h):
  * database faults injected by `overlap db` (failures, stalls, dropped
  * connections, a database that refuses), hostile clients (slowloris, clients
  * that never read, half-closed sockets, random bytes, 10,000 headers, 1,000
@@ -24,9 +24,16 @@
 #include <dirent.h>
 
 #include "engines.h"
+#include "observe.h"
+
+/* How long the server's descriptors may take to come back after the clients
+ * left: the linger and timeouts run their course in 1.5 s at most on an idle
+ * machine; the wait allows a sanitized build on a loaded one ten times that. */
+#define SETTLE_MS 15000
 
 /* /one: a 1 ms query; /busy: 10 ms of CPU then a 40 ms query (the overload's
- * request: one pool worker serves 20/s, one async loop 100/s). */
+ * request: one pool worker serves 20/s, one async loop 100/s, n connections
+ * at most n / 50 ms). */
 static const char workload_ini[] = "[workload]\nname = faults\n"
                                    "[database]\ninit = data.sql\n"
                                    "[query.one]\nsql = SELECT id FROM t WHERE id = ?\n"
@@ -54,7 +61,6 @@ static const struct suite_spec spec = {
     .workload_ini = workload_ini,
     .data_sql = data_sql,
     .db_flags = db_seed,
-    .skip_engine = "pool-threads", /* connection mode with a thread each: as pool-connection */
 };
 
 static void suite_init(void)
@@ -209,40 +215,18 @@ Test(faults, db_refusing_connects_is_503_with_backoff)
         double before = cpu_seconds(srv.pid);
         usleep(1000000);
         double spent = cpu_seconds(srv.pid) - before;
-        CHECK(spent < 0.5, "an idle server without its database uses %.2f s of CPU per second",
+        fprintf(stderr, "[%s] without its database: %.3f s of CPU in 1 s\n", engine, spent);
+        /* CPU time, not wall time: a busy machine does not add to it. Idle,
+         * a sanitized server spends about 0.01 s; one that spun on
+         * reconnecting would get its share of a core, over 0.25 s unless
+         * more than three other busy threads share each core. */
+        CHECK(spent < 0.25, "an idle server without its database uses %.2f s of CPU per second",
               engine, spent);
         stop_server();
     }
 }
 
 /* ---- 2. hostile clients ---- */
-
-static int fd_count(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-    DIR *d = opendir(path);
-    cr_assert_not_null(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
-static long rss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    long kb = -1;
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    cr_assert_not_null(f);
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
-}
 
 /* Slowloris: heads that trickle in are cut off by --header-timeout. */
 static void slowloris(int n)
@@ -263,8 +247,6 @@ static void slowloris(int n)
     }
 }
 
-static int settle_fds(int n);
-
 /* Clients that pipeline requests and never read the answers: the server
  * stops reading them when its output backs up, serves the others, and drops
  * them after --idle-timeout although they stay connected: its descriptors
@@ -284,7 +266,7 @@ static void never_read(int n, int fds0)
     }
     uint64_t ms;
     CHECK_EQ(get_once("/plaintext", &ms), 200, "others are served beside non-readers", engine);
-    int fds = settle_fds(fds0);
+    int fds = observe_settle_fds(srv.pid, fds0, 0, SETTLE_MS);
     CHECK(fds <= fds0, "clients that never read are dropped (%d descriptors, %d at rest)", engine,
           fds, fds0);
     for (int i = 0; i < n; i++)
@@ -412,28 +394,18 @@ static void abuse_round(int round, int fds0)
     pipeline_1000();
 }
 
-/* The server's descriptors, after the clients left, back to n within a few
- * seconds (the linger and timeouts run their course). */
-static int settle_fds(int n)
-{
-    int now = fd_count(srv.pid);
-    for (uint64_t end = now_ms() + 8000; now > n && now_ms() < end; now = fd_count(srv.pid))
-        usleep(100000);
-    return now;
-}
-
 static void check_hostile(void)
 {
     CHECK_EQ(get_once("/one", NULL), 200, "before", engine);
-    int fds0 = fd_count(srv.pid);
+    int fds0 = observe_fds(srv.pid);
     abuse_round(0, fds0); /* warms the allocator's caches and the engine's free lists */
-    int fds1 = settle_fds(fds0);
-    long rss1 = rss_kb(srv.pid);
+    int fds1 = observe_settle_fds(srv.pid, fds0, 0, SETTLE_MS);
+    long rss1 = observe_rss_kb(srv.pid);
     CHECK(fds1 <= fds0, "descriptors back to %d after the abuse, %d now", engine, fds0, fds1);
     for (int round = 1; round <= 3; round++)
         abuse_round(round, fds0);
-    int fds2 = settle_fds(fds0);
-    long rss2 = rss_kb(srv.pid);
+    int fds2 = observe_settle_fds(srv.pid, fds0, 0, SETTLE_MS);
+    long rss2 = observe_rss_kb(srv.pid);
     fprintf(stderr, "[%s] hostile clients: fds %d -> %d -> %d, RSS %ld kB -> %ld kB\n", engine,
             fds0, fds1, fds2, rss1, rss2);
     CHECK(fds2 <= fds0, "descriptors back to %d after three more rounds, %d now", engine, fds0,
@@ -522,34 +494,65 @@ static uint64_t work_latency(int n)
     return t[n / 2];
 }
 
-/* Open-loop load at three times the bound for 10 s. The pool in request mode
- * (one worker, a queue of 8) sheds with 503; connection mode (more workers
- * than the generator's connections), leader mode and async (no queue) make
- * the excess wait, in the generator. /plaintext answers throughout, and once
- * the load stops /busy is back near its resting latency within 2 s. */
-static void check_overload(void)
+/* How an engine meets the overload: its flags, the generator's rate and
+ * connections, and whether it sheds. Each rate is three times a bound that
+ * holds on any machine (fewer cores or a busy one only lower it): the
+ * workers' or loop's count, or the generator's connections, each request at
+ * least 50 ms (10 ms of CPU and the 40 ms query). */
+struct overload {
+    const char *engine, *rate, *clients;
+    const char *flags[5];
+    bool sheds; /* a full queue answers 503; otherwise the excess waits */
+};
+
+static const struct overload overloads[] = {
+    /* one worker, a queue of 8: 20/s, the rest shed */
+    {"pool-request", "60", "32", {"--workers", "1", "--queue", "8"}, true},
+    /* 4 connections held by 5 workers: 80/s, and never a full queue */
+    {"pool-connection", "240", "4", {"--workers", "5"}, false},
+    /* 8 connections, a thread each: 160/s; there is no queue to fill */
+    {"pool-threads", "480", "8", {NULL}, false},
+    /* 4 workers, no queue: 80/s, the rest wait in the kernel */
+    {"pool-leader", "240", "32", {"--workers", "4"}, false},
+    /* one loop, 10 ms of CPU each: 100/s, the rest parked on the loop */
+    {"async", "300", "32", {"--loops", "1"}, false},
+    {"coro", "300", "32", {"--loops", "1"}, false},
+};
+
+static const struct overload *engine_overload(void)
 {
-    const char *rate = "60", *clients = "32";
-    if (!strcmp(engine, "pool-connection")) {
-        rate = "240"; /* 4 connections held by 5 workers: 4 / 50 ms = 80/s */
-        clients = "4";
-    } else if (!strcmp(engine, "async") || !strcmp(engine, "coro")) {
-        rate = "300"; /* one loop, 10 ms of CPU each: 100/s */
-    } else if (!strcmp(engine, "pool-leader")) {
-        rate = "240"; /* 4 workers, 50 ms each: 80/s */
-    }
+    for (size_t i = 0; i < sizeof(overloads) / sizeof(overloads[0]); i++)
+        if (!strcmp(overloads[i].engine, engine))
+            return &overloads[i];
+    cr_assert_fail("[%s] no overload settings for this engine", engine);
+    return NULL;
+}
+
+/* Open-loop load at three times the bound for 10 s. The pool in request mode
+ * sheds with 503; every other config makes the excess wait in the generator
+ * (whose connections are all busy) and sheds nothing: connection mode has
+ * more workers than the generator has connections, a thread per connection
+ * has no queue, nor have leader mode, async and coro. /plaintext is answered
+ * throughout (within the client's 10 s timeout: a starved server fails), and
+ * once the load stops /busy comes back near its resting latency, three
+ * times in a row (within 20 s: what matters is that it does, so a leaked
+ * worker or a stuck queue fails, not how fast this machine drains). How long
+ * /plaintext and the recovery took is printed, not asserted: it says how fast
+ * this machine was. */
+static void check_overload(const struct overload *o)
+{
     uint64_t rest = work_latency(5);
     char csv[320];
     snprintf(csv, sizeof(csv), "%s/load-%s.csv", suite_dir, engine);
-    pid_t load = start_load(rate, clients, csv);
+    pid_t load = start_load(o->rate, o->clients, csv);
     usleep(1000000);
     uint64_t worst = 0;
     int probes = 0;
     for (uint64_t end = now_ms() + 7000; now_ms() < end; probes++) {
         uint64_t ms;
         int status = get_once("/plaintext", &ms);
-        CHECK(status == 200 || (status == 503 && !strcmp(engine, "pool")),
-              "/plaintext under overload: %d", engine, status);
+        CHECK(status == 200 || (status == 503 && o->sheds), "/plaintext under overload: %d", engine,
+              status);
         worst = ms > worst ? ms : worst;
         usleep(300000);
     }
@@ -562,42 +565,38 @@ static void check_overload(void)
     read_load_csv(csv, &row);
     uint64_t after = 0;
     int good = 0;
-    while (good < 3 && now_ms() - stopped < 2000) { /* three in a row near the resting time */
+    while (good < 3 && now_ms() - stopped < 20000) { /* three in a row near the resting time */
         CHECK_EQ(get_once("/busy", &after), 200, "/busy after the load", engine);
         good = after <= rest * 3 + 100 ? good + 1 : 0;
     }
     fprintf(stderr,
-            "[%s] overload at %s/s: %ld answered (%.1f/s ok), %ld shed, %ld timed out, %ld "
-            "waited; /plaintext worst %llu ms over %d probes; /busy %llu ms at rest, %llu ms "
-            "%llu ms after the load\n",
-            engine, rate, row.requests, row.throughput, row.errors_status, row.errors_timeout,
-            row.waited, (unsigned long long)worst, probes, (unsigned long long)rest,
-            (unsigned long long)after, (unsigned long long)(now_ms() - stopped));
-    CHECK(worst < 3000, "/plaintext answered within 3 s under overload (worst %llu ms)", engine,
-          (unsigned long long)worst);
-    CHECK(good == 3, "/busy back near %llu ms within 2 s of the load's end (last %llu ms)", engine,
-          (unsigned long long)rest, (unsigned long long)after);
+            "[%s] overload at %s/s on %s connections: %ld answered (%.1f/s ok), %ld shed, %ld "
+            "timed out, %ld waited; /plaintext worst %llu ms over %d probes; /busy %llu ms at "
+            "rest, %llu ms %llu ms after the load\n",
+            engine, o->rate, o->clients, row.requests, row.throughput, row.errors_status,
+            row.errors_timeout, row.waited, (unsigned long long)worst, probes,
+            (unsigned long long)rest, (unsigned long long)after,
+            (unsigned long long)(now_ms() - stopped));
+    CHECK(good == 3, "/busy back near %llu ms, three times in a row, after the load (last %llu ms)",
+          engine, (unsigned long long)rest, (unsigned long long)after);
     CHECK(row.throughput > 0, "the overloaded engine still serves", engine);
-    if (!strcmp(engine, "pool"))
+    if (o->sheds) {
         CHECK(row.errors_status > 0, "a full queue sheds with 503", engine);
-    else
-        CHECK(row.waited > 0, "the excess waits in the generator", engine);
+    } else {
+        CHECK(row.waited > 0, "the excess waits in the generator (%ld waited)", engine, row.waited);
+        CHECK_EQ(row.errors_status, 0, "nothing is shed (%ld error statuses)", engine,
+                 row.errors_status);
+    }
 }
 
 Test(faults, overload_at_three_times_the_bound)
 {
-    const char *pool[] = {"--workers", "1", "--queue", "8", NULL};
-    const char *conn[] = {"--workers", "5", NULL};
-    const char *leader[] = {"--workers", "4", NULL};
-    const char *async[] = {"--loops", "1", NULL};
     struct engine_list list = {0};
     start_db(NULL);
     while (next_engine(&list)) {
-        start_server(NULL, !strcmp(engine, "pool")              ? pool
-                           : !strcmp(engine, "pool-connection") ? conn
-                           : !strcmp(engine, "pool-leader")     ? leader
-                                                                : async);
-        check_overload();
+        const struct overload *o = engine_overload();
+        start_server(NULL, o->flags);
+        check_overload(o);
         stop_server();
     }
     child_stop(&db, STOP_MS);

@@ -252,7 +252,11 @@ Test(load, open_loop_sends_rate_times_duration)
     server_stop(&s);
     cr_expect(r.sent >= 792 && r.sent <= 808, "sent %lu, want 800 +-1%%", (unsigned long)r.sent);
     cr_expect(r.requests >= 792 && r.requests <= 808, "answered %lu", (unsigned long)r.requests);
-    cr_expect(r.achieved_rps >= 396 && r.achieved_rps <= 404, "achieved %.1f", r.achieved_rps);
+    /* The intended requests are the schedule's, exact on any machine; the
+     * achieved rate counts those actually sent inside the window, so a
+     * generator thread descheduled for 20 ms at its edge moves it by 1 %.
+     * 5 % holds beside a busy process and still fails a wrong rate. */
+    cr_expect(r.achieved_rps >= 380 && r.achieved_rps <= 420, "achieved %.1f", r.achieved_rps);
     cr_expect_eq(r.errors_connect + r.errors_timeout + r.errors_read + r.errors_status, 0);
     cr_expect_eq(hist_count(r.latency), r.requests);
     load_result_free(&r);
@@ -272,7 +276,12 @@ Test(load, poisson_arrivals_average_the_rate)
     load_result_free(&r);
 }
 
-/* A fixed 5 ms server delay reads as p50 ~ 5 ms (histogram precision + 1 ms). */
+/* A fixed 5 ms server delay reads as p50 ~ 5 ms. No answer can come sooner
+ * than the delay (within the histogram's 0.1 %): that bound is the code's.
+ * Above it, what the median adds is the machine's: the server's and the
+ * generator's wakeups, about 0.1 ms on an idle machine, a few ms beside a
+ * busy process. The upper bound, twice the delay, still fails a generator
+ * that counts the delay twice or from the connection's start. */
 Test(load, fixed_delay_reads_as_p50)
 {
     struct server s = {.reply = REPLY_OK, .delay_ns = 5000000};
@@ -282,7 +291,9 @@ Test(load, fixed_delay_reads_as_p50)
     run(&c, &r);
     server_stop(&s);
     double p50 = p_ms(&r, 50);
-    cr_expect(p50 >= 5.0 * 0.999 && p50 <= 6.0 * 1.001, "p50 %.3f ms", p50);
+    fprintf(stderr, "load: a fixed 5 ms delay read as p50 %.3f ms, min %.3f ms\n", p50,
+            p_ms(&r, 0));
+    cr_expect(p50 >= 5.0 * 0.999 && p50 < 10.0, "p50 %.3f ms", p50);
     cr_expect(p_ms(&r, 0) >= 5.0 * 0.999, "min %.3f ms", p_ms(&r, 0));
     cr_expect_gt(r.requests, 100); /* 4 clients, 1 s, 5 ms each: ~800 */
     cr_expect_eq(r.errors_read + r.errors_timeout + r.errors_connect + r.errors_status, 0);
@@ -293,7 +304,10 @@ Test(load, fixed_delay_reads_as_p50)
  * their requests were sent: with responses as slow as the window is long,
  * counting by send time would drop most of them. 8 clients, 600 ms answers,
  * a 500 ms warmup then a 1 s window: answers land at 0.6 s and 1.2 s, both in
- * the window, so 16 (answers sent in the window alone would be 8). */
+ * the window, so 16 (answers sent in the window alone would be 8). The
+ * second answers have 300 ms to spare before the window closes and a third
+ * cannot come before 1.8 s: the count holds on a loaded machine, whose
+ * wakeups are late by milliseconds. */
 Test(load, closed_loop_counts_the_answers_in_its_window)
 {
     struct server s = {.reply = REPLY_OK, .delay_ns = 600000000};
@@ -409,15 +423,18 @@ Test(load, a_refused_target_fails_at_once)
     char t[64], err[LOAD_ERR_LEN] = "";
     struct load_result r;
     snprintf(t, sizeof(t), "127.0.0.1:%d", dead_port());
+    /* A run and a timeout of 30 s: a generator that kept trying would take
+     * that long, one that fails at once a millisecond; 10 s between them
+     * holds on any machine. */
     struct load_config c = {.target = t,
                             .clients = 2,
                             .threads = 1,
-                            .duration_ns = 1000000000,
-                            .timeout_ns = 1000000000};
+                            .duration_ns = 30000000000u,
+                            .timeout_ns = 30000000000u};
     uint64_t t0 = now_ns();
     cr_expect_eq(load_run(&c, &r, err, sizeof(err)), -1);
     cr_expect(strstr(err, "cannot connect") && strstr(err, "refused"), "%s", err);
-    cr_expect_lt(now_ns() - t0, 1000000000u);
+    cr_expect_lt(now_ns() - t0, 10000000000u);
     c.target = "no-port";
     cr_expect_eq(load_run(&c, &r, err, sizeof(err)), -1);
     cr_expect(strstr(err, "HOST:PORT"), "%s", err);
@@ -449,7 +466,10 @@ Test(load, think_time_spaces_a_connection_s_requests)
     c.think_dist = (struct wl_dist){WL_DIST_FIXED, 50e6, 0};
     run(&c, &r);
     server_stop(&s);
-    /* 2 connections, one request per 50 ms at most: 40 in 1 s */
+    /* 2 connections, one request per 50 ms at most: 40 in 1 s. Fewer than 20
+     * would take each request 50 ms late on average: more than a loaded
+     * machine's wakeups cost. A p50 under 40 ms says the think time is not in
+     * the latency. */
     cr_expect(r.requests >= 20 && r.requests <= 44, "requests %lu", (unsigned long)r.requests);
     cr_expect_lt(p_ms(&r, 50), 40, "think time is not latency: p50 %.2f ms", p_ms(&r, 50));
     load_result_free(&r);

@@ -52,7 +52,7 @@ static void check_waiting_holds_no_thread(void)
 Test(pool, waiting_connections_hold_no_thread)
 {
     const char *extra[] = {"--workers", "1", NULL};
-    const char *modes[] = {"pool", "pool-leader"};
+    const char *modes[] = {"pool-request", "pool-leader"};
     start_db(NULL);
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
         engine = modes[i];

@@ -17,7 +17,43 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-#define DEFAULT_ENGINES "pool,pool-connection,pool-leader,async,coro"
+/* The configs the suites run unless OVERLAP_ENGINES names others: every
+ * engine and every pool mode a user can run, thread per connection included. */
+#define DEFAULT_ENGINES "pool-leader,pool-request,pool-connection,pool-threads,async,coro"
+
+/* A config's name says what a user would run. The pool's three modes are
+ * named explicitly, whatever the server's default mode: `pool-leader` is
+ * that default. `flags` come before a test's extra flags, which may change
+ * them (`--workers`, `--queue`, `--loops`); `fixed` come after, because they
+ * are what the config is: `pool-threads` stays a thread per connection even
+ * where a test sizes the pools of the others. */
+struct engine_config {
+    const char *name;
+    const char *flags[8];
+    const char *fixed[3];
+};
+
+static const struct engine_config configs[] = {
+    {"pool-leader", {"--engine", "pool", "--pool-mode", "leader"}, {NULL}},
+    {"pool-request", {"--engine", "pool", "--pool-mode", "request"}, {NULL}},
+    /* connection mode bounded at the suite's 8 workers (start_server) */
+    {"pool-connection", {"--engine", "pool", "--pool-mode", "connection"}, {NULL}},
+    {"pool-threads", {"--engine", "pool", "--pool-mode", "connection"}, {"--workers", "0"}},
+    /* two loops even on one CPU: the multi-loop path, and TSan over it */
+    {"async", {"--engine", "async", "--loops", "2"}, {NULL}},
+    {"coro", {"--engine", "coro", "--loops", "2"}, {NULL}},
+};
+
+#define NCONFIGS  (sizeof(configs) / sizeof(configs[0]))
+#define NAMES_ALL "pool-leader, pool-request, pool-connection, pool-threads, async or coro"
+
+static const struct engine_config *find_config(const char *name)
+{
+    for (size_t i = 0; i < NCONFIGS; i++)
+        if (!strcmp(configs[i].name, name))
+            return &configs[i];
+    return NULL;
+}
 
 char suite_dir[256];
 struct child db, srv;
@@ -71,40 +107,6 @@ void start_db(const char *const *faults)
     cr_assert_eq(child_start(&db, args, START_MS), 0, "overlap db did not start");
 }
 
-/* The flags that select an engine by its suite name: `pool` is request mode,
- * named explicitly whatever the default. `pool-threads` (a thread per
- * connection) is not in the default list but may be named. */
-static int engine_args(const char *name, const char **argv)
-{
-    int n = 0;
-    argv[n++] = "--engine";
-    if (!strcmp(name, "async") || !strcmp(name, "coro")) {
-        /* two loops even on one CPU: the multi-loop path, and TSan over it */
-        argv[n++] = name;
-        argv[n++] = "--loops";
-        argv[n++] = "2";
-        return n;
-    }
-    argv[n++] = "pool";
-    argv[n++] = "--pool-mode";
-    if (!strcmp(name, "pool")) {
-        argv[n++] = "request";
-    } else if (!strcmp(name, "pool-leader")) {
-        argv[n++] = "leader";
-    } else if (!strcmp(name, "pool-connection") || !strcmp(name, "pool-threads")) {
-        argv[n++] = "connection";
-    } else {
-        cr_assert_fail("unknown engine '%s' in OVERLAP_ENGINES (expected pool, "
-                       "pool-connection, pool-leader, pool-threads, async or coro)",
-                       name);
-    }
-    if (!strcmp(name, "pool-threads")) {
-        argv[n++] = "--workers";
-        argv[n++] = "0";
-    }
-    return n;
-}
-
 void start_server(const char *db_addr, const char *const *extra)
 {
     const char *argv[40];
@@ -115,9 +117,14 @@ void start_server(const char *db_addr, const char *const *extra)
                             "127.0.0.1:0", "--workers", "8",    NULL};
     for (int i = 0; common[i]; i++)
         argv[n++] = common[i];
-    n += engine_args(engine, argv + n);
-    for (int i = 0; extra && extra[i] && n < 38; i++)
+    const struct engine_config *config = find_config(engine);
+    cr_assert_not_null(config, "unknown engine '%s' (expected " NAMES_ALL ")", engine);
+    for (int i = 0; config->flags[i]; i++)
+        argv[n++] = config->flags[i];
+    for (int i = 0; extra && extra[i] && n < 34; i++)
         argv[n++] = extra[i]; /* a later flag overrides an earlier one */
+    for (int i = 0; config->fixed[i]; i++)
+        argv[n++] = config->fixed[i];
     argv[n] = NULL;
     CHECK(child_start(&srv, argv, START_MS) == 0, "overlap serve did not start", engine);
 }
@@ -128,19 +135,43 @@ void stop_server(void)
     CHECK_EQ(status, 0, "SIGTERM must end the server with status 0, got %d", engine, status);
 }
 
+/* The names in OVERLAP_ENGINES (or the default list), checked before any
+ * runs: an unknown name fails the test with the names there are. Returns
+ * how many different configs they name. */
+static int read_engine_names(char *names, size_t cap)
+{
+    const char *env = getenv("OVERLAP_ENGINES");
+    char copy[256], *save = NULL;
+    bool named[NCONFIGS] = {false};
+    int count = 0;
+    snprintf(names, cap, "%s", env && *env ? env : DEFAULT_ENGINES);
+    snprintf(copy, sizeof(copy), "%s", names);
+    for (char *name = strtok_r(copy, ", ", &save); name; name = strtok_r(NULL, ", ", &save)) {
+        const struct engine_config *config = find_config(name);
+        cr_assert_not_null(config,
+                           "unknown engine '%s' in OVERLAP_ENGINES (expected " NAMES_ALL ")", name);
+        count += !named[config - configs];
+        named[config - configs] = true;
+    }
+    return count;
+}
+
+int engine_count(void)
+{
+    char names[256];
+    return read_engine_names(names, sizeof(names));
+}
+
 bool next_engine(struct engine_list *list)
 {
     char *name;
     if (!list->started) {
-        const char *env = getenv("OVERLAP_ENGINES");
-        snprintf(list->names, sizeof(list->names), "%s", env && *env ? env : DEFAULT_ENGINES);
+        read_engine_names(list->names, sizeof(list->names));
         list->started = true;
         name = strtok_r(list->names, ", ", &list->save);
     } else {
         name = strtok_r(NULL, ", ", &list->save);
     }
-    while (name && spec->skip_engine && !strcmp(name, spec->skip_engine))
-        name = strtok_r(NULL, ", ", &list->save);
     if (name)
         engine = name;
     return name != NULL;

@@ -27,7 +27,6 @@ struct suite_spec {
     const char *workload_ini; /* written to w.ini; its database reads data.sql */
     const char *data_sql;
     const char *const *db_flags; /* given to every `overlap db`, or NULL */
-    const char *skip_engine;     /* an engine of OVERLAP_ENGINES this suite leaves out, or NULL */
 };
 
 /* The suite's state: its directory, its two children, and the engine under
@@ -47,22 +46,35 @@ void suite_fini(void);
 void start_db(const char *const *faults);
 
 /* Starts `overlap serve` for the current engine in front of the database at
- * db_addr (the suite's own when NULL); extra flags come last and win. */
+ * db_addr (the suite's own when NULL); extra flags come after the engine's
+ * and win, except the flags that make a config what it is (`--workers 0`
+ * of pool-threads). */
 void start_server(const char *db_addr, const char *const *extra);
 
 /* SIGTERM, and checks that the server ended with status 0. */
 void stop_server(void);
 
-/* The engines of OVERLAP_ENGINES (default
- * pool,pool-connection,pool-leader,async,coro) that the suite runs, one per call:
- * sets engine and returns true, false after the last. Starts from a zeroed
- * list. */
+/* The engine configs the suites run, named in OVERLAP_ENGINES, separated by
+ * commas (default: all six):
+ *   pool-leader      --engine pool --pool-mode leader (the server's default mode)
+ *   pool-request     --engine pool --pool-mode request
+ *   pool-connection  --engine pool --pool-mode connection, 8 workers
+ *   pool-threads     --engine pool --pool-mode connection --workers 0: a thread
+ *                    per connection
+ *   async, coro      --engine async or coro, --loops 2
+ * An unknown name fails the test that reads the list, naming the valid ones.
+ * next_engine gives them one per call: sets engine and returns true, false
+ * after the last. Starts from a zeroed list. */
 struct engine_list {
     char names[256];
     char *save;
     bool started;
 };
 bool next_engine(struct engine_list *list);
+
+/* How many different configs OVERLAP_ENGINES names (checked as next_engine
+ * checks them). */
+int engine_count(void);
 
 /* Runs check once per engine, each with a fresh server (flags extra) in front
  * of one database started with the fault flags faults (none when NULL). */
