@@ -228,23 +228,36 @@ static int announced_runs(const struct sweep *s)
     return n;
 }
 
+/* Reads the sweep's output for ms. */
+static void read_for(struct sweep *s, int ms)
+{
+    for (uint64_t end = now_ms() + (uint64_t)ms; now_ms() < end; usleep(10000))
+        sweep_read(s);
+}
+
+/* The first round kills the sweep at a random moment of its first seconds,
+ * its folder perhaps not yet made; the others once it has announced a run
+ * (within RUN_MS, however busy the machine), at a random moment of the runs
+ * after it, so that finished rows are always there to keep. */
 Test(crash, sweep_killed_keeps_finished_runs)
 {
     for (int round = 0; round < 3; round++) {
         char out[300];
         snprintf(out, sizeof(out), "%s/bench-%d", dir, round);
-        int delay = 300 + (int)(rand_r(&seed) % 3500);
+        int delay = round == 0 ? 300 + (int)(rand_r(&seed) % 3500) : (int)(rand_r(&seed) % 2000);
         struct sweep s;
         sweep_start(&s, out, NULL);
-        uint64_t end = now_ms() + (uint64_t)delay;
-        while (now_ms() < end) {
-            sweep_read(&s);
-            usleep(10000);
+        for (uint64_t end = now_ms() + RUN_MS; round > 0 && announced_runs(&s) == 0;) {
+            cr_assert(now_ms() < end, "the sweep announced no run in %d ms", RUN_MS);
+            read_for(&s, 10);
         }
+        read_for(&s, delay);
         kill(s.pid, SIGKILL);
         cr_assert_eq(sweep_wait(&s, 10000), 128 + SIGKILL);
         int announced = announced_runs(&s);
-        fprintf(stderr, "crash: sweep killed after %d ms, %d runs announced\n", delay, announced);
+        fprintf(stderr, "crash: sweep killed %d ms %s, %d runs announced\n", delay,
+                round == 0 ? "after its start" : "after its first run", announced);
+        cr_assert(round == 0 || announced > 0, "killed after its first run, yet none announced");
         expect_no_stray_process();
         if (access(out, F_OK) != 0) {
             cr_assert_eq(announced, 0, "runs announced but no results folder");
