@@ -504,8 +504,8 @@ Test(async, sigterm_finishes_requests_in_flight_then_exits_0)
     start_server((const char *[]){"--loops", "2", "--db-timeout", "20s", NULL});
     int fd = dial(0), idle = dial(0);
     send_all(fd, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
-    observe_await_read(observe_port(server.addr), fd,
-                       20000); /* read, so its query is out: the answer comes in 3 s */
+    /* read, so its query is out: the answer comes in 3 s */
+    observe_await_read(observe_port(server.addr), fd, 20000);
     kill(server.pid, SIGTERM);
     char buf[2048];
     read_response(fd, buf, sizeof(buf), 20000);

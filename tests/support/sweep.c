@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capacity.h"
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -77,10 +79,9 @@ void sweep_results_dir(const struct sweep_run *r, char *dir, size_t len)
 
 /* ---- a capacity search, replayed ---- */
 
-#define SEARCH_DOWN    1024.0 /* bench_capacity.c: the lowest rate is the bound over this */
-#define DEFAULT_PROBES 20     /* capacity.h's CAPACITY_MAX_PROBES */
-#define RATE_SLACK     0.002  /* runs.csv prints rates to 0.001 req/s */
-#define BRACKET_SLACK  0.051  /* capacity.csv and map.csv print them to 0.1 */
+#define SEARCH_DOWN   1024.0 /* bench_capacity.c: the lowest rate is the bound over this */
+#define RATE_SLACK    0.002  /* runs.csv prints rates to 0.001 req/s */
+#define BRACKET_SLACK 0.051  /* capacity.csv and map.csv print them to 0.1 */
 
 /* Where a replayed search goes after a probe. */
 struct replay {
@@ -99,7 +100,7 @@ struct replay {
 static void replay_step(struct replay *r, int k, double rate, int met, int *either)
 {
     const struct sweep_search *s = r->s;
-    int budget = s->max_probes > 0 ? s->max_probes : DEFAULT_PROBES;
+    int budget = s->max_probes > 0 ? s->max_probes : CAPACITY_MAX_PROBES;
     *either = 0;
     r->end = NULL;
     if (!r->bisecting && met == r->first) {
