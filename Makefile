@@ -68,17 +68,16 @@ build-strict: deps
 # Debian packages only `make test-report` needs: a browser to open report.html.
 REPORT_PACKAGES := chromium
 
-# The sweep, then its charts and report.html (results/latest is the new folder).
+# The sweep, then its charts and report.html, which overlap bench draws as
+# it ends (results/latest is the new folder).
 bench: build
 	$(RELEASE)/overlap bench --suite $(SUITE) $(if $(WORKLOAD),--workload $(WORKLOAD)) \
 	  --out $(RESULTS) $(BENCH_FLAGS)
-	$(RELEASE)/overlap plot $(RESULTS)/latest
 
 # Two configs, a few short points, each twice, and the timeline: under a minute.
 bench-quick: build
 	$(RELEASE)/overlap bench --quick $(if $(WORKLOAD),--workload $(WORKLOAD)) \
 	  --out $(RESULTS) $(BENCH_FLAGS)
-	$(RELEASE)/overlap plot $(RESULTS)/latest
 
 # Opens a report.html (the fixture's, or REPORT=DIR's) in headless Chromium:
 # fails on a missing chart or image or a script error; saves a screenshot.

@@ -1,7 +1,8 @@
 /* `overlap bench`: the command. It reads the suite and the flags over it,
  * plans the runs, opens the results folder and runs the sweep: per run, a
  * fresh database and server, the load point, and the run's row; then
- * summary.csv and the table. The jobs live apart: bench_plan.c (arithmetic),
+ * summary.csv, the table, and the charts and report.html drawn by `overlap
+ * plot`'s own code. The jobs live apart: bench_plan.c (arithmetic),
  * bench_run.c (one run), bench_flags.c (its checks), bench_child.c
  * (processes), bench_proc.c (/proc), bench_results.c (files),
  * bench_report.c (progress), bench_table.c (the table), bench_args.c
@@ -11,11 +12,13 @@
 #include "bench_sweep.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "plot.h"
 #include "proc.h"
 #include "summary.h"
 #include "wl.h"
@@ -26,6 +29,7 @@
 
 static const char bench_usage[] =
     "usage: overlap bench [flags]\n"
+    "  runs a sweep into a new results folder, then draws its charts and report.html\n"
     "  --suite FILE            a suite file (default harness/suites/default.ini)\n"
     "  --quick                 the quick suite (harness/suites/quick.ini)\n"
     "  --workload FILE         the workload, overriding the suite's\n"
@@ -47,7 +51,9 @@ static const char bench_usage[] =
     "  --capacity-tolerance T  the capacity search's bracket, e.g. 2% (the default)\n"
     "  --vary-cpu LIST|none    the crossover map: CPU per request in each cell, e.g.\n"
     "                          '100us 1ms' (needs --slo; map.csv)\n"
-    "  --vary-wait LIST|none   and each query's median latency, e.g. '1ms 20ms'\n";
+    "  --vary-wait LIST|none   and each query's median latency, e.g. '1ms 20ms'\n"
+    "  --no-plot               no charts or report.html at the end (overlap plot DIR\n"
+    "                          draws them later)\n";
 
 static int bench_usage_error(const char *msg, const char *arg)
 {
@@ -96,7 +102,7 @@ static int parse_flags(struct bench__sweep *sw, int argc, char **argv, const cha
                {"--vary-wait", "vary.wait"}};
     char err[BENCH_ERR_LEN];
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--quick"))
+        if (!strcmp(argv[i], "--quick") || !strcmp(argv[i], "--no-plot"))
             continue;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(bench_usage, stdout);
@@ -121,6 +127,15 @@ static int parse_flags(struct bench__sweep *sw, int argc, char **argv, const cha
             return bench_usage_error("%s", err);
     }
     return -1;
+}
+
+/* Whether the sweep ends by drawing its charts: unless --no-plot. */
+static int wants_charts(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--no-plot"))
+            return 0;
+    return 1;
 }
 
 /* Whether the load generator writes per-interval throughput: 1 when it
@@ -203,6 +218,23 @@ static void remove_sockdir(struct bench__sweep *sw)
         fprintf(stderr, "overlap bench: cannot remove %s: %s\n", sw->sockdir, strerror(errno));
 }
 
+/* The charts and report.html, drawn as `overlap plot DIR` draws them. The
+ * sweep's files are complete without them, so a chart that fails is a
+ * warning, and Ctrl-C stops the drawing as it stops `overlap plot` (the
+ * sweep's handlers would only set a flag nobody reads any more). */
+static void draw_charts(const struct bench__sweep *sw)
+{
+    char *argv[] = {"plot", (char *)sw->dir, NULL};
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    fflush(stdout);
+    if (plot_main(2, argv) != 0)
+        fprintf(stderr,
+                "overlap bench: warning: the charts of %s are not all drawn (above); its runs "
+                "and CSV files are complete, and `overlap plot %s` draws them again\n",
+                sw->dir, sw->dir);
+}
+
 /* Each run starts its config's processes afresh and stops them after. */
 static void sweep(struct bench__sweep *sw)
 {
@@ -232,6 +264,7 @@ int bench_main(int argc, char **argv)
 {
     static struct bench__sweep sw; /* large: kept off the stack */
     const char *out = "results";
+    int draw = 0;
     memset(&sw, 0, sizeof(sw));
     int status = prepare(&sw, argc, argv, &out);
     if (status >= 0)
@@ -258,6 +291,10 @@ int bench_main(int argc, char **argv)
         else
             bench__capacity(&sw);
     }
+    int rc = bench__finish_meta(&sw);
+    if (rc < 0)
+        fprintf(stderr, "overlap bench: cannot count the runs in %s/meta.txt: %s\n", sw.dir,
+                strerror(-rc));
     char err[BENCH_ERR_LEN];
     if (summary_write(sw.dir, sw.plan.ncores, err, sizeof(err)) < 0)
         fprintf(stderr, "overlap bench: %s\n", err);
@@ -269,8 +306,11 @@ int bench_main(int argc, char **argv)
     }
     bench__print_summary(&sw);
     status = sw.failed == sw.done ? 1 : 0;
+    draw = status == 0 && wants_charts(argc, argv); /* no finished run draws no chart */
 done:
     remove_sockdir(&sw);
+    if (draw)
+        draw_charts(&sw);
     wl_free(sw.wl);
     return status;
 }

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "calibrate.h"
 #include "csv.h"
 #include "wl.h"
 
@@ -200,6 +201,21 @@ static void write_machine(FILE *f)
         pclose(p);
 }
 
+/* The machine's calibration (calibrate.h), measured before the first run on
+ * the server's CPUs: theirs is the speed the server's figures move with. A
+ * figure that cannot be measured is left out, and said so. */
+static void write_calibration(FILE *f, const struct bench__sweep *sw)
+{
+    struct calibration c;
+    int rc = calibrate_measure(sw->suite.server_cpus, &c);
+    if (rc < 0)
+        fprintf(stderr,
+                "overlap bench: the machine's calibration is incomplete (%s): `overlap compare` "
+                "cannot weigh the machine without it\n",
+                strerror(-rc));
+    calibrate_write(f, &c);
+}
+
 /* A map axis in meta.txt, in ns so it reads back exactly: `vary.cpu:
  * 20000ns 100000ns`; nothing when the suite does not vary it. */
 static void write_axis(FILE *f, const char *key, const uint64_t *ns, int n)
@@ -220,6 +236,7 @@ int bench__write_meta(const struct bench__sweep *sw, int argc, char **argv)
     if (!f)
         return -errno;
     write_machine(f);
+    write_calibration(f, sw);
     fprintf(f, "command: overlap");
     for (int i = 0; i < argc; i++) {
         fputc(' ', f);
@@ -239,8 +256,9 @@ int bench__write_meta(const struct bench__sweep *sw, int argc, char **argv)
     fprintf(f, "engines:");
     for (int i = 0; i < s->nengines; i++)
         fprintf(f, " %s", s->engines[i].spec);
+    /* the planned runs; bench__finish_meta sets the rows recorded */
     fprintf(f, "\nruns: %d\n", sw->plan.nruns);
-    if (s->has_slo) /* the capacity's goal; its probes come on top of the runs above */
+    if (s->has_slo) /* the capacity's goal; its probes come on top of the runs planned */
         fprintf(f, "slo: p%g %gms\n", s->slo.percentile, s->slo.ms);
     if (s->has_slo)
         fprintf(f, "capacity_tolerance: %g\n",
@@ -248,6 +266,57 @@ int bench__write_meta(const struct bench__sweep *sw, int argc, char **argv)
     write_axis(f, "vary.cpu", s->vary_cpu_ns, s->nvary_cpu);
     write_axis(f, "vary.wait", s->vary_wait_ns, s->nvary_wait);
     return fclose(f) == 0 ? 0 : -EIO;
+}
+
+/* The data rows of a CSV file (lines but its header): a row is one line. */
+static int count_rows(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    int c, lines = 0;
+    if (!f)
+        return -errno;
+    while ((c = getc(f)) != EOF)
+        lines += c == '\n';
+    fclose(f);
+    return lines > 0 ? lines - 1 : 0;
+}
+
+/* Copies meta.txt from in to out with its runs line saying rows. */
+static int copy_meta(FILE *in, FILE *out, int rows)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, in) >= 0) {
+        if (!strncmp(line, "runs: ", 6))
+            fprintf(out, "runs: %d\n", rows);
+        else
+            fputs(line, out);
+    }
+    free(line);
+    return ferror(in) || ferror(out) ? -EIO : 0;
+}
+
+int bench__finish_meta(const struct bench__sweep *sw)
+{
+    char path[PATH_MAX + 16], tmp[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/runs.csv", sw->dir);
+    int rows = count_rows(path);
+    if (rows < 0)
+        return rows;
+    snprintf(path, sizeof(path), "%s/meta.txt", sw->dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *in = fopen(path, "r"), *out = in ? fopen(tmp, "w") : NULL;
+    int rc = in && out ? copy_meta(in, out, rows) : -errno;
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0 && rc == 0)
+        rc = -EIO;
+    /* renamed into place whole: a reader sees the old meta.txt or the new */
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = -errno;
+    if (rc < 0 && out)
+        unlink(tmp);
+    return rc;
 }
 
 /* ---- rows ---- */

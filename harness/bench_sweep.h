@@ -112,8 +112,15 @@ void bench__run_point(struct bench__sweep *sw, int id);
  * a message on stderr. */
 int bench__results_open(struct bench__sweep *sw, const char *out);
 
-/* meta.txt: the machine, the command as typed, the suite and the plan. */
+/* meta.txt: the machine and its calibration (measured here, before the
+ * first run), the command as typed, the suite and the plan, whose `runs`
+ * are the runs planned. */
 int bench__write_meta(const struct bench__sweep *sw, int argc, char **argv);
+
+/* Sets meta.txt's `runs` to the rows runs.csv holds, once the sweep is over
+ * or interrupted: capacity and map probes are planned as the sweep goes,
+ * and an interrupted sweep records fewer than it planned. 0, or -errno. */
+int bench__finish_meta(const struct bench__sweep *sw);
 
 /* Copies the workload, the suite file and a workload's init script. */
 void bench__copy_inputs(const struct bench__sweep *sw);

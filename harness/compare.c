@@ -2,7 +2,9 @@
  * difference of the repeats' means, as a percentage of OLD's mean; its
  * verdict is `faster` or `slower` only when that interval excludes 0 and
  * reaches beyond ±threshold. Anything short of that reads `no change`: a
- * claim that one side wins needs the data to say so. */
+ * claim that one side wins needs the data to say so. Two folders may come
+ * from two machines: their meta.txt calibrations (calibrate.h) say whether
+ * the machines differ, and by how much, beside the verdicts. */
 #include "compare.h"
 
 #include <errno.h>
@@ -170,6 +172,14 @@ static int partner(const struct summary_set *new, const struct summary_point *p,
     return summary_find(new, o->a ? o->b : p->engine, p->loop, p->clients_n, p->rate_n);
 }
 
+/* Point p of old against q of new: throughput in c[0], p99 in c[1]. */
+static void measure_point(const struct summary_point *p, const struct summary_point *q,
+                          double threshold, struct change c[2])
+{
+    measure(p->throughput, p->repeats, q->throughput, q->repeats, 1, threshold, &c[0]);
+    measure(p->p99, p->repeats, q->p99, q->repeats, 0, threshold, &c[1]);
+}
+
 /* Points of new that no point of old is compared with. */
 static int count_only_new(const struct summary_set *old, const struct summary_set *new,
                           const struct compare_options *o)
@@ -192,6 +202,122 @@ static int engine_width(const struct summary_set *old, const struct compare_opti
         width = len > width ? len : width;
     }
     return o->a ? 0 : width;
+}
+
+/* ---- the machines ---- */
+
+/* How far a calibration figure moves between sweeps on one machine (the
+ * burner 1.60 to 1.78 ns an iteration, the loopback 11.5 to 12.7 us, on a
+ * shared 2-core virtual machine): a smaller difference says nothing of the
+ * machines, whatever the verdicts' threshold. */
+#define CALIBRATION_SPREAD_PCT 10.0
+
+static const char *const measure_name[2] = {"throughput", "p99"};
+
+/* One verdict a machine's difference could explain, as the note lists it. */
+static void print_explained(FILE *out, const struct summary_point *p, int m, const struct change *c)
+{
+    int closed = !strcmp(p->loop, "closed");
+    fprintf(out, "    %s %s %s %s: %s %+.1f %%\n", p->engine, p->loop,
+            closed ? p->clients : p->rate, closed ? "clients" : "req/s", measure_name[m], c->pct);
+}
+
+/* The verdicts a machine slower (d > 0) or faster (d < 0) by |d| % could
+ * explain: those that go its way by no more than |d|. Their number, each
+ * listed on list unless it is NULL; *total: the verdicts that go its way. */
+static int explained(const struct summary_set *old, const struct summary_set *new,
+                     const struct compare_options *o, double d, FILE *list, int *total)
+{
+    enum verdict way = d > 0 ? SLOWER : FASTER;
+    int n = 0;
+    *total = 0;
+    for (int i = 0; i < old->npoints; i++) {
+        const struct summary_point *p = &old->points[i];
+        int j = partner(new, p, o);
+        struct change c[2];
+        if (j < 0)
+            continue;
+        measure_point(p, &new->points[j], o->threshold_pct, c);
+        for (int m = 0; m < 2; m++) {
+            if (c[m].verdict != way)
+                continue;
+            ++*total;
+            if (fabs(c[m].pct) > fabs(d))
+                continue;
+            n++;
+            if (list)
+                print_explained(list, p, m, &c[m]);
+        }
+    }
+    return n;
+}
+
+/* A line of the note on the machines; the first is set apart from the tally. */
+static void note(FILE *out, int *noted)
+{
+    if (!*noted)
+        fputc('\n', out);
+    *noted = 1;
+}
+
+/* Figure k of both calibrations: nothing when it agrees within the
+ * threshold; else both values, their difference, and the verdicts it could
+ * explain. A cost: NEW's larger means NEW's machine is slower at it. */
+static void weigh_figure(const struct summary_set *old, const struct summary_set *new,
+                         const struct compare_options *o, enum calibrate_figure k, FILE *out,
+                         int *noted)
+{
+    double a = o->machine[0]->figure[k], b = o->machine[1]->figure[k];
+    if (!isfinite(a) || !isfinite(b)) {
+        note(out, noted);
+        fprintf(out, "machine: %s is missing from %s's meta.txt: that figure cannot be compared\n",
+                calibrate_key(k), isfinite(a) ? "NEW" : "OLD");
+        return;
+    }
+    double d = (b - a) / a * 100, past = fmax(o->threshold_pct, CALIBRATION_SPREAD_PCT);
+    if (fabs(d) <= past)
+        return;
+    const char *way = verdict_name[d > 0 ? SLOWER : FASTER];
+    int total, n = explained(old, new, o, d, NULL, &total);
+    note(out, noted);
+    fprintf(out,
+            "machine: %s (%s) is %g in OLD, %g in NEW: %+.1f %%, past the %g %% it moves "
+            "on one machine; NEW's machine is %s at it\n",
+            calibrate_key(k), calibrate_unit(k), a, b, d, past, way);
+    if (total == 0) {
+        fprintf(out, "  no throughput or p99 verdict reads `%s`: it explains none\n", way);
+        return;
+    }
+    fprintf(out,
+            "  it could explain %d of the %d throughput and p99 verdicts that read `%s` (those "
+            "by %.1f %% or less)%s\n",
+            n, total, way, fabs(d), n ? ":" : "");
+    explained(old, new, o, d, out, &total);
+}
+
+/* The note on the machines, after the table: one line when a folder has
+ * no calibration (a sweep from before it was recorded), else each figure
+ * that differs. */
+static void print_machines(const struct summary_set *old, const struct summary_set *new,
+                           const struct compare_options *o, FILE *out)
+{
+    static const char *const none[] = {
+        "OLD's meta.txt has no calibration (a sweep from before it was recorded)",
+        "NEW's meta.txt has no calibration (a sweep from before it was recorded)",
+        "neither folder's meta.txt has a calibration (sweeps from before it was recorded)",
+    };
+    int have[2] = {0, 0}, noted = 0;
+    for (int side = 0; side < 2; side++)
+        for (int k = 0; k < CALIBRATE_NFIGURES; k++)
+            have[side] += isfinite(o->machine[side]->figure[k]);
+    if (!have[0] || !have[1]) {
+        note(out, &noted);
+        fprintf(out, "machine: %s: the machines cannot be compared\n",
+                none[!have[0] && !have[1] ? 2 : have[0] > 0]);
+        return;
+    }
+    for (int k = 0; k < CALIBRATE_NFIGURES; k++)
+        weigh_figure(old, new, o, k, out, &noted);
 }
 
 static void print_tally(FILE *out, const struct tally *t, const struct compare_options *o)
@@ -220,15 +346,16 @@ int compare_sets(const struct summary_set *old, const struct summary_set *new,
             continue;
         }
         const struct summary_point *q = &new->points[j];
-        struct change tp, p99;
-        measure(p->throughput, p->repeats, q->throughput, q->repeats, 1, o->threshold_pct, &tp);
-        measure(p->p99, p->repeats, q->p99, q->repeats, 0, o->threshold_pct, &p99);
-        t.verdicts[tp.verdict]++;
-        print_row(out, width, p, q, &tp, &p99);
+        struct change c[2];
+        measure_point(p, q, o->threshold_pct, c);
+        t.verdicts[c[0].verdict]++;
+        print_row(out, width, p, q, &c[0], &c[1]);
         if (csv)
-            print_csv_row(csv, p, q, &tp, &p99);
+            print_csv_row(csv, p, q, &c[0], &c[1]);
     }
     print_tally(out, &t, o);
+    if (o->machine[0] && o->machine[1])
+        print_machines(old, new, o, out);
     return t.verdicts[SLOWER] ? 1 : 0;
 }
 
@@ -238,7 +365,10 @@ static const char compare_usage[] =
     "  compares the runs.csv of two results folders, or configs A and B of one\n"
     "  (points matched on loop, clients and rate): each shared point's change in\n"
     "  throughput and p99 with its 95 % interval, and a verdict\n"
-    "  --threshold T%   a change inside ±T is `no change` (default 2%)\n"
+    "  --threshold T%   a change inside ±T is `no change` (default 2%), and two\n"
+    "                   folders' machines differ when a calibration figure of their\n"
+    "                   meta.txt does by more (then named, with the verdicts that\n"
+    "                   difference could explain)\n"
     "  --csv FILE       the table as CSV too\n"
     "  exit status: 0, 1 when some point is slower, 2 on a usage error\n";
 
@@ -258,6 +388,19 @@ static int load_folder(const char *dir, struct summary_set *set)
     if (rc < 0)
         fprintf(stderr, "overlap compare: %s\n", err);
     return rc == -ENOMEM ? 1 : rc < 0 ? 2 : 0;
+}
+
+/* Both folders' calibrations, read from their meta.txt (a malformed line is
+ * a warning on stderr and reads as missing), for the note on the machines. */
+static void read_machines(const char *const *pos, struct calibration machine[2],
+                          struct compare_options *o)
+{
+    char path[PATH_MAX];
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path), "%s/meta.txt", pos[i]);
+        calibrate_read(path, &machine[i], stderr, "overlap compare");
+        o->machine[i] = &machine[i];
+    }
 }
 
 /* 0 when set holds config name, else 2 with the configs it does hold. */
@@ -311,12 +454,15 @@ static int compare_run(const char *const *pos, int npos, struct compare_options 
                        const char *csv_path)
 {
     struct summary_set sets[2];
+    struct calibration machine[2];
     char a[256], b[256];
     FILE *csv = NULL;
     int status = load_folder(pos[0], &sets[0]);
     memset(&sets[1], 0, sizeof(sets[1]));
     if (status == 0 && npos == 2)
         status = load_folder(pos[1], &sets[1]);
+    if (status == 0 && npos == 2)
+        read_machines(pos, machine, o);
     if (status == 0 && npos == 3) {
         config_name(pos[1], a, sizeof(a));
         config_name(pos[2], b, sizeof(b));

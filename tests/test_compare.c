@@ -1,7 +1,9 @@
 /* `overlap compare` run as a user runs it, on small results folders built
  * here: a folder against itself reads no change, a config made 30 % slower
  * reads slower (exit 1) and only it, two configs of one folder, the
- * threshold, and every usage error exits 2 with a line naming the file. */
+ * threshold, every usage error exits 2 with a line naming the file, and
+ * the note on two folders' machines when their calibrations differ (or
+ * cannot be compared). */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -252,4 +254,126 @@ Test(compare, usage_errors_exit_2_naming_what_is_wrong)
     const char *none = folder("none", NULL);
     cr_assert_eq(mkdir(none, 0755), 0);
     expect_usage_error((const char *[]){none, good, NULL}, "none/runs.csv");
+}
+
+/* ---- the machines ---- */
+
+/* Writes text as dir's meta.txt; dir. */
+static const char *with_meta(const char *dir, const char *text)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/meta.txt", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+    return dir;
+}
+
+/* Configs a and b at one point, three tight repeats each; NEW's a is 3 %
+ * slower, its b 15 %: both verdicts read `slower`. */
+static void machine_folders(const char **old, const char **new)
+{
+    static const char head[] = "engine,loop,clients,rate,status,throughput_rps,p99_ms\n";
+    char text[2][512];
+    for (int side = 0; side < 2; side++) {
+        int n = snprintf(text[side], sizeof(text[side]), "%s", head);
+        for (int r = 0; r < 3; r++)
+            for (int e = 0; e < 2; e++)
+                n += snprintf(text[side] + n, sizeof(text[side]) - n, "%s,closed,8,0,ok,%d,10\n",
+                              e ? "b" : "a", (side ? (e ? 850 : 970) : 1000) + (r == 1) - (r == 2));
+    }
+    *old = folder("old", text[0]);
+    *new = folder("new", text[1]);
+}
+
+Test(compare, a_calibration_that_differs_names_the_verdicts_it_could_explain)
+{
+    char out[16384];
+    const char *old, *new;
+    machine_folders(&old, &new);
+    with_meta(old, "cores: 2\ncalibration_burn_ns: 0.5\ncalibration_loopback_us: 12\nruns: 6\n");
+    with_meta(new, "cores: 2\ncalibration_burn_ns: 0.56\ncalibration_loopback_us: 13\n");
+    const char *args[] = {old, new, NULL};
+    cr_expect_eq(run_compare(args, out, sizeof(out)), 1, "%s", out);
+    cr_expect(strstr(out, "2 points compared: 0 faster, 2 slower"), "%s", out);
+    cr_expect(strstr(out, "machine: calibration_burn_ns (ns per burner iteration) is 0.5 in OLD, "
+                          "0.56 in NEW: +12.0 %, past the 10 % it moves on one machine; NEW's "
+                          "machine is slower"),
+              "%s", out);
+    cr_expect(strstr(out, "it could explain 1 of the 2 throughput and p99 verdicts that read "
+                          "`slower` (those by 12.0 % or less):\n"
+                          "    a closed 8 clients: throughput -3.0 %\n"),
+              "%s", out);
+    cr_expect_null(strstr(out, "calibration_loopback_us"),
+                   "+8.3 %% is within what it moves on one machine: %s", out);
+    /* the other way round: NEW's machine faster, and a's +3.1 % within it */
+    const char *back[] = {new, old, NULL};
+    cr_expect_eq(run_compare(back, out, sizeof(out)), 0, "%s", out);
+    cr_expect(strstr(out, "0.56 in OLD, 0.5 in NEW: -10.7 %, past the 10 % it moves on one "
+                          "machine; NEW's machine is faster at it"),
+              "%s", out);
+    cr_expect(strstr(out, "1 of the 2 throughput and p99 verdicts that read `faster` (those by "
+                          "10.7 % or less):\n    a closed 8 clients: throughput +3.1 %\n"),
+              "%s", out);
+    /* a threshold past the difference: the machines agree */
+    const char *loose[] = {old, new, "--threshold", "13%", NULL};
+    run_compare(loose, out, sizeof(out));
+    cr_expect_null(strstr(out, "machine:"), "%s", out);
+}
+
+Test(compare, equal_calibrations_say_nothing_of_the_machines)
+{
+    char out[16384];
+    const char *old, *new;
+    machine_folders(&old, &new);
+    with_meta(old, "calibration_burn_ns: 0.5\ncalibration_loopback_us: 12\n");
+    with_meta(new, "calibration_loopback_us: 12.2\ncalibration_burn_ns: 0.505\n");
+    const char *args[] = {old, new, NULL};
+    cr_expect_eq(run_compare(args, out, sizeof(out)), 1, "%s", out);
+    cr_expect(strstr(out, "2 points compared"), "%s", out);
+    cr_expect_null(strstr(out, "machine"), "%s", out);
+}
+
+Test(compare, a_folder_without_calibration_cannot_compare_machines)
+{
+    char out[16384];
+    const char *old, *new;
+    machine_folders(&old, &new);
+    with_meta(old, "date: 2024-01-01T00:00:00Z\ncores: 2\nruns: 6\n"); /* from before calibration */
+    with_meta(new, "calibration_burn_ns: 0.53\ncalibration_loopback_us: 12.1\n");
+    const char *args[] = {old, new, NULL};
+    cr_expect_eq(run_compare(args, out, sizeof(out)), 1, "%s", out);
+    cr_expect(strstr(out, "2 points compared"), "%s", out);
+    cr_expect(strstr(out, "\nmachine: OLD's meta.txt has no calibration (a sweep from before it "
+                          "was recorded): the machines cannot be compared\n"),
+              "%s", out);
+    cr_expect_null(strstr(out, "calibration_burn_ns"), "one line, no figure: %s", out);
+    /* no meta.txt at all reads the same; the example folder has none either */
+    const char *none = folder("none", sweep(1));
+    const char *example = OVERLAP_SOURCE_DIR "/results/example";
+    const char *both[] = {none, example, NULL};
+    run_compare(both, out, sizeof(out)); /* its verdicts are beside the point here */
+    cr_expect(strstr(out, "\nmachine: neither folder's meta.txt has a calibration (sweeps from "
+                          "before it was recorded): the machines cannot be compared\n"),
+              "%s", out);
+}
+
+Test(compare, a_malformed_calibration_is_a_warning_and_compare_goes_on)
+{
+    char out[16384];
+    const char *old, *new;
+    machine_folders(&old, &new);
+    with_meta(old, "cores: 2\ncalibration_burn_ns: fast\ncalibration_loopback_us: 12\n");
+    with_meta(new, "calibration_burn_ns: 0.53\ncalibration_loopback_us: 12\n");
+    const char *args[] = {old, new, NULL};
+    cr_expect_eq(run_compare(args, out, sizeof(out)), 1, "%s", out);
+    cr_expect(strstr(out, "overlap compare: ") && strstr(out, "old/meta.txt:2: calibration_burn_ns "
+                                                              "'fast' is not a positive number "
+                                                              "(expected ns per burner iteration"),
+              "%s", out);
+    cr_expect(strstr(out, "2 points compared: 0 faster, 2 slower"), "%s", out);
+    cr_expect(strstr(out, "machine: calibration_burn_ns is missing from OLD's meta.txt: that "
+                          "figure cannot be compared\n"),
+              "%s", out);
 }

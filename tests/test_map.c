@@ -284,6 +284,26 @@ static double cpu_per_request(const struct csv_table *runs, int cell, const char
     return us;
 }
 
+/* meta.txt's runs are the rows runs.csv holds once the sweep is over (a
+ * map's probes are planned as it goes, on top of the points planned before
+ * it), and the machine's calibration is there beside them. */
+static void expect_meta_counts_the_runs(const char *dir)
+{
+    char path[900], want[64];
+    struct csv_table runs;
+    snprintf(path, sizeof(path), "%s/runs.csv", dir);
+    cr_assert_eq(csv_load(path, &runs), 0);
+    snprintf(want, sizeof(want), "\nruns: %d\n", runs.nrows);
+    csv_free(&runs);
+    snprintf(path, sizeof(path), "%s/meta.txt", dir);
+    char *meta = slurp(path);
+    cr_expect(meta && strstr(meta, want), "want '%s' in meta.txt:\n%s", want + 1, meta);
+    cr_expect(meta && strstr(meta, "\ncalibration_burn_ns: ") &&
+                  strstr(meta, "\ncalibration_loopback_us: "),
+              "no calibration in meta.txt:\n%s", meta);
+    free(meta);
+}
+
 Test(map, a_tiny_map_shows_both_corners)
 {
     struct sweep_run r;
@@ -326,6 +346,7 @@ Test(map, a_tiny_map_shows_both_corners)
     free(out);
     char dir[800], path[900];
     sweep_results_dir(&r, dir, sizeof(dir));
+    expect_meta_counts_the_runs(dir);
     struct csv_table t, runs, summary;
     snprintf(path, sizeof(path), "%s/map.csv", dir);
     cr_assert_eq(csv_load(path, &t), 0, "no map.csv");
