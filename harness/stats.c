@@ -168,3 +168,79 @@ int stats_median_interval(const double *x, int n, struct stats_interval *out)
     free(s);
     return 0;
 }
+
+/* The x at which I_x(a, b) reaches p, by bisection: I is increasing in x. */
+static double beta_quantile(double a, double b, double p)
+{
+    double lo = 0, hi = 1;
+    for (int i = 0; i < 100 && hi - lo > 1e-15; i++) {
+        double mid = (lo + hi) / 2;
+        if (beta_regularized(a, b, mid) < p)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (lo + hi) / 2;
+}
+
+int stats_proportion_interval(double k, double n, struct stats_interval *out)
+{
+    if (!(n >= 1) || !(k >= 0) || !(k <= n) || k != floor(k) || n != floor(n))
+        return -EINVAL;
+    double tail = (1 - STATS_LEVEL) / 2;
+    /* The proportion whose chance of k or more is 2.5 %, and the one whose
+     * chance of k or fewer is 2.5 %: the binomial's tails are beta
+     * distributions' (Clopper and Pearson, 1934). */
+    double lo = k > 0 ? beta_quantile(k, n - k + 1, tail) : 0;
+    double hi = k < n ? beta_quantile(k + 1, n - k, 1 - tail) : 1;
+    *out = (struct stats_interval){k / n, lo, hi, STATS_LEVEL, 0};
+    return 0;
+}
+
+double stats_quantile_min_samples(double q)
+{
+    if (!(q > 0 && q < 1))
+        return NAN;
+    /* n samples all at or under a bound show the q-quantile under it when
+     * the interval of the proportion, whose lower end is 2.5 %^(1/n) for
+     * k = n, reaches q. */
+    return ceil(log((1 - STATS_LEVEL) / 2) / log(q));
+}
+
+/* P(Bin(n, q) <= k), through the incomplete beta function. */
+static double binomial_cdf(double k, double n, double q)
+{
+    if (k < 0)
+        return 0;
+    if (k >= n)
+        return 1;
+    return beta_regularized(n - k, k + 1, 1 - q);
+}
+
+int stats_quantile_ranks(double n, double q, double *lo, double *hi)
+{
+    if (!(n >= 1) || n != floor(n) || !(q > 0 && q < 1))
+        return -EINVAL;
+    double tail = (1 - STATS_LEVEL) / 2, a = 0, b = n;
+    /* lo: the largest rank with P(Bin < lo) = P(Bin <= lo - 1) <= 2.5 %,
+     * found by bisection on the increasing CDF; 0 when even rank 1 has more */
+    while (b - a > 0) {
+        double mid = ceil((a + b) / 2);
+        if (binomial_cdf(mid - 1, n, q) <= tail)
+            a = mid;
+        else
+            b = mid - 1;
+    }
+    *lo = a;
+    /* hi: the smallest rank with P(Bin >= hi) = 1 - P(Bin <= hi - 1) <= 2.5 % */
+    a = 1, b = n + 1;
+    while (b - a > 0) {
+        double mid = floor((a + b) / 2);
+        if (1 - binomial_cdf(mid - 1, n, q) <= tail)
+            b = mid;
+        else
+            a = mid + 1;
+    }
+    *hi = a;
+    return 0;
+}

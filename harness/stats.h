@@ -40,4 +40,27 @@ int stats_welch_interval(const double *a, int na, const double *b, int nb,
  * -ENOMEM. */
 int stats_median_interval(const double *x, int n, struct stats_interval *out);
 
+/* The exact (Clopper-Pearson) 95 % interval of a proportion seen k times in
+ * n trials: the fraction of requests within a latency goal, whose interval
+ * says whether a percentile meets the goal. Exact means conservative: its
+ * coverage is at least 95 % for every n and proportion, never less, so a
+ * verdict drawn from it is not the luck of a small sample. 0, or -EINVAL
+ * unless 0 <= k <= n and n >= 1. */
+int stats_proportion_interval(double k, double n, struct stats_interval *out);
+
+/* The fewest samples whose q-quantile (0 < q < 1) a 95 % interval can hold
+ * from above: with fewer, even a sample all within a bound leaves the
+ * interval's upper end at the maximum, so no claim "the q-quantile is under
+ * the bound" can be made. The smallest n with q^n <= 2.5 %: 6 for the
+ * median, 368 for p99, 3,688 for p99.9. NAN outside (0, 1). */
+double stats_quantile_min_samples(double q);
+
+/* The order statistics (1-based ranks in the sorted sample) that bound the
+ * q-quantile of n samples with at least 95 % coverage, distribution-free:
+ * the lowest rank lo and highest hi with P(Bin(n, q) < lo) <= 2.5 % and
+ * P(Bin(n, q) >= hi) <= 2.5 %. hi is n + 1 (no upper bound: the maximum is
+ * not enough) under stats_quantile_min_samples, lo 0 likewise at the low
+ * end. 0, or -EINVAL unless n >= 1 and 0 < q < 1. */
+int stats_quantile_ranks(double n, double q, double *lo, double *hi);
+
 #endif

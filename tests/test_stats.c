@@ -135,6 +135,76 @@ Test(stats, median_interval_narrows_once_95_percent_allows)
     cr_expect_float_eq(m.confidence, 1 - 22.0 / 1024, 1e-12);
 }
 
+Test(stats, proportion_interval_is_clopper_pearsons)
+{
+    struct stats_interval p;
+    /* All or none: the closed forms 2.5 %^(1/n) and 1 - 2.5 %^(1/n). */
+    cr_assert_eq(stats_proportion_interval(10, 10, &p), 0);
+    cr_expect_float_eq(p.lo, pow(0.025, 0.1), 1e-9);
+    cr_expect_float_eq(p.hi, 1.0, 0);
+    cr_assert_eq(stats_proportion_interval(0, 10, &p), 0);
+    cr_expect_float_eq(p.lo, 0.0, 0);
+    cr_expect_float_eq(p.hi, 1 - pow(0.025, 0.1), 1e-9);
+    /* Published values (Clopper and Pearson's tables; any exact calculator). */
+    cr_assert_eq(stats_proportion_interval(5, 10, &p), 0);
+    cr_expect_float_eq(p.estimate, 0.5, 0);
+    cr_expect_float_eq(p.lo, 0.187086, 1e-6);
+    cr_expect_float_eq(p.hi, 0.812914, 1e-6);
+    cr_assert_eq(stats_proportion_interval(1, 20, &p), 0);
+    cr_expect_float_eq(p.lo, 0.001265, 1e-6);
+    cr_expect_float_eq(p.hi, 0.248733, 1e-6);
+    /* The tails are each 2.5 %: checked against the binomial sum itself. */
+    cr_assert_eq(stats_proportion_interval(990, 1000, &p), 0);
+    double below = 0; /* P(X >= 990 | p.lo) */
+    for (int i = 990; i <= 1000; i++)
+        below += exp(lgamma(1001) - lgamma(i + 1) - lgamma(1001 - i) + i * log(p.lo) +
+                     (1000 - i) * log1p(-p.lo));
+    cr_expect_float_eq(below, 0.025, 1e-6);
+    cr_expect_lt(p.lo, 0.99);
+    cr_expect_gt(p.hi, 0.99);
+    /* Refused: k outside [0, n], no trials, fractions. */
+    cr_expect_eq(stats_proportion_interval(11, 10, &p), -EINVAL);
+    cr_expect_eq(stats_proportion_interval(-1, 10, &p), -EINVAL);
+    cr_expect_eq(stats_proportion_interval(0, 0, &p), -EINVAL);
+    cr_expect_eq(stats_proportion_interval(1.5, 10, &p), -EINVAL);
+    cr_expect_eq(stats_proportion_interval(NAN, 10, &p), -EINVAL);
+}
+
+Test(stats, a_quantile_needs_enough_samples_to_be_bounded)
+{
+    cr_expect_float_eq(stats_quantile_min_samples(0.5), 6.0, 0);
+    cr_expect_float_eq(stats_quantile_min_samples(0.9), 36.0, 0);
+    cr_expect_float_eq(stats_quantile_min_samples(0.99), 368.0, 0);
+    cr_expect_float_eq(stats_quantile_min_samples(0.999), 3688.0, 0);
+    /* The definition: at that n, all within shows the quantile; one fewer does not. */
+    struct stats_interval p;
+    cr_assert_eq(stats_proportion_interval(368, 368, &p), 0);
+    cr_expect_geq(p.lo, 0.99);
+    cr_assert_eq(stats_proportion_interval(367, 367, &p), 0);
+    cr_expect_lt(p.lo, 0.99);
+    cr_expect(isnan(stats_quantile_min_samples(0)));
+    cr_expect(isnan(stats_quantile_min_samples(1)));
+}
+
+Test(stats, quantile_ranks_bound_a_quantile_distribution_free)
+{
+    double lo, hi;
+    /* the median of 100: the textbook pair x(40), x(61) */
+    cr_assert_eq(stats_quantile_ranks(100, 0.5, &lo, &hi), 0);
+    cr_expect_float_eq(lo, 40, 0);
+    cr_expect_float_eq(hi, 61, 0);
+    /* p99: 368 samples reach the maximum as the upper bound, 367 do not */
+    cr_assert_eq(stats_quantile_ranks(368, 0.99, &lo, &hi), 0);
+    cr_expect_float_eq(hi, 368, 0);
+    cr_assert_eq(stats_quantile_ranks(367, 0.99, &lo, &hi), 0);
+    cr_expect_float_eq(hi, 368, 0, "n + 1: no upper bound");
+    /* p99 of 10,000: about 99 +- 0.2 % of the ranks */
+    cr_assert_eq(stats_quantile_ranks(10000, 0.99, &lo, &hi), 0);
+    cr_expect(lo >= 9875 && lo <= 9885 && hi >= 9915 && hi <= 9925, "[%g, %g]", lo, hi);
+    cr_expect_eq(stats_quantile_ranks(0, 0.99, &lo, &hi), -EINVAL);
+    cr_expect_eq(stats_quantile_ranks(10, 1, &lo, &hi), -EINVAL);
+}
+
 /* ---- summary.csv ---- */
 
 static char tmp[256];
