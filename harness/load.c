@@ -51,6 +51,7 @@ static const char usage_text[] =
     "  --duration D         the measured window (default 10s)\n"
     "  --warmup D           load before it, not counted (default 0s)\n"
     "  --timeout D          a request unanswered this long is an error (default 2s)\n"
+    "  --goal D             count the answers (2xx, 3xx) within D: within_goal in --csv\n"
     "  --threads T          threads sharing the connections (default 1)\n"
     "  --seed N             PRNG seed: paths, gaps, think times (default 1)\n"
     "  --cpus LIST          pin the generator, e.g. 1 or 2-3\n"
@@ -138,6 +139,7 @@ static int parse_flag(struct options *o, int opt, const char *v)
     case 'd': return parse_duration("--duration", v, &c->duration_ns, false) < 0 ? 2 : 0;
     case 'W': return parse_duration("--warmup", v, &c->warmup_ns, true) < 0 ? 2 : 0;
     case 'o': return parse_duration("--timeout", v, &c->timeout_ns, false) < 0 ? 2 : 0;
+    case 'g': return parse_duration("--goal", v, &c->goal_ns, false) < 0 ? 2 : 0;
     case 's':
         errno = 0;
         c->seed = strtoull(v, &end, 10);
@@ -196,6 +198,7 @@ static int parse_args(int argc, char **argv, struct options *o, int *status)
                                           {"duration", required_argument, 0, 'd'},
                                           {"warmup", required_argument, 0, 'W'},
                                           {"timeout", required_argument, 0, 'o'},
+                                          {"goal", required_argument, 0, 'g'},
                                           {"threads", required_argument, 0, 'T'},
                                           {"seed", required_argument, 0, 's'},
                                           {"cpus", required_argument, 0, 'C'},
@@ -342,7 +345,7 @@ static void write_csv(FILE *f, const struct load_config *c, const struct load_re
             "achieved_rps,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,mean_ms,min_ms,scheduled,sent,waited,"
             "late,"
             "load_cpu_s,cpu_us_per_request,interrupted,p50_uncorrected_ms,p99_uncorrected_ms,"
-            "connections,clients_answered,intervals_cv,server_cpu_time_us\n");
+            "connections,clients_answered,intervals_cv,server_cpu_time_us,within_goal\n");
     fprintf(f, "%s,%d,%d,%.3f,%s,%.3f,%.3f,%.3f,%lu,%lu,%lu,%lu,%lu,%lu,%.3f,%.3f,",
             c->rate > 0 ? "open" : "closed", c->clients, c->threads, c->rate,
             c->rate > 0 ? (c->arrival == LOAD_UNIFORM ? "uniform" : "poisson") : "none",
@@ -361,6 +364,9 @@ static void write_csv(FILE *f, const struct load_config *c, const struct load_re
             r->intervals_cv);
     if (r->cpu_time_seen) /* empty for a server that does not send the metric */
         fprintf(f, "%.3f", r->cpu_time_ns / 1e3 / r->cpu_time_seen);
+    fputc(',', f);
+    if (c->goal_ns > 0) /* empty without --goal: nothing was counted */
+        fprintf(f, "%lu", (unsigned long)r->within_goal);
     fputc('\n', f);
 }
 

@@ -42,6 +42,7 @@ struct load_config {
     uint64_t duration_ns;         /* the measured window */
     uint64_t warmup_ns;           /* before it: the same load, not counted */
     uint64_t timeout_ns;          /* a request unanswered this long after sending */
+    uint64_t goal_ns;             /* > 0: count the answers within it (res->within_goal) */
     uint64_t interval_ns;         /* per-interval figures; 0 for LOAD_INTERVAL_NS */
     uint64_t seed;                /* each thread seeds its PRNG with seed and its index */
     int timeline_max;             /* the first K requests get a timeline row */
@@ -79,6 +80,7 @@ struct load_result {
     struct hist *uncorrected; /* the same, from the actual send: what coordinated omission shows */
     uint64_t requests;        /* measured requests answered with a complete response */
     uint64_t ok;              /* of them, status 2xx or 3xx */
+    uint64_t within_goal;     /* of those, answered within cfg->goal_ns of their intended time */
     uint64_t sent;            /* measured requests written to the socket */
     uint64_t scheduled;       /* open loop: intended times that fell in the window */
     uint64_t sent_in_window;  /* requests written during the window, whatever their intent */

@@ -216,6 +216,7 @@ static void count_answer(struct conn *c, uint64_t now)
     bool ok = status >= 200 && status < 400;
     if (ok) {
         w->ok++;
+        w->within_goal += latency <= w->cfg->goal_ns;
         row->ok++;
     } else {
         w->errors_status++;

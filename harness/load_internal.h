@@ -128,8 +128,8 @@ struct worker {
     struct hist *latency, *uncorrected;
     struct load_request_figures *by_request; /* one per request type, or NULL */
     uint64_t cpu_time_ns, cpu_time_seen;     /* the server's cpu-time metric, of counted answers */
-    uint64_t requests, ok, sent, sent_in_window, scheduled, errors_connect, errors_timeout,
-        errors_read, errors_status, waited, late;
+    uint64_t requests, ok, within_goal, sent, sent_in_window, scheduled, errors_connect,
+        errors_timeout, errors_read, errors_status, waited, late;
     struct intervals ival;
     int connections; /* open when the window opened */
     bool interrupted;

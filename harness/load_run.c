@@ -310,6 +310,7 @@ static void merge(const struct load_config *cfg, struct worker *ws, int n, struc
         res->cpu_time_ns += w->cpu_time_ns;
         res->cpu_time_seen += w->cpu_time_seen;
         res->ok += w->ok;
+        res->within_goal += w->within_goal;
         res->sent += w->sent;
         res->scheduled += w->scheduled;
         res->errors_connect += w->errors_connect;

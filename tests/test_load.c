@@ -403,6 +403,39 @@ Test(load, malformed_responses_are_read_errors)
     load_result_free(&r);
 }
 
+/* --goal counts the successful answers within it, from their intended
+ * time: every one of a fixed 5 ms delay is within 1 s, none within 4 ms
+ * (the server answers no sooner than 5 ms), and an error status is never
+ * within, however fast. */
+Test(load, answers_within_a_goal_are_counted)
+{
+    struct server s = {.reply = REPLY_OK, .delay_ns = 5000000};
+    struct load_result r;
+    server_start(&s);
+    struct load_config c = config(&s, 2, 0, 0.3);
+    c.goal_ns = 1000000000;
+    run(&c, &r);
+    cr_expect_gt(r.requests, 0);
+    cr_expect_eq(r.within_goal, r.ok, "%llu of %llu", (unsigned long long)r.within_goal,
+                 (unsigned long long)r.ok);
+    load_result_free(&r);
+    c.goal_ns = 4000000;
+    run(&c, &r);
+    cr_expect_gt(r.requests, 0);
+    cr_expect_eq(r.within_goal, 0);
+    load_result_free(&r);
+    server_stop(&s);
+    struct server refusing = {.reply = REPLY_503};
+    server_start(&refusing);
+    c = config(&refusing, 2, 0, 0.3);
+    c.goal_ns = 1000000000;
+    run(&c, &r);
+    server_stop(&refusing);
+    cr_expect_gt(r.errors_status, 0);
+    cr_expect_eq(r.within_goal, 0, "a 503 is no answer within the goal");
+    load_result_free(&r);
+}
+
 Test(load, error_statuses_are_counted_apart)
 {
     struct server s = {.reply = REPLY_503};
@@ -772,6 +805,10 @@ Test(command, usage_errors_exit_2)
         {"load", "--target", "127.0.0.1:1", "--interval", "500us", NULL},
         {"load", "--target", "127.0.0.1:1", "--interval", "1ms", "--duration", "11s", NULL},
         {"load", "--target", "127.0.0.1:1", "--intervals", NULL},
+        {"load", "--target", "127.0.0.1:1", "--goal", "abc", NULL},
+        {"load", "--target", "127.0.0.1:1", "--goal", "0ms", NULL},
+        {"load", "--target", "127.0.0.1:1", "--goal", "100", NULL},
+        {"load", "--target", "127.0.0.1:1", "--goal", NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         cr_expect_eq(run_cmd(cases[i], err, sizeof(err), NULL, 0, 0), 2, "case %zu", i);
@@ -945,7 +982,8 @@ Test(command, intervals_file_adds_up_to_the_summary)
     cr_assert(
         strstr(
             slurp(csv),
-            ",p99_uncorrected_ms,connections,clients_answered,intervals_cv,server_cpu_time_us\n"),
+            ",p99_uncorrected_ms,connections,clients_answered,intervals_cv,server_cpu_time_us,"
+            "within_goal\n"),
         "%s", slurp(csv));
     cr_assert_eq(csv_load(csv, &sum), 0);
     cr_assert_eq(csv_load(intervals, &iv), 0);
