@@ -9,7 +9,8 @@
 #include "stats.h"
 
 static const char *const flag_words[BENCH__NFLAGS] = {
-    "littles-law", "errors", "short-window", "generator-bound", "unsteady", "missing-clients",
+    "littles-law", "errors",          "short-window", "generator-bound",
+    "unsteady",    "missing-clients", "few-samples",
 };
 
 double bench__littles_ratio(const struct bench__checks *c)
@@ -87,6 +88,8 @@ int bench__check(const struct bench__checks *c)
         flags |= BENCH__FLAG_UNSTEADY;
     if (missing_clients(c))
         flags |= BENCH__FLAG_MISSING_CLIENTS;
+    if (c->requests < stats_quantile_min_samples(c->percentile / 100))
+        flags |= BENCH__FLAG_FEW_SAMPLES;
     return flags;
 }
 

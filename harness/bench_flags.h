@@ -31,7 +31,8 @@ enum bench__flag {
     BENCH__FLAG_GENERATOR_BOUND = 1 << 3, /* generator-bound */
     BENCH__FLAG_UNSTEADY = 1 << 4,        /* unsteady */
     BENCH__FLAG_MISSING_CLIENTS = 1 << 5, /* missing-clients */
-    BENCH__NFLAGS = 6
+    BENCH__FLAG_FEW_SAMPLES = 1 << 6,     /* few-samples */
+    BENCH__NFLAGS = 7
 };
 
 /* The per-interval throughput's linear trend over the window. */
@@ -54,6 +55,10 @@ struct bench__checks {
     double load_cpu_util;    /* its CPU per thread per second of the window, 0 to 1 */
     double connections;      /* connections open when the window opened */
     double clients_answered; /* connections answered at least once in it */
+    /* the answers its latencies rest on, and the percentile read from them
+     * (p99 for a point, the goal's for a run judged on it): fewer answers
+     * than stats_quantile_min_samples cannot bound that percentile */
+    double requests, percentile;
     struct bench__trend trend;
 };
 

@@ -49,19 +49,12 @@ static void write_row(FILE *f, const struct bench__sweep *sw, int cell, int e,
                       const struct bench__capacity *c)
 {
     const struct bench_engine *en = &sw->suite.engines[e];
-    char status[32];
-    bench__capacity_status(c, status, sizeof(status));
     fprintf(f, "%g,%g,%s,%s,", sw->map_cpu_us[cell - 1], sw->map_wait_ms[cell - 1], en->spec,
             bench_kind_name(en->kind));
     if (en->kind == BENCH_POOL)
         fprintf(f, "%d", bench__config_workers(en));
-    fprintf(f, ",%d,%.1f,%.1f,", sw->plan.ncores, c->result.capacity, c->result.lo);
-    if (isfinite(c->result.hi))
-        fprintf(f, "%.1f", c->result.hi);
-    fputc(',', f);
-    if (isfinite(c->bound) && c->bound <= BENCH_MAX_RATE)
-        fprintf(f, "%.1f", c->bound);
-    fprintf(f, ",%d,%s\n", c->result.probes, status);
+    fprintf(f, ",%d,", sw->plan.ncores);
+    bench__capacity_fields(f, c, &sw->idle[cell]);
 }
 
 /* map.csv with the cells done so far. */
@@ -72,9 +65,7 @@ static int write_map(const struct bench__sweep *sw)
     FILE *f = fopen(path, "w");
     if (!f)
         return -errno;
-    fputs("cpu_us,wait_ms,engine,kind,workers,cores,capacity_rps,capacity_lo,capacity_hi,"
-          "bound_rps,probes,status\n",
-          f);
+    fprintf(f, "cpu_us,wait_ms,engine,kind,workers,cores,%s\n", bench__capacity_header);
     for (int c = 1; c <= sw->ncells; c++)
         for (int e = 0; e < sw->suite.nengines; e++)
             write_row(f, sw, c, e, &sw->map[c - 1][e]);
@@ -86,23 +77,16 @@ static int write_map(const struct bench__sweep *sw)
 static int map_cell(struct bench__sweep *sw, int c, struct wl_workload *wl)
 {
     const struct wl_workload *own = sw->plan.wl;
-    int rc = 0;
     sw->plan.wl = wl;
     sw->cell = c;
     sw->map_cpu_us[c - 1] = wl_mean_cpu_ns(wl) / 1e3;
     sw->map_wait_ms[c - 1] = own_wait_ms(wl);
     fprintf(stderr, "overlap bench: map cell %d of %d: %g us of CPU, %g ms wait\n", c,
             bench__map_cells(&sw->suite), sw->map_cpu_us[c - 1], sw->map_wait_ms[c - 1]);
-    for (int e = 0; e < sw->suite.nengines; e++) {
-        if (rc < 0) { /* the search before stopped: this one never started */
-            sw->map[c - 1][e] = (struct bench__capacity){.bound = NAN, .rc = rc};
-            continue;
-        }
-        rc = bench__search_config(sw, e, &sw->map[c - 1][e]);
-        if (rc < 0 && rc != -EINTR)
-            fprintf(stderr, "overlap bench: %s: capacity search stopped: %s\n",
-                    sw->suite.engines[e].spec, strerror(-rc));
-    }
+    int rc = bench__search_all(sw, &sw->idle[c], sw->map[c - 1]);
+    if (rc < 0 && rc != -EINTR)
+        fprintf(stderr, "overlap bench: map cell %d: capacity search stopped: %s\n", c,
+                strerror(-rc));
     sw->cell = 0;
     sw->plan.wl = own;
     return rc;

@@ -7,11 +7,12 @@
 #include <stdio.h>
 
 #include "serve.h"
+#include "stats.h"
 #include "wl.h"
 
 const char *bench__kind_name(enum bench__kind kind)
 {
-    static const char *const names[] = {"closed", "open", "timeline", "capacity", "map"};
+    static const char *const names[] = {"closed", "open", "timeline", "capacity", "map", "idle"};
     return names[kind];
 }
 
@@ -86,6 +87,11 @@ double bench__window_s(const struct bench__plan *p, const struct bench__run *r)
 {
     double duration = p->suite->duration_ns / 1e9, cap = bench__window_cap_s(p);
     double need = BENCH__WINDOW_RESPONSES * BENCH__WINDOW_MARGIN * bench__response_s(p, r);
+    if (bench__judged(r->kind) && r->window_s > 0)
+        need = r->window_s;
+    else if (bench__judged(r->kind) && r->rate > 0 && p->suite->has_slo)
+        need = fmax(need, BENCH__WINDOW_MARGIN *
+                              stats_quantile_min_samples(p->suite->slo.percentile / 100) / r->rate);
     double window = need > duration ? need : duration;
     return window < cap ? window : cap;
 }
@@ -157,9 +163,9 @@ static void add_points(struct bench__plan *p, int e, int repeat, const double *r
 {
     const struct bench_suite *s = p->suite;
     for (int i = 0; i < s->nclients; i++)
-        p->runs[p->nruns++] = (struct bench__run){e, BENCH__CLOSED, s->clients[i], 0, repeat, 0};
+        p->runs[p->nruns++] = (struct bench__run){e, BENCH__CLOSED, s->clients[i], 0, repeat, 0, 0};
     for (int i = 0; i < nrates; i++)
-        p->runs[p->nruns++] = (struct bench__run){e, BENCH__OPEN, 0, rates[i], repeat, 0};
+        p->runs[p->nruns++] = (struct bench__run){e, BENCH__OPEN, 0, rates[i], repeat, 0, 0};
 }
 
 void bench__plan_runs(struct bench__plan *p)
@@ -177,7 +183,7 @@ void bench__plan_runs(struct bench__plan *p)
             add_points(p, e, k + 1, rates[e], nrates[e]);
             if (k == 0 && s->timeline > 0)
                 p->runs[p->nruns++] = (struct bench__run){
-                    e, BENCH__TIMELINE, s->timeline, bench__timeline_rate(p), 1, 0};
+                    e, BENCH__TIMELINE, s->timeline, bench__timeline_rate(p), 1, 0, 0};
         }
     }
 }

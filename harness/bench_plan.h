@@ -38,23 +38,32 @@ enum bench__kind {
     BENCH__OPEN,     /* a target rate, whatever the server does */
     BENCH__TIMELINE, /* K requests at equal gaps: the lecture's picture */
     BENCH__CAPACITY, /* an open-loop probe of the capacity search, planned as it goes */
-    BENCH__MAP       /* the same, in a cell of the crossover map (the run's cell) */
+    BENCH__MAP,      /* the same, in a cell of the crossover map (the run's cell) */
+    BENCH__IDLE      /* before a search, a low rate: the idle request's latency (bench_idle.c) */
 };
+
+/* Whether runs of this kind are judged on the suite's goal: the capacity
+ * search's probes and the idle run before it. */
+static inline int bench__judged(enum bench__kind kind)
+{
+    return kind == BENCH__CAPACITY || kind == BENCH__MAP || kind == BENCH__IDLE;
+}
 
 /* Whether runs of this kind offer a rate (open loop and capacity probes). */
 static inline int bench__offers_rate(enum bench__kind kind)
 {
-    return kind == BENCH__OPEN || kind == BENCH__CAPACITY || kind == BENCH__MAP;
+    return kind == BENCH__OPEN || bench__judged(kind);
 }
 
 /* One run of the sweep: a config at one load point. */
 struct bench__run {
     int engine; /* index into the suite's engines */
     enum bench__kind kind;
-    int clients; /* closed loop and timeline; 0 in open loop */
-    double rate; /* open loop and timeline, req/s; 0 in closed loop */
-    int repeat;  /* 1 to the suite's repeats; the timeline runs in repeat 1 only */
-    int cell;    /* a map probe's cell, 1 to bench__map_cells; 0 for every other run */
+    int clients;     /* closed loop and timeline; 0 in open loop */
+    double rate;     /* open loop and timeline, req/s; 0 in closed loop */
+    int repeat;      /* 1 to the suite's repeats; the timeline runs in repeat 1 only */
+    int cell;        /* a map probe's cell, 1 to bench__map_cells; 0 for every other run */
+    double window_s; /* > 0: the window a judged run asks for itself (within the cap) */
 };
 
 /* What the arithmetic reads, and the runs it plans. The suite and workload
@@ -67,7 +76,7 @@ struct bench__plan {
     struct bench__run runs[BENCH__MAX_RUNS];
 };
 
-/* "closed", "open", "timeline", "capacity" or "map": the `loop` column. */
+/* "closed", "open", "timeline", "capacity", "map" or "idle": the `loop` column. */
 const char *bench__kind_name(enum bench__kind kind);
 
 /* The worker threads a pool config runs (the server's default when the
@@ -103,7 +112,9 @@ double bench__window_cap_s(const struct bench__plan *p);
 
 /* A closed or open run's measured window in seconds: the suite's duration,
  * or BENCH__WINDOW_RESPONSES predicted responses (with the margin) if that
- * is longer, never past the cap. */
+ * is longer, never past the cap. A run judged on the goal holds at least
+ * the requests the goal's percentile needs (stats_quantile_min_samples,
+ * with the margin), or asks for its own window; within the cap too. */
 double bench__window_s(const struct bench__plan *p, const struct bench__run *r);
 
 /* The window to measure run r again over, or 0 for none: twice its window

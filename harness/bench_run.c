@@ -172,13 +172,15 @@ static void load_timing(const struct bench__sweep *sw, const struct bench__run *
     bench__flag(a, "--duration", "%.0fms", window_ms);
     bench__flag(a, "--warmup", "%.0fms", warmup_ms);
     /* A probe's request unanswered at five times the goal has missed it
-     * whatever comes next: counted lost there (bench_capacity.c counts it
-     * past every percentile), an overloaded probe stops waiting for its
-     * backlog instead of draining it for seconds. */
-    double timeout_ms = r->kind == BENCH__CAPACITY || r->kind == BENCH__MAP
-                            ? fmax(5 * sw->suite.slo.ms, 500)
-                            : window_ms + warmup_ms + 1000;
+     * whatever comes next: counted lost there (sent, and not within the
+     * goal), an overloaded probe stops waiting for its backlog instead of
+     * draining it for seconds. */
+    double timeout_ms =
+        bench__judged(r->kind) ? fmax(5 * sw->suite.slo.ms, 500) : window_ms + warmup_ms + 1000;
     bench__flag(a, "--timeout", "%.0fms", timeout_ms);
+    /* the answers within the goal: what a probe's verdict is drawn from */
+    if (sw->suite.has_slo)
+        bench__flag(a, "--goal", "%.0fns", sw->suite.slo.ms * 1e6);
 }
 
 /* The connections a run opens: its clients, or the open loop's share. */
@@ -377,6 +379,8 @@ static void assess(const struct bench__sweep *sw, int id, double window_s, struc
         .load_cpu_util = o->window_s > 0 ? o->load_cpu_s / threads / o->window_s : NAN,
         .connections = o->connections,
         .clients_answered = o->clients_answered,
+        .requests = o->load[BENCH__REQUESTS][0] ? atof(o->load[BENCH__REQUESTS]) : NAN,
+        .percentile = bench__judged(r->kind) ? sw->suite.slo.percentile : 99,
         .trend = r->kind == BENCH__TIMELINE ? (struct bench__trend){0, 0, NAN}
                                             : bench__read_trend(path, window_s),
     };
@@ -412,7 +416,7 @@ static int probe_missed(const struct bench__sweep *sw, const struct bench__run *
         double q;
         enum bench__load_field field;
     } own[] = {{50, BENCH__P50}, {90, BENCH__P90}, {99, BENCH__P99}, {99.9, BENCH__P999}};
-    if (r->kind != BENCH__CAPACITY && r->kind != BENCH__MAP)
+    if (!bench__judged(r->kind))
         return 0;
     for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
         if (own[i].q <= sw->suite.slo.percentile + 1e-9 && o->load[own[i].field][0] &&

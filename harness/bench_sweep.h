@@ -6,6 +6,7 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "bench.h"
 #include "bench_child.h"
@@ -54,11 +55,42 @@ struct bench__outcome {
     int flags; /* enum bench__flag */
 };
 
+/* What the idle request says of the goal (bench_idle.c). */
+enum bench__idle_verdict {
+    BENCH__REACHABLE,   /* the idle request meets it, or no run could tell */
+    BENCH__MARGINAL,    /* the goal lies within the idle percentile's interval */
+    BENCH__UNREACHABLE, /* the idle request's percentile is past it */
+};
+
+/* The idle request at a cell (or the workload, outside a map). */
+struct bench__idle {
+    enum bench__idle_verdict verdict;
+    /* the workload's distributions, drawn: the goal's percentile, and the
+     * fraction of idle requests within the goal */
+    double model_ms, model_within;
+    /* the idle run: its rate, requests, those within the goal, their
+     * verdict, and the percentile with its 95 % interval (hi INFINITY when
+     * its answers were too few to bound it) */
+    double rate, requests, within;
+    enum capacity_verdict measured;
+    double ms, lo_ms, hi_ms;
+};
+
 /* One config's capacity at the suite's goal (bench_capacity.c). */
 struct bench__capacity {
     struct capacity_result result;
     double bound; /* where the search started from: the config's predicted ceiling */
     int rc;       /* 0, or the error that stopped the search (-EINTR: interrupted) */
+    /* not reachable: no search was made (the status says why) */
+    enum bench__idle_verdict idle;
+};
+
+/* A judged run's requests, or a probe's runs' pooled: every one sent
+ * (answered, refused or lost) and those answered with a success status
+ * within the goal. */
+struct bench__tally {
+    double sent, within;
+    int runs;
 };
 
 struct bench__sweep {
@@ -81,11 +113,13 @@ struct bench__sweep {
     char server_down[BENCH__REASON_LEN]; /* why the current run cannot be measured, or "" */
     /* why a config's processes did not start: its later runs are not retried */
     char never_started[BENCH_MAX_ENGINES][BENCH__REASON_LEN];
-    int ncapacity; /* configs searched so far, in the suite's order */
+    int ncapacity; /* configs in capacity.csv: 0 until the searches end (every config then) */
     struct bench__capacity capacity[BENCH_MAX_ENGINES];
     int cell;   /* the map's cell under way (1-based), 0 outside the map */
     int ncells; /* cells whose every config was searched */
     struct bench__capacity map[BENCH_MAX_VARY * BENCH_MAX_VARY][BENCH_MAX_ENGINES];
+    /* the idle request: [0] outside a map, [c] in cell c */
+    struct bench__idle idle[BENCH_MAX_VARY * BENCH_MAX_VARY + 1];
     /* each cell as run: the mean CPU per request, the queries' median wait */
     double map_cpu_us[BENCH_MAX_VARY * BENCH_MAX_VARY],
         map_wait_ms[BENCH_MAX_VARY * BENCH_MAX_VARY];
@@ -168,14 +202,64 @@ struct csv_table;
  * searched so far are written. */
 void bench__capacity(struct bench__sweep *sw);
 
-/* Config e's capacity at the suite's slo, searched from its bound under the
- * plan's workload (in a map, the cell's: its probes carry sw->cell). 0, or
- * the error that stopped the search, also in out->rc. */
-int bench__search_config(struct bench__sweep *sw, int e, struct bench__capacity *out);
+/* Every config's capacity at the suite's goal under the plan's workload
+ * (in a map, the cell's: its probes carry sw->cell), after the idle check
+ * (into idle): the configs' searches interleaved, a probe each in turn, or
+ * none when the idle request rules the goal out (each config then carries
+ * the idle verdict). 0, or the error that stopped them (in each config's
+ * rc too; -EINTR: interrupted). */
+int bench__search_all(struct bench__sweep *sw, struct bench__idle *idle,
+                      struct bench__capacity *out);
 
 /* capacity.csv's and map.csv's status word: capacity.h's status with '_'
- * for ' ', or `stopped` when an error ended the search. */
+ * for ' ', `stopped` when an error ended the search, or `unreachable` or
+ * `marginal` when the idle request kept it from starting. */
 void bench__capacity_status(const struct bench__capacity *c, char *out, size_t len);
+
+/* The upper end of c's bracket widened by its probes' uncertainty: the
+ * lowest rate missed, else the bound (no rate past it was probed), else
+ * INFINITY. */
+double bench__capacity_widened_hi(const struct bench__capacity *c);
+
+/* The columns capacity.csv and map.csv share, from capacity_rps to the
+ * idle request's (bench__capacity_fields writes a row's). */
+extern const char bench__capacity_header[];
+void bench__capacity_fields(FILE *f, const struct bench__capacity *c,
+                            const struct bench__idle *idle);
+
+/* Where a search without a finite bound starts, and the idle run's scale
+ * then: a rate any engine here should meet. */
+#define BENCH__START_WITHOUT_BOUND 1000.0
+
+/* Plans and measures one judged run of config e at rate (kind a probe's or
+ * the idle run's; window_s 0 for the planned window) and adds its requests
+ * to t. A failed run, or one without counts, adds the requests its window
+ * was to send and none within the goal: a server that cannot be measured
+ * at a rate does not meet a goal there. 0, -ENOSPC or -EINTR. */
+int bench__judged_run(struct bench__sweep *sw, enum bench__kind kind, int e, double rate,
+                      int repeat, double window_s, struct bench__tally *t);
+
+/* Run id's requests from its load.csv: sent and within the goal. 0, or -1
+ * when it has no within_goal. */
+int bench__run_counts(const struct bench__sweep *sw, int id, double *sent, double *within);
+
+/* The window of `runs` more runs at rate that would bring t to the requests
+ * its fraction within the goal needs to decide (the cap when none would),
+ * or 0 when more could not decide: every request was within the goal and
+ * even the cap's would be too few to show it met. */
+double bench__extension_window(const struct bench__sweep *sw, double rate, int runs,
+                               const struct bench__tally *t);
+
+/* ---- the idle request (bench_idle.c) ---- */
+
+/* Before a search (each map cell's, or the capacity's): the idle request
+ * under the plan's workload, from its distributions and one run at a tenth
+ * of the largest bound, judged against the suite's goal. 0, or the run's
+ * error (-EINTR, -ENOSPC). */
+int bench__idle_check(struct bench__sweep *sw, struct bench__idle *out);
+
+/* `reachable`, `marginal`, `unreachable`. */
+const char *bench__idle_name(enum bench__idle_verdict v);
 
 /* ---- the crossover map (bench_map.c) ---- */
 

@@ -170,23 +170,35 @@ static void print_config(const struct bench__sweep *sw, const struct csv_table *
     print_flags(t, spec);
 }
 
-/* Each searched config's capacity at the goal, with its bracket. */
+/* What the idle request said of a goal it ruled out, in a line. */
+static void print_idle(const struct bench__sweep *sw, const struct bench__idle *idle)
+{
+    printf("the goal is %s: the idle request's p%g is %.1f ms by the workload's distributions, "
+           "%.1f ms [%.1f, %.1f] measured at %.1f req/s\n",
+           bench__idle_name(idle->verdict), sw->suite.slo.percentile, idle->model_ms, idle->ms,
+           idle->lo_ms, idle->hi_ms, idle->rate);
+}
+
+/* Each searched config's capacity at the goal, with its bracket widened by
+ * the probes' uncertainty. */
 static void print_capacity(const struct bench__sweep *sw)
 {
+    char status[32];
     if (!sw->ncapacity)
         return;
-    printf("\ncapacity at p%g under %g ms (capacity.csv):\n", sw->suite.slo.percentile,
-           sw->suite.slo.ms);
+    printf("\ncapacity at p%g under %g ms (capacity.csv), [highest rate met, lowest missed]:\n",
+           sw->suite.slo.percentile, sw->suite.slo.ms);
+    if (sw->idle[0].verdict != BENCH__REACHABLE)
+        print_idle(sw, &sw->idle[0]);
     for (int e = 0; e < sw->ncapacity; e++) {
         const struct bench__capacity *c = &sw->capacity[e];
-        const char *status = c->rc < 0 ? "stopped" : capacity_status_name(c->result.status);
+        double hi = bench__capacity_widened_hi(c);
+        bench__capacity_status(c, status, sizeof(status));
         printf("%-32s %9.1f req/s  [%.1f, ", sw->suite.engines[e].spec, c->result.capacity,
                c->result.lo);
-        if (isfinite(c->result.hi))
-            printf("%.1f]", c->result.hi);
-        else
-            printf("-]");
-        printf("  bound %.1f  %s after %d probes\n", c->bound, status, c->result.probes);
+        printf(isfinite(hi) ? "%.1f]" : "-]", hi);
+        printf("  bound %.1f  %s after %d probes", c->bound, status, c->result.probes);
+        printf(c->result.undecided ? " (%d undecided)\n" : "\n", c->result.undecided);
     }
 }
 
@@ -201,13 +213,36 @@ static void axis_text(uint64_t ns, char *out, size_t len)
         snprintf(out, len, "%g ms", ns / 1e6);
 }
 
-/* The map's cells done, a line each: every config's capacity and bracket. */
+/* Cell c's text for config e: its capacity and widened bracket, or why
+ * there is none. */
+static const char *map_text(const struct bench__sweep *sw, int c, int e, char *text, size_t len)
+{
+    const struct bench__capacity *cap = &sw->map[c - 1][e];
+    const struct capacity_result *r = &cap->result;
+    double hi = bench__capacity_widened_hi(cap);
+    if (cap->rc < 0)
+        return "stopped";
+    if (cap->idle != BENCH__REACHABLE) {
+        snprintf(text, len, "%s: idle %.0f ms", bench__idle_name(cap->idle),
+                 fmax(sw->idle[c].model_ms, isnan(sw->idle[c].ms) ? 0 : sw->idle[c].ms));
+        return text;
+    }
+    int n = snprintf(text, len, "%.0f [%.0f, ", r->capacity, r->lo);
+    snprintf(text + n, len - (size_t)n, isfinite(hi) ? "%.0f]" : "-]", hi);
+    if (r->status == CAPACITY_NONE_DECIDED)
+        snprintf(text, len, "undecided [0, %.0f]", hi);
+    return text;
+}
+
+/* The map's cells done, a line each: every config's capacity and widened
+ * bracket. */
 static void print_map(const struct bench__sweep *sw)
 {
     char cpu[32], wait[32], text[64];
     if (!sw->ncells)
         return;
-    printf("\ncrossover map at p%g under %g ms (map.csv), capacity in req/s [bracket]:\n%-9s %-9s",
+    printf("\ncrossover map at p%g under %g ms (map.csv), capacity in req/s [highest rate met, "
+           "lowest missed]:\n%-9s %-9s",
            sw->suite.slo.percentile, sw->suite.slo.ms, "cpu", "wait");
     for (int e = 0; e < sw->suite.nengines; e++)
         printf(" %-*.26s", e + 1 < sw->suite.nengines ? 26 : 0, sw->suite.engines[e].spec);
@@ -217,13 +252,9 @@ static void print_map(const struct bench__sweep *sw)
         axis_text(cpu_ns, cpu, sizeof(cpu));
         axis_text(wait_ns, wait, sizeof(wait));
         printf("\n%-9s %-9s", cpu, wait);
-        for (int e = 0; e < sw->suite.nengines; e++) {
-            const struct capacity_result *r = &sw->map[c - 1][e].result;
-            int n = snprintf(text, sizeof(text), "%.0f [%.0f, ", r->capacity, r->lo);
-            snprintf(text + n, sizeof(text) - (size_t)n, isfinite(r->hi) ? "%.0f]" : "-]", r->hi);
+        for (int e = 0; e < sw->suite.nengines; e++)
             printf(" %-*s", e + 1 < sw->suite.nengines ? 26 : 0,
-                   sw->map[c - 1][e].rc < 0 ? "stopped" : text);
-        }
+                   map_text(sw, c, e, text, sizeof(text)));
     }
     printf("\n");
 }

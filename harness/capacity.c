@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "capacity.h"
+#include "stats.h"
 #include "wl.h"
 
 /* ---- the goal ---- */
@@ -70,89 +71,62 @@ int capacity_goal_parse(const char *text, struct capacity_goal *goal, char *err,
     return 0;
 }
 
-/* ---- the search ---- */
+/* ---- a probe's verdict ---- */
 
-struct search_state {
-    const struct capacity_search *search;
-    struct capacity_result *out;
-    double tolerance;
-    int budget;
-};
-
-/* Whether a probe meets the goal. Conservatively, only when the upper end of
- * its interval does: a probe whose interval straddles the goal fails. A rate
- * reported as capacity is then one the repeats say holds the goal, not one
- * that merely might; noise lowers the capacity found rather than raising it.
- * A NAN upper end means no interval: the value alone decides. */
-static int meets_goal(const struct capacity_goal *goal, double value, double hi)
+enum capacity_verdict capacity_judge(double k, double n, double percentile)
 {
-    if (!(value <= goal->ms))
-        return 0;
-    return isnan(hi) || hi <= goal->ms;
+    struct stats_interval all, seen;
+    double q = percentile / 100;
+    if (!(n >= 1) || stats_proportion_interval(n, n, &all) < 0)
+        return CAPACITY_TOO_FEW;
+    if (stats_proportion_interval(k, n, &seen) < 0)
+        return CAPACITY_UNDECIDED;
+    if (seen.lo >= q)
+        return CAPACITY_MET;
+    if (seen.hi < q)
+        return CAPACITY_MISSED;
+    return all.lo < q ? CAPACITY_TOO_FEW : CAPACITY_UNDECIDED;
 }
 
-/* One probe at rate, moving the bracket's end it lands on: 1 met, 0 failed,
- * or the probe's error. */
-static int probe_at(struct search_state *st, double rate)
+/* Whether m requests at fraction f decide: the judge at the nearest count. */
+static int decides(double f, double m, double percentile)
 {
-    double value = NAN, lo = NAN, hi = NAN;
-    int rc = st->search->probe(st->search->ctx, rate, &value, &lo, &hi);
-    st->out->probes++;
-    if (rc < 0)
-        return rc;
-    int met = meets_goal(&st->search->goal, value, hi);
-    if (met && rate > st->out->lo)
-        st->out->lo = rate;
-    if (!met && rate < st->out->hi)
-        st->out->hi = rate;
-    return met;
+    enum capacity_verdict v = capacity_judge(round(f * m), m, percentile);
+    return v == CAPACITY_MET || v == CAPACITY_MISSED;
 }
 
-/* Doubles from the start while the goal is met, halves while it fails,
- * until the outcome changes: 0 once bracketed, 1 when the search ended
- * here (out->status set), or the probe's error. */
-static int bracket(struct search_state *st)
+double capacity_requests_needed(double k, double n, double percentile)
 {
-    const struct capacity_search *s = st->search;
-    double rate = s->start_rate;
-    int first = probe_at(st, rate), now = first;
-    while (now == first) {
-        if (now < 0)
-            return now;
-        if (first ? rate >= s->max_rate : rate <= s->min_rate) {
-            st->out->status = first ? CAPACITY_ALWAYS_MET : CAPACITY_NEVER_MET;
-            return 1;
-        }
-        if (st->out->probes >= st->budget) {
-            st->out->status = CAPACITY_OUT_OF_PROBES;
-            return 1;
-        }
-        rate = first ? fmin(2 * rate, s->max_rate) : fmax(rate / 2, s->min_rate);
-        now = probe_at(st, rate);
+    if (!(n >= 1) || !(k >= 0) || k > n)
+        return INFINITY;
+    double f = k / n, lo = n, hi = n;
+    if (decides(f, n, percentile))
+        return n;
+    /* Doubling to a count that decides, then bisecting down to the first:
+     * the interval narrows as the count grows at a fixed fraction. */
+    while (!decides(f, hi, percentile)) {
+        lo = hi;
+        hi *= 2;
+        if (hi > CAPACITY_MAX_REQUESTS)
+            return INFINITY;
     }
-    return now < 0 ? now : 0;
+    while (hi - lo > 1) {
+        double mid = floor((lo + hi) / 2);
+        if (decides(f, mid, percentile))
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return hi;
 }
 
-/* Halves the bracket [lo, hi] until it is within the tolerance of lo. */
-static int bisect(struct search_state *st)
-{
-    struct capacity_result *out = st->out;
-    while (out->hi - out->lo > st->tolerance * out->lo) {
-        if (out->probes >= st->budget) {
-            out->status = CAPACITY_OUT_OF_PROBES;
-            return 0;
-        }
-        int rc = probe_at(st, (out->lo + out->hi) / 2);
-        if (rc < 0)
-            return rc;
-    }
-    out->status = CAPACITY_FOUND;
-    return 0;
-}
+/* ---- the search, one probe at a time ---- */
+
+enum { PHASE_BRACKET, PHASE_BISECT, PHASE_DONE };
 
 static int check_search(const struct capacity_search *s)
 {
-    if (!s->probe || !(s->goal.ms > 0) || !(s->goal.percentile > 0 && s->goal.percentile < 100))
+    if (!(s->goal.ms > 0) || !(s->goal.percentile > 0 && s->goal.percentile < 100))
         return -EINVAL;
     if (!(s->min_rate > 0) || !(s->start_rate >= s->min_rate) || !(s->max_rate >= s->start_rate) ||
         !isfinite(s->max_rate))
@@ -162,27 +136,105 @@ static int check_search(const struct capacity_search *s)
     return 0;
 }
 
-int capacity_find(const struct capacity_search *search, struct capacity_result *out)
+int capacity_start(struct capacity_state *st, const struct capacity_search *search)
 {
-    if (!search || !out || check_search(search) < 0)
+    if (!st || !search || check_search(search) < 0)
         return -EINVAL;
-    *out = (struct capacity_result){CAPACITY_FOUND, 0, 0, INFINITY, 0};
-    struct search_state st = {search, out,
-                              search->tolerance > 0 ? search->tolerance : CAPACITY_TOLERANCE,
-                              search->max_probes > 0 ? search->max_probes : CAPACITY_MAX_PROBES};
-    int rc = bracket(&st);
-    if (rc == 0)
-        rc = bisect(&st);
-    out->capacity = out->lo;
-    return rc < 0 ? rc : 0;
+    *st = (struct capacity_state){
+        .search = search,
+        .out = {CAPACITY_FOUND, 0, 0, INFINITY, INFINITY, 0, 0},
+        .tolerance = search->tolerance > 0 ? search->tolerance : CAPACITY_TOLERANCE,
+        .budget = search->max_probes > 0 ? search->max_probes : CAPACITY_MAX_PROBES,
+        .phase = PHASE_BRACKET,
+        .first = -1,
+        .rate = search->start_rate,
+    };
+    return 0;
 }
 
-double capacity_failed_percentile(double q, double answered, double lost, double refused)
+int capacity_next(const struct capacity_state *st, double *rate)
 {
-    double all = answered + lost;
-    if (!(answered > 0) || lost + refused > (1 - q / 100) * all)
-        return INFINITY;
-    return (q / 100 * all + refused) / answered * 100;
+    *rate = st->rate;
+    return st->phase != PHASE_DONE;
+}
+
+/* The status of a search that met no rate: never met when its lowest rate
+ * not met was missed, undecided when that one could not be judged. */
+static enum capacity_status none_met(const struct capacity_result *out)
+{
+    return out->missed <= out->hi ? CAPACITY_NEVER_MET : CAPACITY_NONE_DECIDED;
+}
+
+static void finish(struct capacity_state *st, enum capacity_status status)
+{
+    st->out.status = status;
+    st->phase = PHASE_DONE;
+}
+
+/* Bracketing: doubles from the start while the goal is met, halves while
+ * it is not, until the verdict changes; 1 while it goes on. */
+static int bracket(struct capacity_state *st, enum capacity_verdict v)
+{
+    const struct capacity_search *s = st->search;
+    int met = v == CAPACITY_MET;
+    if (st->first < 0)
+        st->first = met;
+    if (met != st->first)
+        return 0;
+    if (met ? st->rate >= s->max_rate : st->rate <= s->min_rate || v == CAPACITY_TOO_FEW)
+        finish(st, met ? CAPACITY_ALWAYS_MET : none_met(&st->out));
+    else if (st->out.probes >= st->budget)
+        finish(st, CAPACITY_OUT_OF_PROBES);
+    else
+        st->rate = met ? fmin(2 * st->rate, s->max_rate) : fmax(st->rate / 2, s->min_rate);
+    return 1;
+}
+
+void capacity_record(struct capacity_state *st, enum capacity_verdict v)
+{
+    struct capacity_result *out = &st->out;
+    double rate = st->rate;
+    if (st->phase == PHASE_DONE)
+        return;
+    out->probes++;
+    if (v == CAPACITY_MET && rate > out->lo)
+        out->lo = out->capacity = rate;
+    if (v != CAPACITY_MET && rate < out->hi)
+        out->hi = rate;
+    if (v == CAPACITY_MISSED && rate < out->missed)
+        out->missed = rate;
+    out->undecided += v == CAPACITY_UNDECIDED || v == CAPACITY_TOO_FEW;
+    if (st->phase == PHASE_BRACKET && bracket(st, v))
+        return;
+    /* bisecting: halves the bracket [lo, hi] until it is within the
+     * tolerance of lo */
+    st->phase = PHASE_BISECT;
+    if (out->hi - out->lo <= st->tolerance * out->lo)
+        finish(st, CAPACITY_FOUND);
+    else if (out->probes >= st->budget)
+        finish(st, CAPACITY_OUT_OF_PROBES);
+    else
+        st->rate = (out->lo + out->hi) / 2;
+}
+
+int capacity_find(const struct capacity_search *search, struct capacity_result *out)
+{
+    struct capacity_state st;
+    double rate;
+    if (!out || !search || !search->probe || capacity_start(&st, search) < 0)
+        return -EINVAL;
+    while (capacity_next(&st, &rate)) {
+        enum capacity_verdict v = CAPACITY_UNDECIDED;
+        int rc = search->probe(search->ctx, rate, &v);
+        if (rc < 0) {
+            st.out.probes++;
+            *out = st.out;
+            return rc;
+        }
+        capacity_record(&st, v);
+    }
+    *out = st.out;
+    return 0;
 }
 
 const char *capacity_status_name(enum capacity_status status)
@@ -192,6 +244,18 @@ const char *capacity_status_name(enum capacity_status status)
     case CAPACITY_NEVER_MET: return "never met";
     case CAPACITY_ALWAYS_MET: return "always met";
     case CAPACITY_OUT_OF_PROBES: return "out of probes";
+    case CAPACITY_NONE_DECIDED: return "undecided";
+    }
+    return "?";
+}
+
+const char *capacity_verdict_name(enum capacity_verdict verdict)
+{
+    switch (verdict) {
+    case CAPACITY_MET: return "met";
+    case CAPACITY_MISSED: return "missed";
+    case CAPACITY_UNDECIDED: return "undecided";
+    case CAPACITY_TOO_FEW: return "too-few";
     }
     return "?";
 }

@@ -135,8 +135,10 @@ static int group_rows(const char *path, struct summary_set *set, int *point,
     int cap = 0;
     for (int r = 0; r < t->nrows; r++) {
         double clients, rate;
-        point[r] = -1; /* a map probe's point is its cell's, in map.csv: none here */
-        if (!strcmp(csv_get(t, r, "loop"), "map"))
+        /* a map probe's point is its cell's, in map.csv, and an idle run's
+         * figures are its search's, in capacity.csv or map.csv: none here */
+        point[r] = -1;
+        if (!strcmp(csv_get(t, r, "loop"), "map") || !strcmp(csv_get(t, r, "loop"), "idle"))
             continue;
         if (need_number(path, t, r, "clients", &clients, err, errlen) < 0 ||
             need_number(path, t, r, "rate", &rate, err, errlen) < 0)

@@ -499,8 +499,8 @@ Test(proc, a_command_name_with_parentheses_and_spaces)
 
 /* A closed run that passes every check: 64 clients answered at 1,000 req/s
  * in 64 ms (Little's law: 1000 x 0.064 / 64 = 1), over a 2 s window of 31
- * responses, no error, the generator's thread 30 % busy, all 64 clients
- * connected and answered, a flat trend. */
+ * responses and 2,000 answers, no error, the generator's thread 30 % busy,
+ * all 64 clients connected and answered, a flat trend. */
 static struct bench__checks clean_run(void)
 {
     return (struct bench__checks){.kind = BENCH__CLOSED,
@@ -512,6 +512,8 @@ static struct bench__checks clean_run(void)
                                   .load_cpu_util = 0.3,
                                   .connections = 64,
                                   .clients_answered = 64,
+                                  .requests = 2000,
+                                  .percentile = 99,
                                   .trend = {1, 0, 0.01}};
 }
 
@@ -612,12 +614,32 @@ Test(flags, missing_clients_in_a_closed_loop)
     expect_flags(&c, "missing-clients", "40 answered");
 }
 
+/* A p99 of fewer than 368 answers is their maximum, or near it: no interval
+ * bounds it from above. A probe judged on p50 needs 6, on p99.9 3,688. */
+Test(flags, a_percentile_on_too_few_answers)
+{
+    struct bench__checks c = clean_run();
+    c.requests = 367;
+    expect_flags(&c, "few-samples", "367 answers for a p99");
+    c.requests = 368;
+    expect_flags(&c, "", "368 for a p99");
+    c.percentile = 99.9;
+    expect_flags(&c, "few-samples", "368 for a p99.9");
+    c.percentile = 50;
+    c.requests = 6;
+    expect_flags(&c, "", "6 for a median");
+    c.kind = BENCH__TIMELINE; /* a timeline is checked for errors alone */
+    c.requests = 8;
+    c.percentile = 99;
+    expect_flags(&c, "", "a timeline of 8");
+}
+
 /* A column the load generator does not write reads NAN: its check is not
  * assessable and flags nothing, whatever else the run says. */
 Test(flags, absent_figures_raise_nothing)
 {
     struct bench__checks c = clean_run();
-    c.errors = c.load_cpu_util = c.connections = c.clients_answered = NAN;
+    c.errors = c.load_cpu_util = c.connections = c.clients_answered = c.requests = NAN;
     c.trend = (struct bench__trend){0, 0, NAN};
     expect_flags(&c, "", "absent columns");
     c.mean_ms = NAN;
@@ -630,7 +652,7 @@ Test(flags, words_in_a_fixed_order)
     char words[256];
     bench__flag_words((1 << BENCH__NFLAGS) - 1, words, sizeof(words));
     cr_expect_str_eq(words, "littles-law;errors;short-window;generator-bound;unsteady;"
-                            "missing-clients");
+                            "missing-clients;few-samples");
     char tiny[8];
     bench__flag_words(BENCH__FLAG_SHORT_WINDOW, tiny, sizeof(tiny));
     cr_expect_eq(strlen(tiny), 7, "cut to fit: '%s'", tiny);
@@ -825,7 +847,7 @@ static void expect_checks(const struct row *w, int timeline, int cores)
     char flags[256];
     snprintf(flags, sizeof(flags), "%s", get(w, "flags"));
     static const char *const known = ";littles-law;errors;short-window;generator-bound;"
-                                     "unsteady;missing-clients;";
+                                     "unsteady;missing-clients;few-samples;";
     for (char *save, *f = strtok_r(flags, ";", &save); f; f = strtok_r(NULL, ";", &save)) {
         char word[64];
         snprintf(word, sizeof(word), ";%s;", f);
@@ -1174,31 +1196,22 @@ static double model_capacity(double service_ms, double goal_ms)
     return lo;
 }
 
-/* The probes of a capacity search: rows first to first + n - 1 of runs.csv. */
-static void probes_of(const struct csv_table *runs, int first, int n, struct sweep_probe *p)
-{
-    for (int i = 0; i < n; i++) {
-        const char *p99 = csv_get(runs, first + i, "p99_ms");
-        p[i] = (struct sweep_probe){csv_num(runs, first + i, "rate"), *p99 ? atof(p99) : NAN,
-                                    !strcmp(csv_get(runs, first + i, "status"), "ok"),
-                                    atoi(csv_get(runs, first + i, "errors"))};
-    }
-}
-
 /* A server of known capacity: one worker and a fixed 5 ms query, no CPU,
  * so the worker is an M/D/1 server of at most 200 req/s. What the search
  * guarantees on any machine is asserted: it starts at that bound, where
  * the worker, held at least 5 ms a request, cannot keep up and misses the
  * goal; it halves until a probe meets p99 50 ms and bisects to a bracket
- * within 2 %; every probe is where the search owed it and agrees with its
- * verdict; capacity.csv says what runs.csv shows; and the capacity is at
+ * within 2 %; every probe is where the search owed it and its verdict is
+ * its requests' (probes.csv, checked against each run's load.csv);
+ * capacity.csv says what the probes show; the idle run before the search
+ * (at a tenth of the bound) finds the goal reachable; and the capacity is at
  * most the model's for a worker held exactly 5 ms (model.h, M/D/1: 152
  * req/s), since a worker held longer, as on a busier machine, only serves
  * less. How far under it lands depends on how much of a core the machine
  * gave the worker (148 req/s on a quiet machine against the model's 139 to
  * 152 for the time one client's response says the worker is held; 49 to
  * 127 with other work beside it): printed, not asserted. One repeat, 3 s
- * windows: a p99 of some 400 answers. */
+ * windows: a p99 of some 400 answers, enough to judge it (368). */
 Test(sweep, capacity_of_a_server_of_known_capacity, .timeout = 240)
 {
     const char *wl = write_file("wait5.ini", "[workload]\n"
@@ -1230,13 +1243,18 @@ Test(sweep, capacity_of_a_server_of_known_capacity, .timeout = 240)
     sweep_results_dir(&r, dir, sizeof(dir));
     static struct row rows[32];
     int n = read_runs(dir, rows, 32);
-    cr_assert_gt(n, 3, "the closed point and some probes");
+    cr_assert_gt(n, 4, "the closed point, the idle run and some probes");
     cr_assert_str_eq(get(&rows[0], "loop"), "closed");
+    cr_assert_str_eq(get(&rows[1], "loop"), "idle");
+    cr_expect_float_eq(num(&rows[1], "rate"), 20, 1e-3, "a tenth of the bound");
     /* one client's response holds the query's 5 ms at least (the database
      * answers no sooner); how much more is the machine's */
     double service_ms = num(&rows[0], "mean_ms");
     cr_expect_geq(service_ms, 5, "one client's response %.3f ms", service_ms);
-    for (int i = 1; i < n; i++) {
+    int idle = 1;
+    while (idle < n && !strcmp(get(&rows[idle], "loop"), "idle"))
+        idle++; /* the idle run, and its second over a longer window if it had one */
+    for (int i = idle; i < n; i++) {
         cr_expect_str_eq(get(&rows[i], "loop"), "capacity", "row %d", i + 1);
         cr_expect_str_eq(get(&rows[i], "clients"), "0");
         cr_expect_str_eq(get(&rows[i], "engine"), "pool:workers=1", "row %d", i + 1);
@@ -1246,8 +1264,11 @@ Test(sweep, capacity_of_a_server_of_known_capacity, .timeout = 240)
     cr_assert_eq(csv_load(path, &t), 0, "no capacity.csv");
     cr_assert_eq(t.nrows, 1);
     cr_expect_str_eq(csv_get(&t, 0, "engine"), "pool:workers=1");
-    cr_expect_eq(csv_num(&t, 0, "probes"), n - 1, "a probe is one run per repeat");
     cr_expect_float_eq(csv_num(&t, 0, "bound_rps"), 200, 0.1);
+    /* the idle request: 5 ms by the workload, a little more measured */
+    cr_expect_float_eq(csv_num(&t, 0, "idle_model_ms"), 5, 0.01);
+    cr_expect_geq(csv_num(&t, 0, "idle_ms"), 5);
+    cr_expect_float_eq(csv_num(&t, 0, "idle_rate"), 20, 0.1);
     double got = csv_num(&t, 0, "capacity_rps"), above = csv_num(&t, 0, "capacity_hi");
     /* found: a bracket with both ends. The bound misses (the worker is held
      * 5 ms and more, so 200 req/s outgrow it: its backlog grows through the
@@ -1264,15 +1285,19 @@ Test(sweep, capacity_of_a_server_of_known_capacity, .timeout = 240)
     cr_assert_eq(csv_load(path, &runs), 0);
     cr_assert_eq(runs.nrows, n);
     struct sweep_probe probes[32];
-    probes_of(&runs, 1, n - 1, probes);
-    const char *hi_text = csv_get(&t, 0, "capacity_hi");
-    struct sweep_search search = {.goal_ms = 50,
+    int np = sweep_read_probes(dir, "pool:workers=1", 0, probes, 32);
+    cr_expect_eq(np, csv_num(&t, 0, "probes"), "probes.csv against capacity.csv");
+    cr_assert_gt(np, 0, "no probes.csv");
+    const char *hi_text = csv_get(&t, 0, "capacity_hi"),
+               *missed = csv_get(&t, 0, "capacity_missed");
+    struct sweep_search search = {.percentile = 99,
                                   .bound = 200,
                                   .tolerance = 0.02,
                                   .status = csv_get(&t, 0, "status"),
                                   .lo = got,
-                                  .hi = *hi_text ? atof(hi_text) : INFINITY};
-    sweep_expect_search(probes, n - 1, &search, "pool:workers=1");
+                                  .hi = *hi_text ? atof(hi_text) : INFINITY,
+                                  .missed = *missed ? atof(missed) : INFINITY};
+    sweep_expect_search(probes, np, &search, "pool:workers=1");
     /* the model's capacity for 5 ms is the most any machine serves (10 %
      * over it for the p99 of a 3 s window); what this machine made of it,
      * beside the model for the time it held the worker, is information */
@@ -1281,7 +1306,7 @@ Test(sweep, capacity_of_a_server_of_known_capacity, .timeout = 240)
     fprintf(stderr,
             "capacity: %.1f req/s at p99 50 ms (bracket %.1f to %.1f, %d probes); the model "
             "says %.1f to %.1f for a worker held %.3f to 5 ms\n",
-            got, got, above, n - 1, lo, hi, service_ms);
+            got, got, above, np, lo, hi, service_ms);
     cr_expect(strstr(out, "capacity at p99 under 50 ms") != NULL, "%s", out);
     snprintf(path, sizeof(path), "%s/meta.txt", dir);
     char *meta = slurp(path);

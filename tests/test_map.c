@@ -187,15 +187,19 @@ static double cell_bound(int cell, int pool)
 
 /* A capacity's bracket: [capacity_lo, capacity_hi], hi the bound when no
  * rate failed (none past it is sustained). */
+/* Row r's bracket widened by its probes' uncertainty: from the highest
+ * rate met to the lowest missed, or the bound when none was missed. */
 static void bracket(const struct csv_table *t, int r, double *lo, double *hi)
 {
     *lo = csv_num(t, r, "capacity_lo");
-    *hi = csv_num(t, r, *csv_get(t, r, "capacity_hi") ? "capacity_hi" : "bound_rps");
+    *hi = *csv_get(t, r, "capacity_missed") ? csv_num(t, r, "capacity_missed")
+                                            : csv_num(t, r, "bound_rps");
 }
 
 static void check_map_csv(const struct csv_table *t)
 {
-    static const char *const status = ";found;never_met;always_met;out_of_probes;";
+    static const char *const status =
+        ";found;never_met;always_met;out_of_probes;undecided;unreachable;marginal;";
     cr_assert_eq(t->nrows, 8, "2 x 2 cells x 2 configs");
     for (int r = 0; r < 8; r++) {
         char word[40];
@@ -204,7 +208,13 @@ static void check_map_csv(const struct csv_table *t)
         cr_expect_str_eq(csv_get(t, r, "cores"), "1", "the server runs on CPU 0");
         double cap = csv_num(t, r, "capacity_rps"), bound = csv_num(t, r, "bound_rps");
         cr_expect_leq(cap, bound * 1.0001, "row %d: a capacity within its bound", r + 1);
-        cr_expect_gt(csv_num(t, r, "probes"), 0);
+        int ruled_out = !strcmp(csv_get(t, r, "status"), "unreachable") ||
+                        !strcmp(csv_get(t, r, "status"), "marginal");
+        cr_expect(ruled_out ? csv_num(t, r, "probes") == 0 : csv_num(t, r, "probes") > 0,
+                  "row %d: %s after %g probes", r + 1, csv_get(t, r, "status"),
+                  csv_num(t, r, "probes"));
+        /* every cell had its idle request looked at before any search */
+        cr_expect(*csv_get(t, r, "idle_model_ms") && *csv_get(t, r, "idle_rate"), "row %d", r + 1);
     }
     /* cells in suite order, CPU outer */
     for (int c = 0; c < 4; c++) {
@@ -226,7 +236,7 @@ static void check_map_csv(const struct csv_table *t)
     cr_expect_float_eq(csv_num(t, 1, "bound_rps"), 1 / 100e-6, 0.1);
 }
 
-/* Whether row i of runs.csv is a probe of cell (0-based) and engine. */
+/* Whether row i of runs.csv is a run of cell (0-based) and engine. */
 static int probe_of(const struct csv_table *runs, int i, int cell, const char *engine)
 {
     return !strcmp(csv_get(runs, i, "engine"), engine) &&
@@ -234,40 +244,41 @@ static int probe_of(const struct csv_table *runs, int i, int cell, const char *e
            fabs(csv_num(runs, i, "mean_wait_ms") - cells[cell][1]) < 1e-9;
 }
 
-/* Each of the eight searches, replayed from its probes in runs.csv (they
- * run one after another, cell by cell, the pool first): every probe where
- * the search owed it, its verdict its p99's, the status and bracket map.csv
- * reports. */
-static void expect_searches(const struct csv_table *t, const struct csv_table *runs)
+/* Each of the eight searches, replayed from its probes in probes.csv (each
+ * checked against its runs' own counts): every probe where the search owed
+ * it, its verdict its requests', the status and brackets map.csv reports.
+ * The runs are the probes' and one or two idle runs a cell. */
+static void expect_searches(const char *dir, const struct csv_table *t,
+                            const struct csv_table *runs, double tolerance)
 {
-    int next = 0;
+    double probe_runs = 0, idle_runs = 0;
     for (int r = 0; r < t->nrows && r < 8; r++) {
         int cell = r / 2, pool = r % 2 == 0;
         const char *engine = pool ? "pool:workers=4" : "async";
         static struct sweep_probe p[64];
-        int n = 0;
-        for (; next < runs->nrows && probe_of(runs, next, cell, engine) && n < 64; next++, n++) {
-            const char *p99 = csv_get(runs, next, "p99_ms");
-            p[n] = (struct sweep_probe){csv_num(runs, next, "rate"), *p99 ? atof(p99) : NAN,
-                                        !strcmp(csv_get(runs, next, "status"), "ok"),
-                                        atoi(csv_get(runs, next, "errors"))};
-        }
-        cr_expect_eq(n, (int)csv_num(t, r, "probes"), "map.csv row %d: %d probes in runs.csv",
+        int n = sweep_read_probes(dir, engine, cell + 1, p, 64);
+        cr_expect_eq(n, (int)csv_num(t, r, "probes"), "map.csv row %d: %d probes in probes.csv",
                      r + 1, n);
-        const char *hi = csv_get(t, r, "capacity_hi");
-        struct sweep_search s = {.goal_ms = 100,
+        const char *hi = csv_get(t, r, "capacity_hi"), *missed = csv_get(t, r, "capacity_missed");
+        struct sweep_search s = {.percentile = 99,
                                  .bound = cell_bound(cell, pool),
-                                 .tolerance = 0.1,
+                                 .tolerance = tolerance,
                                  .status = csv_get(t, r, "status"),
                                  .lo = csv_num(t, r, "capacity_lo"),
-                                 .hi = *hi ? atof(hi) : INFINITY};
+                                 .hi = *hi ? atof(hi) : INFINITY,
+                                 .missed = *missed ? atof(missed) : INFINITY};
         char what[80];
         snprintf(what, sizeof(what), "%s at (%g us, %g ms)", engine, cells[cell][0],
                  cells[cell][1]);
         if (n > 0)
             sweep_expect_search(p, n, &s, what);
     }
-    cr_expect_eq(next, runs->nrows, "runs.csv rows after the last search's");
+    for (int i = 0; i < runs->nrows; i++) {
+        probe_runs += !strcmp(csv_get(runs, i, "loop"), "map");
+        idle_runs += !strcmp(csv_get(runs, i, "loop"), "idle");
+    }
+    cr_expect(idle_runs >= 4 && idle_runs <= 8, "%g idle runs for 4 cells", idle_runs);
+    cr_expect_eq(probe_runs + idle_runs, runs->nrows, "every run a probe's or an idle one");
 }
 
 /* The server's CPU a request (from /proc, so what other processes ran does
@@ -358,17 +369,16 @@ Test(map, a_tiny_map_shows_both_corners)
      * 10,000 req/s and halves), about a tenth of its core at the under
      * 200 us of CPU a request costs it, sanitized: a CPU-bound process
      * beside it leaves the loop half the core. */
-    double pool = csv_num(&t, 2, "capacity_rps"), loop = csv_num(&t, 3, "capacity_rps");
-    cr_expect_gt(loop, 3 * pool, "at (100 us, 20 ms) async %.0f req/s, pool:4 %.0f", loop, pool);
+    double pool, pool_hi, loop, loop_hi;
+    bracket(&t, 2, &pool, &pool_hi);
+    bracket(&t, 3, &loop, &loop_hi);
+    cr_expect_gt(loop, 3 * pool_hi, "at (100 us, 20 ms) async %.0f req/s, pool:4 at most %.0f",
+                 loop, pool_hi);
     cr_expect_str_eq(csv_get(&t, 3, "status"), "found", "async at (100 us, 20 ms)");
-    /* each probe is a runs.csv row of loop map, in its cell's workload */
+    /* each run is a probe's or an idle run, in its cell's workload */
     snprintf(path, sizeof(path), "%s/runs.csv", dir);
     cr_assert_eq(csv_load(path, &runs), 0);
-    double probes = 0;
-    for (int i = 0; i < t.nrows; i++)
-        probes += csv_num(&t, i, "probes");
-    cr_expect_eq(runs.nrows, (int)probes, "one run per probe (one repeat)");
-    expect_searches(&t, &runs);
+    expect_searches(dir, &t, &runs, 0.1);
     /* CPU-bound: both held by the one core, each request costing it the
      * same 2 ms of work and little beside (measured in CPU time, which a
      * process beside does not add to, though sharing the caches and the
@@ -390,7 +400,6 @@ Test(map, a_tiny_map_shows_both_corners)
             loop, cpu_per_request(&runs, 1, "async"), pool, pool > 0 ? loop / pool : INFINITY, plo,
             phi, pcpu, alo, ahi, acpu);
     for (int i = 0; i < runs.nrows; i++) {
-        cr_expect_str_eq(csv_get(&runs, i, "loop"), "map");
         double cpu_ms = csv_num(&runs, i, "mean_cpu_ms"),
                wait_ms = csv_num(&runs, i, "mean_wait_ms");
         cr_expect(find_row(&t, cpu_ms * 1000, wait_ms, csv_get(&runs, i, "engine")) >= 0,

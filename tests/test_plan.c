@@ -103,22 +103,22 @@ Test(plan, closed_warmup_is_twice_the_response_time_up_to_the_cap)
         {1, 1024, 2.048}, /* 2 x 1024 / 1000 */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct bench__run r = {cases[i].engine, BENCH__CLOSED, cases[i].clients, 0, 1, 0};
+        struct bench__run r = {cases[i].engine, BENCH__CLOSED, cases[i].clients, 0, 1, 0, 0};
         expect_near(bench__warmup_s(&plan, &r), cases[i].want, suite.engines[r.engine].spec,
                     r.clients);
     }
     /* a longer duration lifts the cap up to 12 s, and no further */
-    struct bench__run big = {0, BENCH__CLOSED, 1024, 0, 1, 0};
+    struct bench__run big = {0, BENCH__CLOSED, 1024, 0, 1, 0, 0};
     suite.duration_ns = 2500000000ULL;
     expect_near(bench__warmup_s(&plan, &big), 10, "cap 4 x 2.5 s", 1024);
     suite.duration_ns = 10000000000ULL;
     expect_near(bench__warmup_s(&plan, &big), 12, "cap 12 s", 1024);
     suite.warmup_ns = 0;
-    struct bench__run one = {1, BENCH__CLOSED, 1, 0, 1, 0};
+    struct bench__run one = {1, BENCH__CLOSED, 1, 0, 1, 0, 0};
     expect_near(bench__warmup_s(&plan, &one), 2 * 0.011, "no suite warmup", 1); /* C/X = 11 ms */
     suite.warmup_ns = 3000000000ULL;
-    struct bench__run open = {0, BENCH__OPEN, 0, 80, 1, 0};
-    struct bench__run timeline = {0, BENCH__TIMELINE, 1024, 272, 1, 0};
+    struct bench__run open = {0, BENCH__OPEN, 0, 80, 1, 0, 0};
+    struct bench__run timeline = {0, BENCH__TIMELINE, 1024, 272, 1, 0, 0};
     expect_near(bench__warmup_s(&plan, &open), 3, "open", 80);
     expect_near(bench__warmup_s(&plan, &timeline), 3, "timeline", 1024);
 }
@@ -144,17 +144,17 @@ Test(plan, the_window_holds_ten_responses_up_to_four_durations)
         {1, 1024, 1.024, 4}, /* 12.8 s, capped */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct bench__run r = {cases[i].engine, BENCH__CLOSED, cases[i].clients, 0, 1, 0};
+        struct bench__run r = {cases[i].engine, BENCH__CLOSED, cases[i].clients, 0, 1, 0, 0};
         expect_near(bench__response_s(&plan, &r), cases[i].response, "response", r.clients);
         expect_near(bench__window_s(&plan, &r), cases[i].window, suite.engines[r.engine].spec,
                     r.clients);
     }
-    struct bench__run open = {0, BENCH__OPEN, 0, 80, 1, 0};
+    struct bench__run open = {0, BENCH__OPEN, 0, 80, 1, 0, 0};
     expect_near(bench__response_s(&plan, &open), 0.011, "open response", 80);
     expect_near(bench__window_s(&plan, &open), 1, "open window", 80);
     /* a longer duration lifts the cap with it */
     cr_assert_eq(bench_suite_set(&suite, "duration", "3s", err, sizeof(err)), 0);
-    struct bench__run slow = {0, BENCH__CLOSED, 64, 0, 1, 0};
+    struct bench__run slow = {0, BENCH__CLOSED, 64, 0, 1, 0, 0};
     expect_near(bench__window_s(&plan, &slow), 8.8, "pool:workers=1 at 3 s", 64);
 }
 
@@ -166,9 +166,9 @@ Test(plan, a_run_is_measured_again_only_where_longer_helps)
     use(SEED, "async");
     char err[BENCH_ERR_LEN];
     cr_assert_eq(bench_suite_set(&suite, "duration", "1s", err, sizeof(err)), 0);
-    struct bench__run closed = {0, BENCH__CLOSED, 64, 0, 1, 0},
-                      open = {0, BENCH__OPEN, 0, 500, 1, 0};
-    struct bench__run timeline = {0, BENCH__TIMELINE, 8, 272, 1, 0};
+    struct bench__run closed = {0, BENCH__CLOSED, 64, 0, 1, 0, 0},
+                      open = {0, BENCH__OPEN, 0, 500, 1, 0, 0};
+    struct bench__run timeline = {0, BENCH__TIMELINE, 8, 272, 1, 0, 0};
     expect_near(bench__rerun_window_s(&plan, &closed, 1, 0, 0, 70), 0, "steady, long enough", 1);
     expect_near(bench__rerun_window_s(&plan, &closed, 1, 1, 0, 70), 2, "unsteady", 1);
     expect_near(bench__rerun_window_s(&plan, &open, 1, 1, 0, 15), 2, "unsteady open", 1);
@@ -358,15 +358,40 @@ Test(plan, a_capacity_probe_is_planned_like_an_open_point)
     cr_expect(bench__offers_rate(BENCH__CAPACITY) && bench__offers_rate(BENCH__OPEN));
     cr_expect(!bench__offers_rate(BENCH__CLOSED) && !bench__offers_rate(BENCH__TIMELINE));
     for (double rate = 50; rate <= 800; rate *= 2) {
-        struct bench__run open = {0, BENCH__OPEN, 0, rate, 1, 0};
-        struct bench__run probe = {0, BENCH__CAPACITY, 0, rate, 1, 0};
+        struct bench__run open = {0, BENCH__OPEN, 0, rate, 1, 0, 0};
+        struct bench__run probe = {0, BENCH__CAPACITY, 0, rate, 1, 0, 0};
         expect_near(bench__run_bound(&plan, &probe), bench__run_bound(&plan, &open), "bound", rate);
         expect_near(bench__warmup_s(&plan, &probe), bench__warmup_s(&plan, &open), "warmup", rate);
         expect_near(bench__window_s(&plan, &probe), bench__window_s(&plan, &open), "window", rate);
     }
     /* 4 workers of 11 ms: 4 / 0.011 = 363.6 req/s, whatever is offered past it */
-    struct bench__run past = {0, BENCH__CAPACITY, 0, 1000, 1, 0};
+    struct bench__run past = {0, BENCH__CAPACITY, 0, 1000, 1, 0, 0};
     expect_near(bench__run_bound(&plan, &past), 4 / 0.011, "bound past the ceiling", 1000);
     cr_expect_eq(bench__rerun_window_s(&plan, &past, 1, 0, 1, 500), 0,
                  "a probe's short window is not measured again, as an open point's");
+}
+
+/* A run judged on a goal holds the requests its percentile needs: p99's
+ * 368, with the margin, at its rate, within the cap; or the window it asks
+ * for, within the cap too. */
+Test(plan, a_judged_run_holds_the_requests_its_percentile_needs)
+{
+    use(SEED, "pool:workers=4");
+    char err[BENCH_ERR_LEN];
+    cr_assert_eq(bench_suite_set(&suite, "slo", "p99 100ms", err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(bench_suite_set(&suite, "duration", "2s", err, sizeof(err)), 0, "%s", err);
+    const enum bench__kind judged[] = {BENCH__CAPACITY, BENCH__MAP, BENCH__IDLE};
+    for (size_t k = 0; k < sizeof(judged) / sizeof(judged[0]); k++) {
+        cr_expect(bench__judged(judged[k]) && bench__offers_rate(judged[k]));
+        struct bench__run fast = {0, judged[k], 0, 1000, 1, 0, 0};
+        struct bench__run slow = {0, judged[k], 0, 100, 1, 0, 0};
+        struct bench__run slower = {0, judged[k], 0, 10, 1, 0, 0};
+        struct bench__run asks = {0, judged[k], 0, 10, 1, 0, 3};
+        expect_near(bench__window_s(&plan, &fast), 2, "the suite's duration", 1000);
+        expect_near(bench__window_s(&plan, &slow), 1.25 * 368 / 100, "368 requests", 100);
+        expect_near(bench__window_s(&plan, &slower), 8, "the cap", 10);
+        expect_near(bench__window_s(&plan, &asks), 3, "its own", 10);
+    }
+    cr_expect_str_eq(bench__kind_name(BENCH__IDLE), "idle");
+    cr_expect(!bench__judged(BENCH__OPEN) && !bench__judged(BENCH__CLOSED));
 }

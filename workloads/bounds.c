@@ -23,6 +23,17 @@ double wl_request_cpu_ns(const struct wl_workload *wl, int request)
     return sum;
 }
 
+double wl_request_idle_ns(const struct wl_workload *wl, int request, struct wl_rng *rng)
+{
+    const struct wl_request *r = &wl->requests[request];
+    double sum = 0;
+    for (int i = 0; i < r->nsteps; i++)
+        sum += r->steps[i].kind == WL_STEP_CPU
+                   ? (double)r->steps[i].cpu_ns
+                   : (double)wl_dist_sample(&wl->queries[r->steps[i].query].latency, rng);
+    return sum;
+}
+
 double wl_request_wait_ns(const struct wl_workload *wl, int request)
 {
     const struct wl_request *r = &wl->requests[request];

@@ -137,6 +137,10 @@ double wl_request_cpu_ns(const struct wl_workload *wl, int request);
 double wl_request_wait_ns(const struct wl_workload *wl, int request);
 double wl_mean_cpu_ns(const struct wl_workload *wl);
 double wl_mean_wait_ns(const struct wl_workload *wl);
+/* One idle run of a request in ns, drawn: its cpu steps plus a draw of each
+ * query's latency, one after the other, as the database and the engines run
+ * them with nothing else in the system. */
+double wl_request_idle_ns(const struct wl_workload *wl, int request, struct wl_rng *rng);
 /* The Little's-law throughput bound in requests/s (DESIGN.md):
  * min(clients/(c+w), workers/(c+w), cores/c), with c and w the weighted mean
  * CPU and wait per request. A limit <= 0 means unbounded (open loop, or a

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "capacity.h"
+#include "csv.h"
 
 static double now_s(void)
 {
@@ -77,6 +78,86 @@ void sweep_results_dir(const struct sweep_run *r, char *dir, size_t len)
     snprintf(dir, len, "%s/%s", r->results, target);
 }
 
+/* ---- a capacity search's probes, read back ---- */
+
+/* Run id's requests sent and within the goal from runs/NNN-load.csv; 0, or
+ * -1 when it has none. */
+static int run_counts(const char *dir, int id, double *sent, double *within)
+{
+    char path[900];
+    struct csv_table t;
+    snprintf(path, sizeof(path), "%s/runs/%03d-load.csv", dir, id);
+    if (csv_load(path, &t) < 0)
+        return -1;
+    int rc = -1;
+    if (t.nrows == 1 && *csv_get(&t, 0, "within_goal")) {
+        *sent =
+            csv_num(&t, 0, "requests") + csv_num(&t, 0, "errors") - csv_num(&t, 0, "errors_status");
+        *within = csv_num(&t, 0, "within_goal");
+        rc = 0;
+    }
+    csv_free(&t);
+    return rc;
+}
+
+/* The next runs.csv row at or after *row that is a probe's run. */
+static int next_probe_run(const struct csv_table *runs, int *row)
+{
+    while (*row < runs->nrows && strcmp(csv_get(runs, *row, "loop"), "capacity") != 0 &&
+           strcmp(csv_get(runs, *row, "loop"), "map") != 0)
+        ++*row;
+    return *row < runs->nrows ? (*row)++ : -1;
+}
+
+int sweep_read_probes(const char *dir, const char *engine, int cell, struct sweep_probe *out,
+                      int max)
+{
+    char path[900];
+    struct csv_table t, runs;
+    snprintf(path, sizeof(path), "%s/probes.csv", dir);
+    if (csv_load(path, &t) < 0)
+        return -1;
+    snprintf(path, sizeof(path), "%s/runs.csv", dir);
+    cr_assert_eq(csv_load(path, &runs), 0, "no runs.csv in %s", dir);
+    int n = 0, row = 0;
+    for (int i = 0; i < t.nrows; i++) {
+        double sent = 0, within = 0;
+        int all = 1;
+        for (int k = 0; k < (int)csv_num(&t, i, "runs"); k++) {
+            int r = next_probe_run(&runs, &row);
+            cr_assert_geq(r, 0, "probes.csv row %d: its runs are not in runs.csv", i + 1);
+            cr_expect_eq(csv_num(&runs, r, "rate"), csv_num(&t, i, "rate"),
+                         "probes.csv row %d: run %d at another rate", i + 1, r + 1);
+            double s = 0, w = 0;
+            if (strcmp(csv_get(&runs, r, "status"), "ok") != 0 ||
+                run_counts(dir, (int)csv_num(&runs, r, "run"), &s, &w) < 0)
+                all = 0; /* a failed run counts its planned requests, none within */
+            sent += s;
+            within += w;
+        }
+        if (all) {
+            cr_expect_eq(csv_num(&t, i, "requests"), sent,
+                         "probes.csv row %d: %.0f requests, its runs sent %.0f", i + 1,
+                         csv_num(&t, i, "requests"), sent);
+            cr_expect_eq(csv_num(&t, i, "within_goal"), within,
+                         "probes.csv row %d: %.0f within, its runs %.0f", i + 1,
+                         csv_num(&t, i, "within_goal"), within);
+        }
+        if (strcmp(csv_get(&t, i, "engine"), engine) != 0 || (int)csv_num(&t, i, "cell") != cell)
+            continue;
+        if (n < max) {
+            out[n] = (struct sweep_probe){.rate = csv_num(&t, i, "rate"),
+                                          .requests = csv_num(&t, i, "requests"),
+                                          .within = csv_num(&t, i, "within_goal")};
+            snprintf(out[n].verdict, sizeof(out[n].verdict), "%s", csv_get(&t, i, "verdict"));
+        }
+        n++;
+    }
+    csv_free(&runs);
+    csv_free(&t);
+    return n < max ? n : max;
+}
+
 /* ---- a capacity search, replayed ---- */
 
 #define SEARCH_DOWN   1024.0 /* bench_capacity.c: the lowest rate is the bound over this */
@@ -86,26 +167,29 @@ void sweep_results_dir(const struct sweep_run *r, char *dir, size_t len)
 /* Where a replayed search goes after a probe. */
 struct replay {
     const struct sweep_search *s;
-    double lo, hi;   /* the bracket so far: highest rate met, lowest missed */
-    int first;       /* the first probe's verdict */
+    double lo, hi;   /* the bracket so far: highest rate met, lowest not met */
+    double missed;   /* the lowest rate missed */
+    int first;       /* the first probe's verdict: met or not */
     int bisecting;   /* the verdict changed once: the bracket is closed */
     const char *end; /* the status the search may end with here, or NULL */
     double next;     /* else the rate it probes next */
 };
 
 /* The search's step after probe k (1-based) at rate, as capacity.c takes
- * it: the outer limits in the bracketing phase, the tolerance and the
- * budget after it. A bracket within rounding of the tolerance may either
- * stop or go on: *either is set then. */
-static void replay_step(struct replay *r, int k, double rate, int met, int *either)
+ * it: the outer limits in the bracketing phase (and a probe of too few
+ * requests when halving), the tolerance and the budget after it. A bracket
+ * within rounding of the tolerance may either stop or go on: *either is set
+ * then. */
+static void replay_step(struct replay *r, int k, double rate, enum capacity_verdict v, int *either)
 {
     const struct sweep_search *s = r->s;
-    int budget = s->max_probes > 0 ? s->max_probes : CAPACITY_MAX_PROBES;
+    int budget = s->max_probes > 0 ? s->max_probes : CAPACITY_MAX_PROBES, met = v == CAPACITY_MET;
     *either = 0;
     r->end = NULL;
     if (!r->bisecting && met == r->first) {
-        if (r->first ? rate >= s->bound - RATE_SLACK : rate <= s->bound / SEARCH_DOWN + RATE_SLACK)
-            r->end = r->first ? "always_met" : "never_met";
+        if (r->first ? rate >= s->bound - RATE_SLACK
+                     : rate <= s->bound / SEARCH_DOWN + RATE_SLACK || v == CAPACITY_TOO_FEW)
+            r->end = r->first ? "always_met" : r->missed <= r->hi ? "never_met" : "undecided";
         else if (k >= budget)
             r->end = "out_of_probes";
         else
@@ -123,19 +207,18 @@ static void replay_step(struct replay *r, int k, double rate, int met, int *eith
     r->next = (r->lo + r->hi) / 2;
 }
 
-/* A probe's own figures agree with the verdict the search gave it: a probe
- * met only with its percentile within the goal; one missed had it past the
- * goal, or failed, or lost requests (which count past every latency). */
-static void expect_verdict(const struct sweep_probe *p, int k, int met, double goal,
-                           const char *what)
+/* The verdict probes.csv names, as capacity.h's enum; -1 for none of them. */
+static int verdict_of(const char *name)
 {
-    if (met)
-        cr_expect(p->ok && p->value <= goal, "%s: probe %d at %.3f req/s met %.1f ms with %.3f ms",
-                  what, k, p->rate, goal, p->value);
-    else
-        cr_expect(!p->ok || !(p->value <= goal) || p->errors > 0,
-                  "%s: probe %d at %.3f req/s missed %.1f ms with %.3f ms and no error", what, k,
-                  p->rate, goal, p->value);
+    for (int v = CAPACITY_MET; v <= CAPACITY_TOO_FEW; v++)
+        if (!strcmp(name, capacity_verdict_name((enum capacity_verdict)v)))
+            return v;
+    return -1;
+}
+
+static int same_rate(double a, double b)
+{
+    return (isinf(a) && isinf(b)) || fabs(a - b) <= BRACKET_SLACK;
 }
 
 void sweep_expect_search(const struct sweep_probe *p, int n, const struct sweep_search *s,
@@ -143,25 +226,31 @@ void sweep_expect_search(const struct sweep_probe *p, int n, const struct sweep_
 {
     cr_assert_gt(n, 0, "%s: no probe", what);
     cr_expect(s->lo < s->hi, "%s: the bracket [%.1f, %.1f] is not one", what, s->lo, s->hi);
-    struct replay r = {.s = s, .lo = 0, .hi = INFINITY, .first = -1, .next = s->bound};
+    struct replay r = {
+        .s = s, .lo = 0, .hi = INFINITY, .missed = INFINITY, .first = -1, .next = s->bound};
     for (int k = 1; k <= n; k++) {
         const struct sweep_probe *q = &p[k - 1];
         cr_expect(fabs(q->rate - r.next) <= RATE_SLACK + 1e-6 * r.next,
                   "%s: probe %d at %.3f req/s, the search's next was %.3f", what, k, q->rate,
                   r.next);
         cr_expect_leq(q->rate, s->bound + RATE_SLACK, "%s: probe %d past the bound", what, k);
-        /* met rates lie at or under lo, missed ones at or over hi: the
-         * search only ever probes inside its bracket */
-        int met = q->rate <= s->lo + BRACKET_SLACK;
-        expect_verdict(q, k, met, s->goal_ms, what);
+        int v = verdict_of(q->verdict);
+        cr_assert_geq(v, 0, "%s: probe %d's verdict '%s'", what, k, q->verdict);
+        enum capacity_verdict own = capacity_judge(q->within, q->requests, s->percentile);
+        cr_expect_eq(
+            v, (int)own, "%s: probe %d at %.3f req/s: %s, but %.0f of %.0f within the goal say %s",
+            what, k, q->rate, q->verdict, q->within, q->requests, capacity_verdict_name(own));
+        int met = v == CAPACITY_MET;
         if (r.first < 0)
             r.first = met;
         if (met)
             r.lo = fmax(r.lo, q->rate);
         else
             r.hi = fmin(r.hi, q->rate);
+        if (v == CAPACITY_MISSED)
+            r.missed = fmin(r.missed, q->rate);
         int either;
-        replay_step(&r, k, q->rate, met, &either);
+        replay_step(&r, k, q->rate, (enum capacity_verdict)v, &either);
         if (k < n)
             cr_expect(!r.end || either, "%s: probe %d should have ended the search (%s)", what,
                       k + 1, r.end);
@@ -172,8 +261,9 @@ void sweep_expect_search(const struct sweep_probe *p, int n, const struct sweep_
     if (!r.end)
         return;
     cr_expect_str_eq(s->status, r.end, "%s: status", what);
-    cr_expect(fabs(r.lo - s->lo) <= BRACKET_SLACK, "%s: capacity %.1f, the probes say %.3f", what,
-              s->lo, r.lo);
-    cr_expect((isinf(r.hi) && isinf(s->hi)) || fabs(r.hi - s->hi) <= BRACKET_SLACK,
-              "%s: capacity_hi %.1f, the probes say %.3f", what, s->hi, r.hi);
+    cr_expect(same_rate(r.lo, s->lo), "%s: capacity %.1f, the probes say %.3f", what, s->lo, r.lo);
+    cr_expect(same_rate(r.hi, s->hi), "%s: capacity_hi %.1f, the probes say %.3f", what, s->hi,
+              r.hi);
+    cr_expect(same_rate(r.missed, s->missed), "%s: capacity_missed %.1f, the probes say %.3f", what,
+              s->missed, r.missed);
 }

@@ -27,33 +27,44 @@ int sweep_run(struct sweep_run *r, const char *tmp, const char *const *args, dou
  * fails when there is none). */
 void sweep_results_dir(const struct sweep_run *r, char *dir, size_t len);
 
-/* One probe of a capacity search as runs.csv records it (one repeat). */
+/* One probe of a capacity search as probes.csv records it (its runs'
+ * requests pooled). */
 struct sweep_probe {
-    double rate;  /* the rate offered, req/s */
-    double value; /* the goal's percentile (p99_ms for a p99 goal); NAN when empty */
-    int ok;       /* the run's status was ok */
-    int errors;   /* requests that failed (lost or refused) */
+    double rate;      /* the rate offered, req/s */
+    double requests;  /* every request its runs sent: answered, refused or lost */
+    double within;    /* those answered with a success status within the goal */
+    char verdict[16]; /* met, missed, undecided, too-few */
 };
+
+/* The probes of engine's search in cell (0 outside a map) from a results
+ * folder's probes.csv, in the order they ran; at most max. Each probe's
+ * pooled requests are checked against its runs (runs.csv's rows with loop
+ * capacity or map, in order, `runs` of them a probe): the sum of their
+ * load.csv's requests sent and within the goal. The count, or -1 when
+ * probes.csv is missing. */
+int sweep_read_probes(const char *dir, const char *engine, int cell, struct sweep_probe *out,
+                      int max);
 
 /* A config's search as bench_capacity.c sets it up (from the config's
  * finite bound, down to a 1,024th of it, never past it), and what the
  * sweep reported of it in capacity.csv or map.csv. */
 struct sweep_search {
-    double goal_ms;     /* the goal the percentile must not exceed */
+    double percentile;  /* the goal's: 99 for p99 */
     double bound;       /* the config's bound: the first probe and the highest */
     double tolerance;   /* the bracket the search closes to, a fraction */
     int max_probes;     /* the budget; 0 for capacity.h's */
-    const char *status; /* found, never_met, always_met, out_of_probes */
+    const char *status; /* found, never_met, always_met, out_of_probes, undecided */
     double lo, hi;      /* capacity_lo, capacity_hi (INFINITY when empty) */
+    double missed;      /* capacity_missed (INFINITY when empty) */
 };
 
 /* Replays the search over its probes, whatever the machine made of them:
- * each probe's verdict is the reported bracket's (met at or under lo,
- * missed at or over hi), the probe's own percentile agrees with it, each
- * probe is at the rate the search owed next (the bound, then doubling or
- * halving until the verdict changes, then the bracket's midpoint), and the
- * search stopped where it should, with the reported status and bracket.
- * what names the config in messages. */
+ * each probe's verdict is the one its own requests give (capacity_judge),
+ * each probe is at the rate the search owed next (the bound, then doubling
+ * or halving until the verdict changes, then the bracket's midpoint; no
+ * halving past a probe of too few requests), and the search stopped where
+ * it should, with the reported status, bracket and widened bracket. what
+ * names the config in messages. */
 void sweep_expect_search(const struct sweep_probe *p, int n, const struct sweep_search *s,
                          const char *what);
 
