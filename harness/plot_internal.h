@@ -134,6 +134,9 @@ double plot__half_width(const struct plot__report *rp, int row);
  * or -1 when none has an ok run. */
 int plot__peak_row(const struct plot__report *rp, const char *engine);
 
+/* Whether the ';'-separated flag list holds word (report.c). */
+int plot__has_flag(const char *list, const char *word);
+
 /* ---- the crossover map (plot_map.c, report_map.c) ---- */
 
 #define PLOT_MAP_AXIS 32 /* values of CPU or of wait one map holds: a grid a chart can label */
@@ -143,22 +146,32 @@ int plot__peak_row(const struct plot__report *rp, const char *engine);
 struct plot__map_best {
     const char *engine; /* in the map's table; NULL: the cell has no config of this kind */
     double rps;         /* 0: it never met the goal */
-    double lo, hi;      /* hi INFINITY when no probe failed (rps a lower bound) */
+    /* the bracket widened by the probes' uncertainty: lo the highest rate
+     * met, hi the lowest missed, or the bound when none was (INFINITY
+     * without one: rps a lower bound) */
+    double lo, hi;
+    int undecided; /* its search ended undecided: no rate judged met or missed below hi */
 };
 
 /* Who serves more in a cell. */
 enum plot__map_verdict {
-    PLOT_MAP_LOOP,    /* the best event loop, by more than the brackets' overlap */
-    PLOT_MAP_POOL,    /* the best pool, likewise */
-    PLOT_MAP_TIE,     /* the two brackets overlap: the search cannot tell them apart */
-    PLOT_MAP_NONE,    /* neither met the goal at any rate */
-    PLOT_MAP_MISSING, /* the cell lacks one architecture or both (an interrupted sweep) */
+    PLOT_MAP_LOOP,        /* the best event loop, by more than the brackets' overlap */
+    PLOT_MAP_POOL,        /* the best pool, likewise */
+    PLOT_MAP_TIE,         /* the two brackets overlap: the search cannot tell them apart */
+    PLOT_MAP_NONE,        /* neither met the goal at any rate */
+    PLOT_MAP_MISSING,     /* the cell lacks one architecture or both (an interrupted sweep) */
+    PLOT_MAP_UNREACHABLE, /* the idle request's percentile is past the goal: nothing searched */
+    PLOT_MAP_MARGINAL,    /* the goal lies within the idle percentile's interval */
+    PLOT_MAP_UNDECIDED,   /* neither met the goal, and a search could not tell */
 };
 
 struct plot__map_cell {
     struct plot__map_best loop, pool;
     double ratio; /* loop / pool capacity: INFINITY when the pool's is 0, NAN when undefined */
     enum plot__map_verdict verdict;
+    /* the idle request's percentile, by the workload's distributions and
+     * measured (NAN when map.csv has none) */
+    double idle_model_ms, idle_ms;
 };
 
 /* map.csv read into its grid: cpu_us and wait_ms in increasing order, the
@@ -189,7 +202,8 @@ double plot__map_frontier(const struct plot__map *m, double cpu_us);
  * or the suite copy's `slo =`; 0, or -ENOENT without one. */
 int plot__goal(const char *dir, char *out, size_t len);
 /* A cell's ratio as its label says it: "3.2x", "1/1.4x" (the pool serves
- * 1.4 times more), "tie", "pool 0", "loop 0", "none", "no pool", "no loop". */
+ * 1.4 times more), "tie", "pool 0", "loop 0", "none", "no pool", "no loop",
+ * "unreachable", "marginal", "undecided". */
 void plot__map_label(const struct plot__map_cell *c, char *out, size_t len);
 /* A time in ms as the map's axes say it: "2.5 ms", "1 s", and with
  * micro, under 1 ms in µs ("50 µs"). */

@@ -72,8 +72,34 @@ static int axis_index(double *axis, int *n, double v)
 struct map_row {
     double cpu_us, wait_ms, workers, cores;
     struct plot__map_best best;
-    int loop; /* 1: an event loop (async, coro); 0: a pool */
+    int loop;                    /* 1: an event loop (async, coro); 0: a pool */
+    enum plot__map_verdict idle; /* PLOT_MAP_UNREACHABLE or _MARGINAL, else PLOT_MAP_MISSING */
+    double idle_model_ms, idle_ms;
 };
+
+/* The optional columns of newer map.csv files: the widened bracket's upper
+ * end and the idle request's percentile. An older file has neither: its
+ * bracket ends at the lowest rate not met, and no cell is ruled out. */
+static int optional_columns(const char *path, const struct csv_table *t, int r, struct map_row *row,
+                            char *err, size_t errlen)
+{
+    const char *status = csv_get(t, r, "status");
+    row->idle = !strcmp(status, "unreachable") ? PLOT_MAP_UNREACHABLE
+                : !strcmp(status, "marginal")  ? PLOT_MAP_MARGINAL
+                                               : PLOT_MAP_MISSING;
+    row->best.undecided = !strcmp(status, "undecided");
+    row->idle_model_ms = row->idle_ms = NAN;
+    if (csv_col(t, "capacity_missed") >= 0 &&
+        map_number(path, t, r, "capacity_missed", 0, INFINITY, &row->best.hi, err, errlen) < 0)
+        return -EINVAL;
+    if (csv_col(t, "idle_model_ms") >= 0 && *csv_get(t, r, "idle_model_ms") &&
+        map_number(path, t, r, "idle_model_ms", 0, NAN, &row->idle_model_ms, err, errlen) < 0)
+        return -EINVAL;
+    if (csv_col(t, "idle_ms") >= 0 && *csv_get(t, r, "idle_ms") &&
+        map_number(path, t, r, "idle_ms", 0, NAN, &row->idle_ms, err, errlen) < 0)
+        return -EINVAL;
+    return 0;
+}
 
 static int read_row(const char *path, const struct csv_table *t, int r, struct map_row *row,
                     char *err, size_t errlen)
@@ -94,7 +120,8 @@ static int read_row(const char *path, const struct csv_table *t, int r, struct m
         map_number(path, t, r, "capacity_rps", 0, NAN, &row->best.rps, err, errlen) < 0 ||
         map_number(path, t, r, "capacity_lo", 0, NAN, &row->best.lo, err, errlen) < 0 ||
         map_number(path, t, r, "capacity_hi", 0, INFINITY, &row->best.hi, err, errlen) < 0 ||
-        map_number(path, t, r, "bound_rps", 0, INFINITY, &bound, err, errlen) < 0)
+        map_number(path, t, r, "bound_rps", 0, INFINITY, &bound, err, errlen) < 0 ||
+        optional_columns(path, t, r, row, err, errlen) < 0)
         return -EINVAL;
     /* A search that never failed was stopped at the bound, and no rate
      * past it is sustained (Little's law): the bracket ends there, so a
@@ -137,17 +164,21 @@ static int axis_find(const double *axis, int n, double v)
     return -1;
 }
 
-/* Who serves more, from the two bests' capacities and brackets. */
+/* Who serves more, from the two bests' capacities and widened brackets: a
+ * winner only where they do not overlap. A cell the idle request ruled out
+ * (its verdict already set) names none. */
 static void judge_cell(struct plot__map_cell *c)
 {
     const struct plot__map_best *l = &c->loop, *p = &c->pool;
     c->ratio = NAN;
+    if (c->verdict == PLOT_MAP_UNREACHABLE || c->verdict == PLOT_MAP_MARGINAL)
+        return;
     if (!l->engine || !p->engine) {
         c->verdict = PLOT_MAP_MISSING;
         return;
     }
     if (l->rps <= 0 && p->rps <= 0) {
-        c->verdict = PLOT_MAP_NONE;
+        c->verdict = l->undecided || p->undecided ? PLOT_MAP_UNDECIDED : PLOT_MAP_NONE;
         return;
     }
     c->ratio = p->rps > 0 ? l->rps / p->rps : INFINITY;
@@ -161,6 +192,11 @@ static void judge_cell(struct plot__map_cell *c)
  * first, since a value inserted into an axis moves the cells after it. */
 static int place_cells(const char *path, struct plot__map *m, char *err, size_t errlen)
 {
+    for (int i = 0; i < m->ncpu; i++)
+        for (int j = 0; j < m->nwait; j++) {
+            m->cell[i][j].verdict = PLOT_MAP_MISSING;
+            m->cell[i][j].idle_model_ms = m->cell[i][j].idle_ms = NAN;
+        }
     for (int r = 0; r < m->table.nrows; r++) {
         struct map_row row;
         if (read_row(path, &m->table, r, &row, err, errlen) < 0)
@@ -168,6 +204,12 @@ static int place_cells(const char *path, struct plot__map *m, char *err, size_t 
         struct plot__map_cell *c = &m->cell[axis_find(m->cpu_us, m->ncpu, row.cpu_us)]
                                            [axis_find(m->wait_ms, m->nwait, row.wait_ms)];
         put_best(row.loop ? &c->loop : &c->pool, &row.best);
+        if (row.idle != PLOT_MAP_MISSING)
+            c->verdict = row.idle;
+        if (!isnan(row.idle_model_ms))
+            c->idle_model_ms = row.idle_model_ms;
+        if (!isnan(row.idle_ms))
+            c->idle_ms = row.idle_ms;
     }
     for (int i = 0; i < m->ncpu; i++)
         for (int j = 0; j < m->nwait; j++)
@@ -289,6 +331,9 @@ void plot__map_label(const struct plot__map_cell *c, char *out, size_t len)
         return;
     case PLOT_MAP_NONE: snprintf(out, len, "none"); return;
     case PLOT_MAP_TIE: snprintf(out, len, "tie"); return;
+    case PLOT_MAP_UNREACHABLE: snprintf(out, len, "unreachable"); return;
+    case PLOT_MAP_MARGINAL: snprintf(out, len, "marginal"); return;
+    case PLOT_MAP_UNDECIDED: snprintf(out, len, "undecided"); return;
     default: break;
     }
     if (c->pool.rps <= 0 || c->loop.rps <= 0) {

@@ -115,6 +115,9 @@ static const struct {
               "mean"},
     {"unsteady", "no steady state: the run's rate or latency still drifted within the window"},
     {"failed", "a repeat failed (see the failed runs) and is left out of every number"},
+    {"few-samples", "a run's p99 rests on fewer than the 368 answers a 95 % interval needs to "
+                    "bound it: it is their maximum, or near it, not an estimate of the 99th "
+                    "percentile"},
 };
 #define NFLAGS (sizeof(flag_meanings) / sizeof(flag_meanings[0]))
 
@@ -133,8 +136,7 @@ static void write_point_name(FILE *out, const struct csv_table *t, int r)
                 csv_num(t, r, "clients"));
 }
 
-/* Whether the ';'-separated list holds word. */
-static int has_flag(const char *list, const char *word)
+int plot__has_flag(const char *list, const char *word)
 {
     size_t len = strlen(word);
     for (const char *p = list; *p; p += strcspn(p, ";"), p += *p == ';') {
@@ -164,7 +166,7 @@ static void write_flag_meanings(const struct plot__report *rp)
     for (size_t k = 0; k < NFLAGS; k++) {
         int seen = 0;
         for (int r = 0; r < s->nrows && !seen; r++)
-            seen = has_flag(csv_get(s, r, "flags"), flag_meanings[k].word);
+            seen = plot__has_flag(csv_get(s, r, "flags"), flag_meanings[k].word);
         if (seen)
             fprintf(rp->out, "<tr><td>%s</td><td>%s.</td></tr>\n", flag_meanings[k].word,
                     flag_meanings[k].meaning);

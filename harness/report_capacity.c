@@ -10,15 +10,31 @@
 #include "csv.h"
 #include "plot_internal.h"
 
-/* Row r's capacity and bracket as "930 req/s [930, 950]"; the upper end
- * is empty when no probe failed. */
+/* Row r's capacity and bracket as "930 req/s [930, 950]": from the highest
+ * rate met to the lowest missed (capacity_missed), or the bound when none
+ * was; an older capacity.csv, without capacity_missed, ends it at the
+ * lowest rate not met. Infinite when neither bounds it. */
 static void write_bracket(FILE *out, const struct csv_table *t, int r)
 {
+    const char *hi = csv_col(t, "capacity_missed") >= 0 ? "capacity_missed" : "capacity_hi";
     fprintf(out, "%.0f req/s [%.0f, ", csv_num(t, r, "capacity_rps"), csv_num(t, r, "capacity_lo"));
-    if (*csv_get(t, r, "capacity_hi"))
-        fprintf(out, "%.0f]", csv_num(t, r, "capacity_hi"));
+    if (*csv_get(t, r, hi))
+        fprintf(out, "%.0f]", csv_num(t, r, hi));
+    else if (*csv_get(t, r, "bound_rps"))
+        fprintf(out, "%.0f]", csv_num(t, r, "bound_rps"));
     else
         fputs("&#8734;]", out);
+}
+
+/* Why no capacity: the idle request's percentile against the goal. */
+static void write_idle(FILE *out, const struct csv_table *t, int r, const char *goal,
+                       const char *status)
+{
+    fprintf(out,
+            "was not searched: %s is %s, since the idle request's percentile is %.1f ms by the "
+            "workload's distributions and %.1f ms [%.1f, %.1f] measured at %.0f req/s",
+            goal, status, csv_num(t, r, "idle_model_ms"), csv_num(t, r, "idle_ms"),
+            csv_num(t, r, "idle_lo_ms"), csv_num(t, r, "idle_hi_ms"), csv_num(t, r, "idle_rate"));
 }
 
 static void write_config(FILE *out, const struct csv_table *t, int r, const char *goal)
@@ -30,6 +46,14 @@ static void write_config(FILE *out, const struct csv_table *t, int r, const char
     if (!strcmp(status, "never_met")) {
         fprintf(out, "meets %s at no rate it was offered, down to %.0f req/s", goal,
                 csv_num(t, r, "capacity_hi"));
+    } else if (!strcmp(status, "unreachable") || !strcmp(status, "marginal")) {
+        write_idle(out, t, r, goal, status);
+    } else if (!strcmp(status, "undecided")) {
+        fprintf(out,
+                "could not be judged against %s: down to %.0f req/s its probes held too few "
+                "requests for the percentile (p99 needs 368 a probe; a longer duration decides "
+                "it)",
+                goal, csv_num(t, r, "capacity_hi"));
     } else {
         fputs(!strcmp(status, "always_met") ? "serves at least " : "serves ", out);
         write_bracket(out, t, r);

@@ -70,8 +70,11 @@ static void write_peak(const struct plot__report *rp, const char *engine)
     if (bound > 0)
         fprintf(rp->out, ", %.0f %% of its bound of %.0f req/s",
                 100 * csv_num(s, row, "throughput_mean") / bound, bound);
-    fprintf(rp->out, "; p99 there was %.1f ms%s", csv_num(s, row, "p99_median"),
-            csv_num(s, row, "repeats") > 1 ? " (median)" : "");
+    fprintf(rp->out, "; p99 there was %.1f ms%s%s", csv_num(s, row, "p99_median"),
+            csv_num(s, row, "repeats") > 1 ? " (median)" : "",
+            plot__has_flag(csv_get(s, row, "flags"), "few-samples")
+                ? ", the maximum of too few answers rather than a p99"
+                : "");
     write_cost(rp, row, bound);
     if (*csv_get(s, row, "flags")) {
         fputs(" (flagged: ", rp->out);

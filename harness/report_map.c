@@ -14,8 +14,10 @@
 
 /* A cell's background in the table, the chart's colours faded. */
 static const char *const verdict_colour[] = {
-    [PLOT_MAP_LOOP] = "#e3dff0", [PLOT_MAP_POOL] = "#fbe3c8",    [PLOT_MAP_TIE] = "#ffffff",
-    [PLOT_MAP_NONE] = "#e0e0e0", [PLOT_MAP_MISSING] = "#e0e0e0",
+    [PLOT_MAP_LOOP] = "#e3dff0",     [PLOT_MAP_POOL] = "#fbe3c8",
+    [PLOT_MAP_TIE] = "#ffffff",      [PLOT_MAP_NONE] = "#e0e0e0",
+    [PLOT_MAP_MISSING] = "#e0e0e0",  [PLOT_MAP_UNREACHABLE] = "#e0e0e0",
+    [PLOT_MAP_MARGINAL] = "#e0e0e0", [PLOT_MAP_UNDECIDED] = "#e0e0e0",
 };
 
 static void write_figure(const struct plot__report *rp, const char *goal)
@@ -54,9 +56,14 @@ static void write_cell(FILE *out, const struct plot__map_cell *c)
     char label[64];
     plot__map_label(c, label, sizeof(label));
     fprintf(out, "<td style=\"background:%s\" title=\"", verdict_colour[c->verdict]);
-    write_side(out, &c->loop, "event-loop");
-    fputs("; ", out);
-    write_side(out, &c->pool, "pool");
+    if (c->verdict == PLOT_MAP_UNREACHABLE || c->verdict == PLOT_MAP_MARGINAL) {
+        fprintf(out, "the idle request: %.1f ms by the workload's distributions, %.1f ms measured",
+                c->idle_model_ms, c->idle_ms);
+    } else {
+        write_side(out, &c->loop, "event-loop");
+        fputs("; ", out);
+        write_side(out, &c->pool, "pool");
+    }
     fprintf(out, "\">%s", label);
     if (c->verdict == PLOT_MAP_LOOP || c->verdict == PLOT_MAP_POOL) {
         fputs(": ", out);
@@ -91,6 +98,9 @@ static const char *short_of_a_win(const struct plot__map_cell *c)
     case PLOT_MAP_POOL: return "the pool wins";
     case PLOT_MAP_TIE: return "a tie";
     case PLOT_MAP_NONE: return "neither meets the goal";
+    case PLOT_MAP_UNREACHABLE: return "the idle request already misses the goal";
+    case PLOT_MAP_MARGINAL: return "the goal is within the idle request's interval";
+    case PLOT_MAP_UNDECIDED: return "too few requests to judge the goal";
     default: return "nothing to compare";
     }
 }
@@ -214,6 +224,41 @@ static void write_crossover(FILE *out, const struct plot__map *m, int i)
     fputs("</li>\n", out);
 }
 
+/* The cells no search could judge, a finding for them all: where the idle
+ * request rules the goal out, and where the searches were undecided. */
+static void write_ruled_out(FILE *out, const struct plot__map *m, const char *goal)
+{
+    char cpu[64], wait[64];
+    int idle = 0, undecided = 0;
+    for (int i = 0; i < m->ncpu; i++)
+        for (int j = 0; j < m->nwait; j++) {
+            const struct plot__map_cell *c = &m->cell[i][j];
+            if (c->verdict != PLOT_MAP_UNREACHABLE && c->verdict != PLOT_MAP_MARGINAL)
+                continue;
+            plot__map_time(m->cpu_us[i] / 1000, 1, cpu, sizeof(cpu));
+            plot__map_time(m->wait_ms[j], 0, wait, sizeof(wait));
+            fprintf(out,
+                    "%s(%s, %s): %s, the idle request's percentile %.1f ms by the workload's "
+                    "distributions and %.1f ms measured",
+                    idle++ ? "; "
+                           : "<li>No architecture can be named where the idle request "
+                             "alone decides the goal, so no search ran there: ",
+                    cpu, wait, c->verdict == PLOT_MAP_UNREACHABLE ? "unreachable" : "marginal",
+                    c->idle_model_ms, c->idle_ms);
+        }
+    if (idle)
+        fprintf(out, " (%s).</li>\n", goal);
+    for (int i = 0; i < m->ncpu; i++)
+        for (int j = 0; j < m->nwait; j++)
+            undecided += m->cell[i][j].verdict == PLOT_MAP_UNDECIDED;
+    if (undecided)
+        fprintf(out,
+                "<li>%d cell%s undecided: no rate's requests could show the goal met, since a "
+                "probe's window held fewer than its percentile needs (p99: 368); a longer "
+                "duration decides them.</li>\n",
+                undecided, undecided == 1 ? " is" : "s are");
+}
+
 void plot__write_map(const struct plot__report *rp)
 {
     struct plot__map *m = calloc(1, sizeof(*m));
@@ -239,6 +284,7 @@ void plot__write_map(const struct plot__report *rp)
         fputs("<ul class=\"findings\">\n", rp->out);
         for (int i = 0; i < m->ncpu; i++)
             write_crossover(rp->out, m, i);
+        write_ruled_out(rp->out, m, goal);
         fputs("</ul>\n", rp->out);
     }
     if (m)

@@ -940,6 +940,53 @@ Test(plot, map_cells_coloured_by_ratio)
     free(cells);
 }
 
+/* A map.csv with the idle request's verdicts and the widened brackets:
+ * cells the idle request ruled out, or no search could judge, are grey and
+ * say so; a winner needs brackets from the highest rate met to the lowest
+ * missed that do not overlap (the pool's [300, 420] holds the loop's 400
+ * once its 330 is only undecided: a tie); the report lists the ruled-out
+ * cells with their idle percentile. */
+Test(plot, map_cells_ruled_out_or_undecided)
+{
+    const char *dir = map_copy("ruledout");
+    char vars[PLOT_VARS_LEN], err[512], path[700];
+    snprintf(path, sizeof(path), "%s/map.csv", dir);
+    spit(path, "cpu_us,wait_ms,engine,kind,workers,cores,capacity_rps,capacity_lo,capacity_hi,"
+               "capacity_missed,bound_rps,probes,undecided,status,idle_model_ms,idle_ms,"
+               "idle_lo_ms,idle_hi_ms,idle_rate,idle_requests\n"
+               "100,0.5,pool:workers=4,pool,4,1,300,300,330,420,5000,6,1,found,3,3.5,3.1,4,500,600\n"
+               "100,0.5,async,async,,1,400,400,410,410,9000,6,0,found,3,3.5,3.1,4,500,600\n"
+               "100,20,pool:workers=4,pool,4,1,0,0,,,190,0,0,unreachable,112.3,139.2,119,157.9,"
+               "900,983\n"
+               "100,20,async,async,,1,0,0,,,9000,0,0,unreachable,112.3,139.2,119,157.9,900,983\n"
+               "1000,0.5,pool:workers=4,pool,4,1,0,0,900,,1000,1,1,undecided,4,,,,100,90\n"
+               "1000,0.5,async,async,,1,0,0,1000,,1000,1,1,undecided,4,,,,100,90\n"
+               "1000,20,pool:workers=4,pool,4,1,0,0,,,190,0,0,marginal,98,99,95,104,100,400\n"
+               "1000,20,async,async,,1,0,0,,,1000,0,0,marginal,98,99,95,104,100,400\n");
+    cr_assert_eq(plot_prepare_map(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
+    snprintf(path, sizeof(path), "%s/map-cells.csv", dir);
+    char *cells = slurp(path, NULL);
+    cr_expect(strstr(cells, "0,0,100,0.5,0.0000,tie,0\n") != NULL, "%s", cells);
+    cr_expect(strstr(cells, "0,1,100,20,,unreachable,0\n") != NULL, "%s", cells);
+    cr_expect(strstr(cells, "1,0,1000,0.5,,undecided,0\n") != NULL, "%s", cells);
+    cr_expect(strstr(cells, "1,1,1000,20,,marginal,0\n") != NULL, "%s", cells);
+    free(cells);
+    cr_assert_eq(plot_write_report(dir), 0);
+    snprintf(path, sizeof(path), "%s/report.html", dir);
+    char *html = slurp(path, NULL);
+    cr_expect(strstr(html, "(100 µs, 20 ms): unreachable, the idle request's percentile 112.3 ms "
+                           "by the workload's distributions and 139.2 ms measured") != NULL,
+              "%s", html);
+    cr_expect(strstr(html, "(1 ms, 20 ms): marginal, the idle request's percentile 98.0 ms") !=
+                  NULL,
+              "%s", html);
+    cr_expect(strstr(html, "1 cell is undecided") != NULL, "%s", html);
+    cr_expect(strstr(html, "async 400 req/s [400, 410]; pool:workers=4 300 req/s [300, 420]") !=
+                  NULL,
+              "%s", html);
+    free(html);
+}
+
 /* The report's table names each cell's winner, and each CPU column's
  * crossover beside the frontier. */
 Test(plot, report_maps_the_winners)
@@ -990,7 +1037,11 @@ Test(plot, malformed_map_costs_the_map_alone)
          "100,20,async,async,,1,8012.0,8012.0,8170.3\n"
          "100,20,pool:workers=4,pool,4,1,lots,180.5,184.1\n",
          "map.csv:3: capacity_rps 'lots' is not a number"},
-        {"", "map.csv:1: empty file"},
+        {"cpu_us,wait_ms,engine,kind,workers,cores,capacity_rps,capacity_lo,capacity_hi,"
+         "capacity_missed\n"
+         "100,20,async,async,,1,8012.0,8012.0,8170.3,soon\n",
+         "map.csv:2: capacity_missed 'soon' is not a number"},
+        {"", "map.csv:1: empty file"}, /* the last: the run below reads it */
     };
     char path[700], vars[PLOT_VARS_LEN], err[512];
     const char *dir = map_copy("badmap");

@@ -1,6 +1,6 @@
 /* libFuzzer target: `overlap plot` reads results folders anyone may have
  * edited. The input is split at lines of `%%` into runs.csv, timeline.csv,
- * meta.txt, summary.csv and map.csv (an empty part: no such file); preparing the charts' tables
+ * meta.txt, summary.csv, map.csv and capacity.csv (an empty part: no such file); preparing the charts' tables
  * (summary.csv written from runs.csv when the input has none) and writing report.html must survive
  * any of it (no gnuplot runs here). A summary.csv of the input is dated in the future, so that plot
  * keeps it as newer than runs.csv and the report reads it as it is. */
@@ -54,12 +54,12 @@ static void keep_or_drop_summary(const char *dir)
     utimensat(AT_FDCWD, path, later, 0);
 }
 
-/* An empty map.csv part means none. */
-static void drop_empty_map(const char *dir)
+/* An empty part of name means no such file. */
+static void drop_empty(const char *dir, const char *name)
 {
     char path[512];
     struct stat st;
-    snprintf(path, sizeof(path), "%s/map.csv", dir);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
     if (stat(path, &st) == 0 && st.st_size == 0)
         unlink(path);
 }
@@ -74,9 +74,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         atexit(remove_scratch);
     }
-    static const char *names[] = {"runs.csv", "timeline.csv", "meta.txt", "summary.csv", "map.csv"};
+    static const char *names[] = {"runs.csv",    "timeline.csv", "meta.txt",
+                                  "summary.csv", "map.csv",      "capacity.csv"};
     const uint8_t *part = data, *end = data + size;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         const uint8_t *cut = part;
         while (cut + 3 <= end && memcmp(cut, "\n%%", 3) != 0)
             cut++;
@@ -86,7 +87,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         part = cut + 3 <= end ? cut + 3 : end;
     }
     keep_or_drop_summary(scratch);
-    drop_empty_map(scratch);
+    drop_empty(scratch, "map.csv");
+    drop_empty(scratch, "capacity.csv");
     char vars[16384], err[512];
     if (plot_prepare_map(scratch, vars, sizeof(vars), err, sizeof(err)) == 0 &&
         strpbrk(vars, "\n\r\\"))
