@@ -980,10 +980,9 @@ Test(command, intervals_file_adds_up_to_the_summary)
     static const char header[] = "time_s,requests,throughput_rps,p50_ms,p99_ms,errors\n";
     cr_assert(strncmp(slurp(intervals), header, strlen(header)) == 0, "%s", slurp(intervals));
     cr_assert(
-        strstr(
-            slurp(csv),
-            ",p99_uncorrected_ms,connections,clients_answered,intervals_cv,server_cpu_time_us,"
-            "within_goal\n"),
+        strstr(slurp(csv),
+               ",p99_uncorrected_ms,connections,clients_answered,intervals_cv,server_cpu_time_us,"
+               "within_goal\n"),
         "%s", slurp(csv));
     cr_assert_eq(csv_load(csv, &sum), 0);
     cr_assert_eq(csv_load(intervals, &iv), 0);
