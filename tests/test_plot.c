@@ -951,18 +951,19 @@ Test(plot, map_cells_ruled_out_or_undecided)
     const char *dir = map_copy("ruledout");
     char vars[PLOT_VARS_LEN], err[512], path[700];
     snprintf(path, sizeof(path), "%s/map.csv", dir);
-    spit(path, "cpu_us,wait_ms,engine,kind,workers,cores,capacity_rps,capacity_lo,capacity_hi,"
-               "capacity_missed,bound_rps,probes,undecided,status,idle_model_ms,idle_ms,"
-               "idle_lo_ms,idle_hi_ms,idle_rate,idle_requests\n"
-               "100,0.5,pool:workers=4,pool,4,1,300,300,330,420,5000,6,1,found,3,3.5,3.1,4,500,600\n"
-               "100,0.5,async,async,,1,400,400,410,410,9000,6,0,found,3,3.5,3.1,4,500,600\n"
-               "100,20,pool:workers=4,pool,4,1,0,0,,,190,0,0,unreachable,112.3,139.2,119,157.9,"
-               "900,983\n"
-               "100,20,async,async,,1,0,0,,,9000,0,0,unreachable,112.3,139.2,119,157.9,900,983\n"
-               "1000,0.5,pool:workers=4,pool,4,1,0,0,900,,1000,1,1,undecided,4,,,,100,90\n"
-               "1000,0.5,async,async,,1,0,0,1000,,1000,1,1,undecided,4,,,,100,90\n"
-               "1000,20,pool:workers=4,pool,4,1,0,0,,,190,0,0,marginal,98,99,95,104,100,400\n"
-               "1000,20,async,async,,1,0,0,,,1000,0,0,marginal,98,99,95,104,100,400\n");
+    spit(path,
+         "cpu_us,wait_ms,engine,kind,workers,cores,capacity_rps,capacity_lo,capacity_hi,"
+         "capacity_missed,bound_rps,probes,undecided,status,idle_model_ms,idle_ms,"
+         "idle_lo_ms,idle_hi_ms,idle_rate,idle_requests\n"
+         "100,0.5,pool:workers=4,pool,4,1,300,300,330,420,5000,6,1,found,3,3.5,3.1,4,500,600\n"
+         "100,0.5,async,async,,1,400,400,410,410,9000,6,0,found,3,3.5,3.1,4,500,600\n"
+         "100,20,pool:workers=4,pool,4,1,0,0,,,190,0,0,unreachable,112.3,139.2,119,157.9,"
+         "900,983\n"
+         "100,20,async,async,,1,0,0,,,9000,0,0,unreachable,112.3,139.2,119,157.9,900,983\n"
+         "1000,0.5,pool:workers=4,pool,4,1,0,0,900,,1000,1,1,undecided,4,,,,100,90\n"
+         "1000,0.5,async,async,,1,0,0,1000,,1000,1,1,undecided,4,,,,100,90\n"
+         "1000,20,pool:workers=4,pool,4,1,0,0,,,190,0,0,marginal,98,99,95,104,100,400\n"
+         "1000,20,async,async,,1,0,0,,,1000,0,0,marginal,98,99,95,104,100,400\n");
     cr_assert_eq(plot_prepare_map(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
     snprintf(path, sizeof(path), "%s/map-cells.csv", dir);
     char *cells = slurp(path, NULL);
