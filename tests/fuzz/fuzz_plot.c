@@ -1,9 +1,9 @@
 /* libFuzzer target: `overlap plot` reads results folders anyone may have
  * edited. The input is split at lines of `%%` into runs.csv, timeline.csv,
- * meta.txt, summary.csv, map.csv and capacity.csv (an empty part: no such file); preparing the charts' tables
- * (summary.csv written from runs.csv when the input has none) and writing report.html must survive
- * any of it (no gnuplot runs here). A summary.csv of the input is dated in the future, so that plot
- * keeps it as newer than runs.csv and the report reads it as it is. */
+ * meta.txt, summary.csv, map.csv and capacity.csv (an empty part: no such file); preparing the
+ * charts' tables (summary.csv written from runs.csv when the input has none) and writing
+ * report.html must survive any of it (no gnuplot runs here). A summary.csv of the input is dated in
+ * the future, so that plot keeps it as newer than runs.csv and the report reads it as it is. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdint.h>
