@@ -297,18 +297,15 @@ void bench__capacity_fields(FILE *f, const struct bench__capacity *c,
     fputc(',', f);
     field(f, "%.1f", c->bound <= BENCH_MAX_RATE ? c->bound : NAN);
     fprintf(f, ",%d,%d,%s,", c->result.probes, c->result.undecided, status);
-    field(f, "%.3f", idle->model_ms);
-    fputc(',', f);
-    field(f, "%.3f", idle->ms);
-    fputc(',', f);
-    field(f, "%.3f", idle->lo_ms);
-    fputc(',', f);
-    field(f, "%.3f", idle->hi_ms);
-    fputc(',', f);
-    field(f, "%.1f", idle->rate);
-    fputc(',', f);
-    field(f, "%.0f", idle->requests);
-    fputc('\n', f);
+    const struct {
+        const char *fmt;
+        double v;
+    } idle_fields[] = {{"%.3f", idle->model_ms}, {"%.3f", idle->ms},   {"%.3f", idle->lo_ms},
+                       {"%.3f", idle->hi_ms},    {"%.1f", idle->rate}, {"%.0f", idle->requests}};
+    for (size_t k = 0; k < sizeof(idle_fields) / sizeof(idle_fields[0]); k++) {
+        field(f, idle_fields[k].fmt, idle_fields[k].v);
+        fputc(k + 1 < sizeof(idle_fields) / sizeof(idle_fields[0]) ? ',' : '\n', f);
+    }
 }
 
 /* capacity.csv: one row per config searched. */

@@ -10,14 +10,20 @@
 
 #include "proc.h"
 
-/* The point and, when points repeat, which repeat: `open r=182 #2/3`. */
+/* The point and, when points repeat, which repeat: `open r=182 #2/3`; a
+ * probe's runs are numbered alone (`map r=500 #3`: an undecided probe's
+ * second round goes past the repeats). */
 static void point_name(const struct bench__sweep *sw, const struct bench__run *r, char *out,
                        size_t len)
 {
     int n = bench__offers_rate(r->kind)
                 ? snprintf(out, len, "%s r=%.0f", bench__kind_name(r->kind), r->rate)
                 : snprintf(out, len, "%s c=%d", bench__kind_name(r->kind), r->clients);
-    if (sw->suite.repeats > 1 && r->kind != BENCH__TIMELINE && n > 0 && (size_t)n < len)
+    if (n <= 0 || (size_t)n >= len || r->kind == BENCH__TIMELINE)
+        return;
+    if (bench__judged(r->kind) && (r->repeat > 1 || sw->suite.repeats > 1))
+        snprintf(out + n, len - n, " #%d", r->repeat);
+    else if (sw->suite.repeats > 1 && !bench__judged(r->kind))
         snprintf(out + n, len - n, " #%d/%d", r->repeat, sw->suite.repeats);
 }
 

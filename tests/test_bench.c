@@ -54,13 +54,7 @@ TestSuite(sweep, .init = setup, .fini = teardown, .timeout = 240);
 
 static const char *write_file(const char *name, const char *text)
 {
-    static char path[512];
-    snprintf(path, sizeof(path), "%s/%s", tmp, name);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
-    return path;
+    return child_write_file(tmp, name, text);
 }
 
 static char *slurp(const char *path)

@@ -30,13 +30,7 @@ TestSuite(calibrate, .init = setup, .fini = teardown, .timeout = 60);
 /* tmp/name holding text; its path. */
 static const char *file_of(const char *name, const char *text)
 {
-    static char path[512];
-    snprintf(path, sizeof(path), "%s/%s", tmp, name);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
-    return path;
+    return child_write_file(tmp, name, text);
 }
 
 /* What calibrate_read warned, in a memory stream's buffer. */

@@ -261,12 +261,7 @@ Test(compare, usage_errors_exit_2_naming_what_is_wrong)
 /* Writes text as dir's meta.txt; dir. */
 static const char *with_meta(const char *dir, const char *text)
 {
-    char path[600];
-    snprintf(path, sizeof(path), "%s/meta.txt", dir);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    fputs(text, f);
-    fclose(f);
+    child_write_file(dir, "meta.txt", text);
     return dir;
 }
 

@@ -95,6 +95,40 @@ Test(workload, seed_is_the_lecture)
     cr_expect_float_eq(wl_bound_rps(wl, 1, 0, 1), 1e3 / 11, 1e-9);
     cr_expect_float_eq(wl_bound_rps(wl, 256, 64, 1), 1000, 1e-9);
     cr_expect_float_eq(wl_bound_rps(wl, 256, 4, 2), 4e3 / 11, 1e-9);
+    /* alone in the system, a request takes its steps one after the other:
+     * 1 ms of CPU and the fixed 10 ms query, every time */
+    struct wl_rng rng;
+    wl_rng_seed(&rng, 7);
+    for (int i = 0; i < 10; i++)
+        cr_expect_float_eq(wl_request_idle_ns(wl, 0, &rng), 11e6, 1e-6);
+    wl_free(wl);
+}
+
+/* An idle request's draws follow its query's distribution: the inventory's
+ * stock lookup (50 us + lognormal median 2 ms, p99 12 ms + 50 us) has its
+ * median and p99 where the distribution puts them. */
+Test(workload, an_idle_request_draws_its_queries)
+{
+    char path[512], err[WL_ERR_LEN];
+    struct wl_workload *wl;
+    snprintf(path, sizeof(path), "%s/workloads/inventory.ini", OVERLAP_SOURCE_DIR);
+    cr_assert_eq(wl_load(path, &wl, err, sizeof(err)), 0, "%s", err);
+    int stock = wl_find_request(wl, "stock", 5);
+    cr_assert_geq(stock, 0);
+    enum { N = 20000 };
+    static double x[N];
+    struct wl_rng rng;
+    wl_rng_seed(&rng, 1);
+    int below_median = 0, below_p99 = 0;
+    for (int i = 0; i < N; i++) {
+        x[i] = wl_request_idle_ns(wl, stock, &rng);
+        below_median += x[i] <= 2.1e6;
+        below_p99 += x[i] <= 12.1e6;
+        cr_assert_geq(x[i], 100e3, "never under its CPU");
+    }
+    /* binomial spreads: 0.5 +- 0.01, 0.99 +- 0.0021 at about 3 sigma */
+    cr_expect_float_eq(below_median / (double)N, 0.5, 0.011, "%d", below_median);
+    cr_expect_float_eq(below_p99 / (double)N, 0.99, 0.0025, "%d", below_p99);
     wl_free(wl);
 }
 

@@ -30,4 +30,8 @@ void child_kill(struct child *c);
 int child_tmpdir(char *dir, size_t len);
 void child_tmpdir_remove(const char *dir);
 
+/* Writes text as dir/name (the test fails when it cannot); the path, in a
+ * buffer the next call reuses. */
+const char *child_write_file(const char *dir, const char *name, const char *text);
+
 #endif
