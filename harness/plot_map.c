@@ -313,10 +313,11 @@ int plot__goal(const char *dir, char *out, size_t len)
     return found;
 }
 
-/* "3.2x", "44x": two figures where they matter, no more. */
+/* "3.2x", "44x": two figures where they matter, no more; three under 1.1,
+ * where a named winner by 3 % would read "1.0x". */
 static void format_ratio(double r, char *out, size_t len)
 {
-    snprintf(out, len, r < 9.95 ? "%.1fx" : "%.0fx", r);
+    snprintf(out, len, r < 1.095 ? "%.2fx" : r < 9.95 ? "%.1fx" : "%.0fx", r);
 }
 
 void plot__map_label(const struct plot__map_cell *c, char *out, size_t len)
