@@ -1,4 +1,4 @@
-/* The sweep's arithmetic (harness/bench_plan.c) against hand-computed values,
+/* The sweep's arithmetic (harness/bench/bench_plan.c) against hand-computed values,
  * without starting a process: the seed workload's bounds per config, the
  * closed-loop warmup rule, each run's window and when it is measured again,
  * the open-loop rates and connections, and the list of runs a suite plans,
@@ -235,7 +235,7 @@ Test(plan, runs_in_order_and_their_bounds)
     expect_near(plan.runs[3].rate, 2000, "explicit rate", 2000);
     expect_near(plan.runs[4].rate, 3000.0 / 11, "timeline rate", 4);
     cr_expect_eq(plan.runs[4].clients, 4);
-    cr_expect_str_eq(bench__kind_name(plan.runs[4].kind), "timeline");
+    cr_expect_str_eq(bench__loop_name(plan.runs[4].kind), "timeline");
 }
 
 /* Four times the requests in flight at the rate (rate x 11 ms), from 16 to 4096. */
@@ -354,7 +354,7 @@ Test(plan, one_repeat_keeps_the_suite_order)
 Test(plan, a_capacity_probe_is_planned_like_an_open_point)
 {
     use(SEED, "pool:workers=4");
-    cr_expect_str_eq(bench__kind_name(BENCH__CAPACITY), "capacity");
+    cr_expect_str_eq(bench__loop_name(BENCH__CAPACITY), "capacity");
     cr_expect(bench__offers_rate(BENCH__CAPACITY) && bench__offers_rate(BENCH__OPEN));
     cr_expect(!bench__offers_rate(BENCH__CLOSED) && !bench__offers_rate(BENCH__TIMELINE));
     for (double rate = 50; rate <= 800; rate *= 2) {
@@ -392,6 +392,6 @@ Test(plan, a_judged_run_holds_the_requests_its_percentile_needs)
         expect_near(bench__window_s(&plan, &slower), 8, "the cap", 10);
         expect_near(bench__window_s(&plan, &asks), 3, "its own", 10);
     }
-    cr_expect_str_eq(bench__kind_name(BENCH__IDLE), "idle");
+    cr_expect_str_eq(bench__loop_name(BENCH__IDLE), "idle");
     cr_expect(!bench__judged(BENCH__OPEN) && !bench__judged(BENCH__CLOSED));
 }

@@ -5,7 +5,7 @@
  * plot`'s own code. The jobs live apart: bench_plan.c (arithmetic),
  * bench_run.c (one run), bench_flags.c (its checks), bench_child.c
  * (processes), bench_proc.c (/proc), bench_results.c (files),
- * bench_report.c (progress), bench_table.c (the table), bench_args.c
+ * bench_progress.c (progress), bench_table.c (the table), bench_args.c
  * (command lines), bench_capacity.c (the capacity at a goal, after the
  * points). */
 #define _GNU_SOURCE
@@ -18,7 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "plot.h"
 #include "proc.h"
 #include "summary.h"
 #include "wl.h"
@@ -218,6 +217,13 @@ static void remove_sockdir(struct bench__sweep *sw)
         fprintf(stderr, "overlap bench: cannot remove %s: %s\n", sw->sockdir, strerror(errno));
 }
 
+static bench_drawer drawer; /* bench_set_drawer's; NULL draws nothing */
+
+void bench_set_drawer(bench_drawer draw)
+{
+    drawer = draw;
+}
+
 /* The charts and report.html, drawn as `overlap plot DIR` draws them. The
  * sweep's files are complete without them, so a chart that fails is a
  * warning, and Ctrl-C stops the drawing as it stops `overlap plot` (the
@@ -225,10 +231,12 @@ static void remove_sockdir(struct bench__sweep *sw)
 static void draw_charts(const struct bench__sweep *sw)
 {
     char *argv[] = {"plot", (char *)sw->dir, NULL};
+    if (!drawer)
+        return;
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     fflush(stdout);
-    if (plot_main(2, argv) != 0)
+    if (drawer(2, argv) != 0)
         fprintf(stderr,
                 "overlap bench: warning: the charts of %s are not all drawn (above); its runs "
                 "and CSV files are complete, and `overlap plot %s` draws them again\n",

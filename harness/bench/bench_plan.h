@@ -77,12 +77,7 @@ struct bench__plan {
 };
 
 /* "closed", "open", "timeline", "capacity", "map" or "idle": the `loop` column. */
-const char *bench__kind_name(enum bench__kind kind);
-
-/* The worker threads a pool config runs (the server's default when the
- * spec names none); 0 for a thread per connection and for async and coro,
- * whose concurrency no thread count bounds. */
-int bench__config_workers(const struct bench_engine *e);
+const char *bench__loop_name(enum bench__kind kind);
 
 /* The most config e can do with this many clients, in req/s (Little's law,
  * wl_bound_rps); clients 0 gives the config's ceiling. Huge when nothing

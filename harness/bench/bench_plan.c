@@ -6,27 +6,19 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "serve.h"
 #include "stats.h"
 #include "wl.h"
 
-const char *bench__kind_name(enum bench__kind kind)
+const char *bench__loop_name(enum bench__kind kind)
 {
     static const char *const names[] = {"closed", "open", "timeline", "capacity", "map", "idle"};
     return names[kind];
 }
 
-int bench__config_workers(const struct bench_engine *e)
-{
-    if (e->kind != BENCH_POOL || e->workers == 0)
-        return 0;
-    return e->workers > 0 ? e->workers : SERVE_DEFAULT_WORKERS;
-}
-
 double bench__config_bound(const struct bench__plan *p, const struct bench_engine *e,
                            double clients)
 {
-    double workers = bench__config_workers(e);
+    double workers = bench_config_workers(e);
     return wl_bound_rps(p->wl, clients, workers, p->ncores);
 }
 

@@ -453,7 +453,7 @@ void bench__write_row(const struct bench__sweep *sw, int id, struct bench__outco
     snprintf(row, sizeof(row),
              "%d,%s,%s,%s,%s,%d,%.3f,%s,%s,%s,%.4f,%.4f,%.1f,%.1f,%.4f,%.3f,%.3f,%.3f,%ld,%ld,"
              "%ld,%.1f,%.1f%s",
-             id, sw->suite.name, sw->wl->name, e->spec, bench__kind_name(r->kind),
+             id, sw->suite.name, sw->wl->name, e->spec, bench__loop_name(r->kind),
              bench__offers_rate(r->kind) ? 0 : r->clients, r->rate, o->status, o->reason, loads,
              wl_mean_cpu_ns(sw->plan.wl) / 1e6, wl_mean_wait_ns(sw->plan.wl) / 1e6, bound, ceiling,
              eff, o->cpu_user_s, o->cpu_sys_s, (o->cpu_user_s + o->cpu_sys_s) / w, o->peak_rss_kib,
@@ -504,7 +504,7 @@ void bench__merge_run(const struct bench__sweep *sw, int id)
     const struct bench__run *r = &sw->plan.runs[id - 1];
     char prefix[256], from[PATH_MAX + 32], to[PATH_MAX + 16];
     snprintf(prefix, sizeof(prefix), "%d,%s,%s,%d,%.3f", id, sw->suite.engines[r->engine].spec,
-             bench__kind_name(r->kind), bench__offers_rate(r->kind) ? 0 : r->clients, r->rate);
+             bench__loop_name(r->kind), bench__offers_rate(r->kind) ? 0 : r->clients, r->rate);
     bench__run_path(sw, "runs", id, "latency.csv", from, sizeof(from));
     snprintf(to, sizeof(to), "%s/latency.csv", sw->dir);
     merge_csv(from, to, "run,engine,loop,clients,rate", prefix);

@@ -52,7 +52,7 @@ static void write_row(FILE *f, const struct bench__sweep *sw, int cell, int e,
     fprintf(f, "%g,%g,%s,%s,", sw->map_cpu_us[cell - 1], sw->map_wait_ms[cell - 1], en->spec,
             bench_kind_name(en->kind));
     if (en->kind == BENCH_POOL)
-        fprintf(f, "%d", bench__config_workers(en));
+        fprintf(f, "%d", bench_config_workers(en));
     fprintf(f, ",%d,", sw->plan.ncores);
     bench__capacity_fields(f, c, &sw->idle[cell]);
 }

@@ -1,6 +1,6 @@
 /* `overlap load`: flags, the run, and its outputs (the report, the CSV row,
  * the percentile spectrum, the timeline and the figures per request type). The schemas are
- * documented in harness/README.md; `overlap bench` reads them by column name. */
+ * documented in harness/load/README.md; `overlap bench` reads them by column name. */
 #define _GNU_SOURCE
 #include "load.h"
 

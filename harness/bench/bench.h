@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "capacity.h"
+#include "config.h"
 
 #define BENCH_MAX_ENGINES 16       /* configs per sweep: each is a colour in every chart */
 #define BENCH_MAX_POINTS  32       /* client counts, rates or fractions per list */
@@ -17,27 +18,7 @@
 #define BENCH_MAX_RATE    10000000 /* req/s: far past anything one machine serves */
 #define BENCH_MAX_REPEATS 20       /* runs per load point: 10 already give a 98 % median interval */
 #define BENCH_MAX_VARY    12       /* values per map axis: 12 x 12 cells is hours of probes */
-#define BENCH_SPEC_LEN    128
 #define BENCH_ERR_LEN     512
-
-enum bench_kind { BENCH_POOL, BENCH_ASYNC, BENCH_CORO };
-
-/* One engine configuration, parsed from `pool:workers=64,mode=connection`
- * (settings separated by ',' or ';'). */
-struct bench_engine {
-    char spec[BENCH_SPEC_LEN]; /* the config's name in every output: as written, with
-                                  ';' between settings (`pool:workers=0;mode=connection`) */
-    enum bench_kind kind;      /* `overlap serve --engine` pool, async or coro */
-    int workers;               /* pool: -1 leaves the server's default; 0 with mode
-                                  connection means a thread per connection */
-    int queue;                 /* pool; 0 leaves the server's default */
-    char mode[12];             /* pool: request, connection, leader, or "" for the default */
-    int loops;                 /* async, coro; 0 leaves the server's default */
-    int db_conns;              /* async, coro; 0 leaves the server's default */
-};
-
-/* The name `overlap serve --engine` knows the config's engine by. */
-const char *bench_kind_name(enum bench_kind kind);
 
 /* What a sweep runs: a suite file, then flags over it. */
 struct bench_suite {
@@ -83,9 +64,6 @@ static inline int bench_suite_has_map(const struct bench_suite *s)
  * and the load on CPU 1 when there are two or more. */
 void bench_suite_defaults(struct bench_suite *s);
 
-/* Parses one engine spec; 0, or -1 with a message in err. */
-int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size_t errlen);
-
 /* Sets one suite key (name, workload, engines, clients, rates, auto_fractions,
  * duration, warmup, repeats, timeline, server_cpus, load_cpus, load_threads,
  * slo, capacity_tolerance, vary.cpu, vary.wait)
@@ -102,6 +80,12 @@ int bench_suite_load(const char *path, struct bench_suite *s, char *err, size_t 
 
 /* `overlap bench [flags]`: the exit status (0, 1 failure, 2 usage, 130 interrupted). */
 int bench_main(int argc, char **argv);
+
+/* What draws a finished sweep's charts and report.html: `overlap plot`'s
+ * main, called with {"plot", DIR}. The command line sets it (main.c), so
+ * the sweep needs nothing of the report's; unset, a sweep draws nothing. */
+typedef int (*bench_drawer)(int argc, char **argv);
+void bench_set_drawer(bench_drawer draw);
 
 /* ---- /proc sampling (bench_proc.c) ---- */
 

@@ -9,10 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bench.h"
+#include "config.h"
 #include "model.h"
 #include "plot_internal.h"
-#include "serve.h"
 #include "wl.h"
 
 /* model.csv's rates per config: log-spaced from the lowest rate measured
@@ -44,24 +43,22 @@ int plot__model_predict(const struct plot__model *m, const char *spec, double ra
                         struct model_prediction *out)
 {
     struct bench_engine e;
-    char err[BENCH_ERR_LEN];
+    char err[256];
     if (!m->ok || bench_parse_engine(spec, &e, err, sizeof(err)) < 0)
         return -EINVAL;
     if (e.kind == BENCH_POOL)
-        return model_pool_predict(&m->svc, e.workers < 0 ? SERVE_DEFAULT_WORKERS : e.workers,
-                                  m->cores, rate, out);
+        return model_pool_predict(&m->svc, bench_config_workers(&e), m->cores, rate, out);
     return model_loop_predict(&m->svc, e.loops > 0 ? e.loops : m->cores, m->cores, rate, out);
 }
 
 double plot__model_ceiling(const struct plot__model *m, const char *spec)
 {
     struct bench_engine e;
-    char err[BENCH_ERR_LEN];
+    char err[256];
     if (!m->ok || bench_parse_engine(spec, &e, err, sizeof(err)) < 0)
         return NAN;
     if (e.kind == BENCH_POOL)
-        return model_pool_ceiling(&m->svc, e.workers < 0 ? SERVE_DEFAULT_WORKERS : e.workers,
-                                  m->cores);
+        return model_pool_ceiling(&m->svc, bench_config_workers(&e), m->cores);
     return model_loop_ceiling(&m->svc, e.loops > 0 ? e.loops : m->cores, m->cores);
 }
 

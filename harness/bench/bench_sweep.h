@@ -180,7 +180,7 @@ void bench__write_row(const struct bench__sweep *sw, int id, struct bench__outco
 /* Appends run id's latency spectrum (and timeline) to the sweep's files. */
 void bench__merge_run(const struct bench__sweep *sw, int id);
 
-/* ---- what the user reads (bench_report.c) ---- */
+/* ---- what the user reads (bench_progress.c) ---- */
 
 /* On a terminal, the current run's line, rewritten in place. */
 void bench__live_line(const struct bench__sweep *sw, int id, double elapsed_s);

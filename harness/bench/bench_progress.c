@@ -17,8 +17,8 @@ static void point_name(const struct bench__sweep *sw, const struct bench__run *r
                        size_t len)
 {
     int n = bench__offers_rate(r->kind)
-                ? snprintf(out, len, "%s r=%.0f", bench__kind_name(r->kind), r->rate)
-                : snprintf(out, len, "%s c=%d", bench__kind_name(r->kind), r->clients);
+                ? snprintf(out, len, "%s r=%.0f", bench__loop_name(r->kind), r->rate)
+                : snprintf(out, len, "%s c=%d", bench__loop_name(r->kind), r->clients);
     if (n <= 0 || (size_t)n >= len || r->kind == BENCH__TIMELINE)
         return;
     if (bench__judged(r->kind) && (r->repeat > 1 || sw->suite.repeats > 1))

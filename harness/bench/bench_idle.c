@@ -11,9 +11,9 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "csv.h"
-#include "hist.h"
 #include "stats.h"
 #include "wl.h"
 
@@ -30,27 +30,34 @@ const char *bench__idle_name(enum bench__idle_verdict v)
     return names[v];
 }
 
-/* The model's idle spectrum: its goal percentile and fraction within. */
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The model's idle spectrum: its goal percentile (the draw of rank
+ * ceil(q n), as the load generator's histogram reads one) and the fraction
+ * of draws within the goal. */
 static void idle_model(const struct bench__sweep *sw, struct bench__idle *out)
 {
     const struct wl_workload *wl = sw->plan.wl;
-    struct hist *h = hist_create();
+    double *ns = wl->nrequests > 0 ? malloc(IDLE_DRAWS * sizeof(*ns)) : NULL;
     out->model_ms = out->model_within = NAN;
-    if (!h || wl->nrequests == 0) {
-        hist_destroy(h);
+    if (!ns)
         return;
-    }
     struct wl_rng rng;
     wl_rng_seed(&rng, 1);
     double goal_ns = sw->suite.slo.ms * 1e6, within = 0;
     for (int i = 0; i < IDLE_DRAWS; i++) {
-        double ns = wl_request_idle_ns(wl, wl_pick_request(wl, &rng), &rng);
-        within += ns <= goal_ns;
-        hist_record(h, (uint64_t)ns);
+        ns[i] = wl_request_idle_ns(wl, wl_pick_request(wl, &rng), &rng);
+        within += ns[i] <= goal_ns;
     }
-    out->model_ms = hist_percentile(h, sw->suite.slo.percentile) / 1e6;
+    qsort(ns, IDLE_DRAWS, sizeof(*ns), compare_doubles);
+    int rank = (int)ceil(sw->suite.slo.percentile / 100 * IDLE_DRAWS);
+    out->model_ms = ns[rank > 0 ? rank - 1 : 0] / 1e6;
     out->model_within = within / IDLE_DRAWS;
-    hist_destroy(h);
+    free(ns);
 }
 
 /* The config with the largest finite bound, and that bound (0 when none

@@ -1,0 +1,103 @@
+/* Engine specs: see config.h. Errors read `engine 'SPEC': what is wrong
+ * (what was expected)`. */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve.h"
+
+static int engine_key(struct bench_engine *e, const char *key, const char *value, char *err,
+                      size_t errlen)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    int numeric = end != value && !*end && !errno && v >= 0 && v <= 100000;
+    bool pool = e->kind == BENCH_POOL;
+    if (pool && !strcmp(key, "mode") &&
+        (!strcmp(value, "request") || !strcmp(value, "connection") || !strcmp(value, "leader"))) {
+        snprintf(e->mode, sizeof(e->mode), "%s", value);
+    } else if (pool && !strcmp(key, "workers") && numeric) {
+        e->workers = (int)v;
+    } else if (pool && !strcmp(key, "queue") && numeric && v > 0) {
+        e->queue = (int)v;
+    } else if (!pool && !strcmp(key, "loops") && numeric && v > 0 && v <= 1024) {
+        e->loops = (int)v;
+    } else if (!pool && !strcmp(key, "db_conns") && numeric && v > 0 && v <= 1024) {
+        e->db_conns = (int)v;
+    } else {
+        snprintf(err, errlen, "engine '%s': bad setting '%s=%s' (expected %s)", e->spec, key, value,
+                 pool ? "workers=N, queue=N or mode=request|connection|leader"
+                      : "loops=N or db_conns=N, 1 to 1024");
+        return -1;
+    }
+    return 0;
+}
+
+const char *bench_kind_name(enum bench_kind kind)
+{
+    return kind == BENCH_ASYNC ? "async" : kind == BENCH_CORO ? "coro" : "pool";
+}
+
+int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size_t errlen)
+{
+    char buf[BENCH_SPEC_LEN];
+    memset(e, 0, sizeof(*e));
+    e->workers = -1;
+    if (strlen(text) >= sizeof(e->spec) || strpbrk(text, " \t\"'\\")) {
+        snprintf(
+            err, errlen,
+            "bad engine '%.64s' (expected pool[:workers=N,...], async[:loops=N] or coro[:loops=N])",
+            text);
+        return -1;
+    }
+    /* the name in every output: settings joined by ';', so a CSV field never
+     * holds a comma (gnuplot reads no quoted fields) and the name parses back */
+    snprintf(e->spec, sizeof(e->spec), "%s", text);
+    for (char *p = e->spec; *p; p++)
+        *p = *p == ',' ? ';' : *p;
+    snprintf(buf, sizeof(buf), "%s", text);
+    char *settings = strchr(buf, ':'), *save;
+    if (settings)
+        *settings++ = '\0';
+    if (!strcmp(buf, "async")) {
+        e->kind = BENCH_ASYNC;
+    } else if (!strcmp(buf, "coro")) {
+        e->kind = BENCH_CORO;
+    } else if (strcmp(buf, "pool") != 0) {
+        snprintf(err, errlen,
+                 "bad engine '%s' (expected pool[:workers=N,...], async[:loops=N] or "
+                 "coro[:loops=N])",
+                 text);
+        return -1;
+    }
+    for (char *kv = settings ? strtok_r(settings, ",;", &save) : NULL; kv;
+         kv = strtok_r(NULL, ",;", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) {
+            snprintf(err, errlen, "engine '%s': setting '%s' has no value (expected key=value)",
+                     text, kv);
+            return -1;
+        }
+        *eq = '\0';
+        if (engine_key(e, kv, eq + 1, err, errlen) < 0)
+            return -1;
+    }
+    if (e->kind == BENCH_POOL && e->workers == 0 && strcmp(e->mode, "connection") != 0) {
+        snprintf(err, errlen, "engine '%s': workers=0 needs mode=connection", text);
+        return -1;
+    }
+    return 0;
+}
+
+int bench_config_workers(const struct bench_engine *e)
+{
+    if (e->kind != BENCH_POOL || e->workers == 0)
+        return 0;
+    return e->workers > 0 ? e->workers : SERVE_DEFAULT_WORKERS;
+}

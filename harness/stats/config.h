@@ -1,0 +1,39 @@
+/* A config: one engine and its settings, as a suite or a flag names it
+ * (`pool:workers=64,mode=connection`, `async:loops=2`). Both the sweep,
+ * which starts it, and the report, which draws its model, read it; so it
+ * lives with the models, under either. Parsing only. */
+#ifndef OVERLAP_CONFIG_H
+#define OVERLAP_CONFIG_H
+
+#include <stddef.h>
+
+#define BENCH_SPEC_LEN 128
+
+enum bench_kind { BENCH_POOL, BENCH_ASYNC, BENCH_CORO };
+
+/* One engine configuration, parsed from `pool:workers=64,mode=connection`
+ * (settings separated by ',' or ';'). */
+struct bench_engine {
+    char spec[BENCH_SPEC_LEN]; /* the config's name in every output: as written, with
+                                  ';' between settings (`pool:workers=0;mode=connection`) */
+    enum bench_kind kind;      /* `overlap serve --engine` pool, async or coro */
+    int workers;               /* pool: -1 leaves the server's default; 0 with mode
+                                  connection means a thread per connection */
+    int queue;                 /* pool; 0 leaves the server's default */
+    char mode[12];             /* pool: request, connection, leader, or "" for the default */
+    int loops;                 /* async, coro; 0 leaves the server's default */
+    int db_conns;              /* async, coro; 0 leaves the server's default */
+};
+
+/* The name `overlap serve --engine` knows the config's engine by. */
+const char *bench_kind_name(enum bench_kind kind);
+
+/* Parses one engine spec; 0, or -1 with a message in err. */
+int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size_t errlen);
+
+/* The worker threads a pool config runs (the server's default when the
+ * spec names none); 0 for a thread per connection and for async and coro,
+ * whose concurrency no thread count bounds. */
+int bench_config_workers(const struct bench_engine *e);
+
+#endif
