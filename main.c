@@ -85,6 +85,7 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    bench_set_drawer(plot_main); /* a sweep ends by drawing its charts */
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);
