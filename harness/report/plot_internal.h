@@ -122,20 +122,20 @@ struct plot__report {
 };
 
 /* s with &, <, > and " escaped. */
-void plot__html(FILE *out, const char *s);
+void report__html(FILE *out, const char *s);
 /* Row row's point in set, with its repeats' values; NULL if none. */
-const struct summary_point *plot__repeats(const struct plot__report *rp, int row);
+const struct summary_point *report__repeats(const struct plot__report *rp, int row);
 /* A measurement summary.csv does not carry, the mean over row's ok runs;
  * NAN without one. */
-double plot__runs_mean(const struct plot__report *rp, int row, enum plot__measure m);
+double report__runs_mean(const struct plot__report *rp, int row, enum plot__measure m);
 /* Half the width of row's throughput interval; NAN without one. */
-double plot__half_width(const struct plot__report *rp, int row);
+double report__half_width(const struct plot__report *rp, int row);
 /* A config's peak: its closed-loop row with the highest mean throughput,
  * or -1 when none has an ok run. */
-int plot__peak_row(const struct plot__report *rp, const char *engine);
+int report__peak_row(const struct plot__report *rp, const char *engine);
 
 /* Whether the ';'-separated flag list holds word (report.c). */
-int plot__has_flag(const char *list, const char *word);
+int report__has_flag(const char *list, const char *word);
 
 /* ---- the crossover map (plot_map.c, report_map.c) ---- */
 
@@ -211,21 +211,21 @@ void plot__map_time(double ms, int micro, char *out, size_t len);
 
 /* Copies the SVG at path into out from its <svg> element on, its ids
  * prefixed with chart; 0, or -1 when there is none (report.c). */
-int plot__inline_svg(FILE *out, const char *path, const char *chart);
+int report__inline_svg(FILE *out, const char *path, const char *chart);
 /* The map's figure and its section of report.html, when the folder has a
  * map.csv (report_map.c). */
-void plot__write_map(const struct plot__report *rp);
+void report__write_map(const struct plot__report *rp);
 
 /* The findings list of report.html (report_findings.c). */
-void plot__write_findings(const struct plot__report *rp);
+void report__write_findings(const struct plot__report *rp);
 /* Its items on each config's capacity at the sweep's goal, when it has one
  * (report_capacity.c). */
-void plot__write_capacity(const struct plot__report *rp);
+void report__write_capacity(const struct plot__report *rp);
 /* Its items on where a config's measured p99 departs from its model's
  * (report_model.c). */
-void plot__write_departures(const struct plot__report *rp);
+void report__write_departures(const struct plot__report *rp);
 /* The section on each request type's p99, when the workload has two or more
  * (report_requests.c). */
-void plot__write_requests(const struct plot__report *rp);
+void report__write_requests(const struct plot__report *rp);
 
 #endif

@@ -19,7 +19,7 @@
 #include "plot_internal.h"
 #include "summary.h"
 
-void plot__html(FILE *out, const char *s)
+void report__html(FILE *out, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
@@ -34,7 +34,7 @@ void plot__html(FILE *out, const char *s)
 
 /* ---- reading a point ---- */
 
-const struct summary_point *plot__repeats(const struct plot__report *rp, int row)
+const struct summary_point *report__repeats(const struct plot__report *rp, int row)
 {
     const struct csv_table *s = &rp->summary;
     int i = summary_find(&rp->set, csv_get(s, row, "engine"), csv_get(s, row, "loop"),
@@ -42,9 +42,9 @@ const struct summary_point *plot__repeats(const struct plot__report *rp, int row
     return i >= 0 ? &rp->set.points[i] : NULL;
 }
 
-double plot__runs_mean(const struct plot__report *rp, int row, enum plot__measure m)
+double report__runs_mean(const struct plot__report *rp, int row, enum plot__measure m)
 {
-    const struct summary_point *p = plot__repeats(rp, row);
+    const struct summary_point *p = report__repeats(rp, row);
     return p ? rp->means[p - rp->set.points][m] : NAN;
 }
 
@@ -78,7 +78,7 @@ static int average_runs(struct plot__report *rp)
     return 0;
 }
 
-double plot__half_width(const struct plot__report *rp, int row)
+double report__half_width(const struct plot__report *rp, int row)
 {
     const struct csv_table *s = &rp->summary;
     if (!*csv_get(s, row, "throughput_lo") || !*csv_get(s, row, "throughput_hi"))
@@ -86,7 +86,7 @@ double plot__half_width(const struct plot__report *rp, int row)
     return (csv_num(s, row, "throughput_hi") - csv_num(s, row, "throughput_lo")) / 2;
 }
 
-int plot__peak_row(const struct plot__report *rp, const char *engine)
+int report__peak_row(const struct plot__report *rp, const char *engine)
 {
     const struct csv_table *s = &rp->summary;
     int best = -1;
@@ -124,9 +124,9 @@ static const struct {
 /* The point of summary row r as words: "async, closed loop, 64 clients". */
 static void write_point_name(FILE *out, const struct csv_table *t, int r)
 {
-    plot__html(out, csv_get(t, r, "engine"));
+    report__html(out, csv_get(t, r, "engine"));
     fputs(", ", out);
-    plot__html(out, csv_get(t, r, "loop"));
+    report__html(out, csv_get(t, r, "loop"));
     if (!strcmp(csv_get(t, r, "loop"), "capacity"))
         fprintf(out, " probe, %.0f req/s offered", csv_num(t, r, "rate"));
     else if (!strcmp(csv_get(t, r, "loop"), "open"))
@@ -136,7 +136,7 @@ static void write_point_name(FILE *out, const struct csv_table *t, int r)
                 csv_num(t, r, "clients"));
 }
 
-int plot__has_flag(const char *list, const char *word)
+int report__has_flag(const char *list, const char *word)
 {
     size_t len = strlen(word);
     for (const char *p = list; *p; p += strcspn(p, ";"), p += *p == ';') {
@@ -154,7 +154,7 @@ static void write_flags(FILE *out, const char *list)
         char word[PLOT_SPEC_LEN];
         snprintf(word, sizeof(word), "%.*s", (int)(len < sizeof(word) ? len : sizeof(word) - 1), p);
         fputs(p == list ? "" : ", ", out);
-        plot__html(out, word);
+        report__html(out, word);
         p += len;
     }
 }
@@ -166,7 +166,7 @@ static void write_flag_meanings(const struct plot__report *rp)
     for (size_t k = 0; k < NFLAGS; k++) {
         int seen = 0;
         for (int r = 0; r < s->nrows && !seen; r++)
-            seen = plot__has_flag(csv_get(s, r, "flags"), flag_meanings[k].word);
+            seen = report__has_flag(csv_get(s, r, "flags"), flag_meanings[k].word);
         if (seen)
             fprintf(rp->out, "<tr><td>%s</td><td>%s.</td></tr>\n", flag_meanings[k].word,
                     flag_meanings[k].meaning);
@@ -212,12 +212,12 @@ static void write_failed(const struct plot__report *rp)
                   "<th>reason</th></tr>\n",
                   rp->out);
         fputs("<tr><td>", rp->out);
-        plot__html(rp->out, csv_get(runs, r, "run"));
+        report__html(rp->out, csv_get(runs, r, "run"));
         fputs("</td><td>", rp->out);
         write_point_name(rp->out, runs, r);
         fputs("</td><td>", rp->out);
-        plot__html(rp->out, *csv_get(runs, r, "reason") ? csv_get(runs, r, "reason")
-                                                        : csv_get(runs, r, "status"));
+        report__html(rp->out, *csv_get(runs, r, "reason") ? csv_get(runs, r, "reason")
+                                                          : csv_get(runs, r, "status"));
         fputs("</td></tr>\n", rp->out);
     }
     if (any)
@@ -268,7 +268,7 @@ static void write_key_cells(FILE *out, const struct csv_table *s, int r)
 {
     int failed = count_of(s, r, "failed");
     fputs("<td>", out);
-    plot__html(out, csv_get(s, r, "loop"));
+    report__html(out, csv_get(s, r, "loop"));
     fprintf(out, "</td><td>%.0f</td><td>", csv_num(s, r, "clients"));
     if (!strcmp(csv_get(s, r, "loop"), "closed"))
         fputs("-", out); /* a closed loop offers no rate */
@@ -288,7 +288,7 @@ static void write_point_row(const struct plot__report *rp, int r)
     FILE *out = rp->out;
     int repeats = count_of(s, r, "repeats");
     double mean = repeats ? csv_num(s, r, "throughput_mean") : NAN;
-    double hw = plot__half_width(rp, r), bound = plot__runs_mean(rp, r, PLOT_BOUND);
+    double hw = report__half_width(rp, r), bound = report__runs_mean(rp, r, PLOT_BOUND);
     double cpu = *csv_get(s, r, "cpu_per_request_us") ? csv_num(s, r, "cpu_per_request_us") : NAN;
     fputs(repeats ? "<tr>" : "<tr class=\"failed\">", out);
     write_key_cells(out, s, r);
@@ -299,15 +299,15 @@ static void write_point_row(const struct plot__report *rp, int r)
     fputs("</td><td>", out);
     write_mean(out, bound > 0 ? mean / bound : NAN, bound > 0 ? hw / bound : NAN, 2);
     fputs("</td><td>", out);
-    write_mean(out, plot__runs_mean(rp, r, PLOT_P50), NAN, 1);
+    write_mean(out, report__runs_mean(rp, r, PLOT_P50), NAN, 1);
     fputs("</td><td>", out);
     write_p99(out, s, r);
     fputs("</td><td>", out);
     write_mean(out, cpu, NAN, 0);
     fputs("</td><td>", out);
-    write_mean(out, plot__runs_mean(rp, r, PLOT_RSS_KIB) / 1024, NAN, 1);
+    write_mean(out, report__runs_mean(rp, r, PLOT_RSS_KIB) / 1024, NAN, 1);
     fputs("</td><td>", out);
-    write_mean(out, plot__runs_mean(rp, r, PLOT_THREADS), NAN, 0);
+    write_mean(out, report__runs_mean(rp, r, PLOT_THREADS), NAN, 0);
     fputs("</td><td>", out);
     write_flags(out, csv_get(s, r, "flags"));
     fputs("</td></tr>\n", out);
@@ -316,7 +316,7 @@ static void write_point_row(const struct plot__report *rp, int r)
 static void write_points_table(const struct plot__report *rp, const char *engine)
 {
     fputs("<h3>", rp->out);
-    plot__html(rp->out, engine);
+    report__html(rp->out, engine);
     fputs("</h3>\n<table>\n<tr>", rp->out);
     for (size_t c = 0; c < NPOINT_HEADS; c++)
         fprintf(rp->out, "<th>%s</th>", point_heads[c]);
@@ -332,7 +332,7 @@ static void write_points_table(const struct plot__report *rp, const char *engine
 /* Copies an SVG file into the page from its <svg> element on. The ids
  * gnuplot gives its markers and the canvas repeat in every SVG, so each
  * chart's ids get the chart's name as a prefix: one page, no two alike. */
-int plot__inline_svg(FILE *f, const char *path, const char *chart)
+int report__inline_svg(FILE *f, const char *path, const char *chart)
 {
     FILE *in = fopen(path, "r");
     if (!in)
@@ -398,9 +398,9 @@ static void write_meta_table(FILE *f, const char *dir)
             continue;
         *colon = '\0';
         fputs("<tr><th>", f);
-        plot__html(f, line);
+        report__html(f, line);
         fputs("</th><td>", f);
-        plot__html(f, colon + 1 + (colon[1] == ' '));
+        report__html(f, colon + 1 + (colon[1] == ' '));
         fputs("</td></tr>\n", f);
     }
     if (in)
@@ -415,11 +415,11 @@ static void write_charts(const struct plot__report *rp)
     for (int c = 0; c < PLOT_NCHARTS && plot__point_runs(&rp->f->runs) > 0; c++) {
         snprintf(svg, sizeof(svg), "%s/%s.svg", rp->f->dir, plot__charts[c]);
         fprintf(rp->out, "<figure id=\"%s\">\n", plot__charts[c]);
-        if (plot__inline_svg(rp->out, svg, plot__charts[c]) < 0)
+        if (report__inline_svg(rp->out, svg, plot__charts[c]) < 0)
             fprintf(rp->out, "<p>(chart %s missing)</p>", plot__charts[c]);
         fprintf(rp->out, "\n<figcaption>%s</figcaption>\n</figure>\n", captions[c]);
     }
-    plot__write_map(rp);
+    report__write_map(rp);
 }
 
 static const char report_style[] =
@@ -439,14 +439,14 @@ static void write_page(const struct plot__report *rp)
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
             "<title>overlap report</title>\n<style>%s</style>\n</head>\n<body>\n<h1>overlap: ",
             report_style);
-    plot__html(f, runs->nrows ? csv_get(runs, 0, "suite") : "");
+    report__html(f, runs->nrows ? csv_get(runs, 0, "suite") : "");
     fputs(" sweep of the ", f);
-    plot__html(f, runs->nrows ? csv_get(runs, 0, "workload") : "");
+    report__html(f, runs->nrows ? csv_get(runs, 0, "workload") : "");
     fputs(" workload</h1>\n<h2>What the runs say</h2>\n", f);
-    plot__write_findings(rp);
+    report__write_findings(rp);
     write_flagged(rp);
     write_failed(rp);
-    plot__write_requests(rp);
+    report__write_requests(rp);
     fputs("<h2>Machine and command</h2>\n", f);
     write_meta_table(f, rp->f->dir);
     write_charts(rp);

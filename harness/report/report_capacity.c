@@ -41,7 +41,7 @@ static void write_config(FILE *out, const struct csv_table *t, int r, const char
 {
     const char *status = csv_get(t, r, "status");
     fputs("<li><b>", out);
-    plot__html(out, csv_get(t, r, "engine"));
+    report__html(out, csv_get(t, r, "engine"));
     fputs("</b> ", out);
     if (!strcmp(status, "never_met")) {
         fprintf(out, "meets %s at no rate it was offered, down to %.0f req/s", goal,
@@ -67,7 +67,7 @@ static void write_config(FILE *out, const struct csv_table *t, int r, const char
     fputs(".</li>\n", out);
 }
 
-void plot__write_capacity(const struct plot__report *rp)
+void report__write_capacity(const struct plot__report *rp)
 {
     char path[PATH_MAX + 16], goal[64];
     struct csv_table t = {0};

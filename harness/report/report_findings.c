@@ -17,7 +17,7 @@
 static void write_throughput(const struct plot__report *rp, int row)
 {
     const struct csv_table *s = &rp->summary;
-    double hw = plot__half_width(rp, row);
+    double hw = report__half_width(rp, row);
     fprintf(rp->out, "%.0f", csv_num(s, row, "throughput_mean"));
     if (isfinite(hw))
         fprintf(rp->out, " ± %.0f req/s (mean of %.0f repeats, 95 %% interval)", hw,
@@ -36,7 +36,7 @@ static void write_cost(const struct plot__report *rp, int row, double bound)
     double cpu = csv_num(s, row, "cpu_per_request_us");
     double cores_hold = csv_num(s, row, "ceiling_measured_rps");
     double tput = csv_num(s, row, "throughput_mean");
-    double steps = plot__runs_mean(rp, row, PLOT_WORKLOAD_CPU);
+    double steps = report__runs_mean(rp, row, PLOT_WORKLOAD_CPU);
     if (!(cpu > 0 && cores_hold > 0 && bound > 0))
         return;
     fprintf(rp->out, "; the server spent %.0f µs of CPU a request", cpu);
@@ -58,12 +58,12 @@ static void write_cost(const struct plot__report *rp, int row, double bound)
 static void write_peak(const struct plot__report *rp, const char *engine)
 {
     const struct csv_table *s = &rp->summary;
-    int row = plot__peak_row(rp, engine);
+    int row = report__peak_row(rp, engine);
     if (row < 0)
         return;
-    double bound = plot__runs_mean(rp, row, PLOT_BOUND);
+    double bound = report__runs_mean(rp, row, PLOT_BOUND);
     fprintf(rp->out, "<li><b>");
-    plot__html(rp->out, engine);
+    report__html(rp->out, engine);
     fprintf(rp->out, "</b> peaked at ");
     write_throughput(rp, row);
     fprintf(rp->out, " with %.0f clients", csv_num(s, row, "clients"));
@@ -72,13 +72,13 @@ static void write_peak(const struct plot__report *rp, const char *engine)
                 100 * csv_num(s, row, "throughput_mean") / bound, bound);
     fprintf(rp->out, "; p99 there was %.1f ms%s%s", csv_num(s, row, "p99_median"),
             csv_num(s, row, "repeats") > 1 ? " (median)" : "",
-            plot__has_flag(csv_get(s, row, "flags"), "few-samples")
+            report__has_flag(csv_get(s, row, "flags"), "few-samples")
                 ? ", the maximum of too few answers rather than a p99"
                 : "");
     write_cost(rp, row, bound);
     if (*csv_get(s, row, "flags")) {
         fputs(" (flagged: ", rp->out);
-        plot__html(rp->out, csv_get(s, row, "flags"));
+        report__html(rp->out, csv_get(s, row, "flags"));
         fputs(")", rp->out);
     }
     fputs(".</li>\n", rp->out);
@@ -131,21 +131,21 @@ static void write_change(FILE *out, const struct summary_point *b, const struct 
  * interval's ends by far less. */
 static void write_comparison(const struct plot__report *rp, int row_b, int row_a)
 {
-    const struct summary_point *b = plot__repeats(rp, row_b), *a = plot__repeats(rp, row_a);
+    const struct summary_point *b = report__repeats(rp, row_b), *a = report__repeats(rp, row_a);
     if (!a || !b || a->repeats < 1 || b->repeats < 1 ||
         !(stats_mean(a->throughput, a->repeats) > 0))
         return;
     fprintf(rp->out, "<li class=\"comparison\">");
-    plot__html(rp->out, b->engine);
+    report__html(rp->out, b->engine);
     fputs(" vs ", rp->out);
-    plot__html(rp->out, a->engine);
+    report__html(rp->out, a->engine);
     fputs(" at peak: ", rp->out);
     write_change(rp->out, b, a);
     fprintf(rp->out, "; peaks of %.0f and %.0f req/s, at ", stats_mean(b->throughput, b->repeats),
             stats_mean(a->throughput, a->repeats));
-    plot__html(rp->out, b->clients);
+    report__html(rp->out, b->clients);
     fputs(" and ", rp->out);
-    plot__html(rp->out, a->clients);
+    report__html(rp->out, a->clients);
     fputs(" clients.</li>\n", rp->out);
 }
 
@@ -165,7 +165,7 @@ static void write_comparisons(const struct plot__report *rp)
             k++;
         if (k == nfam)
             first[nfam] = e, best[nfam++] = -1;
-        int row = plot__peak_row(rp, f->engines[e]);
+        int row = report__peak_row(rp, f->engines[e]);
         if (row >= 0 && (best[k] < 0 || csv_num(&rp->summary, row, "throughput_mean") >
                                             csv_num(&rp->summary, best[k], "throughput_mean")))
             best[k] = row;
@@ -211,23 +211,23 @@ static void write_timeline_finding(const struct plot__report *rp)
     }
     if (slow >= 0 && fast >= 0 && slow != fast) {
         fprintf(rp->out, "<li>In the timeline the slowest request took %.1f ms on <b>", slow_ms);
-        plot__html(rp->out, f->engines[slow]);
+        report__html(rp->out, f->engines[slow]);
         fprintf(rp->out, "</b> and %.1f ms on <b>", fast_ms);
-        plot__html(rp->out, f->engines[fast]);
+        report__html(rp->out, f->engines[fast]);
         fprintf(rp->out, "</b>.</li>\n");
     }
     csv_free(&tl);
 }
 
-void plot__write_findings(const struct plot__report *rp)
+void report__write_findings(const struct plot__report *rp)
 {
     const struct csv_table *runs = &rp->f->runs;
     int failed = 0;
     fputs("<ul class=\"findings\">\n", rp->out);
     for (int e = 0; e < rp->f->n; e++)
         write_peak(rp, rp->f->engines[e]);
-    plot__write_capacity(rp);
-    plot__write_departures(rp);
+    report__write_capacity(rp);
+    report__write_departures(rp);
     write_comparisons(rp);
     write_timeline_finding(rp);
     for (int r = 0; r < runs->nrows; r++)

@@ -25,7 +25,7 @@ static void write_figure(const struct plot__report *rp, const char *goal)
     char svg[PATH_MAX + 32];
     snprintf(svg, sizeof(svg), "%s/map.svg", rp->f->dir);
     fputs("<figure id=\"map\">\n", rp->out);
-    if (plot__inline_svg(rp->out, svg, "map") < 0)
+    if (report__inline_svg(rp->out, svg, "map") < 0)
         fputs("<p>(chart map missing)</p>", rp->out);
     fprintf(rp->out,
             "\n<figcaption>The crossover map: in each cell of CPU per request and database "
@@ -42,7 +42,7 @@ static void write_side(FILE *out, const struct plot__map_best *b, const char *ki
         fprintf(out, "no %s config", kind);
         return;
     }
-    plot__html(out, b->engine);
+    report__html(out, b->engine);
     fprintf(out, " %.0f req/s [%.0f, ", b->rps, b->lo);
     if (isfinite(b->hi))
         fprintf(out, "%.0f]", b->hi);
@@ -67,7 +67,7 @@ static void write_cell(FILE *out, const struct plot__map_cell *c)
     fprintf(out, "\">%s", label);
     if (c->verdict == PLOT_MAP_LOOP || c->verdict == PLOT_MAP_POOL) {
         fputs(": ", out);
-        plot__html(out, c->verdict == PLOT_MAP_LOOP ? c->loop.engine : c->pool.engine);
+        report__html(out, c->verdict == PLOT_MAP_LOOP ? c->loop.engine : c->pool.engine);
     }
     fputs("</td>", out);
 }
@@ -259,7 +259,7 @@ static void write_ruled_out(FILE *out, const struct plot__map *m, const char *go
                 undecided, undecided == 1 ? " is" : "s are");
 }
 
-void plot__write_map(const struct plot__report *rp)
+void report__write_map(const struct plot__report *rp)
 {
     struct plot__map *m = calloc(1, sizeof(*m));
     char err[PATH_MAX + 256] = "out of memory", goal[64];
@@ -272,7 +272,7 @@ void plot__write_map(const struct plot__report *rp)
         fputs("<h2>Where each architecture wins</h2>\n", rp->out);
     if (rc < 0 && rc != -ENOENT) {
         fputs("<p>No map: ", rp->out);
-        plot__html(rp->out, err);
+        report__html(rp->out, err);
         fputs(".</p>\n", rp->out);
     } else if (rc == 0) {
         fprintf(rp->out,

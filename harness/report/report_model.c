@@ -53,7 +53,7 @@ static void write_config(const struct plot__report *rp, const struct plot__model
             continue;
         if (k++ == 0) {
             fputs("<li><b>", rp->out);
-            plot__html(rp->out, engine);
+            report__html(rp->out, engine);
             fprintf(rp->out,
                     "</b>'s measured p99 departs from its model by more than its "
                     "interval (and %.0f %%) at ",
@@ -67,7 +67,7 @@ static void write_config(const struct plot__report *rp, const struct plot__model
         fputs(".</li>\n", rp->out);
 }
 
-void plot__write_departures(const struct plot__report *rp)
+void report__write_departures(const struct plot__report *rp)
 {
     struct plot__model m;
     if (plot__model_load(rp->f->dir, &m) < 0)

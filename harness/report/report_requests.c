@@ -123,11 +123,11 @@ static void write_verdict(FILE *out, const struct plot__folder *f, const struct 
           : few ? "no claim between <b>"
                 : "no significant difference between <b>",
           out);
-    plot__html(out, f->engines[best]);
+    report__html(out, f->engines[best]);
     fputs("</b>, ", out);
     write_p99(out, &p[best]);
     fputs(claim ? ", against <b>" : ", and <b>", out);
-    plot__html(out, f->engines[next]);
+    report__html(out, f->engines[next]);
     fputs("</b>, ", out);
     write_p99(out, &p[next]);
     if (few) {
@@ -160,7 +160,7 @@ static void write_best(FILE *out, const struct plot__folder *f, const struct csv
     if (next < 0)
         return;
     fputs("<li>", out);
-    plot__html(out, type);
+    report__html(out, type);
     fputs(" requests ", out);
     write_load(out, t, at);
     fputs(": ", out);
@@ -174,7 +174,7 @@ static void write_table(FILE *out, const struct plot__folder *f, const struct cs
     fputs("<table>\n<tr><th>config</th><th>loop</th><th>clients</th><th>req/s offered</th>", out);
     for (int k = 0; k < ty->n; k++) {
         fputs("<th>", out);
-        plot__html(out, ty->name[k]);
+        report__html(out, ty->name[k]);
         fputs(" p99 ms</th>", out);
     }
     fputs("</tr>\n", out);
@@ -185,7 +185,7 @@ static void write_table(FILE *out, const struct plot__folder *f, const struct cs
                 continue;
             int open = !strcmp(csv_get(t, r, "loop"), "open");
             fputs("<tr><td>", out);
-            plot__html(out, f->engines[e]);
+            report__html(out, f->engines[e]);
             fprintf(out, "</td><td>%s</td><td>", open ? "open" : "closed");
             fprintf(out, open ? "-</td><td>%.0f</td>" : "%.0f</td><td>-</td>",
                     csv_num(t, r, open ? "rate" : "clients"));
@@ -203,7 +203,7 @@ static void write_table(FILE *out, const struct plot__folder *f, const struct cs
     fputs("</table>\n", out);
 }
 
-void plot__write_requests(const struct plot__report *rp)
+void report__write_requests(const struct plot__report *rp)
 {
     char path[PATH_MAX + 32];
     struct csv_table t;
@@ -220,7 +220,7 @@ void plot__write_requests(const struct plot__report *rp)
               "the repeats' p99s [with the interval between two of them]. Where configs share a "
               "load point, the most frequent type, ",
               out);
-        plot__html(out, ty.name[ty.frequent]);
+        report__html(out, ty.name[ty.frequent]);
         fputs(", is compared: a lower p99 is claimed only when the intervals do not overlap."
               "</p>\n<ul class=\"findings\">\n",
               out);
