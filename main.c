@@ -12,6 +12,7 @@
 #include "coro.h"
 #include "pool.h"
 #include "proc.h"
+#include "http.h"
 #include "serve.h"
 #include "db.h"
 #include "wl.h"

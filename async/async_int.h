@@ -14,21 +14,18 @@
 
 #include "db.h"
 #include "evloop.h"
+#include "ids.h"
 #include "heap.h"
 #include "http.h"
 #include "proc.h"
 #include "serve.h"
 #include "wl.h"
 
-/* Limits, each with its reason (the buffers' and linger's are evloop.h's). */
-/* pipelined responses batch up to this before a write */
-#define ASYNC_OUT_FLUSH_AT 65536
+/* Limits, each with its reason (the buffers' and linger's are evloop.h's, the
+ * output's flush point http.h's HTTP_OUT_FLUSH_AT). */
 /* pipelined requests one connection runs before the others get a turn: a
  * flood of them cannot starve the loop */
 #define ASYNC_DRIVE_BUDGET 64
-/* a tag is job id | generation << 18: 262,144 requests in flight per loop */
-#define ASYNC_JOB_ID_BITS 18
-#define ASYNC_MAX_JOBS    (1u << ASYNC_JOB_ID_BITS)
 
 /* ---- a connection and the request it runs ---- */
 
@@ -82,7 +79,7 @@ struct job {
     struct loop *loop;
     enum job_state state;
     struct conn *conn; /* NULL once the client is gone: the job only waits for its query */
-    uint32_t id;       /* index in loop->jobs; the low bits of a tag */
+    uint32_t id;       /* in loop->jobs (evloop/ids.h): the low bits of a tag */
     uint32_t gen;      /* bumped when a query is answered or abandoned: stale tags miss */
     struct http_request req;
     int request;  /* the workload's request type */
@@ -94,7 +91,7 @@ struct job {
     struct evloop_dbc *db;       /* PARKED: the database connection its query went to */
     struct evloop_list db_link;  /* PARKED: in that connection's list of parked jobs */
     struct evloop_timer timeout; /* PARKED: --db-timeout for the query */
-    int error;          /* an HTTP status that ends the request early (503, 504, 500), or 0 */
+    int error;          /* the HTTP status that ends the request early (503, 504, 500), or 0 */
     const char *reason; /* the error's message, or NULL for the status's own */
     struct evloop_list
         ready_link;        /* READY: in the loop's list of jobs to resume after this batch */
@@ -107,10 +104,9 @@ struct job {
 
 /* The shared loop and what only async keeps: its jobs and its two queues. */
 struct loop {
-    struct evloop ev;  /* first: evloop_serve and the ops hand it back */
-    int max_steps;     /* the workload's longest request, sizing each job */
-    struct job **jobs; /* every job ever made, by id */
-    uint32_t njobs, jobs_cap;
+    struct evloop ev;          /* first: evloop_serve and the ops hand it back */
+    int max_steps;             /* the workload's longest request, sizing each job */
+    struct evloop_ids jobs;    /* every job ever made, by id */
     struct job *free_jobs;     /* FREE jobs, linked through next_free */
     struct evloop_list ready;  /* READY jobs, resumed after the batch of events that woke them */
     struct evloop_list posted; /* connections that used up their budget, to drive next turn */
@@ -147,7 +143,7 @@ void async__jobs_free(struct loop *lp);
 void async__db_on_answer(void *ctx, const struct db_result *res);
 void async__db_on_lost(struct evloop_dbc *d, struct evloop_list *link);
 /* Sends query with tag on the next connection that is up: 0 with *sent_on
- * set, or an HTTP status to answer with (503: none is up; 500: bad query). */
+ * set, or a negated HTTP status (http.h): -503 none is up, -500 bad query. */
 int async__db_send(struct loop *lp, uint32_t tag, int query, struct evloop_dbc **sent_on);
 
 /* loop.c */

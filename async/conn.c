@@ -97,30 +97,28 @@ static void conn_take_head(struct conn *c, const struct http_request *req)
     conn_set_state(c, CONN_DISCARDING);
 }
 
-/* The request is all in, body dropped: answer it at once (plaintext, 404,
- * 405) or start its job. The state moves to RUNNING, READING or CLOSING. */
+/* The request is all in, body dropped: start its job, or answer it at once
+ * (plaintext, 404, 405, or 503 when no job can be had). The state moves to
+ * RUNNING, READING or CLOSING. */
 static int conn_dispatch(struct conn *c)
 {
     const struct http_request *req = &c->req;
     bool keep_alive = req->keep_alive && !c->loop->ev.stopping;
-    int route = c->route;
     struct http_buf *out;
     int err = 0;
     evloop_conn_disarm(&c->io); /* the header timeout covered the head and the body */
-    if (route >= 0) {
-        c->job = async__job_start(c, req, route, proc_now_ns());
-        if (c->job) {
-            conn_set_state(c, CONN_RUNNING);
-            return 0;
-        }
-        route = -503;
+    if (c->route >= 0 && (c->job = async__job_start(c, req, c->route, proc_now_ns()))) {
+        conn_set_state(c, CONN_RUNNING);
+        return 0;
     }
     if (conn_out(c, &out) < 0)
         return -ENOMEM;
-    if (route == HTTP_ROUTE_PLAINTEXT)
+    if (c->route == HTTP_ROUTE_PLAINTEXT)
         err = http_write_plaintext(out, req, keep_alive);
+    else if (c->route >= 0) /* no job to be had */
+        err = http_write_error(out, req, 503, "server busy", keep_alive);
     else
-        err = http_write_error(out, req, -route, route == -503 ? "server busy" : NULL, keep_alive);
+        err = http_write_error(out, req, -c->route, NULL, keep_alive);
     c->close_after = !keep_alive;
     conn_set_state(c, keep_alive ? CONN_READING : CONN_CLOSING);
     return err;
@@ -179,113 +177,146 @@ static enum evloop_io conn_flush_and_read(struct conn *c)
     return r;
 }
 
-/* The machine. Each case either changes state and goes round again (break)
- * or waits for an event (return). */
-static void conn_drive(struct conn *c)
+/* ---- the machine: one function per state, each returning true to go
+ * round again (the state changed, or there is more to do) or false to wait
+ * for an event (or because the connection closed) ---- */
+
+/* READING: take the next head, or flush and read; yield when the budget is
+ * spent, and stop taking requests while the output is over the flush point. */
+static bool conn_reading(struct conn *c)
 {
     struct loop *lp = c->loop;
     enum evloop_io r;
-    for (;;) {
+    if (lp->ev.stopping) {
+        conn_set_state(c, CONN_CLOSING);
+        return true;
+    }
+    if (evloop_conn_out_pending(&c->io) >= HTTP_OUT_FLUSH_AT) {
+        conn_set_state(c, CONN_WRITING);
+        return true;
+    }
+    if (c->budget <= 0) { /* yield: drive it again next turn */
+        evloop_list_push(&lp->posted, &c->post_link);
+        return false;
+    }
+    if (conn_parse(c))
+        return true;
+    if ((r = conn_flush_and_read(c)) == EVLOOP_IO_OK)
+        return true;
+    if (r == EVLOOP_IO_ERROR)
+        conn_close(c);
+    return false;
+}
+
+/* DISCARDING: drop the body, then dispatch the request; when the socket runs
+ * dry with the body not all in, the client may wait for a 100 Continue. */
+static bool conn_discarding(struct conn *c)
+{
+    enum evloop_io r;
+    if (evloop_conn_drop_body(&c->io)) {
+        if (conn_dispatch(c) < 0) {
+            conn_close(c);
+            return false;
+        }
+        return true;
+    }
+    if ((r = conn_flush_and_read(c)) == EVLOOP_IO_RETRY)
+        r = evloop_conn_continue(&c->io, c->req.expect_continue);
+    if (r == EVLOOP_IO_OK)
+        return true;
+    if (r == EVLOOP_IO_ERROR)
+        conn_close(c);
+    return false;
+}
+
+/* RUNNING: run the job's steps until a query parks it, or answer it. */
+static bool conn_running(struct conn *c)
+{
+    if (async__job_run(c->job)) {
+        conn_set_state(c, CONN_WAITING_DB);
+        evloop_conn_trim_input(&c->io); /* unless something is pipelined */
+        return true;
+    }
+    if (conn_answer(c) < 0) {
+        conn_close(c);
+        return false;
+    }
+    conn_set_state(c, c->close_after ? CONN_CLOSING : CONN_READING);
+    return true;
+}
+
+/* WAITING_DB: responses to earlier pipelined requests leave now, not after
+ * this one's query; input waits until the request is answered. */
+static bool conn_waiting_db(struct conn *c)
+{
+    enum evloop_io r = evloop_conn_write(&c->io);
+    if (r == EVLOOP_IO_ERROR || evloop_conn_watch_output(&c->io, r == EVLOOP_IO_RETRY) < 0)
+        conn_close(c);
+    return false;
+}
+
+/* WRITING and CLOSING: drain the output; then go back to the body being
+ * dropped or the next head (WRITING), or shut down and linger (CLOSING). */
+static bool conn_draining(struct conn *c)
+{
+    struct loop *lp = c->loop;
+    enum evloop_io r = evloop_conn_write(&c->io);
+    if (r == EVLOOP_IO_ERROR) {
+        conn_close(c);
+        return false;
+    }
+    if (r == EVLOOP_IO_RETRY) {
+        if (evloop_conn_watch_output(&c->io, true) < 0 ||
+            evloop_conn_arm(&c->io, EVLOOP_TIMER_WRITE, lp->ev.cfg->idle_timeout_ns) < 0)
+            conn_close(c);
+        return false;
+    }
+    evloop_conn_disarm(&c->io);
+    if (evloop_conn_watch_output(&c->io, false) < 0) {
+        conn_close(c);
+        return false;
+    }
+    if (c->state == CONN_WRITING) {
+        conn_set_state(c, c->io.discard ? CONN_DISCARDING : CONN_READING);
+        return true;
+    }
+    if (lp->ev.stopping) {
+        conn_close(c); /* no lingering on the way out */
+        return false;
+    }
+    /* the client sees EOF after the last response */
+    conn_set_state(c, CONN_LINGERING);
+    if (evloop_conn_linger(&c->io) < 0) {
+        conn_close(c);
+        return false;
+    }
+    return true;
+}
+
+/* LINGERING: read and drop until EOF, so closing never resets a response
+ * the client has not read yet. */
+static bool conn_lingering(struct conn *c)
+{
+    c->io.in_start = c->io.in.len;
+    enum evloop_io r = evloop_conn_read(&c->io);
+    if (r == EVLOOP_IO_ERROR)
+        conn_close(c); /* EOF, or the client failed */
+    return r == EVLOOP_IO_OK;
+}
+
+/* The one switch over the state. */
+static void conn_drive(struct conn *c)
+{
+    bool again = true;
+    while (again) {
         switch (c->state) {
-        case CONN_READING:
-            if (lp->ev.stopping) {
-                conn_set_state(c, CONN_CLOSING);
-                break;
-            }
-            if (evloop_conn_out_pending(&c->io) >= ASYNC_OUT_FLUSH_AT) {
-                conn_set_state(c, CONN_WRITING);
-                break;
-            }
-            if (c->budget <= 0) { /* yield: drive it again next turn */
-                evloop_list_push(&lp->posted, &c->post_link);
-                return;
-            }
-            if (conn_parse(c))
-                break;
-            if ((r = conn_flush_and_read(c)) == EVLOOP_IO_OK)
-                break;
-            if (r == EVLOOP_IO_ERROR)
-                conn_close(c);
-            return;
-        case CONN_DISCARDING:
-            if (evloop_conn_drop_body(&c->io)) {
-                if (conn_dispatch(c) < 0) {
-                    conn_close(c);
-                    return;
-                }
-                break;
-            }
-            /* the socket ran dry with the body not all in: the client may
-             * wait for a 100 Continue */
-            if ((r = conn_flush_and_read(c)) == EVLOOP_IO_RETRY)
-                r = evloop_conn_continue(&c->io, c->req.expect_continue);
-            if (r == EVLOOP_IO_OK)
-                break;
-            if (r == EVLOOP_IO_ERROR)
-                conn_close(c);
-            return;
-        case CONN_RUNNING:
-            if (async__job_run(c->job)) {
-                conn_set_state(c, CONN_WAITING_DB);
-                evloop_conn_trim_input(&c->io); /* unless something is pipelined */
-                break;
-            }
-            if (conn_answer(c) < 0) {
-                conn_close(c);
-                return;
-            }
-            conn_set_state(c, c->close_after ? CONN_CLOSING : CONN_READING);
-            break;
-        case CONN_WAITING_DB:
-            /* Responses to earlier pipelined requests leave now, not after
-             * this one's query; input waits until the request is answered. */
-            if ((r = evloop_conn_write(&c->io)) == EVLOOP_IO_ERROR)
-                conn_close(c);
-            else if (evloop_conn_watch_output(&c->io, r == EVLOOP_IO_RETRY) < 0)
-                conn_close(c);
-            return;
+        case CONN_READING: again = conn_reading(c); break;
+        case CONN_DISCARDING: again = conn_discarding(c); break;
+        case CONN_RUNNING: again = conn_running(c); break;
+        case CONN_WAITING_DB: again = conn_waiting_db(c); break;
         case CONN_WRITING:
-        case CONN_CLOSING:
-            if ((r = evloop_conn_write(&c->io)) == EVLOOP_IO_ERROR) {
-                conn_close(c);
-                return;
-            }
-            if (r == EVLOOP_IO_RETRY) {
-                if (evloop_conn_watch_output(&c->io, true) < 0 ||
-                    evloop_conn_arm(&c->io, EVLOOP_TIMER_WRITE, lp->ev.cfg->idle_timeout_ns) < 0)
-                    conn_close(c);
-                return;
-            }
-            evloop_conn_disarm(&c->io);
-            if (evloop_conn_watch_output(&c->io, false) < 0) {
-                conn_close(c);
-                return;
-            }
-            if (c->state == CONN_WRITING) {
-                /* back to the body it was dropping, or to the next head */
-                conn_set_state(c, c->io.discard ? CONN_DISCARDING : CONN_READING);
-                break;
-            }
-            if (lp->ev.stopping) {
-                conn_close(c); /* no lingering on the way out */
-                return;
-            }
-            /* the client sees EOF after the last response */
-            conn_set_state(c, CONN_LINGERING);
-            if (evloop_conn_linger(&c->io) < 0) {
-                conn_close(c);
-                return;
-            }
-            break;
-        case CONN_LINGERING:
-            /* Read and drop until EOF, so closing never resets a response the
-             * client has not read yet. */
-            c->io.in_start = c->io.in.len;
-            if ((r = evloop_conn_read(&c->io)) == EVLOOP_IO_OK)
-                break;
-            if (r == EVLOOP_IO_ERROR)
-                conn_close(c);
-            return;
+        case CONN_CLOSING: again = conn_draining(c); break;
+        case CONN_LINGERING: again = conn_lingering(c); break;
         case CONN_CLOSED: return;
         }
     }

@@ -33,18 +33,18 @@ int async__db_send(struct loop *lp, uint32_t tag, int query, struct evloop_dbc *
     struct evloop_dbc *d = NULL;
     for (int attempt = 0; attempt < 2 && err < 0; attempt++) {
         if (!(d = evloop_db_pick(ev, ev->now)))
-            return 503;
+            return -503;
         err = db_async_send(d->a, tag, (uint16_t)query, params, n);
         if (err == -EINVAL)
-            return 500;
+            return -500;
         if (err < 0)
             evloop_db_fail(d, err); /* found dead: the next attempt takes another */
     }
     if (err < 0)
-        return 503;
+        return -503;
     if (evloop_db_watch_output(d) < 0) {
         evloop_db_fail(d, -EIO);
-        return 503;
+        return -503;
     }
     *sent_on = d;
     return 0;

@@ -16,8 +16,6 @@
 
 #include "async_int.h"
 
-#define TAG_GEN_MASK ((1u << (32 - ASYNC_JOB_ID_BITS)) - 1)
-
 #ifndef NDEBUG
 /* The transitions enum job_state allows: a bit per state each may go to. */
 static const unsigned job_next_states[] = {
@@ -37,7 +35,7 @@ static void job_set_state(struct job *j, enum job_state to)
 
 static uint32_t job_tag(const struct job *j)
 {
-    return j->id | (j->gen << ASYNC_JOB_ID_BITS);
+    return evloop_tag(j->id, j->gen);
 }
 
 static void on_job_timeout(struct evloop_timer *t);
@@ -46,26 +44,17 @@ static void on_job_timeout(struct evloop_timer *t);
  * bits run out. */
 static struct job *job_new(struct loop *lp)
 {
-    if (lp->njobs == ASYNC_MAX_JOBS)
+    if (evloop_ids_reserve(&lp->jobs) < 0)
         return NULL;
-    if (lp->njobs == lp->jobs_cap) {
-        uint32_t cap = lp->jobs_cap ? lp->jobs_cap * 2 : 64;
-        struct job **jobs = realloc(lp->jobs, cap * sizeof(*jobs));
-        if (!jobs)
-            return NULL;
-        lp->jobs = jobs;
-        lp->jobs_cap = cap;
-    }
     struct job *j = calloc(1, sizeof(*j) + (1 + lp->max_steps) * sizeof(j->phase_ns[0]));
     if (!j)
         return NULL;
-    j->id = lp->njobs;
     j->loop = lp;
     evloop_timer_init(&j->timeout, on_job_timeout);
     evloop_list_init(&j->db_link);
     evloop_list_init(&j->ready_link);
     http_buf_init(&j->body);
-    lp->jobs[lp->njobs++] = j;
+    j->id = evloop_ids_add(&lp->jobs, j);
     return j;
 }
 
@@ -115,7 +104,8 @@ struct job *async__job_start(struct conn *c, const struct http_request *req, int
 }
 
 /* RUNNING -> PARKED: sends the query of j's current step, parks j on the
- * connection it went to and arms its --db-timeout. 0, or an HTTP status. */
+ * connection it went to and arms its --db-timeout. 0, or a negated HTTP
+ * status (http.h). */
 static int job_send_query(struct job *j, int query)
 {
     struct loop *lp = j->loop;
@@ -124,7 +114,7 @@ static int job_send_query(struct job *j, int query)
     if (status)
         return status;
     if (evloop_timer_set(&lp->ev, &j->timeout, lp->ev.now + lp->ev.cfg->db_timeout_ns) < 0)
-        return 500; /* the answer that comes anyway finds j not parked and is dropped */
+        return -500; /* the answer that comes anyway finds j not parked and is dropped */
     j->db = d;
     evloop_list_push(&d->parked, &j->db_link);
     job_set_state(j, JOB_PARKED);
@@ -151,8 +141,8 @@ bool async__job_run(struct job *j)
         int status = job_send_query(j, s->query);
         if (status == 0)
             return true;
-        j->error = status;
-        j->reason = status == 503 ? "database unreachable" : "internal error";
+        j->error = -status;
+        j->reason = status == -503 ? "database unreachable" : "internal error";
     }
     return false;
 }
@@ -165,7 +155,7 @@ static void job_wake(struct job *j, int error, const char *reason)
     evloop_timer_cancel(&lp->ev, &j->timeout);
     evloop_list_remove(&j->db_link);
     j->db = NULL;
-    j->gen = (j->gen + 1) & TAG_GEN_MASK; /* a second answer to this query now misses */
+    j->gen = evloop_gen_next(j->gen); /* a second answer to this query now misses */
     j->error = error;
     j->reason = reason;
     evloop_list_push(&lp->ready, &j->ready_link);
@@ -181,11 +171,8 @@ static void on_job_timeout(struct evloop_timer *t)
 /* The PARKED job a query's tag names, or NULL when the tag is stale. */
 struct job *async__job_find(struct loop *lp, uint32_t tag)
 {
-    uint32_t id = tag & (ASYNC_MAX_JOBS - 1);
-    if (id >= lp->njobs)
-        return NULL;
-    struct job *j = lp->jobs[id];
-    return j->state == JOB_PARKED && job_tag(j) == tag ? j : NULL;
+    struct job *j = evloop_ids_find(&lp->jobs, tag);
+    return j && j->state == JOB_PARKED && job_tag(j) == tag ? j : NULL;
 }
 
 /* The database answered j's query. The result is rendered into j's body here,
@@ -260,7 +247,7 @@ int async__job_write_response(struct job *j, struct http_buf *out, bool keep_ali
 void async__job_release(struct job *j)
 {
     struct loop *lp = j->loop;
-    j->gen = (j->gen + 1) & TAG_GEN_MASK;
+    j->gen = evloop_gen_next(j->gen);
     j->conn = NULL;
     j->next_free = lp->free_jobs;
     lp->free_jobs = j;
@@ -280,12 +267,11 @@ void async__job_abandon(struct job *j)
 /* At teardown, after the loop's thread ended: every job, in whatever state. */
 void async__jobs_free(struct loop *lp)
 {
-    for (uint32_t i = 0; i < lp->njobs; i++) {
-        http_buf_free(&lp->jobs[i]->body);
-        free(lp->jobs[i]);
+    for (uint32_t i = 0; i < lp->jobs.n; i++) {
+        struct job *j = lp->jobs.items[i];
+        http_buf_free(&j->body);
+        free(j);
     }
-    free(lp->jobs);
-    lp->jobs = NULL;
-    lp->njobs = lp->jobs_cap = 0;
+    evloop_ids_free(&lp->jobs);
     lp->free_jobs = NULL;
 }

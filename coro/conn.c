@@ -16,7 +16,8 @@
 
 static void conn_drive(struct conn *c);
 
-/* Every state change passes here: the one place to log or check them. */
+/* Every state change passes here, so a breakpoint or a log line here sees
+ * them all. Unlike async's, it checks no table of allowed transitions. */
 static void conn_set_state(struct conn *c, enum conn_state state)
 {
     c->state = state;
@@ -148,7 +149,7 @@ static bool conn_reading(struct conn *c)
         conn_set_state(c, CONN_CLOSING);
         return true;
     }
-    if (out_pending(c) >= CORO_OUT_FLUSH_AT) {
+    if (out_pending(c) >= HTTP_OUT_FLUSH_AT) {
         conn_set_state(c, CONN_WRITING);
         return true;
     }

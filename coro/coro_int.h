@@ -15,22 +15,18 @@
 
 #include "db.h"
 #include "evloop.h"
+#include "ids.h"
 #include "heap.h"
 #include "http.h"
 #include "proc.h"
 #include "serve.h"
 #include "wl.h"
 
-/* Limits, each with its reason (the buffers' and linger's are evloop.h's). */
-/* pipelined responses batch up to this before the connection stops taking
- * requests and waits for the client to read */
-#define CORO_OUT_FLUSH_AT 65536
+/* Limits, each with its reason (the buffers' and linger's are evloop.h's, the
+ * output's flush point http.h's HTTP_OUT_FLUSH_AT). */
 /* pipelined requests a coroutine runs before the loop's other work gets a
  * turn: a flood of them cannot starve the loop */
 #define CORO_BUDGET 64
-/* a query's tag is coroutine id | generation << 18: 262,144 coroutines per loop */
-#define CORO_ID_BITS 18
-#define CORO_MAX     (1u << CORO_ID_BITS)
 /* free coroutines that keep their stack; the excess of a burst is unmapped */
 #define CORO_KEEP_STACKS 1024
 
@@ -93,7 +89,7 @@ void coro__fiber_switch(struct coro__fiber *from, struct coro__fiber *to);
 enum conn_state {
     CONN_READING,   /* no request running: waiting for a head, or dropping its body */
     CONN_RUNNING,   /* a coroutine owns it and runs its requests */
-    CONN_WRITING,   /* output over CORO_OUT_FLUSH_AT, or stalled: waiting for EPOLLOUT */
+    CONN_WRITING,   /* output over HTTP_OUT_FLUSH_AT, or stalled: waiting for EPOLLOUT */
     CONN_CLOSING,   /* a last response (error or Connection: close) is draining */
     CONN_LINGERING, /* our side shut down; reading the client's leftovers until EOF */
     CONN_CLOSED,    /* closed; freed once the turn ends and no coroutine holds it */
@@ -133,7 +129,7 @@ enum wake { WAKE_NONE, WAKE_ROWS, WAKE_DB_ERROR, WAKE_TIMEOUT, WAKE_LOST };
 struct coro {
     struct coro__fiber fiber; /* fiber.map is NULL while it has no stack */
     struct loop *loop;
-    uint32_t id;                 /* index in loop->coros; the low bits of a query's tag */
+    uint32_t id;                 /* in loop->coros (evloop/ids.h): the low bits of a tag */
     uint32_t gen;                /* bumped when a query ends: a late answer's tag misses */
     struct conn *conn;           /* the connection it serves, NULL while free */
     struct coro__head head;      /* the first request, handed over by the loop */
@@ -156,8 +152,7 @@ struct coro {
 struct loop {
     struct evloop ev;         /* first: evloop_serve and the ops hand it back */
     struct coro__fiber fiber; /* the loop's own: the thread's stack */
-    struct coro **coros;      /* every coroutine ever made, by id */
-    uint32_t ncoros, coros_cap;
+    struct evloop_ids coros;  /* every coroutine ever made, by id */
     struct coro *free_coros;  /* free, with a stack; most recently freed first: it is warm */
     int nfree_stacks;         /* their count */
     struct coro *bare_coros;  /* free, their stack given back */
@@ -214,8 +209,8 @@ void coro__serve(struct coro *co);
 void coro__db_on_answer(void *ctx, const struct db_result *res);
 void coro__db_on_lost(struct evloop_dbc *d, struct evloop_list *link);
 /* Runs query `query` for request type `request`: sends it, suspends co until
- * the answer and appends its rows to body. 0, or the HTTP status to answer
- * with (503, 504, 500) and the reason in reason[0, cap). */
+ * the answer and appends its rows to body. 0, or a negated HTTP status
+ * (http.h: -503, -504, -500) with the reason in reason[0, cap). */
 int coro__db_query(struct coro *co, int request, int query, struct http_buf *body, char *reason,
                    size_t cap);
 /* A parked query's --db-timeout: the coroutine wakes to answer 504. */

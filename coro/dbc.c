@@ -20,11 +20,9 @@
 
 #include "coro_int.h"
 
-#define TAG_GEN_MASK ((1u << (32 - CORO_ID_BITS)) - 1)
-
 static uint32_t coro_tag(const struct coro *co)
 {
-    return co->id | (co->gen << CORO_ID_BITS);
+    return evloop_tag(co->id, co->gen);
 }
 
 /* ---- waking a parked coroutine ---- */
@@ -35,7 +33,7 @@ static void unpark(struct loop *lp, struct coro *co, enum wake w)
     evloop_timer_cancel(&lp->ev, &co->timeout);
     evloop_list_remove(&co->db_link);
     co->db = NULL;
-    co->gen = (co->gen + 1) & TAG_GEN_MASK;
+    co->gen = evloop_gen_next(co->gen);
     co->wake = w;
 }
 
@@ -52,11 +50,8 @@ void coro__db_on_answer(void *ctx, const struct db_result *res)
 {
     struct evloop_dbc *d = ctx;
     struct loop *lp = coro__loop_of(d->ev);
-    uint32_t id = res->tag & (CORO_MAX - 1);
-    if (id >= lp->ncoros)
-        return;
-    struct coro *co = lp->coros[id];
-    if (co->db != d || coro_tag(co) != res->tag)
+    struct coro *co = evloop_ids_find(&lp->coros, res->tag);
+    if (!co || co->db != d || coro_tag(co) != res->tag)
         return;
     unpark(lp, co, res->status == DB_OK ? WAKE_ROWS : WAKE_DB_ERROR);
     co->res = res;
@@ -83,7 +78,7 @@ static int send_query(struct coro *co, struct evloop_dbc *d, int query,
     if (err == 0)
         err = evloop_db_watch_output(d);
     if (err < 0) /* whatever went out is abandoned: its answer must miss */
-        co->gen = (co->gen + 1) & TAG_GEN_MASK;
+        co->gen = evloop_gen_next(co->gen);
     return err;
 }
 
@@ -107,10 +102,10 @@ static int take_answer(struct coro *co, int request, int query, struct http_buf 
     co->res = NULL;
     if (co->wake == WAKE_DB_ERROR) {
         snprintf(reason, cap, "%s", res->message);
-        status = res->status == DB_EUNAVAILABLE ? 503 : 500;
+        status = res->status == DB_EUNAVAILABLE ? -503 : -500;
     } else if (http_body_add(body, co->loop->ev.cfg->wl, request, query, res) < 0) {
         snprintf(reason, cap, "out of memory");
-        status = 500;
+        status = -500;
     }
     coro__ready(co->loop, co);
     coro__suspend(co);
@@ -132,14 +127,14 @@ int coro__db_query(struct coro *co, int request, int query, struct http_buf *bod
         if (evloop_timer_set(&lp->ev, &co->timeout, proc_now_ns() + lp->ev.cfg->db_timeout_ns) <
             0) {
             snprintf(reason, cap, "out of memory");
-            return 500;
+            return -500;
         }
         int err = send_query(co, d, query, params, n);
         if (err < 0)
             evloop_timer_cancel(&lp->ev, &co->timeout);
         if (err == -EINVAL) {
             snprintf(reason, cap, "internal error");
-            return 500;
+            return -500;
         }
         if (err < 0) {
             evloop_db_fail(d, err);
@@ -148,11 +143,11 @@ int coro__db_query(struct coro *co, int request, int query, struct http_buf *bod
         switch (park(co, d)) {
         case WAKE_ROWS:
         case WAKE_DB_ERROR: return take_answer(co, request, query, body, reason, cap);
-        case WAKE_TIMEOUT: snprintf(reason, cap, "database timed out"); return 504;
+        case WAKE_TIMEOUT: snprintf(reason, cap, "database timed out"); return -504;
         case WAKE_LOST:
         case WAKE_NONE: continue;
         }
     }
     snprintf(reason, cap, "database unreachable");
-    return 503;
+    return -503;
 }

@@ -12,15 +12,16 @@
 
 #include "coro_int.h"
 
+/* -500, the negated status of http.h's convention, with its reason. */
 static int out_of_memory(char *reason, size_t cap)
 {
     snprintf(reason, cap, "out of memory");
-    return 500;
+    return -500;
 }
 
 /* Runs the steps of request type h->route into co->body, filling phase_ns
  * (the queue, then each step) and *cpu_time_ns (the thread CPU its cpu steps
- * took). 0, or the status to answer with (reason set). */
+ * took). 0, or a negated HTTP status (http.h) with its reason set. */
 static int run_steps(struct coro *co, const struct coro__head *h, uint64_t *phase_ns,
                      uint64_t *cpu_time_ns, char *reason, size_t cap)
 {
@@ -51,7 +52,8 @@ static int run_steps(struct coro *co, const struct coro__head *h, uint64_t *phas
 }
 
 /* Writes h's answer into out: a workload request's rows (status 0) or its
- * error, /plaintext, or a route's error. 0 or -ENOMEM. */
+ * error (status negated, as run_steps returned it), /plaintext, or a route's
+ * error. 0 or -ENOMEM. */
 static int write_answer(struct coro *co, const struct coro__head *h, struct http_buf *out,
                         int status, const char *reason, const uint64_t *phase_ns,
                         uint64_t cpu_time_ns, bool keep)
@@ -62,7 +64,7 @@ static int write_answer(struct coro *co, const struct coro__head *h, struct http
     if (h->route < 0)
         return http_write_error(out, &h->req, -h->route, NULL, keep);
     if (status)
-        return http_write_error(out, &h->req, status, reason, keep);
+        return http_write_error(out, &h->req, -status, reason, keep);
     return http_write_response(out, &h->req, 200, http_content_type(wl, h->route), wl, h->route,
                                phase_ns, 1 + wl->requests[h->route].nsteps, cpu_time_ns, keep,
                                co->body.data, co->body.len);
@@ -105,7 +107,7 @@ void coro__serve(struct coro *co)
     for (;;) {
         if (!run_request(co, &h))
             return;
-        if (c->close_after || evloop_conn_out_pending(&c->io) >= CORO_OUT_FLUSH_AT)
+        if (c->close_after || evloop_conn_out_pending(&c->io) >= HTTP_OUT_FLUSH_AT)
             break; /* the loop closes or waits for the reader */
         if (c->budget == 0) {
             coro__yield_turn(co);

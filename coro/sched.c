@@ -28,26 +28,17 @@ static void coro_main(void *arg)
 
 static struct coro *coro_new(struct loop *lp)
 {
-    if (lp->ncoros == CORO_MAX)
+    if (evloop_ids_reserve(&lp->coros) < 0)
         return NULL;
-    if (lp->ncoros == lp->coros_cap) {
-        uint32_t cap = lp->coros_cap ? lp->coros_cap * 2 : 64;
-        struct coro **coros = realloc(lp->coros, cap * sizeof(*coros));
-        if (!coros)
-            return NULL;
-        lp->coros = coros;
-        lp->coros_cap = cap;
-    }
     struct coro *co = calloc(1, sizeof(*co));
     if (!co)
         return NULL;
     co->loop = lp;
-    co->id = lp->ncoros;
     evloop_list_init(&co->run_link);
     evloop_list_init(&co->db_link);
     evloop_timer_init(&co->timeout, coro__db_on_timeout);
     http_buf_init(&co->body);
-    lp->coros[lp->ncoros++] = co;
+    co->id = evloop_ids_add(&lp->coros, co);
     return co;
 }
 
@@ -174,16 +165,14 @@ void coro__run_ready(struct loop *lp, struct evloop_list *which)
  * wherever it was, and the closed connections some still held. */
 void coro__free_all(struct loop *lp)
 {
-    for (uint32_t i = 0; i < lp->ncoros; i++) {
-        struct coro *co = lp->coros[i];
+    for (uint32_t i = 0; i < lp->coros.n; i++) {
+        struct coro *co = lp->coros.items[i];
         if (co->conn)
             free(co->conn); /* closed already: the loop closed every connection */
         coro__fiber_destroy(&co->fiber);
         http_buf_free(&co->body);
         free(co);
     }
-    free(lp->coros);
-    lp->coros = NULL;
-    lp->ncoros = lp->coros_cap = 0;
+    evloop_ids_free(&lp->coros);
     lp->free_coros = lp->bare_coros = NULL;
 }

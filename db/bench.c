@@ -1,7 +1,7 @@
 /* `overlap db --bench`: measures the database itself, so a benchmark can
  * show it is never the bottleneck. The server runs on its own thread of this
  * process, behind a Unix socket, exactly as `overlap db` runs it; the client
- * side uses db_async, the async engine's client. Two phases:
+ * side uses db_async, the event-loop engines' client. Two phases:
  *   1. zero-latency point selects, 64 in flight on one connection: queries/s;
  *   2. 10 ms point selects, 10,000 in flight over 10 connections: how late
  *      answers leave (write time - deadline, taken in the server), beside a
@@ -143,8 +143,7 @@ static void *probe_timerfd(void *arg)
         return NULL;
     while (!atomic_load(&fp->stop) && fp->n < fp->cap) {
         uint64_t deadline = proc_now_ns() + 1000000u, expirations;
-        struct itimerspec its = {.it_value = {.tv_sec = (time_t)(deadline / 1000000000u),
-                                              .tv_nsec = (long)(deadline % 1000000000u)}};
+        struct itimerspec its = {.it_value = proc_timespec(deadline)};
         if (timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL) < 0 ||
             read(tfd, &expirations, sizeof(expirations)) != sizeof(expirations))
             break;

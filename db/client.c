@@ -1,7 +1,8 @@
 /* The two clients on top of the codec: db_conn blocks its thread for one
  * query at a time (the pool engine), db_async keeps many tagged queries in
- * flight on a non-blocking socket driven by the caller's loop (the async
- * engine). Neither shares anything with another connection. */
+ * flight on a non-blocking socket driven by the caller's loop (the async and
+ * coro engines, through evloop/dbc.c, and `overlap db --bench`). Neither shares anything with
+ * another connection. */
 #define _GNU_SOURCE /* ppoll */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,55 +17,6 @@
 
 #include "db_internal.h"
 #include "proc.h"
-
-/* ---- addresses ---- */
-
-static int parse_unix(const char *path, struct db__addr *out)
-{
-    struct sockaddr_un *un = (struct sockaddr_un *)&out->sa;
-    size_t len = strlen(path);
-    if (len == 0 || len >= sizeof(un->sun_path))
-        return -EINVAL;
-    un->sun_family = AF_UNIX;
-    memcpy(un->sun_path, path, len + 1);
-    out->family = AF_UNIX;
-    out->salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
-    return 0;
-}
-
-/* tcp:HOST:PORT, tcp::PORT or tcp:PORT; HOST may be [v6]. A missing HOST is
- * 127.0.0.1: the database listens on loopback unless told otherwise. */
-static int parse_tcp(const char *text, struct db__addr *out)
-{
-    char host[256] = "127.0.0.1";
-    const char *port = text, *colon = strrchr(text, ':');
-    if (colon == text)
-        port = text + 1;
-    else if (colon && proc_split_addr(text, host, sizeof(host), &port) < 0)
-        return -EINVAL;
-    char *end;
-    long p = strtol(port, &end, 10);
-    if (!*port || *end || p < 0 || p > 65535)
-        return -EINVAL;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai;
-    if (getaddrinfo(host, port, &hints, &ai) != 0)
-        return -EHOSTUNREACH;
-    memcpy(&out->sa, ai->ai_addr, ai->ai_addrlen);
-    out->salen = ai->ai_addrlen;
-    out->family = ai->ai_family;
-    freeaddrinfo(ai);
-    return 0;
-}
-
-int db__parse_addr(const char *addr, struct db__addr *out)
-{
-    memset(out, 0, sizeof(*out));
-    if (!strncmp(addr, "unix:", 5))
-        return parse_unix(addr + 5, out);
-    if (!strncmp(addr, "tcp:", 4))
-        return parse_tcp(addr + 4, out);
-    return -EINVAL;
-}
 
 /* A stream socket to addr, close-on-exec, connecting. Blocking, it returns
  * connected; non-blocking, a connect still under way sets *in_progress and
@@ -121,32 +73,7 @@ static int set_nonblocking(int fd)
     return 0;
 }
 
-/* ---- the outgoing byte queue every connection keeps ---- */
-
-/* Room for n more bytes at buf + len: 0 or -ENOMEM. */
-int db__outq_reserve(struct db__outq *q, size_t n)
-{
-    if (q->sent == q->len)
-        q->sent = q->len = 0;
-    if (q->cap - q->len >= n)
-        return 0;
-    if (q->sent > 0) {
-        memmove(q->buf, q->buf + q->sent, q->len - q->sent);
-        q->len -= q->sent;
-        q->sent = 0;
-    }
-    size_t cap = q->cap ? q->cap : 1024;
-    while (cap - q->len < n)
-        cap *= 2;
-    if (cap != q->cap) {
-        uint8_t *buf = realloc(q->buf, cap);
-        if (!buf)
-            return -ENOMEM;
-        q->buf = buf;
-        q->cap = cap;
-    }
-    return 0;
-}
+/* ---- the outgoing queue (wire.c's), filled with query frames ---- */
 
 /* Appends a query frame. 0, -EINVAL (bad params) or -ENOMEM. */
 static int outq_add_query(struct db__outq *q, uint32_t tag, uint16_t query,
@@ -164,22 +91,6 @@ static int outq_add_query(struct db__outq *q, uint32_t tag, uint16_t query,
     if (rc < 0)
         return rc;
     q->len += (size_t)rc;
-    return 0;
-}
-
-/* Writes what the socket takes. 0 when all is written, -EAGAIN when some is
- * left, another -errno when the connection is dead. */
-int db__outq_write(struct db__outq *q, int fd)
-{
-    while (q->sent < q->len) {
-        ssize_t n = send(fd, q->buf + q->sent, q->len - q->sent, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        q->sent += (size_t)n;
-    }
     return 0;
 }
 
@@ -250,9 +161,7 @@ static int wait_for(int fd, short events, uint64_t deadline)
         uint64_t now = proc_now_ns();
         if (now >= deadline)
             return -ETIMEDOUT;
-        uint64_t left = deadline - now;
-        struct timespec ts = {.tv_sec = (time_t)(left / 1000000000u),
-                              .tv_nsec = (long)(left % 1000000000u)};
+        struct timespec ts = proc_timespec(deadline - now);
         struct pollfd p = {.fd = fd, .events = events};
         int n = ppoll(&p, 1, &ts, NULL);
         if (n > 0)

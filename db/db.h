@@ -1,5 +1,6 @@
-/* The simulated database: its wire protocol, the server (`overlap db`) and the
- * client codec both engines share. See PROTOCOL.md for the frames. */
+/* The simulated database: its wire protocol, the server (`overlap db`) and
+ * the two clients the engines use (db_conn: the pool; db_async: the event
+ * loops of async and coro). See PROTOCOL.md for the frames. */
 #ifndef OVERLAP_DB_H
 #define OVERLAP_DB_H
 

@@ -1,7 +1,8 @@
 /* What the db module's own files share and nothing outside it needs: the
- * wire layout's constants, big-endian field helpers, the server's entry
- * points, the listener and the address parser. Names carry the internal
- * prefix db__. */
+ * wire layout's constants, big-endian field helpers, what both ends of a
+ * connection do with its socket (wire.c: addresses, the outgoing queue), the
+ * listener, the store and the server's entry points. Names carry the
+ * internal prefix db__. */
 #ifndef OVERLAP_DB_INTERNAL_H
 #define OVERLAP_DB_INTERNAL_H
 
@@ -67,6 +68,11 @@ static inline uint64_t db__get_u64(const uint8_t *p)
 size_t db__value_size(const struct db_value *v);
 uint8_t *db__put_value(uint8_t *p, const struct db_value *v);
 
+/* ---- wire.c: what the clients (client.c) and the server (server.c,
+ * listen.c) both do with a socket ---- */
+
+#define DB__OUTQ_MIN 1024 /* an outgoing queue's first size: a few small frames */
+
 /* Bytes waiting to be written to a socket; unsent bytes are buf[sent, len). */
 struct db__outq {
     uint8_t *buf;
@@ -89,6 +95,8 @@ struct db__addr {
 /* Parses and resolves addr. 0, or -EINVAL for a malformed address or
  * -EHOSTUNREACH when the host does not resolve. */
 int db__parse_addr(const char *addr, struct db__addr *out);
+
+/* ---- listen.c ---- */
 
 /* sun_path's size: the longest Unix socket path is one byte shorter. */
 #define DB__SUN_PATH sizeof(((struct sockaddr_un *)0)->sun_path)

@@ -47,14 +47,6 @@ struct options {
     double seconds;
 };
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "overlap db: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", usage_text);
-    return 2;
-}
-
 static int parse_rate(const char *text, double *out)
 {
     char *end;
@@ -89,28 +81,34 @@ static int parse_flag(struct options *o, const char *flag, const char *v)
         o->cfg.file = v;
     else if (!strcmp(flag, "--seed")) {
         if (parse_u64(v, &o->cfg.seed) < 0)
-            return usage_error("bad --seed '%s' (expected an integer >= 0)", v);
+            return proc_usage_error("db", usage_text, "bad --seed '%s' (expected an integer >= 0)",
+                                    v);
     } else if (!strcmp(flag, "--fail-rate") || !strcmp(flag, "--stall-rate") ||
                !strcmp(flag, "--close-rate")) {
         double *rate = flag[2] == 'f'   ? &f->fail_rate
                        : flag[3] == 't' ? &f->stall_rate
                                         : &f->close_rate;
         if (parse_rate(v, rate) < 0)
-            return usage_error("bad rate '%s' (expected a share from 0 to 1)", v);
+            return proc_usage_error("db", usage_text,
+                                    "bad rate '%s' (expected a share from 0 to 1)", v);
     } else if (!strcmp(flag, "--stall")) {
         if (wl_duration_parse(v, &f->stall_ns) < 0)
-            return usage_error("bad --stall '%s' (expected a duration such as 500ms)", v);
+            return proc_usage_error("db", usage_text,
+                                    "bad --stall '%s' (expected a duration such as 500ms)", v);
     } else if (!strcmp(flag, "--vary-cpu") || !strcmp(flag, "--vary-wait")) {
         uint64_t *ns = flag[7] == 'c' ? &o->vary_cpu_ns : &o->vary_wait_ns;
         if (wl_duration_parse(v, ns) < 0 || *ns == 0)
-            return usage_error("bad duration '%s' (expected more than 0, e.g. 500us or 10ms)", v);
+            return proc_usage_error("db", usage_text,
+                                    "bad duration '%s' (expected more than 0, e.g. 500us or 10ms)",
+                                    v);
     } else if (!strcmp(flag, "--seconds")) {
         char *end;
         o->seconds = strtod(v, &end);
         if (end == v || *end || !(o->seconds > 0 && o->seconds <= 3600))
-            return usage_error("bad --seconds '%s' (expected a number from 0 to 3600)", v);
+            return proc_usage_error("db", usage_text,
+                                    "bad --seconds '%s' (expected a number from 0 to 3600)", v);
     } else
-        return usage_error("unknown flag '%s'", flag);
+        return proc_usage_error("db", usage_text, "unknown flag '%s'", flag);
     return 0;
 }
 
@@ -131,16 +129,17 @@ static int parse_args(int argc, char **argv, struct options *o)
             continue;
         }
         if (i + 1 >= argc)
-            return usage_error(strncmp(argv[i], "--", 2) ? "unexpected argument '%s'"
-                                                         : "%s needs a value",
-                               argv[i]);
+            return proc_usage_error("db", usage_text,
+                                    strncmp(argv[i], "--", 2) ? "unexpected argument '%s'"
+                                                              : "%s needs a value",
+                                    argv[i]);
         int rc = parse_flag(o, argv[i], argv[i + 1]);
         if (rc)
             return rc;
         i++;
     }
     if (!o->bench && !o->workload)
-        return usage_error("%s", "--workload is required");
+        return proc_usage_error("db", usage_text, "%s", "--workload is required");
     return 0;
 }
 

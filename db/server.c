@@ -212,9 +212,7 @@ static void arm_timer(struct db__server *s)
     uint64_t next = heap_min(&s->heap) ? heap_next(&s->heap) : 0;
     if (next == s->armed)
         return;
-    struct itimerspec its = {0};
-    its.it_value.tv_sec = (time_t)(next / 1000000000u);
-    its.it_value.tv_nsec = (long)(next % 1000000000u);
+    struct itimerspec its = {.it_value = proc_timespec(next)};
     if (timerfd_settime(s->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
         s->armed = next;
 }

@@ -1,8 +1,10 @@
-/* The HTTP/1.1 layer both engines share: a zero-copy request-head parser, the
- * routes of a workload, the response writer and the body renderers. Nothing
- * here does I/O or takes a lock: an engine feeds it bytes and sends what it
- * writes, so the two engines answer byte for byte the same but for the value
- * of Date. http/README.md gives each choice with its RFC section. */
+/* The HTTP/1.1 layer every engine shares (pool, async, coro): a zero-copy
+ * request-head parser, the routes of a workload, the response writer and the
+ * body renderers. Nothing here does I/O or takes a lock: an engine feeds it
+ * bytes and sends what it writes, so the three engines answer byte for byte
+ * the same but for the value of Date. http/README.md gives each choice with
+ * its RFC section. Apart from that layer, serve.c parses `overlap serve`'s
+ * flags (it loads the workload and pins the process). */
 #ifndef OVERLAP_HTTP_H
 #define OVERLAP_HTTP_H
 
@@ -12,6 +14,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "serve.h"
 #include "wl.h"
 
 /* Limits, each with its reason. */
@@ -22,6 +25,21 @@
  * 8000 octets (CR LF not counted); a longer one, or one that does not end
  * within HTTP_MAX_HEAD, gets 414. It leaves the rest of the head for fields. */
 #define HTTP_MAX_REQUEST_LINE 8000
+/* Responses to pipelined requests batch in a connection's output up to this
+ * before a write, so a burst of small answers (a /plaintext one is about 150
+ * bytes) leaves in one system call; past it the connection takes no further
+ * request until the output is written (back-pressure), so a client that
+ * pipelines without reading cannot make the server buffer without end. */
+#define HTTP_OUT_FLUSH_AT 65536
+
+/* ---- an HTTP outcome: one convention for every engine ----
+ * A function whose work may end in an HTTP status to answer with (here, and
+ * in the engines: a query step, a request's steps) returns that status
+ * negated, -404 or -503; 0 or a positive value is no status (a length, a
+ * request type, HTTP_PARTIAL, done). The only other negative value is HTTP_ROUTE_PLAINTEXT
+ * (-1), which no status negates to. A status kept for later (async's
+ * job->error) and the one handed to http_write_error is the status itself,
+ * positive. */
 
 /* ---- parsing a request head ---- */
 
@@ -45,7 +63,7 @@ struct http_request {
 
 /* Parses the request head at the start of buf[0, len). Returns its length in
  * bytes (> 0) with *req filled, HTTP_PARTIAL if more bytes are needed, or a
- * negated status: -400 malformed (an invalid or repeated Host included),
+ * negated status (see above): -400 malformed (an invalid or repeated Host included),
  * -414 request line over HTTP_MAX_REQUEST_LINE, -417 an expectation other
  * than 100-continue, -431 head or header count over the limits, -501
  * Transfer-Encoding. Never reads past len and never allocates; a request
@@ -135,6 +153,16 @@ int http_write_continue(struct http_buf *out);
 
 /* The reason phrase of a status code ("OK", "Not Found", ...). */
 const char *http_status_text(int status);
+
+/* ---- `overlap serve`'s flags (serve.c): the front door every engine shares ---- */
+
+/* Parses `overlap serve` flags (argv[0] is "serve") into cfg (proc/serve.h),
+ * loads the workload and pins the process. Returns 0, or -1 with *status the
+ * exit status to leave with (0 after --help, 2 after a usage or workload
+ * error, message already printed). */
+int serve_parse_args(int argc, char **argv, struct serve_config *cfg, int *status);
+/* Frees the workload serve_parse_args loaded. */
+void serve_config_free(struct serve_config *cfg);
 
 /* ---- internals, declared here for the tests ---- */
 

@@ -1,4 +1,4 @@
-/* What both engines write: growable output buffers, the JSON and HTML bodies
+/* What every engine writes: growable output buffers, the JSON and HTML bodies
  * built from database results, and whole responses with Date and
  * Server-Timing. The same bytes whichever engine calls it (but for the
  * Date); nothing here does I/O. */
@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "http.h"
+#include "proc.h"
 
 #define BUF_MIN_CAP    1024 /* a first response head and a small body fit */
 #define STATUS_ROOM    512  /* status line and fixed headers of any response */
@@ -35,20 +36,7 @@ void http_buf_free(struct http_buf *b)
 
 int http_buf_reserve(struct http_buf *b, size_t n)
 {
-    if (b->cap - b->len >= n)
-        return 0;
-    size_t cap = b->cap ? b->cap : BUF_MIN_CAP;
-    while (cap - b->len < n) {
-        if (cap > SIZE_MAX / 2)
-            return -ENOMEM;
-        cap *= 2;
-    }
-    char *p = realloc(b->data, cap);
-    if (!p)
-        return -ENOMEM;
-    b->data = p;
-    b->cap = cap;
-    return 0;
+    return proc_grow(&b->data, &b->cap, b->len, n, BUF_MIN_CAP);
 }
 
 int http_buf_append(struct http_buf *b, const void *data, size_t n)

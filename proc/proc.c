@@ -30,6 +30,29 @@ uint64_t proc_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* ---- buffers ---- */
+
+int proc_grow(void *data, size_t *cap, size_t len, size_t n, size_t min_cap)
+{
+    if (*cap - len >= n)
+        return 0;
+    size_t want = *cap ? *cap : min_cap;
+    while (want - len < n) {
+        if (want > SIZE_MAX / 2)
+            return -ENOMEM;
+        want *= 2;
+    }
+    /* data is a uint8_t ** or a char **: the same representation as a
+     * void *, read and written by copy so no type is punned */
+    void *old, *p;
+    memcpy(&old, data, sizeof(old));
+    if (!(p = realloc(old, want)))
+        return -ENOMEM;
+    memcpy(data, &p, sizeof(p));
+    *cap = want;
+    return 0;
+}
+
 /* ---- addresses and the listening socket ---- */
 
 int proc_split_addr(const char *addr, char *host, size_t hostlen, const char **port)

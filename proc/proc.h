@@ -1,18 +1,28 @@
 /* What every overlap process asks of the kernel, written once: the monotonic
  * clock, HOST:PORT addresses, the listening socket and its announcement, CPU
- * pinning, the descriptor limit and the stop signal. No HTTP, no SQLite: the
- * servers, the database and the load generator all link it. */
+ * pinning, the descriptor limit and the stop signal; and what every command
+ * line and every buffer shares: the usage error, growing a buffer. No HTTP,
+ * no SQLite: the servers, the database and the load generator all link it. */
 #ifndef OVERLAP_PROC_H
 #define OVERLAP_PROC_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define PROC_BACKLOG 4096 /* listen(2) backlog: accept storms queue in the kernel */
 
 /* CLOCK_MONOTONIC in nanoseconds: every duration overlap measures. */
 uint64_t proc_now_ns(void);
+
+/* ns as a struct timespec, for the calls that take one (ppoll, timerfd,
+ * clock_nanosleep): a duration, or a CLOCK_MONOTONIC instant. */
+static inline struct timespec proc_timespec(uint64_t ns)
+{
+    return (struct timespec){.tv_sec = (time_t)(ns / 1000000000u),
+                             .tv_nsec = (long)(ns % 1000000000u)};
+}
 
 /* Splits HOST:PORT or [V6HOST]:PORT into host (NUL-terminated, brackets
  * removed) and *port (pointing into addr). Host and port must both be
@@ -54,6 +64,18 @@ int proc_cpus_allowed(void);
 /* Raises the soft RLIMIT_NOFILE toward need (0: as far as the hard limit
  * goes). Returns the soft limit in force afterwards. */
 long proc_raise_nofile(long need);
+
+/* Room for n more bytes after the first len of the malloc'd buffer *data
+ * (any pointer to bytes, passed by its address) of *cap bytes: the capacity
+ * doubles, starting from min_cap, until they fit, and the buffer is
+ * reallocated. 0, or -ENOMEM with *data and *cap unchanged. */
+int proc_grow(void *data, size_t *cap, size_t len, size_t n, size_t min_cap);
+
+/* A usage error of `overlap CMD`: prints `overlap CMD: ` and the message
+ * (printf's fmt and its arguments), a newline and usage (the command's
+ * flags) to stderr. Returns 2, the exit status of a usage error. */
+int proc_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* SIGINT/SIGTERM set the stop flag and make proc_stop_fd() readable forever,
  * so any epoll loop that watches it wakes; SIGPIPE is ignored. 0 or -errno. */

@@ -1,6 +1,7 @@
-/* The front door every engine shares: `overlap serve` flags, parsed into one
- * config. Nothing here runs a request; the engines do that their own way, with
- * the socket, pinning and signal helpers of proc.h. */
+/* What every engine runs with: the config `overlap serve` flags are parsed
+ * into (by serve_parse_args, http/serve.c) and its defaults, which the
+ * harness reads too. Nothing here runs a request; the engines do that their
+ * own way, with the socket, pinning and signal helpers of proc.h. */
 #ifndef OVERLAP_SERVE_H
 #define OVERLAP_SERVE_H
 
@@ -8,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wl.h"
+struct wl_workload; /* workloads/wl.h: this header needs only the pointer */
 
 #define SERVE_DEFAULT_LISTEN   "127.0.0.1:8080"
 #define SERVE_DEFAULT_WORKERS  64   /* pool: enough to overlap ~60 waits per core */
@@ -52,11 +53,5 @@ struct serve_config {
     /* coro */
     size_t stack_size; /* bytes of each coroutine's stack, above its guard page */
 };
-
-/* Parses `overlap serve` flags (argv[0] is "serve"), loads the workload and
- * pins the process. Returns 0, or the exit status to leave with (0 after
- * --help, 2 after a usage or workload error, message already printed). */
-int serve_parse_args(int argc, char **argv, struct serve_config *cfg, int *status);
-void serve_config_free(struct serve_config *cfg);
 
 #endif

@@ -1,7 +1,7 @@
 /* The HTTP layer on its own: the head parser (every split, every limit,
  * malformed input, Host, Expect, reads guarded by a PROT_NONE page),
- * routing, the exact bytes of responses with their Date, and the JSON and
- * HTML bodies. */
+ * routing, the exact bytes of responses with their Date, the JSON and HTML
+ * bodies, and `overlap serve`'s flags for a map cell (serve.c). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -813,4 +813,43 @@ Test(http_out, continue_is_an_interim_response_alone)
     cr_assert_eq(http_write_continue(&out), 0);
     expect_bytes(&out, "xHTTP/1.1 100 Continue\r\n\r\n");
     http_buf_free(&out);
+}
+
+/* ---- `overlap serve`'s flags for a map cell ---- */
+
+static int parse_serve(const char *workload, const char *flag, const char *value,
+                       struct serve_config *cfg)
+{
+    char *argv[] = {"serve", "--engine",          "pool",       "--workload",  (char *)workload,
+                    "--db",  "unix:/nonexistent", (char *)flag, (char *)value, NULL};
+    int status = -1;
+    int rc = serve_parse_args(9, argv, cfg, &status);
+    return rc < 0 ? status : 0;
+}
+
+Test(serve, vary_flags_move_the_workload_and_refuse_the_rest)
+{
+    struct serve_config cfg;
+    const char *seed = OVERLAP_SOURCE_DIR "/workloads/seed.ini";
+    const char *bad[] = {"0", "0ms", "soon", "-1ms", "1 ms", "", "2h"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_expect_eq(parse_serve(seed, "--vary-cpu", bad[i], &cfg), 2, "--vary-cpu '%s'", bad[i]);
+        cr_expect_eq(parse_serve(seed, "--vary-wait", bad[i], &cfg), 2, "--vary-wait '%s'", bad[i]);
+    }
+    cr_assert_eq(parse_serve(seed, "--vary-cpu", "100us", &cfg), 0);
+    cr_expect_float_eq(wl_mean_cpu_ns(cfg.wl), 100e3, 1.0, "the seed's 1 ms moved to 100 us");
+    serve_config_free(&cfg);
+    cr_assert_eq(parse_serve(seed, "--vary-wait", "25ms", &cfg), 0);
+    cr_expect_float_eq(wl_mean_wait_ns(cfg.wl), 25e6, 1.0, "its 10 ms query moved to 25 ms");
+    serve_config_free(&cfg);
+    char path[] = "/tmp/overlap-serve-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("[workload]\nname = q\n[database]\ndataset = techempower\n[query.a]\n"
+          "sql = SELECT 1\nlatency = fixed 1ms\n[request.r]\nsteps = query a\n",
+          f);
+    fclose(f);
+    cr_expect_eq(parse_serve(path, "--vary-cpu", "1ms", &cfg), 2, "no cpu step to scale");
+    unlink(path);
 }

@@ -11,7 +11,6 @@
 
 #include "heap.h"
 #include "proc.h"
-#include "serve.h"
 #include "wl.h"
 
 struct item {
@@ -160,43 +159,4 @@ Test(proc, listen_group_shares_one_port)
     cr_assert_eq(proc_listen_group("no-port", fds, 3, bound, sizeof(bound)), -EINVAL);
     for (int i = 0; i < 3; i++)
         cr_expect_eq(fds[i], -1);
-}
-
-/* ---- `overlap serve`'s flags for a map cell ---- */
-
-static int parse_serve(const char *workload, const char *flag, const char *value,
-                       struct serve_config *cfg)
-{
-    char *argv[] = {"serve", "--engine",          "pool",       "--workload",  (char *)workload,
-                    "--db",  "unix:/nonexistent", (char *)flag, (char *)value, NULL};
-    int status = -1;
-    int rc = serve_parse_args(9, argv, cfg, &status);
-    return rc < 0 ? status : 0;
-}
-
-Test(serve, vary_flags_move_the_workload_and_refuse_the_rest)
-{
-    struct serve_config cfg;
-    const char *seed = OVERLAP_SOURCE_DIR "/workloads/seed.ini";
-    const char *bad[] = {"0", "0ms", "soon", "-1ms", "1 ms", "", "2h"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        cr_expect_eq(parse_serve(seed, "--vary-cpu", bad[i], &cfg), 2, "--vary-cpu '%s'", bad[i]);
-        cr_expect_eq(parse_serve(seed, "--vary-wait", bad[i], &cfg), 2, "--vary-wait '%s'", bad[i]);
-    }
-    cr_assert_eq(parse_serve(seed, "--vary-cpu", "100us", &cfg), 0);
-    cr_expect_float_eq(wl_mean_cpu_ns(cfg.wl), 100e3, 1.0, "the seed's 1 ms moved to 100 us");
-    serve_config_free(&cfg);
-    cr_assert_eq(parse_serve(seed, "--vary-wait", "25ms", &cfg), 0);
-    cr_expect_float_eq(wl_mean_wait_ns(cfg.wl), 25e6, 1.0, "its 10 ms query moved to 25 ms");
-    serve_config_free(&cfg);
-    char path[] = "/tmp/overlap-serve-XXXXXX";
-    int fd = mkstemp(path);
-    cr_assert_geq(fd, 0);
-    FILE *f = fdopen(fd, "w");
-    fputs("[workload]\nname = q\n[database]\ndataset = techempower\n[query.a]\n"
-          "sql = SELECT 1\nlatency = fixed 1ms\n[request.r]\nsteps = query a\n",
-          f);
-    fclose(f);
-    cr_expect_eq(parse_serve(path, "--vary-cpu", "1ms", &cfg), 2, "no cpu step to scale");
-    unlink(path);
 }

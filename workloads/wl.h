@@ -1,5 +1,5 @@
 /* The workload model: what a request type does, parsed from an INI file.
- * Both engines, the database and the harness read a workload through this
+ * Every engine, the database and the harness read a workload through this
  * header only; nothing here knows about sockets. */
 #ifndef OVERLAP_WL_H
 #define OVERLAP_WL_H
@@ -156,7 +156,7 @@ double wl_bound_rps(const struct wl_workload *wl, double clients, double workers
  * query). */
 int wl_vary(struct wl_workload *wl, uint64_t cpu_ns, uint64_t wait_ns, char *err, size_t errlen);
 
-/* ---- the CPU burner: how a `cpu` step runs in either engine ---- */
+/* ---- the CPU burner: how a `cpu` step runs in every engine ---- */
 
 /* Measures iterations per microsecond once per process (thread-safe, idempotent). */
 void wl_burn_calibrate(void);

@@ -56,10 +56,7 @@ static const char bench_usage[] =
 
 static int bench_usage_error(const char *msg, const char *arg)
 {
-    fprintf(stderr, "overlap bench: ");
-    fprintf(stderr, msg, arg);
-    fprintf(stderr, "\n%s", bench_usage);
-    return 2;
+    return proc_usage_error("bench", bench_usage, msg, arg);
 }
 
 /* The suite to start from: --suite, --quick, or the default, looked up here

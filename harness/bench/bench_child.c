@@ -25,7 +25,7 @@
 
 static void sleep_ns(uint64_t ns)
 {
-    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    struct timespec ts = proc_timespec(ns);
     nanosleep(&ts, NULL);
 }
 

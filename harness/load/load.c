@@ -75,10 +75,7 @@ struct options {
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "overlap load: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", usage_text);
-    return 2;
+    return proc_usage_error("load", usage_text, fmt, arg);
 }
 
 static int parse_duration(const char *flag, const char *text, uint64_t *ns, bool zero_ok)

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc.h"
+
 int load__poll_create(void)
 {
     int fd = epoll_create1(EPOLL_CLOEXEC);
@@ -35,8 +37,7 @@ int load__poll_modify(int ep, int fd, bool writable, void *data)
 int load__poll_wait(int ep, struct load_poll_event *out, int max, uint64_t wait_ns)
 {
     struct epoll_event ev[LOAD_POLL_MAX_EVENTS];
-    struct timespec ts = {.tv_sec = (time_t)(wait_ns / 1000000000u),
-                          .tv_nsec = (long)(wait_ns % 1000000000u)};
+    struct timespec ts = proc_timespec(wait_ns);
     if (max > LOAD_POLL_MAX_EVENTS)
         max = LOAD_POLL_MAX_EVENTS;
     int n = epoll_pwait2(ep, ev, max, &ts, NULL);

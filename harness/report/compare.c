@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "proc.h"
 #include "stats.h"
 
 enum verdict { NO_CHANGE, FASTER, SLOWER };
@@ -444,9 +445,8 @@ static void config_name(const char *arg, char *name, size_t len)
 
 static int usage_error(const char *what, const char *arg)
 {
-    fprintf(stderr, "overlap compare: %s%s%s%s\n%s", what, arg ? " '" : "", arg ? arg : "",
-            arg ? "'" : "", compare_usage);
-    return 2;
+    return proc_usage_error("compare", compare_usage, "%s%s%s%s", what, arg ? " '" : "",
+                            arg ? arg : "", arg ? "'" : "");
 }
 
 /* Loads the folders, checks the configs, opens the CSV: 0 or an exit status. */

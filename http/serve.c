@@ -1,12 +1,15 @@
-/* `overlap serve` flags: parsed once into the config every engine reads.
- * Pinning and the descriptor limit happen here, before any engine starts. */
-#include "serve.h"
-
+/* `overlap serve` flags: parsed once into the config every engine reads
+ * (proc/serve.h), and the workload loaded. Pinning and the descriptor limit
+ * happen here, before any engine starts. It lives beside the HTTP layer, on
+ * the engines' side, because it loads a workload: proc/ links no workload. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "http.h"
 #include "proc.h"
+#include "serve.h"
+#include "wl.h"
 
 static const char usage_text[] =
     "usage: overlap serve --engine pool|async|coro --workload FILE --db ADDR [flags]\n"
@@ -36,14 +39,9 @@ static const char usage_text[] =
     "  --stack SIZE            each coroutine's stack, e.g. 64k or 1m (default 64k;\n"
     "                          16k to 64m, plus a guard page)\n";
 
-static int usage_error(int *status, const char *fmt, const char *arg)
-{
-    fprintf(stderr, "overlap serve: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", usage_text);
-    *status = 2;
-    return -1;
-}
+/* A usage error: printed, *status set to 2, and -1 to return. */
+#define usage_error(status, ...)                                                                   \
+    (*(status) = proc_usage_error("serve", usage_text, __VA_ARGS__), -1)
 
 /* A size: digits with an optional k or m suffix (KiB, MiB), between min and
  * max. 0, or -1 for anything else. */
