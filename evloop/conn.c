@@ -1,7 +1,7 @@
-/* A client connection's bytes, the same for both engines: accept-time setup,
- * the one timer, reading until the socket runs dry, writing with partial
- * writes, the EPOLLOUT watch, dropping a body, the 100 Continue, lingering
- * and the close. What a request does with the bytes is the engine's.
+/* A client connection's bytes, the same for both loop engines: accept-time
+ * setup, the one timer, reading until the socket runs dry, writing with
+ * partial writes, the EPOLLOUT watch, dropping a body, the 100 Continue,
+ * lingering and the close. What a request does with the bytes is the engine's.
  *
  * Client sockets are edge-triggered (EPOLLET) and registered once: a
  * connection reads until the socket runs dry whenever it wants input (a short

@@ -5,7 +5,9 @@
  * An engine embeds struct evloop first in its own loop and says through
  * struct evloop_ops what its connections do; what runs a request (async's
  * job state machine, coro's coroutines) stays in the engine. Every structure
- * here belongs to one loop and is touched only by its thread: no locks. */
+ * here belongs to one loop and is touched only by its thread: no locks.
+ * The pool (pool/) uses the list, the poller and the stop and close limits
+ * too, not the loop; where its threads share a list, they lock it. */
 #ifndef OVERLAP_EVLOOP_H
 #define OVERLAP_EVLOOP_H
 
@@ -34,6 +36,23 @@
 #define EVLOOP_MAX_SPARES 1024
 /* the listener's rest when even the spare descriptor cannot be had */
 #define EVLOOP_EMFILE_PAUSE (100 * 1000000ULL)
+
+/* ---- the stop and the close: every engine's (pool/ includes this too) ---- */
+
+/* On SIGINT/SIGTERM the requests in flight get --db-timeout, their query's
+ * own limit, and this much more for the steps and the write that follow it,
+ * before the server exits without them. A stop can find seconds of CPU in
+ * flight on one core (a pool's full queue, or as many requests as clients in
+ * a loop, each run to completion): a shorter grace would cut off responses
+ * the stop promises to finish. It costs time only when a request is stuck. */
+#define EVLOOP_STOP_GRACE_NS (5 * 1000000000ULL)
+/* After a close-bound response the write side is shut and the client's
+ * leftovers are read, up to this long, until its EOF: closing with unread
+ * input would reset the connection and could destroy the response on its
+ * way. The client's EOF is one round trip and a read away, far less than a
+ * second on any network the benchmark runs on; a pool worker in connection
+ * mode lingers blocked, so a longer wait would hold a thread. */
+#define EVLOOP_LINGER_NS (1 * 1000000000ULL)
 
 /* ---- intrusive doubly linked list ---- */
 
@@ -136,19 +155,17 @@ struct evloop_dbc {
 };
 
 /* ---- a client connection's bytes (conn.c) ----
- * What both engines do with a client socket, below their request logic: the
- * input and output buffers (loop spares while they hold bytes), reading until
- * the socket runs dry, writing with partial writes, the EPOLLOUT watch, the
- * one timer and its kinds, dropping a body, the 100 Continue, lingering, and
- * the close. The engine embeds struct evloop_conn first in its own struct
+ * What both loop engines do with a client socket, below their request logic:
+ * the input and output buffers (loop spares while they hold bytes), reading
+ * until the socket runs dry, writing with partial writes, the EPOLLOUT watch,
+ * the one timer and its kinds, dropping a body, the 100 Continue, lingering,
+ * and the close. The engine embeds struct evloop_conn first in its own struct
  * conn, beside its own state machine. */
 
 /* one whole head fits; a bigger one is 431 anyway */
 #define EVLOOP_CONN_IN_BUF HTTP_MAX_HEAD
 /* the first size of an output buffer: a plaintext response and more */
 #define EVLOOP_CONN_OUT_MIN 4096
-/* how long a closed-on client's leftovers are read before the close */
-#define EVLOOP_LINGER_NS (2 * 1000000000ULL)
 /* what a client socket is watched for; EPOLLOUT joins while output is stalled */
 #define EVLOOP_CONN_EVENTS (EPOLLIN | EPOLLRDHUP | EPOLLET)
 

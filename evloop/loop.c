@@ -151,8 +151,8 @@ static void on_stop_deadline(struct evloop_timer *t)
 
 /* SIGINT/SIGTERM: stop accepting, close connections between requests, let
  * requests in flight finish (each then closes its connection), and give up
- * on stragglers after the database timeout and a second. Walking every
- * connection is O(connections), once, at shutdown. */
+ * on stragglers after the database timeout and EVLOOP_STOP_GRACE_NS. Walking
+ * every connection is O(connections), once, at shutdown. */
 static void begin_stop(struct evloop *ev)
 {
     ev->stopping = true;
@@ -167,7 +167,8 @@ static void begin_stop(struct evloop *ev)
         next = n->next;
         ev->ops->conn_stop(evloop_container(n, struct evloop_conn, link));
     }
-    evloop_timer_set(ev, &ev->stop_deadline, ev->now + ev->cfg->db_timeout_ns + 1000000000ULL);
+    evloop_timer_set(ev, &ev->stop_deadline,
+                     ev->now + ev->cfg->db_timeout_ns + EVLOOP_STOP_GRACE_NS);
 }
 
 /* ---- the turn ---- */

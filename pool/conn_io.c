@@ -1,9 +1,11 @@
 /* A client connection's I/O, shared by every mode; whoever owns the
  * connection calls. The read side: the buffer a request head is parsed from,
  * the discarding of request bodies (with the 100 Continue a client may wait
- * for), the deadlines of a waiting connection. The write side: a response
- * written whole with a timeout (a worker may block), or an error written in
- * one attempt (a front end must not). Last, the accept queue's sampling. */
+ * for), the deadlines of a waiting connection and its watch in a poller. The
+ * write side: a response written whole with a timeout (a worker may block),
+ * or an error written in one attempt (a front end must not). Last, accepting
+ * new clients, with the accept queue's sampling, for every mode's acceptor. */
+#define _GNU_SOURCE /* accept4 */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -27,6 +29,8 @@ struct pool__conn *pool__conn_new(int fd)
     }
     c->in_cap = POOL_IN_MIN;
     c->fd = fd;
+    c->watch.kind = EVLOOP_WATCH_CONN;
+    evloop_list_init(&c->link);
     return c;
 }
 
@@ -155,6 +159,13 @@ void pool__conn_arm(struct pool__conn *c, const struct serve_config *cfg, uint64
     c->deadline = now + (begun ? cfg->header_timeout_ns : cfg->idle_timeout_ns);
 }
 
+int pool__conn_watch(int epfd, struct pool__conn *c, bool is_new)
+{
+    uint32_t events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+    return is_new ? evloop_poll_add(epfd, c->fd, events, &c->watch)
+                  : evloop_poll_mod(epfd, c->fd, events, &c->watch);
+}
+
 int pool__write_all(int fd, const char *p, size_t n, uint64_t timeout_ns)
 {
     uint64_t deadline = proc_now_ns() + timeout_ns;
@@ -193,7 +204,7 @@ int pool__write_error_now(struct http_buf *out, int fd, const struct http_reques
     return r == (ssize_t)out->len ? 0 : -EAGAIN;
 }
 
-void pool__note_backlog(struct pool *p)
+static void note_backlog(struct pool *p)
 {
     /* On a listening socket TCP_INFO reports the accept queue: tcpi_unacked
      * is its length now, tcpi_sacked its limit. Sampled as a front end
@@ -209,4 +220,27 @@ void pool__note_backlog(struct pool *p)
            !atomic_compare_exchange_weak_explicit(&p->backlog_peak, &peak, ti.tcpi_unacked,
                                                   memory_order_relaxed, memory_order_relaxed))
         ; /* another front end thread raised it meanwhile: compare again */
+}
+
+enum pool__accept_end pool__accept_batch(struct pool *p, int max, void (*take)(void *ctx, int fd),
+                                         void *ctx)
+{
+    int one = 1;
+    note_backlog(p);
+    for (int i = 0; max == 0 || i < max; i++) {
+        int fd = accept4(p->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+            take(ctx, fd);
+            continue;
+        }
+        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+            continue; /* a signal, or a client that left while in the backlog */
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+            return POOL_ACCEPT_NO_FDS;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return POOL_ACCEPT_SHUT; /* EINVAL: shut down for the stop */
+        break;
+    }
+    return POOL_ACCEPT_DRAINED;
 }

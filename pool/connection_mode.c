@@ -6,7 +6,6 @@
  * A worker waits on its connection and on the stop eventfd together, so
  * SIGINT/SIGTERM wakes it: it finishes the request it is serving, then closes
  * the connection instead of waiting for another. */
-#define _GNU_SOURCE /* accept4 */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -14,8 +13,6 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include "pool_internal.h"
@@ -25,7 +22,7 @@
 static void linger_close(struct pool__conn *c)
 {
     char sink[4096];
-    uint64_t deadline = proc_now_ns() + POOL_LINGER_NS;
+    uint64_t deadline = proc_now_ns() + EVLOOP_LINGER_NS;
     shutdown(c->fd, SHUT_WR);
     for (;;) {
         ssize_t n = read(c->fd, sink, sizeof(sink));
@@ -40,24 +37,24 @@ static void linger_close(struct pool__conn *c)
     pool__conn_free(c);
 }
 
-/* Waits until c is readable: 1, or 0 when it timed out or the server is
- * stopping with no request begun, or -1 on error. */
-static int wait_readable(struct pool__conn *c)
+/* Waits until c is readable: true, or false when it timed out, the server
+ * is stopping with no request begun, or poll failed. */
+static bool wait_readable(struct pool__conn *c)
 {
     struct pollfd pfd[2] = {{.fd = c->fd, .events = POLLIN},
                             {.fd = proc_stop_fd(), .events = POLLIN}};
     for (;;) {
         bool begun = c->in_len > 0 || c->head_len > 0;
         if (proc_stopping() && !begun)
-            return 0;
+            return false;
         uint64_t now = proc_now_ns();
         if (now >= c->deadline)
-            return 0;
+            return false;
         int n = poll(pfd, 2, (int)((c->deadline - now) / 1000000) + 1);
         if (n < 0 && errno != EINTR)
-            return -1;
+            return false;
         if (n > 0 && pfd[0].revents)
-            return 1;
+            return true;
         if (n > 0 && pfd[1].revents)
             pfd[1].fd = -1; /* stopping: from now on wait only for the request begun */
     }
@@ -71,12 +68,13 @@ static void serve_connection(struct pool__worker *w, struct pool__conn *c)
     for (;;) {
         int r = pool__conn_advance(c, proc_now_ns());
         if (r == POOL_READY) {
-            int keep = pool__serve_one(w, c);
-            if (keep <= 0) {
-                if (keep == 0)
-                    linger_close(c);
-                else
-                    pool__conn_free(c);
+            enum pool__conn_state next = pool__serve_one(w, c);
+            if (next == POOL_CONN_CLOSING) {
+                linger_close(c);
+                return;
+            }
+            if (next == POOL_CONN_DEAD) {
+                pool__conn_free(c);
                 return;
             }
             pool__conn_consume(c);
@@ -89,7 +87,7 @@ static void serve_connection(struct pool__worker *w, struct pool__conn *c)
             return;
         }
         ssize_t n = pool__conn_read(c, cfg, proc_now_ns());
-        if (n == -EAGAIN && wait_readable(c) == 1)
+        if (n == -EAGAIN && wait_readable(c))
             continue;
         if (n <= 0) {
             pool__conn_free(c);
@@ -164,34 +162,33 @@ static void refuse(struct pool *p, struct pool__conn *c, struct http_buf *out)
     pool__conn_free(c);
 }
 
-static void accept_all(struct pool *p, struct http_buf *out)
+/* The acceptor: the pool, and a buffer for its 503s. */
+struct acceptor {
+    struct pool *pool;
+    struct http_buf out;
+};
+
+/* A new connection (ctx is the acceptor) goes to the queue, or with
+ * --workers 0 to a thread of its own; when neither can take it, a 503. */
+static void hand_over(void *ctx, int fd)
 {
-    int one = 1;
-    pool__note_backlog(p);
-    for (;;) {
-        int fd = accept4(p->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                poll(NULL, 0, 100); /* out of descriptors: let some close first */
-            return;
-        }
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        struct pool__conn *c = pool__conn_new(fd);
-        if (!c) {
-            close(fd);
-            continue;
-        }
-        int err = p->nworkers ? pool__queue_push(&p->queue, c) : spawn_thread(p, c);
-        if (err < 0)
-            refuse(p, c, out);
+    struct acceptor *a = ctx;
+    struct pool *p = a->pool;
+    struct pool__conn *c = pool__conn_new(fd);
+    if (!c) {
+        close(fd);
+        return;
     }
+    int err = p->nworkers ? pool__queue_push(&p->queue, c) : spawn_thread(p, c);
+    if (err < 0)
+        refuse(p, c, &a->out);
 }
 
-/* Waits for the per-connection threads to finish: 0, or 1 if some still run
- * after the grace period. */
-static int wait_threads(struct pool *p)
+/* Waits for the per-connection threads to finish: true, or false if some
+ * still run at the stop's deadline. */
+static bool wait_threads(struct pool *p)
 {
-    uint64_t end = proc_now_ns() + p->cfg->db_timeout_ns + POOL_SHUTDOWN_GRACE_NS;
+    uint64_t end = pool__stop_deadline(p);
     struct timespec ts;
     int left;
     pthread_mutex_lock(&p->live_mu);
@@ -206,23 +203,29 @@ static int wait_threads(struct pool *p)
     }
     left = p->live;
     pthread_mutex_unlock(&p->live_mu);
-    return left > 0;
+    return left == 0;
 }
 
-int pool__run_connection_mode(struct pool *p)
+/* The main thread accepts until SIGINT/SIGTERM: the listener is
+ * level-triggered, and each wakeup empties the backlog. Out of descriptors,
+ * it sleeps a pause (nothing else waits on this thread) before the next
+ * wakeup. */
+int pool__run_connection_mode(struct pool *p, bool *unfinished)
 {
-    struct http_buf out;
+    struct acceptor a = {.pool = p};
     struct pollfd pfd[2] = {{.fd = p->listen_fd, .events = POLLIN},
                             {.fd = proc_stop_fd(), .events = POLLIN}};
-    http_buf_init(&out);
+    http_buf_init(&a.out);
     while (!proc_stopping()) {
         if (poll(pfd, 2, -1) < 0 && errno != EINTR)
             break;
-        if (pfd[0].revents && !proc_stopping())
-            accept_all(p, &out);
+        if (pfd[0].revents && !proc_stopping() &&
+            pool__accept_batch(p, 0, hand_over, &a) == POOL_ACCEPT_NO_FDS)
+            poll(NULL, 0, (int)(POOL_ACCEPT_PAUSE_NS / 1000000)); /* let some close first */
     }
-    http_buf_free(&out);
+    http_buf_free(&a.out);
     close(p->listen_fd); /* new clients are refused, not left in the backlog */
     p->listen_fd = -1;
-    return p->nworkers ? 0 : wait_threads(p);
+    *unfinished = p->nworkers == 0 && !wait_threads(p);
+    return 0;
 }

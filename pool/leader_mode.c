@@ -38,7 +38,6 @@
  * only the list of open connections and its count; it is taken to add or
  * close a connection and by the sweep, never per request. No thread holds
  * both mutexes, and none blocks while holding one. */
-#define _GNU_SOURCE /* accept4 */
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
@@ -50,16 +49,15 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include "pool_internal.h"
 
-#define MAX_EVENTS      64           /* events per epoll_wait: one call serves many sockets */
-#define TICK_NS         100000000ULL /* timeouts are swept ten times a second */
-#define ACCEPT_BATCH    64           /* accepts per turn on the listener, then it is re-armed */
-#define ACCEPT_PAUSE_NS 100000000ULL /* out of descriptors: stop accepting this long */
+/* events per epoll_wait: one call serves many sockets, and the ones a leader
+ * has not reached when it steps down pass on with the leadership */
+#define MAX_EVENTS   64
+#define TICK_NS      100000000ULL /* timeouts are swept ten times a second */
+#define ACCEPT_BATCH 64           /* accepts per turn on the listener, then it is re-armed */
 
 /* A connection's claim: the state in the low two bits, a generation above. */
 #define CLAIM_WAITING 0u /* armed in the poller; the next worker it wakes may claim it */
@@ -68,8 +66,10 @@
 #define CLAIM_MASK    3u
 #define CLAIM_GEN     4u /* one generation */
 
-/* epoll's data.ptr for the fds that are not connections */
-static char listen_tag, tick_tag, exit_tag;
+/* What the poller hands back for the fds that are not connections. Events
+ * are told apart by these addresses, not by kind: anything else is a
+ * connection, whose watch is the first member of its struct pool__conn. */
+static struct evloop_watch listen_tag, tick_tag, exit_tag;
 
 struct pool__leader {
     int epfd, tick_fd, exit_fd;
@@ -86,23 +86,17 @@ struct pool__leader {
     bool accept_paused; /* the listener is left disarmed: out of descriptors */
     uint64_t resume_at; /* when a paused listener is re-armed */
     /* the open connections */
-    pthread_mutex_t mu;      /* guards conns and nconns, nothing else */
-    pthread_cond_t drained;  /* nconns reached 0 while stopping */
-    struct pool__conn conns; /* list head: every open connection */
+    pthread_mutex_t mu;       /* guards conns and nconns, nothing else */
+    pthread_cond_t drained;   /* nconns reached 0 while stopping */
+    struct evloop_list conns; /* every open connection */
     int nconns;
 };
 
 /* ---- the poller ---- */
 
-static int watch(struct pool__leader *l, int op, int fd, void *ptr, uint32_t events)
-{
-    struct epoll_event ev = {.events = events, .data.ptr = ptr};
-    return epoll_ctl(l->epfd, op, fd, &ev) < 0 ? -errno : 0;
-}
-
 static void rearm_listener(struct pool__leader *l, int listen_fd)
 {
-    watch(l, EPOLL_CTL_MOD, listen_fd, &listen_tag, EPOLLIN | EPOLLONESHOT);
+    evloop_poll_mod(l->epfd, listen_fd, EPOLLIN | EPOLLONESHOT, &listen_tag);
 }
 
 /* ---- the list of open connections ---- */
@@ -110,10 +104,7 @@ static void rearm_listener(struct pool__leader *l, int listen_fd)
 static void enlist(struct pool__leader *l, struct pool__conn *c)
 {
     pthread_mutex_lock(&l->mu);
-    c->next = l->conns.next;
-    c->prev = &l->conns;
-    l->conns.next->prev = c;
-    l->conns.next = c;
+    evloop_list_push(&l->conns, &c->link);
     l->nconns++;
     pthread_mutex_unlock(&l->mu);
 }
@@ -122,8 +113,7 @@ static void enlist(struct pool__leader *l, struct pool__conn *c)
 static void close_conn(struct pool__leader *l, struct pool__conn *c)
 {
     pthread_mutex_lock(&l->mu);
-    c->prev->next = c->next;
-    c->next->prev = c->prev;
+    evloop_list_remove(&c->link);
     if (--l->nconns == 0 && atomic_load(&l->stopping))
         pthread_cond_broadcast(&l->drained);
     pthread_mutex_unlock(&l->mu);
@@ -151,15 +141,15 @@ static bool claim(struct pool__conn *c)
     }
 }
 
-/* Gives c back to the poller with deadline c->deadline: op is EPOLL_CTL_ADD
- * for a new connection, else EPOLL_CTL_MOD. The fd is armed first and the
- * claim let go last, so that nothing this worker does to c (the epoll_ctl
- * included) can overlap the next owner's work, its close among it. */
-static void release(struct pool__leader *l, struct pool__conn *c, int op)
+/* Gives c back to the poller with deadline c->deadline (is_new: added for
+ * the first time). The fd is armed first and the claim let go last, so that
+ * nothing this worker does to c (the epoll_ctl included) can overlap the next
+ * owner's work, its close among it. */
+static void release(struct pool__leader *l, struct pool__conn *c, bool is_new)
 {
     uint64_t s = atomic_load_explicit(&c->claim, memory_order_relaxed);
     atomic_store_explicit(&c->expires_at, c->deadline, memory_order_relaxed);
-    if (watch(l, op, c->fd, c, EPOLLIN | EPOLLRDHUP | EPOLLONESHOT) < 0) {
+    if (pool__conn_watch(l->epfd, c, is_new) < 0) {
         close_conn(l, c); /* not armed, so still this worker's */
         return;
     }
@@ -177,7 +167,7 @@ static void wait_input(struct pool__leader *l, struct pool__conn *c)
     if (atomic_load(&l->stopping))
         close_conn(l, c);
     else
-        release(l, c, EPOLL_CTL_MOD);
+        release(l, c, false);
 }
 
 /* After a close-bound response: the write side is shut and the connection
@@ -191,8 +181,8 @@ static void start_linger(struct pool__leader *l, struct pool__conn *c)
     }
     shutdown(c->fd, SHUT_WR);
     c->state = POOL_CONN_LINGER;
-    c->deadline = proc_now_ns() + POOL_LINGER_NS;
-    release(l, c, EPOLL_CTL_MOD);
+    c->deadline = proc_now_ns() + EVLOOP_LINGER_NS;
+    release(l, c, false);
 }
 
 /* What the connection needs next, once served or refused. */
@@ -218,7 +208,7 @@ static void on_linger_readable(struct pool__leader *l, struct pool__conn *c)
     if (n == 0 || (errno != EAGAIN && errno != EINTR))
         close_conn(l, c);
     else
-        release(l, c, EPOLL_CTL_MOD); /* the linger deadline stands */
+        release(l, c, false); /* the linger deadline stands */
 }
 
 /* c is readable and this worker owns it: read, and serve each whole request
@@ -255,11 +245,12 @@ static void on_readable(struct pool__worker *w, struct pool__conn *c)
 
 /* ---- the listener ---- */
 
-/* A new connection: listed, then armed for its first request. */
-static void take_in(struct pool__leader *l, int fd, const struct serve_config *cfg)
+/* A new connection (ctx is the pool): listed, then armed for its first
+ * request. */
+static void take_in(void *ctx, int fd)
 {
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct pool *p = ctx;
+    struct pool__leader *l = p->leader;
     struct pool__conn *c = pool__conn_new(fd);
     if (!c) {
         close(fd);
@@ -268,39 +259,25 @@ static void take_in(struct pool__leader *l, int fd, const struct serve_config *c
     c->state = POOL_CONN_IDLE;
     atomic_init(&c->claim, CLAIM_BUSY);
     atomic_init(&c->expires_at, UINT64_MAX);
-    pool__conn_arm(c, cfg, proc_now_ns());
+    pool__conn_arm(c, p->cfg, proc_now_ns());
     enlist(l, c);
-    release(l, c, EPOLL_CTL_ADD);
+    release(l, c, true);
 }
 
 /* The leader accepts up to a batch, then re-arms the listener, unless it is
  * out of descriptors (the tick re-arms it after a pause) or the listener was
- * shut for the stop (EINVAL). Registered EPOLLONESHOT, the listener needs no
+ * shut for the stop. Registered EPOLLONESHOT, the listener needs no
  * epoll_ctl of its own to pause. */
 static void on_acceptable(struct pool__worker *w)
 {
     struct pool__leader *l = w->pool->leader;
-    int listen_fd = w->pool->listen_fd;
-    pool__note_backlog(w->pool);
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
-        int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) {
-            take_in(l, fd, w->pool->cfg);
-            continue;
-        }
-        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
-            continue;
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            l->resume_at = proc_now_ns() + ACCEPT_PAUSE_NS;
-            l->accept_paused = true;
-            return;
-        }
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return; /* EINVAL: shut down for the stop */
-        break;
+    enum pool__accept_end end = pool__accept_batch(w->pool, ACCEPT_BATCH, take_in, w->pool);
+    if (end == POOL_ACCEPT_NO_FDS) {
+        l->resume_at = proc_now_ns() + POOL_ACCEPT_PAUSE_NS;
+        l->accept_paused = true;
+    } else if (end == POOL_ACCEPT_DRAINED && !atomic_load(&l->stopping)) {
+        rearm_listener(l, w->pool->listen_fd);
     }
-    if (!atomic_load(&l->stopping))
-        rearm_listener(l, listen_fd);
 }
 
 /* ---- timeouts ---- */
@@ -311,7 +288,8 @@ static void sweep(struct pool__leader *l, uint64_t now)
 {
     bool all = atomic_load(&l->stopping);
     pthread_mutex_lock(&l->mu);
-    for (struct pool__conn *c = l->conns.next; c != &l->conns; c = c->next) {
+    for (struct evloop_list *n = l->conns.next; n != &l->conns; n = n->next) {
+        struct pool__conn *c = pool__conn_of(n);
         uint64_t s = atomic_load_explicit(&c->claim, memory_order_acquire);
         if ((s & CLAIM_MASK) != CLAIM_WAITING)
             continue;
@@ -392,15 +370,18 @@ static void on_conn_event(struct pool__worker *w, struct pool__conn *c)
         on_readable(w, c); /* may step down to serve */
 }
 
-/* The next event of the batch, refilled from epoll_wait when it is used up:
- * its data.ptr, or NULL if the wait failed. */
-static void *next_event(struct pool__leader *l)
+/* The next event of the batch, refilled from the poller when it is used up:
+ * its watch, NULL after a signal, or the exit event if the poller itself
+ * failed (nothing can be served). */
+static struct evloop_watch *next_event(struct pool__leader *l)
 {
     if (l->batch_next == l->batch_len) {
-        int n = epoll_wait(l->epfd, l->batch, MAX_EVENTS, -1);
+        int n = evloop_poll_wait(l->epfd, l->batch, MAX_EVENTS, -1);
         l->batch_next = 0;
         l->batch_len = n > 0 ? n : 0;
-        if (n <= 0)
+        if (n < 0)
+            return &exit_tag;
+        if (n == 0)
             return NULL;
     }
     return l->batch[l->batch_next++].data.ptr;
@@ -412,17 +393,15 @@ static void lead(struct pool__worker *w)
 {
     struct pool__leader *l = w->pool->leader;
     while (w->leading) {
-        void *ptr = next_event(l);
-        if (!ptr && errno != EINTR)
-            exit_all(w); /* the poller itself failed: nothing can be served */
-        else if (ptr == &exit_tag)
+        struct evloop_watch *x = next_event(l);
+        if (x == &exit_tag)
             exit_all(w);
-        else if (ptr == &listen_tag)
+        else if (x == &listen_tag)
             on_acceptable(w);
-        else if (ptr == &tick_tag)
+        else if (x == &tick_tag)
             on_tick(w);
-        else if (ptr)
-            on_conn_event(w, ptr);
+        else if (x)
+            on_conn_event(w, (struct pool__conn *)x);
     }
 }
 
@@ -441,7 +420,7 @@ static int start_tick(struct pool__leader *l)
     l->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (l->tick_fd < 0 || timerfd_settime(l->tick_fd, 0, &every, NULL) < 0)
         return -errno;
-    return watch(l, EPOLL_CTL_ADD, l->tick_fd, &tick_tag, EPOLLIN);
+    return evloop_poll_add(l->epfd, l->tick_fd, EPOLLIN, &tick_tag);
 }
 
 int pool__leader_init(struct pool *p)
@@ -450,7 +429,7 @@ int pool__leader_init(struct pool *p)
     if (!l)
         return -ENOMEM;
     p->leader = l;
-    l->conns.next = l->conns.prev = &l->conns;
+    evloop_list_init(&l->conns);
     l->epfd = l->tick_fd = l->exit_fd = -1;
     pthread_condattr_t attr;
     if (pthread_mutex_init(&l->mu, NULL) || pthread_mutex_init(&l->lead_mu, NULL) ||
@@ -458,12 +437,13 @@ int pool__leader_init(struct pool *p)
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) || pthread_cond_init(&l->drained, &attr))
         abort();
     pthread_condattr_destroy(&attr);
-    if ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
-        (l->exit_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+    if ((l->epfd = evloop_poll_create()) < 0)
+        return l->epfd;
+    if ((l->exit_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
         return -errno;
-    int err = watch(l, EPOLL_CTL_ADD, p->listen_fd, &listen_tag, EPOLLIN | EPOLLONESHOT);
+    int err = evloop_poll_add(l->epfd, p->listen_fd, EPOLLIN | EPOLLONESHOT, &listen_tag);
     if (!err)
-        err = watch(l, EPOLL_CTL_ADD, l->exit_fd, &exit_tag, EPOLLIN);
+        err = evloop_poll_add(l->epfd, l->exit_fd, EPOLLIN, &exit_tag);
     if (!err)
         err = start_tick(l);
     return err;
@@ -475,8 +455,8 @@ void pool__leader_free(struct pool *p)
     struct pool__leader *l = p->leader;
     if (!l)
         return;
-    while (l->conns.next != &l->conns)
-        close_conn(l, l->conns.next);
+    while (!evloop_list_empty(&l->conns))
+        close_conn(l, pool__conn_of(l->conns.next));
     int fds[] = {l->epfd, l->tick_fd, l->exit_fd};
     for (int i = 0; i < 3; i++)
         if (fds[i] >= 0)
@@ -489,26 +469,25 @@ void pool__leader_free(struct pool *p)
     p->leader = NULL;
 }
 
-/* Waits until every connection is closed: 0, or 1 when some request was
- * still running at the end of the grace period. */
-static int wait_drained(struct pool__leader *l, uint64_t end_ns)
+/* Waits until every connection is closed or end_ns comes: true when none is
+ * left open, false when some request was still running at end_ns. */
+static bool wait_drained(struct pool__leader *l, uint64_t end_ns)
 {
-    struct timespec end = {.tv_sec = (time_t)(end_ns / 1000000000u),
-                           .tv_nsec = (long)(end_ns % 1000000000u)};
+    struct timespec end = proc_timespec(end_ns);
     pthread_mutex_lock(&l->mu);
     while (l->nconns > 0 && pthread_cond_timedwait(&l->drained, &l->mu, &end) != ETIMEDOUT)
         ;
     int left = l->nconns;
     pthread_mutex_unlock(&l->mu);
-    return left > 0;
+    return left == 0;
 }
 
 /* The main thread waits for SIGINT/SIGTERM. Then new clients are refused
  * (the listener is shut, not closed, since a worker may be accepting on it),
  * connections between requests are closed by the sweep, and requests in
- * flight finish and close theirs. The teardown then wakes the workers to
- * exit (pool__leader_stop_workers). */
-int pool__run_leader_mode(struct pool *p)
+ * flight finish and close theirs, until pool__stop_deadline. The teardown
+ * then wakes the workers to exit (pool__leader_stop_workers). */
+int pool__run_leader_mode(struct pool *p, bool *unfinished)
 {
     struct pool__leader *l = p->leader;
     struct pollfd pfd = {.fd = proc_stop_fd(), .events = POLLIN};
@@ -518,7 +497,8 @@ int pool__run_leader_mode(struct pool *p)
     atomic_store(&l->stopping, true);
     shutdown(p->listen_fd, SHUT_RDWR);
     sweep(l, proc_now_ns());
-    return wait_drained(l, proc_now_ns() + p->cfg->db_timeout_ns + POOL_SHUTDOWN_GRACE_NS);
+    *unfinished = !wait_drained(l, pool__stop_deadline(p));
+    return 0;
 }
 
 /* The exit eventfd is level-triggered and never read: the leader sees it

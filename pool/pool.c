@@ -7,9 +7,9 @@
  *
  * Locking: the queue's mutex guards only the queue, ret_mu only the return
  * list, live_mu only the count of per-connection threads, ready_mu only the
- * count of started workers, leader mode's list mutex only its list of
- * connections. No thread ever holds two of them at once, and none blocks on
- * I/O while holding one. */
+ * count of started workers; in leader mode lead_mu guards only the
+ * leadership and the list mutex only its list of connections. No thread ever
+ * holds two of them at once, and none blocks on I/O while holding one. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +39,8 @@ static void wait_ready(struct pool *p)
 }
 
 /* Every pool thread's body: the first database connect, then the mode's
- * loop, which takes from the queue until it is stopped. */
+ * loop until it is stopped: request and connection mode take from the queue,
+ * leader mode waits in turn on the shared poller. */
 static void *worker_main(void *arg)
 {
     struct pool__worker *w = arg;
@@ -145,15 +146,21 @@ static int pool_start(struct pool *p, const struct serve_config *cfg)
     return 0;
 }
 
+uint64_t pool__stop_deadline(const struct pool *p)
+{
+    return proc_now_ns() + p->cfg->db_timeout_ns + EVLOOP_STOP_GRACE_NS;
+}
+
 /* Stops the workers and frees the pool: the one way out of pool_run. A
- * request still running past the grace period (leftover) keeps its worker
- * from being joined: then nothing is freed, and the process's exit takes the
- * thread with it. The counts are printed only after a run that served. */
-static void pool_teardown(struct pool *p, bool served, int leftover)
+ * request still running past the stop's deadline (unfinished) keeps its
+ * worker from being joined: then nothing is freed, and the process's exit
+ * takes the thread with it. The counts are printed only after a run that
+ * served. */
+static void pool_teardown(struct pool *p, bool served, bool unfinished)
 {
     pool__queue_stop(&p->queue);
     pool__leader_stop_workers(p);
-    if (leftover) {
+    if (unfinished) {
         fprintf(stderr, "overlap serve: requests still running at exit\n");
         return;
     }
@@ -172,15 +179,12 @@ static void pool_teardown(struct pool *p, bool served, int leftover)
 int pool_run(const struct serve_config *cfg)
 {
     struct pool p;
-    int leftover = 0;
+    bool unfinished = false;
     int err = pool_start(&p, cfg);
-    if (!err) {
-        int r = cfg->mode == SERVE_MODE_REQUEST  ? pool__run_request_mode(&p)
-                : cfg->mode == SERVE_MODE_LEADER ? pool__run_leader_mode(&p)
-                                                 : pool__run_connection_mode(&p);
-        err = r < 0 ? r : 0;
-        leftover = r > 0;
-    }
-    pool_teardown(&p, err == 0, leftover);
+    if (!err)
+        err = cfg->mode == SERVE_MODE_REQUEST  ? pool__run_request_mode(&p, &unfinished)
+              : cfg->mode == SERVE_MODE_LEADER ? pool__run_leader_mode(&p, &unfinished)
+                                               : pool__run_connection_mode(&p, &unfinished);
+    pool_teardown(&p, err == 0, unfinished);
     return err ? 1 : 0;
 }

@@ -1,6 +1,7 @@
-/* What the pool's files share: a connection's buffer and state, the bounded
- * queue, and a worker with its database connection. Names here are internal
- * (pool__); pool.h is the module's API.
+/* What the pool's files share: a connection's buffer and state, accepting,
+ * the bounded queue, and a worker with its database connection. Names here
+ * are internal (pool__); pool.h is the module's API. The list, the poller
+ * wrappers and the stop and close limits are evloop's (evloop.h).
  *
  * Ownership: a connection belongs to exactly one thread at a time. In request
  * mode that is the front end, or the worker that took it from the queue; it
@@ -19,33 +20,35 @@
 #include <sys/types.h> /* ssize_t */
 
 #include "db.h"
+#include "evloop.h"
 #include "http.h"
 #include "pool.h"
 #include "proc.h"
 
-#define POOL_IN_MIN            2048 /* first read buffer: most heads fit; grows to POOL_IN_MAX */
-#define POOL_LINGER_NS         1000000000 /* after a close-bound response, wait this long for EOF */
-#define POOL_STACK_SIZE        (256 << 10)   /* worker stacks: a request needs a few KiB */
-#define POOL_BACKOFF_MIN_NS    10000000ULL   /* first database reconnect retry: 10 ms */
-#define POOL_BACKOFF_MAX_NS    1000000000ULL /* retries back off to once a second */
-#define POOL_SHUTDOWN_GRACE_NS 5000000000ULL /* in-flight requests get this beyond --db-timeout */
-#define POOL_OUT_FLUSH_AT                                                                          \
-    65536 /* pipelined responses batch up to this before a write, as async's */
+#define POOL_IN_MIN         2048 /* first read buffer: most heads fit; grows to POOL_IN_MAX */
+#define POOL_STACK_SIZE     (256 << 10)   /* worker stacks: a request needs a few KiB */
+#define POOL_BACKOFF_MIN_NS 10000000ULL   /* first database reconnect retry: 10 ms */
+#define POOL_BACKOFF_MAX_NS 1000000000ULL /* retries back off to once a second */
+/* Out of descriptors or memory, the listener rests this long: a listener
+ * that cannot accept would otherwise wake its acceptor at once, forever. */
+#define POOL_ACCEPT_PAUSE_NS 100000000ULL
 /* The read buffer's limit: a head at its limit, and as much again behind it
  * for its body and what follows, since a parsed head stays in the buffer
  * while its body is read and dropped. */
 #define POOL_IN_MAX (2 * HTTP_MAX_HEAD)
 
-/* Where a connection stands, from its owner's point of view. */
+/* Where a connection stands, from its owner's point of view; serving a
+ * request ends in IDLE, CLOSING or DEAD (pool__serve_one, pool__serve_ready). */
 enum pool__conn_state {
-    POOL_CONN_IDLE,    /* waiting for its next request's bytes (in the front end) */
-    POOL_CONN_QUEUED,  /* a whole request is parsed; queued for or held by a worker */
+    POOL_CONN_IDLE,    /* waiting for its next request's bytes */
+    POOL_CONN_QUEUED,  /* request mode: a whole request is parsed; queued for or held by a worker */
     POOL_CONN_CLOSING, /* the last response is written; close after lingering */
     POOL_CONN_LINGER,  /* write side shut; reading until EOF or the linger deadline */
     POOL_CONN_DEAD,    /* an I/O error: close at once */
 };
 
 struct pool__conn {
+    struct evloop_watch watch; /* first: what the poller hands back (leader and request mode) */
     int fd;
     enum pool__conn_state state;
     char *in; /* unconsumed bytes; the current request's head starts at in[0] */
@@ -54,17 +57,23 @@ struct pool__conn {
     uint64_t body_left; /* body bytes of the current request still to discard */
     bool continue_sent; /* the current request's 100 Continue is written */
     struct http_request req;
-    uint64_t t_head;                /* when the current request, head and body, was all in (ns) */
-    uint64_t deadline;              /* idle, header or linger deadline (ns) */
-    struct pool__conn *qnext;       /* queue or return list */
-    struct pool__conn *prev, *next; /* the front end's list of connections it holds, or (leader
-                                       mode) the list of every open connection */
+    uint64_t t_head;          /* when the current request, head and body, was all in (ns) */
+    uint64_t deadline;        /* idle, header or linger deadline (ns) */
+    struct pool__conn *qnext; /* queue or return list */
+    /* the front end's list of connections it holds (request mode), or the list
+     * of every open connection (leader mode); linked to itself when in none */
+    struct evloop_list link;
     /* leader mode: which thread may touch the connection (a claim state in
      * the low bits, a generation above them, leader_mode.c), and its deadline
      * as published for the timeout sweep */
     _Atomic uint64_t claim;
     _Atomic uint64_t expires_at;
 };
+
+static inline struct pool__conn *pool__conn_of(struct evloop_list *link)
+{
+    return evloop_container(link, struct pool__conn, link);
+}
 
 /* ---- a connection's I/O (conn_io.c) ---- */
 
@@ -89,6 +98,9 @@ ssize_t pool__conn_read(struct pool__conn *c, const struct serve_config *cfg, ui
 /* Sets the deadline of a connection about to wait: the header timeout if a
  * request has begun, else the idle timeout. */
 void pool__conn_arm(struct pool__conn *c, const struct serve_config *cfg, uint64_t now);
+/* Arms c in the poller epfd for one input event (EPOLLONESHOT: the event
+ * disarms it until its owner calls this again); is_new adds it. 0 or -errno. */
+int pool__conn_watch(int epfd, struct pool__conn *c, bool is_new);
 /* Blocking write of all n bytes to a non-blocking socket, up to timeout_ns. */
 int pool__write_all(int fd, const char *p, size_t n, uint64_t timeout_ns);
 /* Writes an error response (400, 414, 417, 431 or 501 for a head that did
@@ -96,6 +108,26 @@ int pool__write_all(int fd, const char *p, size_t n, uint64_t timeout_ns);
  * if all of it was written. */
 int pool__write_error_now(struct http_buf *out, int fd, const struct http_request *req, int status,
                           const char *reason, bool keep_alive);
+
+/* ---- accepting (conn_io.c) ---- */
+
+struct pool;
+
+/* Why pool__accept_batch stopped. */
+enum pool__accept_end {
+    POOL_ACCEPT_DRAINED, /* the backlog is empty, or the batch is taken */
+    POOL_ACCEPT_NO_FDS,  /* out of descriptors or memory: rest the listener, then retry */
+    POOL_ACCEPT_SHUT,    /* the listener is shut for the stop */
+};
+
+/* Accepts up to max clients (0: until the backlog is empty) from
+ * p->listen_fd, each non-blocking, close-on-exec and with Nagle off, and
+ * hands each to take(ctx, fd), which owns the fd from then on. A client that
+ * died in the backlog is skipped. Before accepting it samples the accept
+ * queue into p->backlog_peak and p->backlog_limit: how long it grew while
+ * no one accepted. What to do at the end (re-arm, rest) is the caller's. */
+enum pool__accept_end pool__accept_batch(struct pool *p, int max, void (*take)(void *ctx, int fd),
+                                         void *ctx);
 
 /* ---- the bounded FIFO (queue.c) ---- */
 
@@ -122,7 +154,6 @@ int pool__queue_waiting(struct pool__queue *q);
 
 /* ---- workers (worker.c) ---- */
 
-struct pool;
 struct pool__leader; /* leader mode's shared poller and connection list (leader_mode.c) */
 
 struct pool__worker {
@@ -158,7 +189,7 @@ struct pool {
     atomic_ulong served, shed;
     /* the longest accept queue seen at an accept wakeup, and the queue's
      * limit: whether clients waited to get in, which served and shed cannot
-     * tell (pool__note_backlog) */
+     * tell (pool__accept_batch) */
     atomic_ulong backlog_peak, backlog_limit;
     /* workers that have made their first database connect: the server
      * announces itself only once all have, so a run's first requests do not
@@ -168,20 +199,20 @@ struct pool {
     int ready;
 };
 
-/* Samples the listening socket's accept queue into backlog_peak and
- * backlog_limit (conn_io.c): every front end calls it once per accept
- * wakeup, before accepting. */
-void pool__note_backlog(struct pool *p);
+/* When a stop gives up on the requests still in flight: --db-timeout and
+ * EVLOOP_STOP_GRACE_NS from now (pool.c). */
+uint64_t pool__stop_deadline(const struct pool *p);
 
 void pool__worker_init(struct pool__worker *w, struct pool *p, int index);
 void pool__worker_free(struct pool__worker *w);
 /* Serves c's ready request, appending the response to w->out, and writes it.
- * Returns 1 to keep the connection, 0 to close it after lingering, -1 on a
- * write error (close at once). */
-int pool__serve_one(struct pool__worker *w, struct pool__conn *c);
+ * Returns what c needs next: POOL_CONN_IDLE (its next request's bytes),
+ * POOL_CONN_CLOSING (linger, then close) or POOL_CONN_DEAD (a write error:
+ * close at once). */
+enum pool__conn_state pool__serve_one(struct pool__worker *w, struct pool__conn *c);
 /* Serves c's ready request and every whole request pipelined behind it in
  * c's buffer, in order, their responses batched in w->out into writes of up
- * to POOL_OUT_FLUSH_AT bytes. Returns what c needs next: POOL_CONN_IDLE (its
+ * to HTTP_OUT_FLUSH_AT bytes. Returns what c needs next: POOL_CONN_IDLE (its
  * next request's bytes), POOL_CONN_CLOSING (linger, then close) or
  * POOL_CONN_DEAD (close at once). */
 enum pool__conn_state pool__serve_ready(struct pool__worker *w, struct pool__conn *c);
@@ -189,15 +220,14 @@ enum pool__conn_state pool__serve_ready(struct pool__worker *w, struct pool__con
  * failure is left for the first query to retry. */
 void pool__worker_connect(struct pool__worker *w);
 
-/* ---- the two modes ---- */
+/* ---- the three modes ---- */
 
-/* The front ends run on the main thread until stopped: 0 when every request
- * in flight finished, 1 when some were still running after the grace period
- * (then the workers cannot be joined), or -errno when the front end could
- * not start. */
-int pool__run_request_mode(struct pool *p);    /* request_mode.c */
-int pool__run_connection_mode(struct pool *p); /* connection_mode.c */
-int pool__run_leader_mode(struct pool *p);     /* leader_mode.c */
+/* The front ends run on the main thread until stopped: 0, or -errno when the
+ * front end could not start. *unfinished is set when requests were still
+ * running at pool__stop_deadline (then the workers cannot be joined). */
+int pool__run_request_mode(struct pool *p, bool *unfinished);    /* request_mode.c */
+int pool__run_connection_mode(struct pool *p, bool *unfinished); /* connection_mode.c */
+int pool__run_leader_mode(struct pool *p, bool *unfinished);     /* leader_mode.c */
 /* A pool worker's loop in each mode: takes from the queue (or in leader mode
  * waits on the shared poller) until it is stopped. */
 void pool__request_worker(struct pool__worker *w);    /* request_mode.c */

@@ -12,32 +12,28 @@
  * is disarmed until the front end re-arms it, so it never fires while a
  * worker owns it. Timeouts (idle, slow header, linger) are found by scanning
  * the held connections every SCAN_NS, not per event. */
-#define _GNU_SOURCE /* accept4 */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include "pool_internal.h"
 
-#define MAX_EVENTS      256
-#define SCAN_NS         100000000ULL /* timeouts are checked ten times a second */
-#define ACCEPT_PAUSE_NS 100000000ULL /* out of descriptors: stop accepting this long */
+#define SCAN_NS 100000000ULL /* timeouts are checked ten times a second */
 
-/* epoll's data.ptr for the fds that are not connections */
-static char listen_tag, stop_tag, wake_tag;
+/* What the poller hands back for the fds that are not connections. Events
+ * are told apart by these addresses, not by kind: anything else is a
+ * connection, whose watch is the first member of its struct pool__conn. */
+static struct evloop_watch listen_tag, stop_tag, wake_tag;
 
 struct front_end {
     struct pool *pool;
     int epfd;
-    struct pool__conn held; /* list head: connections the front end holds */
-    int nbusy;              /* connections queued or with a worker */
+    struct evloop_list held; /* connections the front end holds */
+    int nbusy;               /* connections queued or with a worker */
     bool stopping, accepting;
     uint64_t accept_resume_at, next_scan, grace_end;
     struct http_buf out; /* 503s and parse errors written from this thread */
@@ -45,59 +41,39 @@ struct front_end {
 
 /* ---- the list of held connections ---- */
 
+/* Holds c unless it is held already. */
 static void hold(struct front_end *fe, struct pool__conn *c)
 {
-    c->next = fe->held.next;
-    c->prev = &fe->held;
-    fe->held.next->prev = c;
-    fe->held.next = c;
+    if (evloop_list_empty(&c->link))
+        evloop_list_push(&fe->held, &c->link);
 }
 
-static void unhold(struct pool__conn *c)
+/* Closes c, held or not (a connection in no list is linked to itself). */
+static void drop(struct pool__conn *c)
 {
-    c->prev->next = c->next;
-    c->next->prev = c->prev;
-    c->prev = c->next = NULL;
-}
-
-static void drop(struct front_end *fe, struct pool__conn *c)
-{
-    if (c->prev)
-        unhold(c);
+    evloop_list_remove(&c->link);
     pool__conn_free(c);
 }
 
 static void drop_all_held(struct front_end *fe)
 {
-    while (fe->held.next != &fe->held)
-        drop(fe, fe->held.next);
+    while (!evloop_list_empty(&fe->held))
+        drop(pool__conn_of(fe->held.next));
 }
 
-/* ---- waiting in epoll ---- */
-
-static int watch(struct front_end *fe, int op, int fd, void *ptr, uint32_t events)
-{
-    struct epoll_event ev = {.events = events, .data.ptr = ptr};
-    return epoll_ctl(fe->epfd, op, fd, &ev) < 0 ? -errno : 0;
-}
-
-static int arm(struct front_end *fe, struct pool__conn *c, int op)
-{
-    return watch(fe, op, c->fd, c, EPOLLIN | EPOLLRDHUP | EPOLLONESHOT);
-}
+/* ---- waiting in the poller ---- */
 
 /* Waits for readable input (or EOF) with the write side already shut. */
 static void start_linger(struct front_end *fe, struct pool__conn *c, uint64_t now)
 {
     shutdown(c->fd, SHUT_WR);
     c->state = POOL_CONN_LINGER;
-    c->deadline = now + POOL_LINGER_NS;
-    if (fe->stopping || arm(fe, c, EPOLL_CTL_MOD) < 0) {
-        drop(fe, c);
+    c->deadline = now + EVLOOP_LINGER_NS;
+    if (fe->stopping || pool__conn_watch(fe->epfd, c, false) < 0) {
+        drop(c);
         return;
     }
-    if (!c->prev)
-        hold(fe, c);
+    hold(fe, c);
 }
 
 /* Waits for c's next bytes. The deadline is left as it is: it was set when
@@ -108,15 +84,14 @@ static void rearm_idle(struct front_end *fe, struct pool__conn *c)
 {
     c->state = POOL_CONN_IDLE;
     if (fe->stopping && c->in_len == 0) {
-        drop(fe, c); /* between requests: nothing in flight to finish */
+        drop(c); /* between requests: nothing in flight to finish */
         return;
     }
-    if (arm(fe, c, EPOLL_CTL_MOD) < 0) {
-        drop(fe, c);
+    if (pool__conn_watch(fe->epfd, c, false) < 0) {
+        drop(c);
         return;
     }
-    if (!c->prev)
-        hold(fe, c);
+    hold(fe, c);
 }
 
 /* ---- requests in, 503s out ---- */
@@ -129,7 +104,7 @@ static bool shed(struct front_end *fe, struct pool__conn *c, uint64_t now)
     bool keep = c->req.keep_alive && !fe->stopping;
     atomic_fetch_add_explicit(&p->shed, 1, memory_order_relaxed);
     if (pool__write_error_now(&fe->out, c->fd, &c->req, 503, "queue full", keep) < 0) {
-        drop(fe, c);
+        drop(c);
         return false;
     }
     pool__conn_consume(c);
@@ -144,8 +119,7 @@ static bool shed(struct front_end *fe, struct pool__conn *c, uint64_t now)
  * workers and must not be touched; false if the queue is full. */
 static bool dispatch(struct front_end *fe, struct pool__conn *c)
 {
-    if (c->prev)
-        unhold(c);
+    evloop_list_remove(&c->link); /* held or not */
     c->state = POOL_CONN_QUEUED;
     fe->nbusy++;
     if (pool__queue_push(&fe->pool->queue, c) == 0)
@@ -163,8 +137,8 @@ static void on_linger_readable(struct front_end *fe, struct pool__conn *c)
     ssize_t n;
     while ((n = read(c->fd, sink, sizeof(sink))) > 0)
         ;
-    if (n == 0 || (errno != EAGAIN && errno != EINTR) || arm(fe, c, EPOLL_CTL_MOD) < 0)
-        drop(fe, c);
+    if (n == 0 || (errno != EAGAIN && errno != EINTR) || pool__conn_watch(fe->epfd, c, false) < 0)
+        drop(c);
 }
 
 /* A held connection is readable: read, and queue each whole request. */
@@ -180,7 +154,7 @@ static void on_readable(struct front_end *fe, struct pool__conn *c)
         }
         if (r < 0) {
             if (pool__write_error_now(&fe->out, c->fd, NULL, -r, NULL, false) < 0)
-                drop(fe, c);
+                drop(c);
             else
                 start_linger(fe, c, now);
             return;
@@ -191,17 +165,17 @@ static void on_readable(struct front_end *fe, struct pool__conn *c)
             return;
         }
         if (n <= 0) {
-            drop(fe, c);
+            drop(c);
             return;
         }
     }
 }
 
-/* Takes a new connection in: held, waiting for its first request. */
-static void take_in(struct front_end *fe, int fd)
+/* Takes a new connection in (ctx is the front end): held, waiting for its
+ * first request. */
+static void take_in(void *ctx, int fd)
 {
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct front_end *fe = ctx;
     struct pool__conn *c = pool__conn_new(fd);
     if (!c) {
         close(fd);
@@ -209,29 +183,22 @@ static void take_in(struct front_end *fe, int fd)
     }
     c->state = POOL_CONN_IDLE;
     pool__conn_arm(c, fe->pool->cfg, proc_now_ns());
-    if (arm(fe, c, EPOLL_CTL_ADD) < 0) {
+    if (pool__conn_watch(fe->epfd, c, true) < 0) {
         pool__conn_free(c);
         return;
     }
     hold(fe, c);
 }
 
+/* The listener is level-triggered: the front end accepts until the backlog
+ * is empty. Out of descriptors, it stops watching the listener, and the scan
+ * resumes it after a pause. */
 static void on_acceptable(struct front_end *fe)
 {
-    pool__note_backlog(fe->pool);
-    for (;;) {
-        int fd = accept4(fe->pool->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) {
-            take_in(fe, fd);
-            continue;
-        }
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            /* out of descriptors: let some close before trying again */
-            watch(fe, EPOLL_CTL_DEL, fe->pool->listen_fd, NULL, 0);
-            fe->accepting = false;
-            fe->accept_resume_at = proc_now_ns() + ACCEPT_PAUSE_NS;
-        }
-        return; /* EAGAIN, or a connection that died in the backlog */
+    if (pool__accept_batch(fe->pool, 0, take_in, fe) == POOL_ACCEPT_NO_FDS) {
+        evloop_poll_del(fe->epfd, fe->pool->listen_fd);
+        fe->accepting = false;
+        fe->accept_resume_at = proc_now_ns() + POOL_ACCEPT_PAUSE_NS;
     }
 }
 
@@ -262,51 +229,53 @@ static void on_wake(struct front_end *fe)
         } else if (c->state == POOL_CONN_CLOSING)
             start_linger(fe, c, now);
         else
-            drop(fe, c);
+            drop(c);
         c = next;
     }
 }
 
 /* SIGINT/SIGTERM: stop accepting and let the requests in flight finish
- * within the grace period. The held connections are closed after the current
- * batch of events, which may still name some of them. */
+ * until pool__stop_deadline. The held connections are closed after the
+ * current batch of events, which may still name some of them. */
 static void on_stop(struct front_end *fe)
 {
     fe->stopping = true;
-    fe->grace_end = proc_now_ns() + fe->pool->cfg->db_timeout_ns + POOL_SHUTDOWN_GRACE_NS;
-    watch(fe, EPOLL_CTL_DEL, proc_stop_fd(), NULL, 0);
+    fe->grace_end = pool__stop_deadline(fe->pool);
+    evloop_poll_del(fe->epfd, proc_stop_fd());
     if (fe->accepting)
-        watch(fe, EPOLL_CTL_DEL, fe->pool->listen_fd, NULL, 0);
+        evloop_poll_del(fe->epfd, fe->pool->listen_fd);
     fe->accepting = false;
     close(fe->pool->listen_fd); /* new clients are refused, not left in the backlog */
     fe->pool->listen_fd = -1;
 }
 
-static void on_event(struct front_end *fe, void *ptr)
+static void on_event(struct front_end *fe, struct evloop_watch *x)
 {
-    if (ptr == &listen_tag)
+    struct pool__conn *c = (struct pool__conn *)x;
+    if (x == &listen_tag)
         on_acceptable(fe);
-    else if (ptr == &stop_tag)
+    else if (x == &stop_tag)
         on_stop(fe);
-    else if (ptr == &wake_tag)
+    else if (x == &wake_tag)
         on_wake(fe);
-    else if (((struct pool__conn *)ptr)->state == POOL_CONN_LINGER)
-        on_linger_readable(fe, ptr);
+    else if (c->state == POOL_CONN_LINGER)
+        on_linger_readable(fe, c);
     else
-        on_readable(fe, ptr);
+        on_readable(fe, c);
 }
 
 /* Closes held connections past their deadline; resumes accepting. */
 static void scan(struct front_end *fe, uint64_t now)
 {
     fe->next_scan = now + SCAN_NS;
-    for (struct pool__conn *c = fe->held.next, *next; c != &fe->held; c = next) {
-        next = c->next;
+    for (struct evloop_list *n = fe->held.next, *next; n != &fe->held; n = next) {
+        next = n->next;
+        struct pool__conn *c = pool__conn_of(n);
         if (now >= c->deadline)
-            drop(fe, c);
+            drop(c);
     }
     if (!fe->accepting && !fe->stopping && now >= fe->accept_resume_at)
-        fe->accepting = watch(fe, EPOLL_CTL_ADD, fe->pool->listen_fd, &listen_tag, EPOLLIN) == 0;
+        fe->accepting = evloop_poll_add(fe->epfd, fe->pool->listen_fd, EPOLLIN, &listen_tag) == 0;
 }
 
 /* ---- the front end's life ---- */
@@ -315,16 +284,16 @@ static int front_end_init(struct front_end *fe, struct pool *p)
 {
     memset(fe, 0, sizeof(*fe));
     fe->pool = p;
-    fe->held.next = fe->held.prev = &fe->held;
+    evloop_list_init(&fe->held);
     http_buf_init(&fe->out);
-    fe->epfd = epoll_create1(EPOLL_CLOEXEC);
+    fe->epfd = evloop_poll_create();
     if (fe->epfd < 0)
-        return -errno;
-    int err = watch(fe, EPOLL_CTL_ADD, p->listen_fd, &listen_tag, EPOLLIN);
+        return fe->epfd;
+    int err = evloop_poll_add(fe->epfd, p->listen_fd, EPOLLIN, &listen_tag);
     if (!err)
-        err = watch(fe, EPOLL_CTL_ADD, proc_stop_fd(), &stop_tag, EPOLLIN);
+        err = evloop_poll_add(fe->epfd, proc_stop_fd(), EPOLLIN, &stop_tag);
     if (!err)
-        err = watch(fe, EPOLL_CTL_ADD, p->wake_fd, &wake_tag, EPOLLIN);
+        err = evloop_poll_add(fe->epfd, p->wake_fd, EPOLLIN, &wake_tag);
     fe->accepting = err == 0;
     return err;
 }
@@ -337,21 +306,22 @@ static void front_end_free(struct front_end *fe)
     http_buf_free(&fe->out);
 }
 
-/* Runs until stopped and drained (0), or until the grace period ran out
- * with requests still in flight (1: workers cannot be joined). */
-static int front_end_loop(struct front_end *fe)
+/* Runs until stopped: true once every request in flight has finished,
+ * false when the stop's deadline came with some still running (then the
+ * workers cannot be joined). */
+static bool front_end_loop(struct front_end *fe)
 {
-    struct epoll_event ev[MAX_EVENTS];
+    struct epoll_event ev[EVLOOP_MAX_EVENTS];
     for (;;) {
         uint64_t now = proc_now_ns();
         if (fe->stopping && fe->nbusy == 0)
-            return 0;
+            return true;
         if (fe->stopping && now >= fe->grace_end)
-            return 1;
+            return false;
         if (now >= fe->next_scan)
             scan(fe, now);
         int timeout_ms = (int)((fe->next_scan - now) / 1000000) + 1;
-        int n = epoll_wait(fe->epfd, ev, MAX_EVENTS, timeout_ms);
+        int n = evloop_poll_wait(fe->epfd, ev, EVLOOP_MAX_EVENTS, timeout_ms);
         bool was_stopping = fe->stopping;
         for (int i = 0; i < n; i++)
             on_event(fe, ev[i].data.ptr);
@@ -360,14 +330,14 @@ static int front_end_loop(struct front_end *fe)
     }
 }
 
-int pool__run_request_mode(struct pool *p)
+int pool__run_request_mode(struct pool *p, bool *unfinished)
 {
     struct front_end fe;
     int err = front_end_init(&fe, p);
     if (err < 0)
         fprintf(stderr, "overlap serve: epoll: %s\n", strerror(-err));
     else
-        err = front_end_loop(&fe);
+        *unfinished = !front_end_loop(&fe);
     front_end_free(&fe);
     return err;
 }

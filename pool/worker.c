@@ -1,5 +1,5 @@
-/* A worker and what it does with one ready request, in either mode: route
- * it, run its steps with blocking calls (a `cpu` step burns on this thread, a
+/* A worker and what it does with one ready request, in any of the three
+ * modes: route it, run its steps with blocking calls (a `cpu` step burns on this thread, a
  * `query` step blocks on this worker's own database connection) and write the
  * response. The database connection is reopened with backoff when lost; a
  * request that cannot reach the database gets 503, one that waits past
@@ -62,9 +62,10 @@ static void db_drop(struct pool__worker *w)
     w->db = NULL;
 }
 
-/* Runs query q once: 0 with *res, or the status to answer with and why. A
- * connection found dead is reopened at once and the query sent once more, so
- * a database restart between two requests costs no error. */
+/* Runs query q once: 0 with *res, or the status to answer with, negated
+ * (http.h's convention), and why. A connection found dead is reopened at
+ * once and the query sent once more, so a database restart between two
+ * requests costs no error. */
 static int run_query(struct pool__worker *w, int q, struct db_result *res, const char **reason)
 {
     const struct serve_config *cfg = w->pool->cfg;
@@ -76,22 +77,24 @@ static int run_query(struct pool__worker *w, int q, struct db_result *res, const
         int r = db_conn_query(w->db, (uint16_t)q, params, n, cfg->db_timeout_ns, res);
         if (r == -ETIMEDOUT) {
             *reason = "database timed out";
-            return 504;
+            return -504;
         }
         if (r == 0 && res->status != DB_OK) {
             *reason = res->message;
-            return res->status == DB_EUNAVAILABLE ? 503 : 500;
+            return res->status == DB_EUNAVAILABLE ? -503 : -500;
         }
         if (r == 0)
             return 0;
         db_drop(w);
     }
     *reason = "database unreachable";
-    return 503;
+    return -503;
 }
 
-/* Runs request type `request`'s steps and appends the response to w->out. */
-static int run_steps(struct pool__worker *w, struct pool__conn *c, int request, bool keep)
+/* Answers a request of workload type `request`: runs its steps and appends
+ * the response to w->out, 200 with their results or the error a query met.
+ * 0, or -ENOMEM when the response could not be made. */
+static int answer_with_steps(struct pool__worker *w, struct pool__conn *c, int request, bool keep)
 {
     const struct wl_workload *wl = w->pool->cfg->wl;
     const struct wl_request *rq = &wl->requests[request];
@@ -108,8 +111,8 @@ static int run_steps(struct pool__worker *w, struct pool__conn *c, int request, 
             struct db_result res;
             const char *reason = NULL;
             int status = run_query(w, s->query, &res, &reason);
-            if (status)
-                return http_write_error(&w->out, &c->req, status, reason, keep);
+            if (status < 0)
+                return http_write_error(&w->out, &c->req, -status, reason, keep);
             if (http_body_add(&w->body, wl, request, s->query, &res) < 0)
                 return -ENOMEM;
         }
@@ -134,9 +137,9 @@ static bool waits_on_db(const struct wl_workload *wl, int r)
     return false;
 }
 
-/* Writes the responses waiting in w->out: 0, or -1 when c failed. A leader
- * (leader mode) tries once without blocking, and steps down before it waits
- * for a full socket. */
+/* Writes the responses waiting in w->out: 0, or -errno when c failed. A
+ * leader (leader mode) tries once without blocking, and steps down before it
+ * waits for a full socket. */
 static int flush(struct pool__worker *w, struct pool__conn *c)
 {
     size_t done = 0;
@@ -144,7 +147,7 @@ static int flush(struct pool__worker *w, struct pool__conn *c)
         ssize_t n = write(c->fd, w->out.data, w->out.len);
         if (n < 0 && errno != EAGAIN && errno != EINTR) {
             w->out.len = 0;
-            return -1;
+            return -errno;
         }
         done = n > 0 ? (size_t)n : 0;
         if (done < w->out.len)
@@ -153,14 +156,15 @@ static int flush(struct pool__worker *w, struct pool__conn *c)
     int err = pool__write_all(c->fd, w->out.data + done, w->out.len - done,
                               w->pool->cfg->idle_timeout_ns);
     w->out.len = 0;
-    return err < 0 ? -1 : 0;
+    return err;
 }
 
 /* Appends the response to c's ready request to w->out, after any responses
  * to earlier pipelined requests (written first if this one waits on the
- * database). Returns 1 to keep the connection, 0 to close it after
- * lingering, -1 on a write error. */
-static int serve_batched(struct pool__worker *w, struct pool__conn *c)
+ * database). Returns what c needs once the batch is written: POOL_CONN_IDLE
+ * (kept alive), POOL_CONN_CLOSING (close-bound), or POOL_CONN_DEAD (an
+ * earlier response failed to write). */
+static enum pool__conn_state serve_batched(struct pool__worker *w, struct pool__conn *c)
 {
     struct pool *p = w->pool;
     bool keep = c->req.keep_alive && !proc_stopping();
@@ -169,43 +173,44 @@ static int serve_batched(struct pool__worker *w, struct pool__conn *c)
     if (route >= 0 && w->leading)
         pool__leader_step_down(w); /* its steps may block: a follower leads meanwhile */
     if (route >= 0 && w->out.len > 0 && waits_on_db(p->cfg->wl, route) && flush(w, c) < 0)
-        return -1;
+        return POOL_CONN_DEAD;
     size_t start = w->out.len;
     if (route == HTTP_ROUTE_PLAINTEXT)
         err = http_write_plaintext(&w->out, &c->req, keep);
     else if (route < 0)
         err = http_write_error(&w->out, &c->req, -route, NULL, keep);
     else
-        err = run_steps(w, c, route, keep);
+        err = answer_with_steps(w, c, route, keep);
     if (err < 0) {
         w->out.len = start;
         keep = false;
         if (http_write_error(&w->out, &c->req, 500, "out of memory", false) < 0)
-            return -1;
+            return POOL_CONN_DEAD;
     }
     atomic_fetch_add_explicit(&p->served, 1, memory_order_relaxed);
-    return keep ? 1 : 0;
+    return keep ? POOL_CONN_IDLE : POOL_CONN_CLOSING;
 }
 
-int pool__serve_one(struct pool__worker *w, struct pool__conn *c)
+enum pool__conn_state pool__serve_one(struct pool__worker *w, struct pool__conn *c)
 {
     w->out.len = 0;
-    int keep = serve_batched(w, c);
-    if (keep < 0 || flush(w, c) < 0)
-        return -1;
-    return keep;
+    enum pool__conn_state next = serve_batched(w, c);
+    if (next == POOL_CONN_DEAD || flush(w, c) < 0)
+        return POOL_CONN_DEAD;
+    return next;
 }
 
 enum pool__conn_state pool__serve_ready(struct pool__worker *w, struct pool__conn *c)
 {
     w->out.len = 0;
     for (;;) {
-        int keep = serve_batched(w, c);
-        if (keep < 0)
+        enum pool__conn_state next = serve_batched(w, c);
+        if (next == POOL_CONN_DEAD)
             return POOL_CONN_DEAD;
+        bool keep = next == POOL_CONN_IDLE;
         pool__conn_consume(c);
         int r = keep ? pool__conn_advance(c, proc_now_ns()) : POOL_NEED_MORE;
-        if (r == POOL_READY && w->out.len < POOL_OUT_FLUSH_AT)
+        if (r == POOL_READY && w->out.len < HTTP_OUT_FLUSH_AT)
             continue; /* the next response joins this write */
         if (flush(w, c) < 0)
             return POOL_CONN_DEAD;
