@@ -52,12 +52,13 @@ build-test: deps
 	cmake -S . -B $(SANITIZE) -DCMAKE_BUILD_TYPE=Sanitize -DOVERLAP_WERROR=ON >/dev/null
 	cmake --build $(SANITIZE) -j $(JOBS)
 
-# Release and Debug with gcc and clang, warnings as errors: an optimiser-only
-# warning (gcc's -Wmaybe-uninitialized at -O2) or a clang-only one stops `make
-# test`, not a user's `make bench`. The Release builds compile the tests too;
-# the Debug ones do not, since the Sanitize (gcc -O1) and Fuzz (clang -O1)
-# builds, the test builds themselves, compile them unoptimised enough.
-STRICT_BUILDS := gcc-Release gcc-Debug clang-Release clang-Debug
+# Release with gcc and clang and Debug with gcc, warnings as errors: an
+# optimiser-only warning (gcc's -Wmaybe-uninitialized at -O2) or a clang-only
+# one stops `make test`, not a user's `make bench`. The Release builds compile
+# the tests too; the Debug one does not, since the Sanitize (gcc -O1) and Fuzz
+# (clang -O1) builds, the test builds themselves, compile everything with
+# little optimisation already (clang's Debug build with them).
+STRICT_BUILDS := gcc-Release gcc-Debug clang-Release
 build-strict: deps
 	@for b in $(STRICT_BUILDS); do \
 	  cc=$${b%%-*}; type=$${b#*-}; echo "build-strict: $$cc $$type"; \

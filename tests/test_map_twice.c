@@ -71,7 +71,7 @@ static void start_map(struct sweep_run *r, const char *sub)
                           "--vary-wait",
                           "500us 20ms",
                           "--capacity-tolerance",
-                          "20%",
+                          "30%",
                           "--duration",
                           "500ms",
                           "--warmup",
