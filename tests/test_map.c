@@ -337,7 +337,7 @@ Test(map, a_tiny_map_shows_both_corners)
                           "--vary-wait",
                           "500us 20ms",
                           "--capacity-tolerance",
-                          "10%",
+                          "20%",
                           "--duration",
                           "500ms",
                           "--warmup",
@@ -378,7 +378,7 @@ Test(map, a_tiny_map_shows_both_corners)
     /* each run is a probe's or an idle run, in its cell's workload */
     snprintf(path, sizeof(path), "%s/runs.csv", dir);
     cr_assert_eq(csv_load(path, &runs), 0);
-    expect_searches(dir, &t, &runs, 0.1);
+    expect_searches(dir, &t, &runs, 0.2);
     /* CPU-bound: both held by the one core, each request costing it the
      * same 2 ms of work and little beside (measured in CPU time, which a
      * process beside does not add to, though sharing the caches and the
@@ -410,7 +410,7 @@ Test(map, a_tiny_map_shows_both_corners)
     char *meta = slurp(path);
     cr_expect(strstr(meta, "\nvary.cpu: 100000ns 2000000ns\n") &&
                   strstr(meta, "\nvary.wait: 500000ns 20000000ns\n") &&
-                  strstr(meta, "\ncapacity_tolerance: 0.1\n") && strstr(meta, "\nslo: p99 100ms\n"),
+                  strstr(meta, "\ncapacity_tolerance: 0.2\n") && strstr(meta, "\nslo: p99 100ms\n"),
               "%s", meta);
     free(meta);
     /* a probe's figures are its cell's, not a point of summary.csv */
