@@ -227,10 +227,10 @@ static const char *map_text(const struct bench__sweep *sw, int c, int e, char *t
                  fmax(sw->idle[c].model_ms, isnan(sw->idle[c].ms) ? 0 : sw->idle[c].ms));
         return text;
     }
-    int n = snprintf(text, len, "%.0f [%.0f, ", r->capacity, r->lo);
+    int n = r->status == CAPACITY_NONE_DECIDED
+                ? snprintf(text, len, "undecided [0, ")
+                : snprintf(text, len, "%.0f [%.0f, ", r->capacity, r->lo);
     snprintf(text + n, len - (size_t)n, isfinite(hi) ? "%.0f]" : "-]", hi);
-    if (r->status == CAPACITY_NONE_DECIDED)
-        snprintf(text, len, "undecided [0, %.0f]", hi);
     return text;
 }
 
