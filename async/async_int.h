@@ -57,10 +57,10 @@ struct conn {
      * and its route, decided while the path was still there */
     struct http_request req;
     int route;
-    struct job *job;              /* the request under way, or NULL */
-    struct evloop_list post_link; /* the loop's connections to drive again next turn */
-    int budget;                   /* requests left before yielding to other connections */
-    bool close_after;             /* the response being written is the last */
+    struct job *job;               /* the request under way, or NULL */
+    struct evloop_list defer_link; /* on ev.deferred: it used up its budget, runs next turn */
+    int budget;                    /* requests left before yielding to other connections */
+    bool close_after;              /* the response being written is the last */
 };
 
 /* ---- a request in flight (job.c) ---- */
@@ -93,23 +93,20 @@ struct job {
     struct evloop_timer timeout; /* PARKED: --db-timeout for the query */
     int error;          /* the HTTP status that ends the request early (503, 504, 500), or 0 */
     const char *reason; /* the error's message, or NULL for the status's own */
-    struct evloop_list
-        ready_link;        /* READY: in the loop's list of jobs to resume after this batch */
-    struct job *next_free; /* FREE: the next job on the loop's free list */
+    struct evloop_list ready_link; /* READY: on ev.ready, to resume after this batch */
+    struct job *next_free;         /* FREE: the next job on the loop's free list */
     struct http_buf body;
     uint64_t phase_ns[]; /* 1 + the workload's longest request: queue, then each step */
 };
 
 /* ---- the loop ---- */
 
-/* The shared loop and what only async keeps: its jobs and its two queues. */
+/* The shared loop and what only async keeps: its jobs. */
 struct loop {
-    struct evloop ev;          /* first: evloop_serve and the ops hand it back */
-    int max_steps;             /* the workload's longest request, sizing each job */
-    struct evloop_ids jobs;    /* every job ever made, by id */
-    struct job *free_jobs;     /* FREE jobs, linked through next_free */
-    struct evloop_list ready;  /* READY jobs, resumed after the batch of events that woke them */
-    struct evloop_list posted; /* connections that used up their budget, to drive next turn */
+    struct evloop ev;       /* first: evloop_serve and the ops hand it back */
+    int max_steps;          /* the workload's longest request, sizing each job */
+    struct evloop_ids jobs; /* every job ever made, by id */
+    struct job *free_jobs;  /* FREE jobs, linked through next_free */
 };
 
 static inline struct loop *async__loop_of(struct evloop *ev)
@@ -118,13 +115,12 @@ static inline struct loop *async__loop_of(struct evloop *ev)
 }
 
 /* conn.c */
-void async__conn_accepted(struct loop *lp, int fd);
+void async__conn_accepted(struct evloop *ev, int fd);
 void async__conn_on_event(struct evloop_conn *io, uint32_t events);
 void async__conn_resume(struct conn *c);          /* its request's query came back: run on */
 void async__conn_stop(struct evloop_conn *io);    /* shutdown: close now if between requests */
 void async__conn_timeout(struct evloop_conn *io); /* its timeout passed: close */
-void async__conn_free(struct conn *c);
-void async__conn_run_posted(struct loop *lp);
+void async__conn_run_deferred(struct evloop_list *node);
 
 /* job.c, in the order of a request's life */
 struct job *async__job_start(struct conn *c, const struct http_request *req, int request,
@@ -133,7 +129,7 @@ bool async__job_run(struct job *j);
 struct job *async__job_find(struct loop *lp, uint32_t tag);
 void async__job_on_answer(struct job *j, const struct db_result *res);
 void async__job_on_db_lost(struct job *j);
-void async__job_resume_ready(struct loop *lp);
+void async__job_run_ready(struct evloop_list *node);
 int async__job_write_response(struct job *j, struct http_buf *out, bool keep_alive);
 void async__job_release(struct job *j);
 void async__job_abandon(struct job *j);
@@ -145,8 +141,5 @@ void async__db_on_lost(struct evloop_dbc *d, struct evloop_list *link);
 /* Sends query with tag on the next connection that is up: 0 with *sent_on
  * set, or a negated HTTP status (http.h): -503 none is up, -500 bad query. */
 int async__db_send(struct loop *lp, uint32_t tag, int query, struct evloop_dbc **sent_on);
-
-/* loop.c */
-extern const struct evloop_engine async__engine;
 
 #endif

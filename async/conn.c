@@ -196,7 +196,7 @@ static bool conn_reading(struct conn *c)
         return true;
     }
     if (c->budget <= 0) { /* yield: drive it again next turn */
-        evloop_list_push(&lp->posted, &c->post_link);
+        evloop_defer(&lp->ev, &c->defer_link);
         return false;
     }
     if (conn_parse(c))
@@ -280,16 +280,11 @@ static bool conn_draining(struct conn *c)
         conn_set_state(c, c->io.discard ? CONN_DISCARDING : CONN_READING);
         return true;
     }
-    if (lp->ev.stopping) {
-        conn_close(c); /* no lingering on the way out */
-        return false;
-    }
-    /* the client sees EOF after the last response */
-    conn_set_state(c, CONN_LINGERING);
-    if (evloop_conn_linger(&c->io) < 0) {
+    if (evloop_conn_linger(&c->io) < 0) { /* stopping: no lingering on the way out */
         conn_close(c);
         return false;
     }
+    conn_set_state(c, CONN_LINGERING);
     return true;
 }
 
@@ -297,8 +292,7 @@ static bool conn_draining(struct conn *c)
  * the client has not read yet. */
 static bool conn_lingering(struct conn *c)
 {
-    c->io.in_start = c->io.in.len;
-    enum evloop_io r = evloop_conn_read(&c->io);
+    enum evloop_io r = evloop_conn_linger_read(&c->io);
     if (r == EVLOOP_IO_ERROR)
         conn_close(c); /* EOF, or the client failed */
     return r == EVLOOP_IO_OK;
@@ -324,13 +318,13 @@ static void conn_drive(struct conn *c)
 
 /* ---- entry points from the loop ---- */
 
-void async__conn_accepted(struct loop *lp, int fd)
+void async__conn_accepted(struct evloop *ev, int fd)
 {
-    struct conn *c = (struct conn *)evloop_conn_open(&lp->ev, fd, sizeof(*c));
+    struct conn *c = (struct conn *)evloop_conn_open(ev, fd, sizeof(*c));
     if (!c)
         return;
-    c->loop = lp;
-    evloop_list_init(&c->post_link);
+    c->loop = async__loop_of(ev);
+    evloop_list_init(&c->defer_link);
     conn_set_state(c, CONN_READING);
 }
 
@@ -340,8 +334,8 @@ void async__conn_on_event(struct evloop_conn *io, uint32_t events)
     evloop_conn_note(io, events);
     if (c->state == CONN_WAITING_DB && !(events & EPOLLOUT))
         return; /* input waits for the answer; EOF and errors surface then */
-    if (!evloop_list_empty(&c->post_link))
-        return; /* it runs from the posted list first, in turn */
+    if (!evloop_list_empty(&c->defer_link))
+        return; /* deferred: it runs first in the next turn, in its place */
     c->budget = ASYNC_DRIVE_BUDGET;
     conn_drive(c);
 }
@@ -354,25 +348,12 @@ void async__conn_resume(struct conn *c)
     conn_drive(c);
 }
 
-/* Connections that yielded, each for one more budget. Those that yield again
- * go to the back of the list and wait for the next turn. */
-void async__conn_run_posted(struct loop *lp)
+/* A connection that used up its budget last turn, for one more. */
+void async__conn_run_deferred(struct evloop_list *node)
 {
-    struct evloop_list batch;
-    evloop_list_init(&batch);
-    if (evloop_list_empty(&lp->posted))
-        return;
-    /* Move the whole list aside first, so this pass ends. */
-    batch.next = lp->posted.next;
-    batch.prev = lp->posted.prev;
-    batch.next->prev = batch.prev->next = &batch;
-    evloop_list_init(&lp->posted);
-    while (!evloop_list_empty(&batch)) {
-        struct conn *c = evloop_container(batch.next, struct conn, post_link);
-        evloop_list_remove(&c->post_link);
-        c->budget = ASYNC_DRIVE_BUDGET;
-        conn_drive(c);
-    }
+    struct conn *c = evloop_container(node, struct conn, defer_link);
+    c->budget = ASYNC_DRIVE_BUDGET;
+    conn_drive(c);
 }
 
 static void conn_close(struct conn *c)
@@ -385,7 +366,7 @@ static void conn_close(struct conn *c)
         c->job = NULL;
     }
     evloop_conn_close(&c->io);
-    evloop_list_remove(&c->post_link);
+    evloop_list_remove(&c->defer_link);
     conn_set_state(c, CONN_CLOSED);
     evloop_defer_free(&lp->ev, c);
 }
@@ -399,14 +380,9 @@ void async__conn_stop(struct evloop_conn *io)
         conn_close(c);
 }
 
-/* Idle, slow head, stalled reader or lingering: all end the same. */
+/* Idle, slow head, stalled reader, lingering, or a stop's deadline: all end
+ * the same. */
 void async__conn_timeout(struct evloop_conn *io)
 {
     conn_close((struct conn *)io);
-}
-
-/* At teardown, after the loop's thread ended. */
-void async__conn_free(struct conn *c)
-{
-    conn_close(c);
 }

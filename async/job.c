@@ -158,7 +158,7 @@ static void job_wake(struct job *j, int error, const char *reason)
     j->gen = evloop_gen_next(j->gen); /* a second answer to this query now misses */
     j->error = error;
     j->reason = reason;
-    evloop_list_push(&lp->ready, &j->ready_link);
+    evloop_ready(&lp->ev, &j->ready_link);
     job_set_state(j, JOB_READY);
 }
 
@@ -212,19 +212,16 @@ void async__job_on_db_lost(struct job *j)
     job_wake(j, again ? 0 : 503, again ? NULL : "database unreachable");
 }
 
-/* READY -> RUNNING for every job woken during the batch: its connection runs
- * it on, or, when the client left meanwhile, it is freed. */
-void async__job_resume_ready(struct loop *lp)
+/* READY -> RUNNING for a job woken during the batch: its connection runs it
+ * on, or, when the client left meanwhile, it is freed. */
+void async__job_run_ready(struct evloop_list *node)
 {
-    while (!evloop_list_empty(&lp->ready)) {
-        struct job *j = evloop_container(lp->ready.next, struct job, ready_link);
-        evloop_list_remove(&j->ready_link);
-        job_set_state(j, JOB_RUNNING);
-        if (j->conn)
-            async__conn_resume(j->conn);
-        else
-            async__job_release(j);
-    }
+    struct job *j = evloop_container(node, struct job, ready_link);
+    job_set_state(j, JOB_RUNNING);
+    if (j->conn)
+        async__conn_resume(j->conn);
+    else
+        async__job_release(j);
 }
 
 /* j's response, into out: its error, or 200 with its body and the phases'

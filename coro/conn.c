@@ -191,16 +191,11 @@ static bool conn_draining(struct conn *c)
         conn_set_state(c, CONN_READING);
         return true;
     }
-    if (lp->ev.stopping) {
-        coro__conn_close(c); /* no lingering on the way out */
-        return false;
-    }
-    /* the client sees EOF after the last response */
-    conn_set_state(c, CONN_LINGERING);
-    if (evloop_conn_linger(&c->io) < 0) {
+    if (evloop_conn_linger(&c->io) < 0) { /* stopping: no lingering on the way out */
         coro__conn_close(c);
         return false;
     }
+    conn_set_state(c, CONN_LINGERING);
     return true;
 }
 
@@ -208,8 +203,7 @@ static bool conn_draining(struct conn *c)
  * the client has not read yet. */
 static bool conn_lingering(struct conn *c)
 {
-    c->io.in_start = c->io.in.len;
-    enum evloop_io r = evloop_conn_read(&c->io);
+    enum evloop_io r = evloop_conn_linger_read(&c->io);
     if (r == EVLOOP_IO_ERROR)
         coro__conn_close(c); /* EOF, or the client failed */
     return r == EVLOOP_IO_OK;
@@ -232,12 +226,12 @@ static void conn_drive(struct conn *c)
 
 /* ---- entry points from the loop and the coroutines ---- */
 
-void coro__conn_accepted(struct loop *lp, int fd)
+void coro__conn_accepted(struct evloop *ev, int fd)
 {
-    struct conn *c = (struct conn *)evloop_conn_open(&lp->ev, fd, sizeof(*c));
+    struct conn *c = (struct conn *)evloop_conn_open(ev, fd, sizeof(*c));
     if (!c)
         return;
-    c->loop = lp;
+    c->loop = coro__loop_of(ev);
     c->budget = CORO_BUDGET;
     conn_set_state(c, CONN_READING);
 }
@@ -288,7 +282,8 @@ void coro__conn_stop(struct evloop_conn *io)
         coro__conn_close(c);
 }
 
-/* Idle, slow head, stalled reader or lingering: all end the same. */
+/* Idle, slow head, stalled reader, lingering, or a stop's deadline: all end
+ * the same. */
 void coro__conn_timeout(struct evloop_conn *io)
 {
     coro__conn_close((struct conn *)io);

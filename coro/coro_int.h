@@ -134,8 +134,8 @@ struct coro {
     struct conn *conn;           /* the connection it serves, NULL while free */
     struct coro__head head;      /* the first request, handed over by the loop */
     bool done;                   /* it let its connection go: back to the free list */
-    bool queued;                 /* on loop->ready or loop->later */
-    struct evloop_list run_link; /* loop->ready or loop->later */
+    bool queued;                 /* on the loop's ev.ready or ev.deferred */
+    struct evloop_list run_link; /* there */
     struct coro *next_free;
     /* a query out on the database */
     enum wake wake;
@@ -148,7 +148,7 @@ struct coro {
 
 /* ---- the loop ---- */
 
-/* The shared loop and what only coro keeps: its coroutines and their queues. */
+/* The shared loop and what only coro keeps: its coroutines and its own stack. */
 struct loop {
     struct evloop ev;         /* first: evloop_serve and the ops hand it back */
     struct coro__fiber fiber; /* the loop's own: the thread's stack */
@@ -156,8 +156,6 @@ struct loop {
     struct coro *free_coros;  /* free, with a stack; most recently freed first: it is warm */
     int nfree_stacks;         /* their count */
     struct coro *bare_coros;  /* free, their stack given back */
-    struct evloop_list ready; /* to resume in this turn: woken by an answer or a timeout */
-    struct evloop_list later; /* to resume next turn: they used up their budget */
 };
 
 static inline struct loop *coro__loop_of(struct evloop *ev)
@@ -165,11 +163,8 @@ static inline struct loop *coro__loop_of(struct evloop *ev)
     return evloop_container(ev, struct loop, ev);
 }
 
-/* loop.c */
-extern const struct evloop_engine coro__engine;
-
 /* conn.c: the loop's side of a connection */
-void coro__conn_accepted(struct loop *lp, int fd);
+void coro__conn_accepted(struct evloop *ev, int fd);
 void coro__conn_on_event(struct evloop_conn *io, uint32_t events);
 void coro__conn_stop(struct evloop_conn *io);    /* shutdown: close now if between requests */
 void coro__conn_timeout(struct evloop_conn *io); /* its timeout passed: close */
@@ -199,7 +194,7 @@ void coro__suspend(struct coro *co);
 void coro__yield_turn(struct coro *co);
 /* Queues co to be resumed in this turn, after the events at hand. */
 void coro__ready(struct loop *lp, struct coro *co);
-void coro__run_ready(struct loop *lp, struct evloop_list *which);
+void coro__run_queued(struct evloop_list *node);
 void coro__free_all(struct loop *lp);
 
 /* request.c: what a coroutine runs, straight-line */

@@ -5,10 +5,11 @@
  * so what runs next is decided by the loop alone.
  *
  * A coroutine is resumed from four places only: coro__start (a whole head,
- * at once), the ready list (a timeout, a lost database connection, the rest
- * of a request after its answer), the later list (its connection used up
- * its budget last turn), and a database answer, which resumes it just long
- * enough to take the rows out of the decoder (see dbc.c). */
+ * at once), the loop's ready list (a timeout, a lost database connection,
+ * the rest of a request after its answer), its deferred list (its
+ * connection used up its budget last turn), and a database answer, which
+ * resumes it just long enough to take the rows out of the decoder (see
+ * dbc.c). */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -95,7 +96,7 @@ int coro__start(struct loop *lp, struct conn *c, const struct coro__head *h)
     if (c->budget == 0) { /* this connection had its share of the turn */
         c->budget = CORO_BUDGET;
         co->queued = true;
-        evloop_list_push(&lp->later, &co->run_link);
+        evloop_defer(&lp->ev, &co->run_link);
         return 0;
     }
     /* At once, as async runs a request inline: the head is hot in the
@@ -126,7 +127,7 @@ void coro__yield_turn(struct coro *co)
 {
     struct loop *lp = co->loop;
     co->queued = true;
-    evloop_list_push(&lp->later, &co->run_link);
+    evloop_defer(&lp->ev, &co->run_link);
     coro__suspend(co);
 }
 
@@ -135,30 +136,15 @@ void coro__ready(struct loop *lp, struct coro *co)
     if (co->queued)
         return;
     co->queued = true;
-    evloop_list_push(&lp->ready, &co->run_link);
+    evloop_ready(&lp->ev, &co->run_link);
 }
 
-/* Resumes the coroutines on list which, in order. The ready list is run
- * until empty (a connection let go may start another request); the later
- * list is set aside first, so a coroutine that yields again waits for the
- * next turn. */
-void coro__run_ready(struct loop *lp, struct evloop_list *which)
+/* A coroutine the loop took off its deferred or ready list: it goes on. */
+void coro__run_queued(struct evloop_list *node)
 {
-    struct evloop_list batch;
-    evloop_list_init(&batch);
-    if (which == &lp->later && !evloop_list_empty(which)) {
-        batch.next = which->next;
-        batch.prev = which->prev;
-        batch.next->prev = batch.prev->next = &batch;
-        evloop_list_init(which);
-        which = &batch;
-    }
-    while (!evloop_list_empty(which)) {
-        struct coro *co = evloop_container(which->next, struct coro, run_link);
-        evloop_list_remove(&co->run_link);
-        co->queued = false;
-        coro__resume(lp, co);
-    }
+    struct coro *co = evloop_container(node, struct coro, run_link);
+    co->queued = false;
+    coro__resume(co->loop, co);
 }
 
 /* At teardown, after the loop's thread ended: every coroutine, suspended

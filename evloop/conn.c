@@ -200,6 +200,14 @@ struct http_buf *evloop_conn_out(struct evloop_conn *c)
 
 int evloop_conn_linger(struct evloop_conn *c)
 {
+    if (c->ev->stopping)
+        return -ECANCELED;
     shutdown(c->fd, SHUT_WR); /* the client sees EOF after the last response */
     return evloop_conn_arm(c, EVLOOP_TIMER_LINGER, EVLOOP_LINGER_NS);
+}
+
+enum evloop_io evloop_conn_linger_read(struct evloop_conn *c)
+{
+    c->in_start = c->in.len;
+    return evloop_conn_read(c);
 }

@@ -87,6 +87,18 @@ static inline bool evloop_list_empty(const struct evloop_list *head)
     return head->next == head;
 }
 
+/* Moves every node of src, in order, to the tail of dst; src is left empty. */
+static inline void evloop_list_splice(struct evloop_list *dst, struct evloop_list *src)
+{
+    if (evloop_list_empty(src))
+        return;
+    src->next->prev = dst->prev;
+    dst->prev->next = src->next;
+    src->prev->next = dst;
+    dst->prev = src->prev;
+    evloop_list_init(src);
+}
+
 #define evloop_container(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* ---- the poller (poller.c): epoll behind five functions ---- */
@@ -245,8 +257,14 @@ bool evloop_conn_drop_body(struct evloop_conn *c);
  * OK: queued; RETRY: nothing to send; ERROR: out of memory. */
 enum evloop_io evloop_conn_continue(struct evloop_conn *c, bool expect);
 /* All output is out and this was the last response: shut our side down and
- * arm the linger timeout. 0 or -errno. */
+ * arm the linger timeout, after which the engine reads with
+ * evloop_conn_linger_read until the client's EOF. 0, or -errno when the
+ * engine must close c now (-ECANCELED: the loop is stopping, and no
+ * connection lingers on the way out). */
 int evloop_conn_linger(struct evloop_conn *c);
+/* Lingering: reads and drops what the client still sends. EVLOOP_IO_ERROR
+ * (its EOF, or a failure): close c now; RETRY: wait for its next event. */
+enum evloop_io evloop_conn_linger_read(struct evloop_conn *c);
 
 /* ---- what the engine supplies ---- */
 
@@ -259,12 +277,10 @@ struct evloop_ops {
     void (*conn_stop)(struct evloop_conn *c);
     /* c's idle, header, write stall or linger timeout passed: close it. */
     void (*conn_timeout)(struct evloop_conn *c);
-    /* True when work is queued to run: the loop then polls without sleeping. */
-    bool (*has_work)(struct evloop *ev);
-    /* Runs, before the events, what gave up its turn in the last one. */
-    void (*run_deferred)(struct evloop *ev);
-    /* Runs, after the events and again after the timers, what they woke. */
-    void (*run_ready)(struct evloop *ev);
+    /* Runs one node the engine put on ev->deferred (evloop_defer), or on
+     * ev->ready (evloop_ready); the loop has taken it off its list. */
+    void (*run_deferred)(struct evloop_list *node);
+    void (*run_ready)(struct evloop_list *node);
     /* A tagged answer on d's connection (ctx is d); stale tags must miss. */
     db_on_result db_answer;
     /* d died with a request parked on link: the engine unlinks it and wakes it. */
@@ -273,10 +289,13 @@ struct evloop_ops {
 
 /* ---- the loop ---- */
 
+struct evloop_engine;
+
 struct evloop {
     int id;
     const struct serve_config *cfg;
-    const struct evloop_ops *ops;
+    const struct evloop_engine *engine;
+    const struct evloop_ops *ops; /* the engine's */
     int epfd;
     struct evloop_watch stop_watch;
     struct evloop_watch listen_watch;
@@ -292,6 +311,12 @@ struct evloop {
     uint64_t last_connect;    /* the last reconnect made on a request's behalf */
     struct evloop_list conns; /* the engine's open connections, walked only at shutdown */
     int nconns;
+    /* What the engine queued to run in a turn (ops->run_deferred, run_ready):
+     * deferred first, before the events (it gave up the last turn when its
+     * budget ran out), ready after the events and again after the timers (an
+     * answer or a timeout woke it). While either holds work the loop polls
+     * without sleeping. */
+    struct evloop_list deferred, ready;
     void **dead; /* connections closed during this turn: freed after it */
     int ndead, dead_cap;
     void **free_conns; /* closed connection structs, to be reused */
@@ -313,16 +338,27 @@ static inline void evloop_timer_cancel(struct evloop *ev, struct evloop_timer *t
 }
 
 /* loop.c. evloop_init is called on the main thread before the loop's thread
- * starts (seed salts its random numbers), evloop_free after it ends, once the
- * engine has closed its connections and freed what they held. */
+ * starts, evloop_free after it ends, once the engine has freed its
+ * connections and what they held (run.c does both). */
 int evloop_init(struct evloop *ev, int id, const struct serve_config *cfg, int listen_fd,
-                const struct evloop_ops *ops, uint64_t seed);
+                const struct evloop_engine *engine);
 void evloop_free(struct evloop *ev);
 /* Turns until shutdown has let every connection go, or its deadline passed. */
 void evloop_run(struct evloop *ev);
 /* A connection closed in this turn: c goes to the free list after it, so an
  * event later in the same batch never points at a freed or reused struct. */
 void evloop_defer_free(struct evloop *ev, void *c);
+/* Queues node to run in the next turn, before its events (ops->run_deferred). */
+static inline void evloop_defer(struct evloop *ev, struct evloop_list *node)
+{
+    evloop_list_push(&ev->deferred, node);
+}
+/* Queues node to run in this turn, once the events or timers at hand are
+ * done (ops->run_ready). */
+static inline void evloop_ready(struct evloop *ev, struct evloop_list *node)
+{
+    evloop_list_push(&ev->ready, node);
+}
 /* A closed connection's struct to reuse, or NULL. */
 static inline void *evloop_conn_reuse(struct evloop *ev)
 {
@@ -342,12 +378,21 @@ int evloop_db_watch_output(struct evloop_dbc *d);
 /* d is dead: its parked requests are handed to ops->db_lost, and it reconnects. */
 void evloop_db_fail(struct evloop_dbc *d, int err);
 
-/* run.c: how an engine's loops are built and run (sizes in bytes, each loop
- * an engine struct beginning with struct evloop). */
+/* run.c: what an engine is to the loop, and how its loops are built and run.
+ * Each loop is an engine struct of loop_size bytes beginning with struct
+ * evloop, zeroed before evloop_init. */
 struct evloop_engine {
     size_t loop_size;
-    int (*init)(struct evloop *ev, int id, const struct serve_config *cfg, int listen_fd);
-    void *(*main)(void *loop); /* runs one loop to its end on the calling thread */
+    uint64_t seed; /* salts each loop's random numbers */
+    struct evloop_ops ops;
+    /* The engine's own part of a new loop, after evloop_init, on the main
+     * thread. NULL, or 0 / -errno. */
+    int (*init)(struct evloop *ev);
+    /* On the loop's own thread, before its first turn. NULL, or a hook. */
+    void (*thread_start)(struct evloop *ev);
+    /* At teardown, on the main thread, once the connections a stop's
+     * deadline left open are closed (ops->conn_timeout): what the engine's
+     * part of the loop holds. NULL, or a hook. */
     void (*free)(struct evloop *ev);
 };
 

@@ -175,7 +175,7 @@ static void begin_stop(struct evloop *ev)
 
 static int next_timeout_ms(struct evloop *ev)
 {
-    if (ev->ops->has_work(ev))
+    if (!evloop_list_empty(&ev->deferred) || !evloop_list_empty(&ev->ready))
         return 0; /* work is waiting: only look for events, do not sleep */
     uint64_t next = heap_next(&ev->timers);
     if (next == UINT64_MAX)
@@ -208,10 +208,35 @@ static void fire_timers(struct evloop *ev)
     }
 }
 
+/* What was deferred in the last turn, each once: what defers itself again
+ * waits for the next turn. */
+static void run_deferred(struct evloop *ev)
+{
+    struct evloop_list batch;
+    evloop_list_init(&batch);
+    evloop_list_splice(&batch, &ev->deferred);
+    while (!evloop_list_empty(&batch)) {
+        struct evloop_list *node = batch.next;
+        evloop_list_remove(node);
+        ev->ops->run_deferred(node);
+    }
+}
+
+/* What was woken, until none is left: running one may wake another. */
+static void run_ready(struct evloop *ev)
+{
+    while (!evloop_list_empty(&ev->ready)) {
+        struct evloop_list *node = ev->ready.next;
+        evloop_list_remove(node);
+        ev->ops->run_ready(node);
+    }
+}
+
 void evloop_run(struct evloop *ev)
 {
     struct epoll_event events[EVLOOP_MAX_EVENTS];
-    const struct evloop_ops *ops = ev->ops;
+    if (ev->engine->thread_start)
+        ev->engine->thread_start(ev);
     while (!ev->done) {
         ev->now = proc_now_ns();
         int n = evloop_poll_wait(ev->epfd, events, EVLOOP_MAX_EVENTS, next_timeout_ms(ev));
@@ -220,12 +245,12 @@ void evloop_run(struct evloop *ev)
             break;
         }
         ev->now = proc_now_ns();
-        ops->run_deferred(ev); /* those that yielded last turn go first */
+        run_deferred(ev); /* those that yielded last turn go first */
         for (int i = 0; i < n; i++)
             dispatch(ev, &events[i]);
-        ops->run_ready(ev);
+        run_ready(ev);
         fire_timers(ev);
-        ops->run_ready(ev);
+        run_ready(ev);
         evloop_reap_dead(ev);
         if (ev->stopping && ev->nconns == 0)
             ev->done = true;
@@ -236,12 +261,13 @@ void evloop_run(struct evloop *ev)
  * starts and after it ends) ---- */
 
 int evloop_init(struct evloop *ev, int id, const struct serve_config *cfg, int listen_fd,
-                const struct evloop_ops *ops, uint64_t seed)
+                const struct evloop_engine *engine)
 {
     memset(ev, 0, sizeof(*ev));
     ev->id = id;
     ev->cfg = cfg;
-    ev->ops = ops;
+    ev->engine = engine;
+    ev->ops = &engine->ops;
     ev->listen_fd = listen_fd;
     ev->stop_watch.kind = EVLOOP_WATCH_STOP;
     ev->listen_watch.kind = EVLOOP_WATCH_LISTENER;
@@ -251,7 +277,9 @@ int evloop_init(struct evloop *ev, int id, const struct serve_config *cfg, int l
     evloop_timer_init(&ev->accept_pause, on_accept_pause_over);
     evloop_timer_init(&ev->stop_deadline, on_stop_deadline);
     evloop_list_init(&ev->conns);
-    wl_rng_seed(&ev->rng, ev->now ^ ((uint64_t)id << 32) ^ seed);
+    evloop_list_init(&ev->deferred);
+    evloop_list_init(&ev->ready);
+    wl_rng_seed(&ev->rng, ev->now ^ ((uint64_t)id << 32) ^ engine->seed);
     ev->epfd = evloop_poll_create();
     if (ev->epfd < 0)
         return ev->epfd;

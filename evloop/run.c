@@ -31,8 +31,11 @@ static int init_loops(struct loops *ls, const struct serve_config *cfg, int *fds
 {
     for (ls->ninit = 0; ls->ninit < ls->n; ls->ninit++) {
         int i = ls->ninit;
-        int err = ls->engine->init(loop_at(ls, i), i, cfg, fds[i]);
+        struct evloop *ev = loop_at(ls, i);
+        int err = evloop_init(ev, i, cfg, fds[i], ls->engine);
         fds[i] = -1; /* the loop owns it now */
+        if (err == 0 && ls->engine->init)
+            err = ls->engine->init(ev);
         if (err < 0) {
             fprintf(stderr, "overlap serve: loop %d: %s\n", i, strerror(-err));
             ls->ninit++;
@@ -42,12 +45,30 @@ static int init_loops(struct loops *ls, const struct serve_config *cfg, int *fds
     return 0;
 }
 
+static void *loop_main(void *ev)
+{
+    evloop_run(ev);
+    return NULL;
+}
+
+/* After the loop's thread ended: the connections a stop's deadline left
+ * open time out, then what the engine holds goes, then the loop. */
+static void free_loop(struct evloop *ev)
+{
+    while (!evloop_list_empty(&ev->conns))
+        ev->ops->conn_timeout(evloop_container(ev->conns.next, struct evloop_conn, link));
+    evloop_reap_dead(ev);
+    if (ev->engine->free)
+        ev->engine->free(ev);
+    evloop_free(ev);
+}
+
 /* Loops 1..n-1 get threads of their own; loop 0 runs on the caller's. */
 static int start_threads(struct loops *ls)
 {
     for (ls->started = 1; ls->started < ls->n; ls->started++) {
         int i = ls->started;
-        int err = pthread_create(&ls->threads[i], NULL, ls->engine->main, loop_at(ls, i));
+        int err = pthread_create(&ls->threads[i], NULL, loop_main, loop_at(ls, i));
         if (err) {
             fprintf(stderr, "overlap serve: cannot start loop %d: %s\n", i, strerror(err));
             return -err;
@@ -90,12 +111,12 @@ int evloop_serve(const struct serve_config *cfg, const struct evloop_engine *eng
     status = start_threads(&ls) < 0 ? 1 : 0;
     if (status)
         raise(SIGTERM); /* the loops already running stop as on a signal */
-    engine->main(loop_at(&ls, 0));
+    evloop_run(loop_at(&ls, 0));
     for (int i = 1; i < ls.started; i++)
         pthread_join(ls.threads[i], NULL);
 out:
     for (int i = 0; i < ls.ninit; i++)
-        engine->free(loop_at(&ls, i));
+        free_loop(loop_at(&ls, i));
     for (int i = 0; fds && i < n; i++)
         if (fds[i] >= 0)
             close(fds[i]);
