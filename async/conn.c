@@ -259,23 +259,11 @@ static bool conn_waiting_db(struct conn *c)
  * dropped or the next head (WRITING), or shut down and linger (CLOSING). */
 static bool conn_draining(struct conn *c)
 {
-    struct loop *lp = c->loop;
-    enum evloop_io r = evloop_conn_write(&c->io);
-    if (r == EVLOOP_IO_ERROR) {
+    enum evloop_io r = evloop_conn_drain(&c->io);
+    if (r == EVLOOP_IO_ERROR)
         conn_close(c);
+    if (r != EVLOOP_IO_OK)
         return false;
-    }
-    if (r == EVLOOP_IO_RETRY) {
-        if (evloop_conn_watch_output(&c->io, true) < 0 ||
-            evloop_conn_arm(&c->io, EVLOOP_TIMER_WRITE, lp->ev.cfg->idle_timeout_ns) < 0)
-            conn_close(c);
-        return false;
-    }
-    evloop_conn_disarm(&c->io);
-    if (evloop_conn_watch_output(&c->io, false) < 0) {
-        conn_close(c);
-        return false;
-    }
     if (c->state == CONN_WRITING) {
         conn_set_state(c, c->io.discard ? CONN_DISCARDING : CONN_READING);
         return true;

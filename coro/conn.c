@@ -177,16 +177,11 @@ static bool conn_reading(struct conn *c)
  * linger. Returns true to go round the machine again. */
 static bool conn_draining(struct conn *c)
 {
-    struct loop *lp = c->loop;
-    enum evloop_io r = coro__conn_flush(c);
+    enum evloop_io r = evloop_conn_drain(&c->io);
     if (r == EVLOOP_IO_ERROR)
+        coro__conn_close(c);
+    if (r != EVLOOP_IO_OK)
         return false;
-    if (r == EVLOOP_IO_RETRY) {
-        if (evloop_conn_arm(&c->io, EVLOOP_TIMER_WRITE, lp->ev.cfg->idle_timeout_ns) < 0)
-            coro__conn_close(c);
-        return false;
-    }
-    evloop_conn_disarm(&c->io);
     if (c->state == CONN_WRITING && !c->close_after) {
         conn_set_state(c, CONN_READING);
         return true;

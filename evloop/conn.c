@@ -191,6 +191,18 @@ enum evloop_io evloop_conn_write(struct evloop_conn *c)
     return EVLOOP_IO_OK;
 }
 
+enum evloop_io evloop_conn_drain(struct evloop_conn *c)
+{
+    enum evloop_io r = evloop_conn_write(c);
+    if (r == EVLOOP_IO_ERROR || evloop_conn_watch_output(c, r == EVLOOP_IO_RETRY) < 0)
+        return EVLOOP_IO_ERROR;
+    if (r == EVLOOP_IO_OK)
+        evloop_conn_disarm(c);
+    else if (evloop_conn_arm(c, EVLOOP_TIMER_WRITE, c->ev->cfg->idle_timeout_ns) < 0)
+        return EVLOOP_IO_ERROR;
+    return r;
+}
+
 struct http_buf *evloop_conn_out(struct evloop_conn *c)
 {
     if (evloop_spare_take(&c->ev->out_spares, &c->out, EVLOOP_CONN_OUT_MIN) < 0)

@@ -244,6 +244,11 @@ enum evloop_io evloop_conn_read(struct evloop_conn *c);
  * the socket is full (RETRY); a write stall timer restarts on progress.
  * Neither watches nor closes: the engine decides. */
 enum evloop_io evloop_conn_write(struct evloop_conn *c);
+/* Writes pending output and sets the EPOLLOUT watch and the write stall
+ * timer to match: OK, all out (no watch, the timer disarmed); RETRY, some
+ * left (watched, the stall timer armed for --idle-timeout); ERROR, the
+ * engine must close c. */
+enum evloop_io evloop_conn_drain(struct evloop_conn *c);
 /* Room for a response: NULL when out of memory. */
 struct http_buf *evloop_conn_out(struct evloop_conn *c);
 /* Input would block: arms the idle timeout (giving back an empty input
