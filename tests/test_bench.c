@@ -1190,6 +1190,39 @@ static double model_capacity(double service_ms, double goal_ms)
     return lo;
 }
 
+/* The idle run before a search is measured on the machine at hand: beside
+ * enough other work a sanitized worker's stalls put more than 1 % of its
+ * idle requests past 50 ms (62 and 91 ms measured beside a parallel build),
+ * and the sweep then searches nothing, as it must. True when that happened:
+ * what the refusal guarantees is asserted (no probe, capacity.csv's status
+ * and the reason on stderr) and the test says loudly that the search was
+ * not exercised here (test_capacity replays its rules, test_map runs one). */
+static bool idle_refused_the_search(const char *dir, const struct row *rows, int nruns,
+                                    const char *err)
+{
+    char path[900];
+    struct csv_table t;
+    snprintf(path, sizeof(path), "%s/capacity.csv", dir);
+    cr_assert_eq(csv_load(path, &t), 0, "no capacity.csv");
+    cr_assert_eq(t.nrows, 1);
+    const char *status = csv_get(&t, 0, "status");
+    bool refused = !strcmp(status, "marginal") || !strcmp(status, "unreachable");
+    if (refused) {
+        cr_expect_float_eq(csv_num(&t, 0, "idle_model_ms"), 5, 0.01, "the workload's own 5 ms");
+        cr_expect_eq(csv_num(&t, 0, "probes"), 0);
+        cr_expect(strstr(err, "no capacity searched") != NULL, "%s", err);
+        for (int i = 2; i < nruns; i++)
+            cr_expect_str_eq(get(&rows[i], "loop"), "idle", "run %d", i + 1);
+        fprintf(stderr,
+                "NOTE: capacity_of_a_server_of_known_capacity: this machine's idle run read "
+                "p99 %s ms at 20 req/s (%s): the goal was %s here and the search was NOT "
+                "exercised by this test\n",
+                csv_get(&t, 0, "idle_ms"), csv_get(&t, 0, "idle_requests"), status);
+    }
+    csv_free(&t);
+    return refused;
+}
+
 /* A server of known capacity: one worker and a fixed 5 ms query, no CPU,
  * so the worker is an M/D/1 server of at most 200 req/s. What the search
  * guarantees on any machine is asserted: it starts at that bound, where
@@ -1237,9 +1270,12 @@ Test(sweep, capacity_of_a_server_of_known_capacity, .timeout = 240)
     sweep_results_dir(&r, dir, sizeof(dir));
     static struct row rows[32];
     int n = read_runs(dir, rows, 32);
-    cr_assert_gt(n, 4, "the closed point, the idle run and some probes");
+    cr_assert_gt(n, 1, "the closed point and the idle run");
     cr_assert_str_eq(get(&rows[0], "loop"), "closed");
     cr_assert_str_eq(get(&rows[1], "loop"), "idle");
+    if (idle_refused_the_search(dir, rows, n, err))
+        goto done;
+    cr_assert_gt(n, 4, "the closed point, the idle run and some probes");
     cr_expect_float_eq(num(&rows[1], "rate"), 20, 1e-3, "a tenth of the bound");
     /* one client's response holds the query's 5 ms at least (the database
      * answers no sooner); how much more is the machine's */
@@ -1308,6 +1344,7 @@ Test(sweep, capacity_of_a_server_of_known_capacity, .timeout = 240)
     free(meta);
     csv_free(&runs);
     csv_free(&t);
+done:
     free(out);
     free(err);
 }
