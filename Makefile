@@ -20,7 +20,9 @@ STRICT    := build/strict
 
 # Debian packages by name: what building and testing needs.
 PACKAGES := cmake make gcc libc6-dev pkg-config libsqlite3-dev sqlite3 libinih-dev \
-            libcriterion-dev libhttp-parser-dev gnuplot-nox clang libclang-rt-14-dev
+            libcriterion-dev libhttp-parser-dev gnuplot-nox clang libclang-rt-14-dev libpq-dev
+# The PostgreSQL server `overlap pg` runs: what its tests need (`make test`).
+PG_PACKAGES := postgresql-15
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -99,6 +101,7 @@ build-tsan: deps
 	cmake -S . -B $(TSAN) -DCMAKE_BUILD_TYPE=Tsan -DOVERLAP_TESTS=OFF -DOVERLAP_WERROR=ON >/dev/null
 	cmake --build $(TSAN) -j $(JOBS) --target overlap
 
+test: EXTRA_PACKAGES += $(PG_PACKAGES)
 test: build-strict build-test build-fuzz build-tsan
 	$(MAKE) --no-print-directory test-main-job
 	cd $(SANITIZE) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

@@ -15,6 +15,7 @@
 #include "http.h"
 #include "serve.h"
 #include "db.h"
+#include "pg.h"
 #include "wl.h"
 
 struct command {
@@ -50,6 +51,7 @@ static int serve_main(int argc, char **argv)
 static const struct command commands[] = {
     {"workload", "check FILE...", "validate workload files and print their bounds", wl_check_main},
     {"db", "--workload FILE", "the simulated database (SQLite, held answers)", db_main},
+    {"pg", "--workload FILE", "a throwaway PostgreSQL cluster with the dataset", pg_main},
     {"bench", "[--quick] [FLAGS]", "run a sweep and write a results folder", bench_main},
     {"load", "--target HOST:PORT", "drive one load run against an HTTP server", load_main},
     {"plot", "DIR", "draw the charts and report.html of a results folder", plot_main},

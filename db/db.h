@@ -177,6 +177,17 @@ int db_async_on_writable(struct db_async *a);
  * fail them. */
 int db_async_on_readable(struct db_async *a, db_on_result on_result, void *ctx);
 
+/* ---- the techempower dataset (dataset.c): the rows every database loads ---- */
+
+#define DB_WORLD_ROWS   10000 /* World(id, randomNumber), ids 1 to 10000 */
+#define DB_FORTUNE_ROWS 12    /* Fortune(id, message), ids 1 to 12 */
+
+/* World's randomNumber for each id, uniform in 1..DB_WORLD_ROWS from the
+ * generator seeded with seed: numbers[id - 1], DB_WORLD_ROWS of them. */
+void db_world_numbers(uint64_t seed, int32_t *numbers);
+/* Fortune's message for id (1 to DB_FORTUNE_ROWS), or NULL. */
+const char *db_fortune_message(int id);
+
 /* `overlap db`: the server, or `--bench`. Exit status 0, 1 or 2. */
 int db_main(int argc, char **argv);
 

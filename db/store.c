@@ -21,23 +21,6 @@ struct db__store {
     size_t cap;
 };
 
-/* A dozen fortunes of our own; renderers must escape the HTML ones, and one
- * is not ASCII. */
-static const char *const fortunes[] = {
-    "A query that waits is a thread that sleeps.",
-    "Latency hides in the queue you did not measure.",
-    "Little's law: what is in flight is rate times time.",
-    "An event loop never blocks, until it does.",
-    "Every pool is too small at the worst moment.",
-    "Measure twice, then measure under load.",
-    "The p99 is the user who complains.",
-    "A context switch costs more than it looks.",
-    "Coordinated omission: the stall you never saw.",
-    "Tail latency & the <b>mean</b> tell different stories.",
-    "<script>alert(\"This should not be displayed in a browser alert box.\");</script>",
-    "フレームワークのベンチマーク", /* "framework benchmark" */
-};
-
 static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
     char *msg = NULL;
@@ -48,26 +31,29 @@ static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
     return -1;
 }
 
-/* Inserts rows with one prepared statement in the open transaction. */
+/* Inserts the dataset's rows (dataset.c) with one prepared statement per
+ * table, in the open transaction. */
 static int insert_rows(sqlite3 *db, uint64_t seed, char *err, size_t errlen)
 {
-    struct wl_rng rng;
+    int32_t *numbers = malloc(DB_WORLD_ROWS * sizeof(*numbers));
     sqlite3_stmt *world = NULL, *fortune = NULL;
     int rc = -1;
-    wl_rng_seed(&rng, seed);
+    if (!numbers)
+        goto out;
+    db_world_numbers(seed, numbers);
     if (sqlite3_prepare_v2(db, "INSERT INTO World VALUES (?, ?)", -1, &world, NULL) ||
         sqlite3_prepare_v2(db, "INSERT INTO Fortune VALUES (?, ?)", -1, &fortune, NULL))
         goto out;
-    for (int id = 1; id <= 10000; id++) {
+    for (int id = 1; id <= DB_WORLD_ROWS; id++) {
         sqlite3_bind_int(world, 1, id);
-        sqlite3_bind_int64(world, 2, 1 + (sqlite3_int64)wl_rng_below(&rng, 10000));
+        sqlite3_bind_int64(world, 2, numbers[id - 1]);
         if (sqlite3_step(world) != SQLITE_DONE)
             goto out;
         sqlite3_reset(world);
     }
-    for (int i = 0; i < (int)(sizeof(fortunes) / sizeof(fortunes[0])); i++) {
-        sqlite3_bind_int(fortune, 1, i + 1);
-        sqlite3_bind_text(fortune, 2, fortunes[i], -1, SQLITE_STATIC);
+    for (int id = 1; id <= DB_FORTUNE_ROWS; id++) {
+        sqlite3_bind_int(fortune, 1, id);
+        sqlite3_bind_text(fortune, 2, db_fortune_message(id), -1, SQLITE_STATIC);
         if (sqlite3_step(fortune) != SQLITE_DONE)
             goto out;
         sqlite3_reset(fortune);
@@ -75,7 +61,9 @@ static int insert_rows(sqlite3 *db, uint64_t seed, char *err, size_t errlen)
     rc = 0;
 out:
     if (rc < 0)
-        snprintf(err, errlen, "database: building the dataset: %s", sqlite3_errmsg(db));
+        snprintf(err, errlen, "database: building the dataset: %s",
+                 numbers ? sqlite3_errmsg(db) : "out of memory");
+    free(numbers);
     sqlite3_finalize(world);
     sqlite3_finalize(fortune);
     return rc;

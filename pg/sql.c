@@ -1,0 +1,107 @@
+/* What every libpq client of overlap shares with `overlap pg`: a workload's
+ * SQL in PostgreSQL's placeholders, the types its parameters are sent as,
+ * and the server's description for meta.txt. */
+#include <errno.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pg.h"
+
+#define INT8OID   20 /* PostgreSQL's catalog: pg_type.oid */
+#define FLOAT8OID 701
+#define TEXTOID   25
+
+/* Where the quoted text, identifier or comment that starts at p ends (the
+ * byte after it), or NULL when p starts none. A doubled quote inside quotes
+ * reads as a close and a reopen, which ends in the same place. */
+static const char *skip_quoted(const char *p)
+{
+    const char *end = NULL;
+    if (*p == '\'' || *p == '"')
+        end = strchr(p + 1, *p);
+    else if (p[0] == '-' && p[1] == '-')
+        end = strchr(p, '\n');
+    else if (p[0] == '/' && p[1] == '*' && (end = strstr(p + 2, "*/")))
+        end++;
+    else
+        return NULL;
+    return end ? end + 1 : p + strlen(p);
+}
+
+int pg_sql_placeholders(const char *sql, char *out, size_t len)
+{
+    size_t n = 0;
+    int count = 0;
+    for (const char *p = sql; *p;) {
+        const char *end = skip_quoted(p);
+        size_t k;
+        if (end) {
+            k = (size_t)(end - p);
+            if (n + k >= len)
+                return -ENOSPC;
+            memcpy(out + n, p, k);
+            p = end;
+        } else if (*p == '?') {
+            int w = snprintf(out + n, len - n, "$%d", ++count);
+            if (w < 0 || n + (size_t)w >= len)
+                return -ENOSPC;
+            k = (size_t)w;
+            p++;
+        } else {
+            if (n + 1 >= len)
+                return -ENOSPC;
+            out[n] = *p++;
+            k = 1;
+        }
+        n += k;
+    }
+    if (n >= len)
+        return -ENOSPC;
+    out[n] = '\0';
+    return count;
+}
+
+unsigned pg_param_type(enum wl_param_kind kind)
+{
+    switch (kind) {
+    case WL_PARAM_INT:
+    case WL_PARAM_INT_CONST: return INT8OID;
+    case WL_PARAM_REAL_CONST: return FLOAT8OID;
+    case WL_PARAM_TEXT_CONST: return TEXTOID;
+    default: return 0;
+    }
+}
+
+/* The settings a run depends on, in the order meta.txt lists them. */
+static const char describe_sql[] =
+    "SELECT current_setting('server_version'),"
+    " (SELECT string_agg(n || '=' || current_setting(n), ' ' ORDER BY o)"
+    "  FROM unnest(ARRAY['max_connections', 'superuser_reserved_connections', 'fsync',"
+    "   'synchronous_commit', 'full_page_writes', 'wal_level', 'shared_buffers',"
+    "   'shared_preload_libraries', 'listen_addresses', 'autovacuum', 'jit'])"
+    "  WITH ORDINALITY AS s(n, o)),"
+    " (SELECT rolconnlimit FROM pg_roles WHERE rolname = '" PG_ROLE "')";
+
+int pg_describe(const char *dsn, char *out, size_t len)
+{
+    /* the settings' values are the superuser's to read; the DSN may be the engines' */
+    const char *keys[] = {"dbname", "user", NULL}, *values[] = {dsn, PG_SUPERUSER, NULL};
+    PGconn *conn = PQconnectdbParams(keys, values, 1);
+    PGresult *r = NULL;
+    int rc = -1;
+    if (PQstatus(conn) == CONNECTION_OK)
+        r = PQexec(conn, describe_sql);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+        snprintf(out, len,
+                 "postgresql: %s\npostgresql_settings: %s\npostgresql_budget: %s connections "
+                 "(role %s)\n",
+                 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PG_ROLE);
+        rc = 0;
+    } else
+        snprintf(out, len, "%s", PQerrorMessage(conn));
+    PQclear(r);
+    PQfinish(conn);
+    return rc;
+}
