@@ -54,6 +54,7 @@ static const struct command commands[] = {
     {"pg", "--workload FILE", "a throwaway PostgreSQL cluster with the dataset", pg_main},
     {"bench", "[--quick] [FLAGS]", "run a sweep and write a results folder", bench_main},
     {"load", "--target HOST:PORT", "drive one load run against an HTTP server", load_main},
+    {"merge", "AGENT.hlog...", "add load agents' interval logs into one run", load_merge_main},
     {"plot", "DIR", "draw the charts and report.html of a results folder", plot_main},
     {"compare", "OLD NEW | DIR A B", "what changed between two folders or configs", compare_main},
     {"serve", "--engine ENGINE ...", "run a server: pool, async or coro (engines 1 to 3)",

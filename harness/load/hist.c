@@ -43,6 +43,16 @@ static uint64_t bucket_value(int i)
     return low + ((UINT64_C(1) << shift) - 1) / 2;
 }
 
+int hist_bucket_of(uint64_t ns)
+{
+    return bucket_of(ns);
+}
+
+uint64_t hist_bucket_value(int bucket)
+{
+    return bucket_value(bucket);
+}
+
 struct hist *hist_create(void)
 {
     struct hist *h = malloc(sizeof(*h));

@@ -41,6 +41,11 @@ double hist_stddev(const struct hist *h);
  * 0 when empty. */
 uint64_t hist_percentile(const struct hist *h, double p);
 
+/* The bucket a value counts in, and the value everything counted there
+ * reports (the bucket's middle): what the .hlog encoding maps through. */
+int hist_bucket_of(uint64_t ns);
+uint64_t hist_bucket_value(int bucket);
+
 /* ---- compact copies: a histogram's non-empty buckets ----
  * For many small histograms kept apart and merged later (one per interval of
  * a run and per thread): latencies fill a few hundred buckets, so a copy is a

@@ -2,7 +2,7 @@
  * the percentile spectrum, the timeline and the figures per request type). The schemas are
  * documented in harness/load/README.md; `overlap bench` reads them by column name. */
 #define _GNU_SOURCE
-#include "load.h"
+#include "load_internal.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +28,7 @@ enum output {
     OUT_HGRM,
     OUT_INTERVALS,
     OUT_BY_REQUEST,
+    OUT_HLOG,
     NOUTPUTS
 };
 
@@ -63,12 +64,16 @@ static const char usage_text[] =
     "  --timeline FILE      one row per request for the first K requests\n"
     "  --timeline-max K     K (default 1000)\n"
     "  --by-request FILE    one row per request type: its answers, errors and latency\n"
+    "  --start-at TIME      open the window at TIME (epoch seconds or ISO 8601 UTC)\n"
+    "  --share i/N          open loop: be agent i of N, each at rate/N (see overlap merge)\n"
+    "  --hlog FILE          the intervals' latencies as HdrHistogram's interval log\n"
     "\n"
     "Exit status: 0 ok, 1 target down or no request succeeded, 2 usage, 130 interrupted.\n";
 
 struct options {
     struct load_config cfg;
-    const char *workload, *cpus, *csv, *latency_csv, *timeline, *hgrm, *intervals, *by_request;
+    const char *workload, *cpus, *csv, *latency_csv, *timeline, *hgrm, *intervals, *by_request,
+        *hlog;
     const char *interval; /* as given, for its error message */
     bool arrival_set;
 };
@@ -164,6 +169,12 @@ static int parse_flag(struct options *o, int opt, const char *v)
         o->by_request = v;
         c->by_request = true;
         return 0;
+    case 'A': return load__parse_start_at(c, v);
+    case 'S': return load__parse_share(c, v);
+    case 'G':
+        o->hlog = v;
+        c->interval_cells = true;
+        return 0;
     case 'K':
         return wl_count_parse(v, 1, 1000000, &c->timeline_max) < 0
                    ? usage_error("--timeline-max: bad count '%s' (expected 1 to 1000000)", v)
@@ -207,6 +218,9 @@ static int parse_args(int argc, char **argv, struct options *o, int *status)
                                           {"timeline", required_argument, 0, 'L'},
                                           {"timeline-max", required_argument, 0, 'K'},
                                           {"by-request", required_argument, 0, 'B'},
+                                          {"start-at", required_argument, 0, 'A'},
+                                          {"share", required_argument, 0, 'S'},
+                                          {"hlog", required_argument, 0, 'G'},
                                           {"help", no_argument, 0, 'h'},
                                           {0, 0, 0, 0}};
     struct load_config *c = &o->cfg;
@@ -246,6 +260,8 @@ static int parse_args(int argc, char **argv, struct options *o, int *status)
                                      "intervals (expected a longer one)",
                                      o->interval),
                -1;
+    if ((*status = load__check_agent(c)) != 0)
+        return -1;
     if (!o->timeline)
         c->timeline_max = 0;
     if (c->threads > c->clients) /* a thread without a connection has nothing to do */
@@ -332,7 +348,7 @@ static void warn_behind(const struct load_config *c, const struct load_result *r
                 (unsigned long)r->waited, (unsigned long)r->sent);
 }
 
-static void write_csv(FILE *f, const struct load_config *c, const struct load_result *r)
+void load__write_csv(FILE *f, const struct load_config *c, const struct load_result *r)
 {
     const struct hist *h = r->latency;
     uint64_t errors = r->errors_connect + r->errors_timeout + r->errors_read + r->errors_status;
@@ -367,7 +383,7 @@ static void write_csv(FILE *f, const struct load_config *c, const struct load_re
     fputc('\n', f);
 }
 
-static void write_latency_csv(FILE *f, const struct load_result *r)
+void load__write_latency_csv(FILE *f, const struct load_result *r)
 {
     struct hist_iter it;
     struct hist_point p;
@@ -378,7 +394,7 @@ static void write_latency_csv(FILE *f, const struct load_result *r)
                 p.inverse);
 }
 
-static void write_intervals(FILE *f, const struct load_result *r)
+void load__write_intervals(FILE *f, const struct load_result *r)
 {
     fprintf(f, "time_s,requests,throughput_rps,p50_ms,p99_ms,errors\n");
     for (int i = 0; i < r->nintervals; i++) {
@@ -424,17 +440,19 @@ static void write_by_request(FILE *f, const struct load_config *c, const struct 
 static void write_outputs(FILE **out, const struct load_config *c, const struct load_result *r)
 {
     if (out[OUT_CSV])
-        write_csv(out[OUT_CSV], c, r);
+        load__write_csv(out[OUT_CSV], c, r);
     if (out[OUT_LATENCY])
-        write_latency_csv(out[OUT_LATENCY], r);
+        load__write_latency_csv(out[OUT_LATENCY], r);
     if (out[OUT_TIMELINE])
         write_timeline(out[OUT_TIMELINE], c, r);
     if (out[OUT_HGRM])
         hist_write_hgrm(r->latency, out[OUT_HGRM], TICKS_PER_HALF, 1e6); /* in ms */
     if (out[OUT_INTERVALS])
-        write_intervals(out[OUT_INTERVALS], r);
+        load__write_intervals(out[OUT_INTERVALS], r);
     if (out[OUT_BY_REQUEST])
         write_by_request(out[OUT_BY_REQUEST], c, r);
+    if (out[OUT_HLOG] && load__write_hlog(out[OUT_HLOG], c, r) < 0)
+        fprintf(stderr, "overlap load: out of memory writing the interval log\n");
 }
 
 /* Opens an output before the run, so a bad path costs nothing. */
@@ -486,6 +504,7 @@ int load_main(int argc, char **argv)
     paths[OUT_HGRM] = o.hgrm;
     paths[OUT_INTERVALS] = o.intervals;
     paths[OUT_BY_REQUEST] = o.by_request;
+    paths[OUT_HLOG] = o.hlog;
     if (o.workload) {
         if (wl_load(o.workload, &wl, err, sizeof(err)) < 0) {
             fprintf(stderr, "%s\n", err);

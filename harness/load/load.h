@@ -47,6 +47,10 @@ struct load_config {
     uint64_t seed;                /* each thread seeds its PRNG with seed and its index */
     int timeline_max;             /* the first K requests get a timeline row */
     bool by_request;              /* figures per request type too (res->by_request) */
+    uint64_t start_at_ns;         /* > 0: the window opens then (wall clock, ns since the epoch) */
+    int share_index, share_count; /* open loop: this agent's share i/N of rate; 0 and 0 alone */
+    double total_rate;            /* with a share: the rate all N agents make together */
+    bool interval_cells;          /* keep each interval's latencies (load_interval.cells) */
     volatile sig_atomic_t *stop;  /* set (by a signal) to end early; may be NULL */
 };
 
@@ -64,6 +68,8 @@ struct load_interval {
     double length_s; /* the whole interval, or less for the last one */
     uint64_t requests, ok, errors;
     uint64_t p50_ns, p99_ns; /* of the answers counted in it */
+    struct hist_cell *cells; /* with cfg->interval_cells: its latencies; NULL otherwise */
+    size_t ncells;
 };
 
 /* One request type's figures (--by-request): its answers counted as the
@@ -88,6 +94,7 @@ struct load_result {
     uint64_t waited; /* open loop: due while no connection was idle */
     uint64_t late;   /* open loop: sent over LOAD_LATE_NS late although a connection was idle */
     double window_s; /* the measured window as it ran (longer if answers came late) */
+    uint64_t window_epoch_ns; /* the wall clock when the window opened, ns since the epoch */
     double throughput_rps, achieved_rps, intended_rps;
     double cpu_s;           /* user + system CPU of the generator over the whole run */
     int connections;        /* established and open when the window opened */
@@ -117,6 +124,11 @@ void load_result_free(struct load_result *res);
 /* `overlap load [flags]`: 0, 1 (target down or nothing answered), 2 usage,
  * 130 interrupted (what was measured is still printed and written). */
 int load_main(int argc, char **argv);
+
+/* `overlap merge [flags] AGENT.hlog...`: one run's agents (--share,
+ * --start-at, --hlog) added into overlap load's outputs. 0, 1 (a log
+ * unreadable or not of the run), 2 usage. */
+int load_merge_main(int argc, char **argv);
 
 /* ---- reading responses (load_response.c) ---- */
 

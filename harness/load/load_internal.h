@@ -142,6 +142,7 @@ struct worker {
 struct shared {
     pthread_barrier_t barrier;
     uint64_t start;
+    uint64_t start_epoch; /* the same moment on the wall clock */
 };
 
 /* ---- a connection's life (load_conn.c) ---- */
@@ -176,6 +177,27 @@ struct interval_row *load__interval_at(struct worker *w, uint64_t now);
 void load__intervals_stop(struct worker *w);
 /* Merges the threads' rows into res (after window_s is known). */
 void load__intervals_merge(struct worker *ws, int n, struct load_result *res);
+
+/* ---- agents of a run over several hosts (load_agent.c) ---- */
+
+#define LOAD__CONNECT_LEAD_NS 1000000000 /* with --start-at: connect this long before warmup */
+
+uint64_t load__epoch_ns(void); /* the wall clock */
+/* Sleeps until the wall clock reads epoch_ns, or stop is set. */
+void load__sleep_until_epoch(uint64_t epoch_ns, volatile sig_atomic_t *stop);
+/* --start-at TIME and --share i/N into cfg: 0, or 2 after a usage error. */
+int load__parse_start_at(struct load_config *cfg, const char *text);
+int load__parse_share(struct load_config *cfg, const char *text);
+/* After every flag: the checks that need them all. 0 or 2. */
+int load__check_agent(struct load_config *cfg);
+/* Writes the run as an interval log (--hlog): 0, or -1 (out of memory). */
+int load__write_hlog(FILE *f, const struct load_config *c, const struct load_result *r);
+
+/* ---- the outputs (load.c), also what `overlap merge` writes ---- */
+
+void load__write_csv(FILE *f, const struct load_config *c, const struct load_result *r);
+void load__write_latency_csv(FILE *f, const struct load_result *r);
+void load__write_intervals(FILE *f, const struct load_result *r);
 
 /* ---- the idle stack (load_open.c): O(1) push, pop and removal ---- */
 

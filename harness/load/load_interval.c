@@ -115,6 +115,14 @@ static void add_slot(struct worker *ws, int n, int k, struct load_interval *out,
     }
 }
 
+/* Without memory, the interval is written without its latencies. */
+static void keep_cells(struct load_interval *out, const struct hist *h)
+{
+    size_t n = hist_cells(h, NULL, 0);
+    if (n && (out->cells = malloc(n * sizeof(*out->cells))))
+        out->ncells = hist_cells(h, out->cells, n);
+}
+
 /* The coefficient of variation of throughput over the intervals that lie
  * whole inside the window (a short last one would read as a dip). */
 static double throughput_cv(const struct load_result *res, double every_s, double window_s)
@@ -153,6 +161,8 @@ void load__intervals_merge(struct worker *ws, int n, struct load_result *res)
         out->length_s = out->end_s - k * every;
         out->p50_ns = hist_percentile(h, 50);
         out->p99_ns = hist_percentile(h, 99);
+        if (ws[0].cfg->interval_cells) /* --hlog: the interval's latencies themselves */
+            keep_cells(out, h);
     }
     res->intervals_cv =
         throughput_cv(res, every, res->window_s < nominal ? res->window_s : nominal);

@@ -78,15 +78,20 @@ static void dispatch_due(struct worker *w, uint64_t now)
 
 /* ---- the mode ---- */
 
-/* Each thread sends rate/T; uniform gaps are offset so the threads interleave. */
+/* Each thread sends rate/T; uniform gaps are offset so the threads interleave.
+ * Agent i of N (--share) has rate = R/N: its thread j's stream is number
+ * j N + i of T N, offset by (j N + i)/R, so the union of the N agents' T N
+ * streams (with the same T) is uniform at R. Poisson needs no offset: the
+ * union of independent Poisson streams at R/(T N) is Poisson at R. */
 static void open_start(struct worker *w, uint64_t now)
 {
     const struct load_config *cfg = w->cfg;
     struct schedule *s = &w->sched;
+    int n = cfg->share_count > 1 ? cfg->share_count : 1;
     s->gap_ns = 1e9 * cfg->threads / cfg->rate;
     s->next = w->start;
     if (cfg->arrival == LOAD_UNIFORM)
-        s->next += (uint64_t)(1e9 * w->index / cfg->rate);
+        s->next += (uint64_t)(1e9 * (w->index * n + cfg->share_index) / (cfg->rate * n));
     else
         advance_schedule(w);
     dispatch_due(w, now);

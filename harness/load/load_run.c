@@ -55,8 +55,13 @@ static void connect_all(struct worker *w)
 static void start_clock(struct worker *w)
 {
     const struct load_config *cfg = w->cfg;
-    if (pthread_barrier_wait(&w->sh->barrier) == PTHREAD_BARRIER_SERIAL_THREAD)
+    if (pthread_barrier_wait(&w->sh->barrier) == PTHREAD_BARRIER_SERIAL_THREAD) {
+        /* with --start-at, the warmup ends and the window opens at that time */
+        if (cfg->start_at_ns)
+            load__sleep_until_epoch(cfg->start_at_ns - cfg->warmup_ns, cfg->stop);
         w->sh->start = proc_now_ns();
+        w->sh->start_epoch = load__epoch_ns();
+    }
     pthread_barrier_wait(&w->sh->barrier);
     w->start = w->sh->start;
     w->warm_end = w->start + cfg->warmup_ns;
@@ -69,6 +74,12 @@ static void start_clock(struct worker *w)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
+    const struct load_config *cfg = w->cfg;
+    /* connections opened long before --start-at would sit idle: a server may
+     * close them */
+    if (cfg->start_at_ns)
+        load__sleep_until_epoch(
+            cfg->start_at_ns - cfg->warmup_ns - cfg->timeout_ns - LOAD__CONNECT_LEAD_NS, cfg->stop);
     connect_all(w);
     start_clock(w);
     uint64_t now = proc_now_ns();
@@ -220,7 +231,9 @@ static int worker_init(struct worker *w, const struct load_config *cfg, const st
         (cfg->timeline_max > 0 && !w->timeline) ||
         (cfg->by_request && alloc_by_request(&w->by_request, t->nrequests) < 0))
         return -1;
-    wl_rng_seed(&w->rng, cfg->seed * 0x9e3779b97f4a7c15u + (uint64_t)index + 1);
+    /* each agent of a run (--share) its own streams: independent arrivals */
+    wl_rng_seed(&w->rng, cfg->seed * 0x9e3779b97f4a7c15u + (uint64_t)index + 1 +
+                             ((uint64_t)cfg->share_index << 32));
     for (int i = 0; i < nconns; i++) {
         w->conns[i].fd = -1;
         w->conns[i].w = w;
@@ -342,6 +355,7 @@ static void merge(const struct load_config *cfg, struct worker *ws, int n, struc
         window += last_done / 1e9;
     }
     res->window_s = window;
+    res->window_epoch_ns = ws[0].sh->start_epoch + cfg->warmup_ns;
     res->throughput_rps = window > 0 ? res->ok / window : 0;
     res->intended_rps = cfg->rate;
     res->achieved_rps = ws[0].mode->achieved_rps(res, sending);
@@ -410,6 +424,8 @@ void load_result_free(struct load_result *res)
     res->by_request = NULL;
     res->nby_request = 0;
     free(res->timeline);
+    for (int i = 0; res->intervals && i < res->nintervals; i++)
+        free(res->intervals[i].cells);
     free(res->intervals);
     res->intervals = NULL;
     res->nintervals = 0;
