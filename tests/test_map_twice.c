@@ -8,7 +8,9 @@
  * 20 ms of wait the idle request's own p99 is past the goal (by the
  * workload's distributions: over 100 ms), so those cells are marked
  * unreachable (or marginal, should a measured idle run say so first) and
- * nothing is searched there; and every winner a run names has brackets,
+ * nothing is searched there (a cell the workload allows is ruled out only
+ * by its measured idle run, which a busy machine can make miss: said, not
+ * failed); and every winner a run names has brackets,
  * widened by its probes' uncertainty, that do not overlap.
  *
  * Whether the second run names the same winners is printed, not asserted.
@@ -114,13 +116,24 @@ static void expect_map(const char *dir, const char *run, struct plot__map *m)
         cr_expect_gt(c->idle_model_ms, 100, "%s: the idle p99 by the workload %.1f ms", run,
                      c->idle_model_ms);
     }
+    /* A cell the workload allows (its idle p99 under the goal) is ruled out
+     * only by its measured idle run: beside enough other work a 2 ms request
+     * is stretched past 100 ms often enough, and the sweep then rightly
+     * searches nothing there. That is the machine: said loudly, not failed. */
     for (int r = 0; r < m->table.nrows; r++) {
         const char *status = csv_get(&m->table, r, "status");
         int ruled_out = !strcmp(status, "unreachable") || !strcmp(status, "marginal");
-        cr_expect_eq(ruled_out, csv_num(&m->table, r, "wait_ms") == 20, "%s: row %d %s", run, r + 1,
-                     status);
+        int by_workload = csv_num(&m->table, r, "idle_model_ms") > 100;
+        cr_expect_eq(by_workload, csv_num(&m->table, r, "wait_ms") == 20, "%s: row %d", run, r + 1);
+        cr_expect(ruled_out || !by_workload, "%s: row %d %s", run, r + 1, status);
         if (ruled_out)
             cr_expect_eq(csv_num(&m->table, r, "probes"), 0, "%s: row %d searched", run, r + 1);
+        if (ruled_out && !by_workload)
+            fprintf(stderr,
+                    "NOTE: map twice: %s run, row %d: the measured idle run (p99 %s ms) ruled out "
+                    "a cell the workload allows; this machine was busy, and that cell's search "
+                    "was NOT exercised\n",
+                    run, r + 1, csv_get(&m->table, r, "idle_ms"));
     }
     for (int i = 0; i < m->ncpu; i++)
         for (int j = 0; j < m->nwait; j++) {
