@@ -7,11 +7,15 @@
 # a server that falls behind shows it: the hockey stick. Each config's bound
 # (ceilings) is a dashed vertical line in its colour: the knee should sit
 # just before it. Thin dashed (p99) and dotted (p50) lines in the same
-# colour: the config's queueing model at each offered rate (model.csv,
-# written by `overlap plot`; plots/README.md, "The models"), ending before
-# the model saturates.
+# colour: the config's reference at each offered rate (model.csv, written
+# by `overlap plot`; plots/README.md, "The models"): its queueing model, or
+# the ideal system simulated where the model departs from it by more than
+# its tolerance, as the config's legend entry says; ending before saturation.
 chart = "latency"
 load "common.gp"
+model_is_sim(i) = exists("model_sim") ? int(real(word(model_sim, i))) : 0
+ref_title(i) = engine(i) . (model_n(i) <= 0 ? "" : model_is_sim(i) ? \
+               " (thin: ideal system, simulated)" : " (thin: model)")
 set datafile columnheaders
 do for [i=1:n] {
     set table tmp(chart, i) separator comma
@@ -41,7 +45,7 @@ do for [i=1:n] {
 }
 set datafile nocolumnheaders
 set title "Latency vs offered load (open loop): p99 solid (median of the repeats, bar: " . \
-          "its interval), p50 dotted;\ndashed: bound; thin: the model's p99 and p50"
+          "its interval), p50 dotted;\ndashed: bound; thin: the reference's p99 and p50"
 set xlabel "offered rate (requests/s, log)"
 set ylabel "latency (ms, log)"
 set logscale y
@@ -64,7 +68,7 @@ do for [i=1:n] {
     }
 }
 plot for [i=1:n] tmp(chart, i) using ($1 * dodge(i)):2 with linespoints lw 2.5 pt 7 ps 0.8 \
-         lc rgb color(i) title engine(i), \
+         lc rgb color(i) title ref_title(i), \
      for [i=1:n] tmp(chart, i) using ($1 * dodge(i)):(bar($2, $3, $4)):3:4 with yerrorbars \
          lw 1.5 pt 7 ps 0.8 lc rgb color(i) notitle, \
      for [i=1:n] tmp(chart."-p50", i) using ($1 * dodge(i)):2 smooth unique with linespoints \

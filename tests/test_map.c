@@ -208,6 +208,9 @@ static void check_map_csv(const struct csv_table *t)
         cr_expect_str_eq(csv_get(t, r, "cores"), "1", "the server runs on CPU 0");
         double cap = csv_num(t, r, "capacity_rps"), bound = csv_num(t, r, "bound_rps");
         cr_expect_leq(cap, bound * 1.0001, "row %d: a capacity within its bound", r + 1);
+        /* the ideal system's capacity, simulated under the cell's workload */
+        cr_expect(*csv_get(t, r, "ideal_rps") && csv_num(t, r, "ideal_rps") <= bound * 1.0001,
+                  "row %d: ideal_rps '%s', bound %g", r + 1, csv_get(t, r, "ideal_rps"), bound);
         int ruled_out = !strcmp(csv_get(t, r, "status"), "unreachable") ||
                         !strcmp(csv_get(t, r, "status"), "marginal");
         cr_expect(ruled_out ? csv_num(t, r, "probes") == 0 : csv_num(t, r, "probes") > 0,

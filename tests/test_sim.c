@@ -359,12 +359,15 @@ static void check_grid(enum wl_dist_kind latency)
                              loads[l]);
                 continue;
             }
-            cr_expect_leq(miss(m.mean_ms, s.mean_ms), 0.08, "%s %d on %d at %g: mean %g, sim %g",
-                          name, n, k, loads[l], m.mean_ms, s.mean_ms);
-            cr_expect_leq(miss(m.p50_ms, s.p50_ms), 0.12, "%s %d on %d at %g: p50 %g, sim %g", name,
-                          n, k, loads[l], m.p50_ms, s.p50_ms);
-            cr_expect_leq(miss(m.p99_ms, s.p99_ms), 0.25, "%s %d on %d at %g: p99 %g, sim %g", name,
-                          n, k, loads[l], m.p99_ms, s.p99_ms);
+            cr_expect_leq(miss(m.mean_ms, s.mean_ms), MODEL_TOL_MEAN,
+                          "%s %d on %d at %g: mean %g, sim %g", name, n, k, loads[l], m.mean_ms,
+                          s.mean_ms);
+            cr_expect_leq(miss(m.p50_ms, s.p50_ms), MODEL_TOL_P50,
+                          "%s %d on %d at %g: p50 %g, sim %g", name, n, k, loads[l], m.p50_ms,
+                          s.p50_ms);
+            cr_expect_leq(miss(m.p99_ms, s.p99_ms), MODEL_TOL_P99,
+                          "%s %d on %d at %g: p99 %g, sim %g", name, n, k, loads[l], m.p99_ms,
+                          s.p99_ms);
         }
     }
 }
@@ -391,7 +394,7 @@ Test(sim, the_pool_of_the_issue)
     const struct wl_workload *wl = one_request(&o, 1, 10, WL_DIST_FIXED);
     struct sim_config cfg = open_loop(SIM_POOL, 8, 1, 655, 100000);
     cfg.cpu = SIM_CPU_FCFS;
-    cfg.slice_us = 3000;
+    cfg.slice_us = 1400; /* the kernel's base slice on 2 CPUs (plots/README.md) */
     struct sim_result r = run(wl, &cfg);
     cr_expect_float_eq(r.p99_ms, 39, 4, "%g", r.p99_ms);
     cr_expect_eq(r.overloaded, 0);

@@ -12,8 +12,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sys/utsname.h>
+#include <unistd.h>
+
 #include "csv.h"
 #include "proc.h"
+#include "sim.h"
 #include "stats.h"
 
 /* The bracket's search stays within these factors of its start: a config
@@ -240,8 +244,30 @@ static int search_interleaved(struct bench__sweep *sw, struct bench__capacity *o
     return rc;
 }
 
-int bench__search_all(struct bench__sweep *sw, struct bench__idle *idle,
-                      struct bench__capacity *out)
+/* The kernel's base slice on this machine, as meta.txt records it
+ * (`cores:`, `kernel:`) and the report reads it back. */
+static double kernel_slice_us(void)
+{
+    struct utsname u;
+    if (uname(&u) < 0 || strcmp(u.sysname, "Linux") != 0)
+        return 0;
+    return sim_kernel_slice_us((int)sysconf(_SC_NPROCESSORS_ONLN), u.release);
+}
+
+/* What config e could reach on a perfect machine under the plan's workload
+ * (in a map, the cell's): the simulated capacity at the suite's goal on
+ * the server's cores. NAN when the simulator has none (no finite bound). */
+static double ideal_rps(const struct bench__sweep *sw, int e, double slice_us)
+{
+    struct sim_config cfg;
+    struct sim_capacity ideal;
+    sim_config_engine(&cfg, &sw->suite.engines[e], sw->plan.ncores, slice_us);
+    int rc = sim_capacity(sw->plan.wl, &cfg, sw->suite.slo.percentile, sw->suite.slo.ms, &ideal);
+    return rc == 0 ? ideal.capacity_rps : NAN;
+}
+
+static int search_measured(struct bench__sweep *sw, struct bench__idle *idle,
+                           struct bench__capacity *out)
 {
     int rc = bench__idle_check(sw, idle);
     if (rc == 0 && idle->verdict == BENCH__REACHABLE)
@@ -253,6 +279,16 @@ int bench__search_all(struct bench__sweep *sw, struct bench__idle *idle,
             .bound = bench__config_bound(&sw->plan, &sw->suite.engines[e], 0),
             .rc = rc,
             .idle = rc < 0 ? BENCH__REACHABLE : idle->verdict};
+    return rc;
+}
+
+int bench__search_all(struct bench__sweep *sw, struct bench__idle *idle,
+                      struct bench__capacity *out)
+{
+    int rc = search_measured(sw, idle, out);
+    double slice_us = kernel_slice_us();
+    for (int e = 0; e < sw->suite.nengines; e++)
+        out[e].ideal = ideal_rps(sw, e, slice_us);
     return rc;
 }
 
@@ -276,7 +312,7 @@ double bench__capacity_widened_hi(const struct bench__capacity *c)
 
 const char bench__capacity_header[] =
     "capacity_rps,capacity_lo,capacity_hi,capacity_missed,bound_rps,probes,undecided,status,"
-    "idle_model_ms,idle_ms,idle_lo_ms,idle_hi_ms,idle_rate,idle_requests";
+    "idle_model_ms,idle_ms,idle_lo_ms,idle_hi_ms,idle_rate,idle_requests,ideal_rps";
 
 /* A number to a CSV field: empty when not finite (no bound, none missed). */
 static void field(FILE *f, const char *fmt, double v)
@@ -304,8 +340,10 @@ void bench__capacity_fields(FILE *f, const struct bench__capacity *c,
                        {"%.3f", idle->hi_ms},    {"%.1f", idle->rate}, {"%.0f", idle->requests}};
     for (size_t k = 0; k < sizeof(idle_fields) / sizeof(idle_fields[0]); k++) {
         field(f, idle_fields[k].fmt, idle_fields[k].v);
-        fputc(k + 1 < sizeof(idle_fields) / sizeof(idle_fields[0]) ? ',' : '\n', f);
+        fputc(',', f);
     }
+    field(f, "%.1f", c->ideal);
+    fputc('\n', f);
 }
 
 /* capacity.csv: one row per config searched. */

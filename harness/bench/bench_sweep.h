@@ -83,6 +83,7 @@ struct bench__capacity {
     int rc;       /* 0, or the error that stopped the search (-EINTR: interrupted) */
     /* not reachable: no search was made (the status says why) */
     enum bench__idle_verdict idle;
+    double ideal; /* the ideal system's capacity (sim_capacity); NAN when it has none */
 };
 
 /* A judged run's requests, or a probe's runs' pooled: every one sent

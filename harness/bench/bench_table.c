@@ -12,7 +12,8 @@
 
 #include "csv.h"
 
-#define P99_NEAR 0.2 /* without a bracketing pair, a point this close to the target stands in */
+#define P99_NEAR   0.2 /* without a bracketing pair, a point this close to the target stands in */
+#define MAP_COLUMN 36  /* a map cell's text: "8012 [8012, 8170] ideal 9120" */
 
 /* One point of summary.csv, as the table reads it. */
 struct point {
@@ -186,7 +187,8 @@ static void print_capacity(const struct bench__sweep *sw)
     char status[32];
     if (!sw->ncapacity)
         return;
-    printf("\ncapacity at p%g under %g ms (capacity.csv), [highest rate met, lowest missed]:\n",
+    printf("\ncapacity at p%g under %g ms (capacity.csv), [highest rate met, lowest missed]; "
+           "ideal: what the architecture could reach on a perfect machine (simulated):\n",
            sw->suite.slo.percentile, sw->suite.slo.ms);
     if (sw->idle[0].verdict != BENCH__REACHABLE)
         print_idle(sw, &sw->idle[0]);
@@ -197,7 +199,9 @@ static void print_capacity(const struct bench__sweep *sw)
         printf("%-32s %9.1f req/s  [%.1f, ", sw->suite.engines[e].spec, c->result.capacity,
                c->result.lo);
         printf(isfinite(hi) ? "%.1f]" : "-]", hi);
-        printf("  bound %.1f  %s after %d probes", c->bound, status, c->result.probes);
+        printf("  bound %.1f  ideal ", c->bound);
+        printf(isfinite(c->ideal) ? "%.1f" : "-", c->ideal);
+        printf("  %s after %d probes", status, c->result.probes);
         printf(c->result.undecided ? " (%d undecided)\n" : "\n", c->result.undecided);
     }
 }
@@ -214,7 +218,7 @@ static void axis_text(uint64_t ns, char *out, size_t len)
 }
 
 /* Cell c's text for config e: its capacity and widened bracket, or why
- * there is none. */
+ * there is none; then its ideal capacity. */
 static const char *map_text(const struct bench__sweep *sw, int c, int e, char *text, size_t len)
 {
     const struct bench__capacity *cap = &sw->map[c - 1][e];
@@ -230,7 +234,9 @@ static const char *map_text(const struct bench__sweep *sw, int c, int e, char *t
     int n = r->status == CAPACITY_NONE_DECIDED
                 ? snprintf(text, len, "undecided [0, ")
                 : snprintf(text, len, "%.0f [%.0f, ", r->capacity, r->lo);
-    snprintf(text + n, len - (size_t)n, isfinite(hi) ? "%.0f]" : "-]", hi);
+    n += snprintf(text + n, len - (size_t)n, isfinite(hi) ? "%.0f]" : "-]", hi);
+    if (isfinite(cap->ideal) && (size_t)n < len)
+        snprintf(text + n, len - (size_t)n, " ideal %.0f", cap->ideal);
     return text;
 }
 
@@ -242,10 +248,11 @@ static void print_map(const struct bench__sweep *sw)
     if (!sw->ncells)
         return;
     printf("\ncrossover map at p%g under %g ms (map.csv), capacity in req/s [highest rate met, "
-           "lowest missed]:\n%-9s %-9s",
+           "lowest missed] and the ideal system's:\n%-9s %-9s",
            sw->suite.slo.percentile, sw->suite.slo.ms, "cpu", "wait");
     for (int e = 0; e < sw->suite.nengines; e++)
-        printf(" %-*.26s", e + 1 < sw->suite.nengines ? 26 : 0, sw->suite.engines[e].spec);
+        printf(" %-*.*s", e + 1 < sw->suite.nengines ? MAP_COLUMN : 0, MAP_COLUMN,
+               sw->suite.engines[e].spec);
     for (int c = 1; c <= sw->ncells; c++) {
         uint64_t cpu_ns, wait_ns;
         bench__map_cell(&sw->suite, c, &cpu_ns, &wait_ns);
@@ -253,7 +260,7 @@ static void print_map(const struct bench__sweep *sw)
         axis_text(wait_ns, wait, sizeof(wait));
         printf("\n%-9s %-9s", cpu, wait);
         for (int e = 0; e < sw->suite.nengines; e++)
-            printf(" %-*s", e + 1 < sw->suite.nengines ? 26 : 0,
+            printf(" %-*s", e + 1 < sw->suite.nengines ? MAP_COLUMN : 0,
                    map_text(sw, c, e, text, sizeof(text)));
     }
     printf("\n");

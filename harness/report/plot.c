@@ -289,8 +289,10 @@ static void put_list(struct plot__vars *v, const char *name, const double *x, in
  * the config's rows, as three lists (usl_sigma, usl_kappa, usl_nstar), -1
  * where a config has none and for an N* without peak (summary.csv from
  * before the fit: none anywhere); and its rows in model.csv (model_rows),
- * so a chart draws no empty curve. */
-static void put_usl(struct plot__vars *v, const struct plot__folder *f, const int *curves)
+ * so a chart draws no empty curve, and which curve they are (model_sim: 1
+ * for the ideal system's, simulated, 0 for the model's). */
+static void put_usl(struct plot__vars *v, const struct plot__folder *f, const int *curves,
+                    const int *simulated)
 {
     static const char *const names[] = {"usl_sigma", "usl_kappa", "usl_nstar"};
     static const char *const columns[] = {"usl_sigma", "usl_kappa", "usl_n_star"};
@@ -316,12 +318,15 @@ static void put_usl(struct plot__vars *v, const struct plot__folder *f, const in
     for (int e = 0; e < f->n; e++)
         x[0][e] = curves[e];
     put_list(v, "model_rows", x[0], f->n, 0);
+    for (int e = 0; e < f->n; e++)
+        x[0][e] = simulated[e];
+    put_list(v, "model_sim", x[0], f->n, 0);
 }
 
 /* The gnuplot variables every script gets beside dir and fmt; 0, or -1
  * when they do not fit in len. */
 static int script_vars(const struct plot__folder *f, const struct tl_extent *tl, const int *curves,
-                       char *buf, size_t len)
+                       const int *simulated, char *buf, size_t len)
 {
     const struct csv_table *runs = &f->runs;
     double x[PLOT_MAX_ENGINES], service_ms = 0;
@@ -343,7 +348,7 @@ static int script_vars(const struct plot__folder *f, const struct tl_extent *tl,
     for (int e = 0; e < f->n; e++)
         x[e] = ceiling_of(runs, f->engines[e]);
     put_list(&v, "ceilings", x, f->n, 3);
-    put_usl(&v, f, curves);
+    put_usl(&v, f, curves, simulated);
     return v.at < v.len ? 0 : -1;
 }
 
@@ -404,7 +409,7 @@ static int prepare_folder(const struct plot__folder *f, char *vars, size_t len, 
 {
     char path[PATH_MAX + 16];
     struct tl_extent tl = {0};
-    int curves[PLOT_MAX_ENGINES];
+    int curves[PLOT_MAX_ENGINES], simulated[PLOT_MAX_ENGINES];
     snprintf(path, sizeof(path), "%s/logs", f->dir);
     mkdir(path, 0755);
     if (plot__refresh_summary(f->dir, err, errlen) < 0)
@@ -415,8 +420,8 @@ static int prepare_folder(const struct plot__folder *f, char *vars, size_t len, 
     }
     /* a folder without its workload's copy has no model to draw: the
      * charts go without (model.csv absent) */
-    plot__write_models(f, curves);
-    if (script_vars(f, &tl, curves, vars, len) < 0) {
+    plot__write_models(f, curves, simulated);
+    if (script_vars(f, &tl, curves, simulated, vars, len) < 0) {
         snprintf(err, errlen, "too many engine configs to pass to gnuplot");
         return -1;
     }

@@ -13,6 +13,8 @@
 #include "model.h"
 #include "summary.h"
 
+struct wl_workload;
+
 #define PLOT_MAX_ENGINES 64  /* configs of one sweep: a suite names a handful */
 #define PLOT_SPEC_LEN    128 /* one config's spec, as runs.csv spells it */
 #define PLOT_NCHARTS     6
@@ -80,11 +82,14 @@ int plot__refresh_summary(const char *dir, char *err, size_t errlen);
  * cannot be read: then no config has a model. */
 struct plot__model {
     struct model_service svc;
+    struct wl_workload *wl; /* the workload copy, for the simulator; NULL without one */
     int cores, ok;
+    double slice_us; /* the kernel's base slice on the sweep's machine (plot__kernel_slice_us) */
 };
 
-/* 0, or -errno with m->ok 0. */
+/* 0, or -errno with m->ok 0; m is plot__model_free'd after either way. */
 int plot__model_load(const char *dir, struct plot__model *m);
+void plot__model_free(struct plot__model *m);
 /* Config spec's predicted latencies at rate: a pool by model_pool_predict
  * with its workers (the server's default when unset), async and coro by
  * model_loop_predict with their loops (one per core when unset). 0, or
@@ -93,11 +98,54 @@ int plot__model_predict(const struct plot__model *m, const char *spec, double ra
                         struct model_prediction *out);
 /* Where the config's model saturates, req/s; NAN without a model. */
 double plot__model_ceiling(const struct plot__model *m, const char *spec);
-/* Writes dir/model.csv (each config's curve over its open-loop rates, up
- * to saturation) and fills curves[] (each config's rows in it). 0, or
- * -errno. A folder without workload.ini gets a model.csv of its header
- * alone: no curve drawn. */
-int plot__write_models(const struct plot__folder *f, int *curves);
+
+/* ---- the ideal system, simulated (plot_ideal.c) ---- */
+
+#define PLOT_REF_POINTS 64 /* the simulator's points on one config's curve */
+
+/* One config's reference: the simulator's points (its grid and the measured
+ * rates, up to where the ideal system saturates) with the model beside
+ * them, and which of the two is drawn. */
+struct plot__reference {
+    int n;
+    double rate[PLOT_REF_POINTS];
+    struct model_prediction sim[PLOT_REF_POINTS], model[PLOT_REF_POINTS];
+    /* the model's largest miss in units of its tolerance (MODEL_TOL_P99 on
+     * the p99, MODEL_TOL_P50 on the p50), at point worst_at; INFINITY with
+     * worst_at -1 when the ideal system saturates at overload_rate, well
+     * under the model's ceiling */
+    double worst, overload_rate;
+    int worst_at;
+    int simulated; /* worst > 1: the simulator's curve is drawn, not the model's */
+};
+
+/* The kernel's base slice (µs) on the machine meta.txt describes; 0 when it
+ * does not say. */
+double plot__kernel_slice_us(const char *dir);
+/* The ideal system's latencies for spec at rate (open loop), with
+ * engine_cpu_us of the server's own CPU a request beside the workload's:
+ * every figure INFINITY at or near its saturation. 0, or -EINVAL. */
+int plot__ideal_predict(const struct plot__model *m, const char *spec, double rate,
+                        double engine_cpu_us, struct model_prediction *out);
+/* The ideal system over runs as short as a measured one: warmup_s of
+ * arrivals from an empty server, then window_s of them measured; the
+ * median p99 over 21 seeds. 0, -E2BIG for a run too long to simulate here,
+ * or -EINVAL. */
+int plot__ideal_window(const struct plot__model *m, const char *spec, double rate, double window_s,
+                       double warmup_s, double *p99_ms);
+/* spec's reference over its measured open-loop rates. 0, or -EINVAL
+ * without a model or a measured rate. */
+int plot__reference(const struct plot__model *m, const char *spec, const double *measured,
+                    int nmeasured, struct plot__reference *ref);
+
+/* Brings dir/model.csv up to date (plot_model.c): rewritten when missing,
+ * older than runs.csv, workload.ini or meta.txt, or from before its last
+ * column; each config's drawn curve over its open-loop rates up to
+ * saturation, the model's or the ideal system's. curves[] gets each
+ * config's rows in it, simulated[] 1 where the ideal system's curve is
+ * drawn. 0, or -errno. A folder without workload.ini gets a model.csv of
+ * its header alone: no curve drawn. */
+int plot__write_models(const struct plot__folder *f, int *curves, int *simulated);
 
 /* runs.csv's measurements the report shows beside summary.csv's, each the
  * mean over a point's ok runs. */
@@ -107,6 +155,9 @@ enum plot__measure {
     PLOT_RSS_KIB,
     PLOT_THREADS,
     PLOT_WORKLOAD_CPU, /* µs a request in its cpu steps; 0 in folders from before the column */
+    PLOT_REQUESTS,     /* responses in a run's window */
+    PLOT_INVOL_CTXSW,  /* the server's involuntary context switches a second */
+    PLOT_VOL_CTXSW,    /* and its voluntary ones */
     PLOT_NMEASURES
 };
 
@@ -221,9 +272,19 @@ void report__write_findings(const struct plot__report *rp);
 /* Its items on each config's capacity at the sweep's goal, when it has one
  * (report_capacity.c). */
 void report__write_capacity(const struct plot__report *rp);
-/* Its items on where a config's measured p99 departs from its model's
- * (report_model.c). */
+/* Its items on each config's reference curve (its model, or the ideal
+ * system simulated), and where the measured p99 departs from it, with what
+ * the ideal system lacked (report_model.c, report_ideal.c). */
 void report__write_departures(const struct plot__report *rp);
+/* Whether summary row r's measured p99 departs from a reference pred: its
+ * interval (or its median, with one repeat) misses pred by more than 20 %
+ * of it (report_model.c). */
+int report__departs(const struct csv_table *s, int r, double pred);
+/* What the ideal system lacked at summary row r, where its measured p99
+ * departs from the reference ref_ms, from the run's own figures, as
+ * clauses of the departure's sentence (report_ideal.c). */
+void report__write_lacks(const struct plot__report *rp, const struct plot__model *m, int r,
+                         const char *engine, double ref_ms);
 /* The section on each request type's p99, when the workload has two or more
  * (report_requests.c). */
 void report__write_requests(const struct plot__report *rp);

@@ -53,8 +53,9 @@ double report__runs_mean(const struct plot__report *rp, int row, enum plot__meas
  * has one). 0 or -ENOMEM. */
 static int average_runs(struct plot__report *rp)
 {
-    static const char *const columns[PLOT_NMEASURES] = {"bound_rps", "p50_ms", "peak_rss_kib",
-                                                        "threads", "workload_cpu_us"};
+    static const char *const columns[PLOT_NMEASURES] = {
+        "bound_rps",       "p50_ms",   "peak_rss_kib",      "threads",
+        "workload_cpu_us", "requests", "invol_ctxsw_per_s", "vol_ctxsw_per_s"};
     const struct csv_table *runs = &rp->set.table;
     int n = rp->set.npoints, *count = calloc((size_t)n + 1, sizeof(int));
     rp->means = calloc((size_t)n + 1, sizeof(*rp->means));

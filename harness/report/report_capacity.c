@@ -1,10 +1,12 @@
 /* report.html's capacity findings: one sentence per config searched at the
  * sweep's latency goal (capacity.csv, the goal from meta.txt's `slo:`),
  * "async serves 930 req/s [930, 950] with p99 under 100 ms; its bound is
- * 1000 req/s". */
+ * 1000 req/s; on a perfect machine it could reach 990 req/s, 60 more than
+ * measured: past the bracket's width". */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "csv.h"
@@ -37,6 +39,53 @@ static void write_idle(FILE *out, const struct csv_table *t, int r, const char *
             csv_num(t, r, "idle_lo_ms"), csv_num(t, r, "idle_hi_ms"), csv_num(t, r, "idle_rate"));
 }
 
+/* Row r's field name as a finite number, else NAN (empty, absent, not one). */
+static double number(const struct csv_table *t, int r, const char *name)
+{
+    const char *s = csv_get(t, r, name);
+    char *end;
+    double v = strtod(s, &end);
+    return *s && !*end && isfinite(v) ? v : NAN;
+}
+
+/* The upper end of row r's widened bracket, as write_bracket writes it;
+ * INFINITY when nothing bounds it. */
+static double bracket_hi(const struct csv_table *t, int r)
+{
+    const char *names[] = {csv_col(t, "capacity_missed") >= 0 ? "capacity_missed" : "capacity_hi",
+                           "bound_rps"};
+    for (int k = 0; k < 2; k++)
+        if (!isnan(number(t, r, names[k])))
+            return number(t, r, names[k]);
+    return INFINITY;
+}
+
+/* The ideal system's capacity beside the measured one (ideal_rps: what the
+ * architecture could reach on a perfect machine), and whether the measured
+ * falls short of it by more than its bracket's width. */
+static void write_ideal(FILE *out, double ideal, double capacity, double lo, double hi)
+{
+    if (isnan(ideal))
+        return;
+    fprintf(out, "; on a perfect machine it could reach %.0f req/s (the ideal system, simulated)",
+            ideal);
+    double gap = ideal - capacity, width = hi - lo;
+    if (isnan(capacity) || !isfinite(width))
+        return;
+    if (gap > width)
+        fprintf(out,
+                ", %.0f req/s more than measured: short of it by more than the bracket's "
+                "%.0f req/s",
+                gap, width);
+    else if (-gap > width)
+        fprintf(out,
+                ", %.0f req/s less than measured: the machine or the workload departs from "
+                "the ideal's",
+                -gap);
+    else
+        fputs(", within the bracket's width of the measured", out);
+}
+
 static void write_config(FILE *out, const struct csv_table *t, int r, const char *goal)
 {
     const char *status = csv_get(t, r, "status");
@@ -61,6 +110,12 @@ static void write_config(FILE *out, const struct csv_table *t, int r, const char
     }
     if (*csv_get(t, r, "bound_rps"))
         fprintf(out, "; its bound is %.0f req/s", csv_num(t, r, "bound_rps"));
+    /* a search that found a bracket is judged against the ideal */
+    int judged = !strcmp(status, "found") || !strcmp(status, "always_met") ||
+                 !strcmp(status, "out_of_probes") || !strcmp(status, "never_met");
+    if (strcmp(status, "stopped") != 0)
+        write_ideal(out, number(t, r, "ideal_rps"), judged ? number(t, r, "capacity_rps") : NAN,
+                    number(t, r, "capacity_lo"), bracket_hi(t, r));
     if (!strcmp(status, "out_of_probes") || !strcmp(status, "stopped"))
         fprintf(out, " (the search %s after %.0f probes)",
                 status[0] == 'o' ? "ran out of probes" : "was stopped", csv_num(t, r, "probes"));

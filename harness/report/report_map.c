@@ -35,8 +35,31 @@ static void write_figure(const struct plot__report *rp, const char *goal)
             goal);
 }
 
-/* "async 8012 req/s [8012, 8170]", or "no pool config" */
-static void write_side(FILE *out, const struct plot__map_best *b, const char *kind)
+/* Row r's field name as a finite number, else NAN (empty, absent, not one). */
+static double number(const struct csv_table *t, int r, const char *name)
+{
+    const char *s = csv_get(t, r, name);
+    char *end;
+    double v = strtod(s, &end);
+    return *s && !*end && isfinite(v) ? v : NAN;
+}
+
+/* The ideal system's capacity of engine in cell (i, j): map.csv's ideal_rps
+ * (what the architecture could reach on a perfect machine); NAN without. */
+static double cell_ideal(const struct plot__map *m, int i, int j, const char *engine)
+{
+    const struct csv_table *t = &m->table;
+    if (!engine || csv_col(t, "ideal_rps") < 0)
+        return NAN;
+    for (int r = 0; r < t->nrows; r++)
+        if (number(t, r, "cpu_us") == m->cpu_us[i] && number(t, r, "wait_ms") == m->wait_ms[j] &&
+            !strcmp(csv_get(t, r, "engine"), engine))
+            return number(t, r, "ideal_rps");
+    return NAN;
+}
+
+/* "async 8012 req/s [8012, 8170], ideal 9120", or "no pool config" */
+static void write_side(FILE *out, const struct plot__map_best *b, const char *kind, double ideal)
 {
     if (!b->engine) {
         fprintf(out, "no %s config", kind);
@@ -48,11 +71,16 @@ static void write_side(FILE *out, const struct plot__map_best *b, const char *ki
         fprintf(out, "%.0f]", b->hi);
     else
         fputs("&#8734;]", out);
+    if (!isnan(ideal))
+        fprintf(out, ", ideal %.0f", ideal);
 }
 
-/* "3.2x: async", "1/1.4x: pool:workers=64", "tie", "none". */
-static void write_cell(FILE *out, const struct plot__map_cell *c)
+/* "3.2x: async", "1/1.4x: pool:workers=64", "tie", "none"; under it the
+ * same two configs' ratio on a perfect machine ("ideal 3.5x"). */
+static void write_cell(FILE *out, const struct plot__map *m, int i, int j)
 {
+    const struct plot__map_cell *c = &m->cell[i][j];
+    double loop = cell_ideal(m, i, j, c->loop.engine), pool = cell_ideal(m, i, j, c->pool.engine);
     char label[64];
     plot__map_label(c, label, sizeof(label));
     fprintf(out, "<td style=\"background:%s\" title=\"", verdict_colour[c->verdict]);
@@ -60,15 +88,18 @@ static void write_cell(FILE *out, const struct plot__map_cell *c)
         fprintf(out, "the idle request: %.1f ms by the workload's distributions, %.1f ms measured",
                 c->idle_model_ms, c->idle_ms);
     } else {
-        write_side(out, &c->loop, "event-loop");
+        write_side(out, &c->loop, "event-loop", loop);
         fputs("; ", out);
-        write_side(out, &c->pool, "pool");
+        write_side(out, &c->pool, "pool", pool);
     }
     fprintf(out, "\">%s", label);
     if (c->verdict == PLOT_MAP_LOOP || c->verdict == PLOT_MAP_POOL) {
         fputs(": ", out);
         report__html(out, c->verdict == PLOT_MAP_LOOP ? c->loop.engine : c->pool.engine);
     }
+    if (loop > 0 && pool > 0)
+        fprintf(out, "<br><small>ideal %s%.2gx</small>", loop < pool ? "1/" : "",
+                loop < pool ? pool / loop : loop / pool);
     fputs("</td>", out);
 }
 
@@ -85,7 +116,7 @@ static void write_table(FILE *out, const struct plot__map *m)
         plot__map_time(m->wait_ms[j], 0, t, sizeof(t));
         fprintf(out, "<tr><th>%s</th>", t);
         for (int i = 0; i < m->ncpu; i++)
-            write_cell(out, &m->cell[i][j]);
+            write_cell(out, m, i, j);
         fputs("</tr>\n", out);
     }
     fputs("</table>\n", out);
@@ -259,6 +290,55 @@ static void write_ruled_out(FILE *out, const struct plot__map *m, const char *go
                 undecided, undecided == 1 ? " is" : "s are");
 }
 
+/* The upper end of row r's widened bracket: the lowest rate missed (the
+ * lowest not met in an older map.csv), else the bound; INFINITY without. */
+static double bracket_hi(const struct csv_table *t, int r)
+{
+    const char *names[] = {csv_col(t, "capacity_missed") >= 0 ? "capacity_missed" : "capacity_hi",
+                           "bound_rps"};
+    for (int k = 0; k < 2; k++)
+        if (!isnan(number(t, r, names[k])))
+            return number(t, r, names[k]);
+    return INFINITY;
+}
+
+/* The searches whose measured capacity falls short of the ideal system's
+ * by more than their bracket's width (capacity_lo to its widened upper
+ * end), a finding for them all. */
+static void write_short_of_ideal(FILE *out, const struct plot__map *m)
+{
+    static const char *const judged = ";found;always_met;out_of_probes;never_met;";
+    const struct csv_table *t = &m->table;
+    char cpu[64], wait[64], word[40];
+    int searched = 0, shorter = 0;
+    for (int r = 0; csv_col(t, "ideal_rps") >= 0 && r < t->nrows; r++) {
+        double ideal = number(t, r, "ideal_rps"), cap = number(t, r, "capacity_rps");
+        double lo = number(t, r, "capacity_lo"), hi = bracket_hi(t, r);
+        snprintf(word, sizeof(word), ";%.30s;", csv_get(t, r, "status"));
+        if (!strstr(judged, word) || isnan(ideal) || isnan(cap) || isnan(lo))
+            continue;
+        searched++;
+        if (!(ideal - cap > hi - lo))
+            continue;
+        plot__map_time(number(t, r, "cpu_us") / 1000, 1, cpu, sizeof(cpu));
+        plot__map_time(number(t, r, "wait_ms"), 0, wait, sizeof(wait));
+        fputs(shorter++ ? "; "
+                        : "<li>Short of the ideal system (what the architecture could reach on a "
+                          "perfect machine, simulated) by more than the bracket's width: ",
+              out);
+        fputs("<b>", out);
+        report__html(out, csv_get(t, r, "engine"));
+        fprintf(out, "</b> at (%s, %s) serves %.0f req/s of its ideal %.0f", cpu, wait, cap, ideal);
+    }
+    if (shorter)
+        fputs(".</li>\n", out);
+    else if (searched)
+        fputs("<li>No config searched falls short of the ideal system's capacity (what the "
+              "architecture could reach on a perfect machine, simulated) by more than its "
+              "bracket's width.</li>\n",
+              out);
+}
+
 void report__write_map(const struct plot__report *rp)
 {
     struct plot__map *m = calloc(1, sizeof(*m));
@@ -278,13 +358,16 @@ void report__write_map(const struct plot__report *rp)
         fprintf(rp->out,
                 "<p>Each cell: the best event loop's capacity (async or coro) at %s over the "
                 "best pool's, and the config that serves more; a tie where their brackets "
-                "overlap. 1/2x: the pool serves twice as much.</p>\n",
+                "overlap. 1/2x: the pool serves twice as much. Under it, the same two "
+                "configs' ratio on a perfect machine: their ideal systems' capacities, "
+                "simulated.</p>\n",
                 goal);
         write_table(rp->out, m);
         fputs("<ul class=\"findings\">\n", rp->out);
         for (int i = 0; i < m->ncpu; i++)
             write_crossover(rp->out, m, i);
         write_ruled_out(rp->out, m, goal);
+        write_short_of_ideal(rp->out, m);
         fputs("</ul>\n", rp->out);
     }
     if (m)

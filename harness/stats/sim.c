@@ -22,6 +22,8 @@
 #include "sim_cpu.h"
 #include "wl.h"
 
+static long rank_of(long n, double q);
+
 /* ---- the workload as phases ---- */
 
 static int build_phases(struct sim *s)
@@ -129,9 +131,12 @@ static int respond(struct sim *s, int r)
     struct req *q = &s->reqs[r];
     int client = q->client, th = q->thread, rc = 0;
     if (q->index >= s->warmup && q->index < s->warmup + s->n) {
-        s->resp[q->index - s->warmup] = (s->now - q->arrival) / 1e6;
+        double ms = (s->now - q->arrival) / 1e6;
+        s->resp[q->index - s->warmup] = ms;
         s->own_sum += q->own;
         s->done++;
+        if (s->cfg->stop_past_ms > 0 && ms > s->cfg->stop_past_ms && ++s->past == s->past_max)
+            s->stop = 1;
     }
     if (s->t0 >= 0 && s->t1 < 0)
         s->window_done++;
@@ -212,6 +217,8 @@ static int check(const struct wl_workload *wl, const struct sim_config *cfg)
         return -EINVAL;
     if (cfg->requests < 0 || cfg->requests > SIM_MAX_REQUESTS || cfg->warmup > SIM_MAX_REQUESTS)
         return -EINVAL;
+    if (!(cfg->quantile >= 0 && cfg->quantile < 1) || !(cfg->stop_past_ms >= 0))
+        return -EINVAL;
     return 0;
 }
 
@@ -226,6 +233,8 @@ static int setup(struct sim *s)
     s->free_req = s->ready_head = s->ready_tail = s->wait_head = s->wait_tail = -1;
     s->t0 = s->t1 = -1;
     s->idle_cores = cfg->cores;
+    if (cfg->stop_past_ms > 0 && cfg->quantile > 0)
+        s->past_max = s->n - rank_of(s->n, cfg->quantile);
     wl_rng_seed(&s->arrivals, cfg->seed ^ 0x61727269766573ULL);
     wl_rng_seed(&s->service, cfg->seed ^ 0x73657276696365ULL);
     wl_rng_seed(&s->spread, cfg->seed ^ 0x737072656164ULL);
@@ -278,7 +287,7 @@ static int on_event(struct sim *s, struct node ev)
 
 static int loop(struct sim *s)
 {
-    while (s->done < s->n || s->t1 < 0) {
+    while ((s->done < s->n || s->t1 < 0) && !s->stop) {
         double t_ev = s->events.n > 0 ? s->events.v[0].key : INFINITY;
         double t_ps = INFINITY;
         if (s->ps.n > 0)
@@ -351,6 +360,12 @@ static void summarise(struct sim *s, struct sim_result *out)
         sum += s->resp[i];
         max = fmax(max, s->resp[i]);
     }
+    double q = s->cfg->quantile, quantile = NAN;
+    if (q > 0 && q < 1) { /* first: the selections below rearrange the whole array anew */
+        long kq = rank_of(n, q);
+        select_kth(s->resp, n, kq);
+        quantile = s->resp[kq];
+    }
     long k99 = rank_of(n, 0.99), k50 = rank_of(n, 0.50);
     select_kth(s->resp, n, k99);
     double p99 = s->resp[k99];
@@ -370,6 +385,8 @@ static void summarise(struct sim *s, struct sim_result *out)
         .worker_wait_ms = s->wait_sum / n / 1e6,
         .own_ms = s->own_sum / n / 1e6,
         .overloaded = overloaded(s),
+        .quantile_ms = quantile,
+        .past = s->past,
     };
 }
 
@@ -388,7 +405,23 @@ int sim_run(const struct wl_workload *wl, const struct sim_config *cfg, struct s
     rc = setup(&s);
     if (rc == 0)
         rc = loop(&s);
-    if (rc == 0)
+    if (rc == 0 && s.stop) /* past the goal: no other figure of a cut run means anything */
+        *out = (struct sim_result){.requests = s.done,
+                                   .mean_ms = NAN,
+                                   .p50_ms = NAN,
+                                   .p99_ms = NAN,
+                                   .max_ms = NAN,
+                                   .offered_rps = NAN,
+                                   .throughput_rps = NAN,
+                                   .in_system = NAN,
+                                   .little_lw = NAN,
+                                   .core_busy = NAN,
+                                   .worker_wait_ms = NAN,
+                                   .own_ms = NAN,
+                                   .quantile_ms = INFINITY,
+                                   .stopped_past = 1,
+                                   .past = s.past};
+    else if (rc == 0)
         summarise(&s, out);
     free(s.phases);
     free(s.first);

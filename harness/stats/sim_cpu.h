@@ -75,6 +75,8 @@ struct sim {
     long window_done;
     double *resp; /* ms, by index - warmup */
     double wait_sum, own_sum;
+    long past, past_max; /* measured responses past stop_past_ms, and how many stop the run */
+    int stop;
 };
 
 int sim__heap_push(struct heap *h, double key, uint64_t seq, int kind, int id);
