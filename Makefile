@@ -20,7 +20,8 @@ STRICT    := build/strict
 
 # Debian packages by name: what building and testing needs.
 PACKAGES := cmake make gcc libc6-dev pkg-config libsqlite3-dev sqlite3 libinih-dev \
-            libcriterion-dev libhttp-parser-dev gnuplot-nox clang libclang-rt-14-dev libpq-dev zlib1g-dev
+            libcriterion-dev libhttp-parser-dev gnuplot-nox clang libclang-rt-14-dev libpq-dev zlib1g-dev \
+            liburing-dev
 # The PostgreSQL server `overlap pg` runs: what its tests need (`make test`).
 PG_PACKAGES := postgresql-15
 
@@ -73,7 +74,12 @@ build-strict: deps
 REPORT_PACKAGES := chromium
 
 # The sweep, then its charts and report.html, which overlap bench draws as
-# it ends (results/latest is the new folder).
+# it ends (results/latest is the new folder). A suite that runs its own
+# PostgreSQL (`database = postgres`, or `--database postgres` in
+# BENCH_FLAGS) gets postgresql-15 installed first; no other suite does.
+PG_SUITE := $(shell grep -Eqs '^[[:space:]]*database[[:space:]]*=[[:space:]]*postgres[[:space:]]*$$' \
+              $(SUITE) && echo yes)$(findstring --database postgres,$(BENCH_FLAGS))
+bench: EXTRA_PACKAGES += $(if $(PG_SUITE),$(PG_PACKAGES))
 bench: build
 	$(RELEASE)/overlap bench --suite $(SUITE) $(if $(WORKLOAD),--workload $(WORKLOAD)) \
 	  --out $(RESULTS) $(BENCH_FLAGS)

@@ -10,6 +10,7 @@
 #include "plot.h"
 #include "async.h"
 #include "coro.h"
+#include "uring.h"
 #include "pool.h"
 #include "proc.h"
 #include "http.h"
@@ -43,6 +44,7 @@ static int serve_main(int argc, char **argv)
     case SERVE_POOL: status = pool_run(&cfg); break;
     case SERVE_ASYNC: status = async_run(&cfg); break;
     case SERVE_CORO: status = coro_run(&cfg); break;
+    case SERVE_URING: status = uring_run(&cfg); break;
     }
     serve_config_free(&cfg);
     return status;
@@ -57,7 +59,7 @@ static const struct command commands[] = {
     {"merge", "AGENT.hlog...", "add load agents' interval logs into one run", load_merge_main},
     {"plot", "DIR", "draw the charts and report.html of a results folder", plot_main},
     {"compare", "OLD NEW | DIR A B", "what changed between two folders or configs", compare_main},
-    {"serve", "--engine ENGINE ...", "run a server: pool, async or coro (engines 1 to 3)",
+    {"serve", "--engine ENGINE ...", "run a server: pool, async, coro or uring (engines 1 to 4)",
      serve_main},
     {"help", "", "list the subcommands", help_main},
 };

@@ -47,3 +47,10 @@ int async_run(const struct serve_config *cfg)
 {
     return evloop_serve(cfg, &async_engine);
 }
+
+int async_run_on(const struct serve_config *cfg, const struct evloop_backend *backend)
+{
+    struct evloop_engine engine = async_engine;
+    engine.backend = backend;
+    return evloop_serve(cfg, &engine);
+}

@@ -9,4 +9,9 @@
 /* Serves cfg until SIGINT/SIGTERM: the exit status (0, or 1 on failure). */
 int async_run(const struct serve_config *cfg);
 
+/* The same engine with its client sockets' I/O done by backend (uring/):
+ * the job and connection state machines are async's, unchanged. */
+struct evloop_backend;
+int async_run_on(const struct serve_config *cfg, const struct evloop_backend *backend);
+
 #endif

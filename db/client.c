@@ -2,7 +2,9 @@
  * query at a time (the pool engine), db_async keeps many tagged queries in
  * flight on a non-blocking socket driven by the caller's loop (the async and
  * coro engines, through evloop/dbc.c, and `overlap db --bench`). Neither shares anything with
- * another connection. */
+ * another connection. Opened with db_conn_open_wl or db_async_open_wl on a
+ * PostgreSQL address, each forwards every call to its PostgreSQL twin
+ * (pg_conn.c, pg_async.c), which keeps the same contract. */
 #define _GNU_SOURCE /* ppoll */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "db_internal.h"
+#include "pg_client.h"
 #include "proc.h"
 
 /* A stream socket to addr, close-on-exec, connecting. Blocking, it returns
@@ -115,6 +118,7 @@ static ssize_t read_into(struct db_reader *r, int fd)
 /* ---- the blocking client ---- */
 
 struct db_conn {
+    struct db__pg_conn *pg; /* PostgreSQL's: every call goes to pg_conn.c */
     int fd; /* non-blocking: every wait is a ppoll with the query's deadline */
     bool broken;
     uint32_t next_tag;
@@ -144,10 +148,31 @@ int db_conn_open(const char *addr, struct db_conn **out)
     return 0;
 }
 
+int db_conn_open_wl(const char *addr, const struct wl_workload *wl, struct db_conn **out)
+{
+    if (!db_addr_is_pg(addr))
+        return db_conn_open(addr, out);
+    struct db_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    int rc = db__pg_conn_open(addr, wl, &c->pg);
+    if (rc < 0) {
+        free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
 void db_conn_close(struct db_conn *c)
 {
     if (!c)
         return;
+    if (c->pg) {
+        db__pg_conn_close(c->pg);
+        free(c);
+        return;
+    }
     close(c->fd);
     free(c->out.buf);
     db_reader_free(&c->in);
@@ -213,6 +238,8 @@ static int conn_receive(struct db_conn *c, uint32_t tag, uint64_t deadline, stru
 int db_conn_query(struct db_conn *c, uint16_t query, const struct db_value *params, int nparams,
                   uint64_t timeout_ns, struct db_result *res)
 {
+    if (c->pg)
+        return db__pg_conn_query(c->pg, query, params, nparams, timeout_ns, res);
     if (c->broken)
         return -EPIPE;
     uint64_t now = proc_now_ns();
@@ -232,6 +259,7 @@ int db_conn_query(struct db_conn *c, uint16_t query, const struct db_value *para
 /* ---- the non-blocking client ---- */
 
 struct db_async {
+    struct db__pg_async *pg; /* PostgreSQL's: every call goes to pg_async.c */
     int fd;
     bool connecting; /* the connect is under way: nothing is written until it ends */
     int inflight;    /* queries queued or sent, not yet answered */
@@ -260,10 +288,31 @@ int db_async_open(const char *addr, struct db_async **out)
     return 0;
 }
 
+int db_async_open_wl(const char *addr, const struct wl_workload *wl, struct db_async **out)
+{
+    if (!db_addr_is_pg(addr))
+        return db_async_open(addr, out);
+    struct db_async *a = calloc(1, sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    int rc = db__pg_async_open(addr, wl, &a->pg);
+    if (rc < 0) {
+        free(a);
+        return rc;
+    }
+    *out = a;
+    return 0;
+}
+
 void db_async_close(struct db_async *a)
 {
     if (!a)
         return;
+    if (a->pg) {
+        db__pg_async_close(a->pg);
+        free(a);
+        return;
+    }
     close(a->fd);
     free(a->out.buf);
     db_reader_free(&a->in);
@@ -272,21 +321,29 @@ void db_async_close(struct db_async *a)
 
 int db_async_fd(const struct db_async *a)
 {
+    if (a->pg)
+        return db__pg_async_fd(a->pg);
     return a->fd;
 }
 
 bool db_async_connecting(const struct db_async *a)
 {
+    if (a->pg)
+        return db__pg_async_connecting(a->pg);
     return a->connecting;
 }
 
 bool db_async_want_write(const struct db_async *a)
 {
+    if (a->pg)
+        return db__pg_async_want_write(a->pg);
     return a->connecting || a->out.sent < a->out.len;
 }
 
 int db_async_inflight(const struct db_async *a)
 {
+    if (a->pg)
+        return db__pg_async_inflight(a->pg);
     return a->inflight;
 }
 
@@ -313,6 +370,8 @@ static int finish_connect(struct db_async *a)
 int db_async_send(struct db_async *a, uint32_t tag, uint16_t query, const struct db_value *params,
                   int nparams)
 {
+    if (a->pg)
+        return db__pg_async_send(a->pg, tag, query, params, nparams);
     int rc = outq_add_query(&a->out, tag, query, params, nparams);
     if (rc < 0)
         return rc;
@@ -325,6 +384,8 @@ int db_async_send(struct db_async *a, uint32_t tag, uint16_t query, const struct
 
 int db_async_on_writable(struct db_async *a)
 {
+    if (a->pg)
+        return db__pg_async_on_writable(a->pg);
     int rc;
     if (a->connecting && (rc = finish_connect(a)) < 0)
         return rc == -EAGAIN ? 0 : rc;
@@ -334,6 +395,8 @@ int db_async_on_writable(struct db_async *a)
 
 int db_async_on_readable(struct db_async *a, db_on_result on_result, void *ctx)
 {
+    if (a->pg)
+        return db__pg_async_on_readable(a->pg, on_result, ctx);
     if (a->connecting) { /* nothing to read yet; a failed connect reports here too */
         int rc = finish_connect(a);
         if (rc < 0)

@@ -177,6 +177,29 @@ int db_async_on_writable(struct db_async *a);
  * fail them. */
 int db_async_on_readable(struct db_async *a, db_on_result on_result, void *ctx);
 
+/* ---- which database: overlap db or PostgreSQL ---- */
+
+/* An address is PostgreSQL's when it is a libpq URI (postgresql:// or
+ * postgres://) or a key=value DSN (host=... dbname=...); unix:/PATH and
+ * tcp:HOST:PORT are overlap db's. The clients below open either: the
+ * PostgreSQL ones (pg_conn.c, pg_async.c) keep the same contracts, with the
+ * workload's queries prepared on each connection before it counts as up. */
+bool db_addr_is_pg(const char *addr);
+/* db_conn_open and db_async_open for either database; wl gives PostgreSQL
+ * the statements to prepare (overlap db prepared them at its start). A
+ * PostgreSQL connect that fails returns -ECONNREFUSED, or -EUSERS when the
+ * role's connection limit (the budget) is reached. */
+int db_conn_open_wl(const char *addr, const struct wl_workload *wl, struct db_conn **out);
+int db_async_open_wl(const char *addr, const struct wl_workload *wl, struct db_async **out);
+/* Before a server starts: can the database at addr run the workload with
+ * `connections` connections at once (the engine's total; 0 when it is not
+ * known)? For PostgreSQL one connection is made and closed, every query
+ * prepared, and connections compared with what the role may hold. An
+ * overlap db address passes at once: the engines wait for that database to
+ * come up. 0, or -errno with one line in err. */
+int db_check(const char *addr, const struct wl_workload *wl, int connections, char *err,
+             size_t len);
+
 /* ---- the techempower dataset (dataset.c): the rows every database loads ---- */
 
 #define DB_WORLD_ROWS   10000 /* World(id, randomNumber), ids 1 to 10000 */

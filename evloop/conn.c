@@ -43,10 +43,14 @@ struct evloop_conn *evloop_conn_open(struct evloop *ev, int fd, size_t size)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     /* No read yet: epoll reports bytes that are already there when the
      * socket is added, so the first read waits for the first event. */
-    if (evloop_poll_add(ev->epfd, fd, EVLOOP_CONN_EVENTS, &c->watch) < 0 ||
+    const struct evloop_backend *b = ev->engine->backend;
+    if ((b ? b->conn_open(c) : evloop_poll_add(ev->epfd, fd, EVLOOP_CONN_EVENTS, &c->watch)) < 0 ||
         evloop_conn_arm(c, EVLOOP_TIMER_IDLE, ev->cfg->idle_timeout_ns) < 0) {
         evloop_timer_cancel(ev, &c->timer);
-        close(fd);
+        if (b && c->io)
+            b->conn_close(c); /* its operations may be in flight already */
+        else
+            close(fd);
         free(c);
         return NULL;
     }
@@ -59,7 +63,10 @@ void evloop_conn_close(struct evloop_conn *c)
 {
     struct evloop *ev = c->ev;
     evloop_conn_disarm(c);
-    close(c->fd); /* also removes it from epoll */
+    if (ev->engine->backend)
+        ev->engine->backend->conn_close(c);
+    else
+        close(c->fd); /* also removes it from epoll */
     c->in_start = c->out_start = 0;
     evloop_spare_give(&ev->in_spares, &c->in);
     evloop_spare_give(&ev->out_spares, &c->out);
@@ -88,6 +95,8 @@ int evloop_conn_watch_output(struct evloop_conn *c, bool on)
     if (c->watch_out == on)
         return 0;
     c->watch_out = on;
+    if (c->ev->engine->backend)
+        return c->ev->engine->backend->conn_watch_output(c, on);
     return evloop_poll_mod(c->ev->epfd, c->fd, EVLOOP_CONN_EVENTS | (on ? EPOLLOUT : 0), &c->watch);
 }
 
@@ -106,6 +115,9 @@ enum evloop_io evloop_conn_read(struct evloop_conn *c)
     }
     if (c->in.len == c->in.cap)
         return EVLOOP_IO_ERROR; /* cannot happen: a full buffer without a whole head is 431 */
+    const struct evloop_backend *b = c->ev->engine->backend;
+    if (b && b->conn_read)
+        return b->conn_read(c);
     if (!c->readable)
         return EVLOOP_IO_RETRY;
     for (;;) {
@@ -174,6 +186,9 @@ enum evloop_io evloop_conn_continue(struct evloop_conn *c, bool expect)
 
 enum evloop_io evloop_conn_write(struct evloop_conn *c)
 {
+    const struct evloop_backend *b = c->ev->engine->backend;
+    if (b && b->conn_write)
+        return b->conn_write(c);
     while (evloop_conn_out_pending(c)) {
         ssize_t n = write(c->fd, c->out.data + c->out_start, evloop_conn_out_pending(c));
         if (n > 0) {
@@ -214,7 +229,10 @@ int evloop_conn_linger(struct evloop_conn *c)
 {
     if (c->ev->stopping)
         return -ECANCELED;
-    shutdown(c->fd, SHUT_WR); /* the client sees EOF after the last response */
+    if (c->ev->engine->backend)
+        c->ev->engine->backend->conn_shutdown(c);
+    else
+        shutdown(c->fd, SHUT_WR); /* the client sees EOF after the last response */
     return evloop_conn_arm(c, EVLOOP_TIMER_LINGER, EVLOOP_LINGER_NS);
 }
 

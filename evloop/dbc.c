@@ -14,10 +14,15 @@
 
 #include "evloop.h"
 
+/* A connect may replace the client's socket (PostgreSQL's libpq does, trying
+ * another address): closing the old one took it out of epoll, so a socket
+ * epoll does not know is added. */
 static int watch_events(struct evloop_dbc *d, bool want_write)
 {
     uint32_t events = EPOLLIN | (want_write ? EPOLLOUT : 0);
     int err = evloop_poll_mod(d->ev->epfd, db_async_fd(d->a), events, &d->watch);
+    if (err == -ENOENT)
+        err = evloop_poll_add(d->ev->epfd, db_async_fd(d->a), events, &d->watch);
     if (err == 0)
         d->want_write = want_write;
     return err;
@@ -36,7 +41,7 @@ static void drop_client(struct evloop_dbc *d)
 static int db_connect(struct evloop_dbc *d)
 {
     struct evloop *ev = d->ev;
-    int err = db_async_open(ev->cfg->db_addr, &d->a);
+    int err = db_async_open_wl(ev->cfg->db_addr, ev->cfg->wl, &d->a);
     if (err < 0)
         return err;
     err = evloop_poll_add(ev->epfd, db_async_fd(d->a), EPOLLIN, &d->watch);
@@ -107,7 +112,8 @@ void evloop_db_on_event(struct evloop_dbc *d, uint32_t events)
         err = db_async_on_writable(d->a);
     if (err == 0 && connecting && !db_async_connecting(d->a))
         d->backoff_ns = EVLOOP_BACKOFF_MIN; /* up: the next failure starts the backoff anew */
-    if (err == 0 && d->want_write != db_async_want_write(d->a))
+    /* while connecting, the socket itself may have changed */
+    if (err == 0 && (connecting || d->want_write != db_async_want_write(d->a)))
         err = watch_events(d, db_async_want_write(d->a));
     if (err < 0)
         evloop_db_fail(d, err);
@@ -143,10 +149,22 @@ int evloop_db_watch_output(struct evloop_dbc *d)
 }
 
 /* Opens every connection it can; the others retry from a timer, so a server
- * started before its database comes up answers 503 until it does. */
+ * started before overlap db comes up answers 503 until it does. A
+ * PostgreSQL address is checked first (db_check): the server does not start
+ * on one that cannot be reached. */
 int evloop_db_open_all(struct evloop *ev)
 {
-    ev->ndbs = ev->cfg->db_conns;
+    const struct serve_config *cfg = ev->cfg;
+    char msg[512];
+    int err;
+    /* a database that cannot run the workload (PostgreSQL's: unreachable,
+     * its SQL refused, the budget too small) stops the start, once */
+    if (ev->id == 0 &&
+        (err = db_check(cfg->db_addr, cfg->wl, serve_db_connections(cfg), msg, sizeof(msg))) < 0) {
+        fprintf(stderr, "overlap serve: database %s: %s\n", cfg->db_addr, msg);
+        return -ECANCELED; /* said: the start ends without another line */
+    }
+    ev->ndbs = serve_loop_db_conns(cfg, ev->id);
     ev->dbs = calloc((size_t)ev->ndbs, sizeof(*ev->dbs));
     if (!ev->dbs)
         return -ENOMEM;
@@ -158,7 +176,7 @@ int evloop_db_open_all(struct evloop *ev)
         d->backoff_ns = EVLOOP_BACKOFF_MIN;
         evloop_timer_init(&d->reconnect, on_reconnect);
         evloop_list_init(&d->parked);
-        int err = db_connect(d);
+        err = db_connect(d);
         if (err < 0) {
             if (i == 0 && ev->id == 0)
                 fprintf(stderr, "overlap serve: database %s: %s (retrying)\n", ev->cfg->db_addr,

@@ -209,6 +209,7 @@ struct evloop_conn {
     uint64_t discard;    /* body bytes of the current head still to drop */
     struct evloop_timer timer;
     struct evloop_list link; /* the loop's open connections, walked only at shutdown */
+    void *io;                /* an I/O backend's own state for it (evloop_backend), or NULL */
 };
 
 /* A new client fd as a zeroed struct of size bytes (the engine's struct conn,
@@ -330,6 +331,7 @@ struct evloop {
     bool stopping;
     struct evloop_timer stop_deadline;
     bool done;
+    void *io; /* the engine's I/O backend's own state (evloop_backend), or NULL */
 };
 
 static inline int evloop_timer_set(struct evloop *ev, struct evloop_timer *t, uint64_t deadline)
@@ -383,6 +385,29 @@ int evloop_db_watch_output(struct evloop_dbc *d);
 /* d is dead: its parked requests are handed to ops->db_lost, and it reconnects. */
 void evloop_db_fail(struct evloop_dbc *d, int err);
 
+/* ---- an I/O backend in place of epoll for the client sockets (uring/):
+ * the engine's backend, NULL for epoll. The loop's epoll instance stays, for
+ * the stop descriptor and the database connections; the backend waits on it
+ * as on one more descriptor. Each conn_ hook replaces the system call of the
+ * evloop_conn function it is named for; a NULL read or write keeps conn.c's
+ * own (readiness) path. ---- */
+struct evloop_backend {
+    int (*init)(struct evloop *ev);  /* after evloop_init, on the main thread: 0 or -errno */
+    void (*free)(struct evloop *ev); /* in evloop_free, before the epoll instance closes */
+    /* Submits what is queued and waits for completions, up to timeout_ms
+     * (-1: no limit). 0 or -errno. */
+    int (*wait)(struct evloop *ev, int timeout_ms);
+    /* Handles the completions at hand (a client's goes to ops->conn_event);
+     * fills events with what the epoll instance has ready: their count. */
+    int (*dispatch)(struct evloop *ev, struct epoll_event *events, int max);
+    int (*conn_open)(struct evloop_conn *c);   /* instead of watching it with epoll: 0 or -errno */
+    void (*conn_close)(struct evloop_conn *c); /* instead of close(2) */
+    int (*conn_watch_output)(struct evloop_conn *c, bool on); /* c->watch_out already set */
+    enum evloop_io (*conn_read)(struct evloop_conn *c);       /* instead of read(2), or NULL */
+    enum evloop_io (*conn_write)(struct evloop_conn *c);      /* instead of write(2), or NULL */
+    void (*conn_shutdown)(struct evloop_conn *c);             /* instead of shutdown(SHUT_WR) */
+};
+
 /* run.c: what an engine is to the loop, and how its loops are built and run.
  * Each loop is an engine struct of loop_size bytes beginning with struct
  * evloop, zeroed before evloop_init. */
@@ -399,6 +424,8 @@ struct evloop_engine {
      * deadline left open are closed (ops->conn_timeout): what the engine's
      * part of the loop holds. NULL, or a hook. */
     void (*free)(struct evloop *ev);
+    /* The client sockets' I/O: NULL for epoll (poller.c, conn.c). */
+    const struct evloop_backend *backend;
 };
 
 /* Builds cfg->loops loops on the calling thread (each with its epoll, its

@@ -235,17 +235,22 @@ static void run_ready(struct evloop *ev)
 void evloop_run(struct evloop *ev)
 {
     struct epoll_event events[EVLOOP_MAX_EVENTS];
+    const struct evloop_backend *b = ev->engine->backend;
     if (ev->engine->thread_start)
         ev->engine->thread_start(ev);
     while (!ev->done) {
         ev->now = proc_now_ns();
-        int n = evloop_poll_wait(ev->epfd, events, EVLOOP_MAX_EVENTS, next_timeout_ms(ev));
+        int n = b ? b->wait(ev, next_timeout_ms(ev))
+                  : evloop_poll_wait(ev->epfd, events, EVLOOP_MAX_EVENTS, next_timeout_ms(ev));
         if (n < 0) {
-            fprintf(stderr, "overlap serve: loop %d: epoll_wait: %s\n", ev->id, strerror(-n));
+            fprintf(stderr, "overlap serve: loop %d: %s: %s\n", ev->id, b ? "wait" : "epoll_wait",
+                    strerror(-n));
             break;
         }
         ev->now = proc_now_ns();
         run_deferred(ev); /* those that yielded last turn go first */
+        if (b)
+            n = b->dispatch(ev, events, EVLOOP_MAX_EVENTS); /* completions, then epoll's */
         for (int i = 0; i < n; i++)
             dispatch(ev, &events[i]);
         run_ready(ev);
@@ -288,12 +293,16 @@ int evloop_init(struct evloop *ev, int id, const struct serve_config *cfg, int l
         err = evloop_poll_add(ev->epfd, listen_fd, EPOLLIN, &ev->listen_watch);
     if (err == 0)
         err = evloop_db_open_all(ev);
+    if (err == 0 && engine->backend)
+        err = engine->backend->init(ev);
     return err;
 }
 
 void evloop_free(struct evloop *ev)
 {
     evloop_reap_dead(ev);
+    if (ev->engine && ev->engine->backend && ev->io)
+        ev->engine->backend->free(ev);
     evloop_db_close_all(ev);
     for (int i = 0; i < ev->nfree_conns; i++)
         free(ev->free_conns[i]);

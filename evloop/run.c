@@ -37,7 +37,8 @@ static int init_loops(struct loops *ls, const struct serve_config *cfg, int *fds
         if (err == 0 && ls->engine->init)
             err = ls->engine->init(ev);
         if (err < 0) {
-            fprintf(stderr, "overlap serve: loop %d: %s\n", i, strerror(-err));
+            if (err != -ECANCELED) /* that one printed its own reason */
+                fprintf(stderr, "overlap serve: loop %d: %s\n", i, strerror(-err));
             ls->ninit++;
             return err;
         }

@@ -38,6 +38,7 @@ load_cpu=${LOAD_CPU:-1}
 # its CPU per request against async's.
 overlap_configs=(
     "coro:--engine coro --loops 1"
+    "uring:--engine uring --loops 1"
     "pool-leader:--engine pool --workers 4 --pool-mode leader"
     "pool-request:--engine pool --workers 4 --pool-mode request"
 )

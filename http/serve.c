@@ -12,8 +12,8 @@
 #include "wl.h"
 
 static const char usage_text[] =
-    "usage: overlap serve --engine pool|async|coro --workload FILE --db ADDR [flags]\n"
-    "  --engine pool|async|coro  the architecture (required)\n"
+    "usage: overlap serve --engine pool|async|coro|uring --workload FILE --db ADDR [flags]\n"
+    "  --engine pool|async|coro|uring  the architecture (required)\n"
     "  --workload FILE         the workload to serve (required)\n"
     "  --db ADDR               the database: unix:/PATH or tcp:HOST:PORT (required)\n"
     "  --listen HOST:PORT      where to accept HTTP (default " SERVE_DEFAULT_LISTEN
@@ -32,12 +32,22 @@ static const char usage_text[] =
     "                          leader mode has no queue: the excess waits in the kernel)\n"
     "  --pool-mode leader|request|connection   who waits for a request (default leader):\n"
     "                          the workers in turn, a front end, or a worker per connection\n"
-    "async and coro engines:\n"
+    "async, coro and uring engines:\n"
     "  --loops L               event loops, one thread each (default: one per CPU)\n"
     "  --db-conns M            database connections per loop (default 4)\n"
+    "  --db-connections C      or C in all, shared by the loops (at least one each); a\n"
+    "                          pool holds one a worker, so C must equal --workers\n"
     "coro engine:\n"
     "  --stack SIZE            each coroutine's stack, e.g. 64k or 1m (default 64k;\n"
-    "                          16k to 64m, plus a guard page)\n";
+    "                          16k to 64m, plus a guard page)\n"
+    "uring engine (async's requests on io_uring, uring/README.md):\n"
+    "  --uring-mode poll|ops|multishot|defer   the ladder's step (default defer):\n"
+    "                          poll readiness, recv/send ops, multishot recv into a\n"
+    "                          buffer ring, and DEFER_TASKRUN with SINGLE_ISSUER\n"
+    "  --uring-bufs N          provided buffer ring entries per loop (default 512,\n"
+    "                          a power of two, 1 to 32768)\n"
+    "  --uring-cq N            completion queue entries per loop (default: sized for\n"
+    "                          the descriptor limit, 4096 to 32768)\n";
 
 /* A usage error: printed, *status set to 2, and -1 to return. */
 #define usage_error(status, ...)                                                                   \
@@ -75,6 +85,34 @@ static int parse_timeout(const char *flag, const char *value, uint64_t *ns, int 
     return 0;
 }
 
+/* A flag of the uring engine's (--uring-*): 0, or -1 with *status set. */
+static int parse_uring_flag(struct serve_config *cfg, const char *flag, const char *v, int *status)
+{
+    static const char *const modes[] = {"poll", "ops", "multishot", "defer"};
+    if (!strcmp(flag, "--uring-mode")) {
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(v, modes[i])) {
+                cfg->uring_mode = (enum serve_uring_mode)i;
+                return 0;
+            }
+        return usage_error(status,
+                           "unknown --uring-mode '%s' (expected poll, ops, multishot or defer)", v);
+    }
+    if (!strcmp(flag, "--uring-bufs")) {
+        if (wl_count_parse(v, 1, 32768, &cfg->uring_bufs) < 0 ||
+            (cfg->uring_bufs & (cfg->uring_bufs - 1)))
+            return usage_error(status,
+                               "bad --uring-bufs '%s' (expected a power of two, 1 to 32768)", v);
+        return 0;
+    }
+    if (!strcmp(flag, "--uring-cq")) {
+        if (wl_count_parse(v, 1, 1 << 20, &cfg->uring_cq) < 0)
+            return usage_error(status, "bad --uring-cq '%s' (expected 1 to 1048576)", v);
+        return 0;
+    }
+    return usage_error(status, "unknown flag '%s'", flag);
+}
+
 /* One flag and its value; returns 0, or -1 with *status set. */
 static int parse_flag(struct serve_config *cfg, const char *flag, const char *v, int *status)
 {
@@ -85,8 +123,11 @@ static int parse_flag(struct serve_config *cfg, const char *flag, const char *v,
             cfg->engine = SERVE_ASYNC;
         else if (!strcmp(v, "coro"))
             cfg->engine = SERVE_CORO;
+        else if (!strcmp(v, "uring"))
+            cfg->engine = SERVE_URING;
         else
-            return usage_error(status, "unknown engine '%s' (expected pool, async or coro)", v);
+            return usage_error(status, "unknown engine '%s' (expected pool, async, coro or uring)",
+                               v);
     } else if (!strcmp(flag, "--workload")) {
         cfg->workload_path = v;
     } else if (!strcmp(flag, "--db")) {
@@ -133,9 +174,14 @@ static int parse_flag(struct serve_config *cfg, const char *flag, const char *v,
     } else if (!strcmp(flag, "--db-conns")) {
         if (wl_count_parse(v, 1, 1024, &cfg->db_conns) < 0)
             return usage_error(status, "bad --db-conns '%s' (expected 1 to 1024)", v);
+    } else if (!strcmp(flag, "--db-connections")) {
+        if (wl_count_parse(v, 1, 10000, &cfg->db_connections) < 0)
+            return usage_error(status, "bad --db-connections '%s' (expected 1 to 10000)", v);
     } else if (!strcmp(flag, "--stack")) {
         if (parse_size(v, SERVE_MIN_STACK, SERVE_MAX_STACK, &cfg->stack_size) < 0)
             return usage_error(status, "bad --stack '%s' (expected 16k to 64m, e.g. 64k or 1m)", v);
+    } else if (!strncmp(flag, "--uring-", 8)) {
+        return parse_uring_flag(cfg, flag, v, status);
     } else {
         return usage_error(status, "unknown flag '%s'", flag);
     }
@@ -155,6 +201,8 @@ static void set_defaults(struct serve_config *cfg)
     cfg->mode = SERVE_MODE_LEADER; /* the cheapest per request: pool/README.md */
     cfg->db_conns = SERVE_DEFAULT_DB_CONNS;
     cfg->stack_size = SERVE_DEFAULT_STACK;
+    cfg->uring_mode = SERVE_URING_DEFER;
+    cfg->uring_bufs = SERVE_DEFAULT_URING_BUFS;
 }
 
 static int check_required(struct serve_config *cfg, int *status)
@@ -167,6 +215,24 @@ static int check_required(struct serve_config *cfg, int *status)
         return usage_error(status, "%s", "--db is required");
     if (cfg->workers == 0 && !(cfg->engine == SERVE_POOL && cfg->mode == SERVE_MODE_CONNECTION))
         return usage_error(status, "%s", "--workers 0 needs --pool-mode connection");
+    return 0;
+}
+
+/* --db-connections against the engine: a pool holds one connection a worker,
+ * the loops at least one each. */
+static int check_budget(const struct serve_config *cfg, int *status)
+{
+    int c = cfg->db_connections;
+    if (c <= 0)
+        return 0;
+    if (cfg->engine == SERVE_POOL && cfg->workers != c)
+        return usage_error(status,
+                           "--db-connections %d: a pool holds one database connection a worker, "
+                           "so its budget is its --workers (%d)",
+                           c, cfg->workers);
+    if (cfg->engine != SERVE_POOL && c < cfg->loops)
+        return usage_error(status, "--db-connections %d: fewer than the %d loops, one each", c,
+                           cfg->loops);
     return 0;
 }
 
@@ -196,6 +262,8 @@ int serve_parse_args(int argc, char **argv, struct serve_config *cfg, int *statu
     if (check_required(cfg, status) < 0)
         return -1;
     count_cpus(cfg);
+    if (check_budget(cfg, status) < 0)
+        return -1;
     proc_raise_nofile(0); /* every connection is a descriptor, whatever the engine */
     if (wl_load(cfg->workload_path, &cfg->wl, err, sizeof(err)) < 0 ||
         wl_vary(cfg->wl, cfg->vary_cpu_ns, cfg->vary_wait_ns, err, sizeof(err)) < 0) {

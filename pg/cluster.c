@@ -317,7 +317,11 @@ static int start_postgres(struct pg__cluster *c, int connections, char *err, siz
     snprintf(sockets, sizeof(sockets), "unix_socket_directories=%s", c->dir);
     snprintf(port, sizeof(port), "port=%d", PG__PORT);
     snprintf(max, sizeof(max), "max_connections=%d", connections + PG_RESERVED);
-    snprintf(reserved, sizeof(reserved), "superuser_reserved_connections=%d", PG_RESERVED);
+    /* None reserved the server's way: those slots count the superuser's own
+     * connections too, so with the sweep's check connection open the role's
+     * last connection of its budget was refused. The role's CONNECTION
+     * LIMIT keeps PG_RESERVED slots free for the superuser instead. */
+    snprintf(reserved, sizeof(reserved), "superuser_reserved_connections=0");
     const char *argv[] = {prog, "-D", data, "-c", "listen_addresses=", /* no TCP listener */
                           "-c", sockets, "-c", port, "-c", max, "-c", reserved, "-c",
                           "shared_preload_libraries=pg_stat_statements",

@@ -3,7 +3,8 @@
  * limit, the techempower rows exactly as `overlap db` has them (db/dataset.c,
  * the same seed), the workload's init script, and a check that every query of
  * the workload prepares, so a query PostgreSQL cannot run is refused at start
- * as `overlap db` refuses one SQLite cannot. */
+ * as `overlap db` refuses one SQLite cannot; then pg_sleep's overshoot is
+ * measured (sleep.c) and a latency too short for it refused. */
 #include <errno.h>
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -205,6 +206,7 @@ int pg__load(const char *admin_dsn, const struct wl_workload *wl, uint64_t seed,
              char *err, size_t errlen, int *status)
 {
     char role[128];
+    struct pg_sleep_resolution resolution;
     PGconn *conn = PQconnectdb(admin_dsn);
     int rc = -1;
     *status = 1;
@@ -222,6 +224,12 @@ int pg__load(const char *admin_dsn, const struct wl_workload *wl, uint64_t seed,
     *status = 2;
     if ((wl->init_path && run_script(conn, wl->init_path, err, errlen) < 0) ||
         check_queries(conn, wl, err, errlen) < 0)
+        goto out;
+    *status = 1;
+    if (pg_sleep_measure(conn, &resolution, err, errlen) < 0)
+        goto out;
+    *status = 2;
+    if (pg_sleep_check(wl, &resolution, err, errlen) < 0)
         goto out;
     *status = 1;
     if (run(conn, "GRANT ALL ON ALL TABLES IN SCHEMA public TO " PG_ROLE, err, errlen) < 0 ||

@@ -26,7 +26,8 @@ static const char usage_text[] =
     "  --bin DIR           where initdb and postgres are (default " PG__DEFAULT_BIN ")\n"
     "The first stdout line is `listening DSN`, the engines' libpq URI. Exit status: 0 after\n"
     "SIGINT or SIGTERM once ready, 1 on a system failure (PostgreSQL missing or failing to\n"
-    "start) or a stop before ready, 2 on a usage, workload or SQL error. Nothing of the\n"
+    "start) or a stop before ready, 2 on a usage, workload or SQL error, or a latency\n"
+    "pg_sleep cannot honour (too short for its measured overshoot). Nothing of the\n"
     "cluster outlives the process.\n";
 
 struct options {
@@ -110,7 +111,7 @@ static double seconds_since(uint64_t t0)
 static int run(const struct options *o, const struct wl_workload *wl)
 {
     struct pg__cluster c;
-    char err[WL_ERR_LEN + 4096], about[1024];
+    char err[WL_ERR_LEN + 4096], about[2048];
     int status = 1;
     uint64_t t0 = proc_now_ns();
     if (pg__cluster_start(&c, o->dir, o->bin, o->connections, proc_stop_fd(), err, sizeof(err)) < 0)

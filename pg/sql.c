@@ -84,6 +84,11 @@ static const char describe_sql[] =
     "  WITH ORDINALITY AS s(n, o)),"
     " (SELECT rolconnlimit FROM pg_roles WHERE rolname = '" PG_ROLE "')";
 
+/* pg_sleep's overshoot as `overlap pg` measured it at start (sleep.c). */
+static const char describe_sleep_sql[] =
+    "SELECT string_agg(format('%s ms: overshoot median %s ms, max %s ms (%s sleeps)',"
+    " asked_ms, median_ms, max_ms, samples), '; ' ORDER BY asked_ms) FROM " PG_SLEEP_TABLE;
+
 int pg_describe(const char *dsn, char *out, size_t len)
 {
     /* the settings' values are the superuser's to read; the DSN may be the engines' */
@@ -94,10 +99,15 @@ int pg_describe(const char *dsn, char *out, size_t len)
     if (PQstatus(conn) == CONNECTION_OK)
         r = PQexec(conn, describe_sql);
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
-        snprintf(out, len,
-                 "postgresql: %s\npostgresql_settings: %s\npostgresql_budget: %s connections "
-                 "(role %s)\n",
-                 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PG_ROLE);
+        int n = snprintf(out, len,
+                         "postgresql: %s\npostgresql_settings: %s\npostgresql_budget: %s "
+                         "connections (role %s)\n",
+                         PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), PG_ROLE);
+        PQclear(r);
+        r = PQexec(conn, describe_sleep_sql);
+        if (n > 0 && (size_t)n < len && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+            !PQgetisnull(r, 0, 0))
+            snprintf(out + n, len - (size_t)n, "postgresql_sleep: %s\n", PQgetvalue(r, 0, 0));
         rc = 0;
     } else
         snprintf(out, len, "%s", PQerrorMessage(conn));

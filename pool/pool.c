@@ -136,6 +136,13 @@ static int pool_start(struct pool *p, const struct serve_config *cfg)
         fprintf(stderr, "overlap serve: cannot start the pool's poller: %s\n", strerror(-err));
         return err;
     }
+    /* a PostgreSQL that cannot run the workload with a connection per
+     * worker stops the start (overlap db is waited for instead) */
+    char msg[512];
+    if ((err = db_check(cfg->db_addr, cfg->wl, cfg->workers, msg, sizeof(msg))) < 0) {
+        fprintf(stderr, "overlap serve: database %s: %s\n", cfg->db_addr, msg);
+        return err;
+    }
     wl_burn_calibrate(); /* before any load, so calibration is undisturbed */
     if ((err = start_workers(p)) < 0) {
         fprintf(stderr, "overlap serve: cannot start workers: %s\n", strerror(-err));

@@ -36,7 +36,7 @@ static int db_reconnect(struct pool__worker *w)
     uint64_t now = proc_now_ns();
     if (now < w->db_retry_at)
         return -EAGAIN;
-    int err = db_conn_open(w->pool->cfg->db_addr, &w->db);
+    int err = db_conn_open_wl(w->pool->cfg->db_addr, w->pool->cfg->wl, &w->db);
     if (err < 0) {
         w->db = NULL;
         w->db_backoff_ns = w->db_backoff_ns ? w->db_backoff_ns * 2 : POOL_BACKOFF_MIN_NS;

@@ -151,7 +151,8 @@ Test(suite, bad_engine_specs)
 
 Test(suite, shipped_suites_load)
 {
-    const char *names[] = {"default", "quick", "queries", "cpu-bound", "capacity", "mixed-cpu"};
+    const char *names[] = {"default",  "quick",     "queries", "cpu-bound",
+                           "capacity", "mixed-cpu", "postgres"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         char path[512], err[BENCH_ERR_LEN];
         struct bench_suite s;
@@ -182,7 +183,7 @@ Test(suite, the_capacity_suite_searches_two_configs_at_p99_100ms)
 /* What `make bench` sweeps: the pool at three sizes, thread per connection
  * and async, closed and open loop, three times, and the timeline, on the
  * lecture's workload. */
-Test(suite, default_suite_sweeps_six_configs_three_times_on_seed)
+Test(suite, default_suite_sweeps_seven_configs_three_times_on_seed)
 {
     char err[BENCH_ERR_LEN];
     struct bench_suite s;
@@ -190,9 +191,10 @@ Test(suite, default_suite_sweeps_six_configs_three_times_on_seed)
     cr_assert_eq(bench_suite_load(SUITES "/default.ini", &s, err, sizeof(err)), 0, "%s", err);
     const char *want[] = {"pool:workers=1",  "pool:workers=8",
                           "pool:workers=64", "pool:workers=0;mode=connection",
-                          "async",           "coro"};
-    cr_assert_eq(s.nengines, 6);
-    for (int i = 0; i < 6; i++)
+                          "async",           "coro",
+                          "uring"};
+    cr_assert_eq(s.nengines, 7);
+    for (int i = 0; i < 7; i++)
         cr_expect_str_eq(s.engines[i].spec, want[i]);
     cr_expect(s.nclients > 0 && s.auto_rates && s.nfractions > 0 && s.timeline == 8);
     cr_expect_eq(s.repeats, 3);
@@ -646,7 +648,7 @@ Test(flags, words_in_a_fixed_order)
     char words[256];
     bench__flag_words((1 << BENCH__NFLAGS) - 1, words, sizeof(words));
     cr_expect_str_eq(words, "littles-law;errors;short-window;generator-bound;unsteady;"
-                            "missing-clients;few-samples");
+                            "missing-clients;few-samples;db-budget;db-calls");
     char tiny[8];
     bench__flag_words(BENCH__FLAG_SHORT_WINDOW, tiny, sizeof(tiny));
     cr_expect_eq(strlen(tiny), 7, "cut to fit: '%s'", tiny);
@@ -733,8 +735,9 @@ static const char runs_header[] =
     "p50_ms,p90_ms,p99_ms,p999_ms,max_ms,mean_ms,achieved_rps,mean_cpu_ms,mean_wait_ms,"
     "bound_rps,ceiling_rps,efficiency,cpu_user_s,cpu_sys_s,cpu_util,peak_rss_kib,threads,fds,"
     "vol_ctxsw_per_s,invol_ctxsw_per_s,repeat,attempts,window_s,littles_ratio,load_cpu_util,"
-    "cpu_per_request_us,ceiling_measured_rps,trend_pct,flags,workload_cpu_us,other_cpu_us";
-#define NCOLS 43
+    "cpu_per_request_us,ceiling_measured_rps,trend_pct,flags,workload_cpu_us,other_cpu_us,"
+    "database,db_connections,db_backends,db_calls,db_expected_calls";
+#define NCOLS 48
 
 struct row {
     char *f[NCOLS];

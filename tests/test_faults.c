@@ -517,6 +517,7 @@ static const struct overload overloads[] = {
     /* one loop, 10 ms of CPU each: 100/s, the rest parked on the loop */
     {"async", "300", "32", {"--loops", "1"}, false},
     {"coro", "300", "32", {"--loops", "1"}, false},
+    {"uring", "300", "32", {"--loops", "1"}, false},
 };
 
 static const struct overload *engine_overload(void)

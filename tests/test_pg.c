@@ -256,6 +256,27 @@ static void expect_the_budget(const char *dsn, int budget)
         PQfinish(conns[i]);
 }
 
+/* What overlap pg measured of pg_sleep, as the clients' db_check reads it. */
+static void expect_the_sleep_resolution(const char *dsn)
+{
+    PGconn *conn = connect_as(dsn, PG_ROLE); /* the engines' role reads it */
+    PGresult *r = query(conn, "SELECT asked_ms, median_ms, max_ms, samples FROM " PG_SLEEP_TABLE
+                              " ORDER BY asked_ms");
+    cr_assert_eq(PQntuples(r), 2);
+    for (int i = 0; i < 2; i++) {
+        double asked = atof(PQgetvalue(r, i, 0)), median = atof(PQgetvalue(r, i, 1));
+        double max = atof(PQgetvalue(r, i, 2));
+        cr_expect_eq(asked, i ? 10.0 : 1.0);
+        cr_expect(median >= 0 && median <= max && max < 1000, "%g ms: %g, %g", asked, median, max);
+        cr_expect_eq(atoi(PQgetvalue(r, i, 3)), i ? 10 : 20);
+    }
+    PQclear(r);
+    struct pg_sleep_resolution res;
+    cr_assert_eq(pg_sleep_read(conn, &res), 0);
+    cr_expect_eq(res.n, 2);
+    PQfinish(conn);
+}
+
 TestSuite(pg, .init = make_dir, .fini = remove_dir);
 
 Test(pg, a_cluster_holds_overlap_dbs_rows_and_stops_clean)
@@ -314,6 +335,8 @@ Test(pg, a_cluster_holds_overlap_dbs_rows_and_stops_clean)
     cr_expect(strstr(about, " fsync=off ") != NULL, "%s", about);
     cr_expect(strstr(about, "max_connections=7 ") != NULL, "%s", about);
     cr_expect(strstr(about, "\npostgresql_budget: 4 connections") != NULL, "%s", about);
+    cr_expect(strstr(about, "\npostgresql_sleep: 1 ms: overshoot median ") != NULL, "%s", about);
+    expect_the_sleep_resolution(c->addr);
 
     cr_expect_eq(child_stop(c, GONE_MS), 0, "SIGTERM: exit 0");
     expect_nothing_left(cdir, pm, 0, 0);
@@ -382,6 +405,27 @@ Test(pg, an_init_script_error_names_its_line_and_leaves_nothing)
     cr_expect(strstr(out, "\"nope\" does not exist") != NULL, "%s", out);
     cr_expect(strstr(out, "listening") == NULL, "%s", out);
     cr_expect_eq(entries(dir), 2, "only the workload and its script are left in --dir");
+}
+
+/* A latency pg_sleep cannot honour (its overshoot, measured at start, is
+ * about 1 ms): refused, naming the line of the latency, before announcing. */
+Test(pg, a_latency_too_short_for_pg_sleep_is_refused_and_leaves_nothing)
+{
+    char out[8192], args[1024], want[600];
+    const char *w = child_write_file(dir, "short.ini",
+                                     "[database]\ndataset = techempower\n"
+                                     "[query.w]\nsql = SELECT 1\n\nlatency = fixed 100us\n"
+                                     "[request.r]\nsteps = query w\n");
+    snprintf(args, sizeof(args), "pg --dir %s --connections 2 --workload %s", dir, w);
+    cr_expect_eq(run(args, out, sizeof(out)), 2, "%s", out);
+    snprintf(want, sizeof(want),
+             "%s:6: query w: PostgreSQL cannot serve a latency of median "
+             "0.100 ms: pg_sleep overshoots 1 ms by ",
+             w);
+    cr_expect(strstr(out, want) != NULL, "want '%s' in '%s'", want, out);
+    cr_expect(strstr(out, "at least 5 times that") != NULL, "%s", out);
+    cr_expect(strstr(out, "listening") == NULL, "%s", out);
+    cr_expect_eq(entries(dir), 1, "only the workload is left in --dir");
 }
 
 Test(pg, no_postgresql_names_the_package)

@@ -51,6 +51,11 @@ static const char bench_usage[] =
     "  --vary-cpu LIST|none    the crossover map: CPU per request in each cell, e.g.\n"
     "                          '100us 1ms' (needs --slo; map.csv)\n"
     "  --vary-wait LIST|none   and each query's median latency, e.g. '1ms 20ms'\n"
+    "  --database DB           overlap (the simulated database, the default), postgres (a\n"
+    "                          throwaway PostgreSQL 15 cluster the sweep runs), or the DSN\n"
+    "                          of a PostgreSQL server holding the workload's tables\n"
+    "  --db-connections C      the database connection budget of configs that name none\n"
+    "                          (default: a pool's workers, else 64)\n"
     "  --no-plot               no charts or report.html at the end (overlap plot DIR\n"
     "                          draws them later)\n";
 
@@ -95,7 +100,9 @@ static int parse_flags(struct bench__sweep *sw, int argc, char **argv, const cha
                {"--slo", "slo"},
                {"--capacity-tolerance", "capacity_tolerance"},
                {"--vary-cpu", "vary.cpu"},
-               {"--vary-wait", "vary.wait"}};
+               {"--vary-wait", "vary.wait"},
+               {"--database", "database"},
+               {"--db-connections", "db_connections"}};
     char err[BENCH_ERR_LEN];
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick") || !strcmp(argv[i], "--no-plot"))
@@ -179,6 +186,10 @@ static int prepare(struct bench__sweep *sw, int argc, char **argv, const char **
     }
     if (bench_suite_has_map(s) && bench__map_check(sw) < 0)
         return 2;
+    /* on PostgreSQL a connection runs one query at a time: each config's
+     * budget bounds it (bench_config_workers), from the plan on */
+    for (int i = 0; s->database[0] && i < s->nengines; i++)
+        s->engines[i].db_budget = bench__db_budget(s, &s->engines[i]);
     sw->plan.suite = s;
     sw->plan.wl = sw->wl;
     sw->plan.ncores =
@@ -276,17 +287,25 @@ int bench_main(int argc, char **argv)
         goto done;
     bench__plan_runs(&sw.plan);
     status = 1;
-    if (make_sockdir(&sw) < 0 || bench__results_open(&sw, out) < 0)
+    if (make_sockdir(&sw) < 0)
         goto done;
-    if (bench__write_meta(&sw, argc, argv) < 0)
-        fprintf(stderr, "overlap bench: cannot write %s/meta.txt\n", sw.dir);
-    bench__copy_inputs(&sw);
     if (proc_install_signals() < 0) {
         fprintf(stderr, "overlap bench: cannot install its signal handlers\n");
         goto done;
     }
-    sw.live = isatty(2);
     pin_self(&sw);
+    /* PostgreSQL starts (or answers) before the folder is made: a sweep
+     * that cannot have its database writes nothing */
+    if (bench__pg_open(&sw) < 0) {
+        status = proc_stopping() ? 130 : 1;
+        goto done;
+    }
+    if (bench__results_open(&sw, out) < 0)
+        goto done;
+    if (bench__write_meta(&sw, argc, argv) < 0)
+        fprintf(stderr, "overlap bench: cannot write %s/meta.txt\n", sw.dir);
+    bench__copy_inputs(&sw);
+    sw.live = isatty(2);
     fprintf(stderr, "overlap bench: %d runs of %s on %s into %s\n", sw.plan.nruns, sw.suite.name,
             sw.wl->name, sw.dir);
     sweep(&sw);
@@ -313,6 +332,7 @@ int bench_main(int argc, char **argv)
     status = sw.failed == sw.done ? 1 : 0;
     draw = status == 0 && wants_charts(argc, argv); /* no finished run draws no chart */
 done:
+    bench__pg_close(&sw);
     remove_sockdir(&sw);
     if (draw)
         draw_charts(&sw);

@@ -19,6 +19,7 @@
 #define BENCH_MAX_REPEATS 20       /* runs per load point: 10 already give a 98 % median interval */
 #define BENCH_MAX_VARY    12       /* values per map axis: 12 x 12 cells is hours of probes */
 #define BENCH_ERR_LEN     512
+#define BENCH_DSN_LEN     512 /* a libpq connection string or URI */
 
 /* What a sweep runs: a suite file, then flags over it. */
 struct bench_suite {
@@ -49,6 +50,11 @@ struct bench_suite {
      * own value on that axis. Either makes a map, which needs an slo. */
     int nvary_cpu, nvary_wait;
     uint64_t vary_cpu_ns[BENCH_MAX_VARY], vary_wait_ns[BENCH_MAX_VARY];
+    /* `database = overlap | postgres | DSN`: the simulated database (""
+     * too), a throwaway PostgreSQL cluster the sweep runs, or a PostgreSQL
+     * server of the user's (bench_pg.c) */
+    char database[BENCH_DSN_LEN];
+    int db_connections; /* `db_connections = C`: the budget of configs that name none; 0 */
 };
 
 /* Whether the suite draws the crossover map. */
@@ -66,7 +72,7 @@ void bench_suite_defaults(struct bench_suite *s);
 
 /* Sets one suite key (name, workload, engines, clients, rates, auto_fractions,
  * duration, warmup, repeats, timeline, server_cpus, load_cpus, load_threads,
- * slo, capacity_tolerance, vary.cpu, vary.wait)
+ * slo, capacity_tolerance, vary.cpu, vary.wait, database, db_connections)
  * from its text, as a suite file or a flag gives it; 0, or -1 with a message
  * in err. */
 int bench_suite_set(struct bench_suite *s, const char *key, const char *value, char *err,

@@ -247,7 +247,13 @@ static void wait_readable(const struct bench__child *c, uint64_t left_ns)
 int bench__child_listening(struct bench__child *c, const char *what, char *addr, size_t len,
                            char *reason, size_t rlen)
 {
-    uint64_t now, deadline = proc_now_ns() + (uint64_t)(BENCH__READY_TIMEOUT_S * 1e9);
+    return bench__child_listening_for(c, what, BENCH__READY_TIMEOUT_S, addr, len, reason, rlen);
+}
+
+int bench__child_listening_for(struct bench__child *c, const char *what, double timeout_s,
+                               char *addr, size_t len, char *reason, size_t rlen)
+{
+    uint64_t now, deadline = proc_now_ns() + (uint64_t)(timeout_s * 1e9);
     while (!proc_stopping() && (now = proc_now_ns()) < deadline) {
         int got = c->out >= 0 ? read_announcement(c, addr, len) : -1;
         if (got == 1)
@@ -263,7 +269,7 @@ int bench__child_listening(struct bench__child *c, const char *what, char *addr,
     if (proc_stopping())
         snprintf(reason, rlen, "interrupted");
     else
-        snprintf(reason, rlen, "%s not listening after %.0f s", what, BENCH__READY_TIMEOUT_S);
+        snprintf(reason, rlen, "%s not listening after %.0f s", what, timeout_s);
     bench__child_stop(c);
     return -1;
 }

@@ -36,6 +36,11 @@ int bench__child_start(struct bench__child *c, char **argv, const char *log, boo
 int bench__child_listening(struct bench__child *c, const char *what, char *addr, size_t len,
                            char *reason, size_t rlen);
 
+/* The same with its own deadline, for a child slower to be ready (a
+ * PostgreSQL cluster runs initdb and loads its data first). */
+int bench__child_listening_for(struct bench__child *c, const char *what, double timeout_s,
+                               char *addr, size_t len, char *reason, size_t rlen);
+
 /* Reaps the child if it has ended: 1 and, when reason is not NULL, why
  * (`WHAT exited with status N: LAST LOG LINE` or `WHAT killed by signal
  * ...`); 0 while it runs. */

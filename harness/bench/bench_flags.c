@@ -9,8 +9,8 @@
 #include "stats.h"
 
 static const char *const flag_words[BENCH__NFLAGS] = {
-    "littles-law", "errors",          "short-window", "generator-bound",
-    "unsteady",    "missing-clients", "few-samples",
+    "littles-law",     "errors",      "short-window", "generator-bound", "unsteady",
+    "missing-clients", "few-samples", "db-budget",    "db-calls",
 };
 
 double bench__littles_ratio(const struct bench__checks *c)
@@ -72,6 +72,36 @@ static int missing_clients(const struct bench__checks *c)
            (c->connections < c->clients || c->clients_answered < c->clients);
 }
 
+double bench__db_expected_calls(const struct bench__checks *c)
+{
+    if (!(c->db_connections > 0))
+        return NAN;
+    return c->throughput_rps * c->db_window_s * c->db_queries; /* NAN when any is */
+}
+
+/* The server held other than its whole budget when the window closed: an
+ * engine that opened fewer connections than C (or more under another role)
+ * measured a different system. */
+static int db_budget_missed(const struct bench__checks *c)
+{
+    return c->db_connections > 0 && !isnan(c->db_backends) && c->db_backends != c->db_connections;
+}
+
+/* The server ran other than the queries the answered requests needed:
+ * beyond the tolerance, or the requests in flight at the window's two ends
+ * (Little's law: throughput x mean response, and one more), whichever is
+ * more. A run with errors is not assessed: a refused request runs none of
+ * its queries, and the `errors` flag says so already. */
+static int db_calls_missed(const struct bench__checks *c)
+{
+    double want = bench__db_expected_calls(c);
+    if (!(c->db_connections > 0) || isnan(want) || isnan(c->db_calls) || c->errors > 0)
+        return 0;
+    double inflight = c->throughput_rps * c->mean_ms / 1e3 + 1;
+    double slack = fmax(BENCH__DB_CALLS_TOLERANCE * want, 2 * inflight * c->db_queries);
+    return fabs(c->db_calls - want) > slack;
+}
+
 int bench__check(const struct bench__checks *c)
 {
     int flags = c->errors > 0 ? BENCH__FLAG_ERRORS : 0;
@@ -90,6 +120,10 @@ int bench__check(const struct bench__checks *c)
         flags |= BENCH__FLAG_MISSING_CLIENTS;
     if (c->requests < stats_quantile_min_samples(c->percentile / 100))
         flags |= BENCH__FLAG_FEW_SAMPLES;
+    if (db_budget_missed(c))
+        flags |= BENCH__FLAG_DB_BUDGET;
+    if (db_calls_missed(c))
+        flags |= BENCH__FLAG_DB_CALLS;
     return flags;
 }
 

@@ -32,8 +32,16 @@ enum bench__flag {
     BENCH__FLAG_UNSTEADY = 1 << 4,        /* unsteady */
     BENCH__FLAG_MISSING_CLIENTS = 1 << 5, /* missing-clients */
     BENCH__FLAG_FEW_SAMPLES = 1 << 6,     /* few-samples */
-    BENCH__NFLAGS = 7
+    BENCH__FLAG_DB_BUDGET = 1 << 7,       /* db-budget */
+    BENCH__FLAG_DB_CALLS = 1 << 8,        /* db-calls */
+    BENCH__NFLAGS = 9
 };
+
+/* On PostgreSQL, a window's statement calls may miss the requests answered
+ * times their queries by this fraction (the generator's window and the
+ * sweep's are timed apart), or by the requests in flight at its two ends,
+ * whichever is more. */
+#define BENCH__DB_CALLS_TOLERANCE 0.05
 
 /* The per-interval throughput's linear trend over the window. */
 struct bench__trend {
@@ -60,6 +68,12 @@ struct bench__checks {
      * than stats_quantile_min_samples cannot bound that percentile */
     double requests, percentile;
     struct bench__trend trend;
+    /* PostgreSQL (bench_pg.c): the config's connection budget C (0 when the
+     * database is not PostgreSQL: nothing is checked), the engines' role's
+     * backends at the window's end, its statements' calls over the sweep's
+     * sampled window (db_window_s), and the queries a request of the
+     * window's mix sends */
+    double db_connections, db_backends, db_calls, db_window_s, db_queries;
 };
 
 /* throughput x mean / clients for a closed run; NAN otherwise or when a
@@ -72,6 +86,11 @@ double bench__littles_ratio(const struct bench__checks *c);
  * excludes 0. Not assessable under BENCH__TREND_MIN_INTERVALS intervals,
  * for a zero mean or intervals all at one time. */
 struct bench__trend bench__fit_trend(const double *t, const double *rps, int n);
+
+/* The statement calls a run's window should show: the requests answered
+ * over the sampled window times the queries of each; NAN when not on
+ * PostgreSQL or a figure is missing. */
+double bench__db_expected_calls(const struct bench__checks *c);
 
 /* The flags a run deserves, as a mask of enum bench__flag. A timeline's
  * few requests are checked for errors only. */

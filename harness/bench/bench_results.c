@@ -34,7 +34,8 @@ static const char runs_header[] =
     "p50_ms,p90_ms,p99_ms,p999_ms,max_ms,mean_ms,achieved_rps,mean_cpu_ms,mean_wait_ms,"
     "bound_rps,ceiling_rps,efficiency,cpu_user_s,cpu_sys_s,cpu_util,peak_rss_kib,threads,fds,"
     "vol_ctxsw_per_s,invol_ctxsw_per_s,repeat,attempts,window_s,littles_ratio,load_cpu_util,"
-    "cpu_per_request_us,ceiling_measured_rps,trend_pct,flags,workload_cpu_us,other_cpu_us\n";
+    "cpu_per_request_us,ceiling_measured_rps,trend_pct,flags,workload_cpu_us,other_cpu_us,"
+    "database,db_connections,db_backends,db_calls,db_expected_calls\n";
 
 /* The load generator's columns, by name, in enum bench__load_field's order. */
 static const char *const load_fields[BENCH__NLOAD] = {
@@ -265,6 +266,7 @@ int bench__write_meta(const struct bench__sweep *sw, int argc, char **argv)
                 s->tolerance > 0 ? s->tolerance : CAPACITY_TOLERANCE);
     write_axis(f, "vary.cpu", s->vary_cpu_ns, s->nvary_cpu);
     write_axis(f, "vary.wait", s->vary_wait_ns, s->nvary_wait);
+    bench__pg_write_meta(sw, f);
     return fclose(f) == 0 ? 0 : -EIO;
 }
 
@@ -409,6 +411,28 @@ static double cpu_per_request_us(const struct bench__outcome *o)
     return cpu > 0 && answered > 0 ? cpu / answered * 1e6 : NAN;
 }
 
+/* The database columns: which (overlap, postgres, or external: a DSN's
+ * server), the config's connection budget (on overlap db only when the
+ * suite names one), and on PostgreSQL the window's counters. */
+static size_t write_database(const struct bench__sweep *sw, const struct bench__run *r,
+                             const struct bench__outcome *o, char *out, size_t len)
+{
+    const struct bench_suite *s = &sw->suite;
+    const struct bench_engine *e = &s->engines[r->engine];
+    int ok = !strcmp(o->status, "ok"), named = e->db_connections > 0 || s->db_connections > 0;
+    const char *which = !s->database[0]                    ? "overlap"
+                        : !strcmp(s->database, "postgres") ? "postgres"
+                                                           : "external";
+    int n = snprintf(out, len, ",%s", which);
+    size_t used = n > 0 && (size_t)n < len ? (size_t)n : 0;
+    used += put_number(out + used, len - used,
+                       s->database[0] || named ? bench__db_budget(s, e) : NAN, 0);
+    used += put_number(out + used, len - used, ok ? o->db_backends : NAN, 0);
+    used += put_number(out + used, len - used, ok ? o->db_calls : NAN, 0);
+    used += put_number(out + used, len - used, ok ? bench__db_expected_calls(&o->checks) : NAN, 1);
+    return used;
+}
+
 /* The columns added after the first schema, at the row's end: the repeat,
  * the window, the checks and where the CPU went. A failed run has only the
  * first two, a timeline no CPU per request (its few requests fall between
@@ -434,6 +458,7 @@ static void write_checks(const struct bench__sweep *sw, const struct bench__run 
     double workload = ok && cpu_us > 0 ? o->workload_cpu_us : NAN;
     n += put_number(out + n, len - n, workload, 3);
     n += put_number(out + n, len - n, workload >= 0 ? cpu_us - workload : NAN, 3);
+    n += write_database(sw, r, o, out + n, len - n);
     snprintf(out + n, len - n, "\n");
 }
 

@@ -17,6 +17,7 @@
 
 #include "bench_args.h"
 #include "proc.h"
+#include "serve.h"
 #include "wl.h"
 
 #define SAMPLE_EVERY_MS 50   /* /proc sampling: 20 Hz is cheap and catches peaks */
@@ -66,6 +67,8 @@ static void add_cell(const struct bench__sweep *sw, struct bench__args *a, int i
 static int start_db(struct bench__sweep *sw, int id)
 {
     struct bench__args a;
+    if (sw->pg) /* PostgreSQL: the sweep's one cluster, or the user's server */
+        return bench__pg_start_config(sw, id);
     snprintf(sw->db_sock, sizeof(sw->db_sock), "%s/db-%d.sock", sw->sockdir, id);
     bench__args_init(&a);
     bench__arg(&a, sw->self);
@@ -93,12 +96,19 @@ static int start_server(struct bench__sweep *sw, const struct bench_engine *en, 
         bench__flag(&a, "--workers", "%d", en->workers);
     if (pool && en->queue > 0)
         bench__flag(&a, "--queue", "%d", en->queue);
-    if (pool && en->mode[0])
-        bench__flag(&a, "--pool-mode", "%s", en->mode);
+    if (en->mode[0])
+        bench__flag(&a, pool ? "--pool-mode" : "--uring-mode", "%s", en->mode);
     if (!pool && en->loops > 0)
         bench__flag(&a, "--loops", "%d", en->loops);
     if (!pool && en->db_conns > 0)
         bench__flag(&a, "--db-conns", "%d", en->db_conns);
+    /* the budget: a loop's on PostgreSQL, a pool's when not its workers,
+     * and any the suite names on overlap db */
+    int budget = bench__db_budget(&sw->suite, en);
+    int workers = en->workers >= 0 ? en->workers : SERVE_DEFAULT_WORKERS;
+    if ((sw->pg && (!pool || budget != workers)) ||
+        (!sw->pg && (en->db_connections > 0 || sw->suite.db_connections > 0)))
+        bench__flag(&a, "--db-connections", "%d", budget);
     if (sw->suite.server_cpus[0])
         bench__flag(&a, "--cpus", "%s", sw->suite.server_cpus);
     return start_announcing(sw, &a, id, "server.log", "server", &sw->server, sw->server_addr,
@@ -116,7 +126,8 @@ void bench__stop_config(struct bench__sweep *sw)
 
 /* Every load point begins with empty queues and cold counters, so an
  * overloaded point cannot leave a backlog that the next one pays for. A
- * config that failed to start once is not started again. */
+ * config that failed to start once is not started again (outside a map: a
+ * cell's failure is the cell's). */
 void bench__start_config(struct bench__sweep *sw, int id)
 {
     int e = sw->plan.runs[id - 1].engine;
@@ -125,12 +136,14 @@ void bench__start_config(struct bench__sweep *sw, int id)
         snprintf(sw->server_down, sizeof(sw->server_down), "%s", sw->never_started[e]);
         return;
     }
-    if (start_db(sw, id) == 0)
-        start_server(sw, &sw->suite.engines[e], id);
+    if (start_db(sw, id) == 0 && start_server(sw, &sw->suite.engines[e], id) == 0 && sw->pg)
+        bench__pg_await_budget(sw, id);
     if (!sw->server_down[0])
         return;
     bench__stop_config(sw);
-    if (!proc_stopping())
+    /* a map cell's failure is the cell's (PostgreSQL refuses a wait too short
+     * for its sleep): the config's other cells are tried */
+    if (!proc_stopping() && !sw->plan.runs[id - 1].cell)
         snprintf(sw->never_started[e], sizeof(sw->never_started[e]), "%s", sw->server_down);
 }
 
@@ -140,7 +153,9 @@ static int config_alive(struct bench__sweep *sw)
     if (sw->server_down[0])
         return 0;
     if (bench__child_ended(&sw->server, "server", sw->server_down, sizeof(sw->server_down)) ||
-        bench__child_ended(&sw->db, "database", sw->server_down, sizeof(sw->server_down))) {
+        (!sw->pg &&
+         bench__child_ended(&sw->db, "database", sw->server_down, sizeof(sw->server_down))) ||
+        bench__pg_ended(sw, sw->server_down, sizeof(sw->server_down))) {
         bench__stop_config(sw);
         return 0;
     }
@@ -265,13 +280,16 @@ static void sample(struct bench__sweep *sw, const struct bench__child *load, str
         w->t_first = w->t_last = now;
         w->state = 1;
         sample_load(load, w, 1);
+        bench__pg_window_open(sw);
     } else if (w->state == 1) {
         w->last = p;
         w->t_last = now;
         sample_load(load, w, 0);
         if ((ended || t_s >= w->warmup_s + w->length_s) &&
-            bench_count_switches(pid, &w->vol1, &w->invol1) == 0)
+            bench_count_switches(pid, &w->vol1, &w->invol1) == 0) {
             w->state = 2;
+            bench__pg_window_close(sw, o);
+        }
     }
     o->peak_rss_kib = p.rss_kib > o->peak_rss_kib ? p.rss_kib : o->peak_rss_kib;
     o->threads = p.threads > o->threads ? p.threads : o->threads;
@@ -383,6 +401,11 @@ static void assess(const struct bench__sweep *sw, int id, double window_s, struc
         .percentile = bench__judged(r->kind) ? sw->suite.slo.percentile : 99,
         .trend = r->kind == BENCH__TIMELINE ? (struct bench__trend){0, 0, NAN}
                                             : bench__read_trend(path, window_s),
+        .db_connections = sw->pg ? sw->suite.engines[r->engine].db_budget : 0,
+        .db_backends = o->db_backends,
+        .db_calls = o->db_calls,
+        .db_window_s = isnan(o->db_window_s) ? o->window_s : o->db_window_s,
+        .db_queries = sw->pg ? bench__pg_queries(sw, id) : NAN,
     };
     o->flags = bench__check(&o->checks);
 }
@@ -396,6 +419,9 @@ static void attempt(struct bench__sweep *sw, int id, double window_s, struct ben
                                  .clients_answered = NAN,
                                  .workload_cpu_us = NAN,
                                  .load_cpu_s = NAN,
+                                 .db_backends = NAN,
+                                 .db_calls = NAN,
+                                 .db_window_s = NAN,
                                  .attempts = 1};
     if (!config_alive(sw))
         snprintf(o->reason, sizeof(o->reason), "%s", sw->server_down);

@@ -51,6 +51,11 @@ struct bench__outcome {
     long peak_rss_kib, threads, fds, vol_ctxsw, invol_ctxsw;
     double throughput, p99_ms;
     int attempts; /* 2 when the run was measured again over a longer window */
+    /* PostgreSQL: the engines' role's backends when the window closed and
+     * its statements' calls over the window (bench_pg.c), and that window
+     * as the counters saw it (from their reset to their reading); NAN
+     * otherwise */
+    double db_backends, db_calls, db_window_s;
     struct bench__checks checks;
     int flags; /* enum bench__flag */
 };
@@ -110,6 +115,7 @@ struct bench__sweep {
     uint64_t started_ns;
     double cost_done_s; /* the planned cost of the runs done: the ETA's scale */
     struct bench__child db, server;
+    struct bench__pg *pg; /* PostgreSQL behind the engines (bench_pg.c); NULL: overlap db */
     char db_addr[PATH_MAX], server_addr[128], db_sock[PATH_MAX + 32];
     char server_down[BENCH__REASON_LEN]; /* why the current run cannot be measured, or "" */
     /* why a config's processes did not start: its later runs are not retried */
@@ -139,6 +145,54 @@ void bench__stop_config(struct bench__sweep *sw);
  * processes again), when the cap allows: its row is the second's. An
  * interrupted run records nothing. */
 void bench__run_point(struct bench__sweep *sw, int id);
+
+/* ---- PostgreSQL behind the engines (bench_pg.c) ---- */
+
+struct bench__pg;
+
+/* The connection budget C of config e: its own db_connections, else the
+ * suite's, else a pool's workers, else SERVE_DEFAULT_WORKERS (the pool's
+ * default, so every engine's default budget is the same). */
+int bench__db_budget(const struct bench_suite *s, const struct bench_engine *e);
+
+/* Before the results folder: with `database = postgres`, starts `overlap
+ * pg` (from this thread: its parent-death signal is this thread's) with the
+ * largest budget (db_budget) of any config; with a DSN, checks that it
+ * answers. 0 (nothing to do for overlap db),
+ * or -1 with the reason printed. */
+int bench__pg_open(struct bench__sweep *sw);
+
+/* Stops the cluster (SIGTERM: it removes everything it made), keeps its log
+ * in logs/postgres.log when the folder exists, and closes the connections. */
+void bench__pg_close(struct bench__sweep *sw);
+
+/* Before run id's server starts: the role's connection limit set to the
+ * config's budget, no backend of an earlier server left, and db_addr the
+ * engines' DSN. 0, or -1 with server_down saying why. */
+int bench__pg_start_config(struct bench__sweep *sw, int id);
+
+/* After run id's server started: waits, up to PG_BUDGET_WAIT_MS, until it
+ * holds its whole budget, so every connection is open before the window
+ * (a server that opens its connections per client, a thread per
+ * connection, is not waited for). A budget never reached is the db-budget
+ * flag's to say, at the window's close. */
+void bench__pg_await_budget(struct bench__sweep *sw, int id);
+
+/* 1 when the sweep's cluster has ended (reason says why), else 0. */
+int bench__pg_ended(struct bench__sweep *sw, char *reason, size_t len);
+
+/* At the window's opening: the statement counters reset. At its close: the
+ * role's backends and its statements' calls since, into o. */
+void bench__pg_window_open(struct bench__sweep *sw);
+void bench__pg_window_close(struct bench__sweep *sw, struct bench__outcome *o);
+
+/* Run id's queries per request: its requests.csv's mix of answered
+ * request types (the workload's weights when it has none), each type's
+ * query steps. */
+double bench__pg_queries(const struct bench__sweep *sw, int id);
+
+/* meta.txt's lines of the database: which, and pg_describe's. */
+void bench__pg_write_meta(const struct bench__sweep *sw, FILE *f);
 
 /* ---- the results folder (bench_results.c) ---- */
 
@@ -207,8 +261,9 @@ void bench__capacity(struct bench__sweep *sw);
  * (in a map, the cell's: its probes carry sw->cell), after the idle check
  * (into idle): the configs' searches interleaved, a probe each in turn, or
  * none when the idle request rules the goal out (each config then carries
- * the idle verdict). 0, or the error that stopped them (in each config's
- * rc too; -EINTR: interrupted). */
+ * the idle verdict); then each config's ideal capacity (sim_capacity). 0,
+ * or the error that stopped them (in each config's rc too; -EINTR:
+ * interrupted). */
 int bench__search_all(struct bench__sweep *sw, struct bench__idle *idle,
                       struct bench__capacity *out);
 
@@ -223,7 +278,7 @@ void bench__capacity_status(const struct bench__capacity *c, char *out, size_t l
 double bench__capacity_widened_hi(const struct bench__capacity *c);
 
 /* The columns capacity.csv and map.csv share, from capacity_rps to the
- * idle request's (bench__capacity_fields writes a row's). */
+ * idle request's and ideal_rps (bench__capacity_fields writes a row's). */
 extern const char bench__capacity_header[];
 void bench__capacity_fields(FILE *f, const struct bench__capacity *c,
                             const struct bench__idle *idle);

@@ -237,6 +237,25 @@ bad:
     return -1;
 }
 
+/* `overlap` (or empty), `postgres`, or a PostgreSQL DSN: a URI
+ * (postgresql:// or postgres://) or a key=value connection string. Whether
+ * it answers is asked before any run (bench_pg.c), not here. */
+static int parse_database(struct bench_suite *s, const char *text, char *err, size_t errlen)
+{
+    int uri = !strncmp(text, "postgresql://", 13) || !strncmp(text, "postgres://", 11);
+    int keywords = strchr(text, '=') != NULL && !strpbrk(text, "\n\r");
+    if (strlen(text) >= sizeof(s->database) ||
+        (strcmp(text, "overlap") != 0 && strcmp(text, "postgres") != 0 && !uri && !keywords)) {
+        snprintf(err, errlen,
+                 "bad database '%.200s' (expected overlap, postgres, or a PostgreSQL DSN such "
+                 "as postgresql://bench@:5432/postgres?host=/tmp)",
+                 text);
+        return -1;
+    }
+    snprintf(s->database, sizeof(s->database), "%s", strcmp(text, "overlap") ? text : "");
+    return 0;
+}
+
 int bench_suite_set(struct bench_suite *s, const char *key, const char *value, char *err,
                     size_t errlen)
 {
@@ -289,11 +308,16 @@ int bench_suite_set(struct bench_suite *s, const char *key, const char *value, c
         return parse_vary(key, value, s->vary_cpu_ns, &s->nvary_cpu, err, errlen);
     } else if (!strcmp(key, "vary.wait")) {
         return parse_vary(key, value, s->vary_wait_ns, &s->nvary_wait, err, errlen);
+    } else if (!strcmp(key, "database")) {
+        return parse_database(s, value, err, errlen);
+    } else if (!strcmp(key, "db_connections")) {
+        return parse_count(key, value, 1, 10000, &s->db_connections, err, errlen);
     } else {
         snprintf(err, errlen,
                  "unknown key '%.64s' (expected name, workload, engines, clients, rates, "
                  "auto_fractions, duration, warmup, repeats, timeline, server_cpus, load_cpus, "
-                 "load_threads, slo, capacity_tolerance, vary.cpu or vary.wait)",
+                 "load_threads, slo, capacity_tolerance, vary.cpu, vary.wait, database or "
+                 "db_connections)",
                  key);
         return -1;
     }

@@ -18,10 +18,14 @@ static int engine_key(struct bench_engine *e, const char *key, const char *value
     errno = 0;
     long v = strtol(value, &end, 10);
     int numeric = end != value && !*end && !errno && v >= 0 && v <= 100000;
-    bool pool = e->kind == BENCH_POOL;
+    bool pool = e->kind == BENCH_POOL, uring = e->kind == BENCH_URING;
     if (pool && !strcmp(key, "mode") &&
         (!strcmp(value, "request") || !strcmp(value, "connection") || !strcmp(value, "leader"))) {
         snprintf(e->mode, sizeof(e->mode), "%s", value);
+    } else if (uring && !strcmp(key, "mode") &&
+               (!strcmp(value, "poll") || !strcmp(value, "ops") || !strcmp(value, "multishot") ||
+                !strcmp(value, "defer"))) {
+        snprintf(e->mode, sizeof(e->mode), "%s", value); /* the ladder's step */
     } else if (pool && !strcmp(key, "workers") && numeric) {
         e->workers = (int)v;
     } else if (pool && !strcmp(key, "queue") && numeric && v > 0) {
@@ -30,10 +34,14 @@ static int engine_key(struct bench_engine *e, const char *key, const char *value
         e->loops = (int)v;
     } else if (!pool && !strcmp(key, "db_conns") && numeric && v > 0 && v <= 1024) {
         e->db_conns = (int)v;
+    } else if (!strcmp(key, "db_connections") && numeric && v > 0 && v <= 10000) {
+        e->db_connections = (int)v;
     } else {
         snprintf(err, errlen, "engine '%s': bad setting '%s=%s' (expected %s)", e->spec, key, value,
-                 pool ? "workers=N, queue=N or mode=request|connection|leader"
-                      : "loops=N or db_conns=N, 1 to 1024");
+                 pool ? "workers=N, queue=N, mode=request|connection|leader or "
+                        "db_connections=N (1 to 10000)"
+                      : "loops=N or db_conns=N, 1 to 1024, db_connections=N, 1 to 10000, or "
+                        "for uring mode=poll|ops|multishot|defer");
         return -1;
     }
     return 0;
@@ -41,7 +49,10 @@ static int engine_key(struct bench_engine *e, const char *key, const char *value
 
 const char *bench_kind_name(enum bench_kind kind)
 {
-    return kind == BENCH_ASYNC ? "async" : kind == BENCH_CORO ? "coro" : "pool";
+    return kind == BENCH_ASYNC   ? "async"
+           : kind == BENCH_CORO  ? "coro"
+           : kind == BENCH_URING ? "uring"
+                                 : "pool";
 }
 
 int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size_t errlen)
@@ -52,7 +63,8 @@ int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size
     if (strlen(text) >= sizeof(e->spec) || strpbrk(text, " \t\"'\\")) {
         snprintf(
             err, errlen,
-            "bad engine '%.64s' (expected pool[:workers=N,...], async[:loops=N] or coro[:loops=N])",
+            "bad engine '%.64s' (expected pool[:workers=N,...], async[:loops=N], coro[:loops=N] "
+            "or uring[:loops=N,mode=...])",
             text);
         return -1;
     }
@@ -69,10 +81,12 @@ int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size
         e->kind = BENCH_ASYNC;
     } else if (!strcmp(buf, "coro")) {
         e->kind = BENCH_CORO;
+    } else if (!strcmp(buf, "uring")) {
+        e->kind = BENCH_URING;
     } else if (strcmp(buf, "pool") != 0) {
         snprintf(err, errlen,
-                 "bad engine '%s' (expected pool[:workers=N,...], async[:loops=N] or "
-                 "coro[:loops=N])",
+                 "bad engine '%s' (expected pool[:workers=N,...], async[:loops=N], "
+                 "coro[:loops=N] or uring[:loops=N,mode=...])",
                  text);
         return -1;
     }
@@ -97,7 +111,10 @@ int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size
 
 int bench_config_workers(const struct bench_engine *e)
 {
-    if (e->kind != BENCH_POOL || e->workers == 0)
-        return 0;
-    return e->workers > 0 ? e->workers : SERVE_DEFAULT_WORKERS;
+    int workers = 0;
+    if (e->kind == BENCH_POOL && e->workers != 0)
+        workers = e->workers > 0 ? e->workers : SERVE_DEFAULT_WORKERS;
+    if (e->db_budget > 0 && (workers == 0 || e->db_budget < workers))
+        workers = e->db_budget;
+    return workers;
 }

@@ -9,7 +9,7 @@
 
 #define BENCH_SPEC_LEN 128
 
-enum bench_kind { BENCH_POOL, BENCH_ASYNC, BENCH_CORO };
+enum bench_kind { BENCH_POOL, BENCH_ASYNC, BENCH_CORO, BENCH_URING };
 
 /* One engine configuration, parsed from `pool:workers=64,mode=connection`
  * (settings separated by ',' or ';'). */
@@ -23,6 +23,10 @@ struct bench_engine {
     char mode[12];             /* pool: request, connection, leader, or "" for the default */
     int loops;                 /* async, coro; 0 leaves the server's default */
     int db_conns;              /* async, coro; 0 leaves the server's default */
+    int db_connections;        /* `db_connections=C`: the config's database connection
+                                  budget; 0 leaves it to the suite (bench.h) */
+    int db_budget;             /* set by whoever knows the database is PostgreSQL: the
+                                  connections every query waits for; 0 bounds nothing */
 };
 
 /* The name `overlap serve --engine` knows the config's engine by. */
@@ -33,7 +37,9 @@ int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size
 
 /* The worker threads a pool config runs (the server's default when the
  * spec names none); 0 for a thread per connection and for async and coro,
- * whose concurrency no thread count bounds. */
+ * whose concurrency no thread count bounds. With a db_budget (PostgreSQL,
+ * where a connection runs one query at a time) the budget bounds it too:
+ * the least of the two, or the budget alone where nothing else bounds. */
 int bench_config_workers(const struct bench_engine *e);
 
 #endif

@@ -13,13 +13,14 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
 /* The configs the suites run unless OVERLAP_ENGINES names others: every
  * engine and every pool mode a user can run, thread per connection included. */
-#define DEFAULT_ENGINES "pool-leader,pool-request,pool-connection,pool-threads,async,coro"
+#define DEFAULT_ENGINES "pool-leader,pool-request,pool-connection,pool-threads,async,coro,uring"
 
 /* A config's name says what a user would run. The pool's three modes are
  * named explicitly, whatever the server's default mode: `pool-leader` is
@@ -42,10 +43,12 @@ static const struct engine_config configs[] = {
     /* two loops even on one CPU: the multi-loop path, and TSan over it */
     {"async", {"--engine", "async", "--loops", "2"}, {NULL}},
     {"coro", {"--engine", "coro", "--loops", "2"}, {NULL}},
+    /* async's requests on io_uring, every step of the ladder in its default */
+    {"uring", {"--engine", "uring", "--loops", "2"}, {NULL}},
 };
 
 #define NCONFIGS  (sizeof(configs) / sizeof(configs[0]))
-#define NAMES_ALL "pool-leader, pool-request, pool-connection, pool-threads, async or coro"
+#define NAMES_ALL "pool-leader, pool-request, pool-connection, pool-threads, async, coro or uring"
 
 static const struct engine_config *find_config(const char *name)
 {
@@ -90,12 +93,33 @@ void suite_fini(void)
 {
     close_all_clients();
     child_kill(&srv);
+    if (spec && spec->backend == BACKEND_PG)
+        child_stop(&db, STOP_MS); /* SIGTERM: overlap pg stops postgres and cleans up */
     child_kill(&db);
     child_tmpdir_remove(suite_dir);
 }
 
+/* `overlap pg` for the suite's workload, once: a cluster takes seconds. */
+static void start_pg(const char *const *faults)
+{
+    char budget[16];
+    cr_assert(!faults || !*faults, "overlap pg has no fault flags");
+    if (db.pid > 0)
+        return;
+    snprintf(budget, sizeof(budget), "%d", spec->pg_connections ? spec->pg_connections : 40);
+    /* as root, postgres runs as another user, who must get through the directory */
+    cr_assert_eq(chmod(suite_dir, 0711), 0);
+    const char *args[] = {"pg",    "--workload",    wl_path, "--dir",
+                          suite_dir, "--connections", budget,  NULL};
+    cr_assert_eq(child_start(&db, args, PG_START_MS), 0, "overlap pg did not start");
+}
+
 void start_db(const char *const *faults)
 {
+    if (spec->backend == BACKEND_PG) {
+        start_pg(faults);
+        return;
+    }
     const char *args[24] = {"db", "--workload", wl_path, "--listen", db_listen};
     int n = 5;
     for (const char *const *f = spec->db_flags; f && *f && n < 22; f++)
@@ -112,7 +136,7 @@ void start_server(const char *db_addr, const char *const *extra)
     const char *argv[40];
     int n = 0;
     argv[n++] = "serve";
-    const char *db_at = db_addr ? db_addr : db_listen;
+    const char *db_at = db_addr ? db_addr : spec->backend == BACKEND_PG ? db.addr : db_listen;
     const char *common[] = {"--workload",  wl_path,     "--db", db_at, "--listen",
                             "127.0.0.1:0", "--workers", "8",    NULL};
     for (int i = 0; common[i]; i++)
@@ -186,7 +210,8 @@ void each_engine(void (*check)(void), const char *const *faults, const char *con
         check();
         stop_server();
     }
-    child_stop(&db, STOP_MS);
+    if (spec->backend != BACKEND_PG)
+        child_stop(&db, STOP_MS);
 }
 
 /* ---- the client ---- */

@@ -22,11 +22,22 @@
 #define CHECK(cond, ...)    cr_assert(cond, "[%s] " __VA_ARGS__)
 #define CHECK_EQ(a, b, ...) cr_assert_eq(a, b, "[%s] " __VA_ARGS__)
 
+/* The database behind a suite's servers. */
+enum suite_backend {
+    BACKEND_DB = 0, /* `overlap db`, started for each test's engines */
+    BACKEND_PG,     /* `overlap pg`, started once by the first start_db and
+                     * kept until suite_fini; db.addr is its URI */
+};
+
+#define PG_START_MS 60000 /* a cluster starts in 3 to 5 s; a loaded machine takes longer */
+
 /* What a suite runs on. The strings must outlive the suite. */
 struct suite_spec {
     const char *workload_ini; /* written to w.ini; its database reads data.sql */
     const char *data_sql;
     const char *const *db_flags; /* given to every `overlap db`, or NULL */
+    enum suite_backend backend;
+    int pg_connections; /* BACKEND_PG: the budget, overlap pg --connections (default 40) */
 };
 
 /* The suite's state: its directory, its two children, and the engine under
@@ -42,11 +53,12 @@ void suite_start(const struct suite_spec *spec);
 void suite_fini(void);
 
 /* Starts `overlap db` on the suite's socket with the suite's db_flags, then
- * faults (fault flags, or NULL). */
+ * faults (fault flags, or NULL). With BACKEND_PG, starts `overlap pg` instead
+ * unless it is running (faults must be NULL). */
 void start_db(const char *const *faults);
 
 /* Starts `overlap serve` for the current engine in front of the database at
- * db_addr (the suite's own when NULL); extra flags come after the engine's
+ * db_addr (the suite's own when NULL: its socket, or overlap pg's URI); extra flags come after the engine's
  * and win, except the flags that make a config what it is (`--workers 0`
  * of pool-threads). */
 void start_server(const char *db_addr, const char *const *extra);
@@ -55,13 +67,15 @@ void start_server(const char *db_addr, const char *const *extra);
 void stop_server(void);
 
 /* The engine configs the suites run, named in OVERLAP_ENGINES, separated by
- * commas (default: all six):
+ * commas (default: all seven):
  *   pool-leader      --engine pool --pool-mode leader (the server's default mode)
  *   pool-request     --engine pool --pool-mode request
  *   pool-connection  --engine pool --pool-mode connection, 8 workers
  *   pool-threads     --engine pool --pool-mode connection --workers 0: a thread
  *                    per connection
  *   async, coro      --engine async or coro, --loops 2
+ *   uring            --engine uring, --loops 2 (io_uring: refused by the
+ *                    machine, its server does not start and the test fails)
  * An unknown name fails the test that reads the list, naming the valid ones.
  * next_engine gives them one per call: sets engine and returns true, false
  * after the last. Starts from a zeroed list. */
@@ -77,7 +91,8 @@ bool next_engine(struct engine_list *list);
 int engine_count(void);
 
 /* Runs check once per engine, each with a fresh server (flags extra) in front
- * of one database started with the fault flags faults (none when NULL). */
+ * of one database started with the fault flags faults (none when NULL); an
+ * `overlap db` is stopped after the last, an `overlap pg` kept. */
 void each_engine(void (*check)(void), const char *const *faults, const char *const *extra);
 
 /* ---- the client ---- */
