@@ -129,10 +129,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             continue;
         }
         if (i + 1 >= argc)
-            return proc_usage_error("db", usage_text,
-                                    strncmp(argv[i], "--", 2) ? "unexpected argument '%s'"
-                                                              : "%s needs a value",
-                                    argv[i]);
+            return proc_value_missing("db", usage_text, argv[i]);
         int rc = parse_flag(o, argv[i], argv[i + 1]);
         if (rc)
             return rc;

@@ -74,10 +74,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             return -1;
         }
         if (i + 1 >= argc)
-            return proc_usage_error("pg", usage_text,
-                                    strncmp(argv[i], "--", 2) ? "unexpected argument '%s'"
-                                                              : "%s needs a value",
-                                    argv[i]);
+            return proc_value_missing("pg", usage_text, argv[i]);
         int rc = parse_flag(o, argv[i], argv[i + 1]);
         if (rc)
             return rc;

@@ -76,6 +76,9 @@ int proc_grow(void *data, size_t *cap, size_t len, size_t n, size_t min_cap);
  * flags) to stderr. Returns 2, the exit status of a usage error. */
 int proc_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A flag at the end of the command line without its value, or a word where a
+ * flag was expected: the usage error that says which. Returns 2. */
+int proc_value_missing(const char *cmd, const char *usage, const char *arg);
 
 /* SIGINT/SIGTERM set the stop flag and make proc_stop_fd() readable forever,
  * so any epoll loop that watches it wakes; SIGPIPE is ignored. 0 or -errno. */

@@ -2,6 +2,7 @@
  * wrong, on one line after the command's name, then its flags. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "proc.h"
 
@@ -14,4 +15,11 @@ int proc_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\n%s", usage);
     return 2;
+}
+
+int proc_value_missing(const char *cmd, const char *usage, const char *arg)
+{
+    if (strncmp(arg, "--", 2) != 0)
+        return proc_usage_error(cmd, usage, "unexpected argument '%s'", arg);
+    return proc_usage_error(cmd, usage, "%s needs a value", arg);
 }

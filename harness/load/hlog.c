@@ -28,7 +28,7 @@ struct layout {
     int32_t half, counts_len;
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int hlog_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -224,16 +224,16 @@ int hlog_encode(const struct hlog_hist *h, char **out, char *err, size_t errlen)
     uint8_t *raw = NULL, *packed = NULL;
     int rc = -1;
     if (!layout_of(&h->params, &l))
-        return fail(err, errlen, "invalid histogram parameters");
+        return hlog_fail(err, errlen, "invalid histogram parameters");
     raw = malloc(HEADER_LEN + h->nbins * 2 * ZZ_MAX);
     if (!raw)
-        return fail(err, errlen, "out of memory");
+        return hlog_fail(err, errlen, "out of memory");
     size_t n = HEADER_LEN;
     int32_t next = 0; /* the first index not yet written */
     for (size_t i = 0; i < h->nbins; i++) {
         const struct hlog_bin *b = &h->bins[i];
         if (b->index < next || b->index >= l.counts_len || b->count > INT64_MAX) {
-            fail(err, errlen, "bin %zu: index %d out of order or range", i, (int)b->index);
+            hlog_fail(err, errlen, "bin %zu: index %d out of order or range", i, (int)b->index);
             goto out;
         }
         if (!b->count)
@@ -261,13 +261,13 @@ int hlog_encode(const struct hlog_hist *h, char **out, char *err, size_t errlen)
     packed = malloc(8 + zlen);
     /* the level Java's HdrHistogram deflates at: its logs and ours agree byte for byte */
     if (!packed || compress2(packed + 8, &zlen, raw, n, Z_BEST_COMPRESSION) != Z_OK) {
-        fail(err, errlen, "cannot compress the histogram");
+        hlog_fail(err, errlen, "cannot compress the histogram");
         goto out;
     }
     put_be(packed, HLOG_COMPRESSED | COOKIE_WORD, 4);
     put_be(packed + 4, zlen, 4);
     if (!(*out = b64_encode(packed, 8 + zlen))) {
-        fail(err, errlen, "out of memory");
+        hlog_fail(err, errlen, "out of memory");
         goto out;
     }
     rc = 0;
@@ -287,7 +287,7 @@ int hlog_encode_hist(const struct hist *h, char **out, char *err, size_t errlen)
     if (!cells || !e.bins) {
         free(cells);
         free(e.bins);
-        return fail(err, errlen, "out of memory");
+        return hlog_fail(err, errlen, "out of memory");
     }
     layout_of(&e.params, &l);
     hist_cells(h, cells, n);
@@ -326,28 +326,28 @@ static int read_counts(const uint8_t *p, size_t len, const struct layout *l, str
     for (size_t at = 0; at < len;) {
         size_t n = zz_get(p + at, len - at, &v);
         if (!n)
-            return fail(err, errlen, "a count runs past the end of the payload");
+            return hlog_fail(err, errlen, "a count runs past the end of the payload");
         at += n;
         if (v < 0) {
             if (v < -(int64_t)l->counts_len || index - v > l->counts_len)
-                return fail(err, errlen, "a run of empty counts past the end of the layout");
+                return hlog_fail(err, errlen, "a run of empty counts past the end of the layout");
             index -= v;
             continue;
         }
         if (index >= l->counts_len)
-            return fail(err, errlen, "counts past the end of the layout (%d counts)",
-                        (int)l->counts_len);
+            return hlog_fail(err, errlen, "counts past the end of the layout (%d counts)",
+                             (int)l->counts_len);
         if (v > 0 && out->nbins == cap) { /* grown as counts come: a bomb costs no more */
             cap = cap ? 2 * cap : 64;
             struct hlog_bin *b = realloc(out->bins, cap * sizeof(*b));
             if (!b)
-                return fail(err, errlen, "out of memory");
+                return hlog_fail(err, errlen, "out of memory");
             out->bins = b;
         }
         if (v > 0) {
             out->bins[out->nbins++] = (struct hlog_bin){(int32_t)index, (uint64_t)v};
             if (out->total > UINT64_MAX - (uint64_t)v)
-                return fail(err, errlen, "the counts overflow");
+                return hlog_fail(err, errlen, "the counts overflow");
             out->total += (uint64_t)v;
         }
         index++;
@@ -362,19 +362,21 @@ static int decode_bytes(const uint8_t *in, size_t inlen, struct hlog_hist *out, 
     uint8_t *raw = NULL;
     int rc = -1;
     if (inlen < 8)
-        return fail(err, errlen, "%zu bytes, shorter than a compressed histogram's header", inlen);
+        return hlog_fail(err, errlen, "%zu bytes, shorter than a compressed histogram's header",
+                         inlen);
     uint32_t cookie = (uint32_t)get_be(in, 4);
     if ((cookie & ~0xf0u) != HLOG_COMPRESSED)
-        return fail(err, errlen, "bad cookie 0x%08x (expected 0x%08x, a compressed V2 histogram)",
-                    cookie, HLOG_COMPRESSED | COOKIE_WORD);
+        return hlog_fail(err, errlen,
+                         "bad cookie 0x%08x (expected 0x%08x, a compressed V2 histogram)", cookie,
+                         HLOG_COMPRESSED | COOKIE_WORD);
     uint64_t zlen = get_be(in + 4, 4);
     if (zlen > inlen - 8)
-        return fail(err, errlen, "compressed length %lu past the %zu bytes given",
-                    (unsigned long)zlen, inlen - 8);
+        return hlog_fail(err, errlen, "compressed length %lu past the %zu bytes given",
+                         (unsigned long)zlen, inlen - 8);
     uint8_t head[HEADER_LEN];
     z_stream z = {0};
     if (inflateInit(&z) != Z_OK)
-        return fail(err, errlen, "out of memory");
+        return hlog_fail(err, errlen, "out of memory");
     z.next_in = (Bytef *)in + 8;
     z.avail_in = (uInt)zlen;
     z.next_out = head;
@@ -383,12 +385,12 @@ static int decode_bytes(const uint8_t *in, size_t inlen, struct hlog_hist *out, 
     bool got = (zrc == Z_OK || zrc == Z_STREAM_END) && z.total_out == HEADER_LEN;
     inflateEnd(&z);
     if (!got)
-        return fail(err, errlen, "bad zlib data (the header does not inflate)");
+        return hlog_fail(err, errlen, "bad zlib data (the header does not inflate)");
     cookie = (uint32_t)get_be(head, 4);
     if ((cookie & ~0xf0u) != HLOG_COOKIE || (cookie & 0xf0u) != COOKIE_WORD)
-        return fail(err, errlen,
-                    "bad encoding cookie 0x%08x (expected 0x%08x: V2, ZigZag LEB128 counts)",
-                    cookie, HLOG_COOKIE | COOKIE_WORD);
+        return hlog_fail(err, errlen,
+                         "bad encoding cookie 0x%08x (expected 0x%08x: V2, ZigZag LEB128 counts)",
+                         cookie, HLOG_COOKIE | COOKIE_WORD);
     uint64_t payload = get_be(head + 4, 4), offset = get_be(head + 8, 4);
     union {
         uint64_t u;
@@ -397,20 +399,21 @@ static int decode_bytes(const uint8_t *in, size_t inlen, struct hlog_hist *out, 
     out->params = (struct hlog_params){(int64_t)get_be(head + 16, 8), (int64_t)get_be(head + 24, 8),
                                        (int32_t)get_be(head + 12, 4), ratio.d};
     if (!layout_of(&out->params, &l))
-        return fail(err, errlen, "invalid parameters (lowest %lld, highest %lld, %d digits)",
-                    (long long)out->params.lowest, (long long)out->params.highest,
-                    (int)out->params.digits);
+        return hlog_fail(err, errlen, "invalid parameters (lowest %lld, highest %lld, %d digits)",
+                         (long long)out->params.lowest, (long long)out->params.highest,
+                         (int)out->params.digits);
     if (offset)
-        return fail(err, errlen, "normalizing index offset %lu (expected 0)",
-                    (unsigned long)offset);
+        return hlog_fail(err, errlen, "normalizing index offset %lu (expected 0)",
+                         (unsigned long)offset);
     if (payload > (uint64_t)l.counts_len * ZZ_MAX || payload > HLOG_MAX_PAYLOAD)
-        return fail(err, errlen, "payload length %lu too large for %d counts",
-                    (unsigned long)payload, (int)l.counts_len);
+        return hlog_fail(err, errlen, "payload length %lu too large for %d counts",
+                         (unsigned long)payload, (int)l.counts_len);
     raw = malloc(HEADER_LEN + payload);
     if (!raw)
-        return fail(err, errlen, "out of memory");
+        return hlog_fail(err, errlen, "out of memory");
     if (inflate_exactly(in + 8, (size_t)zlen, raw, HEADER_LEN + payload) < 0)
-        fail(err, errlen, "bad zlib data (expected %lu bytes of counts)", (unsigned long)payload);
+        hlog_fail(err, errlen, "bad zlib data (expected %lu bytes of counts)",
+                  (unsigned long)payload);
     else
         rc = read_counts(raw + HEADER_LEN, (size_t)payload, &l, out, err, errlen);
     free(raw);
@@ -423,7 +426,8 @@ int hlog_decode(const char *b64, size_t len, struct hlog_hist *out, char *err, s
     size_t n;
     memset(out, 0, sizeof(*out));
     if (b64_decode(b64, len, &bytes, &n) < 0)
-        return fail(err, errlen, "bad base64 (%zu characters; expected whole groups of 4)", len);
+        return hlog_fail(err, errlen, "bad base64 (%zu characters; expected whole groups of 4)",
+                         len);
     int rc = decode_bytes(bytes, n, out, err, errlen);
     free(bytes);
     if (rc < 0)

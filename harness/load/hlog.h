@@ -14,10 +14,11 @@
 
 #include "hist.h"
 
-#define HLOG_ERR_LEN     256
-#define HLOG_COOKIE      0x1c849303u  /* V2 encoding, uncompressed */
-#define HLOG_COMPRESSED  0x1c849304u  /* V2 encoding, zlib-compressed */
-#define HLOG_MAX_PAYLOAD (16u << 20)  /* counts bytes: 9 per count of a 3-digit, hour-wide layout  \
+#define HLOG_ERR_LEN    256
+#define HLOG_COOKIE     0x1c849303u /* V2 encoding, uncompressed */
+#define HLOG_COMPRESSED 0x1c849304u /* V2 encoding, zlib-compressed */
+#define HLOG_MAX_PAYLOAD                                                                           \
+    (16u << 20)                       /* counts bytes: 9 per count of a 3-digit, hour-wide layout  \
                                        */
 #define HLOG_MAX_LINE      (4u << 20) /* a log line; an interval's histogram is a few KiB */
 #define HLOG_MAX_INTERVALS 1000000    /* lines of one log */
@@ -50,6 +51,9 @@ struct hlog_hist {
 };
 
 bool hlog_params_equal(const struct hlog_params *a, const struct hlog_params *b);
+/* Writes a message (printf's fmt) into err, as every hlog_ and merge error
+ * is reported: returns -1. */
+int hlog_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* "lowest 1, highest 137438953471, 3 digits" into out. */
 void hlog_params_describe(const struct hlog_params *p, char *out, size_t len);
 /* The lowest and highest value counted at index under p; 0 when p is invalid

@@ -177,6 +177,10 @@ struct interval_row *load__interval_at(struct worker *w, uint64_t now);
 void load__intervals_stop(struct worker *w);
 /* Merges the threads' rows into res (after window_s is known). */
 void load__intervals_merge(struct worker *ws, int n, struct load_result *res);
+/* The coefficient of variation of throughput over res's intervals (every_s
+ * long) that lie whole inside window_s: a short last one would read as a
+ * dip. overlap merge computes the merged run's the same way. */
+double load__throughput_cv(const struct load_result *res, double every_s, double window_s);
 
 /* ---- agents of a run over several hosts (load_agent.c) ---- */
 

@@ -123,9 +123,7 @@ static void keep_cells(struct load_interval *out, const struct hist *h)
         out->ncells = hist_cells(h, out->cells, n);
 }
 
-/* The coefficient of variation of throughput over the intervals that lie
- * whole inside the window (a short last one would read as a dip). */
-static double throughput_cv(const struct load_result *res, double every_s, double window_s)
+double load__throughput_cv(const struct load_result *res, double every_s, double window_s)
 {
     double sum = 0, sq = 0;
     int n = 0;
@@ -165,7 +163,7 @@ void load__intervals_merge(struct worker *ws, int n, struct load_result *res)
             keep_cells(out, h);
     }
     res->intervals_cv =
-        throughput_cv(res, every, res->window_s < nominal ? res->window_s : nominal);
+        load__throughput_cv(res, every, res->window_s < nominal ? res->window_s : nominal);
 out:
     hist_destroy(h);
 }

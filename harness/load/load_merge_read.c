@@ -11,15 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
 static int add_column(struct load__agent *a, const char *text)
 {
     const char *eq = strchr(text, '=');
@@ -89,18 +80,18 @@ int load__agent_read(struct load__agent *a, const char *path, char *err, size_t 
     a->ok = calloc(LOAD_MAX_INTERVALS + 1, sizeof(*a->ok));
     a->errors = calloc(LOAD_MAX_INTERVALS + 1, sizeof(*a->errors));
     if (!a->cells || !a->ok || !a->errors)
-        return load__agent_free(a), fail(err, errlen, "%s: out of memory", path);
+        return load__agent_free(a), hlog_fail(err, errlen, "%s: out of memory", path);
     for (int i = 0; i < a->log.ncomments; i++)
         if (read_comment(a, a->log.comments[i]) < 0) {
-            fail(err, errlen, "%s:%d: bad overlap header line '%s'", path, a->log.comment_lines[i],
-                 a->log.comments[i]);
+            hlog_fail(err, errlen, "%s:%d: bad overlap header line '%s'", path,
+                      a->log.comment_lines[i], a->log.comments[i]);
             return load__agent_free(a), -1;
         }
     if (a->share_count < 1 || !a->window_epoch_s || !load__agent_text(a, "mode")) {
-        fail(err, errlen,
-             "%s: no `overlap agent`, `overlap start` or `overlap csv` lines (expected a log "
-             "written by overlap load --hlog)",
-             path);
+        hlog_fail(err, errlen,
+                  "%s: no `overlap agent`, `overlap start` or `overlap csv` lines (expected a log "
+                  "written by overlap load --hlog)",
+                  path);
         return load__agent_free(a), -1;
     }
     for (int i = 0; i < a->log.nintervals; i++)
@@ -154,10 +145,10 @@ static int check_params(const struct load__agent *a, int n, char *err, size_t er
             } else if (!hlog_params_equal(first, &v->hist.params)) {
                 hlog_params_describe(first, want, sizeof(want));
                 hlog_params_describe(&v->hist.params, got, sizeof(got));
-                return fail(err, errlen,
-                            "%s:%d: histogram parameters %s differ from %s's (%s): its counts "
-                            "are not in the same buckets",
-                            a[i].path, v->line, got, first_path, want);
+                return hlog_fail(err, errlen,
+                                 "%s:%d: histogram parameters %s differ from %s's (%s): its counts "
+                                 "are not in the same buckets",
+                                 a[i].path, v->line, got, first_path, want);
             }
         }
     return 0;
@@ -167,16 +158,17 @@ static int check_shares(const struct load__agent *a, int n, char *err, size_t er
 {
     for (int i = 0; i < n; i++) {
         if (a[i].share_count != a[0].share_count)
-            return fail(err, errlen, "%s: share %d/%d, but %s's is of %d (expected one run)",
-                        a[i].path, a[i].share_index, a[i].share_count, a[0].path, a[0].share_count);
+            return hlog_fail(err, errlen, "%s: share %d/%d, but %s's is of %d (expected one run)",
+                             a[i].path, a[i].share_index, a[i].share_count, a[0].path,
+                             a[0].share_count);
         for (int j = 0; j < i; j++)
             if (a[j].share_index == a[i].share_index && a[i].share_count > 1)
-                return fail(err, errlen, "%s and %s are both share %d/%d", a[j].path, a[i].path,
-                            a[i].share_index, a[i].share_count);
+                return hlog_fail(err, errlen, "%s and %s are both share %d/%d", a[j].path,
+                                 a[i].path, a[i].share_index, a[i].share_count);
     }
     if (a[0].share_count > 1 && n != a[0].share_count)
-        return fail(err, errlen, "%d agents for shares of %d (expected all of one run)", n,
-                    a[0].share_count);
+        return hlog_fail(err, errlen, "%d agents for shares of %d (expected all of one run)", n,
+                         a[0].share_count);
     return 0;
 }
 
@@ -185,14 +177,14 @@ static int check_same(const struct load__agent *a, int n, char *err, size_t errl
     static const char *const same[] = {"mode", "arrival", "duration_s", "warmup_s"};
     for (int i = 1; i < n; i++) {
         if (fabs(a[i].interval_s - a[0].interval_s) > 1e-9)
-            return fail(err, errlen,
-                        "%s: intervals of %.6f s, %s's of %.6f s (expected one --interval)",
-                        a[i].path, a[i].interval_s, a[0].path, a[0].interval_s);
+            return hlog_fail(err, errlen,
+                             "%s: intervals of %.6f s, %s's of %.6f s (expected one --interval)",
+                             a[i].path, a[i].interval_s, a[0].path, a[0].interval_s);
         for (size_t k = 0; k < sizeof(same) / sizeof(same[0]); k++) {
             const char *x = load__agent_text(&a[0], same[k]), *y = load__agent_text(&a[i], same[k]);
             if (!x || !y || strcmp(x, y))
-                return fail(err, errlen, "%s: %s '%s', %s's '%s' (expected one run)", a[i].path,
-                            same[k], y ? y : "", a[0].path, x ? x : "");
+                return hlog_fail(err, errlen, "%s: %s '%s', %s's '%s' (expected one run)",
+                                 a[i].path, same[k], y ? y : "", a[0].path, x ? x : "");
         }
     }
     return 0;
@@ -211,9 +203,9 @@ int load__agents_check(const struct load__agent *a, int n, double max_skew_s, ch
     }
     double skew = a[hi].window_epoch_s - a[lo].window_epoch_s;
     if (skew > max_skew_s)
-        return fail(err, errlen,
-                    "%s opened its window %.3f s after %s (expected at most %.3f s, "
-                    "--max-skew): clocks or --start-at disagree",
-                    a[hi].path, skew, a[lo].path, max_skew_s);
+        return hlog_fail(err, errlen,
+                         "%s opened its window %.3f s after %s (expected at most %.3f s, "
+                         "--max-skew): clocks or --start-at disagree",
+                         a[hi].path, skew, a[lo].path, max_skew_s);
     return 0;
 }

@@ -18,8 +18,9 @@
 #include "proc.h"
 
 #define MERGE_MAX_AGENTS 1024
-#define GENERATOR_BUSY   0.9 /* an agent's thread busy this much of its core: overlap bench's mark \
-                              */
+#define GENERATOR_BUSY                                                                             \
+    0.9 /* an agent's thread busy this much of its core: overlap bench's mark                      \
+         */
 #define SKEW_OF_INTERVAL                                                                           \
     0.1 /* the default bound on the windows' openings: a tenth of an interval */
 #define TICKS_PER_HALF 5
@@ -132,22 +133,6 @@ static int add_intervals(const struct load__agent *a, int n, struct merged *m, F
     return 0;
 }
 
-/* As overlap load computes it: over the intervals whole inside the window. */
-static double throughput_cv(const struct load_result *r, double every, double window)
-{
-    double sum = 0, sq = 0;
-    int n = 0;
-    for (int k = 0; k < r->nintervals && (k + 1) * every <= window + 1e-9; k++, n++) {
-        double x = r->intervals[k].ok / r->intervals[k].length_s;
-        sum += x;
-        sq += x * x;
-    }
-    if (n < 2 || sum <= 0)
-        return 0;
-    double mean = sum / n, var = sq / n - mean * mean;
-    return var > 0 ? sqrt(var) / mean : 0;
-}
-
 /* The summary: counts added, the window the longest agent's, rates added. */
 static void add_summary(const struct load__agent *a, int n, struct merged *m)
 {
@@ -193,7 +178,7 @@ static void add_summary(const struct load__agent *a, int n, struct merged *m)
     r->throughput_rps = r->window_s > 0 ? r->ok / r->window_s : 0;
     double nominal = c->duration_ns / 1e9;
     r->intervals_cv =
-        throughput_cv(r, a[0].interval_s, r->window_s < nominal ? r->window_s : nominal);
+        load__throughput_cv(r, a[0].interval_s, r->window_s < nominal ? r->window_s : nominal);
 }
 
 /* An agent at its own limit, as overlap load and overlap bench tell: its

@@ -272,6 +272,12 @@ void report__write_findings(const struct plot__report *rp);
 /* Its items on each config's capacity at the sweep's goal, when it has one
  * (report_capacity.c). */
 void report__write_capacity(const struct plot__report *rp);
+/* capacity.csv's and map.csv's rows, read alike (report_capacity.c): row r's
+ * field name as a finite number, else NAN (empty, absent, not one); and the
+ * upper end of its widened bracket, the lowest rate missed (the lowest not
+ * met in an older file), else the bound, INFINITY when nothing bounds it. */
+double report__number(const struct csv_table *t, int r, const char *name);
+double report__bracket_hi(const struct csv_table *t, int r);
 /* Its items on each config's reference curve (its model, or the ideal
  * system simulated), and where the measured p99 departs from it, with what
  * the ideal system lacked (report_model.c, report_ideal.c). */

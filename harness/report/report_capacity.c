@@ -40,7 +40,7 @@ static void write_idle(FILE *out, const struct csv_table *t, int r, const char *
 }
 
 /* Row r's field name as a finite number, else NAN (empty, absent, not one). */
-static double number(const struct csv_table *t, int r, const char *name)
+double report__number(const struct csv_table *t, int r, const char *name)
 {
     const char *s = csv_get(t, r, name);
     char *end;
@@ -50,13 +50,13 @@ static double number(const struct csv_table *t, int r, const char *name)
 
 /* The upper end of row r's widened bracket, as write_bracket writes it;
  * INFINITY when nothing bounds it. */
-static double bracket_hi(const struct csv_table *t, int r)
+double report__bracket_hi(const struct csv_table *t, int r)
 {
     const char *names[] = {csv_col(t, "capacity_missed") >= 0 ? "capacity_missed" : "capacity_hi",
                            "bound_rps"};
     for (int k = 0; k < 2; k++)
-        if (!isnan(number(t, r, names[k])))
-            return number(t, r, names[k]);
+        if (!isnan(report__number(t, r, names[k])))
+            return report__number(t, r, names[k]);
     return INFINITY;
 }
 
@@ -114,8 +114,9 @@ static void write_config(FILE *out, const struct csv_table *t, int r, const char
     int judged = !strcmp(status, "found") || !strcmp(status, "always_met") ||
                  !strcmp(status, "out_of_probes") || !strcmp(status, "never_met");
     if (strcmp(status, "stopped") != 0)
-        write_ideal(out, number(t, r, "ideal_rps"), judged ? number(t, r, "capacity_rps") : NAN,
-                    number(t, r, "capacity_lo"), bracket_hi(t, r));
+        write_ideal(out, report__number(t, r, "ideal_rps"),
+                    judged ? report__number(t, r, "capacity_rps") : NAN,
+                    report__number(t, r, "capacity_lo"), report__bracket_hi(t, r));
     if (!strcmp(status, "out_of_probes") || !strcmp(status, "stopped"))
         fprintf(out, " (the search %s after %.0f probes)",
                 status[0] == 'o' ? "ran out of probes" : "was stopped", csv_num(t, r, "probes"));

@@ -35,15 +35,6 @@ static void write_figure(const struct plot__report *rp, const char *goal)
             goal);
 }
 
-/* Row r's field name as a finite number, else NAN (empty, absent, not one). */
-static double number(const struct csv_table *t, int r, const char *name)
-{
-    const char *s = csv_get(t, r, name);
-    char *end;
-    double v = strtod(s, &end);
-    return *s && !*end && isfinite(v) ? v : NAN;
-}
-
 /* The ideal system's capacity of engine in cell (i, j): map.csv's ideal_rps
  * (what the architecture could reach on a perfect machine); NAN without. */
 static double cell_ideal(const struct plot__map *m, int i, int j, const char *engine)
@@ -52,9 +43,10 @@ static double cell_ideal(const struct plot__map *m, int i, int j, const char *en
     if (!engine || csv_col(t, "ideal_rps") < 0)
         return NAN;
     for (int r = 0; r < t->nrows; r++)
-        if (number(t, r, "cpu_us") == m->cpu_us[i] && number(t, r, "wait_ms") == m->wait_ms[j] &&
+        if (report__number(t, r, "cpu_us") == m->cpu_us[i] &&
+            report__number(t, r, "wait_ms") == m->wait_ms[j] &&
             !strcmp(csv_get(t, r, "engine"), engine))
-            return number(t, r, "ideal_rps");
+            return report__number(t, r, "ideal_rps");
     return NAN;
 }
 
@@ -290,18 +282,6 @@ static void write_ruled_out(FILE *out, const struct plot__map *m, const char *go
                 undecided, undecided == 1 ? " is" : "s are");
 }
 
-/* The upper end of row r's widened bracket: the lowest rate missed (the
- * lowest not met in an older map.csv), else the bound; INFINITY without. */
-static double bracket_hi(const struct csv_table *t, int r)
-{
-    const char *names[] = {csv_col(t, "capacity_missed") >= 0 ? "capacity_missed" : "capacity_hi",
-                           "bound_rps"};
-    for (int k = 0; k < 2; k++)
-        if (!isnan(number(t, r, names[k])))
-            return number(t, r, names[k]);
-    return INFINITY;
-}
-
 /* The searches whose measured capacity falls short of the ideal system's
  * by more than their bracket's width (capacity_lo to its widened upper
  * end), a finding for them all. */
@@ -312,16 +292,17 @@ static void write_short_of_ideal(FILE *out, const struct plot__map *m)
     char cpu[64], wait[64], word[40];
     int searched = 0, shorter = 0;
     for (int r = 0; csv_col(t, "ideal_rps") >= 0 && r < t->nrows; r++) {
-        double ideal = number(t, r, "ideal_rps"), cap = number(t, r, "capacity_rps");
-        double lo = number(t, r, "capacity_lo"), hi = bracket_hi(t, r);
+        double ideal = report__number(t, r, "ideal_rps"),
+               cap = report__number(t, r, "capacity_rps");
+        double lo = report__number(t, r, "capacity_lo"), hi = report__bracket_hi(t, r);
         snprintf(word, sizeof(word), ";%.30s;", csv_get(t, r, "status"));
         if (!strstr(judged, word) || isnan(ideal) || isnan(cap) || isnan(lo))
             continue;
         searched++;
         if (!(ideal - cap > hi - lo))
             continue;
-        plot__map_time(number(t, r, "cpu_us") / 1000, 1, cpu, sizeof(cpu));
-        plot__map_time(number(t, r, "wait_ms"), 0, wait, sizeof(wait));
+        plot__map_time(report__number(t, r, "cpu_us") / 1000, 1, cpu, sizeof(cpu));
+        plot__map_time(report__number(t, r, "wait_ms"), 0, wait, sizeof(wait));
         fputs(shorter++ ? "; "
                         : "<li>Short of the ideal system (what the architecture could reach on a "
                           "perfect machine, simulated) by more than the bracket's width: ",
