@@ -322,7 +322,7 @@ void bench__pg_window_open(struct bench__sweep *sw)
         sw->pg->reset_ns = proc_now_ns(); /* calls counted from here */
 }
 
-void bench__pg_window_close(struct bench__sweep *sw, struct bench__outcome *o)
+void bench__pg_window_close(struct bench__sweep *sw, struct bench__outcome *o, double late_s)
 {
     char err[256];
     PGresult *r;
@@ -336,7 +336,7 @@ void bench__pg_window_close(struct bench__sweep *sw, struct bench__outcome *o)
         o->db_calls = atof(PQgetvalue(r, 0, 0));
         PQclear(r);
         if (sw->pg->reset_ns && read_ns > sw->pg->reset_ns)
-            o->db_window_s = (double)(read_ns - sw->pg->reset_ns) / 1e9;
+            o->db_window_s = fmax(0, (double)(read_ns - sw->pg->reset_ns) / 1e9 - late_s);
     }
     sw->pg->reset_ns = 0;
     o->db_backends = (double)role_backends(sw->pg, err, sizeof(err));

@@ -288,7 +288,9 @@ static void sample(struct bench__sweep *sw, const struct bench__child *load, str
         if ((ended || t_s >= w->warmup_s + w->length_s) &&
             bench_count_switches(pid, &w->vol1, &w->invol1) == 0) {
             w->state = 2;
-            bench__pg_window_close(sw, o);
+            /* the sampler reaches the window's end late on a busy machine:
+             * the load sent nothing after it */
+            bench__pg_window_close(sw, o, fmax(0, t_s - (w->warmup_s + w->length_s)));
         }
     }
     o->peak_rss_kib = p.rss_kib > o->peak_rss_kib ? p.rss_kib : o->peak_rss_kib;

@@ -182,9 +182,11 @@ void bench__pg_await_budget(struct bench__sweep *sw, int id);
 int bench__pg_ended(struct bench__sweep *sw, char *reason, size_t len);
 
 /* At the window's opening: the statement counters reset. At its close: the
- * role's backends and its statements' calls since, into o. */
+ * role's backends and its statements' calls since, into o, over the span
+ * from the reset to the reading less late_s, how long after the load's
+ * window ended the reading came. */
 void bench__pg_window_open(struct bench__sweep *sw);
-void bench__pg_window_close(struct bench__sweep *sw, struct bench__outcome *o);
+void bench__pg_window_close(struct bench__sweep *sw, struct bench__outcome *o, double late_s);
 
 /* Run id's queries per request: its requests.csv's mix of answered
  * request types (the workload's weights when it has none), each type's
