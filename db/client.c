@@ -119,7 +119,7 @@ static ssize_t read_into(struct db_reader *r, int fd)
 
 struct db_conn {
     struct db__pg_conn *pg; /* PostgreSQL's: every call goes to pg_conn.c */
-    int fd; /* non-blocking: every wait is a ppoll with the query's deadline */
+    int fd;                 /* non-blocking: every wait is a ppoll with the query's deadline */
     bool broken;
     uint32_t next_tag;
     struct db__outq out;

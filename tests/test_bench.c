@@ -189,9 +189,12 @@ Test(suite, default_suite_sweeps_seven_configs_three_times_on_seed)
     struct bench_suite s;
     bench_suite_defaults(&s);
     cr_assert_eq(bench_suite_load(SUITES "/default.ini", &s, err, sizeof(err)), 0, "%s", err);
-    const char *want[] = {"pool:workers=1",  "pool:workers=8",
-                          "pool:workers=64", "pool:workers=0;mode=connection",
-                          "async",           "coro",
+    const char *want[] = {"pool:workers=1",
+                          "pool:workers=8",
+                          "pool:workers=64",
+                          "pool:workers=0;mode=connection",
+                          "async",
+                          "coro",
                           "uring"};
     cr_assert_eq(s.nengines, 7);
     for (int i = 0; i < 7; i++)

@@ -14,7 +14,6 @@
 #include "hlog.h"
 #include "wl.h"
 
-
 static bool same_buckets(const struct hist *a, const struct hist *b)
 {
     size_t n = hist_cells(a, NULL, 0);

@@ -109,7 +109,7 @@ static void start_pg(const char *const *faults)
     snprintf(budget, sizeof(budget), "%d", spec->pg_connections ? spec->pg_connections : 40);
     /* as root, postgres runs as another user, who must get through the directory */
     cr_assert_eq(chmod(suite_dir, 0711), 0);
-    const char *args[] = {"pg",    "--workload",    wl_path, "--dir",
+    const char *args[] = {"pg",      "--workload",    wl_path, "--dir",
                           suite_dir, "--connections", budget,  NULL};
     cr_assert_eq(child_start(&db, args, PG_START_MS), 0, "overlap pg did not start");
 }

@@ -58,9 +58,9 @@ void suite_fini(void);
 void start_db(const char *const *faults);
 
 /* Starts `overlap serve` for the current engine in front of the database at
- * db_addr (the suite's own when NULL: its socket, or overlap pg's URI); extra flags come after the engine's
- * and win, except the flags that make a config what it is (`--workers 0`
- * of pool-threads). */
+ * db_addr (the suite's own when NULL: its socket, or overlap pg's URI); extra flags come after the
+ * engine's and win, except the flags that make a config what it is (`--workers 0` of pool-threads).
+ */
 void start_server(const char *db_addr, const char *const *extra);
 
 /* SIGTERM, and checks that the server ended with status 0. */
