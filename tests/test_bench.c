@@ -516,21 +516,14 @@ static struct bench__checks clean_run(void)
                                   .trend = {1, 0, 0.01}};
 }
 
-static void expect_flags(const struct bench__checks *c, const char *want, const char *what)
-{
-    char words[256];
-    bench__flag_words(bench__check(c), words, sizeof(words));
-    cr_expect_str_eq(words, want, "%s: flags '%s', want '%s'", what, words, want);
-}
-
 Test(flags, a_clean_run_has_none)
 {
     struct bench__checks c = clean_run();
-    expect_flags(&c, "", "clean");
+    sweep_expect_flags(&c, "", "clean");
     cr_expect_float_eq(bench__littles_ratio(&c), 1.0, 1e-9);
     c.kind = BENCH__OPEN; /* no clients to account for in an open loop */
     c.connections = c.clients_answered = 3;
-    expect_flags(&c, "", "open");
+    sweep_expect_flags(&c, "", "open");
     cr_expect(isnan(bench__littles_ratio(&c)));
 }
 
@@ -545,72 +538,72 @@ Test(flags, littles_law_outside_nine_tenths_to_eleven_tenths)
     c.mean_ms = 467.0 / 1007 * 1000; /* X x R = 467 */
     c.window_s = 20;
     cr_expect_float_eq(bench__littles_ratio(&c), 467.0 / 1024, 1e-6);
-    expect_flags(&c, "littles-law", "467 of 1,024");
+    sweep_expect_flags(&c, "littles-law", "467 of 1,024");
     c.mean_ms = 1024 * 1.2 / 1.007; /* more in the system than there are clients */
-    expect_flags(&c, "littles-law", "1.2");
+    sweep_expect_flags(&c, "littles-law", "1.2");
     c.mean_ms = 1024 * 0.91 / 1.007;
-    expect_flags(&c, "", "0.91");
+    sweep_expect_flags(&c, "", "0.91");
     c.mean_ms = 1024 * 1.09 / 1.007;
-    expect_flags(&c, "", "1.09");
+    sweep_expect_flags(&c, "", "1.09");
 }
 
 Test(flags, any_error_flags_even_an_ok_run)
 {
     struct bench__checks c = clean_run();
     c.errors = 1;
-    expect_flags(&c, "errors", "one error");
+    sweep_expect_flags(&c, "errors", "one error");
     c.kind = BENCH__TIMELINE; /* a timeline is checked for errors alone */
     c.window_s = 0.01;
     c.mean_ms = 11;
-    expect_flags(&c, "errors", "timeline");
+    sweep_expect_flags(&c, "errors", "timeline");
     c.errors = 0;
-    expect_flags(&c, "", "timeline without error");
+    sweep_expect_flags(&c, "", "timeline without error");
 }
 
 Test(flags, a_window_under_ten_responses_is_short)
 {
     struct bench__checks c = clean_run();
     c.window_s = 0.639; /* 64 ms responses want 0.64 s */
-    expect_flags(&c, "short-window", "0.639 s");
+    sweep_expect_flags(&c, "short-window", "0.639 s");
     c.window_s = 0.64;
-    expect_flags(&c, "", "0.64 s");
+    sweep_expect_flags(&c, "", "0.64 s");
     c.kind = BENCH__OPEN; /* an open loop's responses count too */
     c.window_s = 0.5;
-    expect_flags(&c, "short-window", "open");
+    sweep_expect_flags(&c, "short-window", "open");
 }
 
 Test(flags, a_generator_thread_at_nine_tenths_of_its_core)
 {
     struct bench__checks c = clean_run();
     c.load_cpu_util = 0.9;
-    expect_flags(&c, "generator-bound", "0.9");
+    sweep_expect_flags(&c, "generator-bound", "0.9");
     c.load_cpu_util = 0.89;
-    expect_flags(&c, "", "0.89");
+    sweep_expect_flags(&c, "", "0.89");
 }
 
 Test(flags, an_unsteady_run_has_a_significant_trend_over_a_tenth)
 {
     struct bench__checks c = clean_run();
     c.trend = (struct bench__trend){1, 1, 0.25};
-    expect_flags(&c, "unsteady", "+25 %");
+    sweep_expect_flags(&c, "unsteady", "+25 %");
     c.trend.change = -0.11;
-    expect_flags(&c, "unsteady", "-11 %");
+    sweep_expect_flags(&c, "unsteady", "-11 %");
     c.trend.change = 0.09;
-    expect_flags(&c, "", "significant but 9 %");
+    sweep_expect_flags(&c, "", "significant but 9 %");
     c.trend = (struct bench__trend){1, 0, 0.4};
-    expect_flags(&c, "", "40 % but not significant");
+    sweep_expect_flags(&c, "", "40 % but not significant");
     c.trend = (struct bench__trend){0, 1, 0.4};
-    expect_flags(&c, "", "not assessable");
+    sweep_expect_flags(&c, "", "not assessable");
 }
 
 Test(flags, missing_clients_in_a_closed_loop)
 {
     struct bench__checks c = clean_run();
     c.connections = 63;
-    expect_flags(&c, "missing-clients", "63 connected");
+    sweep_expect_flags(&c, "missing-clients", "63 connected");
     c.connections = 64;
     c.clients_answered = 40;
-    expect_flags(&c, "missing-clients", "40 answered");
+    sweep_expect_flags(&c, "missing-clients", "40 answered");
 }
 
 /* A p99 of fewer than 368 answers is their maximum, or near it: no interval
@@ -619,18 +612,18 @@ Test(flags, a_percentile_on_too_few_answers)
 {
     struct bench__checks c = clean_run();
     c.requests = 367;
-    expect_flags(&c, "few-samples", "367 answers for a p99");
+    sweep_expect_flags(&c, "few-samples", "367 answers for a p99");
     c.requests = 368;
-    expect_flags(&c, "", "368 for a p99");
+    sweep_expect_flags(&c, "", "368 for a p99");
     c.percentile = 99.9;
-    expect_flags(&c, "few-samples", "368 for a p99.9");
+    sweep_expect_flags(&c, "few-samples", "368 for a p99.9");
     c.percentile = 50;
     c.requests = 6;
-    expect_flags(&c, "", "6 for a median");
+    sweep_expect_flags(&c, "", "6 for a median");
     c.kind = BENCH__TIMELINE; /* a timeline is checked for errors alone */
     c.requests = 8;
     c.percentile = 99;
-    expect_flags(&c, "", "a timeline of 8");
+    sweep_expect_flags(&c, "", "a timeline of 8");
 }
 
 /* A column the load generator does not write reads NAN: its check is not
@@ -640,10 +633,10 @@ Test(flags, absent_figures_raise_nothing)
     struct bench__checks c = clean_run();
     c.errors = c.load_cpu_util = c.connections = c.clients_answered = c.requests = NAN;
     c.trend = (struct bench__trend){0, 0, NAN};
-    expect_flags(&c, "", "absent columns");
+    sweep_expect_flags(&c, "", "absent columns");
     c.mean_ms = NAN;
     c.window_s = NAN;
-    expect_flags(&c, "", "no mean, no window");
+    sweep_expect_flags(&c, "", "no mean, no window");
 }
 
 Test(flags, words_in_a_fixed_order)
@@ -681,9 +674,9 @@ Test(flags, the_trend_of_a_window)
               "drift: significant %d, change %.3f", tr.significant, tr.change);
     struct bench__checks c = clean_run();
     c.trend = bench__fit_trend(t, rising, 10);
-    expect_flags(&c, "unsteady", "rising");
+    sweep_expect_flags(&c, "unsteady", "rising");
     c.trend = bench__fit_trend(t, drift, 10);
-    expect_flags(&c, "", "drift");
+    sweep_expect_flags(&c, "", "drift");
 }
 
 /* Under four intervals, at one instant, around a zero mean or with a

@@ -220,26 +220,19 @@ static struct bench__checks pg_run(void)
                                   .db_queries = 1};
 }
 
-static void expect_flags(const struct bench__checks *c, const char *want, const char *what)
-{
-    char words[256];
-    bench__flag_words(bench__check(c), words, sizeof(words));
-    cr_expect_str_eq(words, want, "%s: flags '%s', want '%s'", what, words, want);
-}
-
 Test(checks, the_budget_must_be_held_whole)
 {
     struct bench__checks c = pg_run();
-    expect_flags(&c, "", "8 of 8");
+    sweep_expect_flags(&c, "", "8 of 8");
     c.db_backends = 7;
-    expect_flags(&c, "db-budget", "7 of 8: an engine that opened fewer");
+    sweep_expect_flags(&c, "db-budget", "7 of 8: an engine that opened fewer");
     c.db_backends = 9;
-    expect_flags(&c, "db-budget", "9 of 8");
+    sweep_expect_flags(&c, "db-budget", "9 of 8");
     c.db_backends = NAN;
-    expect_flags(&c, "", "not counted: not assessable");
+    sweep_expect_flags(&c, "", "not counted: not assessable");
     c.db_backends = 3;
     c.db_connections = 0;
-    expect_flags(&c, "", "overlap db: nothing checked");
+    sweep_expect_flags(&c, "", "overlap db: nothing checked");
 }
 
 Test(checks, calls_are_the_answered_requests_queries)
@@ -247,42 +240,42 @@ Test(checks, calls_are_the_answered_requests_queries)
     struct bench__checks c = pg_run();
     cr_expect_float_eq(bench__db_expected_calls(&c), 1000, 1e-9);
     c.db_calls = 1049;
-    expect_flags(&c, "", "within 5 %");
+    sweep_expect_flags(&c, "", "within 5 %");
     c.db_calls = 951;
-    expect_flags(&c, "", "within 5 % below");
+    sweep_expect_flags(&c, "", "within 5 % below");
     c.db_calls = 1051;
-    expect_flags(&c, "db-calls", "a query too many in 20");
+    sweep_expect_flags(&c, "db-calls", "a query too many in 20");
     c.db_calls = 0;
-    expect_flags(&c, "db-calls", "no query at all: answers from a cache");
+    sweep_expect_flags(&c, "db-calls", "no query at all: answers from a cache");
     c.db_calls = 2000;
-    expect_flags(&c, "db-calls", "every query twice");
+    sweep_expect_flags(&c, "db-calls", "every query twice");
     c.db_queries = 2; /* the mix sends two a request */
-    expect_flags(&c, "", "two queries a request");
+    sweep_expect_flags(&c, "", "two queries a request");
     /* few requests: those in flight at the window's ends are the slack */
     c = pg_run();
     c.clients = 1;
     c.throughput_rps = 10;
     c.mean_ms = 100;
     c.db_calls = 20 + 4; /* 20 expected, 2 x (1 + 1) of slack */
-    expect_flags(&c, "", "in flight at the ends");
+    sweep_expect_flags(&c, "", "in flight at the ends");
     c.db_calls = 25;
-    expect_flags(&c, "db-calls", "past them");
+    sweep_expect_flags(&c, "db-calls", "past them");
     c.errors = 3;
-    expect_flags(&c, "errors", "a run with errors: its calls are not assessed");
+    sweep_expect_flags(&c, "errors", "a run with errors: its calls are not assessed");
     c = pg_run();
     c.db_calls = NAN;
-    expect_flags(&c, "", "no counters");
+    sweep_expect_flags(&c, "", "no counters");
     c = pg_run();
     c.db_calls = 0;
     c.db_connections = 0;
     cr_expect(isnan(bench__db_expected_calls(&c)));
-    expect_flags(&c, "", "overlap db");
+    sweep_expect_flags(&c, "", "overlap db");
     c = pg_run();
     c.db_backends = 2;
     c.db_calls = 5;
-    expect_flags(&c, "db-budget;db-calls", "both, in order");
+    sweep_expect_flags(&c, "db-budget;db-calls", "both, in order");
     c.kind = BENCH__TIMELINE;
-    expect_flags(&c, "", "a timeline: errors only");
+    sweep_expect_flags(&c, "", "a timeline: errors only");
 }
 
 /* ---- sweeps ---- */

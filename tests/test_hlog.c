@@ -14,20 +14,6 @@
 #include "hlog.h"
 #include "wl.h"
 
-static bool same_buckets(const struct hist *a, const struct hist *b)
-{
-    size_t n = hist_cells(a, NULL, 0);
-    if (n != hist_cells(b, NULL, 0))
-        return false;
-    struct hist_cell *x = calloc(n + 1, sizeof(*x)), *y = calloc(n + 1, sizeof(*y));
-    hist_cells(a, x, n);
-    hist_cells(b, y, n);
-    bool same = !memcmp(x, y, n * sizeof(*x));
-    free(x);
-    free(y);
-    return same;
-}
-
 Test(hlog, overlap_histograms_round_trip_bucket_for_bucket)
 {
     struct hist *h = hist_create(), *back = hist_create();
@@ -45,7 +31,7 @@ Test(hlog, overlap_histograms_round_trip_bucket_for_bucket)
     cr_expect(hlog_params_equal(&d.params, &hlog_overlap_params));
     cr_expect_eq(d.total, hist_count(h));
     hlog_add_to_hist(&d, back);
-    cr_expect(same_buckets(h, back), "every count back in its bucket");
+    cr_expect(hist_same(h, back), "every count back in its bucket");
     cr_expect_eq(hist_percentile(back, 99), hist_percentile(h, 99));
     hlog_hist_free(&d);
     free(b64);

@@ -178,20 +178,6 @@ static int add_log(const char *path, struct hist *h, int only)
     return n;
 }
 
-static bool same_buckets(const struct hist *a, const struct hist *b)
-{
-    size_t n = hist_cells(a, NULL, 0);
-    if (n != hist_cells(b, NULL, 0))
-        return false;
-    struct hist_cell *x = calloc(n + 1, sizeof(*x)), *y = calloc(n + 1, sizeof(*y));
-    hist_cells(a, x, n);
-    hist_cells(b, y, n);
-    bool same = !memcmp(x, y, n * sizeof(*x));
-    free(x);
-    free(y);
-    return same;
-}
-
 Test(merge, counts_add_exactly_and_the_merged_histogram_is_the_sum)
 {
     double t = floor(epoch_now()) - 60;
@@ -216,14 +202,14 @@ Test(merge, counts_add_exactly_and_the_merged_histogram_is_the_sum)
         add_log(a0, sum, k);
         add_log(a1, sum, k);
         add_log(mlog, merged, k);
-        cr_expect(same_buckets(sum, merged), "interval %d: the merged histogram is the sum", k);
+        cr_expect(hist_same(sum, merged), "interval %d: the merged histogram is the sum", k);
     }
     hist_reset(sum);
     hist_reset(merged);
     add_log(a0, sum, -1);
     add_log(a1, sum, -1);
     add_log(mlog, merged, -1);
-    cr_expect(same_buckets(sum, merged));
+    cr_expect(hist_same(sum, merged));
     cr_expect_eq(hist_count(merged), 903);
     cr_expect_float_eq(csv_value(out, "p99_ms"), hist_percentile(sum, 99) / 1e6, 1e-6);
     hist_destroy(sum);

@@ -260,3 +260,16 @@ void hist_write_hgrm(const struct hist *h, FILE *f, int ticks_per_half, double u
     fprintf(f, "#[Buckets = %12d, SubBuckets     = %12d]\n", HIST_HDR_BUCKETS,
             HIST_HDR_SUB_BUCKETS);
 }
+
+bool hist_same(const struct hist *a, const struct hist *b)
+{
+    size_t n = hist_cells(a, NULL, 0);
+    if (n != hist_cells(b, NULL, 0))
+        return false;
+    struct hist_cell *x = calloc(n + 1, sizeof(*x)), *y = calloc(n + 1, sizeof(*y));
+    bool same = x && y && hist_cells(a, x, n) == n && hist_cells(b, y, n) == n &&
+                !memcmp(x, y, n * sizeof(*x));
+    free(x);
+    free(y);
+    return same;
+}

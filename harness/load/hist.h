@@ -57,6 +57,9 @@ struct hist_cell {
 
 /* The number of non-empty buckets of h; the first max of them go to out. */
 size_t hist_cells(const struct hist *h, struct hist_cell *out, size_t max);
+/* Whether a and b hold the same counts in the same buckets (false when out
+ * of memory to compare them). */
+bool hist_same(const struct hist *a, const struct hist *b);
 /* Counts each cell's values into h at its bucket's value, so that min, max,
  * mean and percentiles read within 0.1 % of the original's. Cells with a
  * bucket out of range are ignored. */

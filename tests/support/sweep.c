@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_flags.h"
 #include "capacity.h"
 #include "csv.h"
 
@@ -266,4 +267,11 @@ void sweep_expect_search(const struct sweep_probe *p, int n, const struct sweep_
               r.hi);
     cr_expect(same_rate(r.missed, s->missed), "%s: capacity_missed %.1f, the probes say %.3f", what,
               s->missed, r.missed);
+}
+
+void sweep_expect_flags(const struct bench__checks *c, const char *want, const char *what)
+{
+    char words[256];
+    bench__flag_words(bench__check(c), words, sizeof(words));
+    cr_expect_str_eq(words, want, "%s: flags '%s', want '%s'", what, words, want);
 }

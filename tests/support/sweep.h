@@ -68,4 +68,9 @@ struct sweep_search {
 void sweep_expect_search(const struct sweep_probe *p, int n, const struct sweep_search *s,
                          const char *what);
 
+/* Expects the flags a run's checks raise, as runs.csv's words ("" for none);
+ * what names the case in the message. */
+struct bench__checks;
+void sweep_expect_flags(const struct bench__checks *c, const char *want, const char *what);
+
 #endif
