@@ -50,8 +50,17 @@ static int serve_main(int argc, char **argv)
     return status;
 }
 
+/* `overlap workload check|export`: a workload checked, or written as the
+ * JSON servers in other languages read. */
+static int workload_main(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "export"))
+        return wl_export_main(argc, argv);
+    return wl_check_main(argc, argv);
+}
+
 static const struct command commands[] = {
-    {"workload", "check FILE...", "validate workload files and print their bounds", wl_check_main},
+    {"workload", "check|export FILE", "check a workload, or print it as JSON", workload_main},
     {"db", "--workload FILE", "the simulated database (SQLite, held answers)", db_main},
     {"pg", "--workload FILE", "a throwaway PostgreSQL cluster with the dataset", pg_main},
     {"bench", "[--quick] [FLAGS]", "run a sweep and write a results folder", bench_main},

@@ -84,34 +84,12 @@ static int append_fmt(struct http_buf *b, size_t room, const char *fmt, ...)
 
 /* ---- escaping ---- */
 
-/* JSON string contents: quote, backslash and control characters escaped;
- * other bytes (UTF-8 included) pass through. */
+/* A JSON string, quotes included (wl_json_quote). */
 static int append_json_text(struct http_buf *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     if (http_buf_reserve(b, n * 6 + 2) < 0)
         return -ENOMEM;
-    char *o = b->data + b->len;
-    *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            *o++ = '\\';
-            *o++ = (char)c;
-        } else if (c == '\n' || c == '\r' || c == '\t') {
-            *o++ = '\\';
-            *o++ = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
-        } else if (c < 0x20) {
-            memcpy(o, "\\u00", 4);
-            o[4] = hex[c >> 4];
-            o[5] = hex[c & 15];
-            o += 6;
-        } else {
-            *o++ = (char)c;
-        }
-    }
-    *o++ = '"';
-    b->len = o - b->data;
+    b->len += wl_json_quote(b->data + b->len, s, n);
     return 0;
 }
 

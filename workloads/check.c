@@ -68,7 +68,8 @@ static void print_summary(const struct wl_workload *wl)
 int wl_check_main(int argc, char **argv)
 {
     if (argc < 3 || strcmp(argv[1], "check") != 0) {
-        fprintf(stderr, "usage: overlap workload check FILE...\n");
+        fprintf(stderr, "usage: overlap workload check FILE...\n"
+                        "       overlap workload export FILE [--vary-cpu D] [--vary-wait D]\n");
         return 2;
     }
     int status = 0;

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Limits, each with its reason. */
 #define WL_MAX_NAME   64  /* query and request names appear in URLs and CSV rows */
@@ -170,5 +171,18 @@ double wl_burn_iters_per_us(void);
 
 /* `overlap workload check FILE...`: exit status 0, 1 or 2. */
 int wl_check_main(int argc, char **argv);
+
+/* ---- the workload for servers in other languages (export.c) ---- */
+
+/* Writes n bytes of s as a JSON string, quotes included, into out, which
+ * has room for 6 n + 2 bytes: quote, backslash and control characters
+ * escaped, other bytes (UTF-8 included) as they are. Returns its length. */
+size_t wl_json_quote(char *out, const char *s, size_t n);
+/* The workload as the JSON of engines/README.md, section 3: the queries
+ * with their parameters, the requests with their paths and steps; no
+ * latencies (the database holds each answer). 0, or -errno of the write. */
+int wl_export_json(const struct wl_workload *wl, FILE *out);
+/* `overlap workload export FILE [--vary-cpu D] [--vary-wait D]`. */
+int wl_export_main(int argc, char **argv);
 
 #endif
