@@ -186,6 +186,8 @@ static int prepare(struct bench__sweep *sw, int argc, char **argv, const char **
     }
     if (bench_suite_has_map(s) && bench__map_check(sw) < 0)
         return 2;
+    if (bench__ext_prepare(sw) < 0)
+        return 2;
     /* on PostgreSQL a connection runs one query at a time: each config's
      * budget bounds it (bench_config_workers), from the plan on */
     for (int i = 0; s->database[0] && i < s->nengines; i++)
@@ -333,6 +335,7 @@ int bench_main(int argc, char **argv)
     draw = status == 0 && wants_charts(argc, argv); /* no finished run draws no chart */
 done:
     bench__pg_close(&sw);
+    bench__ext_free(&sw);
     remove_sockdir(&sw);
     if (draw)
         draw_charts(&sw);

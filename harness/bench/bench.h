@@ -114,4 +114,12 @@ int bench_sample_cpu(pid_t pid, double *utime_s, double *stime_s);
  * an ended thread takes its own with it). 0 or -errno. */
 int bench_count_switches(pid_t pid, long *vol, long *invol);
 
+/* The same two over a process and its descendants (an external engine that
+ * forks workers): CPU, threads, descriptors and switches summed, RSS summed
+ * too (pages the processes share count once in each). The tree is read
+ * from /proc/PID/task/TID/children at each call; a descendant that ended
+ * takes its counters with it. 0 or -errno of the root. */
+int bench_sample_tree(pid_t pid, struct bench_proc *p);
+int bench_count_switches_tree(pid_t pid, long *vol, long *invol);
+
 #endif

@@ -38,8 +38,14 @@ static void copy_to_log(const struct bench__child *c, const char *buf, size_t n)
 
 /* In the child, between fork and exec: the sweep's handlers are not the
  * child's, and a sweep that dies unannounced still stops its children. */
-static void exec_child(char **argv, int log, int out, pid_t parent)
+static void exec_child(char **argv, int log, int out, pid_t parent, bool group, const char *cpus)
 {
+    if (group) {
+        setpgid(0, 0);
+        proc_raise_nofile(1L << 20); /* a server of any language meets many clients */
+    }
+    if (cpus && cpus[0] && proc_pin_cpus(cpus) < 0)
+        dprintf(log, "cannot pin to CPUs %s: running unpinned\n", cpus);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -52,10 +58,11 @@ static void exec_child(char **argv, int log, int out, pid_t parent)
     _exit(127);
 }
 
-int bench__child_start(struct bench__child *c, char **argv, const char *log, bool announces)
+static int start(struct bench__child *c, char **argv, const char *log, bool announces, bool group,
+                 const char *cpus)
 {
     int out[2] = {-1, -1}, err = 0;
-    *c = (struct bench__child){.out = -1, .logfd = -1};
+    *c = (struct bench__child){.out = -1, .logfd = -1, .group = group};
     snprintf(c->log, sizeof(c->log), "%s", log);
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
@@ -66,7 +73,9 @@ int bench__child_start(struct bench__child *c, char **argv, const char *log, boo
         goto cleanup;
     }
     if (pid == 0)
-        exec_child(argv, fd, announces ? out[1] : fd, parent);
+        exec_child(argv, fd, announces ? out[1] : fd, parent, group, cpus);
+    if (group)
+        setpgid(pid, pid); /* as the child does: whichever runs first */
     c->pid = pid;
     if (announces) {
         /* the read end alone (pipe2 would set both): a child's stdout stays
@@ -86,6 +95,17 @@ cleanup:
     return err;
 }
 
+int bench__child_start(struct bench__child *c, char **argv, const char *log, bool announces)
+{
+    return start(c, argv, log, announces, false, NULL);
+}
+
+int bench__child_start_group(struct bench__child *c, char **argv, const char *log, bool announces,
+                             const char *cpus)
+{
+    return start(c, argv, log, announces, true, cpus);
+}
+
 int bench__child_capture(char **argv, char *out, size_t len)
 {
     int p[2];
@@ -95,7 +115,7 @@ int bench__child_capture(char **argv, char *out, size_t len)
         return -errno;
     pid_t parent = getpid(), pid = fork();
     if (pid == 0)
-        exec_child(argv, p[1], p[1], parent);
+        exec_child(argv, p[1], p[1], parent, false, NULL);
     int err = pid < 0 ? -errno : 0;
     close(p[1]);
     while (pid > 0 && used + 1 < len &&
@@ -159,7 +179,9 @@ int bench__child_ended(struct bench__child *c, const char *what, char *reason, s
         return 1;
     if (waitpid(c->pid, &status, WNOHANG) != c->pid)
         return 0;
-    release(c); /* first: the reason is the log's last line */
+    if (c->group)
+        kill(-c->pid, SIGKILL); /* what the leader left behind */
+    release(c);                 /* first: the reason is the log's last line */
     if (reason)
         exit_reason(c->log, status, what, reason, len);
     return 1;
@@ -183,13 +205,16 @@ static int wait_child(struct bench__child *c, double timeout_s)
 
 void bench__child_stop(struct bench__child *c)
 {
-    if (c->pid <= 0)
+    pid_t pid = c->pid, target = c->group ? -pid : pid;
+    if (pid <= 0)
         return;
-    kill(c->pid, SIGTERM);
+    kill(target, SIGTERM);
     if (wait_child(c, BENCH__STOP_TIMEOUT_S) < 0 && c->pid > 0) {
-        kill(c->pid, SIGKILL);
+        kill(target, SIGKILL);
         wait_child(c, BENCH__STOP_TIMEOUT_S);
     }
+    if (c->group)
+        kill(-pid, SIGKILL); /* what the leader left behind */
     release(c);
 }
 

@@ -15,9 +15,10 @@
 #define BENCH__STOP_TIMEOUT_S  5.0  /* SIGTERM, then SIGKILL after this */
 
 struct bench__child {
-    pid_t pid; /* 0 once reaped, or before it started */
-    int out;   /* the read end of its stdout when it announces, else -1 */
-    int logfd; /* its log, where what is read from out is copied; else -1 */
+    pid_t pid;  /* 0 once reaped, or before it started */
+    bool group; /* it leads its own process group, stopped as one */
+    int out;    /* the read end of its stdout when it announces, else -1 */
+    int logfd;  /* its log, where what is read from out is copied; else -1 */
     char log[PATH_MAX];
     size_t len;                 /* bytes of a stdout line read so far */
     char line[BENCH__LINE_MAX]; /* that line */
@@ -28,6 +29,12 @@ struct bench__child {
  * child keeps the CPUs the sweep runs on, and its signals are the defaults.
  * 0 or -errno. */
 int bench__child_start(struct bench__child *c, char **argv, const char *log, bool announces);
+/* The same for a child that may start children of its own (an external
+ * engine's server): it leads a new process group, and a stop signals the
+ * whole group; cpus, when not empty, pins it (and so its children) to
+ * those CPUs (`0` or `0-1`). */
+int bench__child_start_group(struct bench__child *c, char **argv, const char *log, bool announces,
+                             const char *cpus);
 
 /* Waits for the child's `listening ADDR` line and copies ADDR into addr. 0,
  * or -1 with why in reason (what names the child in it): it exited (then
@@ -46,8 +53,9 @@ int bench__child_listening_for(struct bench__child *c, const char *what, double 
  * ...`); 0 while it runs. */
 int bench__child_ended(struct bench__child *c, const char *what, char *reason, size_t len);
 
-/* SIGTERM, then SIGKILL after BENCH__STOP_TIMEOUT_S; reaps it. A no-op
- * once reaped, or for a zeroed child never started. */
+/* SIGTERM, then SIGKILL after BENCH__STOP_TIMEOUT_S; reaps it (a group's
+ * leftovers get SIGKILL once the leader is reaped). A no-op once reaped, or
+ * for a zeroed child never started. */
 void bench__child_stop(struct bench__child *c);
 
 /* Runs argv to its end, its stdout and stderr into out (at most len - 1

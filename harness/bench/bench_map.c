@@ -26,9 +26,7 @@ static double own_wait_ms(const struct wl_workload *wl)
     return median / 1e6;
 }
 
-/* The workload of cell c, loaded afresh and moved; NULL with a message on
- * stderr when it cannot be (a workload without a cpu step or a query). */
-static struct wl_workload *cell_workload(const struct bench__sweep *sw, int c)
+struct wl_workload *bench__cell_workload(const struct bench__sweep *sw, int c)
 {
     struct wl_workload *wl;
     uint64_t cpu_ns, wait_ns;
@@ -94,7 +92,7 @@ static int map_cell(struct bench__sweep *sw, int c, struct wl_workload *wl)
 
 int bench__map_check(const struct bench__sweep *sw)
 {
-    struct wl_workload *wl = cell_workload(sw, 1);
+    struct wl_workload *wl = bench__cell_workload(sw, 1);
     wl_free(wl);
     return wl ? 0 : -1;
 }
@@ -105,7 +103,7 @@ void bench__map(struct bench__sweep *sw)
     fprintf(stderr, "overlap bench: the crossover map, %d cells at p%g %g ms\n", ncells,
             sw->suite.slo.percentile, sw->suite.slo.ms);
     for (int c = 1; c <= ncells && !proc_stopping(); c++) {
-        struct wl_workload *wl = cell_workload(sw, c);
+        struct wl_workload *wl = bench__cell_workload(sw, c);
         if (!wl)
             break;
         int rc = map_cell(sw, c, wl);

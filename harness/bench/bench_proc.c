@@ -96,3 +96,69 @@ int bench_count_switches(pid_t pid, long *vol, long *invol)
     closedir(d);
     return 0;
 }
+
+/* ---- process trees ---- */
+
+#define TREE_MAX 256 /* processes of one server's tree; more are not measured */
+
+/* pid and its descendants, the root first; the count. */
+static int tree(pid_t pid, pid_t *out, int max)
+{
+    char path[64], buf[4096];
+    int n = 0;
+    out[n++] = pid;
+    for (int at = 0; at < n; at++) {
+        snprintf(path, sizeof(path), "/proc/%d/task", (int)out[at]);
+        DIR *d = opendir(path);
+        if (!d)
+            continue;
+        for (struct dirent *e; (e = readdir(d));) {
+            if (e->d_name[0] == '.')
+                continue;
+            snprintf(path, sizeof(path), "/proc/%d/task/%.16s/children", (int)out[at], e->d_name);
+            if (read_small(path, buf, sizeof(buf)) <= 0)
+                continue;
+            for (char *p = buf, *end; n < max; p = end) {
+                long child = strtol(p, &end, 10);
+                if (end == p)
+                    break;
+                out[n++] = (pid_t)child;
+            }
+        }
+        closedir(d);
+    }
+    return n;
+}
+
+int bench_sample_tree(pid_t pid, struct bench_proc *p)
+{
+    pid_t pids[TREE_MAX];
+    int n = tree(pid, pids, TREE_MAX);
+    int rc = bench_sample_proc(pid, p);
+    for (int i = 1; i < n && rc == 0; i++) {
+        struct bench_proc c;
+        if (bench_sample_proc(pids[i], &c) < 0)
+            continue; /* it ended meanwhile */
+        p->utime_s += c.utime_s;
+        p->stime_s += c.stime_s;
+        p->rss_kib += c.rss_kib;
+        p->threads += c.threads;
+        p->fds += c.fds;
+    }
+    return rc;
+}
+
+int bench_count_switches_tree(pid_t pid, long *vol, long *invol)
+{
+    pid_t pids[TREE_MAX];
+    int n = tree(pid, pids, TREE_MAX);
+    int rc = bench_count_switches(pid, vol, invol);
+    for (int i = 1; i < n && rc == 0; i++) {
+        long v, iv;
+        if (bench_count_switches(pids[i], &v, &iv) == 0) {
+            *vol += v;
+            *invol += iv;
+        }
+    }
+    return rc;
+}

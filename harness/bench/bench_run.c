@@ -83,6 +83,8 @@ static int start_db(struct bench__sweep *sw, int id)
 static int start_server(struct bench__sweep *sw, const struct bench_engine *en, int id)
 {
     struct bench__args a;
+    if (en->kind == BENCH_EXT)
+        return bench__ext_start(sw, (int)(en - sw->suite.engines), id);
     bench__args_init(&a);
     bench__arg(&a, sw->self);
     bench__arg(&a, "serve");
@@ -118,6 +120,7 @@ static int start_server(struct bench__sweep *sw, const struct bench_engine *en, 
 void bench__stop_config(struct bench__sweep *sw)
 {
     bench__child_stop(&sw->server);
+    bench__ext_stop(sw);
     bench__child_stop(&sw->db);
     if (sw->db_sock[0])
         unlink(sw->db_sock); /* the database removes it, unless it was killed */
@@ -253,6 +256,7 @@ struct window {
     struct bench_proc first, last;
     long vol0, invol0, vol1, invol1;
     double load_first, load_last; /* the generator's CPU seconds; NAN until read */
+    bool tree;                    /* the server's whole process tree (an external engine) */
 };
 
 /* The load generator's CPU at this sample: the window's first reading, or
@@ -273,9 +277,13 @@ static void sample(struct bench__sweep *sw, const struct bench__child *load, str
 {
     struct bench_proc p;
     pid_t pid = sw->server.pid;
-    if (w->state == 2 || t_s < w->warmup_s || pid <= 0 || bench_sample_proc(pid, &p) < 0)
+    int (*sample_proc)(pid_t, struct bench_proc *) =
+        w->tree ? bench_sample_tree : bench_sample_proc;
+    int (*switches)(pid_t, long *, long *) =
+        w->tree ? bench_count_switches_tree : bench_count_switches;
+    if (w->state == 2 || t_s < w->warmup_s || pid <= 0 || sample_proc(pid, &p) < 0)
         return;
-    if (w->state == 0 && bench_count_switches(pid, &w->vol0, &w->invol0) == 0) {
+    if (w->state == 0 && switches(pid, &w->vol0, &w->invol0) == 0) {
         w->first = w->last = p;
         w->t_first = w->t_last = now;
         w->state = 1;
@@ -286,7 +294,7 @@ static void sample(struct bench__sweep *sw, const struct bench__child *load, str
         w->t_last = now;
         sample_load(load, w, 0);
         if ((ended || t_s >= w->warmup_s + w->length_s) &&
-            bench_count_switches(pid, &w->vol1, &w->invol1) == 0) {
+            switches(pid, &w->vol1, &w->invol1) == 0) {
             w->state = 2;
             /* the sampler reaches the window's end late on a busy machine:
              * the load sent nothing after it */
@@ -309,8 +317,11 @@ static void sample(struct bench__sweep *sw, const struct bench__child *load, str
 static void watch(struct bench__sweep *sw, int id, struct bench__child *load, double warmup_s,
                   double window_s, double limit_s, struct bench__outcome *o)
 {
-    struct window w = {
-        .warmup_s = warmup_s, .length_s = window_s, .load_first = NAN, .load_last = NAN};
+    struct window w = {.warmup_s = warmup_s,
+                       .length_s = window_s,
+                       .load_first = NAN,
+                       .load_last = NAN,
+                       .tree = sw->suite.engines[sw->plan.runs[id - 1].engine].kind == BENCH_EXT};
     struct pollfd stop = {.fd = proc_stop_fd(), .events = POLLIN};
     uint64_t start = proc_now_ns();
     double shown = -LIVE_EVERY_S;

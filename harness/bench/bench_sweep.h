@@ -5,6 +5,7 @@
 #define OVERLAP_BENCH_SWEEP_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -12,6 +13,8 @@
 #include "bench_child.h"
 #include "bench_flags.h"
 #include "bench_plan.h"
+
+struct ext_manifest;
 
 #define BENCH__REASON_LEN 512
 
@@ -130,6 +133,12 @@ struct bench__sweep {
     /* each cell as run: the mean CPU per request, the queries' median wait */
     double map_cpu_us[BENCH_MAX_VARY * BENCH_MAX_VARY],
         map_wait_ms[BENCH_MAX_VARY * BENCH_MAX_VARY];
+    /* external engines (bench_ext.c): each ext config's manifest, its
+     * build (0 nothing yet, 1 its folder made, 2 built), and the current
+     * run's workload as JSON */
+    struct ext_manifest *ext[BENCH_MAX_ENGINES];
+    int ext_built[BENCH_MAX_ENGINES];
+    char ext_json[PATH_MAX + 32];
 };
 
 /* ---- one run (bench_run.c) ---- */
@@ -145,6 +154,20 @@ void bench__stop_config(struct bench__sweep *sw);
  * processes again), when the cap allows: its row is the second's. An
  * interrupted run records nothing. */
 void bench__run_point(struct bench__sweep *sw, int id);
+
+/* ---- external engines (bench_ext.c) ---- */
+
+/* Before the results folder: reads every ext config's manifest. 0, or -1
+ * with the reason printed (no manifest, a bad one, PostgreSQL asked for). */
+int bench__ext_prepare(struct bench__sweep *sw);
+/* Starts config e's server for run id (its build first, once): 0, or -1
+ * with server_down saying why. */
+int bench__ext_start(struct bench__sweep *sw, int e, int id);
+/* After a run: the run's workload JSON goes. */
+void bench__ext_stop(struct bench__sweep *sw);
+/* At the sweep's end: the manifests, and what the builds left in the
+ * private folder. */
+void bench__ext_free(struct bench__sweep *sw);
 
 /* ---- PostgreSQL behind the engines (bench_pg.c) ---- */
 
@@ -330,6 +353,9 @@ void bench__map(struct bench__sweep *sw);
  * for vary.cpu, a query for vary.wait): asked before any run. 0, or -1
  * with the message printed. */
 int bench__map_check(const struct bench__sweep *sw);
+/* The workload of cell c, loaded afresh and moved; NULL with a message on
+ * stderr when it cannot be (a workload without a cpu step or a query). */
+struct wl_workload *bench__cell_workload(const struct bench__sweep *sw, int c);
 
 /* The latency at percentile q of a run's latency spectrum (columns
  * percentile and latency_ms, ascending), linear between neighbours; NAN

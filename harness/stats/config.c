@@ -19,6 +19,17 @@ static int engine_key(struct bench_engine *e, const char *key, const char *value
     long v = strtol(value, &end, 10);
     int numeric = end != value && !*end && !errno && v >= 0 && v <= 100000;
     bool pool = e->kind == BENCH_POOL, uring = e->kind == BENCH_URING;
+    if (e->kind == BENCH_EXT) {
+        if (strcmp(key, "workers") != 0 || !numeric || v == 0) {
+            snprintf(err, errlen,
+                     "engine '%s': bad setting '%s=%s' (expected workers=N, 1 to "
+                     "100000)",
+                     e->spec, key, value);
+            return -1;
+        }
+        e->workers = (int)v;
+        return 0;
+    }
     if (pool && !strcmp(key, "mode") &&
         (!strcmp(value, "request") || !strcmp(value, "connection") || !strcmp(value, "leader"))) {
         snprintf(e->mode, sizeof(e->mode), "%s", value);
@@ -52,6 +63,7 @@ const char *bench_kind_name(enum bench_kind kind)
     return kind == BENCH_ASYNC   ? "async"
            : kind == BENCH_CORO  ? "coro"
            : kind == BENCH_URING ? "uring"
+           : kind == BENCH_EXT   ? "ext"
                                  : "pool";
 }
 
@@ -77,7 +89,22 @@ int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size
     char *settings = strchr(buf, ':'), *save;
     if (settings)
         *settings++ = '\0';
-    if (!strcmp(buf, "async")) {
+    if (!strcmp(buf, "ext")) {
+        /* the manifest, up to the settings' ':' */
+        char *ref = settings ? settings : buf + strlen(buf);
+        settings = strchr(ref, ':');
+        if (settings)
+            *settings++ = '\0';
+        if (!*ref) {
+            snprintf(err, errlen,
+                     "engine '%s': names no manifest (expected ext:NAME or "
+                     "ext:PATH.ini)",
+                     text);
+            return -1;
+        }
+        e->kind = BENCH_EXT;
+        snprintf(e->ext, sizeof(e->ext), "%s", ref);
+    } else if (!strcmp(buf, "async")) {
         e->kind = BENCH_ASYNC;
     } else if (!strcmp(buf, "coro")) {
         e->kind = BENCH_CORO;
@@ -86,7 +113,7 @@ int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size
     } else if (strcmp(buf, "pool") != 0) {
         snprintf(err, errlen,
                  "bad engine '%s' (expected pool[:workers=N,...], async[:loops=N], "
-                 "coro[:loops=N] or uring[:loops=N,mode=...])",
+                 "coro[:loops=N], uring[:loops=N,mode=...] or ext:NAME[:workers=N])",
                  text);
         return -1;
     }

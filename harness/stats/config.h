@@ -9,16 +9,20 @@
 
 #define BENCH_SPEC_LEN 128
 
-enum bench_kind { BENCH_POOL, BENCH_ASYNC, BENCH_CORO, BENCH_URING };
+enum bench_kind { BENCH_POOL, BENCH_ASYNC, BENCH_CORO, BENCH_URING, BENCH_EXT };
 
 /* One engine configuration, parsed from `pool:workers=64,mode=connection`
- * (settings separated by ',' or ';'). */
+ * (settings separated by ',' or ';'), or an external engine's,
+ * `ext:NAME[:workers=N]` (engines/README.md; NAME is a manifest's name or
+ * path, without ':'). */
 struct bench_engine {
     char spec[BENCH_SPEC_LEN]; /* the config's name in every output: as written, with
                                   ';' between settings (`pool:workers=0;mode=connection`) */
-    enum bench_kind kind;      /* `overlap serve --engine` pool, async or coro */
+    enum bench_kind kind;      /* `overlap serve --engine` pool, async, coro or uring; or ext */
+    char ext[BENCH_SPEC_LEN];  /* ext: the manifest's name or path, as written */
     int workers;               /* pool: -1 leaves the server's default; 0 with mode
-                                  connection means a thread per connection */
+                                  connection means a thread per connection; ext:
+                                  {workers}, -1 leaves the manifest's */
     int queue;                 /* pool; 0 leaves the server's default */
     char mode[12];             /* pool: request, connection, leader, or "" for the default */
     int loops;                 /* async, coro; 0 leaves the server's default */
@@ -37,7 +41,8 @@ int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size
 
 /* The worker threads a pool config runs (the server's default when the
  * spec names none); 0 for a thread per connection and for async and coro,
- * whose concurrency no thread count bounds. With a db_budget (PostgreSQL,
+ * whose concurrency no thread count bounds, and for an external engine,
+ * whose architecture only its manifest knows. With a db_budget (PostgreSQL,
  * where a connection runs one query at a time) the budget bounds it too:
  * the least of the two, or the budget alone where nothing else bounds. */
 int bench_config_workers(const struct bench_engine *e);

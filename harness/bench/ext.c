@@ -1,0 +1,277 @@
+/* External engines' manifests (see ext.h and engines/README.md). */
+#define _GNU_SOURCE
+#include "ext.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wl.h"
+
+#ifndef OVERLAP_SOURCE_DIR
+#define OVERLAP_SOURCE_DIR "."
+#endif
+
+static const char *const architectures[] = {"threads", "event loop", "coroutines", "processes",
+                                            "goroutines"};
+
+int ext_manifest_find(const char *ref, char *path, size_t len, char *err, size_t errlen)
+{
+    size_t n = strlen(ref);
+    if (!n) {
+        snprintf(err, errlen, "ext: names no manifest (expected ext:NAME or ext:PATH.ini)");
+        return -1;
+    }
+    if (strchr(ref, '/') || (n > 4 && !strcmp(ref + n - 4, ".ini"))) {
+        if ((size_t)snprintf(path, len, "%s", ref) >= len || access(path, R_OK) < 0) {
+            snprintf(err, errlen, "ext:%s: cannot read the manifest (%s)", ref, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    for (const char *c = ref; *c; c++)
+        if (!(*c == '-' || *c == '_' || *c == '.' || (*c >= '0' && *c <= '9') ||
+              ((*c | 32) >= 'a' && (*c | 32) <= 'z'))) {
+            snprintf(err, errlen, "ext:%s: not a manifest's name (expected letters, digits, '-')",
+                     ref);
+            return -1;
+        }
+    snprintf(path, len, "engines/%s.ini", ref);
+    if (access(path, R_OK) == 0)
+        return 0;
+    snprintf(path, len, "%s/engines/%s.ini", OVERLAP_SOURCE_DIR, ref);
+    if (access(path, R_OK) == 0)
+        return 0;
+    snprintf(err, errlen, "ext:%s: no manifest engines/%s.ini here or in overlap's source tree",
+             ref, ref);
+    return -1;
+}
+
+/* ---- the manifest ---- */
+
+struct reading {
+    struct ext_manifest *m;
+    char err[256];
+    bool section, seen_command;
+};
+
+static int set_text(char *dst, size_t len, const char *key, const char *value, char *err,
+                    size_t errlen)
+{
+    if (strlen(value) >= len) {
+        snprintf(err, errlen, "%s is over %zu characters", key, len - 1);
+        return -1;
+    }
+    snprintf(dst, len, "%s", value);
+    return 0;
+}
+
+static int check_name(const char *v, char *err, size_t errlen)
+{
+    if (!*v) {
+        snprintf(err, errlen, "name is empty (expected e.g. python-asyncio)");
+        return -1;
+    }
+    for (const char *c = v; *c; c++)
+        if (!(*c == '-' || *c == '_' || *c == '.' || (*c >= '0' && *c <= '9') ||
+              ((*c | 32) >= 'a' && (*c | 32) <= 'z'))) {
+            snprintf(err, errlen, "name '%s' has '%c' (expected letters, digits, '-', '_', '.')", v,
+                     *c);
+            return -1;
+        }
+    return 0;
+}
+
+static int on_key(void *user, const char *section, const char *key, const char *value)
+{
+    struct reading *r = user;
+    struct ext_manifest *m = r->m;
+    char *e = r->err;
+    size_t el = sizeof(r->err);
+    if (strcmp(section, "engine") != 0) {
+        snprintf(e, el, "unknown section [%s] (expected [engine])", section);
+        return 0;
+    }
+    r->section = true;
+    if (!strcmp(key, "name"))
+        return set_text(m->name, sizeof(m->name), key, value, e, el) == 0 &&
+               check_name(value, e, el) == 0;
+    if (!strcmp(key, "architecture")) {
+        for (size_t i = 0; i < sizeof(architectures) / sizeof(architectures[0]); i++)
+            if (!strcmp(value, architectures[i]))
+                return set_text(m->architecture, sizeof(m->architecture), key, value, e, el) == 0;
+        snprintf(e, el,
+                 "unknown architecture '%s' (expected threads, event loop, coroutines, "
+                 "goroutines or processes)",
+                 value);
+        return 0;
+    }
+    if (!strcmp(key, "description"))
+        return set_text(m->description, sizeof(m->description), key, value, e, el) == 0;
+    if (!strcmp(key, "packages"))
+        return set_text(m->packages, sizeof(m->packages), key, value, e, el) == 0;
+    if (!strcmp(key, "build"))
+        return set_text(m->build, sizeof(m->build), key, value, e, el) == 0;
+    if (!strcmp(key, "command")) {
+        r->seen_command = true;
+        return set_text(m->command, sizeof(m->command), key, value, e, el) == 0;
+    }
+    if (!strcmp(key, "workers")) {
+        if (wl_count_parse(value, 1, 100000, &m->workers) < 0) {
+            snprintf(e, el, "bad workers '%s' (expected a whole number, 1 to 100000)", value);
+            return 0;
+        }
+        return 1;
+    }
+    snprintf(e, el,
+             "unknown key '%s' (expected name, architecture, description, packages, build, "
+             "command or workers)",
+             key);
+    return 0;
+}
+
+/* Every placeholder of a template is one the contract names. */
+static int check_template(const struct ext_manifest *m, const char *key, const char *tmpl,
+                          char *err, size_t errlen)
+{
+    static const struct ext_vars all = {.listen = "l", .db = "d", .workload = "w", .build = "b"};
+    char out[EXT_COMMAND_LEN * 2], why[200];
+    if (ext_expand(m, tmpl, &all, out, sizeof(out), why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "%s: %s: %s", m->path, key, why);
+        return -1;
+    }
+    return 0;
+}
+
+int ext_manifest_load(const char *path, struct ext_manifest *m, char *err, size_t errlen)
+{
+    *m = (struct ext_manifest){.workers = 1};
+    struct reading r = {.m = m};
+    if (!realpath(path, m->path)) {
+        snprintf(err, errlen, "%s: cannot read the manifest (%s)", path, strerror(errno));
+        return -1;
+    }
+    snprintf(m->dir, sizeof(m->dir), "%s", m->path);
+    *strrchr(m->dir, '/') = '\0';
+    FILE *f = fopen(m->path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot read the manifest (%s)", path, strerror(errno));
+        return -1;
+    }
+    int line = ini_parse_file(f, on_key, &r);
+    fclose(f);
+    if (line != 0) {
+        snprintf(err, errlen, "%s:%d: %s", path, line > 0 ? line : 0,
+                 line < 0   ? "out of memory"
+                 : r.err[0] ? r.err
+                            : "cannot parse this line (expected key = value or [engine])");
+        return -1;
+    }
+    const char *missing = !r.section                          ? "[engine]"
+                          : !m->name[0]                       ? "name"
+                          : !m->architecture[0]               ? "architecture"
+                          : !r.seen_command || !m->command[0] ? "command"
+                                                              : NULL;
+    if (missing) {
+        snprintf(err, errlen, "%s: no %s (expected name, architecture and command in [engine])",
+                 path, missing);
+        return -1;
+    }
+    if (!strstr(m->command, "{listen}") || !strstr(m->command, "{db}") ||
+        !strstr(m->command, "{workload}")) {
+        snprintf(err, errlen,
+                 "%s: command must pass {listen}, {db} and {workload} (the server needs all "
+                 "three)",
+                 path);
+        return -1;
+    }
+    return check_template(m, "command", m->command, err, errlen) < 0 ||
+                   check_template(m, "build", m->build, err, errlen) < 0
+               ? -1
+               : 0;
+}
+
+/* ---- placeholders ---- */
+
+/* Appends s single-quoted for /bin/sh ('\'' for a quote); false when full. */
+static bool put_quoted(char *out, size_t len, size_t *at, const char *s)
+{
+    char tmp[PATH_MAX + 64];
+    size_t n = 0;
+    tmp[n++] = '\'';
+    for (; *s && n + 5 < sizeof(tmp); s++) {
+        if (*s == '\'') {
+            memcpy(tmp + n, "'\\''", 4);
+            n += 4;
+        } else {
+            tmp[n++] = *s;
+        }
+    }
+    if (*s || n + 1 >= sizeof(tmp))
+        return false;
+    tmp[n++] = '\'';
+    if (*at + n >= len)
+        return false;
+    memcpy(out + *at, tmp, n);
+    *at += n;
+    out[*at] = '\0';
+    return true;
+}
+
+int ext_expand(const struct ext_manifest *m, const char *tmpl, const struct ext_vars *v, char *out,
+               size_t len, char *err, size_t errlen)
+{
+    size_t at = 0;
+    out[0] = '\0';
+    for (const char *p = tmpl; *p;) {
+        if (*p != '{') {
+            if (at + 1 >= len)
+                goto full;
+            out[at++] = *p++;
+            out[at] = '\0';
+            continue;
+        }
+        const char *end = strchr(p, '}');
+        size_t n = end ? (size_t)(end - p - 1) : 0;
+        char name[16], num[16];
+        if (!end || n == 0 || n >= sizeof(name)) {
+            snprintf(err, errlen, "a '{' that opens no placeholder (expected e.g. {listen})");
+            return -1;
+        }
+        memcpy(name, p + 1, n);
+        name[n] = '\0';
+        const char *value = !strcmp(name, "listen")     ? v->listen
+                            : !strcmp(name, "db")       ? v->db
+                            : !strcmp(name, "workload") ? v->workload
+                            : !strcmp(name, "build")    ? v->build
+                            : !strcmp(name, "dir")      ? m->dir
+                                                        : NULL;
+        if (!strcmp(name, "workers")) {
+            snprintf(num, sizeof(num), "%d", v->workers > 0 ? v->workers : m->workers);
+            value = num;
+        } else if (!value && strcmp(name, "listen") && strcmp(name, "db") &&
+                   strcmp(name, "workload") && strcmp(name, "build")) {
+            snprintf(err, errlen,
+                     "unknown placeholder {%s} (expected {listen}, {db}, {workload}, {workers}, "
+                     "{build} or {dir})",
+                     name);
+            return -1;
+        }
+        if (!value) {
+            snprintf(err, errlen, "{%s} has no value here", name);
+            return -1;
+        }
+        if (!put_quoted(out, len, &at, value))
+            goto full;
+        p = end + 1;
+    }
+    return 0;
+full:
+    snprintf(err, errlen, "the command is over %zu characters once its placeholders are filled",
+             len - 1);
+    return -1;
+}
