@@ -66,6 +66,7 @@ static const struct command commands[] = {
     {"bench", "[--quick] [FLAGS]", "run a sweep and write a results folder", bench_main},
     {"load", "--target HOST:PORT", "drive one load run against an HTTP server", load_main},
     {"merge", "AGENT.hlog...", "add load agents' interval logs into one run", load_merge_main},
+    {"engine", "check MANIFEST", "whether an external engine meets the contract", bench_check_main},
     {"plot", "DIR", "draw the charts and report.html of a results folder", plot_main},
     {"compare", "OLD NEW | DIR A B", "what changed between two folders or configs", compare_main},
     {"serve", "--engine ENGINE ...", "run a server: pool, async, coro or uring (engines 1 to 4)",

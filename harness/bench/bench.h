@@ -87,6 +87,10 @@ int bench_suite_load(const char *path, struct bench_suite *s, char *err, size_t 
 /* `overlap bench [flags]`: the exit status (0, 1 failure, 2 usage, 130 interrupted). */
 int bench_main(int argc, char **argv);
 
+/* `overlap engine check MANIFEST` (check.c): whether an external engine
+ * meets engines/README.md's contract; 0, 1 when a case failed, 2 usage. */
+int bench_check_main(int argc, char **argv);
+
 /* What draws a finished sweep's charts and report.html: `overlap plot`'s
  * main, called with {"plot", DIR}. The command line sets it (main.c), so
  * the sweep needs nothing of the report's; unset, a sweep draws nothing. */

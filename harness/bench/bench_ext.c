@@ -143,63 +143,76 @@ static int write_workload(struct bench__sweep *sw, int id, char *reason, size_t 
     return 0;
 }
 
-int bench__ext_start(struct bench__sweep *sw, int e, int id)
+int ext_build(const struct ext_manifest *m, const struct ext_vars *v, const char *log, char *reason,
+              size_t rlen)
 {
-    const struct ext_manifest *m = sw->ext[e];
-    const struct bench_engine *en = &sw->suite.engines[e];
-    char dir[PATH_MAX + 16], log[PATH_MAX + 32], cmd[EXT_COMMAND_LEN * 2], err[256];
-    char line[EXT_COMMAND_LEN * 2 + PATH_MAX + 16];
-    char *reason = sw->server_down;
-    size_t rlen = sizeof(sw->server_down);
-    struct ext_vars v = {
-        .listen = "127.0.0.1:0", .db = sw->db_addr, .workers = en->workers > 0 ? en->workers : 0};
-    build_dir(sw, e, dir, sizeof(dir));
-    v.build = dir;
-    if (sw->ext_built[e] < 2) {
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-            snprintf(reason, rlen, "cannot create %s: %s", dir, strerror(errno));
-            return -1;
-        }
-        sw->ext_built[e] = 1;
-        if (m->build[0]) {
-            bench__run_path(sw, "logs", id, "build.log", log, sizeof(log));
-            if (ext_expand(m, m->build, &v, cmd, sizeof(cmd), err, sizeof(err)) < 0) {
-                snprintf(reason, rlen, "%s: build: %s", m->path, err);
-                return -1;
-            }
-            if (run_shell(m, cmd, log, EXT_BUILD_TIMEOUT_S, "the build", reason, rlen) < 0)
-                return -1;
-        }
-        sw->ext_built[e] = 2;
-    }
-    if (write_workload(sw, id, reason, rlen) < 0)
+    char cmd[EXT_COMMAND_LEN * 2], err[256];
+    if (mkdir(v->build, 0700) < 0 && errno != EEXIST) {
+        snprintf(reason, rlen, "cannot create %s: %s", v->build, strerror(errno));
         return -1;
-    v.workload = sw->ext_json;
-    if (ext_expand(m, m->command, &v, cmd, sizeof(cmd), err, sizeof(err)) < 0) {
+    }
+    if (!m->build[0])
+        return 0;
+    if (ext_expand(m, m->build, v, cmd, sizeof(cmd), err, sizeof(err)) < 0) {
+        snprintf(reason, rlen, "%s: build: %s", m->path, err);
+        return -1;
+    }
+    return run_shell(m, cmd, log, EXT_BUILD_TIMEOUT_S, "the build", reason, rlen);
+}
+
+int ext_start(const struct ext_manifest *m, const struct ext_vars *v, struct bench__child *c,
+              const char *log, const char *cpus, char *addr, size_t alen, char *reason, size_t rlen)
+{
+    char cmd[EXT_COMMAND_LEN * 2], err[256];
+    char line[EXT_COMMAND_LEN * 2 + PATH_MAX + 16];
+    if (ext_expand(m, m->command, v, cmd, sizeof(cmd), err, sizeof(err)) < 0) {
         snprintf(reason, rlen, "%s: command: %s", m->path, err);
         return -1;
     }
-    /* exec: the server is the process the sweep started, whose tree it measures */
+    /* exec: the server is the process started, whose tree is measured */
     snprintf(line, sizeof(line), "cd '%s' && exec %s", m->dir, cmd);
     struct bench__args a;
     bench__args_init(&a);
     bench__arg(&a, "/bin/sh");
     bench__arg(&a, "-c");
     bench__arg(&a, line);
-    bench__run_path(sw, "logs", id, "server.log", log, sizeof(log));
     char **argv = bench__args_argv(&a);
-    int rc = argv ? bench__child_start_group(&sw->server, argv, log, true, sw->suite.server_cpus)
-                  : -E2BIG;
+    int rc = argv ? bench__child_start_group(c, argv, log, true, cpus) : -E2BIG;
     if (rc < 0) {
         snprintf(reason, rlen, "cannot start %s: %s", m->name, strerror(-rc));
         return -1;
     }
-    if (bench__child_listening_for(&sw->server, m->name, EXT_READY_TIMEOUT_S, sw->server_addr,
-                                   sizeof(sw->server_addr), err, sizeof(err)) < 0) {
+    if (bench__child_listening_for(c, m->name, EXT_READY_TIMEOUT_S, addr, alen, err, sizeof(err)) <
+        0) {
         snprintf(reason, rlen, "%s did not start: %s", m->name, err);
         return -1;
     }
     return 0;
+}
+
+int bench__ext_start(struct bench__sweep *sw, int e, int id)
+{
+    const struct ext_manifest *m = sw->ext[e];
+    const struct bench_engine *en = &sw->suite.engines[e];
+    char dir[PATH_MAX + 16], log[PATH_MAX + 32];
+    struct ext_vars v = {.listen = "127.0.0.1:0",
+                         .db = sw->db_addr,
+                         .build = dir,
+                         .workers = en->workers > 0 ? en->workers : 0};
+    build_dir(sw, e, dir, sizeof(dir));
+    if (sw->ext_built[e] < 2) {
+        sw->ext_built[e] = 1; /* its folder may be there now */
+        bench__run_path(sw, "logs", id, "build.log", log, sizeof(log));
+        if (ext_build(m, &v, log, sw->server_down, sizeof(sw->server_down)) < 0)
+            return -1;
+        sw->ext_built[e] = 2;
+    }
+    if (write_workload(sw, id, sw->server_down, sizeof(sw->server_down)) < 0)
+        return -1;
+    v.workload = sw->ext_json;
+    bench__run_path(sw, "logs", id, "server.log", log, sizeof(log));
+    return ext_start(m, &v, &sw->server, log, sw->suite.server_cpus, sw->server_addr,
+                     sizeof(sw->server_addr), sw->server_down, sizeof(sw->server_down));
 }
 
 void bench__ext_stop(struct bench__sweep *sw)

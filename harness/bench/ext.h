@@ -1,7 +1,7 @@
 /* External engines (engines/README.md): a server in any language, described
  * by a manifest, started by the sweep and by `overlap engine check` as a
  * process tree over sockets like the C engines. Parsing and placeholders
- * here; nothing here starts a process. */
+ * (ext.c); building and starting one (bench_ext.c). */
 #ifndef OVERLAP_BENCH_EXT_H
 #define OVERLAP_BENCH_EXT_H
 
@@ -44,5 +44,22 @@ int ext_manifest_load(const char *path, struct ext_manifest *m, char *err, size_
  * a value not given, no room). */
 int ext_expand(const struct ext_manifest *m, const char *tmpl, const struct ext_vars *v, char *out,
                size_t len, char *err, size_t errlen);
+
+/* ---- building and starting one (bench_ext.c) ---- */
+
+struct bench__child;
+
+/* Runs the manifest's build, if it has one, in its folder with {build} =
+ * v->build (made if missing), its output in log, within 5 minutes. 0, or
+ * -1 with why in reason. */
+int ext_build(const struct ext_manifest *m, const struct ext_vars *v, const char *log, char *reason,
+              size_t rlen);
+/* Starts the manifest's command through /bin/sh in its folder, exec'd, as
+ * a process group pinned to cpus (none: ""), its output in log, and waits
+ * up to 30 s for its `listening ADDR`. 0 with ADDR in addr, or -1 with why
+ * in reason. */
+int ext_start(const struct ext_manifest *m, const struct ext_vars *v, struct bench__child *c,
+              const char *log, const char *cpus, char *addr, size_t alen, char *reason,
+              size_t rlen);
 
 #endif
