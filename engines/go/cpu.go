@@ -33,10 +33,12 @@ func burn(ns int64) int64 {
 	start := threadCPUTime()
 	x := uint64(start)
 	for {
-		// A dependent multiply-xorshift chain of about half a microsecond
-		// between clock reads: most of the step is work in user space, not
-		// system calls, and it ends within a microsecond of its due.
-		for i := uint64(0); i < 256; i++ {
+		// A dependent multiply-xorshift chain of about a microsecond between
+		// clock reads. Reading the thread's clock is a system call (a
+		// microsecond or more): the chain keeps the step mostly work in user
+		// space, as overlap's C burner is, and the step still ends within a
+		// microsecond or two of its due.
+		for i := uint64(0); i < 512; i++ {
 			x = x*0x9e3779b97f4a7c15 + i
 			x ^= x >> 29
 		}
