@@ -10,6 +10,8 @@ import (
 	"math/rand"
 	"os"
 	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 type workloadFile struct {
@@ -127,9 +129,9 @@ func parseParam(kind string, lo, hi *int64, raw json.RawMessage) (param, error) 
 		}
 		return param{fixed: value{typ: typeReal, r: r}}, nil
 	case "text":
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return param{}, fmt.Errorf("text needs a string value")
+		s, err := unquoteBytes(raw)
+		if err != nil {
+			return param{}, fmt.Errorf("text needs a string value: %v", err)
 		}
 		return param{fixed: value{typ: typeText, text: s}}, nil
 	case "null":
@@ -161,4 +163,70 @@ func (q *query) bind(rng *rand.Rand) []value {
 		vals[i] = value{typ: typeInt, i: p.lo + int64(off)}
 	}
 	return vals
+}
+
+// unquoteBytes decodes a JSON string keeping its bytes as they are: overlap
+// writes a text constant's bytes unchanged but for escapes, valid UTF-8 or
+// not, and encoding/json would turn invalid UTF-8 into U+FFFD, so the
+// database would get another parameter than overlap's own engines send.
+func unquoteBytes(raw json.RawMessage) (string, error) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", fmt.Errorf("not a string")
+	}
+	in, out := raw[1:len(raw)-1], make([]byte, 0, len(raw))
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		if i++; i == len(in) {
+			return "", fmt.Errorf("escape at the end")
+		}
+		switch c = in[i]; c {
+		case '"', '\\', '/':
+			out = append(out, c)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, n := hex4(in[i+1:])
+			if n == 0 {
+				return "", fmt.Errorf("bad \\u escape")
+			}
+			i += n
+			// A surrogate pair spells one rune past U+FFFF.
+			if utf16.IsSurrogate(r) && i+2 < len(in) && in[i+1] == '\\' && in[i+2] == 'u' {
+				if r2, n2 := hex4(in[i+3:]); n2 > 0 {
+					if pair := utf16.DecodeRune(r, r2); pair != utf8.RuneError {
+						r = pair
+						i += 2 + n2
+					}
+				}
+			}
+			out = utf8.AppendRune(out, r)
+		default:
+			return "", fmt.Errorf("bad escape \\%c", c)
+		}
+	}
+	return string(out), nil
+}
+
+// hex4 reads the four hex digits of a \u escape: the rune and 4, or 0, 0.
+func hex4(b []byte) (rune, int) {
+	if len(b) < 4 {
+		return 0, 0
+	}
+	v, err := strconv.ParseUint(string(b[:4]), 16, 16)
+	if err != nil {
+		return 0, 0
+	}
+	return rune(v), 4
 }
