@@ -1,0 +1,3 @@
+module overlap-go
+
+go 1.19
