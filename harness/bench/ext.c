@@ -57,7 +57,24 @@ struct reading {
     struct ext_manifest *m;
     char err[256];
     bool section, seen_command;
+    char last[16]; /* the key of the line before: an indented line continues it */
 };
+
+/* An indented line continues the value before it (libinih calls again
+ * with the same key): the pieces are joined with one space, as in the
+ * workload and suite files. 1 when key continues the last line's. */
+static int continues(struct reading *r, const char *key, char *dst, size_t len, const char *value)
+{
+    if (strcmp(key, r->last) != 0 || !dst[0])
+        return 0;
+    if (strlen(dst) + 1 + strlen(value) >= len) {
+        snprintf(r->err, sizeof(r->err), "%s is over %zu characters", key, len - 1);
+        return -1;
+    }
+    strcat(dst, " ");
+    strcat(dst, value);
+    return 1;
+}
 
 static int set_text(char *dst, size_t len, const char *key, const char *value, char *err,
                     size_t errlen)
@@ -97,6 +114,18 @@ static int on_key(void *user, const char *section, const char *key, const char *
         return 0;
     }
     r->section = true;
+    char *joinable = !strcmp(key, "build")         ? m->build
+                     : !strcmp(key, "command")     ? m->command
+                     : !strcmp(key, "description") ? m->description
+                     : !strcmp(key, "packages")    ? m->packages
+                                                   : NULL;
+    size_t cap = joinable == m->description ? sizeof(m->description)
+                 : joinable == m->packages  ? sizeof(m->packages)
+                                            : EXT_COMMAND_LEN;
+    int joined = joinable ? continues(r, key, joinable, cap, value) : 0;
+    snprintf(r->last, sizeof(r->last), "%s", key);
+    if (joined)
+        return joined > 0;
     if (!strcmp(key, "name"))
         return set_text(m->name, sizeof(m->name), key, value, e, el) == 0 &&
                check_name(value, e, el) == 0;
@@ -168,7 +197,8 @@ int ext_manifest_load(const char *path, struct ext_manifest *m, char *err, size_
         snprintf(err, errlen, "%s:%d: %s", path, line > 0 ? line : 0,
                  line < 0   ? "out of memory"
                  : r.err[0] ? r.err
-                            : "cannot parse this line (expected key = value or [engine])");
+                            : "cannot parse this line (expected key = value or [engine], at most 198 "
+                       "characters: a long value goes on on indented lines)");
         return -1;
     }
     const char *missing = !r.section                          ? "[engine]"
