@@ -286,6 +286,10 @@ function main() {
       if (--sock[inflight] === 0 && sock[deferred]) sock.end(sock[deferred]);
     });
     if (stopping) res.setHeader('Connection', 'close');
+    if (req.httpVersionMajor !== 1) { // llhttp reads `HTTP/2.0` too; it is not HTTP/1.x
+      res.setHeader('Connection', 'close');
+      return sendError(req, res, 400);
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(req, res, 405);
     const path = targetPath(req.url);
     if (path === '/plaintext') {
@@ -326,16 +330,19 @@ function main() {
   });
 
   // SIGTERM: stop accepting, close idle connections, let requests in flight
-  // answer (with Connection: close) for up to a second, then cut the rest;
-  // overlap sends SIGKILL after 2 s.
+  // answer (with Connection: close) for up to a second; then the queries
+  // still out get 503, those answers go out, and the rest is cut. overlap
+  // sends SIGKILL after 2 s.
   process.on('SIGTERM', () => {
     stopping = true;
     server.close(() => process.exit(0));
     server.closeIdleConnections();
     setTimeout(() => {
-      server.closeAllConnections();
       db.close();
-      process.exit(0);
+      setTimeout(() => {
+        server.closeAllConnections();
+        process.exit(0);
+      }, 50);
     }, 1000).unref();
   });
 }
