@@ -63,7 +63,8 @@ function encodeQuery(tag, query, params) {
 // A result body (after kind and tag): { ncols, rows }, each row an array of
 // null, Number, BigInt (an int beyond 2^53) or Buffer (text, raw bytes: the
 // JSON renderer decodes them as UTF-8, the HTML one keeps them byte for byte).
-// Throws on a body that does not hold what it says: framing is then lost.
+// Throws on a body that does not hold what it says (a read past its end
+// throws RangeError): framing is then lost.
 function decodeResult(f) {
   let o = 5;
   if (f.length < o + 9 || f[o] !== 0) throw new Error('bad result header');
@@ -93,7 +94,7 @@ function decodeResult(f) {
         throw new Error(`unknown value type ${type}`);
       }
     }
-    rows.push(row); // a read past the end threw RangeError above
+    rows.push(row);
   }
   if (o !== f.length) throw new Error('values short of the frame');
   return { ncols, rows };
@@ -146,10 +147,11 @@ class Conn {
   // One frame; false when it breaks the protocol.
   onFrame(f) {
     const kind = f[0];
-    const q = this.pending.get(f.readUInt32BE(1));
+    const tag = f.readUInt32BE(1);
+    const q = this.pending.get(tag);
     if (kind !== KIND_RESULT && kind !== KIND_ERROR) return false;
     if (!q) return true; // the answer to a query that timed out
-    this.pending.delete(f.readUInt32BE(1));
+    this.pending.delete(tag);
     clearTimeout(q.timer);
     if (kind === KIND_ERROR) {
       const status = f[5];
@@ -168,6 +170,7 @@ class Conn {
 
   // Framing is lost: drop the connection ('close' fails what was in flight).
   lost() {
+    this.up = false; // no query goes out on it before 'close' fails the rest
     this.chunks = [];
     this.have = 0;
     this.sock.destroy();
