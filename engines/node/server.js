@@ -326,9 +326,10 @@ function main() {
     process.exit(1);
   });
 
-  // Since libuv 1.45 (Node 20) a busy loop accepts one connection per turn:
-  // under saturation, new clients wait in the kernel's queue a turn each, as
-  // they would with any Node service.
+  // libuv from 1.45 on (Node 20's; Debian 12's Node 18 links 1.44) accepts
+  // one connection per turn of the loop: when cpu steps keep the loop busy,
+  // new clients wait in the kernel's queue a turn each, as they would with
+  // any Node service on that libuv.
   server.listen({ host: opts.host, port: opts.port, backlog: 4096 }, () => {
     const a = server.address();
     const host = a.family === 'IPv6' || a.family === 6 ? `[${a.address}]` : a.address;
