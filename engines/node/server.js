@@ -69,18 +69,12 @@ function uniformInt(lo, hi) {
 // A parameter as a function drawing its value for one execution, typed the
 // way db.js encodes it: BigInt int, Number real, Buffer text, null.
 function compileParam(p, where) {
-  switch (p.kind) {
-    case 'int':
-      if (p.value !== undefined) return ((v) => () => v)(BigInt(p.value));
-      if (p.lo === undefined || p.hi === undefined) break;
-      return uniformInt(BigInt(p.lo), BigInt(p.hi));
-    case 'real':
-      return ((v) => () => v)(Number(p.value));
-    case 'text':
-      return ((v) => () => v)(Buffer.from(String(p.value), 'utf8'));
-    case 'null':
-      return () => null;
-  }
+  const constant = (v) => () => v;
+  if (p.kind === 'int' && p.value !== undefined) return constant(BigInt(p.value));
+  if (p.kind === 'int' && p.lo !== undefined && p.hi !== undefined) return uniformInt(BigInt(p.lo), BigInt(p.hi));
+  if (p.kind === 'real') return constant(Number(p.value));
+  if (p.kind === 'text') return constant(Buffer.from(String(p.value), 'utf8'));
+  if (p.kind === 'null') return constant(null);
   throw new Error(`${where}: bad parameter ${JSON.stringify(p)}`);
 }
 
@@ -97,7 +91,8 @@ function loadWorkload(file) {
   for (const r of wl.requests) {
     const steps = r.steps.map((s) => {
       if (s.cpu_ns !== undefined) return { cpuNs: Number(s.cpu_ns) };
-      if (!(s.query >= 0 && s.query < queries.length)) throw new Error(`request ${r.name}: bad step ${JSON.stringify(s)}`);
+      if (!(s.query >= 0 && s.query < queries.length))
+        throw new Error(`request ${r.name}: bad step ${JSON.stringify(s)}`);
       return { query: s.query };
     });
     routes.set(r.path || `/${r.name}`, {
@@ -181,8 +176,10 @@ function render(route, queries, results) {
     }
     return Buffer.from(`${s}</body></html>`, 'latin1');
   }
-  const parts = results.map(([q, res]) =>
-    `{"query":${JSON.stringify(queries[q].name)},"rows":[${res.rows.map((row) => `[${row.map(jsonValue).join(',')}]`).join(',')}]}`);
+  const parts = results.map(([q, res]) => {
+    const rows = res.rows.map((row) => `[${row.map(jsonValue).join(',')}]`);
+    return `{"query":${JSON.stringify(queries[q].name)},"rows":[${rows.join(',')}]}`;
+  });
   return Buffer.from(`{"request":${JSON.stringify(route.name)},"results":[${parts.join(',')}]}`, 'utf8');
 }
 
@@ -313,7 +310,7 @@ function main() {
   // first: the error waits for them, as its place in the stream says.
   server.on('clientError', (err, sock) => {
     if (err.code === 'ECONNRESET' || !sock.writable) return sock.destroy();
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const status = { HPE_HEADER_OVERFLOW: 431, ERR_HTTP_REQUEST_TIMEOUT: 408 }[err.code] || 400;
     const body = errorBody(status);
     const answer = `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nDate: ${new Date().toUTCString()}\r\n` +
       `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
