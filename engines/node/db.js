@@ -13,6 +13,7 @@ const UNAVAILABLE = 7;
 const TIMEOUT_MS = 5000;
 const BACKOFF_MIN_MS = 50;
 const BACKOFF_MAX_MS = 1000;
+const CONNECT_TIMEOUT_MS = 2000;
 
 // A failed query, carrying the HTTP status the request answers with.
 class DbError extends Error {
@@ -117,7 +118,11 @@ class Conn {
     this.have = 0;
     const sock = (this.sock = net.connect(this.client.addr));
     sock.setNoDelay(true);
+    // A connect that hangs (a TCP peer gone silent) is given up after a
+    // while, so that the connection is tried again rather than down for good.
+    sock.setTimeout(CONNECT_TIMEOUT_MS, () => sock.destroy());
     sock.on('connect', () => {
+      sock.setTimeout(0); // idle is fine once connected: answers take their time
       this.up = true;
       this.backoff = BACKOFF_MIN_MS;
     });
