@@ -211,13 +211,13 @@ class Conn {
   }
 }
 
-// `unix:/PATH` or `tcp:HOST:PORT` (an IPv6 host in brackets) as net.connect
-// options.
+// `unix:/PATH` or `tcp:[HOST:]PORT` (an IPv6 host in brackets; no host is
+// 127.0.0.1, as overlap db reads it) as net.connect options.
 function parseAddr(s) {
   if (s.startsWith('unix:') && s.length > 5) return { path: s.slice(5) };
-  const m = /^tcp:\[?([^\]]*?)\]?:(\d+)$/.exec(s);
-  if (m) return { host: m[1], port: Number(m[2]) };
-  throw new Error(`bad database address '${s}' (expected unix:/PATH or tcp:HOST:PORT)`);
+  const m = /^tcp:(?:\[?([^\]]*?)\]?:)?(\d+)$/.exec(s);
+  if (m) return { host: m[1] || '127.0.0.1', port: Number(m[2]) };
+  throw new Error(`bad database address '${s}' (expected unix:/PATH or tcp:[HOST:]PORT)`);
 }
 
 class DbClient {
