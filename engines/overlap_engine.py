@@ -454,10 +454,15 @@ def escape_html(s):
             .replace('"', "&quot;").replace("'", "&#39;"))
 
 
+def status_text(status):
+    """`503 Service Unavailable`."""
+    return f"{status} {http.HTTPStatus(status).phrase}"
+
+
 def error_body(status, reason=None):
     """The one-line body of an error: `503 Service Unavailable: why`."""
-    text = f"{status} {http.HTTPStatus(status).phrase}"
-    return (text + (f": {reason}" if reason else "") + "\n").encode("utf-8", "replace")
+    text = status_text(status) + (f": {reason}" if reason else "")
+    return (text + "\n").encode("utf-8", "replace")
 
 
 # ---- the command line ----
