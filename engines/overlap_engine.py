@@ -307,6 +307,8 @@ class _AsyncConn:
                 fut.set_result((kind, body))
 
     async def query(self, q):
+        if self.writer.is_closing():  # lost, and run() has not yet seen it
+            raise ConnectionLost()
         loop = asyncio.get_running_loop()
         self.tag = (self.tag + 1) & 0xFFFFFFFF
         tag = self.tag
