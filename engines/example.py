@@ -146,7 +146,8 @@ class Handler(BaseHTTPRequestHandler):
                 if "cpu_ns" in step:
                     cpu += burn(step["cpu_ns"])
                 else:
-                    results.append((WORKLOAD["queries"][step["query"]]["name"], query(step["query"])))
+                    q = step["query"]
+                    results.append((WORKLOAD["queries"][q]["name"], query(q)))
                 phases.append(time.perf_counter_ns() - mark)
                 mark += phases[-1]
         except DbError as e:
