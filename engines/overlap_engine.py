@@ -72,7 +72,10 @@ class Workload:
     """The workload as overlap exports it; routes maps a path to its Request."""
 
     def __init__(self, path):
-        with open(path, encoding="utf-8") as f:
+        # A text constant is passed byte for byte, UTF-8 or not: bytes that
+        # are not UTF-8 become surrogates here and the same bytes again in
+        # the query frame.
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
             spec = json.load(f)
         self.name = spec["workload"]
         self.queries = [Query(i, q) for i, q in enumerate(spec["queries"])]
