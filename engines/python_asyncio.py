@@ -48,6 +48,8 @@ def refuse(request):
 
 def workload_handler(wl_request, db):
     async def handle(request):
+        # aiohttp does not say when the request's bytes arrived: the queue
+        # phase starts here and is about 0.
         arrival = time.perf_counter_ns()
         refused = refuse(request)
         if refused is not None:  # (a response is a mapping: an empty one is false)
