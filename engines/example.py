@@ -132,8 +132,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.defects:  # a line that is not a header field
             self.close_connection = True
             return self.error(400)
-        if len(self.requestline) + sum(len(k) + len(v) + 4 for k, v in self.headers.items()) > 8192:
-            self.close_connection = True  # http.server only limits each line, to 64 KiB
+        head = len(self.requestline) + sum(len(k) + len(v) + 4 for k, v in self.headers.items())
+        if head > 8192:  # http.server only limits each line, to 64 KiB
+            self.close_connection = True
             return self.error(431)
         path = self.path.split("?")[0]
         if path == "/plaintext":

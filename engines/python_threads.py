@@ -89,7 +89,8 @@ def respond(environ, arrival):
 
 
 def error(status, reason=None, headers=()):
-    return oe.status_text(status), [("Content-Type", PLAIN), *headers], oe.error_body(status, reason)
+    headers = [("Content-Type", PLAIN), *headers]
+    return oe.status_text(status), headers, oe.error_body(status, reason)
 
 
 def _db():
