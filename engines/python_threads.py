@@ -34,7 +34,9 @@ class PipelinedThreadWorker(ThreadWorker):
     unanswered until the keep-alive timeout closes the connection. This
     worker serves the requests already buffered, in order, before handing
     the connection back. It also notes when each connection was handed to
-    the pool, for the queue phase of Server-Timing."""
+    the pool, where the queue phase of Server-Timing starts (for a new
+    connection that is its accept: its first request may come a little
+    later; for a pipelined one it is the moment it is taken up)."""
 
     def enqueue_req(self, conn):
         conn.queued_ns = time.perf_counter_ns()

@@ -6,7 +6,7 @@ import overlap_engine as oe
 
 worker_class = "python_threads.PipelinedThreadWorker"  # gthread, serving pipelined requests
 workers = 1
-backlog = 4096              # the default 2048 is cut to the kernel's somaxconn anyway
+backlog = 4096              # the listen queue (default 2048; the kernel caps it at somaxconn)
 worker_connections = 10000  # kept-alive connections count too; beyond it gthread stops accepting
 keepalive = 75              # seconds an idle connection is kept (gunicorn's default: 2)
 graceful_timeout = 1        # SIGTERM: requests in flight get 1 s, then SIGKILL
