@@ -24,6 +24,9 @@ PACKAGES := cmake make gcc libc6-dev pkg-config libsqlite3-dev sqlite3 libinih-d
             liburing-dev libjansson-dev
 # The PostgreSQL server `overlap pg` runs: what its tests need (`make test`).
 PG_PACKAGES := postgresql-15
+# The runtimes of the shipped external engines, as their manifests name them
+# (engines/*.ini, `packages =`): `make test` checks every one.
+EXT_PACKAGES := $(sort $(shell sed -n 's/^packages[[:space:]]*=//p' engines/*.ini))
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -81,6 +84,12 @@ REPORT_PACKAGES := chromium
 PG_SUITE := $(shell grep -Eqs '^[[:space:]]*database[[:space:]]*=[[:space:]]*postgres[[:space:]]*$$' \
               $(SUITE) && echo yes)$(findstring --database postgres,$(BENCH_FLAGS))
 bench: EXTRA_PACKAGES += $(if $(PG_SUITE),$(PG_PACKAGES))
+# and an external engine's runtime (ext:NAME in the suite or the flags) is
+# installed from its manifest's `packages`
+EXT_NAMES := $(patsubst ext:%,%,$(shell grep -hoE 'ext:[A-Za-z0-9_.-]+' $(SUITE) 2>/dev/null; \
+               echo '$(BENCH_FLAGS)' | grep -oE 'ext:[A-Za-z0-9_.-]+'))
+bench: EXTRA_PACKAGES += $(sort $(foreach n,$(EXT_NAMES),\
+                           $(shell sed -n 's/^packages[[:space:]]*=//p' engines/$(n).ini 2>/dev/null)))
 bench: build
 	$(RELEASE)/overlap bench --suite $(SUITE) $(if $(WORKLOAD),--workload $(WORKLOAD)) \
 	  --out $(RESULTS) $(BENCH_FLAGS)
@@ -108,7 +117,7 @@ build-tsan: deps
 	cmake -S . -B $(TSAN) -DCMAKE_BUILD_TYPE=Tsan -DOVERLAP_TESTS=OFF -DOVERLAP_WERROR=ON >/dev/null
 	cmake --build $(TSAN) -j $(JOBS) --target overlap
 
-test: EXTRA_PACKAGES += $(PG_PACKAGES)
+test: EXTRA_PACKAGES += $(PG_PACKAGES) $(EXT_PACKAGES)
 # The TSan pass runs beside the sanitized suites (its output after theirs):
 # the suites wait on sweeps' windows and servers half the time, and every
 # test must pass with other work beside it anyway.

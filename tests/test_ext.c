@@ -304,3 +304,28 @@ Test(ext, shipped_go)
 {
     check_shipped("go");
 }
+
+Test(ext, shipped_node)
+{
+    check_shipped("node");
+}
+
+Test(ext, shipped_python_asyncio)
+{
+    check_shipped("python-asyncio");
+}
+
+Test(ext, shipped_python_uvloop)
+{
+    check_shipped("python-uvloop");
+}
+
+Test(ext, shipped_python_threads)
+{
+    check_shipped("python-threads");
+}
+
+Test(ext, shipped_example)
+{
+    check_shipped("example");
+}

@@ -164,40 +164,28 @@ static int on_key(void *user, const char *section, const char *key, const char *
 }
 
 /* Every placeholder of a template is one the contract names. */
-static int check_template(const struct ext_manifest *m, const char *key, const char *tmpl,
-                          char *err, size_t errlen)
+static int check_template(const struct ext_manifest *m, const char *path, const char *key,
+                          const char *tmpl, char *err, size_t errlen)
 {
     static const struct ext_vars all = {.listen = "l", .db = "d", .workload = "w", .build = "b"};
     char out[EXT_COMMAND_LEN * 2], why[200];
     if (ext_expand(m, tmpl, &all, out, sizeof(out), why, sizeof(why)) < 0) {
-        snprintf(err, errlen, "%s: %s: %s", m->path, key, why);
+        snprintf(err, errlen, "%s: %s: %s", path, key, why);
         return -1;
     }
     return 0;
 }
 
-int ext_manifest_load(const char *path, struct ext_manifest *m, char *err, size_t errlen)
+int ext_manifest_read(FILE *f, const char *path, struct ext_manifest *m, char *err, size_t errlen)
 {
-    *m = (struct ext_manifest){.workers = 1};
     struct reading r = {.m = m};
-    if (!realpath(path, m->path)) {
-        snprintf(err, errlen, "%s: cannot read the manifest (%s)", path, strerror(errno));
-        return -1;
-    }
-    snprintf(m->dir, sizeof(m->dir), "%s", m->path);
-    *strrchr(m->dir, '/') = '\0';
-    FILE *f = fopen(m->path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot read the manifest (%s)", path, strerror(errno));
-        return -1;
-    }
     int line = ini_parse_file(f, on_key, &r);
-    fclose(f);
     if (line != 0) {
         snprintf(err, errlen, "%s:%d: %s", path, line > 0 ? line : 0,
-                 line < 0   ? "out of memory"
-                 : r.err[0] ? r.err
-                            : "cannot parse this line (expected key = value or [engine], at most 198 "
+                 line < 0 ? "out of memory"
+                 : r.err[0]
+                     ? r.err
+                     : "cannot parse this line (expected key = value or [engine], at most 198 "
                        "characters: a long value goes on on indented lines)");
         return -1;
     }
@@ -219,10 +207,33 @@ int ext_manifest_load(const char *path, struct ext_manifest *m, char *err, size_
                  path);
         return -1;
     }
-    return check_template(m, "command", m->command, err, errlen) < 0 ||
-                   check_template(m, "build", m->build, err, errlen) < 0
+    return check_template(m, path, "command", m->command, err, errlen) < 0 ||
+                   check_template(m, path, "build", m->build, err, errlen) < 0
                ? -1
                : 0;
+}
+
+int ext_manifest_load(const char *path, struct ext_manifest *m, char *err, size_t errlen)
+{
+    *m = (struct ext_manifest){.workers = 1};
+    if (!realpath(path, m->path)) {
+        snprintf(err, errlen, "%s: cannot read the manifest (%s)", path, strerror(errno));
+        return -1;
+    }
+    if (strchr(m->path, '\'')) { /* the shell line quotes its folder with ' */
+        snprintf(err, errlen, "%s: a manifest's path may not hold a quote", path);
+        return -1;
+    }
+    snprintf(m->dir, sizeof(m->dir), "%s", m->path);
+    *strrchr(m->dir, '/') = '\0';
+    FILE *f = fopen(m->path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot read the manifest (%s)", path, strerror(errno));
+        return -1;
+    }
+    int rc = ext_manifest_read(f, path, m, err, errlen);
+    fclose(f);
+    return rc;
 }
 
 /* ---- placeholders ---- */

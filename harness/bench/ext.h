@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define EXT_NAME_LEN    64
 #define EXT_COMMAND_LEN 1024
@@ -37,6 +38,9 @@ int ext_manifest_find(const char *ref, char *path, size_t len, char *err, size_t
 /* Reads and checks a manifest: 0, or -1 with `FILE:LINE: what is wrong
  * (what was expected)` in err. */
 int ext_manifest_load(const char *path, struct ext_manifest *m, char *err, size_t errlen);
+/* The parsing alone, from f, its errors naming path; m must be zeroed with
+ * workers = 1 (ext_manifest_load does both, and sets path and dir). */
+int ext_manifest_read(FILE *f, const char *path, struct ext_manifest *m, char *err, size_t errlen);
 
 /* Replaces the placeholders of tmpl ({listen} {db} {workload} {workers}
  * {build} {dir}) into out; values are shell-quoted, since the command runs
