@@ -34,6 +34,8 @@ static const char bench_usage[] =
     "  --workload FILE         the workload, overriding the suite's\n"
     "  --engines LIST          engine configs separated by spaces, e.g.\n"
     "                          'pool:workers=64 pool:workers=0,mode=connection async:loops=1'\n"
+    "                          or an external engine, ext:NAME (engines/NAME.ini) or\n"
+    "                          ext:PATH.ini, with :workers=N (engines/README.md)\n"
     "  --clients LIST|none     closed-loop client counts, e.g. 1,8,64\n"
     "  --rates LIST|auto|none  open-loop rates in req/s, or auto (fractions of each bound)\n"
     "  --auto-fractions LIST   the fractions auto uses (default 0.1,0.5,0.8,1.0,1.2)\n"
