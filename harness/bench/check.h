@@ -5,8 +5,13 @@
 #ifndef OVERLAP_BENCH_CHECK_H
 #define OVERLAP_BENCH_CHECK_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "bench_child.h"
+
+struct ext_manifest;
 
 #define CHECK_TIMEOUT_MS 10000 /* a reply slower than this is a failure of its case */
 
@@ -52,5 +57,29 @@ int check_row_of(const char *rows, size_t rlen, const char *one, size_t olen, ch
 /* The phase names of a Server-Timing value, in order, each with its
  * duration in ms (-1 when it has none): the count, at most max. */
 int check_timing(const char *value, char names[][16], double *ms, int max);
+
+/* ---- the check under way (check.c) and its cases (check_cases.c) ---- */
+
+struct check {
+    const char *self;
+    char dir[PATH_MAX];
+    char db_addr[PATH_MAX + 16], ref[128], addr[128];
+    struct bench__child db, refsrv, server;
+    const struct ext_manifest *m;
+    int failed, passed;
+};
+
+/* Starts (or restarts) overlap db on the check's workload: 0, or -1 with
+ * why. */
+int check_start_db(struct check *c, char *why, size_t wlen);
+/* The path of name in the check's folder. */
+void check_path_in(const struct check *c, const char *name, char *out, size_t len);
+
+struct check_case {
+    const char *name;
+    bool (*run)(struct check *, char *, size_t);
+};
+extern const struct check_case check_cases[];
+extern const int check_ncases;
 
 #endif
