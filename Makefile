@@ -33,6 +33,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build build-test build-fuzz build-tsan build-strict bench bench-quick bench-peers \
+        bench-runtimes \
         test test-tsan test-main-job test-report fuzz format clean
 
 all: build
@@ -154,6 +155,13 @@ PEERS_PACKAGES := nginx-light wrk
 bench-peers: EXTRA_PACKAGES += $(PEERS_PACKAGES)
 bench-peers: build
 	harness/peers.sh $(RELEASE)/overlap
+
+# What each shipped external engine's runtime costs beside async and the
+# floor: CPU per /plaintext request at a rate all hold, best of ROUNDS, and
+# RSS per idle keep-alive connection (harness/perf/runtimes.sh; RATE, IDLE).
+bench-runtimes: EXTRA_PACKAGES += $(EXT_PACKAGES)
+bench-runtimes: build
+	harness/perf/runtimes.sh $(RELEASE)/overlap
 
 # Each fuzz target for FUZZ_SECONDS (default 60); findings land in build/fuzz.
 fuzz: build-fuzz

@@ -88,8 +88,11 @@ int bench_suite_load(const char *path, struct bench_suite *s, char *err, size_t 
 int bench_main(int argc, char **argv);
 
 /* `overlap engine check MANIFEST` (check.c): whether an external engine
- * meets engines/README.md's contract; 0, 1 when a case failed, 2 usage. */
+ * meets engines/README.md's contract; 0, 1 when a case failed, 2 usage.
+ * `overlap engine run MANIFEST ...` (engine_run.c): one started by hand as
+ * a sweep starts it. bench_engine_main dispatches the two. */
 int bench_check_main(int argc, char **argv);
+int bench_engine_main(int argc, char **argv);
 
 /* What draws a finished sweep's charts and report.html: `overlap plot`'s
  * main, called with {"plot", DIR}. The command line sets it (main.c), so
