@@ -374,8 +374,8 @@ static void set_mtime(const char *path, time_t when)
 
 /* summary.csv is rewritten from runs.csv when it is older, and left as it
  * is when newer: the charts never draw a summary of other runs. One from
- * before the USL columns is written again, newer or not, so that an old
- * folder's throughput legend keeps its fits. */
+ * before the USL columns or the label is written again, newer or not, so
+ * that an old folder's throughput legend keeps its fits and its labels. */
 Test(plot, summary_is_rewritten_only_when_stale)
 {
     const char *dir = copy_of(REPEATS, "stale");
@@ -389,8 +389,8 @@ Test(plot, summary_is_rewritten_only_when_stale)
     cr_assert_eq(plot_prepare(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
     cr_expect(!has_line(summary, "stale,", line, sizeof(line)), "an old summary.csv was kept");
     cr_expect(has_line(summary, "async,closed,64,", line, sizeof(line)));
-    spit(summary, "engine,loop,clients,rate,repeats,usl_sigma,usl_kappa,usl_n_star\n"
-                  "kept,closed,1,0,1,,,\n");
+    spit(summary, "engine,loop,clients,rate,repeats,usl_sigma,usl_kappa,usl_n_star,label\n"
+                  "kept,closed,1,0,1,,,,kept\n");
     set_mtime(summary, time(NULL) + 60);
     cr_assert_eq(plot_prepare(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
     cr_expect(has_line(summary, "kept,", line, sizeof(line)), "a newer summary.csv was rewritten");
@@ -399,8 +399,14 @@ Test(plot, summary_is_rewritten_only_when_stale)
     cr_assert_eq(plot_prepare(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
     cr_expect(!has_line(summary, "old,", line, sizeof(line)), "a summary.csv without the fit kept");
     cr_expect(has_line(summary, "engine,", line, sizeof(line)) &&
-                  strstr(line, ",usl_sigma,usl_kappa,usl_n_star\n"),
+                  strstr(line, ",usl_sigma,usl_kappa,usl_n_star,label\n"),
               "%s", line);
+    spit(summary, "engine,loop,clients,rate,repeats,usl_sigma,usl_kappa,usl_n_star\n"
+                  "unlabelled,closed,1,0,1,,,\n");
+    set_mtime(summary, time(NULL) + 60);
+    cr_assert_eq(plot_prepare(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
+    cr_expect(!has_line(summary, "unlabelled,", line, sizeof(line)),
+              "a summary.csv without the label kept");
     cr_expect(strstr(vars, "usl_sigma='-1") == NULL, "the legend lost its fits: %s", vars);
 }
 

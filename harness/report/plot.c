@@ -153,7 +153,7 @@ int plot__server_cores(const char *dir)
 }
 
 /* Whether summary.csv's header has the columns this overlap writes: one
- * from before the USL fit's (the last added) is written again. */
+ * from before the label (the last added) is written again. */
 static int summary_is_current(const char *path)
 {
     char head[4096] = "";
@@ -162,7 +162,7 @@ static int summary_is_current(const char *path)
         head[0] = '\0';
     if (f)
         fclose(f);
-    return strstr(head, ",usl_n_star") != NULL;
+    return strstr(head, ",label") != NULL;
 }
 
 int plot__refresh_summary(const char *dir, char *err, size_t errlen)

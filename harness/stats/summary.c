@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "model.h"
 #include "stats.h"
 
@@ -372,16 +373,33 @@ static int fit_configs(const struct summary_set *set, struct usl_fit *fits)
     return 0;
 }
 
-/* The fit's columns, empty for a config without one, then the line's end. */
+/* The fit's columns, empty for a config without one. */
 static void put_fit(FILE *out, const struct usl_fit *fit)
 {
     if (isnan(fit->usl.lambda)) {
-        fputs(",,\n", out);
+        fputs(",,,", out);
         return;
     }
     put_number(out, fit->usl.sigma, 6, ',');
     put_number(out, fit->usl.kappa, 8, ',');
-    put_number(out, fit->n_star, 2, '\n');
+    put_number(out, fit->n_star, 2, ',');
+}
+
+/* The point's label, then the line's end: its config's in runs.csv (the
+ * first row that gives one), else the config's default, as for a folder
+ * from before the column. */
+static void put_label(FILE *out, const struct summary_set *set, const struct summary_point *p)
+{
+    char label[BENCH_LABEL_LEN];
+    for (int r = 0; r < set->table.nrows; r++) {
+        const char *given = csv_get(&set->table, r, "label");
+        if (*given && !strcmp(csv_get(&set->table, r, "engine"), p->engine)) {
+            fprintf(out, "%s\n", given);
+            return;
+        }
+    }
+    bench_spec_label(p->engine, label, sizeof(label));
+    fprintf(out, "%s\n", label);
 }
 
 /* The point's flags: its rows', then `noisy` and `failed` of its own. */
@@ -400,8 +418,8 @@ static int point_flags(const struct summary_point *p, const struct stats_interva
     return rc;
 }
 
-static int print_point(const struct summary_point *p, const struct usl_fit *fit, int cores,
-                       FILE *out)
+static int print_point(const struct summary_set *set, const struct summary_point *p,
+                       const struct usl_fit *fit, int cores, FILE *out)
 {
     struct stats_interval tp, p99;
     if (point_intervals(p, &tp, &p99) < 0)
@@ -424,6 +442,7 @@ static int print_point(const struct summary_point *p, const struct usl_fit *fit,
     if (point_flags(p, &tp, out) < 0)
         return -ENOMEM;
     put_fit(out, fit);
+    put_label(out, set, p);
     return 0;
 }
 
@@ -433,10 +452,10 @@ int summary_print(const struct summary_set *set, int cores, FILE *out)
     int rc = fits ? fit_configs(set, fits) : -ENOMEM;
     fputs("engine,loop,clients,rate,repeats,failed,throughput_mean,throughput_lo,throughput_hi,"
           "p99_median,p99_lo,p99_hi,cpu_per_request_us,ceiling_measured_rps,littles_ratio,"
-          "flags,usl_sigma,usl_kappa,usl_n_star\n",
+          "flags,usl_sigma,usl_kappa,usl_n_star,label\n",
           out);
     for (int i = 0; rc == 0 && i < set->npoints; i++)
-        rc = print_point(&set->points[i], &fits[i], cores, out);
+        rc = print_point(set, &set->points[i], &fits[i], cores, out);
     free(fits);
     return rc;
 }

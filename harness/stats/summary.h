@@ -48,7 +48,8 @@ int summary_find(const struct summary_set *set, const char *engine, const char *
  * empty when cores < 1). Each config's Universal Scalability Law fit over
  * its closed-loop means (model_usl_fit) fills usl_sigma, usl_kappa and
  * usl_n_star on every row of the config, empty where it has fewer than
- * three such points. 0, or -ENOMEM. */
+ * three such points; label ends each row (runs.csv's, else the config's
+ * default, bench_spec_label). 0, or -ENOMEM. */
 int summary_print(const struct summary_set *set, int cores, FILE *out);
 
 /* Reads dir/runs.csv and writes dir/summary.csv atomically (a temporary file
