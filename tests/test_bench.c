@@ -1032,7 +1032,7 @@ Test(sweep, quick_suite_end_to_end)
     cr_expect(strstr(err, "[10/18] async timeline c=4  ") != NULL, "%s", err);
     cr_expect(strstr(err, "[3/18] pool:workers=4 open r=182 #1/2  ") != NULL, "%s", err);
     cr_expect(strstr(err, "[18/18] pool:workers=4 open r=436 #2/2  ") != NULL, "%s", err);
-    cr_expect(strstr(out, "pool:workers=4") && strstr(out, "peak req/s"), "%s", out);
+    cr_expect(strstr(out, "pool of 4 threads") && strstr(out, "peak req/s"), "%s", out);
     cr_expect(strstr(out, " ± ") != NULL, "no interval in the table: %s", out);
     cr_expect(strstr(out, "18 runs, 0 failed") != NULL, "%s", out);
     free(err);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "config.h"
 #include "csv.h"
 #include "plot.h"
 #include "xml_check.h"
@@ -165,8 +166,10 @@ Test(plot, xml_checker_rejects_broken_documents)
     cr_expect_null(check_xml("<?xml version='1.0'?><a x='>'><b/><!-- c --></a>", &x));
 }
 
-/* Every chart of dir in both formats, each naming every config, and
- * gnuplot silent: a warning (a plot with no point, say) fails the test. */
+/* Every chart of dir in both formats, each naming every config by its
+ * label, the charts of load points with a tooltip on their points that
+ * needs no script, and gnuplot silent: a warning (a plot with no point,
+ * say) fails the test. */
 static void expect_charts(const char *dir, const char *const *engines, int n)
 {
     for (size_t c = 0; c < NCHARTS; c++) {
@@ -183,8 +186,15 @@ static void expect_charts(const char *dir, const char *const *engines, int n)
         cr_expect_gt(x.elements, 50, "%s: only %d elements: nothing drawn?", path, x.elements);
         expect_refs_resolve(&x, path);
         /* the legend or the panel titles name every config */
-        for (int e = 0; e < n; e++)
-            cr_expect(strstr(svg, engines[e]) != NULL, "%s does not name %s", path, engines[e]);
+        for (int e = 0; e < n; e++) {
+            char label[BENCH_LABEL_LEN];
+            bench_spec_label(engines[e], label, sizeof(label));
+            cr_expect(strstr(svg, label) != NULL, "%s does not name %s", path, label);
+        }
+        if (!strcmp(charts[c], "throughput") || !strcmp(charts[c], "latency") ||
+            !strcmp(charts[c], "efficiency"))
+            cr_expect(strstr(svg, "<g class=\"hover\"><title>") != NULL, "%s: no tooltip", path);
+        cr_expect(strstr(svg, "gnuplot_svg") == NULL, "%s calls gnuplot's script", path);
         free(svg);
         for (int fmt = 0; fmt < 2; fmt++) {
             snprintf(path, sizeof(path), "%s/logs/plot-%s-%s.log", dir, charts[c],

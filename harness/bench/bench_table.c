@@ -151,7 +151,7 @@ static void print_config(const struct bench__sweep *sw, const struct csv_table *
         n++;
     }
     double ceiling = bench__config_bound(&sw->plan, &sw->suite.engines[e], 0);
-    printf("%-32s", spec);
+    printf("%-32s", sw->suite.labels[e]);
     if (peak < 0) {
         printf(" %16s %9.1f   (no finished run)\n", "-", ceiling);
         return;
@@ -196,7 +196,7 @@ static void print_capacity(const struct bench__sweep *sw)
         const struct bench__capacity *c = &sw->capacity[e];
         double hi = bench__capacity_widened_hi(c);
         bench__capacity_status(c, status, sizeof(status));
-        printf("%-32s %9.1f req/s  [%.1f, ", sw->suite.engines[e].spec, c->result.capacity,
+        printf("%-32s %9.1f req/s  [%.1f, ", sw->suite.labels[e], c->result.capacity,
                c->result.lo);
         printf(isfinite(hi) ? "%.1f]" : "-]", hi);
         printf("  bound %.1f  ideal ", c->bound);
@@ -252,7 +252,7 @@ static void print_map(const struct bench__sweep *sw)
            sw->suite.slo.percentile, sw->suite.slo.ms, "cpu", "wait");
     for (int e = 0; e < sw->suite.nengines; e++)
         printf(" %-*.*s", e + 1 < sw->suite.nengines ? MAP_COLUMN : 0, MAP_COLUMN,
-               sw->suite.engines[e].spec);
+               sw->suite.labels[e]);
     for (int c = 1; c <= sw->ncells; c++) {
         uint64_t cpu_ns, wait_ns;
         bench__map_cell(&sw->suite, c, &cpu_ns, &wait_ns);
@@ -273,7 +273,7 @@ int bench__print_summary(const struct bench__sweep *sw)
     snprintf(path, sizeof(path), "%s/summary.csv", sw->dir);
     int rc = csv_load(path, &t);
     if (rc == 0 && t.nrows > 0) {
-        printf("\n%-32s %16s %9s %5s %9s  %-22s %-22s %7s %7s\n", "engine", "peak req/s", "ceiling",
+        printf("\n%-32s %16s %9s %5s %9s  %-22s %-22s %7s %7s\n", "config", "peak req/s", "ceiling",
                "eff", "cpu ceil", "p99 ms @50% peak", "p99 ms @90% peak", "RSS MiB", "threads");
         for (int e = 0; e < sw->suite.nengines; e++)
             print_config(sw, &t, e);

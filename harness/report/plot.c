@@ -57,8 +57,12 @@ int plot__run_gnuplot(const char *scripts, const char *dir, const char *chart, c
     int status;
     waitpid(pid, &status, 0);
     struct stat st;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && stat(out, &st) == 0 && st.st_size > 0)
-        return 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && stat(out, &st) == 0 && st.st_size > 0) {
+        int rc = strcmp(fmt, "svg") ? 0 : plot__svg_tooltips(out);
+        if (rc < 0)
+            snprintf(err, errlen, "cannot write the tooltips into %s: %s", out, strerror(-rc));
+        return rc < 0 ? -1 : 0;
+    }
     /* gnuplot's message: the last line of its stderr that is not blank */
     char line[512] = "";
     FILE *f = fopen(log, "r");
@@ -115,6 +119,25 @@ static int read_engines(const char *dir, const struct csv_table *runs,
     return n;
 }
 
+/* Each config's label: the first that runs.csv gives it, else its default
+ * (bench_spec_label), then made distinct. */
+static void read_labels(struct plot__folder *f)
+{
+    const char *specs[PLOT_MAX_ENGINES];
+    for (int e = 0; e < f->n; e++) {
+        int r = 0;
+        while (r < f->runs.nrows && (strcmp(csv_get(&f->runs, r, "engine"), f->engines[e]) ||
+                                     !bench_label_valid(csv_get(&f->runs, r, "label"))))
+            r++;
+        if (r < f->runs.nrows)
+            snprintf(f->labels[e], BENCH_LABEL_LEN, "%s", csv_get(&f->runs, r, "label"));
+        else
+            bench_spec_label(f->engines[e], f->labels[e], BENCH_LABEL_LEN);
+        specs[e] = f->engines[e];
+    }
+    bench_labels_distinct(f->labels, specs, f->n);
+}
+
 int plot__folder_open(const char *dir, struct plot__folder *f, char *err, size_t errlen)
 {
     char path[PATH_MAX + 16];
@@ -127,6 +150,7 @@ int plot__folder_open(const char *dir, struct plot__folder *f, char *err, size_t
         return -1;
     }
     f->n = read_engines(dir, &f->runs, f->engines);
+    read_labels(f);
     return 0;
 }
 
@@ -341,6 +365,8 @@ static int script_vars(const struct plot__folder *f, const struct tl_extent *tl,
     for (int e = 0; e < f->n; e++)
         plot__put(&v, "%s%s", e ? " " : "", f->engines[e]);
     plot__put(&v, "'; ");
+    for (int e = 0; e < f->n; e++) /* a label holds no quote (bench_label_valid) */
+        plot__put(&v, "config_label_%d='%s'; ", e + 1, f->labels[e]);
     double rates[PLOT_MAX_ENGINES];
     pick_spectrum_runs(f, x, rates);
     put_list(&v, "spectrum_runs", x, f->n, 0);

@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 
+#include "config.h"
 #include "csv.h"
 #include "model.h"
 #include "summary.h"
@@ -30,6 +31,9 @@ struct plot__folder {
     char dir[PATH_MAX];
     struct csv_table runs;
     char engines[PLOT_MAX_ENGINES][PLOT_SPEC_LEN];
+    /* what a reader calls each: runs.csv's label, else the config's
+     * default (a folder from before labels), all distinct */
+    char labels[PLOT_MAX_ENGINES][BENCH_LABEL_LEN];
     int n;
 };
 
@@ -46,6 +50,11 @@ void plot__put(struct plot__vars *v, const char *fmt, ...) __attribute__((format
  * drawing dir/CHART.FMT; 0, or -1 with gnuplot's last error line in err. */
 int plot__run_gnuplot(const char *scripts, const char *dir, const char *chart, const char *fmt,
                       const char *vars, char *err, size_t errlen);
+
+/* Rewrites the SVG at path so that each point gnuplot drew `with labels
+ * hypertext` carries its text as an SVG <title>, the tooltip a browser
+ * shows on hover without a script (plot_hover.c). 0, or -errno. */
+int plot__svg_tooltips(const char *path);
 
 /* Reads dir's runs.csv and meta.txt into f. 0, or -1 with one line in err
  * (f then holds nothing to free). */
