@@ -57,4 +57,29 @@ int summary_print(const struct summary_set *set, int cores, FILE *out);
  * one line in err. */
 int summary_write(const char *dir, int cores, char *err, size_t errlen);
 
+/* ---- the end-of-sweep table (summary_line.c) ---- */
+
+#define SUMMARY_LINE_POINTS 256 /* closed and open points of one config a line reads */
+
+/* A p99 median with its interval; NAN where there is none. */
+struct summary_p99 {
+    double p99, lo, hi;
+};
+
+/* One config's line of the table `overlap bench` prints and report.html
+ * shows, from summary.csv: its peak over the closed and open loop points
+ * (the mean with its 95 % interval, NAN ends with one repeat), what the
+ * server's cores hold at the CPU it measured there, and the p99 at half and
+ * nine tenths of the peak's throughput, interpolated on the open loop's
+ * curve below saturation. */
+struct summary_line {
+    int peak_row; /* the peak's row of summary.csv */
+    double tp, tp_lo, tp_hi;
+    double cpu_ceiling; /* ceiling_measured_rps at the peak */
+    struct summary_p99 at50, at90;
+};
+
+/* spec's line from summary.csv t: 0, or -1 when no point of it finished. */
+int summary_line(const struct csv_table *t, const char *spec, struct summary_line *line);
+
 #endif
