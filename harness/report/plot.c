@@ -138,6 +138,14 @@ static void read_labels(struct plot__folder *f)
     bench_labels_distinct(f->labels, specs, f->n);
 }
 
+const char *plot__label(const struct plot__folder *f, const char *spec)
+{
+    for (int e = 0; e < f->n; e++)
+        if (!strcmp(f->engines[e], spec))
+            return f->labels[e];
+    return spec;
+}
+
 int plot__folder_open(const char *dir, struct plot__folder *f, char *err, size_t errlen)
 {
     char path[PATH_MAX + 16];
@@ -206,9 +214,7 @@ int plot__refresh_summary(const char *dir, char *err, size_t errlen)
 
 /* ---- what the scripts cannot easily derive themselves ---- */
 
-/* The config's ceiling: its bound with unlimited clients, as the sweep
- * wrote it on every row (0 when no row has it). */
-static double ceiling_of(const struct csv_table *runs, const char *engine)
+double plot__ceiling(const struct csv_table *runs, const char *engine)
 {
     for (int r = 0; r < runs->nrows; r++)
         if (!strcmp(csv_get(runs, r, "engine"), engine) && csv_num(runs, r, "ceiling_rps") > 0)
@@ -226,7 +232,7 @@ static void pick_spectrum_runs(const struct plot__folder *f, double *ids, double
     const struct csv_table *runs = &f->runs;
     for (int e = 0; e < f->n; e++) {
         int under = -1, lowest = -1;
-        double limit = 0.8 * ceiling_of(runs, f->engines[e]) * 1.001;
+        double limit = 0.8 * plot__ceiling(runs, f->engines[e]) * 1.001;
         for (int r = 0; r < runs->nrows; r++) {
             if (strcmp(csv_get(runs, r, "engine"), f->engines[e]) ||
                 strcmp(csv_get(runs, r, "loop"), "open") ||
@@ -372,7 +378,7 @@ static int script_vars(const struct plot__folder *f, const struct tl_extent *tl,
     put_list(&v, "spectrum_runs", x, f->n, 0);
     put_list(&v, "spectrum_rates", rates, f->n, 0);
     for (int e = 0; e < f->n; e++)
-        x[e] = ceiling_of(runs, f->engines[e]);
+        x[e] = plot__ceiling(runs, f->engines[e]);
     put_list(&v, "ceilings", x, f->n, 3);
     put_usl(&v, f, curves, simulated);
     return v.at < v.len ? 0 : -1;

@@ -51,6 +51,14 @@ void plot__put(struct plot__vars *v, const char *fmt, ...) __attribute__((format
 int plot__run_gnuplot(const char *scripts, const char *dir, const char *chart, const char *fmt,
                       const char *vars, char *err, size_t errlen);
 
+/* The config's ceiling: its bound with unlimited clients, as the sweep
+ * wrote it on every row of runs (0 when no row has it). */
+double plot__ceiling(const struct csv_table *runs, const char *engine);
+
+/* What a reader calls config spec: its label in f, or the spec itself for
+ * a config f does not name (plot.c). */
+const char *plot__label(const struct plot__folder *f, const char *spec);
+
 /* Rewrites the SVG at path so that each point gnuplot drew `with labels
  * hypertext` carries its text as an SVG <title>, the tooltip a browser
  * shows on hover without a script (plot_hover.c). 0, or -errno. */
@@ -275,6 +283,15 @@ int report__inline_svg(FILE *out, const char *path, const char *chart);
 /* The map's figure and its section of report.html, when the folder has a
  * map.csv (report_map.c). */
 void report__write_map(const struct plot__report *rp);
+
+/* The answer report.html opens with: where the configs tie and why, where
+ * they part, what no run could show (report_answer.c). */
+void report__write_answer(const struct plot__report *rp);
+/* The table `overlap bench` prints as it ends, by label (report_table.c). */
+void report__write_summary(const struct plot__report *rp);
+/* What a flag of summary.csv says, in a few words ("the window was too
+ * short to settle"); "" for a word it does not know (report.c). */
+const char *report__flag_meaning(const char *word);
 
 /* The findings list of report.html (report_findings.c). */
 void report__write_findings(const struct plot__report *rp);
