@@ -258,6 +258,7 @@ Test(plot, repeats_are_drawn_with_error_bars)
     cr_assert_eq(csv_load(path, &t), 0, "no summary.csv was written");
     cr_expect_eq(t.nrows, 32, "one row per point: 4 configs x (4 closed, 3 open, 1 timeline)");
     cr_expect_str_eq(csv_get(&t, 0, "repeats"), "3");
+    cr_expect_str_eq(csv_get(&t, 0, "label"), "pool of 8 threads", "the label beside the spec");
     csv_free(&t);
     static const char *tables[] = {"throughput", "latency", "efficiency-closed", "efficiency-open"};
     static const int npoints[] = {4, 3, 4, 3};
@@ -292,19 +293,22 @@ Test(plot, report_is_self_contained)
     cr_expect_null(strstr(html, "missing)"), "a chart is missing from the report");
     /* the sentences come from the data: each config's peak, the comparison,
      * the timeline and the failed run */
-    cr_expect(strstr(html, "<b>async</b> peaked at 903 req/s with 64 clients") != NULL);
-    cr_expect(strstr(html, "async vs pool:workers=8 at peak: +31.7 % (1 repeat each: too few "
-                           "repeats for an interval") != NULL);
-    cr_expect(strstr(html, "slowest request took 33.4 ms on <b>pool:workers=1</b>") != NULL);
+    cr_expect(strstr(html, "<b>event loop</b> peaked at 903 req/s with 64 clients") != NULL);
+    cr_expect(strstr(html,
+                     "event loop vs pool of 8 threads at peak: +31.7 % (1 repeat each: too few "
+                     "repeats for an interval") != NULL);
+    cr_expect(strstr(html, "slowest request took 33.4 ms on <b>pool of 1 thread</b>") != NULL);
     cr_expect(strstr(html, "1 of 22 runs failed") != NULL);
     cr_expect(strstr(html, "server exited: killed by signal 9") != NULL);
     cr_expect(strstr(html, "<th>cpu</th><td>a fixture, not a machine</td>") != NULL);
     free(html);
 }
 
-/* The report of a folder with repeats states every comparison of engine
- * families with its interval, or says there is no significant difference;
- * its tables carry the intervals, the flagged points and the failed runs.
+/* The report of a folder with repeats opens with its answer (where the
+ * configs tie and why, where they part, what is flagged) and the terminal's
+ * table by label; it states every comparison of engine families with its
+ * interval, or says there is no significant difference; its tables carry
+ * the intervals, the flagged points and the failed runs.
  * plot_write_report alone brings summary.csv up to date for it. */
 Test(plot, report_states_intervals)
 {
@@ -323,16 +327,19 @@ Test(plot, report_states_intervals)
      * 925.2, 936.1) against pool:workers=64's (851.2, 843.9, 857.0): mean
      * difference 80.2 req/s, 9.43 % of 850.7, half-width 2.80 x 4.93 req/s
      * (3.87 degrees of freedom), 1.62 % */
-    cr_expect(strstr(html, "async vs pool:workers=64 at peak: +9.4 % ± 1.6 % (95 % interval, "
-                           "3 repeats each)") != NULL);
-    cr_expect(strstr(html, "coro vs pool:workers=64 at peak: +9.1 % ± ") != NULL);
+    cr_expect(strstr(html,
+                     "event loop vs pool of 64 threads at peak: +9.4 % ± 1.6 % (95 % interval, "
+                     "3 repeats each)") != NULL);
+    cr_expect(strstr(html, "coroutines vs pool of 64 threads at peak: +9.1 % ± ") != NULL);
     /* coro's peak is async's within the noise: the interval holds 0 */
-    cr_expect(strstr(html, "coro vs async at peak: no significant difference (−0.3 % ± ") != NULL);
+    cr_expect(
+        strstr(html, "coroutines vs event loop at peak: no significant difference (−0.3 % ± ") !=
+        NULL);
     /* each pair of families once, the later against the earlier */
-    cr_expect_null(strstr(html, "pool:workers=64 vs async"));
-    cr_expect_null(strstr(html, "pool:workers=8 vs"), "only each family's best is compared");
+    cr_expect_null(strstr(html, "pool of 64 threads vs event loop"));
+    cr_expect_null(strstr(html, "pool of 8 threads vs"), "only each family's best is compared");
     /* peaks and the summary table with their intervals */
-    cr_expect(strstr(html, "<b>async</b> peaked at 931 ± 14 req/s (mean of 3 repeats, 95 % "
+    cr_expect(strstr(html, "<b>event loop</b> peaked at 931 ± 14 req/s (mean of 3 repeats, 95 % "
                            "interval) with 64 clients, 93 % of its bound of 1000 req/s") != NULL);
     /* where its gap to the bound went: 1,045 us of CPU a request on one core
      * holds 957 req/s, so 43 of the 69 req/s under the bound are CPU and 26
@@ -345,10 +352,10 @@ Test(plot, report_states_intervals)
     cr_expect(strstr(html, "<td>79.3 [77.3, 82.2]</td>") != NULL);
     cr_expect(strstr(html, "<td>2 + 1 failed</td>") != NULL);
     /* flagged points with their flags and what each flag means */
-    cr_expect(strstr(html, "<tr><td>pool:workers=64, open loop, 1200 req/s offered</td>"
+    cr_expect(strstr(html, "<tr><td>pool of 64 threads, open loop, 1200 req/s offered</td>"
                            "<td>unsteady, noisy</td></tr>") != NULL);
     cr_expect(
-        strstr(html, "<tr><td>async, closed loop, 256 clients</td><td>generator-bound</td>") !=
+        strstr(html, "<tr><td>event loop, closed loop, 256 clients</td><td>generator-bound</td>") !=
         NULL);
     const char *words[] = {"littles-law", "errors",   "generator-bound",
                            "noisy",       "unsteady", "failed"};
@@ -359,8 +366,35 @@ Test(plot, report_states_intervals)
     }
     cr_expect_null(strstr(html, "<tr><td>short-window</td>"), "a flag no point has is explained");
     /* the failed run with its reason */
-    cr_expect(strstr(html, "<tr><td>76</td><td>pool:workers=64, closed loop, 256 clients</td>"
+    cr_expect(strstr(html, "<tr><td>76</td><td>pool of 64 threads, closed loop, 256 clients</td>"
                            "<td>server exited: killed by signal 9</td></tr>") != NULL);
+    /* the answer first, then the summary table, then the charts */
+    const char *answer = strstr(html, "<section id=\"answer\">");
+    const char *table = strstr(html, "<table id=\"summary\">");
+    const char *figure = strstr(html, "<figure");
+    cr_assert(answer && table && figure && answer < table && table < figure,
+              "the answer, the summary table and the charts, in that order");
+    cr_expect(strstr(answer, "<p><b>Where they tie.</b> At 8 clients <b>pool of 8 threads</b>, "
+                             "<b>pool of 64 threads</b>, <b>event loop</b> and <b>coroutines</b> "
+                             "serve 683 to 685 req/s, within 0.2 % of each other, their 95 % "
+                             "intervals overlapping") != NULL,
+              "%.600s", answer);
+    cr_expect(strstr(answer, "The clients are the limit: 8 clients with one request of 11 ms "
+                             "each in flight keep at most 727 req/s") != NULL,
+              "%.900s", answer);
+    cr_expect(strstr(answer, "p99 runs from 22.4 ms [22.0, 23.1] (pool of 64 threads) to 23.3 "
+                             "ms [22.8, 24.0] (coroutines): their intervals overlap") != NULL,
+              "%.1500s", answer);
+    cr_expect(strstr(answer, "6 of the 32 points are flagged") != NULL &&
+                  strstr(answer, "<i>unsteady</i> on 4 (no steady state)") != NULL,
+              "%.2000s", answer);
+    /* the terminal's table, by label, the spec beside it */
+    cr_expect(strstr(table, "<tr><th title=\"async\">event loop</th><td>949 ± 17</td><td>1200 "
+                            "req/s offered</td><td>1000</td><td>0.95</td><td>957</td>") != NULL,
+              "%.3000s", table);
+    cr_expect(strstr(table, "<td class=\"flags\">littles-law, failed, unsteady, noisy</td>") !=
+                  NULL,
+              "%.3000s", table);
     free(html);
 }
 
@@ -717,8 +751,8 @@ Test(plot, report_names_departures_from_the_model)
     snprintf(path, sizeof(path), "%s/report.html", dir);
     cr_assert_eq(plot_write_report(dir), 0);
     char *html = slurp(path, NULL);
-    cr_expect_null(strstr(html, "<b>async</b>'s measured p99 departs"), "%s", html);
-    cr_expect(strstr(html, "<b>pool:workers=8</b>'s measured p99 departs") == NULL ||
+    cr_expect_null(strstr(html, "<b>event loop</b>'s measured p99 departs"), "%s", html);
+    cr_expect(strstr(html, "<b>pool of 8 threads</b>'s measured p99 departs") == NULL ||
                   strstr(html, "582 req/s") != NULL,
               "a departure names its rate");
     free(html);
@@ -726,8 +760,8 @@ Test(plot, report_names_departures_from_the_model)
     cr_assert_eq(system(cmd), 0);
     cr_assert_eq(plot_write_report(dir), 0);
     html = slurp(path, NULL);
-    const char *at =
-        strstr(html, "<b>async</b>'s measured p99 departs from its reference (its model) by more");
+    const char *at = strstr(
+        html, "<b>event loop</b>'s measured p99 departs from its reference (its model) by more");
     cr_assert_not_null(at, "no departure for async");
     cr_expect_not_null(strstr(at, "800 req/s (measured 400.0 ms, predicted "), "%.300s", at);
     cr_expect_not_null(strstr(at, "over runs as short as its own ("), "%.600s", at);
@@ -754,11 +788,12 @@ Test(plot, report_states_capacity)
     cr_assert_eq(plot_write_report(dir), 0);
     snprintf(path, sizeof(path), "%s/report.html", dir);
     char *html = slurp(path, NULL);
-    cr_expect_not_null(strstr(html, "<b>async</b> serves 930 req/s [930, 950] with p99 under 100 "
-                                    "ms; its bound is 1000 req/s.</li>"),
+    cr_expect_not_null(strstr(html,
+                              "<b>event loop</b> serves 930 req/s [930, 950] with p99 under 100 "
+                              "ms; its bound is 1000 req/s.</li>"),
                        "%s", html);
-    cr_expect_not_null(strstr(html, "<b>pool:workers=8</b> serves 610 req/s [610, 620]"));
-    cr_expect_not_null(strstr(html, "<b>pool:workers=1</b> meets p99 under 100 ms at no rate"));
+    cr_expect_not_null(strstr(html, "<b>pool of 8 threads</b> serves 610 req/s [610, 620]"));
+    cr_expect_not_null(strstr(html, "<b>pool of 1 thread</b> meets p99 under 100 ms at no rate"));
     free(html);
 }
 
@@ -821,15 +856,16 @@ Test(plot, report_states_latency_by_request_type)
     cr_expect_null(err, "report.html: %s", err);
     cr_expect_not_null(strstr(html, "<h2>Latency by request type</h2>"));
     /* three repeats: medians 13 and 55, their intervals [min, max] at 75 % */
-    cr_expect_not_null(strstr(html, "short requests at 500 req/s offered: lowest p99 on "
-                                    "<b>pool:workers=8</b>, 13.0 ms [12.0, 14.0], against "
-                                    "<b>async</b>, 55.0 ms [50.0, 60.0]: 42.0 ms lower, a factor "
-                                    "of 4.2 (medians of 3 and 3 repeats, intervals of 75 % "
-                                    "coverage).</li>"),
+    cr_expect_not_null(strstr(html,
+                              "short requests at 500 req/s offered: lowest p99 on "
+                              "<b>pool of 8 threads</b>, 13.0 ms [12.0, 14.0], against "
+                              "<b>event loop</b>, 55.0 ms [50.0, 60.0]: 42.0 ms lower, a factor "
+                              "of 4.2 (medians of 3 and 3 repeats, intervals of 75 % "
+                              "coverage).</li>"),
                        "%s", html);
     cr_expect_not_null(strstr(html, "short requests with 8 clients: no significant difference "
-                                    "between <b>pool:workers=8</b>, 13.0 ms [12.0, 14.0], and "
-                                    "<b>async</b>, 14.0 ms [13.5, 15.0]"),
+                                    "between <b>pool of 8 threads</b>, 13.0 ms [12.0, 14.0], and "
+                                    "<b>event loop</b>, 14.0 ms [13.5, 15.0]"),
                        "%s", html);
     /* the long type's column: one repeat answered, so no interval */
     cr_expect_not_null(strstr(html, "<td>13.0 ms [12.0, 14.0]</td><td>80.0 ms</td>"), "%s", html);
