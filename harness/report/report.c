@@ -480,7 +480,7 @@ static const char report_style[] =
     "td,th{border:1px solid #ccc;padding:.2em .5em;text-align:right}"
     "th{background:#f3f3f3}table.meta td,table.meta th,table.flagged td,table.meanings td,"
     "table.failed td,#summary td.flags{text-align:left}#summary{margin:.6em 0 .2em}"
-    "#summary th:first-child{text-align:left}#summary td,#summary tr>th:first-child"
+    "#summary th:first-child,#summary th:last-child{text-align:left}#summary td,#summary tr>th:first-child"
     "{white-space:nowrap}#summary td.flags{white-space:normal;font-size:.9em}tr.failed "
     "td,table.failed td{background:#fdecea}"
     "p.note{color:#555;font-size:.8em;margin:.2em 0 1em}.spec{color:#777;font-weight:normal;"
@@ -523,8 +523,9 @@ static void write_lede(const struct plot__report *rp)
         fprintf(rp->out, ", %s repeats a point", repeats);
     fprintf(rp->out, "; the server on %d core%s", cores, cores == 1 ? "" : "s");
     if (*cpu) {
-        fputs(" of an ", rp->out);
+        fputs(" (", rp->out);
         report__html(rp->out, cpu);
+        fputs(")", rp->out);
     }
     fputs(".</p>\n", rp->out);
 }
