@@ -25,17 +25,6 @@ static void format_mean(char *out, size_t len, const struct summary_line *l)
         snprintf(out, len, "%.1f ± %.1f", l->tp, (l->tp_hi - l->tp_lo) / 2);
 }
 
-/* `12.1 [11.8, 12.5]`, the median alone without an interval, `-` without either. */
-static void format_median(char *out, size_t len, const struct summary_p99 *p)
-{
-    if (isnan(p->p99))
-        snprintf(out, len, "-");
-    else if (isnan(p->lo))
-        snprintf(out, len, "%.1f", p->p99);
-    else
-        snprintf(out, len, "%.1f [%.1f, %.1f]", p->p99, p->lo, p->hi);
-}
-
 /* The most memory and threads any finished run of config e saw. */
 static void config_peaks(const struct bench__sweep *sw, int e, long *rss, long *threads)
 {
@@ -52,27 +41,11 @@ static void config_peaks(const struct bench__sweep *sw, int e, long *rss, long *
 /* Each flag word of config e's points, with how many points raised it. */
 static void print_flags(const struct csv_table *t, const char *spec)
 {
-    char words[16][32];
-    int counts[16], nwords = 0;
-    for (int i = 0; i < t->nrows; i++) {
-        if (strcmp(csv_get(t, i, "engine"), spec) != 0)
-            continue;
-        for (const char *s = csv_get(t, i, "flags"); *s;) {
-            size_t n = strcspn(s, ";"), k = 0;
-            while (k < (size_t)nwords && (strlen(words[k]) != n || strncmp(words[k], s, n)))
-                k++;
-            if (k == (size_t)nwords && nwords < 16 && n < sizeof(words[0])) {
-                snprintf(words[nwords], sizeof(words[0]), "%.*s", (int)n, s);
-                counts[nwords++] = 0;
-            }
-            if (k < (size_t)nwords)
-                counts[k]++;
-            s += n + (s[n] == ';');
-        }
-    }
-    for (int k = 0; k < nwords; k++)
-        printf("%s%s x%d", k ? ", " : "  flags: ", words[k], counts[k]);
-    if (nwords)
+    struct summary_flag flags[16];
+    int n = summary_flag_counts(t, spec, flags, 16);
+    for (int k = 0; k < n; k++)
+        printf("%s%s x%d", k ? ", " : "  flags: ", flags[k].word, flags[k].points);
+    if (n)
         printf("\n");
 }
 
@@ -97,8 +70,8 @@ static void print_config(const struct bench__sweep *sw, const struct csv_table *
     char mean[48], half[48], nine[48];
     long rss, threads;
     format_mean(mean, sizeof(mean), &l);
-    format_median(half, sizeof(half), &l.at50);
-    format_median(nine, sizeof(nine), &l.at90);
+    summary_p99_text(&l.at50, half, sizeof(half));
+    summary_p99_text(&l.at90, nine, sizeof(nine));
     config_peaks(sw, e, &rss, &threads);
     /* '±' is two bytes and one column: one more byte of width keeps the columns */
     printf(" %*s %9.1f %5.2f %9.0f  %-22s %-22s %7.1f %7ld\n", 16 + (strstr(mean, "±") != NULL),

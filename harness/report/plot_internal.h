@@ -204,6 +204,14 @@ int report__peak_row(const struct plot__report *rp, const char *engine);
 
 /* Whether the ';'-separated flag list holds word (report.c). */
 int report__has_flag(const char *list, const char *word);
+/* A ';'-separated flag list as words: "unsteady, noisy" (report.c). */
+void report__write_flag_list(FILE *out, const char *list);
+/* Summary row r's p99 median with its order-statistic interval, which need
+ * not be symmetric: "80.1 [79.0, 82.4]", "80.1" without one, "-" without a
+ * p99 (report_points.c). */
+void report__write_p99(FILE *out, const struct csv_table *s, int r);
+/* Config engine's table of load points (report_points.c). */
+void report__write_points(const struct plot__report *rp, const char *engine);
 
 /* ---- the crossover map (plot_map.c, report_map.c) ---- */
 

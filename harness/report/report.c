@@ -1,9 +1,11 @@
 /* report.html: a results folder on one self-contained page (nothing loaded
- * from anywhere). The findings state each claim with its 95 % interval
- * (report_findings.c); the flagged points and the failed runs come next,
- * then the machine, the charts' SVGs inline and each config's load points
- * with their intervals. The numbers are summary.csv's, the repeats behind
- * them runs.csv's. */
+ * from anywhere, no script). The answer first (report_answer.c), then the
+ * terminal's table (report_table.c), the charts' SVGs inline, each under a
+ * line on what to look at, then the details, folded where long: the
+ * findings, each claim with its 95 % interval (report_findings.c), the
+ * flagged points and the failed runs, the machine, and each config's load
+ * points (report_points.c). The numbers are summary.csv's, the repeats
+ * behind them runs.csv's. */
 #define _GNU_SOURCE
 #include "plot.h"
 
@@ -167,8 +169,7 @@ int report__has_flag(const char *list, const char *word)
     return 0;
 }
 
-/* A ';'-separated flag list as words: "unsteady, noisy". */
-static void write_flags(FILE *out, const char *list)
+void report__write_flag_list(FILE *out, const char *list)
 {
     for (const char *p = list; *p; p += *p == ';') {
         size_t len = strcspn(p, ";");
@@ -215,7 +216,7 @@ static void write_flagged(const struct plot__report *rp)
         fputs("<tr><td>", rp->out);
         write_point_name(rp, s, r);
         fputs("</td><td>", rp->out);
-        write_flags(rp->out, csv_get(s, r, "flags"));
+        report__write_flag_list(rp->out, csv_get(s, r, "flags"));
         fputs("</td></tr>\n", rp->out);
     }
     if (!any) {
@@ -251,111 +252,6 @@ static void write_failed(const struct plot__report *rp)
     }
     if (any)
         fputs("</table>\n", rp->out);
-}
-
-/* ---- each config's load points ---- */
-
-static const char *const point_heads[] = {
-    "loop",   "clients", "offered req/s",  "repeats",      "req/s",   "bound req/s", "efficiency",
-    "p50 ms", "p99 ms",  "CPU µs/request", "peak RSS MiB", "threads", "flags",
-};
-#define NPOINT_HEADS (sizeof(point_heads) / sizeof(point_heads[0]))
-
-/* "931.0 ± 13.6", "903.0" without an interval, "-" without a value. */
-static void write_mean(FILE *out, double mean, double hw, int decimals)
-{
-    if (!isfinite(mean))
-        fputs("-", out);
-    else if (isfinite(hw))
-        fprintf(out, "%.*f ± %.*f", decimals, mean, decimals, hw);
-    else
-        fprintf(out, "%.*f", decimals, mean);
-}
-
-/* p99's median with its order-statistic interval, which need not be
- * symmetric: "80.1 [79.0, 82.4]". */
-static void write_p99(FILE *out, const struct csv_table *s, int r)
-{
-    if (!*csv_get(s, r, "p99_median"))
-        fputs("-", out);
-    else if (!*csv_get(s, r, "p99_lo"))
-        fprintf(out, "%.1f", csv_num(s, r, "p99_median"));
-    else
-        fprintf(out, "%.1f [%.1f, %.1f]", csv_num(s, r, "p99_median"), csv_num(s, r, "p99_lo"),
-                csv_num(s, r, "p99_hi"));
-}
-
-/* A count of summary.csv, kept in int's range whatever the file holds. */
-static int count_of(const struct csv_table *s, int r, const char *name)
-{
-    double v = csv_num(s, r, name);
-    return v >= 1 && v < INT_MAX ? (int)v : 0;
-}
-
-/* The cells that name a point: loop, clients, offered rate and repeats. */
-static void write_key_cells(FILE *out, const struct csv_table *s, int r)
-{
-    int failed = count_of(s, r, "failed");
-    fputs("<td>", out);
-    report__html(out, csv_get(s, r, "loop"));
-    fprintf(out, "</td><td>%.0f</td><td>", csv_num(s, r, "clients"));
-    if (!strcmp(csv_get(s, r, "loop"), "closed"))
-        fputs("-", out); /* a closed loop offers no rate */
-    else
-        fprintf(out, "%.0f", csv_num(s, r, "rate"));
-    fprintf(out, "</td><td>%d", count_of(s, r, "repeats"));
-    if (failed)
-        fprintf(out, " + %d failed", failed);
-    fputs("</td>", out);
-}
-
-/* The point's numbers: throughput and efficiency with their intervals,
- * p99 with its own, the rest means, then its flags. */
-static void write_point_row(const struct plot__report *rp, int r)
-{
-    const struct csv_table *s = &rp->summary;
-    FILE *out = rp->out;
-    int repeats = count_of(s, r, "repeats");
-    double mean = repeats ? csv_num(s, r, "throughput_mean") : NAN;
-    double hw = report__half_width(rp, r), bound = report__runs_mean(rp, r, PLOT_BOUND);
-    double cpu = *csv_get(s, r, "cpu_per_request_us") ? csv_num(s, r, "cpu_per_request_us") : NAN;
-    fputs(repeats ? "<tr>" : "<tr class=\"failed\">", out);
-    write_key_cells(out, s, r);
-    fputs("<td>", out);
-    write_mean(out, mean, hw, 1);
-    fputs("</td><td>", out);
-    write_mean(out, bound, NAN, 1);
-    fputs("</td><td>", out);
-    write_mean(out, bound > 0 ? mean / bound : NAN, bound > 0 ? hw / bound : NAN, 2);
-    fputs("</td><td>", out);
-    write_mean(out, report__runs_mean(rp, r, PLOT_P50), NAN, 1);
-    fputs("</td><td>", out);
-    write_p99(out, s, r);
-    fputs("</td><td>", out);
-    write_mean(out, cpu, NAN, 0);
-    fputs("</td><td>", out);
-    write_mean(out, report__runs_mean(rp, r, PLOT_RSS_KIB) / 1024, NAN, 1);
-    fputs("</td><td>", out);
-    write_mean(out, report__runs_mean(rp, r, PLOT_THREADS), NAN, 0);
-    fputs("</td><td>", out);
-    write_flags(out, csv_get(s, r, "flags"));
-    fputs("</td></tr>\n", out);
-}
-
-static void write_points_table(const struct plot__report *rp, const char *engine)
-{
-    fputs("<h3>", rp->out);
-    report__html(rp->out, plot__label(rp->f, engine));
-    fputs(" <span class=\"spec\">", rp->out);
-    report__html(rp->out, engine);
-    fputs("</span></h3>\n<table>\n<tr>", rp->out);
-    for (size_t c = 0; c < NPOINT_HEADS; c++)
-        fprintf(rp->out, "<th>%s</th>", point_heads[c]);
-    fputs("</tr>\n", rp->out);
-    for (int r = 0; r < rp->summary.nrows; r++)
-        if (!strcmp(csv_get(&rp->summary, r, "engine"), engine))
-            write_point_row(rp, r);
-    fputs("</table>\n", rp->out);
 }
 
 /* ---- the page ---- */
@@ -480,7 +376,8 @@ static const char report_style[] =
     "td,th{border:1px solid #ccc;padding:.2em .5em;text-align:right}"
     "th{background:#f3f3f3}table.meta td,table.meta th,table.flagged td,table.meanings td,"
     "table.failed td,#summary td.flags{text-align:left}#summary{margin:.6em 0 .2em}"
-    "#summary th:first-child,#summary th:last-child{text-align:left}#summary td,#summary tr>th:first-child"
+    "#summary th:first-child,#summary th:last-child{text-align:left}#summary td,#summary "
+    "tr>th:first-child"
     "{white-space:nowrap}#summary td.flags{white-space:normal;font-size:.9em}tr.failed "
     "td,table.failed td{background:#fdecea}"
     "p.note{color:#555;font-size:.8em;margin:.2em 0 1em}.spec{color:#777;font-weight:normal;"
@@ -554,7 +451,7 @@ static void write_details(const struct plot__report *rp)
           "with one repeat has no interval.</p>\n",
           f);
     for (int e = 0; e < rp->f->n; e++)
-        write_points_table(rp, rp->f->engines[e]);
+        report__write_points(rp, rp->f->engines[e]);
     fputs("</details>\n", f);
 }
 

@@ -12,8 +12,10 @@
 
 #include "csv.h"
 #include "plot_internal.h"
+#include "summary.h"
 
 #define TIE_WITHOUT_INTERVAL 0.02 /* one repeat: means this close are said to be level */
+#define TIE_SPREAD           0.1  /* and with intervals, means no further apart than this */
 #define UNDER_BOUND          0.95 /* a rate this far under a config's ceiling is not saturated */
 #define OUTSIDE              0.9  /* Little's ratio under this: clients kept outside */
 #define MANY_THREADS         2    /* "ran N threads against M" when N is this many times M */
@@ -44,16 +46,19 @@ static void interval(const struct csv_table *s, int r, const char *est, const ch
     *h = isnan(report__number(s, r, hi)) ? e : report__number(s, r, hi);
 }
 
-/* Whether two points' throughputs are level: their intervals overlap, or
- * without intervals their means are within TIE_WITHOUT_INTERVAL. */
-static int level(const struct csv_table *s, int a, int b)
+/* Whether two points' throughputs are level: their intervals overlap and
+ * their means are within TIE_SPREAD (intervals too wide to tell two
+ * configs apart do not make them equal), or without intervals their means
+ * are within TIE_WITHOUT_INTERVAL. */
+static int level(const struct csv_table *s, int a_row, int b_row)
 {
     double alo, ahi, blo, bhi;
-    interval(s, a, "throughput_mean", "throughput_lo", "throughput_hi", &alo, &ahi);
-    interval(s, b, "throughput_mean", "throughput_lo", "throughput_hi", &blo, &bhi);
+    interval(s, a_row, "throughput_mean", "throughput_lo", "throughput_hi", &alo, &ahi);
+    interval(s, b_row, "throughput_mean", "throughput_lo", "throughput_hi", &blo, &bhi);
     if (alo == ahi || blo == bhi)
         return fabs(ahi - bhi) <= TIE_WITHOUT_INTERVAL * fmax(ahi, bhi);
-    return alo <= bhi && blo <= ahi;
+    double a = csv_num(s, a_row, "throughput_mean"), b = csv_num(s, b_row, "throughput_mean");
+    return alo <= bhi && blo <= ahi && fabs(a - b) <= TIE_SPREAD * fmax(a, b);
 }
 
 /* "931 ± 14", or "903" without an interval. */
@@ -63,14 +68,6 @@ static void write_tp(FILE *out, const struct plot__report *rp, int r)
     fprintf(out, "%.0f", csv_num(&rp->summary, r, "throughput_mean"));
     if (isfinite(hw))
         fprintf(out, hw < 1 ? " ± %.1f" : " ± %.0f", hw);
-}
-
-/* "38.4 ms [35.9, 54.9]", or without an interval "38.4 ms". */
-static void write_p99(FILE *out, const struct csv_table *s, int r)
-{
-    fprintf(out, "%.1f ms", csv_num(s, r, "p99_median"));
-    if (*csv_get(s, r, "p99_lo"))
-        fprintf(out, " [%.1f, %.1f]", csv_num(s, r, "p99_lo"), csv_num(s, r, "p99_hi"));
 }
 
 static void write_name(FILE *out, const struct plot__report *rp, int e)
@@ -103,16 +100,6 @@ static void write_clients(FILE *out, double clients)
         fprintf(out, "%ld,%03ld clients", c / 1000, c % 1000);
     else
         fprintf(out, "%ld client%s", c, c == 1 ? "" : "s");
-}
-
-/* A ';'-separated flag list as "littles-law, short-window". */
-static void write_flag_list(FILE *out, const char *list)
-{
-    for (const char *p = list; *p; p++)
-        if (*p == ';')
-            fputs(", ", out);
-        else
-            fputc(*p, out);
 }
 
 /* ---- where they tie ---- */
@@ -194,9 +181,9 @@ static void write_binding(const struct plot__report *rp, const int *tie, int n, 
         fputs(" The clients are the limit: ", out);
         write_clients(out, clients);
         fprintf(out,
-                " with one request of %.3g ms each in flight keep at most %.0f req/s (Little's "
+                " with one request of %.3g ms each in flight %s at most %.0f req/s (Little's "
                 "law).",
-                c_ms + w_ms, clients * 1000 / (c_ms + w_ms));
+                c_ms + w_ms, clients == 1 ? "keeps" : "keep", clients * 1000 / (c_ms + w_ms));
     }
 }
 
@@ -227,15 +214,19 @@ static void write_below(const struct plot__report *rp, const int *tie, int n, do
         fputs(".", rp->out);
 }
 
-static void write_tie(const struct plot__report *rp)
+static double write_tie(const struct plot__report *rp)
 {
     FILE *out = rp->out;
     const struct csv_table *s = &rp->summary;
     int tie[PLOT_MAX_ENGINES];
-    double clients = 0, lo = INFINITY, hi = 0;
+    double clients = -1, lo = INFINITY, hi = 0;
     int n = find_tie(rp, &clients, tie), intervals = 1;
-    if (n < 2)
-        return;
+    if (n < 2) {
+        fputs("<p><b>Where they tie.</b> Nowhere: at every closed-loop load the configs' "
+              "throughputs differ beyond their intervals, or by more than 10 %.</p>\n",
+              out);
+        return -1;
+    }
     fputs("<p><b>Where they tie.</b> At ", out);
     write_clients(out, clients);
     fputs(" ", out);
@@ -256,9 +247,51 @@ static void write_tie(const struct plot__report *rp)
     write_binding(rp, tie, n, clients);
     write_below(rp, tie, n, clients);
     fputs("</p>\n", out);
+    return clients;
 }
 
 /* ---- where they part ---- */
+
+/* Where the most throughput was served, when the tie lies elsewhere (at
+ * a load the clients bound): the most and the least served there, unless
+ * level. */
+static void write_spread(const struct plot__report *rp, double tie_clients)
+{
+    const struct csv_table *s = &rp->summary;
+    int best = -1, worst = -1;
+    for (int r = 0; r < s->nrows; r++)
+        if (!strcmp(csv_get(s, r, "loop"), "closed") && csv_num(s, r, "repeats") >= 1 &&
+            (best < 0 || csv_num(s, r, "throughput_mean") > csv_num(s, best, "throughput_mean")))
+            best = r;
+    if (best < 0 || csv_num(s, best, "clients") == tie_clients)
+        return;
+    for (int e = 0; e < rp->f->n; e++) {
+        int r = row_at(rp, e, "closed", csv_num(s, best, "clients"));
+        if (r >= 0 &&
+            (worst < 0 || csv_num(s, r, "throughput_mean") < csv_num(s, worst, "throughput_mean")))
+            worst = r;
+    }
+    if (worst == best || level(s, best, worst))
+        return;
+    fputs(" At ", rp->out);
+    write_clients(rp->out, csv_num(s, best, "clients"));
+    fputs(" <b>", rp->out);
+    report__html(rp->out, plot__label(rp->f, csv_get(s, best, "engine")));
+    fputs("</b> serves ", rp->out);
+    write_tp(rp->out, rp, best);
+    fputs(" req/s and <b>", rp->out);
+    report__html(rp->out, plot__label(rp->f, csv_get(s, worst, "engine")));
+    fputs("</b> ", rp->out);
+    write_tp(rp->out, rp, worst);
+    double bound = report__runs_mean(rp, worst, PLOT_BOUND), blo, bhi, wlo, whi;
+    if (bound > 0)
+        fprintf(rp->out, ", its bound %.0f", bound);
+    interval(s, best, "throughput_mean", "throughput_lo", "throughput_hi", &blo, &bhi);
+    interval(s, worst, "throughput_mean", "throughput_lo", "throughput_hi", &wlo, &whi);
+    fputs(blo <= whi ? ": their intervals overlap, too wide for these runs to tell them apart."
+                     : ".",
+          rp->out);
+}
 
 /* The highest open-loop rate at which two configs or more ran under
  * UNDER_BOUND of their ceilings: p99 there, lowest against highest. */
@@ -292,12 +325,12 @@ static void write_latency(const struct plot__report *rp)
     interval(s, low, "p99_median", "p99_lo", "p99_hi", &llo, &lhi);
     interval(s, high, "p99_median", "p99_lo", "p99_hi", &hlo, &hhi);
     fprintf(rp->out, " At %.0f req/s offered, under each config's bound, p99 runs from ", rate);
-    write_p99(rp->out, s, low);
-    fputs(" (", rp->out);
+    report__write_p99(rp->out, s, low);
+    fputs(" ms (", rp->out);
     report__html(rp->out, plot__label(rp->f, csv_get(s, low, "engine")));
     fputs(") to ", rp->out);
-    write_p99(rp->out, s, high);
-    fputs(" (", rp->out);
+    report__write_p99(rp->out, s, high);
+    fputs(" ms (", rp->out);
     report__html(rp->out, plot__label(rp->f, csv_get(s, high, "engine")));
     fputs(lhi < hlo ? "): apart beyond their intervals."
                     : "): their intervals overlap, so these runs show no difference in latency "
@@ -352,7 +385,7 @@ static void write_many_clients(const struct plot__report *rp)
                 100 * (1 - ratio), ratio);
         if (*csv_get(s, r, "flags")) {
             fputs("; flagged ", rp->out);
-            write_flag_list(rp->out, csv_get(s, r, "flags"));
+            report__write_flag_list(rp->out, csv_get(s, r, "flags"));
         }
         fputs(")", rp->out);
     }
@@ -361,52 +394,37 @@ static void write_many_clients(const struct plot__report *rp)
 
 /* ---- what no run could show ---- */
 
-/* Each flag word the points raised, with how many and, when few, which. */
+/* Each flag word the points raised, with how many and what it means. */
 static void write_flags(const struct plot__report *rp)
 {
     const struct csv_table *s = &rp->summary;
-    char words[16][32];
-    int count[16], nwords = 0, flagged = 0, points = 0;
-    for (int r = 0; r < s->nrows; r++) {
-        points++;
+    struct summary_flag flags[16];
+    int n = summary_flag_counts(s, NULL, flags, 16), flagged = 0;
+    for (int r = 0; r < s->nrows; r++)
         flagged += *csv_get(s, r, "flags") != '\0';
-        for (const char *p = csv_get(s, r, "flags"); *p; p += *p == ';') {
-            size_t len = strcspn(p, ";");
-            int k = 0;
-            while (k < nwords && (strlen(words[k]) != len || strncmp(words[k], p, len)))
-                k++;
-            if (k == nwords && nwords < 16 && len < sizeof(words[0])) {
-                snprintf(words[nwords], sizeof(words[0]), "%.*s", (int)len, p);
-                count[nwords++] = 0;
-            }
-            if (k < nwords)
-                count[k]++;
-            p += len;
-        }
-    }
     fputs("<p><b>What no run could show.</b> ", rp->out);
     if (!flagged) {
         fprintf(rp->out, "Nothing: every one of the %d points passed the sweep's checks.</p>\n",
-                points);
+                s->nrows);
         return;
     }
     fprintf(rp->out,
-            "%d of the %d points are flagged, and their numbers are not to be taken "
-            "as measured: ",
-            flagged, points);
-    for (int k = 0; k < nwords; k++) {
-        fprintf(rp->out, "%s<i>%s</i> on %d (%s)", k ? "; " : "", words[k], count[k],
-                report__flag_meaning(words[k]));
-    }
+            "%d of the %d points are flagged, and their numbers are not to be taken as "
+            "measured: ",
+            flagged, s->nrows);
+    for (int k = 0; k < n; k++)
+        fprintf(rp->out, "%s<i>%s</i> on %d (%s)", k ? "; " : "", flags[k].word, flags[k].points,
+                report__flag_meaning(flags[k].word));
     fputs(". Which points, under the details.</p>\n", rp->out);
 }
 
 void report__write_answer(const struct plot__report *rp)
 {
     fputs("<section id=\"answer\">\n", rp->out);
-    write_tie(rp);
+    double tie_clients = write_tie(rp);
     fputs("<p><b>Where they part.</b>", rp->out);
     long at = ftell(rp->out);
+    write_spread(rp, tie_clients);
     write_latency(rp);
     write_many_clients(rp);
     if (ftell(rp->out) == at)

@@ -25,17 +25,6 @@ static const char *const heads[] = {
 };
 #define NHEADS (sizeof(heads) / sizeof(heads[0]))
 
-/* "12.1 [11.8, 12.5]", the median alone without an interval, "-" without either. */
-static void write_p99(FILE *out, const struct summary_p99 *p)
-{
-    if (isnan(p->p99))
-        fputs("-", out);
-    else if (isnan(p->lo))
-        fprintf(out, "%.1f", p->p99);
-    else
-        fprintf(out, "%.1f [%.1f, %.1f]", p->p99, p->lo, p->hi);
-}
-
 /* The most memory (KiB) and threads of any ok run of config spec. */
 static void config_peaks(const struct csv_table *runs, const char *spec, double *rss,
                          double *threads)
@@ -53,29 +42,12 @@ static void config_peaks(const struct csv_table *runs, const char *spec, double 
  * "short-window ×2, noisy". */
 static void write_flag_counts(FILE *out, const struct csv_table *s, const char *spec)
 {
-    char words[16][32];
-    int counts[16], nwords = 0;
-    for (int r = 0; r < s->nrows; r++) {
-        if (strcmp(csv_get(s, r, "engine"), spec))
-            continue;
-        for (const char *p = csv_get(s, r, "flags"); *p; p += *p == ';') {
-            size_t n = strcspn(p, ";");
-            int k = 0;
-            while (k < nwords && (strlen(words[k]) != n || strncmp(words[k], p, n)))
-                k++;
-            if (k == nwords && nwords < 16 && n < sizeof(words[0])) {
-                snprintf(words[nwords], sizeof(words[0]), "%.*s", (int)n, p);
-                counts[nwords++] = 0;
-            }
-            if (k < nwords)
-                counts[k]++;
-            p += n;
-        }
-    }
-    for (int k = 0; k < nwords; k++) {
-        fprintf(out, "%s%s", k ? ", " : "", words[k]);
-        if (counts[k] > 1)
-            fprintf(out, " ×%d", counts[k]);
+    struct summary_flag flags[16];
+    int n = summary_flag_counts(s, spec, flags, 16);
+    for (int k = 0; k < n; k++) {
+        fprintf(out, "%s%s", k ? ", " : "", flags[k].word);
+        if (flags[k].points > 1)
+            fprintf(out, " ×%d", flags[k].points);
     }
 }
 
@@ -106,9 +78,11 @@ static void write_line(const struct plot__report *rp, int e)
     fprintf(out, ceiling > 0 ? "<td>%.0f</td><td>%.2f</td>" : "<td>-</td><td>-</td>", ceiling,
             l.tp / ceiling);
     fprintf(out, isnan(l.cpu_ceiling) ? "<td>-</td><td>" : "<td>%.0f</td><td>", l.cpu_ceiling);
-    write_p99(out, &l.at50);
-    fputs("</td><td>", out);
-    write_p99(out, &l.at90);
+    char p99[64];
+    summary_p99_text(&l.at50, p99, sizeof(p99));
+    fprintf(out, "%s</td><td>", p99);
+    summary_p99_text(&l.at90, p99, sizeof(p99));
+    fputs(p99, out);
     config_peaks(&rp->f->runs, spec, &rss, &threads);
     fprintf(out, "</td><td>%.1f</td><td>%.0f</td><td class=\"flags\">", rss / 1024, threads);
     write_flag_counts(out, s, spec);

@@ -82,4 +82,19 @@ struct summary_line {
 /* spec's line from summary.csv t: 0, or -1 when no point of it finished. */
 int summary_line(const struct csv_table *t, const char *spec, struct summary_line *line);
 
+/* `12.1 [11.8, 12.5]`, the median alone without an interval, `-` without
+ * either. */
+void summary_p99_text(const struct summary_p99 *p, char *out, size_t len);
+
+/* A flag word of summary.csv and the points that raised it. */
+struct summary_flag {
+    char word[32];
+    int points;
+};
+
+/* The flag words of summary.csv t's points (of config spec only, unless
+ * NULL), in the order they first appear, at most max: their number. */
+int summary_flag_counts(const struct csv_table *t, const char *spec, struct summary_flag *out,
+                        int max);
+
 #endif

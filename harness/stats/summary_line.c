@@ -4,6 +4,7 @@
 #include "summary.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define P99_NEAR 0.2 /* without a bracketing pair, a point this close to the target stands in */
@@ -95,4 +96,38 @@ int summary_line(const struct csv_table *t, const char *spec, struct summary_lin
     line->at50 = p99_at(pts, n, 0.5 * p->tp);
     line->at90 = p99_at(pts, n, 0.9 * p->tp);
     return 0;
+}
+
+int summary_flag_counts(const struct csv_table *t, const char *spec, struct summary_flag *out,
+                        int max)
+{
+    int n = 0;
+    for (int r = 0; r < t->nrows; r++) {
+        if (spec && strcmp(csv_get(t, r, "engine"), spec) != 0)
+            continue;
+        for (const char *p = csv_get(t, r, "flags"); *p; p += *p == ';') {
+            size_t len = strcspn(p, ";");
+            int k = 0;
+            while (k < n && (strlen(out[k].word) != len || strncmp(out[k].word, p, len)))
+                k++;
+            if (k == n && n < max && len < sizeof(out[0].word)) {
+                snprintf(out[n].word, sizeof(out[0].word), "%.*s", (int)len, p);
+                out[n++].points = 0;
+            }
+            if (k < n)
+                out[k].points++;
+            p += len;
+        }
+    }
+    return n;
+}
+
+void summary_p99_text(const struct summary_p99 *p, char *out, size_t len)
+{
+    if (isnan(p->p99))
+        snprintf(out, len, "-");
+    else if (isnan(p->lo))
+        snprintf(out, len, "%.1f", p->p99);
+    else
+        snprintf(out, len, "%.1f [%.1f, %.1f]", p->p99, p->lo, p->hi);
 }
