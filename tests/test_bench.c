@@ -1029,9 +1029,9 @@ Test(sweep, quick_suite_end_to_end)
             cr_expect_gt(measured[e][k], 0, "%s closed c=%d answered nothing in either repeat",
                          engines[e], k ? 16 : 1);
     /* the progress lines and the summary, with intervals */
-    cr_expect(strstr(err, "[10/18] async timeline c=4  ") != NULL, "%s", err);
-    cr_expect(strstr(err, "[3/18] pool:workers=4 open r=182 #1/2  ") != NULL, "%s", err);
-    cr_expect(strstr(err, "[18/18] pool:workers=4 open r=436 #2/2  ") != NULL, "%s", err);
+    cr_expect(strstr(err, "[10/18] event loop timeline c=4  ") != NULL, "%s", err);
+    cr_expect(strstr(err, "[3/18] pool of 4 threads open r=182 #1/2  ") != NULL, "%s", err);
+    cr_expect(strstr(err, "[18/18] pool of 4 threads open r=436 #2/2  ") != NULL, "%s", err);
     cr_expect(strstr(out, "pool of 4 threads") && strstr(out, "peak req/s"), "%s", out);
     cr_expect(strstr(out, " ± ") != NULL, "no interval in the table: %s", out);
     cr_expect(strstr(out, "18 runs, 0 failed") != NULL, "%s", out);
@@ -1515,8 +1515,8 @@ Test(sweep, a_server_that_dies_mid_sweep)
         if (i != 1)
             cr_expect_str_eq(get(&rows[i], "status"), "ok", "run %d: %s", i + 1,
                              get(&rows[i], "reason"));
-    cr_expect(strstr(err, "[2/6] pool:workers=2 closed c=2  failed: server killed") != NULL, "%s",
-              err);
+    cr_expect(strstr(err, "[2/6] pool of 2 threads closed c=2  failed: server killed") != NULL,
+              "%s", err);
     free(err);
 }
 

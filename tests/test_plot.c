@@ -1042,9 +1042,10 @@ Test(plot, map_cells_ruled_out_or_undecided)
                   NULL,
               "%s", html);
     cr_expect(strstr(html, "1 cell is undecided") != NULL, "%s", html);
-    cr_expect(strstr(html, "async 400 req/s [400, 410]; pool:workers=4 300 req/s [300, 420]") !=
-                  NULL,
-              "%s", html);
+    cr_expect(
+        strstr(html, "event loop 400 req/s [400, 410]; pool of 4 threads 300 req/s [300, 420]") !=
+            NULL,
+        "%s", html);
     free(html);
 }
 
@@ -1060,8 +1061,8 @@ Test(plot, report_maps_the_winners)
     cr_expect(strstr(html, "<h2>Where each architecture wins</h2>") != NULL);
     cr_expect(strstr(html, "<tr><th>wait \\ CPU</th><th>100 µs</th><th>1 ms</th></tr>") != NULL,
               "%s", html);
-    const char *cells[] = {"\">tie</td>", "\">1/1.6x: pool:workers=4</td>", "\">40x: async</td>",
-                           "\">pool 0: async</td>"};
+    const char *cells[] = {"\">tie</td>", "\">1/1.6x: pool of 4 threads</td>",
+                           "\">40x: event loop</td>", "\">pool 0: event loop</td>"};
     const char *at = strstr(html, "<tr><th>0.5 ms</th>");
     cr_assert_not_null(at, "no row for 0.5 ms");
     for (int k = 0; k < 4; k++) { /* in table order: 0.5 ms, then 20 ms, CPU ascending */

@@ -49,20 +49,13 @@ static void print_flags(const struct csv_table *t, const char *spec)
         printf("\n");
 }
 
-/* What a reader calls config e: its label (bench_suite_label_configs),
- * else its spec. */
-static const char *config_name(const struct bench__sweep *sw, int e)
-{
-    return sw->suite.labels[e][0] ? sw->suite.labels[e] : sw->suite.engines[e].spec;
-}
-
 /* One config's line (and its flags) from its points of summary.csv. */
 static void print_config(const struct bench__sweep *sw, const struct csv_table *t, int e)
 {
     const char *spec = sw->suite.engines[e].spec;
     struct summary_line l;
     double ceiling = bench__config_bound(&sw->plan, &sw->suite.engines[e], 0);
-    printf("%-32s", config_name(sw, e));
+    printf("%-32s", bench__config_name(sw, e));
     if (summary_line(t, spec, &l) < 0) {
         printf(" %16s %9.1f   (no finished run)\n", "-", ceiling);
         return;
@@ -105,7 +98,8 @@ static void print_capacity(const struct bench__sweep *sw)
         const struct bench__capacity *c = &sw->capacity[e];
         double hi = bench__capacity_widened_hi(c);
         bench__capacity_status(c, status, sizeof(status));
-        printf("%-32s %9.1f req/s  [%.1f, ", config_name(sw, e), c->result.capacity, c->result.lo);
+        printf("%-32s %9.1f req/s  [%.1f, ", bench__config_name(sw, e), c->result.capacity,
+               c->result.lo);
         printf(isfinite(hi) ? "%.1f]" : "-]", hi);
         printf("  bound %.1f  ideal ", c->bound);
         printf(isfinite(c->ideal) ? "%.1f" : "-", c->ideal);
@@ -160,7 +154,7 @@ static void print_map(const struct bench__sweep *sw)
            sw->suite.slo.percentile, sw->suite.slo.ms, "cpu", "wait");
     for (int e = 0; e < sw->suite.nengines; e++)
         printf(" %-*.*s", e + 1 < sw->suite.nengines ? MAP_COLUMN : 0, MAP_COLUMN,
-               config_name(sw, e));
+               bench__config_name(sw, e));
     for (int c = 1; c <= sw->ncells; c++) {
         uint64_t cpu_ns, wait_ns;
         bench__map_cell(&sw->suite, c, &cpu_ns, &wait_ns);

@@ -191,6 +191,10 @@ struct plot__report {
 
 /* s with &, <, > and " escaped. */
 void report__html(FILE *out, const char *s);
+/* Config spec's label, escaped: f's, else the config's default (a config
+ * the folder does not name, as a capacity.csv or map.csv of other configs
+ * may). */
+void report__write_label(FILE *out, const struct plot__folder *f, const char *spec);
 /* Row row's point in set, with its repeats' values; NULL if none. */
 const struct summary_point *report__repeats(const struct plot__report *rp, int row);
 /* A measurement summary.csv does not carry, the mean over row's ok runs;

@@ -34,6 +34,15 @@ void report__html(FILE *out, const char *s)
     }
 }
 
+void report__write_label(FILE *out, const struct plot__folder *f, const char *spec)
+{
+    char label[BENCH_LABEL_LEN];
+    const char *known = plot__label(f, spec);
+    if (known == spec)
+        bench_spec_label(spec, label, sizeof(label));
+    report__html(out, known == spec ? label : known);
+}
+
 /* ---- reading a point ---- */
 
 const struct summary_point *report__repeats(const struct plot__report *rp, int row)
@@ -147,7 +156,7 @@ const char *report__flag_meaning(const char *word)
 static void write_point_name(const struct plot__report *rp, const struct csv_table *t, int r)
 {
     FILE *out = rp->out;
-    report__html(out, plot__label(rp->f, csv_get(t, r, "engine")));
+    report__write_label(out, rp->f, csv_get(t, r, "engine"));
     fputs(", ", out);
     report__html(out, csv_get(t, r, "loop"));
     if (!strcmp(csv_get(t, r, "loop"), "capacity"))

@@ -276,11 +276,11 @@ static void write_spread(const struct plot__report *rp, double tie_clients)
     fputs(" At ", rp->out);
     write_clients(rp->out, csv_num(s, best, "clients"));
     fputs(" <b>", rp->out);
-    report__html(rp->out, plot__label(rp->f, csv_get(s, best, "engine")));
+    report__write_label(rp->out, rp->f, csv_get(s, best, "engine"));
     fputs("</b> serves ", rp->out);
     write_tp(rp->out, rp, best);
     fputs(" req/s and <b>", rp->out);
-    report__html(rp->out, plot__label(rp->f, csv_get(s, worst, "engine")));
+    report__write_label(rp->out, rp->f, csv_get(s, worst, "engine"));
     fputs("</b> ", rp->out);
     write_tp(rp->out, rp, worst);
     double bound = report__runs_mean(rp, worst, PLOT_BOUND), blo, bhi, wlo, whi;
@@ -327,11 +327,11 @@ static void write_latency(const struct plot__report *rp)
     fprintf(rp->out, " At %.0f req/s offered, under each config's bound, p99 runs from ", rate);
     report__write_p99(rp->out, s, low);
     fputs(" ms (", rp->out);
-    report__html(rp->out, plot__label(rp->f, csv_get(s, low, "engine")));
+    report__write_label(rp->out, rp->f, csv_get(s, low, "engine"));
     fputs(") to ", rp->out);
     report__write_p99(rp->out, s, high);
     fputs(" ms (", rp->out);
-    report__html(rp->out, plot__label(rp->f, csv_get(s, high, "engine")));
+    report__write_label(rp->out, rp->f, csv_get(s, high, "engine"));
     fputs(lhi < hlo ? "): apart beyond their intervals."
                     : "): their intervals overlap, so these runs show no difference in latency "
                       "at load.",
@@ -364,11 +364,11 @@ static void write_many_clients(const struct plot__report *rp)
     fputs(" At ", rp->out);
     write_clients(rp->out, clients);
     fputs(" <b>", rp->out);
-    report__html(rp->out, plot__label(rp->f, csv_get(s, most, "engine")));
+    report__write_label(rp->out, rp->f, csv_get(s, most, "engine"));
     fprintf(rp->out, "</b> ran %.0f threads and %.1f MiB against the <b>",
             report__runs_mean(rp, most, PLOT_THREADS),
             report__runs_mean(rp, most, PLOT_RSS_KIB) / 1024);
-    report__html(rp->out, plot__label(rp->f, csv_get(s, fewest, "engine")));
+    report__write_label(rp->out, rp->f, csv_get(s, fewest, "engine"));
     double few = report__runs_mean(rp, fewest, PLOT_THREADS);
     fprintf(rp->out, "</b>'s %.0f thread%s and %.1f MiB (means of the repeats' peaks)", few,
             few < 1.5 ? "" : "s", report__runs_mean(rp, fewest, PLOT_RSS_KIB) / 1024);

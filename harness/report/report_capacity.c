@@ -92,7 +92,7 @@ static void write_config(const struct plot__report *rp, const struct csv_table *
     FILE *out = rp->out;
     const char *status = csv_get(t, r, "status");
     fputs("<li><b>", out);
-    report__html(out, plot__label(rp->f, csv_get(t, r, "engine")));
+    report__write_label(out, rp->f, csv_get(t, r, "engine"));
     fputs("</b> ", out);
     if (!strcmp(status, "never_met")) {
         fprintf(out, "meets %s at no rate it was offered, down to %.0f req/s", goal,

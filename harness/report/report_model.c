@@ -82,7 +82,7 @@ static void write_reference(const struct plot__report *rp, const struct csv_tabl
     if (!rows)
         return;
     fputs("<li class=\"reference\"><b>", out);
-    report__html(out, plot__label(rp->f, engine));
+    report__write_label(out, rp->f, engine);
     if (simulated) {
         fprintf(out,
                 "</b>: the latency chart draws the ideal system, simulated, not its model, "
@@ -154,7 +154,7 @@ static void write_config(const struct plot__report *rp, const struct plot__model
         int simulated = !strcmp(csv_get(t, at, "drawn"), "simulated");
         if (k++ == 0) {
             fputs("<li class=\"departure\"><b>", rp->out);
-            report__html(rp->out, plot__label(rp->f, engine));
+            report__write_label(rp->out, rp->f, engine);
             fprintf(rp->out,
                     "</b>'s measured p99 departs from its reference (%s) by more than its "
                     "interval (and %.0f %%) at ",

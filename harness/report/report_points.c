@@ -97,7 +97,7 @@ static void write_point_row(const struct plot__report *rp, int r)
 void report__write_points(const struct plot__report *rp, const char *engine)
 {
     fputs("<h3>", rp->out);
-    report__html(rp->out, plot__label(rp->f, engine));
+    report__write_label(rp->out, rp->f, engine);
     fputs(" <span class=\"spec\">", rp->out);
     report__html(rp->out, engine);
     fputs("</span></h3>\n<table>\n<tr>", rp->out);
