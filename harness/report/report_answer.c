@@ -108,7 +108,7 @@ static void write_clients(FILE *out, double clients)
  * there, weighed by its throughput (six configs level at one client say
  * less than four at the most the machine serves); its members in tie[],
  * their number returned (0 without two). */
-static int find_tie(const struct plot__report *rp, double *clients, int *tie)
+static int find_tie(const struct plot__report *rp, double *clients, int *tie, int *shared)
 {
     const struct csv_table *s = &rp->summary;
     int most = 0;
@@ -117,13 +117,15 @@ static int find_tie(const struct plot__report *rp, double *clients, int *tie)
         if (strcmp(csv_get(s, r0, "loop"), "closed") || csv_num(s, r0, "repeats") < 1)
             continue;
         double c = csv_num(s, r0, "clients");
-        int best = -1, members[PLOT_MAX_ENGINES], n = 0;
+        int best = -1, members[PLOT_MAX_ENGINES], n = 0, ran = 0;
         for (int e = 0; e < rp->f->n; e++) {
             int r = row_at(rp, e, "closed", c);
+            ran += r >= 0;
             if (r >= 0 && (best < 0 ||
                            csv_num(s, r, "throughput_mean") > csv_num(s, best, "throughput_mean")))
                 best = r;
         }
+        *shared |= ran >= 2;
         for (int e = 0; e < rp->f->n; e++) {
             int r = row_at(rp, e, "closed", c);
             if (r >= 0 && level(s, r, best))
@@ -220,7 +222,9 @@ static double write_tie(const struct plot__report *rp)
     const struct csv_table *s = &rp->summary;
     int tie[PLOT_MAX_ENGINES];
     double clients = -1, lo = INFINITY, hi = 0;
-    int n = find_tie(rp, &clients, tie), intervals = 1;
+    int shared = 0, n = find_tie(rp, &clients, tie, &shared), intervals = 1;
+    if (!shared) /* no closed-loop load that two configs ran */
+        return -1;
     if (n < 2) {
         fputs("<p><b>Where they tie.</b> Nowhere: at every closed-loop load the configs' "
               "throughputs differ beyond their intervals, or by more than 10 %.</p>\n",
@@ -409,9 +413,9 @@ static void write_flags(const struct plot__report *rp)
         return;
     }
     fprintf(rp->out,
-            "%d of the %d points are flagged, and their numbers are not to be taken as "
+            "%d of the %d points %s flagged, and %s numbers are not to be taken as "
             "measured: ",
-            flagged, s->nrows);
+            flagged, s->nrows, flagged == 1 ? "is" : "are", flagged == 1 ? "its" : "their");
     for (int k = 0; k < n; k++)
         fprintf(rp->out, "%s<i>%s</i> on %d (%s)", k ? "; " : "", flags[k].word, flags[k].points,
                 report__flag_meaning(flags[k].word));
@@ -421,6 +425,16 @@ static void write_flags(const struct plot__report *rp)
 void report__write_answer(const struct plot__report *rp)
 {
     fputs("<section id=\"answer\">\n", rp->out);
+    if (rp->f->n < 2) {
+        fputs("<p><b>One config.</b> This sweep ran <b>", rp->out);
+        report__html(rp->out, rp->f->n ? rp->f->labels[0] : "none");
+        fputs("</b> alone: there is nothing to tie or part, and its peak is in the table "
+              "below.</p>\n",
+              rp->out);
+        write_flags(rp);
+        fputs("</section>\n", rp->out);
+        return;
+    }
     double tie_clients = write_tie(rp);
     fputs("<p><b>Where they part.</b>", rp->out);
     long at = ftell(rp->out);
