@@ -203,7 +203,8 @@ int bench_label_valid(const char *text)
 
 void bench_labels_distinct(char (*labels)[BENCH_LABEL_LEN], const char *const *specs, int n)
 {
-    char shared[n > 0 ? n : 1];
+    char shared[BENCH_LABELS_MAX];
+    n = n < BENCH_LABELS_MAX ? n : BENCH_LABELS_MAX;
     for (int i = 0; i < n; i++) {
         shared[i] = 0;
         for (int j = 0; j < n; j++)

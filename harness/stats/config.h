@@ -7,8 +7,10 @@
 
 #include <stddef.h>
 
-#define BENCH_SPEC_LEN  128
-#define BENCH_LABEL_LEN 64 /* a config's label: "pool of 64 threads", "event loop" */
+#define BENCH_SPEC_LEN 128
+
+#define BENCH_LABEL_LEN  64  /* a config's label: "pool of 64 threads", "event loop" */
+#define BENCH_LABELS_MAX 256 /* labels made distinct at once: a sweep names far fewer */
 
 enum bench_kind { BENCH_POOL, BENCH_ASYNC, BENCH_CORO, BENCH_URING };
 
@@ -58,9 +60,9 @@ void bench_spec_label(const char *spec, char *out, size_t len);
  * characters, no comma, ';', quote or backslash (a CSV field, a gnuplot
  * string). */
 int bench_label_valid(const char *text);
-/* Makes n labels distinct: each that another shares gets its config's spec
- * after it ("pool of 64 threads (pool)", its ';' as spaces), so no two configs of a sweep read
- * alike in a legend. */
+/* Makes n labels (at most BENCH_LABELS_MAX) distinct: each that another
+ * shares gets its config's spec after it ("pool of 64 threads (pool)", its
+ * ';' as spaces), so no two configs of a sweep read alike in a legend. */
 void bench_labels_distinct(char (*labels)[BENCH_LABEL_LEN], const char *const *specs, int n);
 
 #endif
