@@ -140,49 +140,63 @@ static int find_tie(const struct plot__report *rp, double *clients, int *tie, in
     return most;
 }
 
+/* The least and the most of a few values (a NAN leaves it as it was). */
+struct span {
+    double lo, hi;
+};
+
+static void span_add(struct span *s, double v)
+{
+    s->lo = fmin(s->lo, v);
+    s->hi = fmax(s->hi, v);
+}
+
+/* "The core is the limit": what the workload's CPU lets the cores serve,
+ * and what they hold at the CPU the server was measured to spend (cpu, µs
+ * a request; hold, req/s; served, % of hold). */
+static void write_cores_limit(FILE *out, double c_ms, int cores, const struct span *cpu,
+                              const struct span *hold, const struct span *served)
+{
+    fprintf(out,
+            " The %s %s the limit: the workload's %.3g ms of CPU a request lets %d core%s serve "
+            "%.0f req/s",
+            cores == 1 ? "core" : "cores", cores == 1 ? "is" : "are", c_ms, cores,
+            cores == 1 ? "" : "s", cores * 1000 / c_ms);
+    if (isfinite(cpu->lo) && isfinite(hold->lo)) {
+        fputs(", and at the ", out);
+        write_range(out, cpu->lo, cpu->hi, "%.0f");
+        fputs(" µs the server was measured to spend a request it holds ", out);
+        write_range(out, hold->lo, hold->hi, "%.0f");
+        fputs(" req/s, of which they serve ", out);
+        write_range(out, served->lo, served->hi, "%.0f");
+        fputs(" %", out);
+    }
+    fputs(".", out);
+}
+
 /* Why the tied configs serve what they serve: the bound they share at
- * this load, the cores' (cores / c) or the clients' (C / (c + w)), and how
- * near they come to it at the CPU the server was measured to spend. */
+ * this load, the cores' (cores / c) or the clients' (C / (c + w)). */
 static void write_binding(const struct plot__report *rp, const int *tie, int n, double clients)
 {
-    FILE *out = rp->out;
     const struct csv_table *s = &rp->summary;
     double c_ms = csv_num(&rp->f->runs, 0, "mean_cpu_ms");
     double w_ms = csv_num(&rp->f->runs, 0, "mean_wait_ms");
     int cores = plot__server_cores(rp->f->dir);
-    double cpu_bound = c_ms > 0 ? cores * 1000 / c_ms : INFINITY;
-    double cpu_lo = INFINITY, cpu_hi = 0, hold_lo = INFINITY, hold_hi = 0, pct_lo = INFINITY,
-           pct_hi = 0, bound_lo = INFINITY;
+    struct span cpu = {INFINITY, -INFINITY}, hold = cpu, served = cpu, bound = cpu;
     for (int k = 0; k < n; k++) {
         int r = row_at(rp, tie[k], "closed", clients);
-        double cpu = report__number(s, r, "cpu_per_request_us");
-        double hold = report__number(s, r, "ceiling_measured_rps");
-        double tp = csv_num(s, r, "throughput_mean");
-        bound_lo = fmin(bound_lo, report__runs_mean(rp, r, PLOT_BOUND));
-        cpu_lo = fmin(cpu_lo, cpu), cpu_hi = fmax(cpu_hi, cpu);
-        hold_lo = fmin(hold_lo, hold), hold_hi = fmax(hold_hi, hold);
-        pct_lo = fmin(pct_lo, 100 * tp / hold), pct_hi = fmax(pct_hi, 100 * tp / hold);
+        double h = report__number(s, r, "ceiling_measured_rps");
+        span_add(&bound, report__runs_mean(rp, r, PLOT_BOUND));
+        span_add(&cpu, report__number(s, r, "cpu_per_request_us"));
+        span_add(&hold, h);
+        span_add(&served, 100 * csv_num(s, r, "throughput_mean") / h);
     }
-    if (bound_lo >= 0.999 * cpu_bound) {
-        fprintf(out,
-                " The %s %s the limit: the workload's %.3g ms of CPU a request lets %d core%s "
-                "serve %.0f req/s",
-                cores == 1 ? "core" : "cores", cores == 1 ? "is" : "are", c_ms, cores,
-                cores == 1 ? "" : "s", cpu_bound);
-        if (cpu_hi > 0 && isfinite(hold_lo)) {
-            fputs(", and at the ", out);
-            write_range(out, cpu_lo, cpu_hi, "%.0f");
-            fputs(" µs the server was measured to spend a request it holds ", out);
-            write_range(out, hold_lo, hold_hi, "%.0f");
-            fputs(" req/s, of which they serve ", out);
-            write_range(out, pct_lo, pct_hi, "%.0f");
-            fputs(" %", out);
-        }
-        fputs(".", out);
-    } else if (c_ms + w_ms > 0 && bound_lo >= 0.999 * clients * 1000 / (c_ms + w_ms)) {
-        fputs(" The clients are the limit: ", out);
-        write_clients(out, clients);
-        fprintf(out,
+    if (c_ms > 0 && bound.lo >= 0.999 * cores * 1000 / c_ms) {
+        write_cores_limit(rp->out, c_ms, cores, &cpu, &hold, &served);
+    } else if (c_ms + w_ms > 0 && bound.lo >= 0.999 * clients * 1000 / (c_ms + w_ms)) {
+        fputs(" The clients are the limit: ", rp->out);
+        write_clients(rp->out, clients);
+        fprintf(rp->out,
                 " with one request of %.3g ms each in flight %s at most %.0f req/s (Little's "
                 "law).",
                 c_ms + w_ms, clients == 1 ? "keeps" : "keep", clients * 1000 / (c_ms + w_ms));
