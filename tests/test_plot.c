@@ -801,6 +801,40 @@ Test(plot, report_states_capacity)
     free(html);
 }
 
+/* The shipped default sweep's answer (results/example, its runs as they
+ * are): the four configs that reach the core tie at 64 clients and the core
+ * binds; the pools of 1 and 8 threads stay under their own bounds; at 1,024
+ * clients the thread per connection runs hundreds of threads where the
+ * event loop runs one, and Little's law finds clients outside. */
+Test(plot, report_answers_the_default_sweep)
+{
+    const char *dir = copy_of(OVERLAP_SOURCE_DIR "/results/example", "example");
+    char path[700];
+    cr_assert_eq(plot_write_report(dir), 0);
+    snprintf(path, sizeof(path), "%s/report.html", dir);
+    char *html = slurp(path, NULL);
+    const char *answer = strstr(html, "<section id=\"answer\">");
+    cr_assert_not_null(answer);
+    cr_expect(strstr(answer, "At 64 clients <b>pool of 64 threads</b>, <b>thread per "
+                             "connection</b>, <b>event loop</b> and <b>coroutines</b> serve 935 "
+                             "to 957 req/s, within 2.2 % of each other") != NULL,
+              "%.600s", answer);
+    cr_expect(strstr(answer, "The core is the limit: the workload's 1 ms of CPU a request lets "
+                             "1 core serve 1000 req/s") != NULL,
+              "%.900s", answer);
+    cr_expect(strstr(answer, "<b>pool of 1 thread</b> serves 89 ± 0.4 req/s of its bound of 91; "
+                             "<b>pool of 8 threads</b> serves 698 ± 7 req/s of its bound of "
+                             "727.") != NULL,
+              "%.1200s", answer);
+    cr_expect(strstr(answer, "At 1,024 clients <b>thread per connection</b> ran ") != NULL &&
+                  strstr(answer, " against the <b>event loop</b>'s 1 thread") != NULL,
+              "%.2000s", answer);
+    cr_expect(strstr(answer, "<b>thread per connection</b> kept 17 % of its clients outside "
+                             "(Little's law finds 0.83 of them in the system") != NULL,
+              "%.2000s", answer);
+    free(html);
+}
+
 /* A sweep of capacity probes alone (`harness/suites/capacity.ini`, or a
  * map) has no load point: no point chart is drawn to say so six times, the
  * report has its findings and no empty tables, and gnuplot stays silent. */
