@@ -118,6 +118,7 @@ static int point_of_row(struct summary_set *set, int r, double clients, double r
     }
     set->points[set->npoints] = (struct summary_point){
         .engine = engine,
+        .label = csv_get(t, r, "label"),
         .loop = loop,
         .clients = csv_get(t, r, "clients"),
         .rate = csv_get(t, r, "rate"),
@@ -385,20 +386,19 @@ static void put_fit(FILE *out, const struct usl_fit *fit)
     put_number(out, fit->n_star, 2, ',');
 }
 
-/* The point's label, then the line's end: its config's in runs.csv (the
- * first row that gives one), else the config's default, as for a folder
- * from before the column. */
-static void put_label(FILE *out, const struct summary_set *set, const struct summary_point *p)
+void summary_label(const struct summary_point *p, char *out, size_t len)
+{
+    if (bench_label_valid(p->label))
+        snprintf(out, len, "%s", p->label);
+    else
+        bench_spec_label(p->engine, out, len);
+}
+
+/* The point's label, then the line's end. */
+static void put_label(FILE *out, const struct summary_point *p)
 {
     char label[BENCH_LABEL_LEN];
-    for (int r = 0; r < set->table.nrows; r++) {
-        const char *given = csv_get(&set->table, r, "label");
-        if (*given && !strcmp(csv_get(&set->table, r, "engine"), p->engine)) {
-            fprintf(out, "%s\n", given);
-            return;
-        }
-    }
-    bench_spec_label(p->engine, label, sizeof(label));
+    summary_label(p, label, sizeof(label));
     fprintf(out, "%s\n", label);
 }
 
@@ -418,8 +418,8 @@ static int point_flags(const struct summary_point *p, const struct stats_interva
     return rc;
 }
 
-static int print_point(const struct summary_set *set, const struct summary_point *p,
-                       const struct usl_fit *fit, int cores, FILE *out)
+static int print_point(const struct summary_point *p, const struct usl_fit *fit, int cores,
+                       FILE *out)
 {
     struct stats_interval tp, p99;
     if (point_intervals(p, &tp, &p99) < 0)
@@ -442,7 +442,7 @@ static int print_point(const struct summary_set *set, const struct summary_point
     if (point_flags(p, &tp, out) < 0)
         return -ENOMEM;
     put_fit(out, fit);
-    put_label(out, set, p);
+    put_label(out, p);
     return 0;
 }
 
@@ -455,7 +455,7 @@ int summary_print(const struct summary_set *set, int cores, FILE *out)
           "flags,usl_sigma,usl_kappa,usl_n_star,label\n",
           out);
     for (int i = 0; rc == 0 && i < set->npoints; i++)
-        rc = print_point(set, &set->points[i], &fits[i], cores, out);
+        rc = print_point(&set->points[i], &fits[i], cores, out);
     free(fits);
     return rc;
 }

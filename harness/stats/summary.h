@@ -13,6 +13,7 @@
  * are those of the first row that named it and live in the set's table. */
 struct summary_point {
     const char *engine, *loop, *clients, *rate;
+    const char *label;        /* runs.csv's label of the config; "" in a folder from before it */
     double clients_n, rate_n; /* the key's numbers: "0" and "0.000" are one rate */
     int repeats;              /* rows with status ok: the values below have this many */
     int failed;               /* rows with any other status: counted, never averaged */
@@ -38,6 +39,10 @@ struct summary_set {
  * always summary_free'd after. */
 int summary_read(const char *path, struct summary_set *set, char *err, size_t errlen);
 void summary_free(struct summary_set *set);
+
+/* What a reader calls p's config: runs.csv's label, else the config's
+ * default (bench_spec_label). */
+void summary_label(const struct summary_point *p, char *out, size_t len);
 
 /* The index of the point with this key in set, or -1. */
 int summary_find(const struct summary_set *set, const char *engine, const char *loop,
