@@ -75,7 +75,8 @@ build-strict: deps
 	  { grep -E -m 20 'error|warning' $(STRICT)/$$b.log; echo "build-strict: $$cc $$type failed ($(STRICT)/$$b.log)"; exit 1; }; \
 	done
 
-# Debian packages only `make test-report` needs: a browser to open report.html.
+# Debian packages `make test-report` and `make test` need: a browser to open
+# report.html.
 REPORT_PACKAGES := chromium
 
 # The sweep, then its charts and report.html, which overlap bench draws as
@@ -118,7 +119,7 @@ build-tsan: deps
 	cmake -S . -B $(TSAN) -DCMAKE_BUILD_TYPE=Tsan -DOVERLAP_TESTS=OFF -DOVERLAP_WERROR=ON >/dev/null
 	cmake --build $(TSAN) -j $(JOBS) --target overlap
 
-test: EXTRA_PACKAGES += $(PG_PACKAGES) $(EXT_PACKAGES)
+test: EXTRA_PACKAGES += $(PG_PACKAGES) $(EXT_PACKAGES) $(REPORT_PACKAGES)
 # The TSan pass runs beside the sanitized suites (its output after theirs):
 # the suites wait on sweeps' windows and servers half the time, and every
 # test must pass with other work beside it anyway.
@@ -136,11 +137,19 @@ test: build-strict build-test build-fuzz build-tsan
 
 # The README's main job as a user runs it: `make bench-quick` (the Release
 # build, the quick sweep, its charts) into a temporary folder, then a check
-# that the folder holds every run, the CSVs, the charts and report.html.
+# that the folder holds every run, the CSVs, the charts and report.html, and
+# report.html opened in headless Chromium (harness/test-report.sh): no script
+# error, no missing image, the answer and the summary table on the first
+# screen, whose screenshot is kept in build/test-main-job/.
+MAIN_JOB_OUT := build/test-main-job
+test-main-job: EXTRA_PACKAGES += $(REPORT_PACKAGES)
 test-main-job: build
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	$(MAKE) --no-print-directory bench-quick RESULTS=$$tmp BENCH_FLAGS= WORKLOAD= && \
-	tests/main-job.sh $$tmp/latest
+	tests/main-job.sh $$tmp/latest && \
+	harness/test-report.sh - $$tmp/latest; status=$$?; \
+	mkdir -p $(MAIN_JOB_OUT) && cp $$tmp/latest/report*.png $(MAIN_JOB_OUT)/ 2>/dev/null; \
+	exit $$status
 
 test-tsan: build-test build-tsan
 	cd $(SANITIZE) && OVERLAP_BIN=$(CURDIR)/$(TSAN)/overlap \

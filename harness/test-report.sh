@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# `make test-report`: draws a results folder (by default a fresh copy of the
-# fixture in tests/fixtures/results, under build/test-report/), opens its
-# report.html in headless Chromium, fails if a chart, an image or a referenced
-# element is missing or a script raised an error, and saves a full-page
-# screenshot beside the report (report-screenshot.png).
+# `make test-report`, and `make test` on the quick sweep's folder: draws a
+# results folder (by default a fresh copy of the fixture in
+# tests/fixtures/results, under build/test-report/), opens its report.html in
+# headless Chromium at 1280 x 800, fails if a chart, an image or a referenced
+# element is missing, a script raised an error, or the answer and the summary
+# table are not on the first screen or the first chart not within the
+# second, and saves beside the report a screenshot of the first screen
+# (report-first-screen.png) and of the whole page (report-screenshot.png).
 #
 # usage: harness/test-report.sh OVERLAP_BIN|- [RESULTS_DIR]
 #        (- checks the folder's report.html as it is, without redrawing)
@@ -37,7 +40,7 @@ chrome() {
 # found into its title, which --dump-dom prints once the page has settled.
 cat >"$tmp/check.html" <<HTML
 <!DOCTYPE html><html><head><title>not checked</title></head><body>
-<iframe id="report" src="file://$dir/report.html" style="width:1200px;height:900px"></iframe>
+<iframe id="report" src="file://$dir/report.html" style="width:1280px;height:800px;border:0"></iframe>
 <script>
 const frame = document.getElementById('report');
 frame.addEventListener('load', () => {
@@ -60,6 +63,13 @@ frame.addEventListener('load', () => {
     if (box.width < 400 || box.height < 200) problems.push('a chart drawn ' + box.width + 'x' + box.height);
   });
   if (d.body.innerText.includes('missing)')) problems.push('the report says a chart is missing');
+  // the answer and the summary table on the first screen, the first chart within the second
+  const answer = d.getElementById('answer'), summary = d.getElementById('summary');
+  if (!answer || answer.innerText.trim().length < 100) problems.push('no answer paragraph');
+  else if (answer.getBoundingClientRect().bottom > 800) problems.push('the answer runs past the first screen');
+  if (!summary || summary.querySelectorAll('tr').length < 2) problems.push('no summary table');
+  else if (summary.getBoundingClientRect().bottom > 800) problems.push('the summary table runs past the first screen');
+  if (charts.length && charts[0].getBoundingClientRect().top > 1600) problems.push('the first chart starts past the second screen');
   document.title = 'checked height=' + d.documentElement.scrollHeight +
     ' problems=' + (problems.join('; ') || 'none');
 });
@@ -71,8 +81,11 @@ title=$(sed -n 's:.*<title>\(.*\)</title>.*:\1:p' <<<"$dom" | head -1)
 height=$(sed -n 's/^checked height=\([0-9]*\) .*/\1/p' <<<"$title")
 problems=${title#*problems=}
 shot="$dir/report-screenshot.png"
-chrome --screenshot="$shot" --window-size=1200,"${height:-4000}" \
+chrome --screenshot="$shot" --window-size=1280,"${height:-4000}" \
     "file://$dir/report.html" 2>"$tmp/shot.log" >/dev/null
+first="$dir/report-first-screen.png"
+chrome --screenshot="$first" --window-size=1280,800 \
+    "file://$dir/report.html" 2>>"$tmp/shot.log" >/dev/null
 
 status=0
 if [ -z "$height" ] || [ "$height" -lt 1000 ]; then
@@ -87,9 +100,9 @@ if grep -h 'CONSOLE' "$tmp/check.log" "$tmp/shot.log" | grep -i 'error\|uncaught
     echo "test-report: the page logged errors (above)" >&2
     status=1
 fi
-if [ ! -s "$shot" ]; then
+if [ ! -s "$shot" ] || [ ! -s "$first" ]; then
     echo "test-report: no screenshot" >&2
     status=1
 fi
-[ $status -eq 0 ] && echo "test-report: report.html checked; full-page screenshot ${height}px high: $shot"
+[ $status -eq 0 ] && echo "test-report: report.html checked; first screen: $first; full page, ${height}px high: $shot"
 exit $status

@@ -16,6 +16,10 @@ if (!exists("engines")) {
 }
 n = words(engines)
 engine(i) = word(engines, i)
+# what a reader calls config i in a legend or a heading: its label, which
+# `overlap plot` passes as config_label_1, config_label_2, ..., else its spec
+# (drawn with `noenhanced`: a label's `_` is no subscript)
+name(i) = exists(sprintf("config_label_%d", i)) ? value(sprintf("config_label_%d", i)) : engine(i)
 if (!exists("height")) {
     height = 800
 }
@@ -47,6 +51,18 @@ end_or(name, estimate) = strcol(name) eq "" ? column(estimate) : column(name)
 # drawn, and no warning) for a point without an interval.
 bar(y, lo, hi) = hi > lo ? y : NaN
 set errorbars 1.5
+# The text a point of summary.csv shows when hovered (the SVG's tooltip,
+# `with labels hypertext`): its config and load, the value drawn with its
+# interval and repeats, and its flags. est, lo, hi name the columns; fmt
+# formats one value.
+hover_load(i) = name(i) . (strcol("loop") eq "open" ? \
+    sprintf("\n%.0f req/s offered", column("rate")) : \
+    sprintf("\n%d client%s", column("clients"), column("clients") == 1 ? "" : "s"))
+hover_interval(est, lo, hi, fmt) = sprintf(fmt, column(est)) . (strcol(lo) eq "" ? \
+    " (no interval)" : sprintf(" [" . fmt . ", " . fmt . "]", column(lo), column(hi)))
+hover_flags(x) = strcol("flags") eq "" ? "" : "\nflags: " . strcol("flags")
+hover(i, what, est, lo, hi, fmt) = hover_load(i) . "\n" . what . ": " . \
+    hover_interval(est, lo, hi, fmt) . sprintf(", %d repeats", column("repeats")) . hover_flags(0)
 # Configs whose bars would hide each other at one x are drawn side by side:
 # config i's points (not its bound) sit at x times dodge(i), a few percent
 # either side on a log axis, which no reader takes for another load. A
@@ -80,4 +96,4 @@ legend = "set origin 0, 0; set size 1, 0.15; unset title; unset xlabel; unset yl
          "unset border; unset tics; unset grid; unset logscale; unset arrow; unset label; " . \
          "set xrange [0:1]; set yrange [0:1]; " . \
          "set key center center horizontal maxrows 2 box lc rgb '#cccccc'; " . \
-         "plot for [i=1:n] NaN with linespoints lw 2 pt 7 ps 0.8 lc rgb color(i) title engine(i)"
+         "plot for [i=1:n] NaN with linespoints lw 2 pt 7 ps 0.8 lc rgb color(i) title name(i) noenhanced"

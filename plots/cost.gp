@@ -29,7 +29,7 @@ set title "peak RSS"
 set ylabel "MiB"
 set yrange [0:*]
 plot for [i=1:n] tmp(chart, i) using 1:2 smooth unique with linespoints lw 2 pt 7 ps 0.7 \
-         lc rgb color(i) title engine(i)
+         lc rgb color(i) title name(i) noenhanced
 eval panel(2, 3)
 set title "threads"
 set ylabel "threads (log)"

@@ -4,6 +4,7 @@
 # interval over the same bound (the bound is a number, not a measurement:
 # it adds no uncertainty). A point with one repeat has no bar. 1.0 means
 # the config did all its architecture allows; the grey line marks it.
+# Hovering a point shows its efficiency with its interval, repeats and flags.
 chart = "efficiency"
 load "common.gp"
 set datafile columnheaders
@@ -22,6 +23,11 @@ do for [i=1:n] {
 set datafile nocolumnheaders
 # a table's row x, mean, lo, hi as efficiency: each over the bound at x
 eff(v, b) = b > 0 ? v / b : NaN
+# a point's efficiency as its tooltip says it, over the bound b at its load
+hover_eff(i, b) = hover_load(i) . sprintf("\nthroughput / bound: %.2f", column("throughput_mean") / b) . \
+    (strcol("throughput_lo") eq "" ? " (no interval)" : sprintf(" [%.2f, %.2f]", \
+    column("throughput_lo") / b, column("throughput_hi") / b)) . \
+    sprintf(", %d repeats", column("repeats")) . hover_flags(0)
 set multiplot title "Efficiency: throughput / Little's-law bound (mean of the repeats, " . \
                     "bars: 95% interval)"
 set ylabel "efficiency"
@@ -37,11 +43,15 @@ set title "closed loop"
 set xlabel "concurrent clients (log)"
 if (n_closed > 0) {
     plot for [i=1:n] tmp(chart."-closed", i) using ($1 * dodge(i)):(eff($2, bound_closed(i, $1))) \
-             with linespoints lw 2 pt 7 ps 0.8 lc rgb color(i) title engine(i), \
+             with linespoints lw 2 pt 7 ps 0.8 lc rgb color(i) title name(i) noenhanced, \
          for [i=1:n] tmp(chart."-closed", i) using ($1 * dodge(i)): \
              (eff(bar($2, $3, $4), bound_closed(i, $1))):(eff($3, bound_closed(i, $1))): \
              (eff($4, bound_closed(i, $1))) with yerrorbars lw 1.5 pt 7 ps 0.8 lc rgb color(i) \
-             notitle
+             notitle, \
+         for [i=1:n] summary using (point(i, "closed") ? column("clients") * dodge(i) : NaN): \
+             (eff(column("throughput_mean"), bound_closed(i, column("clients")))): \
+             (hover_eff(i, bound_closed(i, column("clients")))) with labels hypertext \
+             point pt 7 ps 0.8 lc rgb color(i) notitle
 } else {
     # a panel of nothing autoscales nothing: fixed ranges (a sweep of
     # capacity probes alone has neither loop)
@@ -59,11 +69,15 @@ set xlabel "offered rate (requests/s, log)"
 unset key
 if (n_open > 0) {
     plot for [i=1:n] tmp(chart."-open", i) using ($1 * dodge(i)):(eff($2, bound_open(i, $1))) \
-             with linespoints lw 2 pt 7 ps 0.8 lc rgb color(i) title engine(i), \
+             with linespoints lw 2 pt 7 ps 0.8 lc rgb color(i) title name(i) noenhanced, \
          for [i=1:n] tmp(chart."-open", i) using ($1 * dodge(i)): \
              (eff(bar($2, $3, $4), bound_open(i, $1))):(eff($3, bound_open(i, $1))): \
              (eff($4, bound_open(i, $1))) with yerrorbars lw 1.5 pt 7 ps 0.8 lc rgb color(i) \
-             notitle
+             notitle, \
+         for [i=1:n] summary using (point(i, "open") ? column("rate") * dodge(i) : NaN): \
+             (eff(column("throughput_mean"), bound_open(i, column("rate")))): \
+             (hover_eff(i, bound_open(i, column("rate")))) with labels hypertext \
+             point pt 7 ps 0.8 lc rgb color(i) notitle
 } else {
     set xrange [1:10]
     set yrange [0:1.2]

@@ -11,10 +11,11 @@
 # by `overlap plot`; plots/README.md, "The models"): its queueing model, or
 # the ideal system simulated where the model departs from it by more than
 # its tolerance, as the config's legend entry says; ending before saturation.
+# Hovering a p99 point shows its median with its interval, repeats and flags.
 chart = "latency"
 load "common.gp"
 model_is_sim(i) = exists("model_sim") ? int(real(word(model_sim, i))) : 0
-ref_title(i) = engine(i) . (model_n(i) <= 0 ? "" : model_is_sim(i) ? \
+ref_title(i) = name(i) . (model_n(i) <= 0 ? "" : model_is_sim(i) ? \
                " (thin: ideal system, simulated)" : " (thin: model)")
 set datafile columnheaders
 do for [i=1:n] {
@@ -68,8 +69,12 @@ do for [i=1:n] {
     }
 }
 plot for [i=1:n] tmp(chart, i) using ($1 * dodge(i)):2 with linespoints lw 2.5 pt 7 ps 0.8 \
-         lc rgb color(i) title ref_title(i), \
+         lc rgb color(i) title ref_title(i) noenhanced, \
      for [i=1:n] tmp(chart, i) using ($1 * dodge(i)):(bar($2, $3, $4)):3:4 with yerrorbars \
          lw 1.5 pt 7 ps 0.8 lc rgb color(i) notitle, \
      for [i=1:n] tmp(chart."-p50", i) using ($1 * dodge(i)):2 smooth unique with linespoints \
-         lw 1.5 dt 3 pt 6 ps 0.6 lc rgb color(i) notitle @models
+         lw 1.5 dt 3 pt 6 ps 0.6 lc rgb color(i) notitle, \
+     for [i=1:n] summary using (point(i, "open") ? column("rate") * dodge(i) : NaN): \
+         (column("p99_median")):(hover(i, "p99 ms (median, interval)", "p99_median", "p99_lo", \
+         "p99_hi", "%.1f")) with labels hypertext point pt 7 ps 0.8 lc rgb color(i) notitle \
+         @models

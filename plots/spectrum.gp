@@ -23,7 +23,7 @@ set logscale y
 set xrange [1:10000]
 set xtics ("0%%" 1, "90%%" 10, "99%%" 100, "99.9%%" 1000, "99.99%%" 10000)
 set mxtics 10
-label(i) = sprintf("%s at %s req/s", engine(i), word(spectrum_rates, i))
+label(i) = sprintf("%s at %s req/s", name(i), word(spectrum_rates, i))
 if (shown == 0) {
     set yrange [1:10]
     set label 1 "this sweep ran no open-loop load point" at graph 0.5, graph 0.5 center
@@ -31,4 +31,4 @@ if (shown == 0) {
     exit
 }
 plot for [i=1:n] tmp(chart, i) using 1:2 with lines lw 2.5 lc rgb color(i) \
-         title (int(word(spectrum_runs, i)) > 0 ? label(i) : "")
+         title (int(word(spectrum_runs, i)) > 0 ? label(i) : "") noenhanced

@@ -10,6 +10,7 @@
 # entry carries its Universal Scalability Law fit over these means
 # (summary.csv: sigma contention, kappa coherency, N* the clients of peak
 # throughput, none when kappa is 0), which `overlap plot` passes as lists.
+# Hovering a point shows its mean with its interval, repeats and flags.
 chart = "throughput"
 load "common.gp"
 set datafile columnheaders
@@ -46,8 +47,12 @@ if (n_closed == 0) {
     exit
 }
 plot for [i=1:n] tmp(chart, i) using ($1 * dodge(i)):2 with linespoints lw 2 pt 7 ps 0.8 \
-         lc rgb color(i) title engine(i) . usl_label(i), \
+         lc rgb color(i) title name(i) . usl_label(i) noenhanced, \
      for [i=1:n] tmp(chart, i) using ($1 * dodge(i)):(bar($2, $3, $4)):3:4 with yerrorbars \
          lw 1.5 pt 7 ps 0.8 lc rgb color(i) notitle, \
      for [i=1:n] tmp(chart, i) using 1:(bound_closed(i, $1)) with lines lw 1.5 dt 2 \
+         lc rgb color(i) notitle, \
+     for [i=1:n] summary using (point(i, "closed") ? column("clients") * dodge(i) : NaN): \
+         (column("throughput_mean")):(hover(i, "req/s (mean, 95% interval)", "throughput_mean", \
+         "throughput_lo", "throughput_hi", "%.0f")) with labels hypertext point pt 7 ps 0.8 \
          lc rgb color(i) notitle

@@ -45,7 +45,7 @@ set key at screen 0.5, screen 1.0 - 30.0 / height center top horizontal maxcols 
 set multiplot layout n, 1 title "Timeline: requests sent closer together than one service time" \
     margins 0.1, 0.97, 60.0 / height, 1.0 - 80.0 / height spacing 0, 30.0 / height
 do for [i=1:n] {
-    set label 1 engine(i) at graph 0, graph 1.08 left font ",13" tc rgb color(i) front
+    set label 1 name(i) at graph 0, graph 1.08 left font ",13" tc rgb color(i) front noenhanced
     if (i == n) {
         set xlabel "time since the first request was due to be sent (ms)"
         set format x "%g"

@@ -2,8 +2,9 @@
 # Checks a results folder that `make bench-quick` (the main job, shortened)
 # just wrote, as a user would find it: every planned run has its row and none
 # failed, the CSVs have rows, every chart is there as PNG and SVG, and
-# report.html carries its charts and sections. It asserts no figure: how fast
-# this machine was is the sweep's output, not a test's verdict.
+# report.html carries its answer, its summary table, its charts and sections
+# (harness/test-report.sh then opens it in a browser). It asserts no figure:
+# how fast this machine was is the sweep's output, not a test's verdict.
 #
 # usage: tests/main-job.sh RESULTS_DIR
 set -uo pipefail
@@ -53,6 +54,8 @@ check "report.html holds the six charts" test "$(grep -o '<svg' "$dir/report.htm
 for section in 'What the runs say' 'Machine and command' 'Charts' 'Load points'; do
     check "report.html has its section '$section'" grep -q "<h2>$section" "$dir/report.html"
 done
+check "report.html opens with its answer" grep -q '<section id="answer">' "$dir/report.html"
+check "report.html has its summary table" grep -q '<table id="summary">' "$dir/report.html"
 check "report.html ends" grep -q '</html>' "$dir/report.html"
 
 echo "main job: $passed passed, $failed failed"

@@ -109,6 +109,60 @@ Test(suite, engine_specs)
     cr_expect_str_eq(bench_kind_name(e.kind), "coro");
 }
 
+/* Each config's default label, what a reader calls it; an unknown spec is
+ * its own label. */
+Test(suite, default_labels)
+{
+    static const struct {
+        const char *spec, *label;
+    } cases[] = {
+        {"pool:workers=64", "pool of 64 threads"},
+        {"pool", "pool of 64 threads"},
+        {"pool:workers=1", "pool of 1 thread"},
+        {"pool:workers=0,mode=connection", "thread per connection"},
+        {"pool:workers=8,mode=leader", "pool of 8 threads as leader and followers"},
+        {"pool:workers=8,queue=16", "pool of 8 threads with a queue of 16"},
+        {"async", "event loop"},
+        {"async:loops=2,db_conns=4", "2 event loops with 4 db connections a loop"},
+        {"coro", "coroutines"},
+        {"coro:loops=2", "coroutines on 2 loops"},
+        {"uring:mode=multishot", "io_uring loop (multishot)"},
+        {"ext:python-asyncio", "ext:python-asyncio"},
+    };
+    char label[BENCH_LABEL_LEN];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bench_spec_label(cases[i].spec, label, sizeof(label));
+        cr_expect_str_eq(label, cases[i].label, "%s", cases[i].spec);
+        cr_expect(bench_label_valid(label) || strchr(cases[i].spec, ':'), "%s", label);
+    }
+}
+
+/* A suite's labels name its configs in order, `-` keeps a default, and no
+ * two configs of a sweep share one. */
+Test(suite, labels)
+{
+    struct bench_suite s;
+    char err[BENCH_ERR_LEN];
+    bench_suite_defaults(&s);
+    cr_assert_eq(
+        bench_suite_set(&s, "engines", "pool pool:workers=64 async coro", err, sizeof(err)), 0);
+    cr_assert_eq(bench_suite_set(&s, "labels", " - ; big pool;-", err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(bench_suite_label_configs(&s, err, sizeof(err)), 0, "%s", err);
+    cr_expect_str_eq(s.labels[0], "pool of 64 threads");
+    cr_expect_str_eq(s.labels[1], "big pool");
+    cr_expect_str_eq(s.labels[2], "event loop");
+    cr_expect_str_eq(s.labels[3], "coroutines");
+    cr_assert_eq(bench_suite_set(&s, "labels", "same; same", err, sizeof(err)), 0);
+    cr_assert_eq(bench_suite_label_configs(&s, err, sizeof(err)), 0, "%s", err);
+    cr_expect_str_eq(s.labels[0], "same (pool)");
+    cr_expect_str_eq(s.labels[1], "same (pool:workers=64)");
+    cr_expect_eq(bench_suite_set(&s, "labels", "a, b", err, sizeof(err)), -1);
+    cr_expect(strstr(err, "without a comma") != NULL, "%s", err);
+    cr_assert_eq(bench_suite_set(&s, "labels", "a;b;c;d;e", err, sizeof(err)), 0);
+    cr_expect_eq(bench_suite_label_configs(&s, err, sizeof(err)), -1);
+    cr_expect(strstr(err, "5 labels for 4 configs") != NULL, "%s", err);
+}
+
 Test(suite, bad_engine_specs)
 {
     static const struct {
@@ -732,8 +786,8 @@ static const char runs_header[] =
     "bound_rps,ceiling_rps,efficiency,cpu_user_s,cpu_sys_s,cpu_util,peak_rss_kib,threads,fds,"
     "vol_ctxsw_per_s,invol_ctxsw_per_s,repeat,attempts,window_s,littles_ratio,load_cpu_util,"
     "cpu_per_request_us,ceiling_measured_rps,trend_pct,flags,workload_cpu_us,other_cpu_us,"
-    "database,db_connections,db_backends,db_calls,db_expected_calls";
-#define NCOLS 48
+    "database,db_connections,db_backends,db_calls,db_expected_calls,label";
+#define NCOLS 49
 
 struct row {
     char *f[NCOLS];
@@ -975,10 +1029,10 @@ Test(sweep, quick_suite_end_to_end)
             cr_expect_gt(measured[e][k], 0, "%s closed c=%d answered nothing in either repeat",
                          engines[e], k ? 16 : 1);
     /* the progress lines and the summary, with intervals */
-    cr_expect(strstr(err, "[10/18] async timeline c=4  ") != NULL, "%s", err);
-    cr_expect(strstr(err, "[3/18] pool:workers=4 open r=182 #1/2  ") != NULL, "%s", err);
-    cr_expect(strstr(err, "[18/18] pool:workers=4 open r=436 #2/2  ") != NULL, "%s", err);
-    cr_expect(strstr(out, "pool:workers=4") && strstr(out, "peak req/s"), "%s", out);
+    cr_expect(strstr(err, "[10/18] event loop timeline c=4  ") != NULL, "%s", err);
+    cr_expect(strstr(err, "[3/18] pool of 4 threads open r=182 #1/2  ") != NULL, "%s", err);
+    cr_expect(strstr(err, "[18/18] pool of 4 threads open r=436 #2/2  ") != NULL, "%s", err);
+    cr_expect(strstr(out, "pool of 4 threads") && strstr(out, "peak req/s"), "%s", out);
     cr_expect(strstr(out, " ± ") != NULL, "no interval in the table: %s", out);
     cr_expect(strstr(out, "18 runs, 0 failed") != NULL, "%s", out);
     free(err);
@@ -1461,8 +1515,8 @@ Test(sweep, a_server_that_dies_mid_sweep)
         if (i != 1)
             cr_expect_str_eq(get(&rows[i], "status"), "ok", "run %d: %s", i + 1,
                              get(&rows[i], "reason"));
-    cr_expect(strstr(err, "[2/6] pool:workers=2 closed c=2  failed: server killed") != NULL, "%s",
-              err);
+    cr_expect(strstr(err, "[2/6] pool of 2 threads closed c=2  failed: server killed") != NULL,
+              "%s", err);
     free(err);
 }
 

@@ -128,12 +128,12 @@ Test(reference, the_model_or_the_ideal_system)
     cr_assert_eq(plot_write_report(dir), 0);
     snprintf(path, sizeof(path), "%s/report.html", dir);
     char *html = slurp(path);
-    cr_expect_not_null(strstr(html, "<b>pool:workers=8</b>: the latency chart draws the ideal "
+    cr_expect_not_null(strstr(html, "<b>pool of 8 threads</b>: the latency chart draws the ideal "
                                     "system, simulated, not its model, which departs from it by "
                                     "more than its tolerance (p99 within 25 %, p50 within 12 %): "
                                     "at "),
                        "%s", html);
-    cr_expect_not_null(strstr(html, "<b>async</b>: the latency chart draws its model, which "
+    cr_expect_not_null(strstr(html, "<b>event loop</b>: the latency chart draws its model, which "
                                     "holds the ideal system, simulated, to its tolerance"),
                        "%s", html);
     free(html);

@@ -179,6 +179,8 @@ static int prepare(struct bench__sweep *sw, int argc, char **argv, const char **
     if (s->nengines == 0 || (s->nclients == 0 && nrates == 0 && s->timeline == 0 && !s->has_slo))
         return bench_usage_error("%s", "nothing to run: give engines, and clients, rates, a "
                                        "timeline or an slo");
+    if (bench_suite_label_configs(s, err, sizeof(err)) < 0)
+        return bench_usage_error("%s", err);
     if (bench_suite_has_map(s) && !s->has_slo)
         return bench_usage_error("%s", "vary.cpu and vary.wait map capacities at a latency "
                                        "goal (expected an slo too, e.g. --slo 'p99 100ms')");

@@ -55,6 +55,11 @@ struct bench_suite {
      * server of the user's (bench_pg.c) */
     char database[BENCH_DSN_LEN];
     int db_connections; /* `db_connections = C`: the budget of configs that name none; 0 */
+    /* `labels = A; B`: what a reader calls each config of engines, in its
+     * order ("" keeps the default, bench_config_label); after
+     * bench_suite_label_configs, every config's label, all distinct */
+    int nlabels;
+    char labels[BENCH_MAX_ENGINES][BENCH_LABEL_LEN];
 };
 
 /* Whether the suite draws the crossover map. */
@@ -70,9 +75,10 @@ static inline int bench_suite_has_map(const struct bench_suite *s)
  * and the load on CPU 1 when there are two or more. */
 void bench_suite_defaults(struct bench_suite *s);
 
-/* Sets one suite key (name, workload, engines, clients, rates, auto_fractions,
- * duration, warmup, repeats, timeline, server_cpus, load_cpus, load_threads,
- * slo, capacity_tolerance, vary.cpu, vary.wait, database, db_connections)
+/* Sets one suite key (name, workload, engines, labels, clients, rates,
+ * auto_fractions, duration, warmup, repeats, timeline, server_cpus, load_cpus,
+ * load_threads, slo, capacity_tolerance, vary.cpu, vary.wait, database,
+ * db_connections)
  * from its text, as a suite file or a flag gives it; 0, or -1 with a message
  * in err. */
 int bench_suite_set(struct bench_suite *s, const char *key, const char *value, char *err,
@@ -81,6 +87,11 @@ int bench_suite_set(struct bench_suite *s, const char *key, const char *value, c
 /* Reads a suite file over s. 0, or -1 with `FILE:LINE: what is wrong
  * (what was expected)` in err. */
 int bench_suite_load(const char *path, struct bench_suite *s, char *err, size_t errlen);
+
+/* Gives every config of s its label: the suite's, else its default, made
+ * distinct (bench_labels_distinct). 0, or -1 with a message in err when
+ * the suite gives more labels than it has configs. */
+int bench_suite_label_configs(struct bench_suite *s, char *err, size_t errlen);
 
 /* ---- the sweep (bench.c) ---- */
 

@@ -59,13 +59,18 @@ void bench__live_line(const struct bench__sweep *sw, int id, double elapsed_s)
     double this_run = bench__run_cost_s(&sw->plan, r) - elapsed_s;
     format_eta(eta_s(sw, 1) + (this_run > 0 ? this_run : 0), eta, sizeof(eta));
     fprintf(stderr, "\r\033[K[%d/%d] %s %s  running %.1f s  ETA %s", id, sw->plan.nruns,
-            sw->suite.engines[r->engine].spec, point, elapsed_s, eta);
+            bench__config_name(sw, r->engine), point, elapsed_s, eta);
+}
+
+const char *bench__config_name(const struct bench__sweep *sw, int e)
+{
+    return sw->suite.labels[e][0] ? sw->suite.labels[e] : sw->suite.engines[e].spec;
 }
 
 void bench__progress(const struct bench__sweep *sw, int id, const struct bench__outcome *o)
 {
     const struct bench__run *r = &sw->plan.runs[id - 1];
-    const struct bench_engine *e = &sw->suite.engines[r->engine];
+    const char *name = bench__config_name(sw, r->engine);
     int n = sw->plan.nruns;
     char point[64], eta[32], flags[128];
     point_name(sw, r, point, sizeof(point));
@@ -74,19 +79,18 @@ void bench__progress(const struct bench__sweep *sw, int id, const struct bench__
     if (sw->live)
         fprintf(stderr, "\r\033[K");
     if (strcmp(o->status, "ok") != 0) {
-        fprintf(stderr, "[%d/%d] %s %s  failed: %s  ETA %s\n", id, n, e->spec, point, o->reason,
-                eta);
+        fprintf(stderr, "[%d/%d] %s %s  failed: %s  ETA %s\n", id, n, name, point, o->reason, eta);
         return;
     }
     if (r->kind == BENCH__TIMELINE) {
-        fprintf(stderr, "[%d/%d] %s %s  %s answered  slowest %.1f ms%s%s  ETA %s\n", id, n, e->spec,
+        fprintf(stderr, "[%d/%d] %s %s  %s answered  slowest %.1f ms%s%s  ETA %s\n", id, n, name,
                 point, o->load[BENCH__REQUESTS], atof(o->load[BENCH__MAX]),
                 flags[0] ? "  flags " : "", flags, eta);
         return;
     }
     double bound = bench__run_bound(&sw->plan, r);
-    fprintf(stderr, "[%d/%d] %s %s  %.3gk req/s  p99 %.1f ms  eff %.2f%s%s  ETA %s\n", id, n,
-            e->spec, point, o->throughput / 1e3, o->p99_ms, bound > 0 ? o->throughput / bound : 0,
+    fprintf(stderr, "[%d/%d] %s %s  %.3gk req/s  p99 %.1f ms  eff %.2f%s%s  ETA %s\n", id, n, name,
+            point, o->throughput / 1e3, o->p99_ms, bound > 0 ? o->throughput / bound : 0,
             flags[0] ? "  flags " : "", flags, eta);
 }
 
@@ -102,6 +106,6 @@ void bench__progress_again(const struct bench__sweep *sw, int id, const struct b
         fprintf(stderr, "\r\033[K");
     /* (k/N), not [k/N]: a bracketed number announces a finished run */
     fprintf(stderr, "(%d/%d) %s %s  %s over %.1f s: measured again over %.1f s\n", id,
-            sw->plan.nruns, sw->suite.engines[r->engine].spec, point, flags, o->load_window_s,
+            sw->plan.nruns, bench__config_name(sw, r->engine), point, flags, o->load_window_s,
             window_s);
 }

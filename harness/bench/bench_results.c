@@ -35,7 +35,7 @@ static const char runs_header[] =
     "bound_rps,ceiling_rps,efficiency,cpu_user_s,cpu_sys_s,cpu_util,peak_rss_kib,threads,fds,"
     "vol_ctxsw_per_s,invol_ctxsw_per_s,repeat,attempts,window_s,littles_ratio,load_cpu_util,"
     "cpu_per_request_us,ceiling_measured_rps,trend_pct,flags,workload_cpu_us,other_cpu_us,"
-    "database,db_connections,db_backends,db_calls,db_expected_calls\n";
+    "database,db_connections,db_backends,db_calls,db_expected_calls,label\n";
 
 /* The load generator's columns, by name, in enum bench__load_field's order. */
 static const char *const load_fields[BENCH__NLOAD] = {
@@ -434,7 +434,7 @@ static size_t write_database(const struct bench__sweep *sw, const struct bench__
 }
 
 /* The columns added after the first schema, at the row's end: the repeat,
- * the window, the checks and where the CPU went. A failed run has only the
+ * the window, the checks, where the CPU went, the database and the label. A failed run has only the
  * first two, a timeline no CPU per request (its few requests fall between
  * two ticks of the CPU clock). */
 static void write_checks(const struct bench__sweep *sw, const struct bench__run *r,
@@ -459,7 +459,8 @@ static void write_checks(const struct bench__sweep *sw, const struct bench__run 
     n += put_number(out + n, len - n, workload, 3);
     n += put_number(out + n, len - n, workload >= 0 ? cpu_us - workload : NAN, 3);
     n += write_database(sw, r, o, out + n, len - n);
-    snprintf(out + n, len - n, "\n");
+    /* what a reader calls the config, beside its spec (bench_suite_label_configs) */
+    snprintf(out + n, len - n, ",%s\n", sw->suite.labels[r->engine]);
 }
 
 void bench__write_row(const struct bench__sweep *sw, int id, struct bench__outcome *o)

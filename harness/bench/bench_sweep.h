@@ -364,6 +364,10 @@ double bench__spectrum_at(const struct csv_table *t, double q);
 
 /* ---- the summary table (bench_table.c) ---- */
 
+/* What a reader calls config e in the terminal: its label
+ * (bench_suite_label_configs), else its spec (bench_progress.c). */
+const char *bench__config_name(const struct bench__sweep *sw, int e);
+
 /* The table on stdout at the end, read from the folder's summary.csv: each
  * config's peak with its interval, ceilings, p99s with theirs, memory and
  * the flags its points raised. 0, or -1 when summary.csv cannot be read. */

@@ -62,6 +62,61 @@ static int parse_engines(struct bench_suite *s, const char *text, char *err, siz
     return 0;
 }
 
+/* `labels = pool of 64 threads; event loop`: one per config of engines, in
+ * its order, separated by ';' (a label holds commas no more than a CSV
+ * field does); an empty one or `-` keeps the config's default. */
+static int parse_labels(struct bench_suite *s, const char *text, char *err, size_t errlen)
+{
+    s->nlabels = 0;
+    for (const char *p = text;; p++) {
+        size_t n = strcspn(p, ";");
+        while (n > 0 && (*p == ' ' || *p == '\t'))
+            p++, n--;
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        char *label = s->labels[s->nlabels];
+        if (s->nlabels == BENCH_MAX_ENGINES || n >= BENCH_LABEL_LEN) {
+            snprintf(err, errlen, "labels: more than %d, or one of %d characters or more",
+                     BENCH_MAX_ENGINES, BENCH_LABEL_LEN);
+            return -1;
+        }
+        snprintf(label, BENCH_LABEL_LEN, "%.*s", (int)n, p);
+        if (!strcmp(label, "-"))
+            label[0] = '\0';
+        if (label[0] && !bench_label_valid(label)) {
+            snprintf(err, errlen,
+                     "labels: bad label '%s' (expected printable text without a comma, quote "
+                     "or backslash; labels are separated by ';')",
+                     label);
+            return -1;
+        }
+        s->nlabels++;
+        p += strcspn(p, ";");
+        if (!*p)
+            return 0;
+    }
+}
+
+int bench_suite_label_configs(struct bench_suite *s, char *err, size_t errlen)
+{
+    const char *specs[BENCH_MAX_ENGINES];
+    if (s->nlabels > s->nengines) {
+        snprintf(err, errlen,
+                 "%d labels for %d configs (expected one per config of engines, "
+                 "in its order)",
+                 s->nlabels, s->nengines);
+        return -1;
+    }
+    for (int i = 0; i < s->nengines; i++) {
+        specs[i] = s->engines[i].spec;
+        if (i >= s->nlabels || !s->labels[i][0])
+            bench_config_label(&s->engines[i], s->labels[i], BENCH_LABEL_LEN);
+    }
+    bench_labels_distinct(s->labels, specs, s->nengines);
+    s->nlabels = s->nengines;
+    return 0;
+}
+
 /* ---- lists, durations and counts ---- */
 
 /* Numbers separated by spaces or commas, each in (0, max] (whole when
@@ -280,6 +335,8 @@ int bench_suite_set(struct bench_suite *s, const char *key, const char *value, c
         snprintf(s->workload, sizeof(s->workload), "%s", value);
     } else if (!strcmp(key, "engines")) {
         return parse_engines(s, value, err, errlen);
+    } else if (!strcmp(key, "labels")) {
+        return parse_labels(s, value, err, errlen);
     } else if (!strcmp(key, "clients")) {
         return parse_clients(s, value, err, errlen);
     } else if (!strcmp(key, "rates")) {
@@ -314,7 +371,7 @@ int bench_suite_set(struct bench_suite *s, const char *key, const char *value, c
         return parse_count(key, value, 1, 10000, &s->db_connections, err, errlen);
     } else {
         snprintf(err, errlen,
-                 "unknown key '%.64s' (expected name, workload, engines, clients, rates, "
+                 "unknown key '%.64s' (expected name, workload, engines, labels, clients, rates, "
                  "auto_fractions, duration, warmup, repeats, timeline, server_cpus, load_cpus, "
                  "load_threads, slo, capacity_tolerance, vary.cpu, vary.wait, database or "
                  "db_connections)",
@@ -326,7 +383,7 @@ int bench_suite_set(struct bench_suite *s, const char *key, const char *value, c
 
 /* ---- suite files ---- */
 
-static const char *list_keys[] = {"engines",        "clients",  "rates",
+static const char *list_keys[] = {"engines",        "labels",   "clients",  "rates",
                                   "auto_fractions", "vary.cpu", "vary.wait"};
 #define NLIST (int)(sizeof(list_keys) / sizeof(list_keys[0]))
 

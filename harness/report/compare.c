@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config.h"
 #include "proc.h"
 #include "stats.h"
 
@@ -104,7 +105,7 @@ static void csv_number(FILE *csv, double v, int decimals)
     fputc(',', csv);
 }
 
-/* Column widths of the table: the engine column fits the longest name. */
+/* Column widths of the table: the config column fits the longest label. */
 #define W_LOOP   8
 #define W_NUM    10
 #define W_CHANGE 31
@@ -113,7 +114,7 @@ static void csv_number(FILE *csv, double v, int decimals)
 static void print_header(FILE *out, int engine_width)
 {
     if (engine_width)
-        fprintf(out, "%-*s  ", engine_width, "engine");
+        fprintf(out, "%-*s  ", engine_width, "config");
     fprintf(out, "%-*s %7s %*s  %-7s  %*s %*s  %-*s %-*s  %*s %*s  %-*s %s\n", W_LOOP, "loop",
             "clients", W_NUM, "rate", "repeats", W_NUM, "req/s old", W_NUM, "req/s new", W_CHANGE,
             "throughput change [95 %]", W_VERD, "verdict", W_NUM, "p99 ms old", W_NUM, "p99 ms new",
@@ -132,8 +133,10 @@ static void print_row(FILE *out, int engine_width, const struct summary_point *p
     format_number(p99->new_mean, 2, v[3], sizeof(v[3]));
     format_change(tp, tp_change, sizeof(tp_change));
     format_change(p99, p99_change, sizeof(p99_change));
+    char label[BENCH_LABEL_LEN];
+    summary_label(p, label, sizeof(label));
     if (engine_width)
-        fprintf(out, "%-*s  ", engine_width, p->engine);
+        fprintf(out, "%-*s  ", engine_width, label);
     fprintf(out, "%-*s %7s %*s  %-7s  %*s %*s  %-*s %-*s  %*s %*s  %-*s %s", W_LOOP, p->loop,
             p->clients, W_NUM, p->rate, n, W_NUM, v[0], W_NUM, v[1], W_CHANGE, tp_change, W_VERD,
             verdict_name[tp->verdict], W_NUM, v[2], W_NUM, v[3], W_CHANGE, p99_change,
@@ -197,9 +200,11 @@ static int count_only_new(const struct summary_set *old, const struct summary_se
 
 static int engine_width(const struct summary_set *old, const struct compare_options *o)
 {
-    int width = 6; /* "engine" */
+    int width = 6; /* "config" */
+    char label[BENCH_LABEL_LEN];
     for (int i = 0; !o->a && i < old->npoints; i++) {
-        int len = (int)strlen(old->points[i].engine);
+        summary_label(&old->points[i], label, sizeof(label));
+        int len = (int)strlen(label);
         width = len > width ? len : width;
     }
     return o->a ? 0 : width;
@@ -219,8 +224,10 @@ static const char *const measure_name[2] = {"throughput", "p99"};
 static void print_explained(FILE *out, const struct summary_point *p, int m, const struct change *c)
 {
     int closed = !strcmp(p->loop, "closed");
-    fprintf(out, "    %s %s %s %s: %s %+.1f %%\n", p->engine, p->loop,
-            closed ? p->clients : p->rate, closed ? "clients" : "req/s", measure_name[m], c->pct);
+    char label[BENCH_LABEL_LEN];
+    summary_label(p, label, sizeof(label));
+    fprintf(out, "    %s %s %s %s: %s %+.1f %%\n", label, p->loop, closed ? p->clients : p->rate,
+            closed ? "clients" : "req/s", measure_name[m], c->pct);
 }
 
 /* The verdicts a machine slower (d > 0) or faster (d < 0) by |d| % could

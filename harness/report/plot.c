@@ -57,8 +57,12 @@ int plot__run_gnuplot(const char *scripts, const char *dir, const char *chart, c
     int status;
     waitpid(pid, &status, 0);
     struct stat st;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && stat(out, &st) == 0 && st.st_size > 0)
-        return 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && stat(out, &st) == 0 && st.st_size > 0) {
+        int rc = strcmp(fmt, "svg") ? 0 : plot__svg_tooltips(out);
+        if (rc < 0)
+            snprintf(err, errlen, "cannot write the tooltips into %s: %s", out, strerror(-rc));
+        return rc < 0 ? -1 : 0;
+    }
     /* gnuplot's message: the last line of its stderr that is not blank */
     char line[512] = "";
     FILE *f = fopen(log, "r");
@@ -115,6 +119,33 @@ static int read_engines(const char *dir, const struct csv_table *runs,
     return n;
 }
 
+/* Each config's label: the first that runs.csv gives it, else its default
+ * (bench_spec_label), then made distinct. */
+static void read_labels(struct plot__folder *f)
+{
+    const char *specs[PLOT_MAX_ENGINES];
+    for (int e = 0; e < f->n; e++) {
+        int r = 0;
+        while (r < f->runs.nrows && (strcmp(csv_get(&f->runs, r, "engine"), f->engines[e]) ||
+                                     !bench_label_valid(csv_get(&f->runs, r, "label"))))
+            r++;
+        if (r < f->runs.nrows)
+            snprintf(f->labels[e], BENCH_LABEL_LEN, "%s", csv_get(&f->runs, r, "label"));
+        else
+            bench_spec_label(f->engines[e], f->labels[e], BENCH_LABEL_LEN);
+        specs[e] = f->engines[e];
+    }
+    bench_labels_distinct(f->labels, specs, f->n);
+}
+
+const char *plot__label(const struct plot__folder *f, const char *spec)
+{
+    for (int e = 0; e < f->n; e++)
+        if (!strcmp(f->engines[e], spec))
+            return f->labels[e];
+    return spec;
+}
+
 int plot__folder_open(const char *dir, struct plot__folder *f, char *err, size_t errlen)
 {
     char path[PATH_MAX + 16];
@@ -127,6 +158,7 @@ int plot__folder_open(const char *dir, struct plot__folder *f, char *err, size_t
         return -1;
     }
     f->n = read_engines(dir, &f->runs, f->engines);
+    read_labels(f);
     return 0;
 }
 
@@ -153,7 +185,7 @@ int plot__server_cores(const char *dir)
 }
 
 /* Whether summary.csv's header has the columns this overlap writes: one
- * from before the USL fit's (the last added) is written again. */
+ * from before the label (the last added) is written again. */
 static int summary_is_current(const char *path)
 {
     char head[4096] = "";
@@ -162,7 +194,7 @@ static int summary_is_current(const char *path)
         head[0] = '\0';
     if (f)
         fclose(f);
-    return strstr(head, ",usl_n_star") != NULL;
+    return strstr(head, ",label") != NULL;
 }
 
 int plot__refresh_summary(const char *dir, char *err, size_t errlen)
@@ -182,9 +214,7 @@ int plot__refresh_summary(const char *dir, char *err, size_t errlen)
 
 /* ---- what the scripts cannot easily derive themselves ---- */
 
-/* The config's ceiling: its bound with unlimited clients, as the sweep
- * wrote it on every row (0 when no row has it). */
-static double ceiling_of(const struct csv_table *runs, const char *engine)
+double plot__ceiling(const struct csv_table *runs, const char *engine)
 {
     for (int r = 0; r < runs->nrows; r++)
         if (!strcmp(csv_get(runs, r, "engine"), engine) && csv_num(runs, r, "ceiling_rps") > 0)
@@ -202,7 +232,7 @@ static void pick_spectrum_runs(const struct plot__folder *f, double *ids, double
     const struct csv_table *runs = &f->runs;
     for (int e = 0; e < f->n; e++) {
         int under = -1, lowest = -1;
-        double limit = 0.8 * ceiling_of(runs, f->engines[e]) * 1.001;
+        double limit = 0.8 * plot__ceiling(runs, f->engines[e]) * 1.001;
         for (int r = 0; r < runs->nrows; r++) {
             if (strcmp(csv_get(runs, r, "engine"), f->engines[e]) ||
                 strcmp(csv_get(runs, r, "loop"), "open") ||
@@ -341,12 +371,14 @@ static int script_vars(const struct plot__folder *f, const struct tl_extent *tl,
     for (int e = 0; e < f->n; e++)
         plot__put(&v, "%s%s", e ? " " : "", f->engines[e]);
     plot__put(&v, "'; ");
+    for (int e = 0; e < f->n; e++) /* a label holds no quote (bench_label_valid) */
+        plot__put(&v, "config_label_%d='%s'; ", e + 1, f->labels[e]);
     double rates[PLOT_MAX_ENGINES];
     pick_spectrum_runs(f, x, rates);
     put_list(&v, "spectrum_runs", x, f->n, 0);
     put_list(&v, "spectrum_rates", rates, f->n, 0);
     for (int e = 0; e < f->n; e++)
-        x[e] = ceiling_of(runs, f->engines[e]);
+        x[e] = plot__ceiling(runs, f->engines[e]);
     put_list(&v, "ceilings", x, f->n, 3);
     put_usl(&v, f, curves, simulated);
     return v.at < v.len ? 0 : -1;

@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 
+#include "config.h"
 #include "csv.h"
 #include "model.h"
 #include "summary.h"
@@ -30,6 +31,9 @@ struct plot__folder {
     char dir[PATH_MAX];
     struct csv_table runs;
     char engines[PLOT_MAX_ENGINES][PLOT_SPEC_LEN];
+    /* what a reader calls each: runs.csv's label, else the config's
+     * default (a folder from before labels), all distinct */
+    char labels[PLOT_MAX_ENGINES][BENCH_LABEL_LEN];
     int n;
 };
 
@@ -46,6 +50,19 @@ void plot__put(struct plot__vars *v, const char *fmt, ...) __attribute__((format
  * drawing dir/CHART.FMT; 0, or -1 with gnuplot's last error line in err. */
 int plot__run_gnuplot(const char *scripts, const char *dir, const char *chart, const char *fmt,
                       const char *vars, char *err, size_t errlen);
+
+/* The config's ceiling: its bound with unlimited clients, as the sweep
+ * wrote it on every row of runs (0 when no row has it). */
+double plot__ceiling(const struct csv_table *runs, const char *engine);
+
+/* What a reader calls config spec: its label in f, or the spec itself for
+ * a config f does not name (plot.c). */
+const char *plot__label(const struct plot__folder *f, const char *spec);
+
+/* Rewrites the SVG at path so that each point gnuplot drew `with labels
+ * hypertext` carries its text as an SVG <title>, the tooltip a browser
+ * shows on hover without a script (plot_hover.c). 0, or -errno. */
+int plot__svg_tooltips(const char *path);
 
 /* Reads dir's runs.csv and meta.txt into f. 0, or -1 with one line in err
  * (f then holds nothing to free). */
@@ -174,6 +191,10 @@ struct plot__report {
 
 /* s with &, <, > and " escaped. */
 void report__html(FILE *out, const char *s);
+/* Config spec's label, escaped: f's, else the config's default (a config
+ * the folder does not name, as a capacity.csv or map.csv of other configs
+ * may). */
+void report__write_label(FILE *out, const struct plot__folder *f, const char *spec);
 /* Row row's point in set, with its repeats' values; NULL if none. */
 const struct summary_point *report__repeats(const struct plot__report *rp, int row);
 /* A measurement summary.csv does not carry, the mean over row's ok runs;
@@ -187,6 +208,14 @@ int report__peak_row(const struct plot__report *rp, const char *engine);
 
 /* Whether the ';'-separated flag list holds word (report.c). */
 int report__has_flag(const char *list, const char *word);
+/* A ';'-separated flag list as words: "unsteady, noisy" (report.c). */
+void report__write_flag_list(FILE *out, const char *list);
+/* Summary row r's p99 median with its order-statistic interval, which need
+ * not be symmetric: "80.1 [79.0, 82.4]", "80.1" without one, "-" without a
+ * p99 (report_points.c). */
+void report__write_p99(FILE *out, const struct csv_table *s, int r);
+/* Config engine's table of load points (report_points.c). */
+void report__write_points(const struct plot__report *rp, const char *engine);
 
 /* ---- the crossover map (plot_map.c, report_map.c) ---- */
 
@@ -266,6 +295,15 @@ int report__inline_svg(FILE *out, const char *path, const char *chart);
 /* The map's figure and its section of report.html, when the folder has a
  * map.csv (report_map.c). */
 void report__write_map(const struct plot__report *rp);
+
+/* The answer report.html opens with: where the configs tie and why, where
+ * they part, what no run could show (report_answer.c). */
+void report__write_answer(const struct plot__report *rp);
+/* The table `overlap bench` prints as it ends, by label (report_table.c). */
+void report__write_summary(const struct plot__report *rp);
+/* What a flag of summary.csv says, in a few words ("the window was too
+ * short to settle"); "" for a word it does not know (report.c). */
+const char *report__flag_meaning(const char *word);
 
 /* The findings list of report.html (report_findings.c). */
 void report__write_findings(const struct plot__report *rp);

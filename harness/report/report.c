@@ -1,9 +1,11 @@
 /* report.html: a results folder on one self-contained page (nothing loaded
- * from anywhere). The findings state each claim with its 95 % interval
- * (report_findings.c); the flagged points and the failed runs come next,
- * then the machine, the charts' SVGs inline and each config's load points
- * with their intervals. The numbers are summary.csv's, the repeats behind
- * them runs.csv's. */
+ * from anywhere, no script). The answer first (report_answer.c), then the
+ * terminal's table (report_table.c), the charts' SVGs inline, each under a
+ * line on what to look at, then the details, folded where long: the
+ * findings, each claim with its 95 % interval (report_findings.c), the
+ * flagged points and the failed runs, the machine, and each config's load
+ * points (report_points.c). The numbers are summary.csv's, the repeats
+ * behind them runs.csv's. */
 #define _GNU_SOURCE
 #include "plot.h"
 
@@ -30,6 +32,15 @@ void report__html(FILE *out, const char *s)
         default: fputc(*s, out);
         }
     }
+}
+
+void report__write_label(FILE *out, const struct plot__folder *f, const char *spec)
+{
+    char label[BENCH_LABEL_LEN];
+    const char *known = plot__label(f, spec);
+    if (known == spec)
+        bench_spec_label(spec, label, sizeof(label));
+    report__html(out, known == spec ? label : known);
 }
 
 /* ---- reading a point ---- */
@@ -103,29 +114,49 @@ int report__peak_row(const struct plot__report *rp, const char *engine)
 
 /* ---- flagged points and failed runs ---- */
 
-/* What each flag of summary.csv says about a point, in a line. */
+/* What each flag of summary.csv says about a point, in a line, and in a
+ * few words for the answer. */
 static const struct {
-    const char *word, *meaning;
+    const char *word, *meaning, *brief;
 } flag_meanings[] = {
-    {"littles-law", "throughput × mean latency is far from the requests the clients keep in "
-                    "flight (Little's law): the run measured something other than its load"},
-    {"errors", "some requests of the window failed"},
-    {"short-window", "the measured window was too short for its numbers to settle"},
-    {"generator-bound", "the load generator was at its own limit: the server may hold more"},
-    {"noisy", "the repeats disagree: the throughput interval's half-width is over 10 % of the "
-              "mean"},
-    {"unsteady", "no steady state: the run's rate or latency still drifted within the window"},
-    {"failed", "a repeat failed (see the failed runs) and is left out of every number"},
-    {"few-samples", "a run's p99 rests on fewer than the 368 answers a 95 % interval needs to "
-                    "bound it: it is their maximum, or near it, not an estimate of the 99th "
-                    "percentile"},
+    {"littles-law",
+     "throughput × mean latency is far from the requests the clients keep in flight (Little's "
+     "law): the run measured something other than its load",
+     "fewer requests in flight than clients"},
+    {"errors", "some requests of the window failed", "requests failed"},
+    {"short-window", "the measured window was too short for its numbers to settle",
+     "a window too short to settle"},
+    {"generator-bound", "the load generator was at its own limit: the server may hold more",
+     "the load generator at its limit"},
+    {"noisy", "the repeats disagree: the throughput interval's half-width is over 10 % of the mean",
+     "repeats that disagree by over 10 %"},
+    {"unsteady", "no steady state: the run's rate or latency still drifted within the window",
+     "no steady state"},
+    {"failed", "a repeat failed (see the failed runs) and is left out of every number",
+     "a repeat failed"},
+    {"few-samples",
+     "a run's p99 rests on fewer than the 368 answers a 95 % interval needs to bound it: it is "
+     "their maximum, or near it, not an estimate of the 99th percentile",
+     "too few answers for a p99"},
+    {"missing-clients",
+     "fewer clients took part than asked: the run measured a smaller load than its row says",
+     "fewer clients took part than asked"},
 };
 #define NFLAGS (sizeof(flag_meanings) / sizeof(flag_meanings[0]))
 
-/* The point of summary row r as words: "async, closed loop, 64 clients". */
-static void write_point_name(FILE *out, const struct csv_table *t, int r)
+const char *report__flag_meaning(const char *word)
 {
-    report__html(out, csv_get(t, r, "engine"));
+    for (size_t k = 0; k < NFLAGS; k++)
+        if (!strcmp(flag_meanings[k].word, word))
+            return flag_meanings[k].brief;
+    return "";
+}
+
+/* The point of summary row r as words: "event loop, closed loop, 64 clients". */
+static void write_point_name(const struct plot__report *rp, const struct csv_table *t, int r)
+{
+    FILE *out = rp->out;
+    report__write_label(out, rp->f, csv_get(t, r, "engine"));
     fputs(", ", out);
     report__html(out, csv_get(t, r, "loop"));
     if (!strcmp(csv_get(t, r, "loop"), "capacity"))
@@ -147,8 +178,7 @@ int report__has_flag(const char *list, const char *word)
     return 0;
 }
 
-/* A ';'-separated flag list as words: "unsteady, noisy". */
-static void write_flags(FILE *out, const char *list)
+void report__write_flag_list(FILE *out, const char *list)
 {
     for (const char *p = list; *p; p += *p == ';') {
         size_t len = strcspn(p, ";");
@@ -177,28 +207,36 @@ static void write_flag_meanings(const struct plot__report *rp)
 
 /* Every point summary.csv flags, with its flags, then what each flag that
  * occurs means: a reader weighs a number by them before reading it. */
+#define FOLD_ROWS 8 /* a list longer than this starts folded */
+
 static void write_flagged(const struct plot__report *rp)
 {
     const struct csv_table *s = &rp->summary;
-    int any = 0;
-    fputs("<h2>Flagged points</h2>\n", rp->out);
+    int any = 0, flagged = 0;
+    for (int r = 0; r < s->nrows; r++)
+        flagged += *csv_get(s, r, "flags") != '\0';
+    fprintf(rp->out, "<details%s><summary><h2>Flagged points</h2> (%d)</summary>\n",
+            flagged > FOLD_ROWS ? "" : " open", flagged);
     for (int r = 0; r < s->nrows; r++) {
         if (!*csv_get(s, r, "flags"))
             continue;
         if (!any++)
             fputs("<table class=\"flagged\">\n<tr><th>point</th><th>flags</th></tr>\n", rp->out);
         fputs("<tr><td>", rp->out);
-        write_point_name(rp->out, s, r);
+        write_point_name(rp, s, r);
         fputs("</td><td>", rp->out);
-        write_flags(rp->out, csv_get(s, r, "flags"));
+        report__write_flag_list(rp->out, csv_get(s, r, "flags"));
         fputs("</td></tr>\n", rp->out);
     }
     if (!any) {
-        fputs("<p>No point is flagged: every run passed the sweep's sanity checks.</p>\n", rp->out);
+        fputs("<p>No point is flagged: every run passed the sweep's sanity checks.</p>\n"
+              "</details>\n",
+              rp->out);
         return;
     }
     fputs("</table>\n", rp->out);
     write_flag_meanings(rp);
+    fputs("</details>\n", rp->out);
 }
 
 static void write_failed(const struct plot__report *rp)
@@ -215,7 +253,7 @@ static void write_failed(const struct plot__report *rp)
         fputs("<tr><td>", rp->out);
         report__html(rp->out, csv_get(runs, r, "run"));
         fputs("</td><td>", rp->out);
-        write_point_name(rp->out, runs, r);
+        write_point_name(rp, runs, r);
         fputs("</td><td>", rp->out);
         report__html(rp->out, *csv_get(runs, r, "reason") ? csv_get(runs, r, "reason")
                                                           : csv_get(runs, r, "status"));
@@ -223,109 +261,6 @@ static void write_failed(const struct plot__report *rp)
     }
     if (any)
         fputs("</table>\n", rp->out);
-}
-
-/* ---- each config's load points ---- */
-
-static const char *const point_heads[] = {
-    "loop",   "clients", "offered req/s",  "repeats",      "req/s",   "bound req/s", "efficiency",
-    "p50 ms", "p99 ms",  "CPU µs/request", "peak RSS MiB", "threads", "flags",
-};
-#define NPOINT_HEADS (sizeof(point_heads) / sizeof(point_heads[0]))
-
-/* "931.0 ± 13.6", "903.0" without an interval, "-" without a value. */
-static void write_mean(FILE *out, double mean, double hw, int decimals)
-{
-    if (!isfinite(mean))
-        fputs("-", out);
-    else if (isfinite(hw))
-        fprintf(out, "%.*f ± %.*f", decimals, mean, decimals, hw);
-    else
-        fprintf(out, "%.*f", decimals, mean);
-}
-
-/* p99's median with its order-statistic interval, which need not be
- * symmetric: "80.1 [79.0, 82.4]". */
-static void write_p99(FILE *out, const struct csv_table *s, int r)
-{
-    if (!*csv_get(s, r, "p99_median"))
-        fputs("-", out);
-    else if (!*csv_get(s, r, "p99_lo"))
-        fprintf(out, "%.1f", csv_num(s, r, "p99_median"));
-    else
-        fprintf(out, "%.1f [%.1f, %.1f]", csv_num(s, r, "p99_median"), csv_num(s, r, "p99_lo"),
-                csv_num(s, r, "p99_hi"));
-}
-
-/* A count of summary.csv, kept in int's range whatever the file holds. */
-static int count_of(const struct csv_table *s, int r, const char *name)
-{
-    double v = csv_num(s, r, name);
-    return v >= 1 && v < INT_MAX ? (int)v : 0;
-}
-
-/* The cells that name a point: loop, clients, offered rate and repeats. */
-static void write_key_cells(FILE *out, const struct csv_table *s, int r)
-{
-    int failed = count_of(s, r, "failed");
-    fputs("<td>", out);
-    report__html(out, csv_get(s, r, "loop"));
-    fprintf(out, "</td><td>%.0f</td><td>", csv_num(s, r, "clients"));
-    if (!strcmp(csv_get(s, r, "loop"), "closed"))
-        fputs("-", out); /* a closed loop offers no rate */
-    else
-        fprintf(out, "%.0f", csv_num(s, r, "rate"));
-    fprintf(out, "</td><td>%d", count_of(s, r, "repeats"));
-    if (failed)
-        fprintf(out, " + %d failed", failed);
-    fputs("</td>", out);
-}
-
-/* The point's numbers: throughput and efficiency with their intervals,
- * p99 with its own, the rest means, then its flags. */
-static void write_point_row(const struct plot__report *rp, int r)
-{
-    const struct csv_table *s = &rp->summary;
-    FILE *out = rp->out;
-    int repeats = count_of(s, r, "repeats");
-    double mean = repeats ? csv_num(s, r, "throughput_mean") : NAN;
-    double hw = report__half_width(rp, r), bound = report__runs_mean(rp, r, PLOT_BOUND);
-    double cpu = *csv_get(s, r, "cpu_per_request_us") ? csv_num(s, r, "cpu_per_request_us") : NAN;
-    fputs(repeats ? "<tr>" : "<tr class=\"failed\">", out);
-    write_key_cells(out, s, r);
-    fputs("<td>", out);
-    write_mean(out, mean, hw, 1);
-    fputs("</td><td>", out);
-    write_mean(out, bound, NAN, 1);
-    fputs("</td><td>", out);
-    write_mean(out, bound > 0 ? mean / bound : NAN, bound > 0 ? hw / bound : NAN, 2);
-    fputs("</td><td>", out);
-    write_mean(out, report__runs_mean(rp, r, PLOT_P50), NAN, 1);
-    fputs("</td><td>", out);
-    write_p99(out, s, r);
-    fputs("</td><td>", out);
-    write_mean(out, cpu, NAN, 0);
-    fputs("</td><td>", out);
-    write_mean(out, report__runs_mean(rp, r, PLOT_RSS_KIB) / 1024, NAN, 1);
-    fputs("</td><td>", out);
-    write_mean(out, report__runs_mean(rp, r, PLOT_THREADS), NAN, 0);
-    fputs("</td><td>", out);
-    write_flags(out, csv_get(s, r, "flags"));
-    fputs("</td></tr>\n", out);
-}
-
-static void write_points_table(const struct plot__report *rp, const char *engine)
-{
-    fputs("<h3>", rp->out);
-    report__html(rp->out, engine);
-    fputs("</h3>\n<table>\n<tr>", rp->out);
-    for (size_t c = 0; c < NPOINT_HEADS; c++)
-        fprintf(rp->out, "<th>%s</th>", point_heads[c]);
-    fputs("</tr>\n", rp->out);
-    for (int r = 0; r < rp->summary.nrows; r++)
-        if (!strcmp(csv_get(&rp->summary, r, "engine"), engine))
-            write_point_row(rp, r);
-    fputs("</table>\n", rp->out);
 }
 
 /* ---- the page ---- */
@@ -363,7 +298,22 @@ int report__inline_svg(FILE *f, const char *path, const char *chart)
     return svg ? 0 : -1;
 }
 
-/* One per chart, in plot__charts' order. */
+/* One per chart, in plot__charts' order: what to look at, in a line... */
+static const char *looks[PLOT_NCHARTS] = {
+    "How each config's few requests line up: one after another where it blocks on the "
+    "database, side by side where it overlaps the waits.",
+    "Where each line flattens, and how near its dashed bound: the most the config serves. "
+    "Hover a point for its interval and flags.",
+    "The knee, where p99 turns up before the dashed bound; the thin lines are the ideal "
+    "server of the same architecture. Hover a point for its interval and flags.",
+    "The right end: the rare slow requests, each step ten times rarer than the one before.",
+    "The right end, the most clients: what holding them costs each architecture in memory, "
+    "threads and switches.",
+    "Points under 1: there a config served less than its architecture allows. Hover a point "
+    "for its interval and flags.",
+};
+
+/* ...and how it is drawn, folded under it. */
 static const char *captions[PLOT_NCHARTS] = {
     "The lecture's picture, drawn from real requests: a few requests sent closer together "
     "than one request's service time. Each bar starts when its request was meant to be sent "
@@ -415,23 +365,106 @@ static void write_charts(const struct plot__report *rp)
     fprintf(rp->out, "<h2>Charts</h2>\n");
     for (int c = 0; c < PLOT_NCHARTS && plot__point_runs(&rp->f->runs) > 0; c++) {
         snprintf(svg, sizeof(svg), "%s/%s.svg", rp->f->dir, plot__charts[c]);
-        fprintf(rp->out, "<figure id=\"%s\">\n", plot__charts[c]);
+        fprintf(rp->out, "<figure id=\"%s\">\n<figcaption>%s</figcaption>\n", plot__charts[c],
+                looks[c]);
         if (report__inline_svg(rp->out, svg, plot__charts[c]) < 0)
             fprintf(rp->out, "<p>(chart %s missing)</p>", plot__charts[c]);
-        fprintf(rp->out, "\n<figcaption>%s</figcaption>\n</figure>\n", captions[c]);
+        fprintf(rp->out,
+                "\n<details class=\"how\"><summary>How it is drawn</summary>%s</details>\n"
+                "</figure>\n",
+                captions[c]);
     }
     report__write_map(rp);
 }
 
 static const char report_style[] =
-    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-    "h1{font-size:1.6em}table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}"
+    "body{font-family:sans-serif;max-width:1180px;margin:1em auto;padding:0 1em;color:#222;"
+    "line-height:1.4}h1{font-size:1.5em;margin:.3em 0}h2{font-size:1.25em}"
+    "p.lede{color:#555;margin:.2em 0 .6em}#answer p{margin:.45em 0}"
+    "table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}"
     "td,th{border:1px solid #ccc;padding:.2em .5em;text-align:right}"
     "th{background:#f3f3f3}table.meta td,table.meta th,table.flagged td,table.meanings td,"
-    "table.failed td{text-align:left}tr.failed td,table.failed td{background:#fdecea}"
-    "figure{margin:1.5em 0}figure svg{width:100%;height:auto}"
-    "figcaption{color:#555;font-size:.9em}.findings li{margin:.3em 0}";
+    "table.failed td,#summary td.flags{text-align:left}#summary{margin:.6em 0 .2em}"
+    "#summary th:first-child,#summary th:last-child{text-align:left}#summary td,#summary "
+    "tr>th:first-child"
+    "{white-space:nowrap}#summary td.flags{white-space:normal;font-size:.9em}tr.failed "
+    "td,table.failed td{background:#fdecea}"
+    "p.note{color:#555;font-size:.8em;margin:.2em 0 1em}.spec{color:#777;font-weight:normal;"
+    "font-size:.8em}figure{margin:1em 0 2em}figure svg{width:100%;height:auto}"
+    "figcaption{font-size:.95em;margin:.2em 0}details.how{color:#555;font-size:.85em}"
+    "summary{cursor:pointer}summary h2{display:inline}.findings li{margin:.3em 0}";
 
+/* The value of meta.txt's line `key: value` into out; "" without one. */
+static void meta_value(const char *dir, const char *key, char *out, size_t len)
+{
+    char path[PATH_MAX + 16], line[4096];
+    size_t n = strlen(key);
+    snprintf(path, sizeof(path), "%s/meta.txt", dir);
+    FILE *in = fopen(path, "r");
+    out[0] = '\0';
+    while (in && fgets(line, sizeof(line), in))
+        if (!strncmp(line, key, n) && line[n] == ':') {
+            line[strcspn(line, "\n")] = '\0';
+            snprintf(out, len, "%s", line + n + 1 + (line[n + 1] == ' '));
+        }
+    if (in)
+        fclose(in);
+}
+
+/* One line under the title: the workload's cost, the sweep's size and
+ * where it ran. */
+static void write_lede(const struct plot__report *rp)
+{
+    const struct csv_table *runs = &rp->f->runs;
+    char cpu[256], repeats[32];
+    int cores = plot__server_cores(rp->f->dir);
+    meta_value(rp->f->dir, "cpu", cpu, sizeof(cpu));
+    meta_value(rp->f->dir, "repeats", repeats, sizeof(repeats));
+    fputs("<p class=\"lede\">", rp->out);
+    if (runs->nrows && csv_num(runs, 0, "mean_cpu_ms") + csv_num(runs, 0, "mean_wait_ms") > 0)
+        fprintf(rp->out, "%.3g ms of CPU and %.3g ms of waiting a request; ",
+                csv_num(runs, 0, "mean_cpu_ms"), csv_num(runs, 0, "mean_wait_ms"));
+    fprintf(rp->out, "%d configs, %d runs", rp->f->n, runs->nrows);
+    if (*repeats)
+        fprintf(rp->out, ", %s repeats a point", repeats);
+    fprintf(rp->out, "; the server on %d core%s", cores, cores == 1 ? "" : "s");
+    if (*cpu) {
+        fputs(" (", rp->out);
+        report__html(rp->out, cpu);
+        fputs(")", rp->out);
+    }
+    fputs(".</p>\n", rp->out);
+}
+
+/* Everything under the answer and the charts, each part folded where it is
+ * long: the sentences per config, the flags, the failed runs, the request
+ * types, the machine and the load points. */
+static void write_details(const struct plot__report *rp)
+{
+    FILE *f = rp->out;
+    fputs("<details open><summary><h2>What the runs say</h2>, config by config</summary>\n", f);
+    report__write_findings(rp);
+    fputs("</details>\n", f);
+    write_flagged(rp);
+    write_failed(rp);
+    report__write_requests(rp);
+    fputs("<details><summary><h2>Machine and command</h2></summary>\n", f);
+    write_meta_table(f, rp->f->dir);
+    fputs("</details>\n", f);
+    if (plot__point_runs(&rp->f->runs) == 0) /* probes alone: no point to tabulate */
+        return;
+    fputs("<details><summary><h2>Load points</h2>, every config's</summary>\n<p>One row per "
+          "load point. req/s is the mean of its repeats &#177; the half-width of its 95 % t "
+          "interval, efficiency the same over the bound; p99 is the median of the repeats' p99s "
+          "[with the interval between two of them]; p50, memory and threads are means. A point "
+          "with one repeat has no interval.</p>\n",
+          f);
+    for (int e = 0; e < rp->f->n; e++)
+        report__write_points(rp, rp->f->engines[e]);
+    fputs("</details>\n", f);
+}
+
+/* The answer first, then the summary table, the charts and the details. */
 static void write_page(const struct plot__report *rp)
 {
     const struct csv_table *runs = &rp->f->runs;
@@ -443,25 +476,14 @@ static void write_page(const struct plot__report *rp)
     report__html(f, runs->nrows ? csv_get(runs, 0, "suite") : "");
     fputs(" sweep of the ", f);
     report__html(f, runs->nrows ? csv_get(runs, 0, "workload") : "");
-    fputs(" workload</h1>\n<h2>What the runs say</h2>\n", f);
-    report__write_findings(rp);
-    write_flagged(rp);
-    write_failed(rp);
-    report__write_requests(rp);
-    fputs("<h2>Machine and command</h2>\n", f);
-    write_meta_table(f, rp->f->dir);
-    write_charts(rp);
-    if (plot__point_runs(&rp->f->runs) == 0) { /* probes alone: no point to tabulate */
-        fputs("</body>\n</html>\n", f);
-        return;
+    fputs(" workload</h1>\n", f);
+    write_lede(rp);
+    if (plot__point_runs(runs) > 0) {
+        report__write_answer(rp);
+        report__write_summary(rp);
     }
-    fputs("<h2>Load points</h2>\n<p>One row per load point. req/s is the mean of its repeats "
-          "&#177; the half-width of its 95 % t interval, efficiency the same over the bound; "
-          "p99 is the median of the repeats' p99s [with the interval between two of them]; "
-          "p50, memory and threads are means. A point with one repeat has no interval.</p>\n",
-          f);
-    for (int e = 0; e < rp->f->n; e++)
-        write_points_table(rp, rp->f->engines[e]);
+    write_charts(rp);
+    write_details(rp);
     fputs("</body>\n</html>\n", f);
 }
 

@@ -86,11 +86,13 @@ static void write_ideal(FILE *out, double ideal, double capacity, double lo, dou
         fputs(", within the bracket's width of the measured", out);
 }
 
-static void write_config(FILE *out, const struct csv_table *t, int r, const char *goal)
+static void write_config(const struct plot__report *rp, const struct csv_table *t, int r,
+                         const char *goal)
 {
+    FILE *out = rp->out;
     const char *status = csv_get(t, r, "status");
     fputs("<li><b>", out);
-    report__html(out, csv_get(t, r, "engine"));
+    report__write_label(out, rp->f, csv_get(t, r, "engine"));
     fputs("</b> ", out);
     if (!strcmp(status, "never_met")) {
         fprintf(out, "meets %s at no rate it was offered, down to %.0f req/s", goal,
@@ -130,6 +132,6 @@ void report__write_capacity(const struct plot__report *rp)
     snprintf(path, sizeof(path), "%s/capacity.csv", rp->f->dir);
     if (plot__goal(rp->f->dir, goal, sizeof(goal)) == 0 && csv_load(path, &t) == 0)
         for (int r = 0; r < t.nrows; r++)
-            write_config(rp->out, &t, r, goal);
+            write_config(rp, &t, r, goal);
     csv_free(&t);
 }

@@ -63,7 +63,7 @@ static void write_peak(const struct plot__report *rp, const char *engine)
         return;
     double bound = report__runs_mean(rp, row, PLOT_BOUND);
     fprintf(rp->out, "<li><b>");
-    report__html(rp->out, engine);
+    report__write_label(rp->out, rp->f, engine);
     fprintf(rp->out, "</b> peaked at ");
     write_throughput(rp, row);
     fprintf(rp->out, " with %.0f clients", csv_num(s, row, "clients"));
@@ -136,9 +136,9 @@ static void write_comparison(const struct plot__report *rp, int row_b, int row_a
         !(stats_mean(a->throughput, a->repeats) > 0))
         return;
     fprintf(rp->out, "<li class=\"comparison\">");
-    report__html(rp->out, b->engine);
+    report__write_label(rp->out, rp->f, b->engine);
     fputs(" vs ", rp->out);
-    report__html(rp->out, a->engine);
+    report__write_label(rp->out, rp->f, a->engine);
     fputs(" at peak: ", rp->out);
     write_change(rp->out, b, a);
     fprintf(rp->out, "; peaks of %.0f and %.0f req/s, at ", stats_mean(b->throughput, b->repeats),
@@ -211,9 +211,9 @@ static void write_timeline_finding(const struct plot__report *rp)
     }
     if (slow >= 0 && fast >= 0 && slow != fast) {
         fprintf(rp->out, "<li>In the timeline the slowest request took %.1f ms on <b>", slow_ms);
-        report__html(rp->out, f->engines[slow]);
+        report__html(rp->out, f->labels[slow]);
         fprintf(rp->out, "</b> and %.1f ms on <b>", fast_ms);
-        report__html(rp->out, f->engines[fast]);
+        report__html(rp->out, f->labels[fast]);
         fprintf(rp->out, "</b>.</li>\n");
     }
     csv_free(&tl);

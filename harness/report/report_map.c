@@ -50,14 +50,16 @@ static double cell_ideal(const struct plot__map *m, int i, int j, const char *en
     return NAN;
 }
 
-/* "async 8012 req/s [8012, 8170], ideal 9120", or "no pool config" */
-static void write_side(FILE *out, const struct plot__map_best *b, const char *kind, double ideal)
+/* "event loop 8012 req/s [8012, 8170], ideal 9120", or "no pool config" */
+static void write_side(const struct plot__report *rp, const struct plot__map_best *b,
+                       const char *kind, double ideal)
 {
+    FILE *out = rp->out;
     if (!b->engine) {
         fprintf(out, "no %s config", kind);
         return;
     }
-    report__html(out, b->engine);
+    report__write_label(out, rp->f, b->engine);
     fprintf(out, " %.0f req/s [%.0f, ", b->rps, b->lo);
     if (isfinite(b->hi))
         fprintf(out, "%.0f]", b->hi);
@@ -67,10 +69,11 @@ static void write_side(FILE *out, const struct plot__map_best *b, const char *ki
         fprintf(out, ", ideal %.0f", ideal);
 }
 
-/* "3.2x: async", "1/1.4x: pool:workers=64", "tie", "none"; under it the
- * same two configs' ratio on a perfect machine ("ideal 3.5x"). */
-static void write_cell(FILE *out, const struct plot__map *m, int i, int j)
+/* "3.2x: event loop", "1/1.4x: pool of 64 threads", "tie", "none"; under
+ * it the same two configs' ratio on a perfect machine ("ideal 3.5x"). */
+static void write_cell(const struct plot__report *rp, const struct plot__map *m, int i, int j)
 {
+    FILE *out = rp->out;
     const struct plot__map_cell *c = &m->cell[i][j];
     double loop = cell_ideal(m, i, j, c->loop.engine), pool = cell_ideal(m, i, j, c->pool.engine);
     char label[64];
@@ -80,14 +83,15 @@ static void write_cell(FILE *out, const struct plot__map *m, int i, int j)
         fprintf(out, "the idle request: %.1f ms by the workload's distributions, %.1f ms measured",
                 c->idle_model_ms, c->idle_ms);
     } else {
-        write_side(out, &c->loop, "event-loop", loop);
+        write_side(rp, &c->loop, "event-loop", loop);
         fputs("; ", out);
-        write_side(out, &c->pool, "pool", pool);
+        write_side(rp, &c->pool, "pool", pool);
     }
     fprintf(out, "\">%s", label);
     if (c->verdict == PLOT_MAP_LOOP || c->verdict == PLOT_MAP_POOL) {
         fputs(": ", out);
-        report__html(out, c->verdict == PLOT_MAP_LOOP ? c->loop.engine : c->pool.engine);
+        report__write_label(out, rp->f,
+                            c->verdict == PLOT_MAP_LOOP ? c->loop.engine : c->pool.engine);
     }
     if (loop > 0 && pool > 0)
         fprintf(out, "<br><small>ideal %s%.2gx</small>", loop < pool ? "1/" : "",
@@ -95,8 +99,9 @@ static void write_cell(FILE *out, const struct plot__map *m, int i, int j)
     fputs("</td>", out);
 }
 
-static void write_table(FILE *out, const struct plot__map *m)
+static void write_table(const struct plot__report *rp, const struct plot__map *m)
 {
+    FILE *out = rp->out;
     char t[64];
     fputs("<table class=\"map\">\n<tr><th>wait \\ CPU</th>", out);
     for (int i = 0; i < m->ncpu; i++) {
@@ -108,7 +113,7 @@ static void write_table(FILE *out, const struct plot__map *m)
         plot__map_time(m->wait_ms[j], 0, t, sizeof(t));
         fprintf(out, "<tr><th>%s</th>", t);
         for (int i = 0; i < m->ncpu; i++)
-            write_cell(out, m, i, j);
+            write_cell(rp, m, i, j);
         fputs("</tr>\n", out);
     }
     fputs("</table>\n", out);
@@ -285,8 +290,9 @@ static void write_ruled_out(FILE *out, const struct plot__map *m, const char *go
 /* The searches whose measured capacity falls short of the ideal system's
  * by more than their bracket's width (capacity_lo to its widened upper
  * end), a finding for them all. */
-static void write_short_of_ideal(FILE *out, const struct plot__map *m)
+static void write_short_of_ideal(const struct plot__report *rp, const struct plot__map *m)
 {
+    FILE *out = rp->out;
     static const char *const judged = ";found;always_met;out_of_probes;never_met;";
     const struct csv_table *t = &m->table;
     char cpu[64], wait[64], word[40];
@@ -308,7 +314,7 @@ static void write_short_of_ideal(FILE *out, const struct plot__map *m)
                           "perfect machine, simulated) by more than the bracket's width: ",
               out);
         fputs("<b>", out);
-        report__html(out, csv_get(t, r, "engine"));
+        report__write_label(out, rp->f, csv_get(t, r, "engine"));
         fprintf(out, "</b> at (%s, %s) serves %.0f req/s of its ideal %.0f", cpu, wait, cap, ideal);
     }
     if (shorter)
@@ -343,12 +349,12 @@ void report__write_map(const struct plot__report *rp)
                 "configs' ratio on a perfect machine: their ideal systems' capacities, "
                 "simulated.</p>\n",
                 goal);
-        write_table(rp->out, m);
+        write_table(rp, m);
         fputs("<ul class=\"findings\">\n", rp->out);
         for (int i = 0; i < m->ncpu; i++)
             write_crossover(rp->out, m, i);
         write_ruled_out(rp->out, m, goal);
-        write_short_of_ideal(rp->out, m);
+        write_short_of_ideal(rp, m);
         fputs("</ul>\n", rp->out);
     }
     if (m)

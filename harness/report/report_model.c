@@ -64,8 +64,10 @@ static void write_miss(FILE *out, const struct csv_table *t, int r)
 }
 
 /* Config engine's reference: which curve is drawn, and why. */
-static void write_reference(FILE *out, const struct csv_table *t, const char *engine)
+static void write_reference(const struct plot__report *rp, const struct csv_table *t,
+                            const char *engine)
 {
+    FILE *out = rp->out;
     int worst = -1, rows = 0, simulated = 0;
     double most = -1;
     for (int r = 0; r < t->nrows; r++) {
@@ -80,7 +82,7 @@ static void write_reference(FILE *out, const struct csv_table *t, const char *en
     if (!rows)
         return;
     fputs("<li class=\"reference\"><b>", out);
-    report__html(out, engine);
+    report__write_label(out, rp->f, engine);
     if (simulated) {
         fprintf(out,
                 "</b>: the latency chart draws the ideal system, simulated, not its model, "
@@ -152,7 +154,7 @@ static void write_config(const struct plot__report *rp, const struct plot__model
         int simulated = !strcmp(csv_get(t, at, "drawn"), "simulated");
         if (k++ == 0) {
             fputs("<li class=\"departure\"><b>", rp->out);
-            report__html(rp->out, engine);
+            report__write_label(rp->out, rp->f, engine);
             fprintf(rp->out,
                     "</b>'s measured p99 departs from its reference (%s) by more than its "
                     "interval (and %.0f %%) at ",
@@ -179,7 +181,7 @@ void report__write_departures(const struct plot__report *rp)
         return;
     plot__model_load(rp->f->dir, &m);
     for (int e = 0; e < rp->f->n; e++) {
-        write_reference(rp->out, &t, rp->f->engines[e]);
+        write_reference(rp, &t, rp->f->engines[e]);
         write_config(rp, &m, &t, rp->f->engines[e]);
     }
     plot__model_free(&m);

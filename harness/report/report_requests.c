@@ -123,11 +123,11 @@ static void write_verdict(FILE *out, const struct plot__folder *f, const struct 
           : few ? "no claim between <b>"
                 : "no significant difference between <b>",
           out);
-    report__html(out, f->engines[best]);
+    report__html(out, f->labels[best]);
     fputs("</b>, ", out);
     write_p99(out, &p[best]);
     fputs(claim ? ", against <b>" : ", and <b>", out);
-    report__html(out, f->engines[next]);
+    report__html(out, f->labels[next]);
     fputs("</b>, ", out);
     write_p99(out, &p[next]);
     if (few) {
@@ -185,7 +185,7 @@ static void write_table(FILE *out, const struct plot__folder *f, const struct cs
                 continue;
             int open = !strcmp(csv_get(t, r, "loop"), "open");
             fputs("<tr><td>", out);
-            report__html(out, f->engines[e]);
+            report__html(out, f->labels[e]);
             fprintf(out, "</td><td>%s</td><td>", open ? "open" : "closed");
             fprintf(out, open ? "-</td><td>%.0f</td>" : "%.0f</td><td>-</td>",
                     csv_num(t, r, open ? "rate" : "clients"));

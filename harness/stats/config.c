@@ -145,3 +145,119 @@ int bench_config_workers(const struct bench_engine *e)
         workers = e->db_budget;
     return workers;
 }
+
+/* ---- labels ---- */
+
+/* Appends one more setting to a label: " with X" first, " and X" after. */
+static void label_add(char *out, size_t len, int *extras, const char *fmt, int value)
+{
+    size_t at = strlen(out);
+    if (at + 1 >= len)
+        return;
+    at += (size_t)snprintf(out + at, len - at, "%s", (*extras)++ ? " and " : " with ");
+    if (at < len)
+        snprintf(out + at, len - at, fmt, value);
+}
+
+/* "pool of 64 threads", "thread per connection", and how its threads take
+ * their requests when the spec says (mode). */
+static void pool_label(const struct bench_engine *e, char *out, size_t len)
+{
+    int n = e->workers > 0 ? e->workers : SERVE_DEFAULT_WORKERS;
+    if (e->workers == 0)
+        snprintf(out, len, "thread per connection");
+    else if (!strcmp(e->mode, "connection"))
+        snprintf(out, len, "pool of %d thread%s by connection", n, n == 1 ? "" : "s");
+    else if (!strcmp(e->mode, "leader"))
+        snprintf(out, len, "pool of %d thread%s as leader and followers", n, n == 1 ? "" : "s");
+    else
+        snprintf(out, len, "pool of %d thread%s", n, n == 1 ? "" : "s");
+}
+
+/* "event loop", "2 event loops", "coroutines on 2 loops", "io_uring loop
+ * (multishot)". */
+static void loop_label(const struct bench_engine *e, char *out, size_t len)
+{
+    const char *plural = e->loops == 1 ? "" : "s";
+    if (e->kind == BENCH_CORO && e->loops > 0)
+        snprintf(out, len, "coroutines on %d loop%s", e->loops, plural);
+    else if (e->kind == BENCH_CORO)
+        snprintf(out, len, "coroutines");
+    else if (e->loops > 1)
+        snprintf(out, len, "%d %s loops", e->loops, e->kind == BENCH_URING ? "io_uring" : "event");
+    else
+        snprintf(out, len, "%s loop", e->kind == BENCH_URING ? "io_uring" : "event");
+    size_t at = strlen(out);
+    if (e->kind == BENCH_URING && e->mode[0] && at < len)
+        snprintf(out + at, len - at, " (%s)", e->mode);
+}
+
+/* An external engine by its manifest's file name: `python-asyncio` for
+ * ext:python-asyncio and ext:engines/python-asyncio.ini alike. */
+static void ext_label(const struct bench_engine *e, char *out, size_t len)
+{
+    const char *slash = strrchr(e->ext, '/'), *name = slash ? slash + 1 : e->ext;
+    size_t n = strlen(name);
+    if (n > 4 && !strcmp(name + n - 4, ".ini"))
+        n -= 4;
+    snprintf(out, len, "%.*s", (int)n, name);
+}
+
+void bench_config_label(const struct bench_engine *e, char *out, size_t len)
+{
+    int extras = 0;
+    if (e->kind == BENCH_POOL)
+        pool_label(e, out, len);
+    else if (e->kind == BENCH_ASYNC || e->kind == BENCH_CORO || e->kind == BENCH_URING)
+        loop_label(e, out, len);
+    else if (e->kind == BENCH_EXT)
+        ext_label(e, out, len);
+    else
+        snprintf(out, len, "%s", e->spec); /* a kind without a name of its own */
+    if (e->kind == BENCH_EXT && e->workers > 0)
+        label_add(out, len, &extras, "%d workers", e->workers);
+    if (e->kind == BENCH_POOL && e->queue > 0)
+        label_add(out, len, &extras, "a queue of %d", e->queue);
+    if (e->db_conns > 0)
+        label_add(out, len, &extras, "%d db connections a loop", e->db_conns);
+    if (e->db_connections > 0)
+        label_add(out, len, &extras, "%d db connections", e->db_connections);
+}
+
+void bench_spec_label(const char *spec, char *out, size_t len)
+{
+    struct bench_engine e;
+    char err[256];
+    if (bench_parse_engine(spec, &e, err, sizeof(err)) == 0)
+        bench_config_label(&e, out, len);
+    else
+        snprintf(out, len, "%s", spec);
+}
+
+int bench_label_valid(const char *text)
+{
+    size_t n = strlen(text);
+    for (const char *p = text; *p; p++)
+        if ((unsigned char)*p < ' ' || *p == 0x7f || strchr(",;'\"\\", *p))
+            return 0;
+    return n > 0 && n < BENCH_LABEL_LEN;
+}
+
+void bench_labels_distinct(char (*labels)[BENCH_LABEL_LEN], const char *const *specs, int n)
+{
+    char shared[BENCH_LABELS_MAX];
+    n = n < BENCH_LABELS_MAX ? n : BENCH_LABELS_MAX;
+    for (int i = 0; i < n; i++) {
+        shared[i] = 0;
+        for (int j = 0; j < n; j++)
+            shared[i] |= i != j && !strcmp(labels[i], labels[j]);
+    }
+    for (int i = 0; i < n; i++) {
+        size_t at = strlen(labels[i]);
+        if (!shared[i] || at >= BENCH_LABEL_LEN)
+            continue;
+        snprintf(labels[i] + at, BENCH_LABEL_LEN - at, " (%s)", specs[i]);
+        for (char *p = labels[i] + at; *p; p++) /* a spec's ';' between settings */
+            *p = *p == ';' ? ' ' : *p;
+    }
+}

@@ -9,6 +9,9 @@
 
 #define BENCH_SPEC_LEN 128
 
+#define BENCH_LABEL_LEN  64  /* a config's label: "pool of 64 threads", "event loop" */
+#define BENCH_LABELS_MAX 256 /* labels made distinct at once: a sweep names far fewer */
+
 enum bench_kind { BENCH_POOL, BENCH_ASYNC, BENCH_CORO, BENCH_URING, BENCH_EXT };
 
 /* One engine configuration, parsed from `pool:workers=64,mode=connection`
@@ -46,5 +49,25 @@ int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size
  * where a connection runs one query at a time) the budget bounds it too:
  * the least of the two, or the budget alone where nothing else bounds. */
 int bench_config_workers(const struct bench_engine *e);
+
+/* ---- labels: the configs as a reader names them ---- */
+
+/* The config's default label, what a reader calls it: "pool of 64
+ * threads", "thread per connection", "event loop", "2 event loops",
+ * "coroutines", "io_uring loop", with any other setting after it ("pool of
+ * 8 threads with a queue of 16"); a kind it does not know is named by its
+ * spec. Labels hold no comma, quote or ';' (a CSV field, a gnuplot string). */
+void bench_config_label(const struct bench_engine *e, char *out, size_t len);
+/* The same from a spec as runs.csv spells it; the spec itself when it does
+ * not parse. */
+void bench_spec_label(const char *spec, char *out, size_t len);
+/* Whether text may be a label: 1 to BENCH_LABEL_LEN - 1 printable
+ * characters, no comma, ';', quote or backslash (a CSV field, a gnuplot
+ * string). */
+int bench_label_valid(const char *text);
+/* Makes n labels (at most BENCH_LABELS_MAX) distinct: each that another
+ * shares gets its config's spec after it ("pool of 64 threads (pool)", its
+ * ';' as spaces), so no two configs of a sweep read alike in a legend. */
+void bench_labels_distinct(char (*labels)[BENCH_LABEL_LEN], const char *const *specs, int n);
 
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "model.h"
 #include "stats.h"
 
@@ -117,6 +118,7 @@ static int point_of_row(struct summary_set *set, int r, double clients, double r
     }
     set->points[set->npoints] = (struct summary_point){
         .engine = engine,
+        .label = csv_get(t, r, "label"),
         .loop = loop,
         .clients = csv_get(t, r, "clients"),
         .rate = csv_get(t, r, "rate"),
@@ -372,16 +374,32 @@ static int fit_configs(const struct summary_set *set, struct usl_fit *fits)
     return 0;
 }
 
-/* The fit's columns, empty for a config without one, then the line's end. */
+/* The fit's columns, empty for a config without one. */
 static void put_fit(FILE *out, const struct usl_fit *fit)
 {
     if (isnan(fit->usl.lambda)) {
-        fputs(",,\n", out);
+        fputs(",,,", out);
         return;
     }
     put_number(out, fit->usl.sigma, 6, ',');
     put_number(out, fit->usl.kappa, 8, ',');
-    put_number(out, fit->n_star, 2, '\n');
+    put_number(out, fit->n_star, 2, ',');
+}
+
+void summary_label(const struct summary_point *p, char *out, size_t len)
+{
+    if (bench_label_valid(p->label))
+        snprintf(out, len, "%s", p->label);
+    else
+        bench_spec_label(p->engine, out, len);
+}
+
+/* The point's label, then the line's end. */
+static void put_label(FILE *out, const struct summary_point *p)
+{
+    char label[BENCH_LABEL_LEN];
+    summary_label(p, label, sizeof(label));
+    fprintf(out, "%s\n", label);
 }
 
 /* The point's flags: its rows', then `noisy` and `failed` of its own. */
@@ -424,6 +442,7 @@ static int print_point(const struct summary_point *p, const struct usl_fit *fit,
     if (point_flags(p, &tp, out) < 0)
         return -ENOMEM;
     put_fit(out, fit);
+    put_label(out, p);
     return 0;
 }
 
@@ -433,7 +452,7 @@ int summary_print(const struct summary_set *set, int cores, FILE *out)
     int rc = fits ? fit_configs(set, fits) : -ENOMEM;
     fputs("engine,loop,clients,rate,repeats,failed,throughput_mean,throughput_lo,throughput_hi,"
           "p99_median,p99_lo,p99_hi,cpu_per_request_us,ceiling_measured_rps,littles_ratio,"
-          "flags,usl_sigma,usl_kappa,usl_n_star\n",
+          "flags,usl_sigma,usl_kappa,usl_n_star,label\n",
           out);
     for (int i = 0; rc == 0 && i < set->npoints; i++)
         rc = print_point(&set->points[i], &fits[i], cores, out);
