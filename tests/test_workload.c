@@ -445,7 +445,47 @@ Test(command, usage_errors_exit_2)
     cr_expect_eq(run("workload", out, sizeof(out)), 2);
     cr_expect_eq(run("workload check --nope x.ini", out, sizeof(out)), 2);
     cr_expect_eq(run("help", out, sizeof(out)), 0);
-    cr_expect(strstr(out, "workload check FILE...") != NULL, "%s", out);
+    cr_expect(strstr(out, "workload check|export FILE") != NULL, "%s", out);
+    cr_expect_eq(run("workload export", out, sizeof(out)), 2);
+    cr_expect(strstr(out, "a workload FILE is required") != NULL, "%s", out);
+    cr_expect_eq(run("workload export workloads/seed.ini --vary-cpu", out, sizeof(out)), 2);
+    cr_expect(strstr(out, "--vary-cpu needs a value") != NULL, "%s", out);
+    cr_expect_eq(run("workload export workloads/seed.ini --vary-cpu 0", out, sizeof(out)), 2);
+    cr_expect_eq(run("workload export a.ini b.ini", out, sizeof(out)), 2);
+    cr_expect(strstr(out, "unexpected argument 'b.ini'") != NULL, "%s", out);
+    cr_expect_eq(run("workload export workloads/none.ini", out, sizeof(out)), 2);
+    cr_expect(strstr(out, "workloads/none.ini: cannot read workload") != NULL, "%s", out);
+}
+
+/* The JSON external engines read (engines/README.md, section 3): every
+ * kind of parameter and step, text escaped, and a map cell's scaling. */
+Test(command, export_writes_the_contracts_json, .init = make_dir, .fini = remove_dir)
+{
+    char out[8192], args[512];
+    write_file("all.ini", "[workload]\nname = all\n" HEAD "[query.q]\nsql = SELECT ?, ?, ?, ?, ?\n"
+                          "params = int 1 9, const -42, const 1.5, const \"a\tb\", null\n"
+                          "latency = fixed 2ms\n[query.none]\nsql = SELECT 1\nlatency = fixed 0ms\n"
+                          "[request.r]\nweight = 3\nsteps = cpu 250us, query q x2, cpu 1ms\n"
+                          "[request.page]\nrender = html\nsteps = query none\n");
+    snprintf(args, sizeof(args), "workload export %s/all.ini", tmpdir);
+    cr_assert_eq(run(args, out, sizeof(out)), 0, "%s", out);
+    cr_expect_str_eq(out,
+                     "{\"workload\":\"all\",\n \"queries\":[\n"
+                     "  {\"name\":\"q\",\"params\":[{\"kind\":\"int\",\"lo\":1,\"hi\":9},"
+                     "{\"kind\":\"int\",\"value\":-42},{\"kind\":\"real\",\"value\":1.5},"
+                     "{\"kind\":\"text\",\"value\":\"a\\tb\"},{\"kind\":\"null\"}]},\n"
+                     "  {\"name\":\"none\",\"params\":[]}],\n \"requests\":[\n"
+                     "  {\"name\":\"r\",\"path\":\"/r\",\"render\":\"json\",\"weight\":3,\"steps\":"
+                     "[{\"cpu_ns\":250000},{\"query\":0},{\"query\":0},{\"cpu_ns\":1000000}]},\n"
+                     "  {\"name\":\"page\",\"path\":\"/page\",\"render\":\"html\",\"weight\":1,"
+                     "\"steps\":[{\"query\":1}]}]}\n");
+    /* a map cell: 2.5 ms of CPU a request over the mix (r is 3 in 4 of
+     * them, at 1.25 ms), the steps keeping their ratio */
+    snprintf(args, sizeof(args), "workload export %s/all.ini --vary-cpu 2500us", tmpdir);
+    cr_assert_eq(run(args, out, sizeof(out)), 0, "%s", out);
+    cr_expect(strstr(out, "[{\"cpu_ns\":666667},{\"query\":0},{\"query\":0},"
+                          "{\"cpu_ns\":2666667}]") != NULL,
+              "%s", out);
 }
 
 /* The example in workloads/README.md is meant to be copied: it must load. */
