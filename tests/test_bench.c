@@ -127,7 +127,9 @@ Test(suite, default_labels)
         {"coro", "coroutines"},
         {"coro:loops=2", "coroutines on 2 loops"},
         {"uring:mode=multishot", "io_uring loop (multishot)"},
-        {"ext:python-asyncio", "ext:python-asyncio"},
+        {"ext:python-asyncio", "python-asyncio"},
+        {"ext:engines/python-threads.ini:workers=64", "python-threads with 64 workers"},
+        {"nope", "nope"}, /* not a spec: itself */
     };
     char label[BENCH_LABEL_LEN];
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
