@@ -418,7 +418,7 @@ void pg__cluster_stop(struct pg__cluster *c)
         close(c->postmaster_fd);
     c->postmaster_fd = -1;
     pg__guard_watch(c->guard_fd, 0);
-    int rc = c->dir[0] ? pg__remove_tree(c->dir) : 0;
+    int rc = c->dir[0] ? proc_remove_tree(c->dir) : 0;
     if (rc < 0)
         fprintf(stderr, "overlap pg: cannot remove %s: %s\n", c->dir, strerror(-rc));
     c->dir[0] = '\0';

@@ -8,7 +8,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,23 +15,12 @@
 #include <unistd.h>
 
 #include "pg_internal.h"
+#include "proc.h"
 
 #define GUARD_QUIT_MS   5000 /* postgres's immediate shutdown waits 5 s for its backends */
 #define GUARD_KILL_MS   1000
 #define REMOVE_TRIES    20 /* a dying initdb's children may still write */
 #define REMOVE_RETRY_US 50000
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-int pg__remove_tree(const char *dir)
-{
-    if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
-        return errno == ENOENT ? 0 : -errno;
-    return 0;
-}
 
 void pg__guard_watch(int guard_fd, pid_t pid)
 {
@@ -85,7 +73,7 @@ static void guard(const char *dir, int fd)
     }
     if (pidfd >= 0)
         stop_child(pid, pidfd);
-    for (int i = 0; i < REMOVE_TRIES && pg__remove_tree(dir) < 0; i++)
+    for (int i = 0; i < REMOVE_TRIES && proc_remove_tree(dir) < 0; i++)
         usleep(REMOVE_RETRY_US);
     _exit(0);
 }

@@ -58,9 +58,6 @@ int pg__guard_start(const char *dir, pid_t *guardian);
 /* Names the process to stop (0: none). */
 void pg__guard_watch(int guard_fd, pid_t pid);
 
-/* Removes dir and everything under it; 0 or -errno (absent is 0). */
-int pg__remove_tree(const char *dir);
-
 /* ---- load.c ---- */
 
 /* Loads the workload's data through the superuser's dsn: pg_stat_statements,

@@ -80,6 +80,10 @@ int proc_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
  * flag was expected: the usage error that says which. Returns 2. */
 int proc_value_missing(const char *cmd, const char *usage, const char *arg);
 
+/* Removes dir and everything in it (symbolic links not followed): 0 (also
+ * when dir is already gone), or -errno. */
+int proc_remove_tree(const char *dir);
+
 /* SIGINT/SIGTERM set the stop flag and make proc_stop_fd() readable forever,
  * so any epoll loop that watches it wakes; SIGPIPE is ignored. 0 or -errno. */
 int proc_install_signals(void);

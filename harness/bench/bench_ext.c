@@ -7,7 +7,6 @@
 #include "bench_sweep.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,15 +50,6 @@ int bench__ext_prepare(struct bench__sweep *sw)
     return 0;
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    if ((flag == FTW_DP ? rmdir(path) : unlink(path)) < 0)
-        fprintf(stderr, "overlap bench: cannot remove %s: %s\n", path, strerror(errno));
-    return 0;
-}
-
 /* The folder {build} names: one per config, in the sweep's private folder. */
 static void build_dir(const struct bench__sweep *sw, int e, char *out, size_t len)
 {
@@ -72,7 +62,7 @@ void bench__ext_free(struct bench__sweep *sw)
         char dir[PATH_MAX + 16];
         if (sw->ext_built[e] && sw->sockdir[0]) {
             build_dir(sw, e, dir, sizeof(dir));
-            nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+            proc_remove_tree(dir);
         }
         free(sw->ext[e]);
         sw->ext[e] = NULL;

@@ -9,7 +9,6 @@
 #include "bench.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -147,13 +146,6 @@ static int warm(const char *addr, const char *what, char *why, size_t wlen)
     return -1;
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 /* The check's folder: the workload, its rows and JSON, the logs. */
 static int prepare(struct check *c, char *why, size_t wlen)
 {
@@ -271,6 +263,6 @@ done:
     if (keep)
         printf("the check's folder: %s\n", c.dir);
     else
-        nftw(c.dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+        proc_remove_tree(c.dir);
     return proc_stopping() ? 130 : status;
 }

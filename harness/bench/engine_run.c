@@ -5,7 +5,6 @@
  * drive it. SIGTERM or SIGINT stops its whole tree. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <ftw.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,13 +28,6 @@ static const char usage[] =
     "  --cpus LIST       pin its process tree to these CPUs, e.g. 0\n"
     "  --vary-cpu D      scale the cpu steps to D of CPU per request\n"
     "  --vary-wait D     scale each query's latency to the median D\n";
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
 
 struct run_args {
     const char *ref, *db, *workload, *listen, *cpus;
@@ -147,7 +139,7 @@ static int bench_engine_run(int argc, char **argv)
     status = 0;
 done:
     bench__child_stop(&server);
-    nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    proc_remove_tree(dir);
     return status;
 }
 
