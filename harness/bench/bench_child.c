@@ -218,6 +218,14 @@ void bench__child_stop(struct bench__child *c)
     release(c);
 }
 
+void bench__child_drain(struct bench__child *c)
+{
+    char buf[4096];
+    ssize_t n;
+    while (c->out >= 0 && (n = read(c->out, buf, sizeof(buf))) > 0)
+        copy_to_log(c, buf, (size_t)n);
+}
+
 /* Takes the whole lines out of c->line: 1 with ADDR in addr at a
  * `listening ADDR` one, else 0 (other lines are only logged). */
 static int take_lines(struct bench__child *c, char *addr, size_t len)

@@ -48,6 +48,11 @@ int bench__child_listening(struct bench__child *c, const char *what, char *addr,
 int bench__child_listening_for(struct bench__child *c, const char *what, double timeout_s,
                                char *addr, size_t len, char *reason, size_t rlen);
 
+/* Copies what the child wrote to stdout since into its log, without
+ * waiting: a server that goes on writing after its announcement (an
+ * external engine's access log) never fills the pipe and blocks. */
+void bench__child_drain(struct bench__child *c);
+
 /* Reaps the child if it has ended: 1 and, when reason is not NULL, why
  * (`WHAT exited with status N: LAST LOG LINE` or `WHAT killed by signal
  * ...`); 0 while it runs. */

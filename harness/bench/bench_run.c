@@ -327,6 +327,7 @@ static void watch(struct bench__sweep *sw, int id, struct bench__child *load, do
     double shown = -LIVE_EVERY_S;
     while (load->pid > 0 && !proc_stopping()) {
         int ended = bench__child_ended(load, "load generator", NULL, 0);
+        bench__child_drain(&sw->server);
         uint64_t now = proc_now_ns();
         double t = (now - start) / 1e9;
         sample(sw, load, &w, now, t, ended, o);

@@ -247,6 +247,7 @@ int bench_check_main(int argc, char **argv)
     for (int i = 0; i < check_ncases && !proc_stopping(); i++) {
         why[0] = '\0';
         bool ok = check_cases[i].run(&c, why, sizeof(why));
+        bench__child_drain(&c.server);
         report(&c, check_cases[i].name, ok, why);
         if (!ok && bench__child_ended(&c.server, m.name, why, sizeof(why))) {
             report(&c, "alive", false, why);

@@ -130,8 +130,10 @@ static int bench_engine_run(int argc, char **argv)
     printf("listening %s\n", addr);
     fflush(stdout);
     struct pollfd stop = {.fd = proc_stop_fd(), .events = POLLIN};
-    while (!proc_stopping() && !bench__child_ended(&server, m.name, why, sizeof(why)))
+    while (!proc_stopping() && !bench__child_ended(&server, m.name, why, sizeof(why))) {
+        bench__child_drain(&server);
         poll(&stop, 1, 100);
+    }
     if (server.pid == 0 && !proc_stopping()) {
         fprintf(stderr, "overlap engine run: %s\n", why);
         goto done;
