@@ -1,7 +1,7 @@
 /* External engines: the manifest parser and its placeholders, `ext:` specs,
  * `overlap engine check` against a proxy that breaks one thing at a time
- * (tests/fixtures/engines/broken.py, in front of overlap's async), a sweep
- * with an external config, and the check of every shipped engine. */
+ * (tests/fixtures/engines/broken.py, in front of the shipped example), a
+ * sweep with an external config, and the check of every shipped engine. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -158,24 +158,18 @@ Test(ext, specs_and_names)
 
 /* ---- overlap engine check ---- */
 
-/* A manifest for the proxy in front of overlap's async, breaking mode; the
- * async behind reads ini (WORKLOAD_INI: the check's, beside its JSON). */
-static const char *broken_manifest_for(const char *mode, const char *ini)
+/* A manifest for the proxy in front of the shipped example, breaking mode. */
+static const char *broken_manifest(const char *mode)
 {
     char text[2048], name[64];
     snprintf(text, sizeof(text),
              "[engine]\nname = broken-%s\narchitecture = threads\n"
              "command = /usr/bin/python3 %s/tests/fixtures/engines/broken.py --listen {listen}\n"
-             "  --workload {workload} --break %s --\n"
-             "  %s serve --engine async --loops 1 --workload %s --db {db}\n",
-             mode, OVERLAP_SOURCE_DIR, mode, OVERLAP_BIN, ini);
+             "  --break %s -- /usr/bin/python3 %s/engines/example.py --listen 127.0.0.1:0\n"
+             "  --db {db} --workload {workload}\n",
+             mode, OVERLAP_SOURCE_DIR, mode, OVERLAP_SOURCE_DIR);
     snprintf(name, sizeof(name), "broken-%s.ini", mode);
     return child_write_file(tmp, name, text);
-}
-
-static const char *broken_manifest(const char *mode)
-{
-    return broken_manifest_for(mode, "WORKLOAD_INI");
 }
 
 /* `overlap engine check ARG`: its exit status, its output in out. */
@@ -253,8 +247,7 @@ Test(ext, sweep_measures_the_tree_and_goes_on_past_a_failure)
                               "[engine]\nname = exits\narchitecture = threads\n"
                               "command = /bin/false {listen} {db} {workload}\n"));
     char proxy[600];
-    snprintf(proxy, sizeof(proxy), "%s",
-             broken_manifest_for("none", OVERLAP_SOURCE_DIR "/workloads/seed.ini"));
+    snprintf(proxy, sizeof(proxy), "%s", broken_manifest("none"));
     snprintf(engines, sizeof(engines), "ext:%s ext:%s async", proxy, exits);
     const char *args[] = {
         "--engines",  engines, "--workload", OVERLAP_SOURCE_DIR "/workloads/seed.ini",
@@ -278,8 +271,8 @@ Test(ext, sweep_measures_the_tree_and_goes_on_past_a_failure)
     cr_assert_eq(csv_load(path, &t), 0);
     cr_assert_eq(t.nrows, 3);
     cr_expect_str_eq(csv_get(&t, 0, "status"), "ok", "%s", csv_get(&t, 0, "reason"));
-    /* the proxy (its main thread and one per client) and the async server
-     * behind it, which is its child: the tree is measured */
+    /* the proxy (its main thread and one per client) and the example behind
+     * it (its child, a thread per connection): the tree is measured */
     cr_expect_geq(csv_num(&t, 0, "threads"), 6, "threads %s", csv_get(&t, 0, "threads"));
     cr_expect_str_eq(csv_get(&t, 1, "status"), "failed");
     cr_expect(strstr(csv_get(&t, 1, "reason"), "exits did not start: exits exited with status 1"),

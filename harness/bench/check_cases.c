@@ -81,7 +81,8 @@ static bool case_draws(struct check *c, char *why, size_t wlen)
         return snprintf(why, wlen, "the reference did not answer /items"), false;
     for (int i = 0; i < 24 && ok; i++) {
         if (check_get(c->addr, "GET", "/pick", &got) < 0 || got.status != 200) {
-            snprintf(why, wlen, "GET /pick: %s", got.status ? "not 200" : "no whole answer");
+            snprintf(why, wlen, "GET /pick: %d %.80s", got.status,
+                     got.status ? (got.body ? got.body : "") : "(no whole answer)");
             ok = false;
         } else {
             int row = check_row_of(items.body, items.body_len, got.body, got.body_len, why, wlen);
@@ -124,7 +125,9 @@ static bool case_timing(struct check *c, char *why, size_t wlen)
     if (ok && check_get(c->addr, "GET", "/wait", &r) == 0) {
         n = check_timing(r.timing, names, ms, 16);
         if (n < 2 || strcmp(names[1], "db") || ms[1] < 19.9)
-            ok = false, snprintf(why, wlen, "/wait: db phase of a 20 ms query: '%.200s'", r.timing);
+            ok = false,
+            snprintf(why, wlen, "/wait: status %d (%.60s), db phase of a 20 ms query: '%.200s'",
+                     r.status, r.body ? r.body : "", r.timing);
         check_resp_free(&r);
     }
     return ok;
@@ -206,8 +209,10 @@ static bool case_keepalive(struct check *c, char *why, size_t wlen)
         ok = check_send(fd, GET("/items"), strlen(GET("/items"))) == 0 &&
              check_read(rd, methods, &r, 1) == 1 && r.status == 200 && r.keep_alive;
         if (!ok)
-            snprintf(why, wlen, "request %d of 3 on one connection: not answered and kept open",
-                     i + 1);
+            snprintf(why, wlen,
+                     "request %d of 3 on one connection: status %d (%.60s)%s, not answered and "
+                     "kept open",
+                     i + 1, r.status, r.body ? r.body : "", r.keep_alive ? "" : ", closing");
         if (r.status)
             check_resp_free(&r);
     }
