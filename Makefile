@@ -120,25 +120,20 @@ build-tsan: deps
 	cmake --build $(TSAN) -j $(JOBS) --target overlap
 
 test: EXTRA_PACKAGES += $(PG_PACKAGES) $(EXT_PACKAGES) $(REPORT_PACKAGES)
-# The sanitized suites are the long pole; beside them, one after another,
-# run the TSan pass, the main job (`make bench-quick` and its folder's
-# checks) and the fuzz targets, their output printed after the suites'. The
-# suites wait on sweeps' windows and servers half the time, and every test
-# must pass with other work beside it anyway: the main job's checks are of
-# its folder's contents, not of how fast the machine was.
+# The TSan pass runs beside the sanitized suites (its output after theirs):
+# the suites wait on sweeps' windows and servers half the time, and every
+# test must pass with other work beside it anyway.
 test: build-strict build-test build-fuzz build-tsan
-	@side_log=$$(mktemp); \
-	{ $(MAKE) --no-print-directory test-tsan; tsan=$$?; \
-	  $(MAKE) --no-print-directory test-main-job; main=$$?; \
-	  (cd $(FUZZ) && ctest --output-on-failure -j 1); fuzz=$$?; \
-	  [ $$tsan = 0 ] && [ $$main = 0 ] && [ $$fuzz = 0 ]; } >"$$side_log" 2>&1 & side=$$!; \
+	$(MAKE) --no-print-directory test-main-job
+	@tsan_log=$$(mktemp); \
+	$(MAKE) --no-print-directory test-tsan >"$$tsan_log" 2>&1 & tsan=$$!; \
 	(cd $(SANITIZE) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j 2); status=$$?; \
-	wait $$side; side_status=$$?; \
-	echo "---- the TSan pass, the main job and the fuzz targets ----"; \
-	cat "$$side_log"; rm -f "$$side_log"; \
-	[ $$status = 0 ] && [ $$side_status = 0 ]
+	wait $$tsan; tsan_status=$$?; \
+	echo "---- the TSan pass ----"; cat "$$tsan_log"; rm -f "$$tsan_log"; \
+	[ $$status = 0 ] && [ $$tsan_status = 0 ]
+	cd $(FUZZ) && ctest --output-on-failure -j 2
 
 # The README's main job as a user runs it: `make bench-quick` (the Release
 # build, the quick sweep, its charts) into a temporary folder, then a check
