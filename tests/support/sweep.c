@@ -73,7 +73,15 @@ void sweep_results_dir(const struct sweep_run *r, char *dir, size_t len)
     char link[700], target[256];
     snprintf(link, sizeof(link), "%s/latest", r->results);
     ssize_t n = readlink(link, target, sizeof(target) - 1);
-    cr_assert_gt(n, 0, "no results/latest");
+    if (n <= 0) { /* why the sweep made no folder is in what it said */
+        char said[2048] = "";
+        FILE *f = fopen(r->err, "r");
+        if (f) {
+            said[fread(said, 1, sizeof(said) - 1, f)] = '\0';
+            fclose(f);
+        }
+        cr_assert_gt(n, 0, "no results/latest; the sweep said:\n%s", said);
+    }
     target[n] = '\0';
     cr_expect_null(strchr(target, '/'), "latest points outside results/: %s", target);
     snprintf(dir, len, "%s/%s", r->results, target);
