@@ -451,7 +451,8 @@ static void check_concurrent(void)
         send_str(cs[i], "GET /items HTTP/1.1\r\nHost: t\r\n\r\n");
     for (int i = 0; i < NCONC; i++) {
         read_response(cs[i], &r, false);
-        CHECK_EQ(r.status, 200, "connection %d of %d", engine, i, NCONC);
+        CHECK_EQ(r.status, 200, "connection %d of %d: status %d %.80s", engine, i, NCONC, r.status,
+                 r.body);
         CHECK_STR(r.body, items, "concurrent body");
     }
     for (int i = 0; i < NCONC; i++) {
