@@ -124,6 +124,10 @@ Test(ext, placeholders_are_quoted_for_the_shell)
     v.workers = 64; /* the config's workers=N wins over the manifest's */
     cr_assert_eq(ext_expand(&m, "{workers}", &v, out, sizeof(out), err, sizeof(err)), 0);
     cr_expect_str_eq(out, "'64'");
+    /* the shell's ${VAR:-word} is left to the shell, placeholders inside it filled */
+    cr_assert_eq(ext_expand(&m, "a ${X:-{listen}/x} b", &v, out, sizeof(out), err, sizeof(err)), 0,
+                 "%s", err);
+    cr_expect_str_eq(out, "a ${X:-'127.0.0.1:0'/x} b");
     v.build = NULL;
     cr_expect_eq(ext_expand(&m, "{build}", &v, out, sizeof(out), err, sizeof(err)), -1);
     cr_expect_str_eq(err, "{build} has no value here");

@@ -269,7 +269,7 @@ int ext_expand(const struct ext_manifest *m, const char *tmpl, const struct ext_
     size_t at = 0;
     out[0] = '\0';
     for (const char *p = tmpl; *p;) {
-        if (*p != '{') {
+        if (*p != '{' || (p > tmpl && p[-1] == '$')) { /* `${VAR}` is the shell's */
             if (at + 1 >= len)
                 goto full;
             out[at++] = *p++;
