@@ -220,6 +220,37 @@ static struct bench__checks pg_run(void)
                                   .db_queries = 1};
 }
 
+/* The counters' span is the part of [reset, reading] in which the
+ * generator was sending, by its own wall clock: a generator that started
+ * late (its window opening after the sweep thought) still has its calls
+ * counted against the time it sent them in. */
+Test(checks, the_counters_span_is_the_generators_sending_time_within_reset_and_reading)
+{
+    struct bench__outcome o = {.db_window_s = 0.4, /* the sweep's own estimate */
+                               .db_reset_epoch_s = 1000.0,
+                               .db_read_epoch_s = 1000.7,
+                               .load_epoch_s = 1000.1, /* warmup from 999.9 */
+                               .load_warmup_s = 0.2,
+                               .load_window_s = 0.5};
+    bench__pg_window_span(&o);
+    cr_expect_float_eq(o.db_window_s, 0.6, 1e-9, "reset to the window's end: %.6f", o.db_window_s);
+    o.load_epoch_s = 1000.3; /* warmup from 1000.1, after the reset; ends past the reading */
+    bench__pg_window_span(&o);
+    cr_expect_float_eq(o.db_window_s, 0.6, 1e-9, "warmup's start to the reading: %.6f",
+                       o.db_window_s);
+    o.load_epoch_s = 1001.5; /* the generator sent nothing while the counters counted */
+    bench__pg_window_span(&o);
+    cr_expect_float_eq(o.db_window_s, 0, 1e-9);
+    o.db_window_s = 0.4;
+    o.load_epoch_s = NAN; /* an older generator: the sweep's estimate stays */
+    bench__pg_window_span(&o);
+    cr_expect_float_eq(o.db_window_s, 0.4, 1e-9);
+    o.load_epoch_s = 1000.1;
+    o.db_reset_epoch_s = NAN; /* no reset: nothing counted from a known time */
+    bench__pg_window_span(&o);
+    cr_expect_float_eq(o.db_window_s, 0.4, 1e-9);
+}
+
 Test(checks, the_budget_must_be_held_whole)
 {
     struct bench__checks c = pg_run();

@@ -974,7 +974,9 @@ Test(command, intervals_file_adds_up_to_the_summary)
     const char *args[] = {"load",    "--target",   t,       "--clients", "3", "--duration",
                           "1s",      "--interval", "200ms", "--csv",     csv, "--intervals",
                           intervals, NULL};
+    time_t before = time(NULL);
     int rc = run_cmd(args, err, sizeof(err), NULL, 0, 0);
+    time_t after = time(NULL);
     server_stop(&s);
     cr_assert_eq(rc, 0, "%s", err);
     static const char header[] = "time_s,requests,throughput_rps,p50_ms,p99_ms,errors\n";
@@ -982,7 +984,7 @@ Test(command, intervals_file_adds_up_to_the_summary)
     cr_assert(
         strstr(slurp(csv),
                ",p99_uncorrected_ms,connections,clients_answered,intervals_cv,server_cpu_time_us,"
-               "within_goal\n"),
+               "within_goal,window_epoch_s\n"),
         "%s", slurp(csv));
     cr_assert_eq(csv_load(csv, &sum), 0);
     cr_assert_eq(csv_load(intervals, &iv), 0);
@@ -997,6 +999,10 @@ Test(command, intervals_file_adds_up_to_the_summary)
     cr_expect_eq(csv_num(&sum, 0, "connections"), 3);
     cr_expect_eq(csv_num(&sum, 0, "clients_answered"), 3);
     cr_expect_geq(csv_num(&sum, 0, "intervals_cv"), 0);
+    /* the window opened by the wall clock while the command ran */
+    double opened = csv_num(&sum, 0, "window_epoch_s");
+    cr_expect(opened >= (double)before && opened <= (double)after + 1,
+              "opened %.6f, ran %ld to %ld", opened, (long)before, (long)after);
     csv_free(&sum);
     csv_free(&iv);
     child_tmpdir_remove(tmpdir);

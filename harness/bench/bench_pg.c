@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench_args.h"
@@ -43,6 +44,7 @@ struct bench__pg {
     char about[1024];        /* pg_describe's lines, or why there are none */
     int limit;               /* the role's CONNECTION LIMIT as last set; 0 unknown */
     uint64_t reset_ns;       /* when the statement counters were last reset */
+    double reset_epoch_s;    /* the same, by the wall clock */
 };
 
 int bench__db_budget(const struct bench_suite *s, const struct bench_engine *e)
@@ -314,12 +316,21 @@ void bench__pg_await_budget(struct bench__sweep *sw, int id)
 
 /* ---- the window's counters ---- */
 
+static double epoch_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 void bench__pg_window_open(struct bench__sweep *sw)
 {
     char err[256];
-    if (sw->pg && sw->pg->admin &&
-        admin_exec(sw->pg, "SELECT pg_stat_statements_reset()", NULL, NULL, err, sizeof(err)) == 0)
-        sw->pg->reset_ns = proc_now_ns(); /* calls counted from here */
+    if (!sw->pg || !sw->pg->admin ||
+        admin_exec(sw->pg, "SELECT pg_stat_statements_reset()", NULL, NULL, err, sizeof(err)) < 0)
+        return;
+    sw->pg->reset_ns = proc_now_ns(); /* calls counted from here */
+    sw->pg->reset_epoch_s = epoch_s();
 }
 
 void bench__pg_window_close(struct bench__sweep *sw, struct bench__outcome *o, double late_s)
@@ -329,19 +340,34 @@ void bench__pg_window_close(struct bench__sweep *sw, struct bench__outcome *o, d
     if (!sw->pg || !sw->pg->admin)
         return;
     uint64_t read_ns = proc_now_ns(); /* the calls counted up to here */
+    double read_epoch_s = epoch_s();
     if (admin_exec(sw->pg,
                    "SELECT coalesce(sum(s.calls), 0) FROM pg_stat_statements s JOIN pg_roles r "
                    "ON r.oid = s.userid WHERE r.rolname = $1 AND s.query <> '" PG_SLEEP_SQL "'",
                    sw->pg->role, &r, err, sizeof(err)) == 0) {
         o->db_calls = atof(PQgetvalue(r, 0, 0));
         PQclear(r);
-        if (sw->pg->reset_ns && read_ns > sw->pg->reset_ns)
+        if (sw->pg->reset_ns && read_ns > sw->pg->reset_ns) {
             o->db_window_s = fmax(0, (double)(read_ns - sw->pg->reset_ns) / 1e9 - late_s);
+            o->db_reset_epoch_s = sw->pg->reset_epoch_s;
+            o->db_read_epoch_s = read_epoch_s;
+        }
     }
     sw->pg->reset_ns = 0;
     o->db_backends = (double)role_backends(sw->pg, err, sizeof(err));
     if (o->db_backends < 0)
         o->db_backends = NAN;
+}
+
+void bench__pg_window_span(struct bench__outcome *o)
+{
+    double opened = o->load_epoch_s, warmup = o->load_warmup_s, length = o->load_window_s;
+    if (!isfinite(o->db_reset_epoch_s) || !isfinite(o->db_read_epoch_s) || !(opened > 0) ||
+        !(warmup >= 0) || !(length >= 0))
+        return; /* a generator that wrote no opening keeps the sweep's estimate */
+    double from = fmax(o->db_reset_epoch_s, opened - warmup);
+    double to = fmin(o->db_read_epoch_s, opened + length);
+    o->db_window_s = fmax(0, to - from);
 }
 
 /* A request type's query steps. */

@@ -353,6 +353,8 @@ int bench__read_load(const char *path, struct bench__outcome *o)
         o->connections = field_or_nan(&t, t.nrows - 1, "connections");
         o->clients_answered = field_or_nan(&t, t.nrows - 1, "clients_answered");
         o->workload_cpu_us = field_or_nan(&t, t.nrows - 1, "server_cpu_time_us");
+        o->load_epoch_s = field_or_nan(&t, t.nrows - 1, "window_epoch_s");
+        o->load_warmup_s = field_or_nan(&t, t.nrows - 1, "warmup_s");
     }
     csv_free(&t);
     o->throughput = atof(o->load[BENCH__THROUGHPUT]);

@@ -388,6 +388,7 @@ static int measure(struct bench__sweep *sw, int id, double window_s, struct benc
         bench__last_line(log, line, sizeof(line));
         snprintf(o->reason, sizeof(o->reason), "load generator wrote no result: %s", line);
     }
+    bench__pg_window_span(o);
     return o->reason[0] ? -1 : 0;
 }
 
@@ -436,6 +437,10 @@ static void attempt(struct bench__sweep *sw, int id, double window_s, struct ben
                                  .db_backends = NAN,
                                  .db_calls = NAN,
                                  .db_window_s = NAN,
+                                 .db_reset_epoch_s = NAN,
+                                 .db_read_epoch_s = NAN,
+                                 .load_epoch_s = NAN,
+                                 .load_warmup_s = NAN,
                                  .attempts = 1};
     if (!config_alive(sw))
         snprintf(o->reason, sizeof(o->reason), "%s", sw->server_down);

@@ -59,6 +59,8 @@ struct bench__outcome {
      * as the counters saw it (from their reset to their reading); NAN
      * otherwise */
     double db_backends, db_calls, db_window_s;
+    double db_reset_epoch_s, db_read_epoch_s; /* the wall clock at the reset and the reading */
+    double load_epoch_s, load_warmup_s; /* the generator's window opening (wall clock), warmup */
     struct bench__checks checks;
     int flags; /* enum bench__flag */
 };
@@ -210,6 +212,13 @@ int bench__pg_ended(struct bench__sweep *sw, char *reason, size_t len);
  * window ended the reading came. */
 void bench__pg_window_open(struct bench__sweep *sw);
 void bench__pg_window_close(struct bench__sweep *sw, struct bench__outcome *o, double late_s);
+
+/* Once the generator's figures are read: the counters' span as the part of
+ * [reset, reading] in which the generator was sending, from its warmup's
+ * start to its window's end by its own wall clock (load.csv's
+ * window_epoch_s), in place of the span late_s estimated by the sweep's
+ * clock, which cannot see how long the generator took to start. */
+void bench__pg_window_span(struct bench__outcome *o);
 
 /* Run id's queries per request: its requests.csv's mix of answered
  * request types (the workload's weights when it has none), each type's

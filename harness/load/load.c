@@ -356,9 +356,9 @@ void load__write_csv(FILE *f, const struct load_config *c, const struct load_res
             "mode,clients,threads,intended_rps,arrival,duration_s,warmup_s,window_s,requests,"
             "errors,errors_connect,errors_timeout,errors_read,errors_status,throughput_rps,"
             "achieved_rps,p50_ms,p90_ms,p99_ms,p999_ms,max_ms,mean_ms,min_ms,scheduled,sent,waited,"
-            "late,"
-            "load_cpu_s,cpu_us_per_request,interrupted,p50_uncorrected_ms,p99_uncorrected_ms,"
-            "connections,clients_answered,intervals_cv,server_cpu_time_us,within_goal\n");
+            "late,load_cpu_s,cpu_us_per_request,interrupted,p50_uncorrected_ms,"
+            "p99_uncorrected_ms,connections,clients_answered,intervals_cv,server_cpu_time_us,"
+            "within_goal,window_epoch_s\n");
     fprintf(f, "%s,%d,%d,%.3f,%s,%.3f,%.3f,%.3f,%lu,%lu,%lu,%lu,%lu,%lu,%.3f,%.3f,",
             c->rate > 0 ? "open" : "closed", c->clients, c->threads, c->rate,
             c->rate > 0 ? (c->arrival == LOAD_UNIFORM ? "uniform" : "poisson") : "none",
@@ -380,7 +380,7 @@ void load__write_csv(FILE *f, const struct load_config *c, const struct load_res
     fputc(',', f);
     if (c->goal_ns > 0) /* empty without --goal: nothing was counted */
         fprintf(f, "%lu", (unsigned long)r->within_goal);
-    fputc('\n', f);
+    fprintf(f, ",%.6f\n", r->window_epoch_ns / 1e9);
 }
 
 void load__write_latency_csv(FILE *f, const struct load_result *r)

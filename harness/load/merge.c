@@ -147,6 +147,7 @@ static void add_summary(const struct load__agent *a, int n, struct merged *m)
     c->duration_ns = (uint64_t)llround(load__agent_number(&a[0], "duration_s") * 1e9);
     c->warmup_ns = (uint64_t)llround(load__agent_number(&a[0], "warmup_s") * 1e9);
     c->goal_ns = load__agent_text(&a[0], "within_goal")[0] ? 1 : 0;
+    r->window_epoch_ns = (uint64_t)llround(m->t0 * 1e9); /* the earliest opening */
     for (int i = 0; i < n; i++) {
         double w = load__agent_number(&a[i], "window_s");
         r->window_s = w > r->window_s ? w : r->window_s;
