@@ -47,6 +47,21 @@ void sweep_start(struct sweep_run *r, const char *tmp, const char *const *args)
     }
 }
 
+/* The last len - 1 bytes of file path, or "" without it. */
+static void tail_of(const char *path, char *out, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    out[0] = '\0';
+    if (!f)
+        return;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long size = ftell(f);
+        fseek(f, size > (long)len - 1 ? size - (long)len + 1 : 0, SEEK_SET);
+    }
+    out[fread(out, 1, len - 1, f)] = '\0';
+    fclose(f);
+}
+
 int sweep_wait(struct sweep_run *r, double timeout_s)
 {
     int status;
@@ -55,7 +70,10 @@ int sweep_wait(struct sweep_run *r, double timeout_s)
         if (now_s() > until) {
             kill(r->pid, SIGKILL);
             waitpid(r->pid, &status, 0);
-            cr_assert_fail("overlap bench did not finish in %.0f s", timeout_s);
+            char said[4096];
+            tail_of(r->err, said, sizeof(said));
+            cr_assert_fail("overlap bench did not finish in %.0f s; the end of what it said:\n%s",
+                           timeout_s, said);
         }
         usleep(20000);
     }
