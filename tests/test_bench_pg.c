@@ -234,13 +234,16 @@ Test(checks, the_counters_span_is_the_generators_sending_time_within_reset_and_r
                                .load_window_s = 0.5};
     bench__pg_window_span(&o);
     cr_expect_float_eq(o.db_window_s, 0.6, 1e-9, "reset to the window's end: %.6f", o.db_window_s);
+    cr_expect_float_eq(o.db_outside_s, 0.1, 1e-9, "the warmup's part: %.6f", o.db_outside_s);
     o.load_epoch_s = 1000.3; /* warmup from 1000.1, after the reset; ends past the reading */
     bench__pg_window_span(&o);
     cr_expect_float_eq(o.db_window_s, 0.6, 1e-9, "warmup's start to the reading: %.6f",
                        o.db_window_s);
+    cr_expect_float_eq(o.db_outside_s, 0.2, 1e-9, "the whole warmup: %.6f", o.db_outside_s);
     o.load_epoch_s = 1001.5; /* the generator sent nothing while the counters counted */
     bench__pg_window_span(&o);
     cr_expect_float_eq(o.db_window_s, 0, 1e-9);
+    cr_expect_float_eq(o.db_outside_s, 0, 1e-9);
     o.db_window_s = 0.4;
     o.load_epoch_s = NAN; /* an older generator: the sweep's estimate stays */
     bench__pg_window_span(&o);
@@ -291,6 +294,12 @@ Test(checks, calls_are_the_answered_requests_queries)
     sweep_expect_flags(&c, "", "in flight at the ends");
     c.db_calls = 25;
     sweep_expect_flags(&c, "db-calls", "past them");
+    /* a counted span partly in the warmup: its queries are slack too */
+    c.db_outside_s = 0.1; /* 1 request of 10 req/s */
+    sweep_expect_flags(&c, "", "the warmup's tenth of a second");
+    c.db_calls = 26;
+    sweep_expect_flags(&c, "db-calls", "past the warmup's too");
+    c.db_outside_s = 0;
     c.errors = 3;
     sweep_expect_flags(&c, "errors", "a run with errors: its calls are not assessed");
     c = pg_run();
@@ -404,7 +413,11 @@ Test(pgsweep, one_run_on_the_sweeps_own_cluster)
     double calls = csv_num(&t, 0, "db_calls"), want = csv_num(&t, 0, "db_expected_calls");
     cr_expect(want > 0 && fabs(calls - want) <= 0.05 * want + 20, "calls %.0f, expected %.1f",
               calls, want);
-    cr_expect(!strstr(csv_get(&t, 0, "flags"), "db-"), "flags %s", csv_get(&t, 0, "flags"));
+    cr_expect(!strstr(csv_get(&t, 0, "flags"), "db-"),
+              "flags %s: calls %s, expected %s, throughput %s req/s, mean %s ms",
+              csv_get(&t, 0, "flags"), csv_get(&t, 0, "db_calls"),
+              csv_get(&t, 0, "db_expected_calls"), csv_get(&t, 0, "throughput_rps"),
+              csv_get(&t, 0, "mean_ms"));
     /* the bound is the budget's: 4 / (c + w) with seed's 11 ms */
     cr_expect(fabs(csv_num(&t, 0, "ceiling_rps") - 4 / 0.011) < 0.5, "ceiling %s",
               csv_get(&t, 0, "ceiling_rps"));

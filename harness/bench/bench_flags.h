@@ -70,10 +70,12 @@ struct bench__checks {
     struct bench__trend trend;
     /* PostgreSQL (bench_pg.c): the config's connection budget C (0 when the
      * database is not PostgreSQL: nothing is checked), the engines' role's
-     * backends at the window's end, its statements' calls over the sweep's
-     * sampled window (db_window_s), and the queries a request of the
-     * window's mix sends */
-    double db_connections, db_backends, db_calls, db_window_s, db_queries;
+     * backends at the window's end, its statements' calls over the span the
+     * counters counted while the generator sent (db_window_s), how much of
+     * that span lay outside the generator's window (db_outside_s: its warmup,
+     * whose rate the window's only estimates), and the queries a request of
+     * the window's mix sends */
+    double db_connections, db_backends, db_calls, db_window_s, db_outside_s, db_queries;
 };
 
 /* throughput x mean / clients for a closed run; NAN otherwise or when a

@@ -368,6 +368,7 @@ void bench__pg_window_span(struct bench__outcome *o)
     double from = fmax(o->db_reset_epoch_s, opened - warmup);
     double to = fmin(o->db_read_epoch_s, opened + length);
     o->db_window_s = fmax(0, to - from);
+    o->db_outside_s = fmin(o->db_window_s, fmax(0, opened - from));
 }
 
 /* A request type's query steps. */

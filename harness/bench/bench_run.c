@@ -420,6 +420,7 @@ static void assess(const struct bench__sweep *sw, int id, double window_s, struc
         .db_backends = o->db_backends,
         .db_calls = o->db_calls,
         .db_window_s = isnan(o->db_window_s) ? o->window_s : o->db_window_s,
+        .db_outside_s = o->db_outside_s,
         .db_queries = sw->pg ? bench__pg_queries(sw, id) : NAN,
     };
     o->flags = bench__check(&o->checks);
@@ -437,6 +438,7 @@ static void attempt(struct bench__sweep *sw, int id, double window_s, struct ben
                                  .db_backends = NAN,
                                  .db_calls = NAN,
                                  .db_window_s = NAN,
+                                 .db_outside_s = 0,
                                  .db_reset_epoch_s = NAN,
                                  .db_read_epoch_s = NAN,
                                  .load_epoch_s = NAN,

@@ -58,7 +58,7 @@ struct bench__outcome {
      * its statements' calls over the window (bench_pg.c), and that window
      * as the counters saw it (from their reset to their reading); NAN
      * otherwise */
-    double db_backends, db_calls, db_window_s;
+    double db_backends, db_calls, db_window_s, db_outside_s;
     double db_reset_epoch_s, db_read_epoch_s; /* the wall clock at the reset and the reading */
     double load_epoch_s, load_warmup_s; /* the generator's window opening (wall clock), warmup */
     struct bench__checks checks;
@@ -217,7 +217,8 @@ void bench__pg_window_close(struct bench__sweep *sw, struct bench__outcome *o, d
  * [reset, reading] in which the generator was sending, from its warmup's
  * start to its window's end by its own wall clock (load.csv's
  * window_epoch_s), in place of the span late_s estimated by the sweep's
- * clock, which cannot see how long the generator took to start. */
+ * clock, which cannot see how long the generator took to start; and how
+ * much of it lay before the window opened (db_outside_s). */
 void bench__pg_window_span(struct bench__outcome *o);
 
 /* Run id's queries per request: its requests.csv's mix of answered
