@@ -686,6 +686,50 @@ Test(plot, model_curves_from_the_workload_copy)
     cr_expect(strstr(vars, "usl_sigma='") != NULL, "%s", vars);
 }
 
+/* On PostgreSQL a budget of C connections bounds every config, loops
+ * included, at C / (c + w), the bound the sweep used: the fixture's runs
+ * given db_connections = 8, the event loop's curve stops before 8 / 11 ms
+ * = 727 req/s, not at its core's 1000; the pool of one worker stays one
+ * worker, the fewer of its workers and its budget. */
+Test(plot, model_curves_on_a_database_budget)
+{
+    const char *dir = fixture_copy("model-budget");
+    char vars[PLOT_VARS_LEN], err[512], path[700];
+    snprintf(path, sizeof(path), "%s/runs.csv", dir);
+    char *runs = slurp(path, NULL);
+    cr_assert_not_null(runs);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    for (char *line = runs, *end; *line; line = end + 1) {
+        end = strchr(line, '\n');
+        cr_assert_not_null(end, "runs.csv ends without a newline");
+        fprintf(f, "%.*s,%s\n", (int)(end - line), line, line == runs ? "db_connections" : "8");
+    }
+    fclose(f);
+    free(runs);
+    cr_assert_eq(plot_prepare(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
+    struct csv_table t;
+    snprintf(path, sizeof(path), "%s/model.csv", dir);
+    cr_assert_eq(csv_load(path, &t), 0, "no model.csv");
+    const struct {
+        const char *engine;
+        double ceiling;
+    } want[] = {{"pool:workers=1", 1 / 0.011}, {"async", 8 / 0.011}};
+    for (int k = 0; k < 2; k++) {
+        double rate[200], p50[200], p99[200];
+        int n = model_rows(&t, want[k].engine, rate, p50, p99, 200);
+        cr_assert_geq(n, 5, "%s: %d model rows", want[k].engine, n);
+        for (int i = 0; i < n; i++)
+            cr_expect_lt(rate[i], want[k].ceiling, "%s: a rate past the budget's bound",
+                         want[k].engine);
+        /* the model's curve or, where it departs, the simulated ideal's,
+         * which ends at its last rate short of overload */
+        cr_expect_gt(rate[n - 1], 0.9 * want[k].ceiling, "%s's curve stops short at %.1f",
+                     want[k].engine, rate[n - 1]);
+    }
+    csv_free(&t);
+}
+
 /* summary.csv's USL columns: each config's fit over its three closed-loop
  * means (1, 8 and 64 clients), within the law's constraints, on every row
  * of the config, open-loop rows too; the throughput legend's lists are

@@ -102,15 +102,26 @@ struct plot__model {
     struct wl_workload *wl; /* the workload copy, for the simulator; NULL without one */
     int cores, ok;
     double slice_us; /* the kernel's base slice on the sweep's machine (plot__kernel_slice_us) */
+    /* PostgreSQL: each config's connection budget, runs.csv's db_connections */
+    int nbudgets;
+    struct {
+        char spec[BENCH_SPEC_LEN];
+        int connections;
+    } budgets[PLOT_MAX_ENGINES];
 };
 
 /* 0, or -errno with m->ok 0; m is plot__model_free'd after either way. */
 int plot__model_load(const char *dir, struct plot__model *m);
+/* Config spec as the model reads it: parsed, with the budget it ran with
+ * (e->db_budget, 0 when none). 0, or -EINVAL. */
+int plot__model_engine(const struct plot__model *m, const char *spec, struct bench_engine *e);
 void plot__model_free(struct plot__model *m);
 /* Config spec's predicted latencies at rate: a pool by model_pool_predict
  * with its workers (the server's default when unset), async and coro by
- * model_loop_predict with their loops (one per core when unset). 0, or
- * -EINVAL (no model, or a spec that does not parse). */
+ * model_loop_predict with their loops (one per core when unset); a config
+ * that ran on PostgreSQL with a budget of C connections as C workers
+ * (bench_config_workers), the bound the sweep used. 0, or -EINVAL (no
+ * model, or a spec that does not parse). */
 int plot__model_predict(const struct plot__model *m, const char *spec, double rate,
                         struct model_prediction *out);
 /* Where the config's model saturates, req/s; NAN without a model. */

@@ -25,6 +25,40 @@
  * INFINITY, which no chart draws. */
 #define CURVE_END 0.995
 
+/* Each config's database budget from runs.csv: the first of its runs that
+ * names one (a folder from before PostgreSQL, or on overlap db, has none). */
+static void load_budgets(const char *dir, struct plot__model *m)
+{
+    char path[PATH_MAX + 16];
+    struct csv_table t;
+    snprintf(path, sizeof(path), "%s/runs.csv", dir);
+    if (csv_load(path, &t) < 0)
+        return;
+    for (int r = 0; r < t.nrows && csv_col(&t, "db_connections") >= 0; r++) {
+        const char *spec = csv_get(&t, r, "engine");
+        double c = csv_num(&t, r, "db_connections");
+        int known = 0;
+        for (int i = 0; i < m->nbudgets && !known; i++)
+            known = !strcmp(m->budgets[i].spec, spec);
+        if (known || !(c >= 1) || c > INT_MAX || m->nbudgets == PLOT_MAX_ENGINES)
+            continue;
+        snprintf(m->budgets[m->nbudgets].spec, sizeof(m->budgets[0].spec), "%s", spec);
+        m->budgets[m->nbudgets++].connections = (int)c;
+    }
+    csv_free(&t);
+}
+
+int plot__model_engine(const struct plot__model *m, const char *spec, struct bench_engine *e)
+{
+    char err[256];
+    if (bench_parse_engine(spec, e, err, sizeof(err)) < 0)
+        return -EINVAL;
+    for (int i = 0; i < m->nbudgets; i++)
+        if (!strcmp(m->budgets[i].spec, spec))
+            e->db_budget = m->budgets[i].connections;
+    return 0;
+}
+
 int plot__model_load(const char *dir, struct plot__model *m)
 {
     char path[PATH_MAX + 16], err[WL_ERR_LEN];
@@ -35,6 +69,7 @@ int plot__model_load(const char *dir, struct plot__model *m)
         return -ENOENT;
     }
     int rc = model_service_from_workload(m->wl, &m->svc);
+    load_budgets(dir, m);
     m->cores = plot__server_cores(dir);
     m->slice_us = plot__kernel_slice_us(dir);
     m->ok = rc == 0;
@@ -50,15 +85,15 @@ void plot__model_free(struct plot__model *m)
 
 /* Which model draws a config: a pool is its workers on the cores (the
  * server's default when the spec leaves them, a thread per request for
- * workers=0); async and coro are event loops, each one server of the CPU. */
+ * workers=0); async and coro are event loops, each one server of the CPU;
+ * on PostgreSQL, a budget of C connections is C workers, loops included. */
 int plot__model_predict(const struct plot__model *m, const char *spec, double rate,
                         struct model_prediction *out)
 {
     struct bench_engine e;
-    char err[256];
-    if (!m->ok || bench_parse_engine(spec, &e, err, sizeof(err)) < 0)
+    if (!m->ok || plot__model_engine(m, spec, &e) < 0)
         return -EINVAL;
-    if (e.kind == BENCH_POOL)
+    if (e.kind == BENCH_POOL || e.db_budget > 0)
         return model_pool_predict(&m->svc, bench_config_workers(&e), m->cores, rate, out);
     return model_loop_predict(&m->svc, e.loops > 0 ? e.loops : m->cores, m->cores, rate, out);
 }
@@ -66,10 +101,9 @@ int plot__model_predict(const struct plot__model *m, const char *spec, double ra
 double plot__model_ceiling(const struct plot__model *m, const char *spec)
 {
     struct bench_engine e;
-    char err[256];
-    if (!m->ok || bench_parse_engine(spec, &e, err, sizeof(err)) < 0)
+    if (!m->ok || plot__model_engine(m, spec, &e) < 0)
         return NAN;
-    if (e.kind == BENCH_POOL)
+    if (e.kind == BENCH_POOL || e.db_budget > 0)
         return model_pool_ceiling(&m->svc, bench_config_workers(&e), m->cores);
     return model_loop_ceiling(&m->svc, e.loops > 0 ? e.loops : m->cores, m->cores);
 }
