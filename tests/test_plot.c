@@ -19,10 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_flags.h"
 #include "child.h"
 #include "config.h"
 #include "csv.h"
 #include "plot.h"
+#include "plot_internal.h"
 #include "xml_check.h"
 
 #define FIXTURE OVERLAP_SOURCE_DIR "/tests/fixtures/results"
@@ -549,6 +551,18 @@ Test(plot, timeline_tables_show_the_lecture)
     cr_expect(strstr(seg, "\n1,pool:workers=1,3,") != NULL);
     cr_expect(strstr(seg, ",queue,1\n") != NULL, "%s", seg);
     free(seg);
+}
+
+/* Every flag a sweep can raise is explained in the report, in a line and
+ * in the answer's few words. */
+Test(plot, every_flag_has_its_meaning)
+{
+    for (int i = 0; i < BENCH__NFLAGS; i++) {
+        char word[64];
+        bench__flag_words(1 << i, word, sizeof(word));
+        cr_assert(word[0], "flag %d has no word", i);
+        cr_expect(report__flag_meaning(word)[0], "the report does not explain %s", word);
+    }
 }
 
 Test(plot, a_broken_script_fails_with_gnuplots_message)

@@ -141,6 +141,16 @@ static const struct {
     {"missing-clients",
      "fewer clients took part than asked: the run measured a smaller load than its row says",
      "fewer clients took part than asked"},
+    {"db-budget",
+     "PostgreSQL held other than the config's connection budget when the window closed: the "
+     "server opened fewer connections than its budget, or something else used the role, so the "
+     "run measured another system than its row says",
+     "a connection budget not held"},
+    {"db-calls",
+     "PostgreSQL ran other than the queries the answered requests needed (pg_stat_statements "
+     "against throughput × queries a request): answers without their queries, or queries run "
+     "twice",
+     "queries other than the answers needed"},
 };
 #define NFLAGS (sizeof(flag_meanings) / sizeof(flag_meanings[0]))
 
