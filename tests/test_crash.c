@@ -407,9 +407,9 @@ static void kill_a_child(const char *what, const char *reason, int round, const 
 
 Test(crash, server_killed_fails_only_its_run)
 {
-    /* the quick suite's pool and event loop, then coroutines in both configs */
+    /* the quick suite's pool and event loop, then coroutines and io_uring */
     kill_a_child("serve", "server killed by signal 9", 0, NULL);
-    kill_a_child("serve", "server killed by signal 9", 1, "coro coro:loops=2");
+    kill_a_child("serve", "server killed by signal 9", 1, "coro uring");
 }
 
 Test(crash, database_killed_fails_only_its_run)

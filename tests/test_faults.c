@@ -471,7 +471,7 @@ static pid_t start_load(const char *rate, const char *clients, const char *csv)
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 1);
         execl(bin, bin, "load", "--target", srv.addr, "--path", "/busy", "--rate", rate,
-              "--arrival", "uniform", "--clients", clients, "--duration", "10s", "--timeout", "3s",
+              "--arrival", "uniform", "--clients", clients, "--duration", "6s", "--timeout", "3s",
               "--csv", csv, (char *)NULL);
         _exit(127);
     }
@@ -529,7 +529,7 @@ static const struct overload *engine_overload(void)
     return NULL;
 }
 
-/* Open-loop load at three times the bound for 10 s. The pool in request mode
+/* Open-loop load at three times the bound for 6 s. The pool in request mode
  * sheds with 503; every other config makes the excess wait in the generator
  * (whose connections are all busy) and sheds nothing: connection mode has
  * more workers than the generator has connections, a thread per connection
@@ -549,7 +549,7 @@ static void check_overload(const struct overload *o)
     usleep(1000000);
     uint64_t worst = 0;
     int probes = 0;
-    for (uint64_t end = now_ms() + 7000; now_ms() < end; probes++) {
+    for (uint64_t end = now_ms() + 4000; now_ms() < end; probes++) {
         uint64_t ms;
         int status = get_once("/plaintext", &ms);
         CHECK(status == 200 || (status == 503 && o->sheds), "/plaintext under overload: %d", engine,
