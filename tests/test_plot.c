@@ -700,11 +700,12 @@ Test(plot, model_curves_from_the_workload_copy)
     cr_expect(strstr(vars, "usl_sigma='") != NULL, "%s", vars);
 }
 
-/* On PostgreSQL a budget of C connections bounds every config, loops
- * included, at C / (c + w), the bound the sweep used: the fixture's runs
- * given db_connections = 8, the event loop's curve stops before 8 / 11 ms
- * = 727 req/s, not at its core's 1000; the pool of one worker stays one
- * worker, the fewer of its workers and its budget. */
+/* On PostgreSQL a budget of C connections bounds every config, the bounds
+ * the sweep used: the fixture's runs given db_connections = 8, the event
+ * loop's curve stops before 8 / 10 ms = 800 req/s (a connection held only
+ * while its query waits), not at its core's 1000; the pool of one worker
+ * stays one worker, the fewer of its workers and its budget (C / (c + w)
+ * for a pool). */
 Test(plot, model_curves_on_a_database_budget)
 {
     const char *dir = fixture_copy("model-budget");
@@ -728,7 +729,7 @@ Test(plot, model_curves_on_a_database_budget)
     const struct {
         const char *engine;
         double ceiling;
-    } want[] = {{"pool:workers=1", 1 / 0.011}, {"async", 8 / 0.011}};
+    } want[] = {{"pool:workers=1", 1 / 0.011}, {"async", 8 / 0.010}};
     for (int k = 0; k < 2; k++) {
         double rate[200], p50[200], p99[200];
         int n = model_rows(&t, want[k].engine, rate, p50, p99, 200);
@@ -736,9 +737,7 @@ Test(plot, model_curves_on_a_database_budget)
         for (int i = 0; i < n; i++)
             cr_expect_lt(rate[i], want[k].ceiling, "%s: a rate past the budget's bound",
                          want[k].engine);
-        /* the model's curve or, where it departs, the simulated ideal's,
-         * which ends at its last rate short of overload */
-        cr_expect_gt(rate[n - 1], 0.9 * want[k].ceiling, "%s's curve stops short at %.1f",
+        cr_expect_gt(rate[n - 1], 0.95 * want[k].ceiling, "%s's curve stops short at %.1f",
                      want[k].engine, rate[n - 1]);
     }
     csv_free(&t);

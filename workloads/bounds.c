@@ -63,6 +63,12 @@ double wl_mean_wait_ns(const struct wl_workload *wl)
     return weighted_mean(wl, wl_request_wait_ns);
 }
 
+double wl_wait_bound_rps(const struct wl_workload *wl, double connections)
+{
+    double w = wl_mean_wait_ns(wl) / 1e9;
+    return connections > 0 && w > 0 ? connections / w : 1e300;
+}
+
 double wl_bound_rps(const struct wl_workload *wl, double clients, double workers, double cores)
 {
     double c = wl_mean_cpu_ns(wl) / 1e9, w = wl_mean_wait_ns(wl) / 1e9;

@@ -147,6 +147,10 @@ double wl_request_idle_ns(const struct wl_workload *wl, int request, struct wl_r
  * CPU and wait per request. A limit <= 0 means unbounded (open loop, or a
  * thread per connection). */
 double wl_bound_rps(const struct wl_workload *wl, double clients, double workers, double cores);
+/* connections/w: what `connections` serve when each is held only while a
+ * request's queries wait (an event loop's on PostgreSQL, where a connection
+ * runs one query at a time); 1e300 (unbounded) for none or no wait. */
+double wl_wait_bound_rps(const struct wl_workload *wl, double connections);
 
 /* Moves a workload to one cell of the crossover map (the suite keys
  * vary.cpu and vary.wait): cpu_ns > 0 scales every cpu step by one factor so

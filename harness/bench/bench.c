@@ -193,7 +193,8 @@ static int prepare(struct bench__sweep *sw, int argc, char **argv, const char **
     if (bench__ext_prepare(sw) < 0)
         return 2;
     /* on PostgreSQL a connection runs one query at a time: each config's
-     * budget bounds it (bench_config_workers), from the plan on */
+     * budget bounds it (bench_config_workers, bench_config_connections),
+     * from the plan on */
     for (int i = 0; s->database[0] && i < s->nengines; i++)
         s->engines[i].db_budget = bench__db_budget(s, &s->engines[i]);
     sw->plan.suite = s;

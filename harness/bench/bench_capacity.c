@@ -256,11 +256,14 @@ static double kernel_slice_us(void)
 
 /* What config e could reach on a perfect machine under the plan's workload
  * (in a map, the cell's): the simulated capacity at the suite's goal on
- * the server's cores. NAN when the simulator has none (no finite bound). */
+ * the server's cores. NAN when the simulator has none (no finite bound, or
+ * a loop's PostgreSQL connections, which it does not model). */
 static double ideal_rps(const struct bench__sweep *sw, int e, double slice_us)
 {
     struct sim_config cfg;
     struct sim_capacity ideal;
+    if (bench_config_connections(&sw->suite.engines[e]) > 0)
+        return NAN;
     sim_config_engine(&cfg, &sw->suite.engines[e], sw->plan.ncores, slice_us);
     int rc = sim_capacity(sw->plan.wl, &cfg, sw->suite.slo.percentile, sw->suite.slo.ms, &ideal);
     return rc == 0 ? ideal.capacity_rps : NAN;

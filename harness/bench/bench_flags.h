@@ -76,6 +76,9 @@ struct bench__checks {
      * whose rate the window's only estimates), and the queries a request of
      * the window's mix sends */
     double db_connections, db_backends, db_calls, db_window_s, db_outside_s, db_queries;
+    /* the requests the generator wrote in its window per second (open loop:
+     * late ones of the warmup too, which the server ran in the window) */
+    double achieved_rps;
 };
 
 /* throughput x mean / clients for a closed run; NAN otherwise or when a

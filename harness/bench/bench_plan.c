@@ -18,8 +18,9 @@ const char *bench__loop_name(enum bench__kind kind)
 double bench__config_bound(const struct bench__plan *p, const struct bench_engine *e,
                            double clients)
 {
-    double workers = bench_config_workers(e);
-    return wl_bound_rps(p->wl, clients, workers, p->ncores);
+    double bound = wl_bound_rps(p->wl, clients, bench_config_workers(e), p->ncores);
+    double held = wl_wait_bound_rps(p->wl, bench_config_connections(e));
+    return held < bound ? held : bound;
 }
 
 double bench__run_bound(const struct bench__plan *p, const struct bench__run *r)

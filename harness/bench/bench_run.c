@@ -421,6 +421,7 @@ static void assess(const struct bench__sweep *sw, int id, double window_s, struc
         .db_calls = o->db_calls,
         .db_window_s = isnan(o->db_window_s) ? o->window_s : o->db_window_s,
         .db_outside_s = o->db_outside_s,
+        .achieved_rps = o->load[BENCH__ACHIEVED][0] ? atof(o->load[BENCH__ACHIEVED]) : NAN,
         .db_queries = sw->pg ? bench__pg_queries(sw, id) : NAN,
     };
     o->flags = bench__check(&o->checks);

@@ -60,7 +60,8 @@ static int sim_config_of(const struct plot__model *m, const char *spec, double e
                          struct sim_config *cfg, double *bound)
 {
     struct bench_engine e;
-    if (!m->ok || !m->wl || plot__model_engine(m, spec, &e) < 0 || !(m->svc.cpu_ms > 0))
+    if (!m->ok || !m->wl || plot__model_engine(m, spec, &e) < 0 || !(m->svc.cpu_ms > 0) ||
+        bench_config_connections(&e) > 0) /* no connection budget for a loop in the simulator */
         return -EINVAL;
     sim_config_engine(cfg, &e, m->cores, m->slice_us);
     cfg->engine_cpu_us = fmax(extra_us, 0);

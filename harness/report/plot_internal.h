@@ -118,9 +118,9 @@ int plot__model_engine(const struct plot__model *m, const char *spec, struct ben
 void plot__model_free(struct plot__model *m);
 /* Config spec's predicted latencies at rate: a pool by model_pool_predict
  * with its workers (the server's default when unset), async and coro by
- * model_loop_predict with their loops (one per core when unset); a config
- * that ran on PostgreSQL with a budget of C connections as C workers
- * (bench_config_workers), the bound the sweep used. 0, or -EINVAL (no
+ * model_loop_predict with their loops (one per core when unset); on
+ * PostgreSQL a pool with no more workers than its budget, a loop saturated
+ * at its connections' C / w, the bounds the sweep used. 0, or -EINVAL (no
  * model, or a spec that does not parse). */
 int plot__model_predict(const struct plot__model *m, const char *spec, double rate,
                         struct model_prediction *out);

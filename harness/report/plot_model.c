@@ -83,19 +83,35 @@ void plot__model_free(struct plot__model *m)
     m->ok = 0;
 }
 
+/* What a loop's PostgreSQL connections serve: C / w, each held only while a
+ * query waits; INFINITY without a budget. */
+static double held_ceiling(const struct plot__model *m, const struct bench_engine *e)
+{
+    int c = bench_config_connections(e);
+    return c > 0 && m->svc.wait_ms > 0 ? c / m->svc.wait_ms * 1e3 : INFINITY;
+}
+
 /* Which model draws a config: a pool is its workers on the cores (the
  * server's default when the spec leaves them, a thread per request for
- * workers=0); async and coro are event loops, each one server of the CPU;
- * on PostgreSQL, a budget of C connections is C workers, loops included. */
+ * workers=0; on PostgreSQL, no more than its connection budget); async and
+ * coro are event loops, each one server of the CPU, and on PostgreSQL
+ * saturate at their connections' C / w too (short of it, the wait for a
+ * free connection is not modelled). */
 int plot__model_predict(const struct plot__model *m, const char *spec, double rate,
                         struct model_prediction *out)
 {
     struct bench_engine e;
     if (!m->ok || plot__model_engine(m, spec, &e) < 0)
         return -EINVAL;
-    if (e.kind == BENCH_POOL || e.db_budget > 0)
+    if (e.kind == BENCH_POOL)
         return model_pool_predict(&m->svc, bench_config_workers(&e), m->cores, rate, out);
-    return model_loop_predict(&m->svc, e.loops > 0 ? e.loops : m->cores, m->cores, rate, out);
+    int rc = model_loop_predict(&m->svc, e.loops > 0 ? e.loops : m->cores, m->cores, rate, out);
+    double held = held_ceiling(m, &e);
+    if (rc == 0 && rate >= held) {
+        out->mean_ms = out->p50_ms = out->p99_ms = INFINITY;
+        out->utilisation = fmax(out->utilisation, rate / held);
+    }
+    return rc;
 }
 
 double plot__model_ceiling(const struct plot__model *m, const char *spec)
@@ -103,9 +119,10 @@ double plot__model_ceiling(const struct plot__model *m, const char *spec)
     struct bench_engine e;
     if (!m->ok || plot__model_engine(m, spec, &e) < 0)
         return NAN;
-    if (e.kind == BENCH_POOL || e.db_budget > 0)
+    if (e.kind == BENCH_POOL)
         return model_pool_ceiling(&m->svc, bench_config_workers(&e), m->cores);
-    return model_loop_ceiling(&m->svc, e.loops > 0 ? e.loops : m->cores, m->cores);
+    return fmin(model_loop_ceiling(&m->svc, e.loops > 0 ? e.loops : m->cores, m->cores),
+                held_ceiling(m, &e));
 }
 
 /* The distinct open-loop rates config engine ran, up to max. */

@@ -138,12 +138,18 @@ int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size
 
 int bench_config_workers(const struct bench_engine *e)
 {
-    int workers = 0;
-    if (e->kind == BENCH_POOL && e->workers != 0)
-        workers = e->workers > 0 ? e->workers : SERVE_DEFAULT_WORKERS;
+    if (e->kind != BENCH_POOL)
+        return 0;
+    int workers = e->workers == 0 ? 0 : e->workers > 0 ? e->workers : SERVE_DEFAULT_WORKERS;
     if (e->db_budget > 0 && (workers == 0 || e->db_budget < workers))
         workers = e->db_budget;
     return workers;
+}
+
+int bench_config_connections(const struct bench_engine *e)
+{
+    return e->kind == BENCH_ASYNC || e->kind == BENCH_CORO || e->kind == BENCH_URING ? e->db_budget
+                                                                                     : 0;
 }
 
 /* ---- labels ---- */

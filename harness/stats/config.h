@@ -43,12 +43,18 @@ const char *bench_kind_name(enum bench_kind kind);
 int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size_t errlen);
 
 /* The worker threads a pool config runs (the server's default when the
- * spec names none); 0 for a thread per connection and for async and coro,
+ * spec names none); 0 for a thread per connection and for the loops,
  * whose concurrency no thread count bounds, and for an external engine,
  * whose architecture only its manifest knows. With a db_budget (PostgreSQL,
- * where a connection runs one query at a time) the budget bounds it too:
- * the least of the two, or the budget alone where nothing else bounds. */
+ * where a connection runs one query at a time) the budget bounds a pool
+ * too, since each worker holds its connection through the whole request:
+ * the least of the two, or the budget alone for a thread per connection. */
 int bench_config_workers(const struct bench_engine *e);
+/* The connections a loop's queries share on PostgreSQL (its db_budget), 0
+ * for a pool (bench_config_workers has its budget) and without one: each
+ * is held only while a query runs, so they bound the loop at C / w, its
+ * requests' CPU running on the loop meanwhile. */
+int bench_config_connections(const struct bench_engine *e);
 
 /* ---- labels: the configs as a reader names them ---- */
 

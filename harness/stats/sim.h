@@ -158,9 +158,10 @@ int sim_capacity(const struct wl_workload *wl, const struct sim_config *cfg, dou
 /* cfg for config e on `cores` cores as a kernel runs its threads: a pool
  * (SIM_POOL, its workers; 0 a thread per request) or event loops (SIM_LOOPS,
  * its loops, or one a core), cores taken first come first served with
- * slice_us as the round-robin slice (sim_kernel_slice_us). A config held to
- * a database budget (e->db_budget, PostgreSQL) is that many workers, loops
- * included: bench_config_workers. The rest as sim_config_init leaves it. */
+ * slice_us as the round-robin slice (sim_kernel_slice_us); a pool held to a
+ * database budget has the fewer workers (bench_config_workers). A loop's
+ * budget (bench_config_connections) the simulator does not model: callers
+ * leave such a config unsimulated. The rest as sim_config_init leaves it. */
 void sim_config_engine(struct sim_config *cfg, const struct bench_engine *e, int cores,
                        double slice_us);
 

@@ -110,9 +110,7 @@ void sim_config_engine(struct sim_config *cfg, const struct bench_engine *e, int
     cfg->cores = cores;
     cfg->cpu = SIM_CPU_FCFS;
     cfg->slice_us = slice_us;
-    if (e->kind == BENCH_POOL || e->db_budget > 0) {
-        /* a budget of C connections, each running one query at a time, is
-         * C workers whatever the architecture: the bound the sweep uses */
+    if (e->kind == BENCH_POOL) {
         cfg->arch = SIM_POOL;
         cfg->threads = bench_config_workers(e);
     } else {
