@@ -743,6 +743,42 @@ Test(plot, model_curves_on_a_database_budget)
     csv_free(&t);
 }
 
+/* The answer names what binds a PostgreSQL sweep's configs: the fixture's
+ * runs given a budget of one connection for the pool of one worker (its
+ * bound 1 / (c + w) = 91 req/s) and 16 for the event loop, whose 16 / w =
+ * 1,600 req/s leaves its core's 1,000 to bind. */
+Test(plot, the_answer_names_the_connection_budget)
+{
+    const char *dir = fixture_copy("answer-budget");
+    char path[700];
+    snprintf(path, sizeof(path), "%s/runs.csv", dir);
+    char *runs = slurp(path, NULL);
+    cr_assert_not_null(runs);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    for (char *line = runs, *end; *line; line = end + 1) {
+        end = strchr(line, '\n');
+        cr_assert_not_null(end, "runs.csv ends without a newline");
+        const char *budget = line == runs                       ? "db_connections"
+                             : strstr(line, ",pool:workers=1,") ? "1"
+                                                                : "16";
+        fprintf(f, "%.*s,%s\n", (int)(end - line), line, budget);
+    }
+    fclose(f);
+    free(runs);
+    cr_assert_eq(plot_write_report(dir), 0);
+    snprintf(path, sizeof(path), "%s/report.html", dir);
+    char *html = slurp(path, NULL);
+    cr_assert_not_null(html);
+    cr_expect(strstr(html,
+                     "On PostgreSQL the connection budget binds <b>pool of 1 thread</b> (1 "
+                     "connection, each held through a request, C / (c + w): 91 req/s;") != NULL,
+              "%s", strstr(html, "Where they part"));
+    cr_expect(strstr(html, "; the cores bind <b>event loop</b> instead (1000 req/s).") != NULL,
+              "%s", strstr(html, "Where they part"));
+    free(html);
+}
+
 /* summary.csv's USL columns: each config's fit over its three closed-loop
  * means (1, 8 and 64 clients), within the law's constraints, on every row
  * of the config, open-loop rows too; the throughput legend's lists are

@@ -311,6 +311,73 @@ static void write_spread(const struct plot__report *rp, double tie_clients)
           rp->out);
 }
 
+/* Config e's connection budget on PostgreSQL (its runs' db_connections),
+ * 0 on overlap db or in a folder from before it. */
+static double budget_of(const struct plot__report *rp, int e)
+{
+    const struct csv_table *runs = &rp->f->runs;
+    for (int r = 0; r < runs->nrows && csv_col(runs, "db_connections") >= 0; r++)
+        if (!strcmp(csv_get(runs, r, "engine"), rp->f->engines[e]))
+            return csv_num(runs, r, "db_connections");
+    return 0;
+}
+
+/* On PostgreSQL: the configs whose connection budget binds (their ceiling
+ * under the cores'), each with its bound and the most it served in closed
+ * loop, then those the cores bind instead. */
+static void write_budget(const struct plot__report *rp)
+{
+    const struct csv_table *s = &rp->summary;
+    double c_ms = csv_num(&rp->f->runs, 0, "mean_cpu_ms");
+    double w_ms = csv_num(&rp->f->runs, 0, "mean_wait_ms");
+    double cores = c_ms > 0 ? plot__server_cores(rp->f->dir) * 1000 / c_ms : INFINITY;
+    int cored[PLOT_MAX_ENGINES], ncored = 0, held = 0;
+    for (int e = 0; e < rp->f->n; e++) {
+        double budget = budget_of(rp, e), ceiling = plot__ceiling(&rp->f->runs, rp->f->engines[e]);
+        int best = -1;
+        for (int r = 0; r < s->nrows; r++)
+            if (!strcmp(csv_get(s, r, "engine"), rp->f->engines[e]) &&
+                !strcmp(csv_get(s, r, "loop"), "closed") && csv_num(s, r, "repeats") >= 1 &&
+                (best < 0 ||
+                 csv_num(s, r, "throughput_mean") > csv_num(s, best, "throughput_mean")))
+                best = r;
+        struct bench_engine en;
+        char err[256];
+        if (!(budget > 0) || !(ceiling > 0) || best < 0 ||
+            bench_parse_engine(rp->f->engines[e], &en, err, sizeof(err)) < 0)
+            continue;
+        int pool = en.kind == BENCH_POOL;
+        double by_budget = budget * 1000 / (pool ? c_ms + w_ms : w_ms);
+        if (fabs(ceiling - cores) <= 0.001 * cores && by_budget >= cores) {
+            cored[ncored++] = e;
+            continue;
+        }
+        if (!(fabs(ceiling - by_budget) <= 0.001 * by_budget))
+            continue; /* its workers bind, not its connections */
+        fputs(held++ ? "; " : " On PostgreSQL the connection budget binds ", rp->out);
+        write_name(rp->out, rp, e);
+        fprintf(rp->out, " (%.0f connection%s, %s: %.0f req/s; it served ", budget,
+                budget == 1 ? "" : "s",
+                pool ? "each held through a request, C / (c + w)"
+                     : "each held only while a query waits, C / w",
+                ceiling);
+        write_tp(rp->out, rp, best);
+        fputs(")", rp->out);
+    }
+    for (int k = 0; k < ncored; k++) {
+        fputs(k      ? list_sep(k, ncored)
+              : held ? "; the cores bind "
+                     : " On PostgreSQL the cores "
+                       "bind ",
+              rp->out);
+        write_name(rp->out, rp, cored[k]);
+    }
+    if (ncored)
+        fprintf(rp->out, " instead (%.0f req/s)", cores);
+    if (held || ncored)
+        fputs(".", rp->out);
+}
+
 /* The highest open-loop rate at which two configs or more ran under
  * UNDER_BOUND of their ceilings: p99 there, lowest against highest. */
 static void write_latency(const struct plot__report *rp)
@@ -453,6 +520,7 @@ void report__write_answer(const struct plot__report *rp)
     fputs("<p><b>Where they part.</b>", rp->out);
     long at = ftell(rp->out);
     write_spread(rp, tie_clients);
+    write_budget(rp);
     write_latency(rp);
     write_many_clients(rp);
     if (ftell(rp->out) == at)
