@@ -33,7 +33,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build build-test build-fuzz build-tsan build-strict bench bench-quick bench-peers \
-        bench-runtimes \
+        bench-runtimes bench-uring bench-pgcost \
         test test-tsan test-main-job test-report fuzz format clean
 
 all: build
@@ -166,6 +166,22 @@ PEERS_PACKAGES := nginx-light wrk
 bench-peers: EXTRA_PACKAGES += $(PEERS_PACKAGES)
 bench-peers: build
 	harness/peers.sh $(RELEASE)/overlap
+
+# io_uring's ladder against epoll on /plaintext (harness/perf/ladder.sh):
+# async and uring's four steps at 1, 10, 100 and 1,000 connections, their
+# peaks, CPU and system calls per request and p99 at one rate all hold, and
+# RSS per idle connection; installs wrk and perf when missing.
+URING_PACKAGES := wrk linux-perf
+bench-uring: EXTRA_PACKAGES += $(URING_PACKAGES)
+bench-uring: build
+	harness/perf/ladder.sh $(RELEASE)/overlap
+
+# What the engines' PostgreSQL client costs the server a query, against
+# `pgbench -M prepared` as a client of the same select
+# (harness/perf/pgcost.sh; ROUNDS, RATE, CONNS); installs postgresql-15.
+bench-pgcost: EXTRA_PACKAGES += $(PG_PACKAGES)
+bench-pgcost: build
+	harness/perf/pgcost.sh $(RELEASE)/overlap
 
 # What each shipped external engine's runtime costs beside async and the
 # floor: CPU per /plaintext request at a rate all hold, best of ROUNDS, and
