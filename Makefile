@@ -153,9 +153,14 @@ test-main-job: build
 	mkdir -p $(MAIN_JOB_OUT) && cp $$tmp/latest/report*.png $(MAIN_JOB_OUT)/ 2>/dev/null; \
 	exit $$status
 
+# The faults suite's overload test is left to the sanitized pass: seven
+# engines each held at three times its bound burn a core for 45 s, under
+# TSan several times that, beside the other suites; the engine suite's
+# 200-connection overload still runs under TSan.
 test-tsan: build-test build-tsan
 	cd $(SANITIZE) && OVERLAP_BIN=$(CURDIR)/$(TSAN)/overlap \
 	  TSAN_OPTIONS=halt_on_error=1:exitcode=66 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  CRITERION_TEST_PATTERN='!(faults/overload_at_three_times_the_bound)' \
 	  ctest -R 'test_engine|test_async|test_db|test_faults' --output-on-failure -j 2
 
 # /plaintext where the server is the limit: the pipelined peak (wrk) and the
