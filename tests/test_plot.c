@@ -700,6 +700,29 @@ Test(plot, model_curves_from_the_workload_copy)
     cr_expect(strstr(vars, "usl_sigma='") != NULL, "%s", vars);
 }
 
+/* The fixture copy dir's runs as on PostgreSQL: runs.csv gains
+ * db_connections, pool budget for the pool of one worker's rows and loop
+ * budget for the others'. */
+static void add_budgets(const char *dir, const char *pool, const char *loop)
+{
+    char path[700];
+    snprintf(path, sizeof(path), "%s/runs.csv", dir);
+    char *runs = slurp(path, NULL);
+    cr_assert_not_null(runs);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    for (char *line = runs, *end; *line; line = end + 1) {
+        end = strchr(line, '\n');
+        cr_assert_not_null(end, "runs.csv ends without a newline");
+        const char *budget = line == runs                       ? "db_connections"
+                             : strstr(line, ",pool:workers=1,") ? pool
+                                                                : loop;
+        fprintf(f, "%.*s,%s\n", (int)(end - line), line, budget);
+    }
+    fclose(f);
+    free(runs);
+}
+
 /* On PostgreSQL a budget of C connections bounds every config, the bounds
  * the sweep used: the fixture's runs given db_connections = 8, the event
  * loop's curve stops before 8 / 10 ms = 800 req/s (a connection held only
@@ -710,18 +733,7 @@ Test(plot, model_curves_on_a_database_budget)
 {
     const char *dir = fixture_copy("model-budget");
     char vars[PLOT_VARS_LEN], err[512], path[700];
-    snprintf(path, sizeof(path), "%s/runs.csv", dir);
-    char *runs = slurp(path, NULL);
-    cr_assert_not_null(runs);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    for (char *line = runs, *end; *line; line = end + 1) {
-        end = strchr(line, '\n');
-        cr_assert_not_null(end, "runs.csv ends without a newline");
-        fprintf(f, "%.*s,%s\n", (int)(end - line), line, line == runs ? "db_connections" : "8");
-    }
-    fclose(f);
-    free(runs);
+    add_budgets(dir, "8", "8");
     cr_assert_eq(plot_prepare(dir, vars, sizeof(vars), err, sizeof(err)), 0, "%s", err);
     struct csv_table t;
     snprintf(path, sizeof(path), "%s/model.csv", dir);
@@ -751,21 +763,7 @@ Test(plot, the_answer_names_the_connection_budget)
 {
     const char *dir = fixture_copy("answer-budget");
     char path[700];
-    snprintf(path, sizeof(path), "%s/runs.csv", dir);
-    char *runs = slurp(path, NULL);
-    cr_assert_not_null(runs);
-    FILE *f = fopen(path, "w");
-    cr_assert_not_null(f);
-    for (char *line = runs, *end; *line; line = end + 1) {
-        end = strchr(line, '\n');
-        cr_assert_not_null(end, "runs.csv ends without a newline");
-        const char *budget = line == runs                       ? "db_connections"
-                             : strstr(line, ",pool:workers=1,") ? "1"
-                                                                : "16";
-        fprintf(f, "%.*s,%s\n", (int)(end - line), line, budget);
-    }
-    fclose(f);
-    free(runs);
+    add_budgets(dir, "1", "16");
     cr_assert_eq(plot_write_report(dir), 0);
     snprintf(path, sizeof(path), "%s/report.html", dir);
     char *html = slurp(path, NULL);
