@@ -131,11 +131,11 @@ void bench__stop_config(struct bench__sweep *sw)
  * overloaded point cannot leave a backlog that the next one pays for. A
  * config that failed to start once is not started again (outside a map: a
  * cell's failure is the cell's). On PostgreSQL a start is tried
- * PG_START_TRIES times, a second apart: the backends an earlier config
- * left count against the role's connection limit for a moment after
- * pg_stat_activity stops showing them, which the drain reads (a sweep
- * beside other work saw a config of 8 refused "too many connections"
- * after one of 64). */
+ * PG_START_TRIES times, a second apart: a sweep beside other work saw a
+ * config of 8 refused "too many connections" after one of 64, once the
+ * drain had found none of the role's backends left in pg_stat_activity
+ * (most likely the ones an earlier config left still counted against the
+ * role's limit for a moment after). */
 #define PG_START_TRIES 3
 void bench__start_config(struct bench__sweep *sw, int id)
 {
