@@ -1124,7 +1124,7 @@ Test(sweep, a_window_too_short_for_its_responses_is_flagged)
                           "--duration", "400ms",
                           "--warmup",   "100ms",
                           "--repeats",  "2",
-                          NULL};
+                          "--no-plot",  NULL};
     int status = sweep_run(&r, tmp, args, 200);
     char *err = slurp(r.err);
     cr_assert_eq(status, 0, "exit %d: %s", status, err);
@@ -1199,7 +1199,7 @@ Test(sweep, a_custom_workload)
                           "--duration", "300ms",
                           "--warmup",   "100ms",
                           "--repeats",  "1",
-                          NULL};
+                          "--no-plot",  NULL};
     int status = sweep_run(&r, tmp, args, 120);
     char *err = slurp(r.err);
     cr_assert_eq(status, 0, "exit %d: %s", status, err);
@@ -1318,7 +1318,7 @@ Test(sweep, capacity_of_a_server_of_known_capacity, .timeout = 200)
                           "--warmup",   "500ms",
                           "--repeats",  "1",
                           "--slo",      "p99 50ms",
-                          NULL};
+                          "--no-plot",  NULL};
     int status = sweep_run(&r, tmp, args, 170);
     char *out = slurp(r.out), *err = slurp(r.err);
     cr_assert_eq(status, 0, "exit %d: %s", status, err);
@@ -1508,7 +1508,7 @@ Test(sweep, a_server_that_dies_mid_sweep)
                           "--duration", "600ms",
                           "--warmup",   "0ms",
                           "--repeats",  "1",
-                          NULL};
+                          "--no-plot",  NULL};
     sweep_start(&r, tmp, args);
     /* each load point gets a fresh server: kill the second run's */
     wait_rows(&r, 1, 60);

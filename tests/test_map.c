@@ -368,6 +368,7 @@ Test(map, a_tiny_map_shows_both_corners)
                           "100ms",
                           "--repeats",
                           "1",
+                          "--no-plot",
                           NULL};
     int status = sweep_run(&r, tmp, args, 220);
     char *err = slurp(r.err), *out = slurp(r.out);
