@@ -12,10 +12,11 @@
 #         over the requests), its system calls per request (perf stat's
 #         raw_syscalls:sys_enter on the server's threads), and its p99.
 # Then, once per config, the RSS per idle keep-alive connection with IDLE of
-# them held. A shared machine only adds work, so a cost is a config's best
-# over ROUNDS rounds (lowest CPU, fewest calls, highest peak) with the
-# spread beside it, and p99 the median; the configs' order rotates every
-# round. Writes ladder.csv (every measurement), rss.csv and summary.txt.
+# them held (the growth over the second half: servers.sh's idle_rss). A
+# shared machine only adds work, so a cost is a config's best over ROUNDS
+# rounds (lowest CPU, fewest calls, highest peak) with the spread beside
+# it, and p99 the median; the configs' order rotates every round. Writes
+# ladder.csv (every measurement), rss.csv and summary.txt.
 #
 # usage: harness/perf/ladder.sh OVERLAP_BIN [OUT_DIR]
 # env:   ROUNDS (3), DURATION (3s), CONNS ("1 10 100 1000"), IDLE (10000),
@@ -87,26 +88,6 @@ at_rate() {
         'BEGIN { printf "%.2f,%s,%.3f,%d", t * 1e6 / hz / n, calls == "nan" || calls ~ /not/ ? "" : sprintf("%.2f", calls / n), p99, n }'
 }
 
-# KiB per idle keep-alive connection of the server $last.
-rss_per_connection() {
-    local before after fds0 load waited=0 held
-    before=$(awk '{ print $2 * 4 }' "/proc/$last/statm")
-    fds0=$(ls "/proc/$last/fd" | wc -l)
-    "$bin" load --target "$addr" --path /plaintext --clients "$idle" --think 'fixed 120s' \
-        --duration 60s --timeout 60s --cpus "$load_cpu" >>"$out/logs/idle.log" 2>&1 &
-    load=$!
-    while [ "$(ls "/proc/$last/fd" | wc -l)" -lt $((fds0 + idle)) ] && [ $waited -lt 60 ]; do
-        sleep 1
-        waited=$((waited + 1))
-    done
-    sleep 1
-    after=$(awk '{ print $2 * 4 }' "/proc/$last/statm")
-    held=$(($(ls "/proc/$last/fd" | wc -l) - fds0))
-    kill "$load" 2>/dev/null || true
-    wait "$load" 2>/dev/null || true
-    awk -v b="$before" -v a="$after" -v n="$held" 'BEGIN { printf "%.3f,%d", (a - b) / n, n }'
-}
-
 echo "round,connections,config,peak_rps,rate,cpu_us_per_request,syscalls_per_request,p99_ms,requests" \
     >"$out/ladder.csv"
 n=${#configs[@]}
@@ -136,10 +117,10 @@ for round in $(seq "$rounds"); do
     done
 done
 
-echo "config,kib_per_idle_connection,idle_connections_held" >"$out/rss.csv"
+echo "config,kib_per_idle_connection,idle_connections_held,fixed_kib" >"$out/rss.csv"
 for config in "${configs[@]}"; do
     start_config "$config"
-    echo "$config,$(rss_per_connection)" >>"$out/rss.csv"
+    echo "$config,$(idle_rss "$bin" "$last" "$addr" "$idle" "$load_cpu" "$out/logs/idle.log")" >>"$out/rss.csv"
     stop "$last"
 done
 

@@ -5,7 +5,8 @@
 #     holds (RATE, default 2000/s), its whole process tree's, best of ROUNDS
 #     (default 5) rounds with the order rotated each round;
 #   - RSS per idle keep-alive connection: IDLE connections (default 10000)
-#     each answered once, then idle, the tree's RSS against before.
+#     each answered once, then idle, the tree's RSS growth over the second
+#     half of them (servers.sh's idle_rss), and the fixed part beside.
 # Writes runtimes.csv (every round) and summary.txt into OUT.
 #
 # usage: harness/perf/runtimes.sh OVERLAP_BIN [OUT]
@@ -28,32 +29,6 @@ name=bench-runtimes
 . "$src/harness/perf/servers.sh"
 hz=$(getconf CLK_TCK)
 wl=$src/workloads/seed.ini
-
-# The process $1 and its descendants, one PID a line.
-tree() {
-    local p c
-    echo "$1"
-    for p in /proc/"$1"/task/*/children; do
-        for c in $(cat "$p" 2>/dev/null); do tree "$c"; done
-    done
-}
-
-# Sums a /proc/PID/stat field expression over the tree of $1.
-tree_sum() {
-    local total=0 p v
-    for p in $(tree "$1"); do
-        v=$(awk "{ print $2 }" "/proc/$p/$3" 2>/dev/null || echo 0)
-        total=$((total + ${v:-0}))
-    done
-    echo "$total"
-}
-tree_ticks() { tree_sum "$1" '$14 + $15' stat; }
-tree_rss() { tree_sum "$1" '$2 * 4' statm; } # KiB, 4 KiB pages
-tree_fds() {
-    local total=0 p
-    for p in $(tree "$1"); do total=$((total + $(ls "/proc/$p/fd" 2>/dev/null | wc -l))); done
-    echo "$total"
-}
 
 start_engine() {
     case $1 in
@@ -80,29 +55,9 @@ cpu_per_request() {
     awk -v t=$((t1 - t0)) -v n="$reqs" -v hz="$hz" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }'
 }
 
-# KiB per idle keep-alive connection of the engine started last.
-rss_per_connection() {
-    local before after fds0 load waited=0
-    before=$(tree_rss "$last")
-    fds0=$(tree_fds "$last")
-    "$bin" load --target "$addr" --path /plaintext --clients "$idle" --think 'fixed 120s' \
-        --duration 60s --timeout 60s --cpus "$load_cpu" >>"$out/logs/load.log" 2>&1 &
-    load=$!
-    while [ "$(tree_fds "$last")" -lt $((fds0 + idle)) ] && [ $waited -lt 60 ]; do
-        sleep 1
-        waited=$((waited + 1))
-    done
-    sleep 1
-    after=$(tree_rss "$last")
-    local held=$(($(tree_fds "$last") - fds0))
-    kill "$load" 2>/dev/null || true
-    wait "$load" 2>/dev/null || true
-    awk -v b="$before" -v a="$after" -v n="$held" 'BEGIN { printf "%.2f,%d", (a - b) / n, n }'
-}
-
 start_overlap "$out/logs/db.log" "$bin" db --workload "$wl"
 db_addr=$addr
-echo "round,engine,cpu_us_per_request,rss_kib_per_idle_connection,idle_connections_held" \
+echo "round,engine,cpu_us_per_request,rss_kib_per_idle_connection,idle_connections_held,fixed_kib" \
     >"$out/runtimes.csv"
 n=${#engines[@]}
 for round in $(seq "$rounds"); do
@@ -110,12 +65,12 @@ for round in $(seq "$rounds"); do
         engine=${engines[$(((round - 1 + i) % n))]}
         start_engine "$engine"
         cpu=$(cpu_per_request)
-        rss=,
+        rss=,,
         # the memory once, in the first round: 10,000 connections take a while
-        [ "$round" = 1 ] && [ "$engine" != floor ] && rss=$(rss_per_connection)
+        [ "$round" = 1 ] && [ "$engine" != floor ] && rss=$(idle_rss "$bin" "$last" "$addr" "$idle" "$load_cpu" "$out/logs/load.log")
         echo "$round,$engine,$cpu,$rss" >>"$out/runtimes.csv"
         printf '[round %d] %-20s %8s us/request  %s KiB per idle connection\n' "$round" "$engine" \
-            "$cpu" "${rss%,*}" >&2
+            "$cpu" "${rss%%,*}" >&2
         stop "$last"
     done
 done

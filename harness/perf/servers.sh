@@ -1,9 +1,11 @@
 # shellcheck shell=bash disable=SC2034,SC2154 # name and server_cpu come from the caller, addr goes back to it
-# Sourced by harness/peers.sh and harness/perf/measure.sh: a private temporary
-# folder, the servers they measure (overlap children, overlap-floor, nginx)
-# started in the background and stopped by PID when the script ends, and the
-# CPU time of servers and load tools. The caller sets `name` (its messages'
-# prefix) and `server_cpu` (where the floor and nginx run) before sourcing.
+# Sourced by harness/peers.sh and the scripts of harness/perf/: a private
+# temporary folder, the servers they measure (overlap children,
+# overlap-floor, nginx) started in the background and stopped by PID when
+# the script ends, the CPU time of servers and load tools, a server's
+# process tree (CPU, RSS, descriptors) and its memory per idle connection.
+# The caller sets `name` (its messages' prefix) and `server_cpu` (where the
+# floor and nginx run) before sourcing.
 
 tmp=$(mktemp -d)
 chmod 700 "$tmp"
@@ -117,4 +119,65 @@ cpu_ticks() {
 # time its waited-for children used (cutime + cstime) to $TICKS_FILE.
 run_timed() {
     bash -c '"$@"; awk "{ print \$16 + \$17 }" /proc/$$/stat >"$TICKS_FILE"' run "$@"
+}
+
+# The process $1 and its descendants, one PID a line.
+tree() {
+    local p c
+    echo "$1"
+    for p in /proc/"$1"/task/*/children; do
+        for c in $(cat "$p" 2>/dev/null); do tree "$c"; done
+    done
+}
+
+# Sums a /proc/PID/FILE field expression ($2) over the tree of $1 ($3 FILE).
+tree_sum() {
+    local total=0 p v
+    for p in $(tree "$1"); do
+        v=$(awk "{ print $2 }" "/proc/$p/$3" 2>/dev/null || echo 0)
+        total=$((total + ${v:-0}))
+    done
+    echo "$total"
+}
+tree_ticks() { tree_sum "$1" '$14 + $15' stat; }
+tree_rss() { tree_sum "$1" '$2 * 4' statm; } # KiB, 4 KiB pages
+tree_fds() {
+    local total=0 p
+    for p in $(tree "$1"); do total=$((total + $(ls "/proc/$p/fd" 2>/dev/null | wc -l))); done
+    echo "$total"
+}
+
+# idle_rss BIN PID ADDR N LOAD_CPU LOG: the RSS of server PID's process tree
+# per idle keep-alive connection, each answered once and then idle. N/2
+# connections are opened and held, then N/2 more, and the cost per
+# connection is the growth between the two over the connections added:
+# what the server allocates once, however many connections it holds (a
+# provided buffer ring filled as the first requests come, a pool's arena),
+# is in both and cancels, where measuring against the idle server would
+# spread it over the connections. Prints "KIB_PER_CONNECTION,HELD,FIXED_KIB":
+# the connections held in the end, and what the first half cost beyond
+# their share (the fixed part).
+idle_rss() {
+    local bin=$1 pid=$2 target=$3 half=$(($4 / 2)) cpu=$5 log=$6 loads=() i before fds0
+    local -a rss held
+    before=$(tree_rss "$pid")
+    fds0=$(tree_fds "$pid")
+    for i in 1 2; do
+        "$bin" load --target "$target" --path /plaintext --clients "$half" --think 'fixed 120s' \
+            --duration 90s --timeout 90s --cpus "$cpu" >>"$log" 2>&1 &
+        loads+=($!)
+        local waited=0
+        while [ "$(tree_fds "$pid")" -lt $((fds0 + i * half)) ] && [ $waited -lt 60 ]; do
+            sleep 1
+            waited=$((waited + 1))
+        done
+        sleep 1
+        rss[i]=$(tree_rss "$pid")
+        held[i]=$(($(tree_fds "$pid") - fds0))
+    done
+    kill "${loads[@]}" 2>/dev/null || true
+    wait "${loads[@]}" 2>/dev/null || true
+    awk -v b="$before" -v r1="${rss[1]}" -v r2="${rss[2]}" -v h1="${held[1]}" -v h2="${held[2]}" \
+        'BEGIN { per = h2 > h1 ? (r2 - r1) / (h2 - h1) : 0
+                 printf "%.3f,%d,%.0f", per, h2, r1 - b - per * h1 }'
 }
