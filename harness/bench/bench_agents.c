@@ -59,7 +59,10 @@ static int agent_command(const struct bench__sweep *sw, int id, double window_s,
     char **argv = bench__args_argv(&a);
     size_t at = snprintf(out, len, "%s", head);
     for (int i = 0; argv && argv[i]; i++) {
-        if (at + 2 >= len || (out[at++] = ' ', out[at] = '\0', !ext_quote(out, len, &at, argv[i])))
+        if (at + 2 >= len)
+            return -1;
+        out[at++] = ' ';
+        if (!ext_quote(out, len, &at, argv[i]))
             return -1;
     }
     if (!argv || at + sizeof(tail) > len)
@@ -92,24 +95,29 @@ static int launch_line(const struct bench__sweep *sw, int id, int k, const char 
 static int start_agent(struct bench__sweep *sw, int id, double window_s, int k, double start_at,
                        struct bench__child *c, char *reason, size_t rlen)
 {
-    static char command[AGENT_LINE_LEN], line[LAUNCH_LINE_LEN]; /* large: off the stack */
-    char name[32], log[PATH_MAX + 32], why[BENCH__REASON_LEN];
-    if (agent_command(sw, id, window_s, k, start_at, command, sizeof(command)) < 0 ||
-        launch_line(sw, id, k, command, line, sizeof(line), why, sizeof(why)) < 0) {
-        snprintf(reason, rlen, "cannot start agent %d on %s: %s", k, sw->suite.hosts[k],
-                 "its command line is too long");
+    char name[32], log[PATH_MAX + 32], why[BENCH__REASON_LEN] = "its command line is too long";
+    char *command = malloc(AGENT_LINE_LEN), *line = malloc(LAUNCH_LINE_LEN); /* large */
+    int err = -ENOMEM;
+    if (command && line &&
+        (agent_command(sw, id, window_s, k, start_at, command, AGENT_LINE_LEN) < 0 ||
+         launch_line(sw, id, k, command, line, LAUNCH_LINE_LEN, why, sizeof(why)) < 0)) {
+        snprintf(reason, rlen, "cannot start agent %d on %s: %s", k, sw->suite.hosts[k], why);
+        free(command);
+        free(line);
         return -1;
     }
-    char *argv[] = {"/bin/sh", "-c", line, NULL};
-    snprintf(name, sizeof(name), "agent-%d.log", k);
-    bench__run_path(sw, "logs", id, name, log, sizeof(log));
-    int err = bench__child_start_group(c, argv, log, false, "");
-    if (err < 0) {
+    if (command && line) {
+        char *argv[] = {"/bin/sh", "-c", line, NULL};
+        snprintf(name, sizeof(name), "agent-%d.log", k);
+        bench__run_path(sw, "logs", id, name, log, sizeof(log));
+        err = bench__child_start_group(c, argv, log, false, "");
+    }
+    free(command);
+    free(line);
+    if (err < 0)
         snprintf(reason, rlen, "cannot start agent %d on %s: %s", k, sw->suite.hosts[k],
                  strerror(-err));
-        return -1;
-    }
-    return 0;
+    return err < 0 ? -1 : 0;
 }
 
 /* Agents whose launcher brought no log back: the first one's reason (the
