@@ -300,11 +300,12 @@ static void interval_of(const struct hist *h, double p, double *lo, double *hi)
 
 /* Checks every run of the sweep in out (agents agents each) and prints its
  * percentiles: the merged row's requests are the sum of its agents' and
- * of their logs' histograms. */
-static void check_runs(const char *out, int agents, const char *what)
+ * of their logs' histograms; want_timelines timeline runs, from here. */
+static void check_runs(const char *out, int agents, int want_timelines, const char *what)
 {
     char results[700], path[800];
     struct csv_table runs, load, rows;
+    int timelines = 0;
     snprintf(results, sizeof(results), "%s/latest", out);
     snprintf(path, sizeof(path), "%s/runs.csv", results);
     cr_assert_eq(csv_load(path, &runs), 0, "no %s", path);
@@ -313,6 +314,12 @@ static void check_runs(const char *out, int agents, const char *what)
         int id = (int)csv_num(&runs, i, "run");
         cr_assert_str_eq(csv_get(&runs, i, "status"), "ok", "run %d: %s", id,
                          csv_get(&runs, i, "reason"));
+        if (!strcmp(csv_get(&runs, i, "loop"), "timeline")) {
+            snprintf(path, sizeof(path), "%s/runs/%03d-agents.csv", results, id);
+            cr_expect_eq(access(path, F_OK), -1, "the timeline runs from the sweep's host");
+            timelines++;
+            continue;
+        }
         snprintf(path, sizeof(path), "%s/runs/%03d-load.csv", results, id);
         cr_assert_eq(csv_load(path, &load), 0, "no %s", path);
         snprintf(path, sizeof(path), "%s/runs/%03d-agents.csv", results, id);
@@ -350,18 +357,20 @@ static void check_runs(const char *out, int agents, const char *what)
         csv_free(&rows);
     }
     csv_free(&runs);
+    cr_expect_eq(timelines, want_timelines, "%s: %d timelines", what, timelines);
 }
 
-/* One sweep's suite: open loop at 200 req/s from hosts, twice. */
-static void write_suite(const char *name, const char *hosts)
+/* One sweep's suite: open loop at 200 req/s from hosts, twice, and a
+ * timeline of timeline requests from the sweep's own namespace. */
+static void write_suite(const char *name, const char *hosts, int timeline)
 {
     char text[1400];
     snprintf(text, sizeof(text),
              "[suite]\nname = %.*s\nworkload = %s/workloads/seed.ini\nengines = async\n"
              "clients = none\nrates = 200\nduration = 2s\nwarmup = 500ms\nrepeats = 2\n"
-             "timeline = 0\nload_hosts = %s\nlauncher = ip netns exec {host} sh -c {command}\n"
+             "timeline = %d\nload_hosts = %s\nlauncher = ip netns exec {host} sh -c {command}\n"
              "server_address = 10.231.0.1\nlaunch_lead = 1500ms\n",
-             (int)(strchr(name, '.') - name), name, OVERLAP_SOURCE_DIR, hosts);
+             (int)(strchr(name, '.') - name), name, OVERLAP_SOURCE_DIR, timeline, hosts);
     child_write_file(dir, name, text);
 }
 
@@ -389,15 +398,15 @@ Test(hosts, two_agents_in_namespaces_merge_into_the_runs_row, .timeout = 150)
                      why);
     }
     snprintf(hosts, sizeof(hosts), "%s %s", ns.name[1], ns.name[2]);
-    write_suite("two.ini", hosts);
-    write_suite("one.ini", ns.name[1]);
+    write_suite("two.ini", hosts, 4);
+    write_suite("one.ini", ns.name[1], 0);
     for (int i = 0; i < 2; i++) {
         snprintf(path[i], sizeof(path[i]), "%s/%s", dir, i ? "one.ini" : "two.ini");
         snprintf(out[i], sizeof(out[i]), "%s/results-%s", dir, i ? "one" : "two");
     }
     bench_in(ns.name[0], path[0], out[0], 60);
     bench_in(ns.name[0], path[1], out[1], 60);
-    check_runs(out[0], 2, "two agents, merged");
-    check_runs(out[1], 1, "one agent");
+    check_runs(out[0], 2, 1, "two agents, merged");
+    check_runs(out[1], 1, 0, "one agent");
     stop_keeper(&ns);
 }
