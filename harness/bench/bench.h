@@ -102,9 +102,10 @@ int bench_suite_set(struct bench_suite *s, const char *key, const char *value, c
  * (what was expected)` in err. */
 int bench_suite_load(const char *path, struct bench_suite *s, char *err, size_t errlen);
 
-/* The launcher's line for one agent: tmpl's {host} and {command} filled,
- * each quoted for /bin/sh as one word. 0, or -1 with a message in err
- * (a template without both, an unknown placeholder, no room). */
+/* The launcher's line for one agent (bench_agents.c): tmpl's {host} and
+ * {command} filled, each quoted for /bin/sh as one word. 0, or -1 with a
+ * message in err (a template without both, an unknown placeholder, no
+ * room). */
 int bench_launcher_line(const char *tmpl, const char *host, const char *command, char *out,
                         size_t len, char *err, size_t errlen);
 

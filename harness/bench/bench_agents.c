@@ -24,6 +24,22 @@
 #define AGENT_LINE_LEN  (BENCH__ARGS_TEXT + 512)
 #define LAUNCH_LINE_LEN (2 * AGENT_LINE_LEN + PATH_MAX)
 
+/* The suite's launcher is checked with this as it is read (suite.c), and
+ * filled with it for each agent. */
+int bench_launcher_line(const char *tmpl, const char *host, const char *command, char *out,
+                        size_t len, char *err, size_t errlen)
+{
+    const struct ext_placeholder ph[] = {{"host", host}, {"command", command}};
+    if (!strstr(tmpl, "{host}") || !strstr(tmpl, "{command}")) {
+        snprintf(err, errlen,
+                 "bad launcher '%.200s' (expected a command with {host} and "
+                 "{command}, such as ssh {host} {command})",
+                 tmpl);
+        return -1;
+    }
+    return ext_fill(tmpl, ph, 2, out, len, err, errlen);
+}
+
 int bench__by_agents(const struct bench__sweep *sw, const struct bench__run *r)
 {
     return sw->suite.nhosts > 0 && bench__offers_rate(r->kind);

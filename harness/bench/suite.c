@@ -14,7 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ext.h"
 #include "proc.h"
 #include "wl.h"
 
@@ -351,20 +350,6 @@ bad:
              "as load1 bench@load2, or none)",
              text, BENCH_MAX_HOSTS);
     return -1;
-}
-
-int bench_launcher_line(const char *tmpl, const char *host, const char *command, char *out,
-                        size_t len, char *err, size_t errlen)
-{
-    const struct ext_placeholder ph[] = {{"host", host}, {"command", command}};
-    if (!strstr(tmpl, "{host}") || !strstr(tmpl, "{command}")) {
-        snprintf(err, errlen,
-                 "bad launcher '%.200s' (expected a command with {host} and "
-                 "{command}, such as ssh {host} {command})",
-                 tmpl);
-        return -1;
-    }
-    return ext_fill(tmpl, ph, 2, out, len, err, errlen);
 }
 
 static int parse_launcher(struct bench_suite *s, const char *text, char *err, size_t errlen)
