@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -198,7 +199,7 @@ static int sh(const char *fmt, ...)
 static void start_keeper(struct netns *ns)
 {
     int p[2];
-    cr_assert_eq(pipe(p), 0);
+    cr_assert_eq(pipe2(p, O_CLOEXEC), 0); /* the sweeps started later hold no end of it */
     ns->keeper = fork();
     cr_assert_geq(ns->keeper, 0);
     if (ns->keeper == 0) {
