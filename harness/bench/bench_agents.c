@@ -56,7 +56,7 @@ static double epoch_now_s(void)
  * share and start, its interval log in a private temporary file, which
  * goes to stdout once the run is over (the generator's own report goes to
  * stderr, so stdout carries the log alone, whatever the launcher), and is
- * removed whatever happens. The binary and the workload are at the paths
+ * removed as the shell exits. The binary and the workload are at the paths
  * they have here. 0, or -1 when it does not fit. */
 static int agent_command(const struct bench__sweep *sw, int id, double window_s, int k,
                          double start_at, char *out, size_t len)
