@@ -21,7 +21,7 @@ STRICT    := build/strict
 # Debian packages by name: what building and testing needs.
 PACKAGES := cmake make gcc libc6-dev pkg-config libsqlite3-dev sqlite3 libinih-dev \
             libcriterion-dev libhttp-parser-dev gnuplot-nox clang libclang-rt-14-dev libpq-dev zlib1g-dev \
-            liburing-dev libjansson-dev
+            liburing-dev libjansson-dev iproute2
 # The PostgreSQL server `overlap pg` runs: what its tests need (`make test`).
 PG_PACKAGES := postgresql-15
 # The runtimes of the shipped external engines, as their manifests name them

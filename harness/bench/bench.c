@@ -179,6 +179,12 @@ static int prepare(struct bench__sweep *sw, int argc, char **argv, const char **
     if (s->nengines == 0 || (s->nclients == 0 && nrates == 0 && s->timeline == 0 && !s->has_slo))
         return bench_usage_error("%s", "nothing to run: give engines, and clients, rates, a "
                                        "timeline or an slo");
+    /* an open loop's rate divides among agents; a closed loop's clients
+     * answer each other's pace, which agents apart cannot share */
+    if (s->nhosts && s->nclients)
+        return bench_usage_error("%s", "load_hosts drive open-loop runs only (expected clients "
+                                       "= none beside them: a closed loop's clients are not "
+                                       "shared among hosts)");
     if (bench_suite_label_configs(s, err, sizeof(err)) < 0)
         return bench_usage_error("%s", err);
     if (bench_suite_has_map(s) && !s->has_slo)

@@ -20,6 +20,9 @@
 #define BENCH_MAX_VARY    12       /* values per map axis: 12 x 12 cells is hours of probes */
 #define BENCH_ERR_LEN     512
 #define BENCH_DSN_LEN     512 /* a libpq connection string or URI */
+#define BENCH_MAX_HOSTS   32  /* load hosts: agents of one run; their logs are merge's arguments */
+#define BENCH_HOST_LEN    128 /* a host as the launcher takes it: user@name, a namespace */
+#define BENCH_LAUNCH_LEN  1024
 
 /* What a sweep runs: a suite file, then flags over it. */
 struct bench_suite {
@@ -55,6 +58,17 @@ struct bench_suite {
      * server of the user's (bench_pg.c) */
     char database[BENCH_DSN_LEN];
     int db_connections; /* `db_connections = C`: the budget of configs that name none; 0 */
+    /* `load_hosts = a b`: every open-loop run's load comes from one agent
+     * per host (`overlap load --share i/N`), started through `launcher`, a
+     * shell template with {host} and {command} (ssh by default), and
+     * merged (bench_agents.c); the window opens launch_lead_ns after they
+     * are started, plus the warmup. The server listens on server_address,
+     * one the hosts reach (127.0.0.1 by default). */
+    int nhosts;
+    char hosts[BENCH_MAX_HOSTS][BENCH_HOST_LEN];
+    char launcher[BENCH_LAUNCH_LEN];
+    char server_address[64];
+    uint64_t launch_lead_ns;
     /* `labels = A; B`: what a reader calls each config of engines, in its
      * order ("" keeps the default, bench_config_label); after
      * bench_suite_label_configs, every config's label, all distinct */
@@ -78,7 +92,7 @@ void bench_suite_defaults(struct bench_suite *s);
 /* Sets one suite key (name, workload, engines, labels, clients, rates,
  * auto_fractions, duration, warmup, repeats, timeline, server_cpus, load_cpus,
  * load_threads, slo, capacity_tolerance, vary.cpu, vary.wait, database,
- * db_connections)
+ * db_connections, load_hosts, launcher, server_address, launch_lead)
  * from its text, as a suite file or a flag gives it; 0, or -1 with a message
  * in err. */
 int bench_suite_set(struct bench_suite *s, const char *key, const char *value, char *err,
@@ -87,6 +101,13 @@ int bench_suite_set(struct bench_suite *s, const char *key, const char *value, c
 /* Reads a suite file over s. 0, or -1 with `FILE:LINE: what is wrong
  * (what was expected)` in err. */
 int bench_suite_load(const char *path, struct bench_suite *s, char *err, size_t errlen);
+
+/* The launcher's line for one agent (bench_agents.c): tmpl's {host} and
+ * {command} filled, each quoted for /bin/sh as one word. 0, or -1 with a
+ * message in err (a template without both, an unknown placeholder, no
+ * room). */
+int bench_launcher_line(const char *tmpl, const char *host, const char *command, char *out,
+                        size_t len, char *err, size_t errlen);
 
 /* Gives every config of s its label: the suite's, else its default, made
  * distinct (bench_labels_distinct). 0, or -1 with a message in err when

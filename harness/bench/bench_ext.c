@@ -184,8 +184,9 @@ int bench__ext_start(struct bench__sweep *sw, int e, int id)
 {
     const struct ext_manifest *m = sw->ext[e];
     const struct bench_engine *en = &sw->suite.engines[e];
-    char dir[PATH_MAX + 16], log[PATH_MAX + 32];
-    struct ext_vars v = {.listen = "127.0.0.1:0",
+    char dir[PATH_MAX + 16], log[PATH_MAX + 32], listen[80];
+    snprintf(listen, sizeof(listen), "%s:0", sw->suite.server_address);
+    struct ext_vars v = {.listen = listen,
                          .db = sw->db_addr,
                          .build = dir,
                          .workers = en->workers > 0 ? en->workers : 0};

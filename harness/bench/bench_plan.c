@@ -108,7 +108,10 @@ double bench__run_cost_s(const struct bench__plan *p, const struct bench__run *r
 {
     if (r->kind == BENCH__TIMELINE)
         return BENCH__RUN_OVERHEAD_S + (r->clients + 2) * bench__service_s(p);
-    return BENCH__RUN_OVERHEAD_S + bench__warmup_s(p, r) + bench__window_s(p, r);
+    /* load hosts' agents open their window launch_lead after they start */
+    double lead =
+        p->suite->nhosts && bench__offers_rate(r->kind) ? p->suite->launch_lead_ns / 1e9 : 0;
+    return BENCH__RUN_OVERHEAD_S + lead + bench__warmup_s(p, r) + bench__window_s(p, r);
 }
 
 /* Enough connections for four times the requests in flight at the rate, so

@@ -122,7 +122,8 @@ double bench__window_s(const struct bench__plan *p, const struct bench__run *r);
 double bench__rerun_window_s(const struct bench__plan *p, const struct bench__run *r,
                              double window_s, int unsteady, int short_window, double mean_ms);
 
-/* A run's expected length in seconds (warmup, window, overhead): the ETA's unit. */
+/* A run's expected length in seconds (warmup, window, overhead, and a run by
+ * load hosts' launch_lead): the ETA's unit. */
 double bench__run_cost_s(const struct bench__plan *p, const struct bench__run *r);
 
 /* Connections an open-loop run at rate opens: 16 to 4096. */

@@ -254,6 +254,12 @@ int bench__write_meta(const struct bench__sweep *sw, int argc, char **argv)
             bench__window_cap_s(&sw->plan), sw->intervals ? "yes" : "no");
     fprintf(f, "timeline_requests: %d\ntimeline_rate: %.3f\n", s->timeline,
             bench__timeline_rate(&sw->plan));
+    fprintf(f, "server_address: %s\nload_hosts:", s->server_address);
+    for (int i = 0; i < s->nhosts; i++)
+        fprintf(f, " %s", s->hosts[i]);
+    fprintf(f, "%s\n", s->nhosts ? "" : " none");
+    if (s->nhosts)
+        fprintf(f, "launcher: %s\nlaunch_lead_s: %.3f\n", s->launcher, s->launch_lead_ns / 1e9);
     fprintf(f, "engines:");
     for (int i = 0; i < s->nengines; i++)
         fprintf(f, " %s", s->engines[i].spec);
@@ -355,6 +361,8 @@ int bench__read_load(const char *path, struct bench__outcome *o)
         o->workload_cpu_us = field_or_nan(&t, t.nrows - 1, "server_cpu_time_us");
         o->load_epoch_s = field_or_nan(&t, t.nrows - 1, "window_epoch_s");
         o->load_warmup_s = field_or_nan(&t, t.nrows - 1, "warmup_s");
+        /* `overlap merge`'s own column: an agent at its limit */
+        o->agents_bound = strstr(csv_get(&t, t.nrows - 1, "flags"), "generator-bound") != NULL;
     }
     csv_free(&t);
     o->throughput = atof(o->load[BENCH__THROUGHPUT]);

@@ -21,7 +21,6 @@
 #include "wl.h"
 
 #define SAMPLE_EVERY_MS 50   /* /proc sampling: 20 Hz is cheap and catches peaks */
-#define LOAD_GRACE_S    20.0 /* a load run may overrun its duration by this much */
 #define LIVE_EVERY_S    0.25 /* the live progress line's refresh on a terminal */
 /* --intervals: about ten a window, so a trend has degrees of freedom to be
  * judged by, but none under 100 ms, where a low rate leaves a handful of
@@ -92,7 +91,7 @@ static int start_server(struct bench__sweep *sw, const struct bench_engine *en, 
     bench__flag(&a, "--engine", "%s", bench_kind_name(en->kind));
     bench__flag(&a, "--workload", "%s", sw->suite.workload);
     bench__flag(&a, "--db", "%s", sw->db_addr);
-    bench__flag(&a, "--listen", "127.0.0.1:0");
+    bench__flag(&a, "--listen", "%s:0", sw->suite.server_address);
     add_cell(sw, &a, id);
     if (pool && en->workers >= 0)
         bench__flag(&a, "--workers", "%d", en->workers);
@@ -222,44 +221,51 @@ static int run_clients(const struct bench__sweep *sw, const struct bench__run *r
     return bench__offers_rate(r->kind) ? bench__open_clients(&sw->plan, r->rate) : r->clients;
 }
 
-/* Per-interval throughput for the `unsteady` check, when the load generator
- * writes it (a timeline is too short to have a trend). */
-static void interval_args(const struct bench__sweep *sw, int id, double window_s,
-                          struct bench__args *a)
+/* The interval of the generator's --intervals, about a tenth of the window,
+ * when it takes --interval; else 0 (its own default). */
+static double interval_ms(const struct bench__sweep *sw, double window_s)
 {
-    char path[PATH_MAX + 32];
-    if (!sw->intervals || sw->plan.runs[id - 1].kind == BENCH__TIMELINE)
-        return;
-    bench__run_path(sw, "runs", id, "intervals.csv", path, sizeof(path));
-    bench__flag(a, "--intervals", "%s", path);
     double ms = window_s * 1e3 / INTERVALS_PER_WINDOW;
-    if (sw->intervals == 2)
-        bench__flag(a, "--interval", "%.0fms", ms > INTERVAL_MIN_MS ? ms : INTERVAL_MIN_MS);
+    return sw->intervals == 2 ? fmax(ms, INTERVAL_MIN_MS) : 0;
 }
 
-static void load_args(const struct bench__sweep *sw, int id, double window_s, struct bench__args *a)
+void bench__load_args(const struct bench__sweep *sw, int id, double window_s, int clients,
+                      const char *workload, struct bench__args *a)
 {
-    static const char *const outputs[] = {"--csv", "--latency-csv", "--timeline"};
-    static const char *const names[] = {"load.csv", "latency.csv", "timeline.csv"};
     const struct bench__run *r = &sw->plan.runs[id - 1];
-    char path[PATH_MAX + 32];
     bench__args_init(a);
     bench__arg(a, sw->self);
     bench__arg(a, "load");
     bench__flag(a, "--target", "%s", sw->server_addr);
-    bench__flag(a, "--workload", "%s", sw->suite.workload);
-    bench__flag(a, "--clients", "%d", run_clients(sw, r));
+    bench__flag(a, "--workload", "%s", workload);
+    bench__flag(a, "--clients", "%d", clients);
     load_timing(sw, r, window_s, a);
     bench__flag(a, "--threads", "%d", sw->suite.load_threads > 0 ? sw->suite.load_threads : 1);
     bench__flag(a, "--seed", "%d", id);
-    for (int i = 0; i < (r->kind == BENCH__TIMELINE ? 3 : 2); i++) {
+    if (interval_ms(sw, window_s) > 0 && r->kind != BENCH__TIMELINE)
+        bench__flag(a, "--interval", "%.0fms", interval_ms(sw, window_s));
+}
+
+/* The generator's command line when it runs here: the flags, then its
+ * files. Per-interval throughput for the `unsteady` check, when it writes
+ * it (a timeline is too short to have a trend); each request type's
+ * latency apart, small, so every run keeps it. */
+static void load_args(const struct bench__sweep *sw, int id, double window_s, struct bench__args *a)
+{
+    static const char *const outputs[] = {"--csv", "--latency-csv", "--timeline", "--intervals",
+                                          "--by-request"};
+    static const char *const names[] = {"load.csv", "latency.csv", "timeline.csv", "intervals.csv",
+                                        "requests.csv"};
+    const struct bench__run *r = &sw->plan.runs[id - 1];
+    char path[PATH_MAX + 32];
+    bench__load_args(sw, id, window_s, run_clients(sw, r), sw->suite.workload, a);
+    for (int i = 0; i < 5; i++) {
+        if ((i == 2 && r->kind != BENCH__TIMELINE) ||
+            (i == 3 && (!sw->intervals || r->kind == BENCH__TIMELINE)))
+            continue;
         bench__run_path(sw, "runs", id, names[i], path, sizeof(path));
         bench__flag(a, outputs[i], "%s", path);
     }
-    interval_args(sw, id, window_s, a);
-    /* each request type's latency apart: small, so every run keeps it */
-    bench__run_path(sw, "runs", id, "requests.csv", path, sizeof(path));
-    bench__flag(a, "--by-request", "%s", path);
 }
 
 /* What watch follows of the server and the load generator: the window,
@@ -321,6 +327,15 @@ static void sample(struct bench__sweep *sw, const struct bench__child *load, str
     o->fds = p.fds > o->fds ? p.fds : o->fds;
 }
 
+/* Whether every one of the n generators has ended (reaping those that did). */
+static int all_ended(struct bench__child *load, int n)
+{
+    int ended = 0;
+    for (int i = 0; i < n; i++)
+        ended += bench__child_ended(&load[i], "load generator", NULL, 0);
+    return ended == n;
+}
+
 /* Samples the server while the load runs: CPU time and context switches
  * over the measured window, peaks of RSS, threads and descriptors at 20 Hz
  * within it, and the load generator's CPU time over the same window.
@@ -329,8 +344,8 @@ static void sample(struct bench__sweep *sw, const struct bench__child *load, str
  * measurement is worth, and the end is taken before the load generator
  * closes its connections, when a thread-per-connection server's threads
  * (and their counters) go away. */
-static void watch(struct bench__sweep *sw, int id, struct bench__child *load, double warmup_s,
-                  double window_s, double limit_s, struct bench__outcome *o)
+void bench__watch_load(struct bench__sweep *sw, int id, struct bench__child *load, int nload,
+                       double warmup_s, double window_s, double limit_s, struct bench__outcome *o)
 {
     struct window w = {.warmup_s = warmup_s,
                        .length_s = window_s,
@@ -338,20 +353,24 @@ static void watch(struct bench__sweep *sw, int id, struct bench__child *load, do
                        .load_last = NAN,
                        .tree = sw->suite.engines[sw->plan.runs[id - 1].engine].kind == BENCH_EXT};
     struct pollfd stop = {.fd = proc_stop_fd(), .events = POLLIN};
+    /* agents' CPU is on their hosts: the merge reads it from their logs */
+    static const struct bench__child none = {0};
+    const struct bench__child *local = nload == 1 && !sw->suite.nhosts ? load : &none;
     uint64_t start = proc_now_ns();
     double shown = -LIVE_EVERY_S;
-    while (load->pid > 0 && !proc_stopping()) {
-        int ended = bench__child_ended(load, "load generator", NULL, 0);
+    while (!proc_stopping()) {
+        int ended = all_ended(load, nload);
         bench__child_drain(&sw->server);
         uint64_t now = proc_now_ns();
         double t = (now - start) / 1e9;
-        sample(sw, load, &w, now, t, ended, o);
+        sample(sw, local, &w, now, t, ended, o);
         if (ended)
             break;
         if (t > limit_s) {
-            bench__child_stop(load);
+            for (int i = 0; i < nload; i++)
+                bench__child_stop(&load[i]);
             snprintf(o->reason, sizeof(o->reason), "load generator overran by %.0f s",
-                     LOAD_GRACE_S);
+                     BENCH__LOAD_GRACE_S);
             break;
         }
         if (t - shown >= LIVE_EVERY_S) {
@@ -368,15 +387,16 @@ static void watch(struct bench__sweep *sw, int id, struct bench__child *load, do
     o->load_cpu_s = w.load_last - w.load_first;
 }
 
-/* Runs the load generator for run id over a window of window_s and
- * measures the server meanwhile; 0, or -1 with o->reason. */
-static int measure(struct bench__sweep *sw, int id, double window_s, struct bench__outcome *o)
+/* Runs the load generator here for run id over a window of window_s and
+ * measures the server meanwhile; 0, or -1 with o->reason when it cannot
+ * start. */
+static int run_local(struct bench__sweep *sw, int id, double window_s, struct bench__outcome *o)
 {
     const struct bench__run *r = &sw->plan.runs[id - 1];
     struct bench__args a;
-    char log[PATH_MAX + 32], csv[PATH_MAX + 32], line[256];
+    char log[PATH_MAX + 32];
     struct bench__child load = {0};
-    double warmup = bench__warmup_s(&sw->plan, r), limit = window_s + warmup + LOAD_GRACE_S;
+    double warmup = bench__warmup_s(&sw->plan, r), limit = window_s + warmup + BENCH__LOAD_GRACE_S;
     load_args(sw, id, window_s, &a);
     bench__run_path(sw, "logs", id, "load.log", log, sizeof(log));
     char **argv = bench__args_argv(&a);
@@ -387,18 +407,29 @@ static int measure(struct bench__sweep *sw, int id, double window_s, struct benc
         return -1;
     }
     if (r->kind == BENCH__TIMELINE)
-        watch(sw, id, &load, 0, limit, limit, o);
+        bench__watch_load(sw, id, &load, 1, 0, limit, limit, o);
     else
-        watch(sw, id, &load, warmup, window_s, limit, o);
-    if (proc_stopping()) {
-        bench__child_stop(&load);
+        bench__watch_load(sw, id, &load, 1, warmup, window_s, limit, o);
+    bench__child_stop(&load); /* interrupted: it goes too */
+    return 0;
+}
+
+/* Runs the load for run id over a window of window_s, here or from the
+ * suite's load hosts, and measures the server meanwhile; 0, or -1 with
+ * o->reason. */
+static int measure(struct bench__sweep *sw, int id, double window_s, struct bench__outcome *o)
+{
+    char log[PATH_MAX + 32], csv[PATH_MAX + 32], line[256];
+    int rc = bench__by_agents(sw, &sw->plan.runs[id - 1]) ? bench__agents_run(sw, id, window_s, o)
+                                                          : run_local(sw, id, window_s, o);
+    if (rc < 0 || proc_stopping())
         return -1;
-    }
     if (!config_alive(sw)) {
         snprintf(o->reason, sizeof(o->reason), "%s", sw->server_down);
         return -1;
     }
     bench__run_path(sw, "runs", id, "load.csv", csv, sizeof(csv));
+    bench__run_path(sw, "logs", id, "load.log", log, sizeof(log));
     if (!o->reason[0] && bench__read_load(csv, o) < 0) {
         bench__last_line(log, line, sizeof(line));
         snprintf(o->reason, sizeof(o->reason), "load generator wrote no result: %s", line);
@@ -439,7 +470,8 @@ static void assess(const struct bench__sweep *sw, int id, double window_s, struc
         .achieved_rps = o->load[BENCH__ACHIEVED][0] ? atof(o->load[BENCH__ACHIEVED]) : NAN,
         .db_queries = sw->pg ? bench__pg_queries(sw, id) : NAN,
     };
-    o->flags = bench__check(&o->checks);
+    /* an agent at its own limit, as the merge found from its log */
+    o->flags = bench__check(&o->checks) | (o->agents_bound ? BENCH__FLAG_GENERATOR_BOUND : 0);
 }
 
 /* Measures run id once over window_s into o, fresh. */

@@ -15,8 +15,10 @@
 #include "bench_plan.h"
 
 struct ext_manifest;
+struct bench__args;
 
-#define BENCH__REASON_LEN 512
+#define BENCH__REASON_LEN   512
+#define BENCH__LOAD_GRACE_S 20.0 /* a load run may overrun its duration by this much */
 
 /* What the summary table keeps of each finished run (the rest it reads
  * back from summary.csv). */
@@ -61,6 +63,7 @@ struct bench__outcome {
     double db_backends, db_calls, db_window_s, db_outside_s;
     double db_reset_epoch_s, db_read_epoch_s; /* the wall clock at the reset and the reading */
     double load_epoch_s, load_warmup_s; /* the generator's window opening (wall clock), warmup */
+    int agents_bound; /* a run by load agents: the merge found one at its own limit */
     struct bench__checks checks;
     int flags; /* enum bench__flag */
 };
@@ -156,6 +159,35 @@ void bench__stop_config(struct bench__sweep *sw);
  * processes again), when the cap allows: its row is the second's. An
  * interrupted run records nothing. */
 void bench__run_point(struct bench__sweep *sw, int id);
+
+/* The flags every load generator of run id takes, alone or as one agent
+ * of several: the target, the workload's path as given, clients
+ * connections, the timing, threads, seed and interval; no output files. */
+void bench__load_args(const struct bench__sweep *sw, int id, double window_s, int clients,
+                      const char *workload, struct bench__args *a);
+
+/* Samples the server while the nload generators (or agents' launchers)
+ * run, until all have ended: its CPU and switches over the window that
+ * opens warmup_s after the call, for window_s, its peaks within it, and a
+ * single local generator's CPU over the same window (o->load_cpu_s). Past
+ * limit_s they are stopped and o->reason says so. */
+void bench__watch_load(struct bench__sweep *sw, int id, struct bench__child *load, int nload,
+                       double warmup_s, double window_s, double limit_s, struct bench__outcome *o);
+
+/* ---- load from several hosts (bench_agents.c) ---- */
+
+/* Whether run r's load comes from the suite's load hosts: every open-loop
+ * kind (points, probes, the idle run) when the suite names any. A timeline
+ * runs here. */
+int bench__by_agents(const struct bench__sweep *sw, const struct bench__run *r);
+
+/* Run id's load as one agent per load host, started through the suite's
+ * launcher, their interval logs merged by `overlap merge` into the files
+ * one generator writes here (runs/NNN-load.csv, ...), the agents' rows in
+ * runs/NNN-agents.csv; the server measured meanwhile. 0 once the agents
+ * ended (o->reason set when one wrote no log or they overran), -1 with
+ * o->reason when they could not start or the sweep was interrupted. */
+int bench__agents_run(struct bench__sweep *sw, int id, double window_s, struct bench__outcome *o);
 
 /* ---- external engines (bench_ext.c) ---- */
 

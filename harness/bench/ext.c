@@ -238,33 +238,30 @@ int ext_manifest_load(const char *path, struct ext_manifest *m, char *err, size_
 
 /* ---- placeholders ---- */
 
-/* Appends s single-quoted for /bin/sh ('\'' for a quote); false when full. */
-static bool put_quoted(char *out, size_t len, size_t *at, const char *s)
+bool ext_quote(char *out, size_t len, size_t *at, const char *s)
 {
-    char tmp[PATH_MAX + 64];
-    size_t n = 0;
-    tmp[n++] = '\'';
-    for (; *s && n + 5 < sizeof(tmp); s++) {
-        if (*s == '\'') {
-            memcpy(tmp + n, "'\\''", 4);
-            n += 4;
-        } else {
-            tmp[n++] = *s;
-        }
+    size_t n = *at;
+    if (n + 1 >= len)
+        return false;
+    out[n++] = '\'';
+    for (; *s; s++) {
+        const char *piece = *s == '\'' ? "'\\''" : NULL;
+        size_t k = piece ? 4 : 1;
+        if (n + k + 1 >= len)
+            return false;
+        memcpy(out + n, piece ? piece : s, k);
+        n += k;
     }
-    if (*s || n + 1 >= sizeof(tmp))
+    if (n + 1 >= len)
         return false;
-    tmp[n++] = '\'';
-    if (*at + n >= len)
-        return false;
-    memcpy(out + *at, tmp, n);
-    *at += n;
-    out[*at] = '\0';
+    out[n++] = '\'';
+    out[n] = '\0';
+    *at = n;
     return true;
 }
 
-int ext_expand(const struct ext_manifest *m, const char *tmpl, const struct ext_vars *v, char *out,
-               size_t len, char *err, size_t errlen)
+int ext_fill(const char *tmpl, const struct ext_placeholder *ph, int n, char *out, size_t len,
+             char *err, size_t errlen)
 {
     size_t at = 0;
     out[0] = '\0';
@@ -277,36 +274,30 @@ int ext_expand(const struct ext_manifest *m, const char *tmpl, const struct ext_
             continue;
         }
         const char *end = strchr(p, '}');
-        size_t n = end ? (size_t)(end - p - 1) : 0;
-        char name[16], num[16];
-        if (!end || n == 0 || n >= sizeof(name)) {
-            snprintf(err, errlen, "a '{' that opens no placeholder (expected e.g. {listen})");
+        size_t k = end ? (size_t)(end - p - 1) : 0;
+        int i = 0;
+        if (!end || k == 0 || k >= 16) {
+            snprintf(err, errlen, "a '{' that opens no placeholder (expected e.g. {%s})",
+                     ph[0].name);
             return -1;
         }
-        memcpy(name, p + 1, n);
-        name[n] = '\0';
-        const char *value = !strcmp(name, "listen")     ? v->listen
-                            : !strcmp(name, "db")       ? v->db
-                            : !strcmp(name, "workload") ? v->workload
-                            : !strcmp(name, "build")    ? v->build
-                            : !strcmp(name, "dir")      ? m->dir
-                                                        : NULL;
-        if (!strcmp(name, "workers")) {
-            snprintf(num, sizeof(num), "%d", v->workers > 0 ? v->workers : m->workers);
-            value = num;
-        } else if (!value && strcmp(name, "listen") && strcmp(name, "db") &&
-                   strcmp(name, "workload") && strcmp(name, "build")) {
-            snprintf(err, errlen,
-                     "unknown placeholder {%s} (expected {listen}, {db}, {workload}, {workers}, "
-                     "{build} or {dir})",
-                     name);
+        while (i < n && (strlen(ph[i].name) != k || strncmp(ph[i].name, p + 1, k) != 0))
+            i++;
+        if (i == n) {
+            size_t w = (size_t)snprintf(err, errlen, "unknown placeholder {%.*s} (expected ",
+                                        (int)k, p + 1);
+            for (int j = 0; j < n && w < errlen; j++)
+                w += (size_t)snprintf(err + w, errlen - w, "{%s}%s", ph[j].name,
+                                      j == n - 1   ? ")"
+                                      : j == n - 2 ? " or "
+                                                   : ", ");
             return -1;
         }
-        if (!value) {
-            snprintf(err, errlen, "{%s} has no value here", name);
+        if (!ph[i].value) {
+            snprintf(err, errlen, "{%s} has no value here", ph[i].name);
             return -1;
         }
-        if (!put_quoted(out, len, &at, value))
+        if (!ext_quote(out, len, &at, ph[i].value))
             goto full;
         p = end + 1;
     }
@@ -315,4 +306,15 @@ full:
     snprintf(err, errlen, "the command is over %zu characters once its placeholders are filled",
              len - 1);
     return -1;
+}
+
+int ext_expand(const struct ext_manifest *m, const char *tmpl, const struct ext_vars *v, char *out,
+               size_t len, char *err, size_t errlen)
+{
+    char num[16];
+    snprintf(num, sizeof(num), "%d", v->workers > 0 ? v->workers : m->workers);
+    const struct ext_placeholder ph[] = {{"listen", v->listen},     {"db", v->db},
+                                         {"workload", v->workload}, {"workers", num},
+                                         {"build", v->build},       {"dir", m->dir}};
+    return ext_fill(tmpl, ph, (int)(sizeof(ph) / sizeof(ph[0])), out, len, err, errlen);
 }

@@ -6,6 +6,7 @@
 #define OVERLAP_BENCH_EXT_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -41,6 +42,23 @@ int ext_manifest_load(const char *path, struct ext_manifest *m, char *err, size_
 /* The parsing alone, from f, its errors naming path; m must be zeroed with
  * workers = 1 (ext_manifest_load does both, and sets path and dir). */
 int ext_manifest_read(FILE *f, const char *path, struct ext_manifest *m, char *err, size_t errlen);
+
+/* Appends s to out at *at, single-quoted for /bin/sh as one word ('\''
+ * for a quote), and moves *at past it; false when it does not fit. */
+bool ext_quote(char *out, size_t len, size_t *at, const char *s);
+
+/* A placeholder's name (without braces) and its value; NULL when the
+ * caller has none, which ext_fill refuses where the template uses it. */
+struct ext_placeholder {
+    const char *name, *value;
+};
+
+/* Fills tmpl's placeholders from ph (n of them) into out, each value
+ * single-quoted for /bin/sh as one word; `${VAR}` is left to the shell. 0,
+ * or -1 with a message in err (an unknown placeholder, naming those of ph;
+ * a value not given; no room). */
+int ext_fill(const char *tmpl, const struct ext_placeholder *ph, int n, char *out, size_t len,
+             char *err, size_t errlen);
 
 /* Replaces the placeholders of tmpl ({listen} {db} {workload} {workers}
  * {build} {dir}) into out; values are shell-quoted, since the command runs

@@ -5,6 +5,7 @@
 #include "bench.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <ini.h>
 #include <limits.h>
 #include <math.h>
@@ -17,6 +18,10 @@
 #include "wl.h"
 
 #define LIST_TEXT 2048 /* a list key's text, continuation lines included */
+/* BatchMode: a host that would ask for a password fails its agent at once
+ * instead of waiting for an answer nobody types */
+#define DEFAULT_LAUNCHER "ssh -o BatchMode=yes {host} {command}"
+#define DEFAULT_LEAD_NS  2000000000ULL /* the launcher's start and the agents' connects */
 
 void bench_suite_defaults(struct bench_suite *s)
 {
@@ -27,6 +32,9 @@ void bench_suite_defaults(struct bench_suite *s)
     s->repeats = 1;
     s->timeline = 8;
     s->load_threads = 1;
+    snprintf(s->launcher, sizeof(s->launcher), "%s", DEFAULT_LAUNCHER);
+    snprintf(s->server_address, sizeof(s->server_address), "127.0.0.1");
+    s->launch_lead_ns = DEFAULT_LEAD_NS;
     if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
         snprintf(s->server_cpus, sizeof(s->server_cpus), "0");
         snprintf(s->load_cpus, sizeof(s->load_cpus), "1");
@@ -193,7 +201,7 @@ static int parse_duration(const char *key, const char *text, uint64_t *ns, char 
 {
     uint64_t v;
     if (wl_duration_parse(text, &v) < 0 || v > 3600ULL * 1000000000ULL ||
-        (v == 0 && !strcmp(key, "duration"))) {
+        (v == 0 && (!strcmp(key, "duration") || !strcmp(key, "launch_lead")))) {
         snprintf(err, errlen, "bad %s '%.200s' (expected e.g. 500ms or 2s, at most 1h)", key, text);
         return -1;
     }
@@ -311,6 +319,68 @@ static int parse_database(struct bench_suite *s, const char *text, char *err, si
     return 0;
 }
 
+/* `load_hosts = a b`: names as the launcher takes them (a host, user@host,
+ * a namespace), separated by spaces or commas; `none` for no agents. A
+ * name cannot start with '-', where ssh would read an option. */
+static int parse_hosts(struct bench_suite *s, const char *text, char *err, size_t errlen)
+{
+    char buf[LIST_TEXT], *save;
+    int n = 0;
+    snprintf(buf, sizeof(buf), "%s", text);
+    char *first = strtok_r(buf, " ,\t", &save);
+    if (first && !strcmp(first, "none") && !strtok_r(NULL, " ,\t", &save)) {
+        s->nhosts = 0;
+        return 0;
+    }
+    for (char *w = first; w; w = strtok_r(NULL, " ,\t", &save)) {
+        size_t len = strlen(w);
+        if (n == BENCH_MAX_HOSTS || len >= BENCH_HOST_LEN || w[0] == '-' ||
+            strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_@:%[]") !=
+                len)
+            goto bad;
+        snprintf(s->hosts[n++], BENCH_HOST_LEN, "%s", w);
+    }
+    if (n == 0)
+        goto bad;
+    s->nhosts = n;
+    return 0;
+bad:
+    snprintf(err, errlen,
+             "bad load_hosts '%.200s' (expected up to %d host names separated by spaces, such "
+             "as load1 bench@load2, or none)",
+             text, BENCH_MAX_HOSTS);
+    return -1;
+}
+
+static int parse_launcher(struct bench_suite *s, const char *text, char *err, size_t errlen)
+{
+    char line[BENCH_LAUNCH_LEN * 2], why[BENCH_ERR_LEN];
+    if (strlen(text) >= sizeof(s->launcher)) {
+        snprintf(err, errlen, "launcher is over %zu characters", sizeof(s->launcher) - 1);
+        return -1;
+    }
+    if (bench_launcher_line(text, "h", "c", line, sizeof(line), why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "%s%s", strncmp(why, "bad launcher", 12) ? "launcher: " : "", why);
+        return -1;
+    }
+    snprintf(s->launcher, sizeof(s->launcher), "%s", text);
+    return 0;
+}
+
+static int parse_address(struct bench_suite *s, const char *text, char *err, size_t errlen)
+{
+    struct in_addr a;
+    if (strlen(text) >= sizeof(s->server_address) || inet_pton(AF_INET, text, &a) != 1) {
+        snprintf(err, errlen,
+                 "bad server_address '%.200s' (expected an IPv4 address of this machine that "
+                 "the load hosts reach, such as 10.0.0.1)",
+                 text);
+        return -1;
+    }
+    snprintf(s->server_address, sizeof(s->server_address), "%s", text);
+    return 0;
+}
+
 int bench_suite_set(struct bench_suite *s, const char *key, const char *value, char *err,
                     size_t errlen)
 {
@@ -369,12 +439,20 @@ int bench_suite_set(struct bench_suite *s, const char *key, const char *value, c
         return parse_database(s, value, err, errlen);
     } else if (!strcmp(key, "db_connections")) {
         return parse_count(key, value, 1, 10000, &s->db_connections, err, errlen);
+    } else if (!strcmp(key, "load_hosts")) {
+        return parse_hosts(s, value, err, errlen);
+    } else if (!strcmp(key, "launcher")) {
+        return parse_launcher(s, value, err, errlen);
+    } else if (!strcmp(key, "server_address")) {
+        return parse_address(s, value, err, errlen);
+    } else if (!strcmp(key, "launch_lead")) {
+        return parse_duration(key, value, &s->launch_lead_ns, err, errlen);
     } else {
         snprintf(err, errlen,
                  "unknown key '%.64s' (expected name, workload, engines, labels, clients, rates, "
                  "auto_fractions, duration, warmup, repeats, timeline, server_cpus, load_cpus, "
-                 "load_threads, slo, capacity_tolerance, vary.cpu, vary.wait, database or "
-                 "db_connections)",
+                 "load_threads, slo, capacity_tolerance, vary.cpu, vary.wait, database, "
+                 "db_connections, load_hosts, launcher, server_address or launch_lead)",
                  key);
         return -1;
     }
@@ -383,8 +461,8 @@ int bench_suite_set(struct bench_suite *s, const char *key, const char *value, c
 
 /* ---- suite files ---- */
 
-static const char *list_keys[] = {"engines",        "labels",   "clients",  "rates",
-                                  "auto_fractions", "vary.cpu", "vary.wait"};
+static const char *list_keys[] = {"engines",        "labels",   "clients",   "rates",
+                                  "auto_fractions", "vary.cpu", "vary.wait", "load_hosts"};
 #define NLIST (int)(sizeof(list_keys) / sizeof(list_keys[0]))
 
 struct suite_reader {
