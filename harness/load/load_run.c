@@ -56,11 +56,23 @@ static void start_clock(struct worker *w)
 {
     const struct load_config *cfg = w->cfg;
     if (pthread_barrier_wait(&w->sh->barrier) == PTHREAD_BARRIER_SERIAL_THREAD) {
-        /* with --start-at, the warmup ends and the window opens at that time */
-        if (cfg->start_at_ns)
-            load__sleep_until_epoch(cfg->start_at_ns - cfg->warmup_ns, cfg->stop);
-        w->sh->start = proc_now_ns();
-        w->sh->start_epoch = load__epoch_ns();
+        uint64_t now = proc_now_ns(), epoch = load__epoch_ns();
+        /* with --start-at, the warmup ends and the window opens at that
+         * time, however late this thread woke: what fell due meanwhile
+         * leaves at once and counts from when it was due, so that every
+         * agent's schedule is the one asked for and their windows open
+         * together (a late wake is the generator's lateness, not a skew) */
+        if (cfg->start_at_ns) {
+            uint64_t due = cfg->start_at_ns - cfg->warmup_ns;
+            load__sleep_until_epoch(due, cfg->stop);
+            now = proc_now_ns();
+            epoch = load__epoch_ns();
+            uint64_t late = epoch > due && epoch - due < now ? epoch - due : 0;
+            now -= late;
+            epoch -= late;
+        }
+        w->sh->start = now;
+        w->sh->start_epoch = epoch;
     }
     pthread_barrier_wait(&w->sh->barrier);
     w->start = w->sh->start;
