@@ -156,15 +156,16 @@ tree_fds() {
 # is in both and cancels, where measuring against the idle server would
 # spread it over the connections. Prints "KIB_PER_CONNECTION,HELD,FIXED_KIB":
 # the connections held in the end, and what the first half cost beyond
-# their share (the fixed part).
+# their share (the fixed part). Each half gets up to a minute to connect;
+# its generator outlasts both, and is stopped once the second is read.
 idle_rss() {
     local bin=$1 pid=$2 target=$3 half=$(($4 / 2)) cpu=$5 log=$6 loads=() i before fds0
     local -a rss held
     before=$(tree_rss "$pid")
     fds0=$(tree_fds "$pid")
     for i in 1 2; do
-        "$bin" load --target "$target" --path /plaintext --clients "$half" --think 'fixed 120s' \
-            --duration 90s --timeout 90s --cpus "$cpu" >>"$log" 2>&1 &
+        "$bin" load --target "$target" --path /plaintext --clients "$half" --think 'fixed 600s' \
+            --duration 300s --timeout 300s --cpus "$cpu" >>"$log" 2>&1 &
         loads+=($!)
         local waited=0
         while [ "$(tree_fds "$pid")" -lt $((fds0 + i * half)) ] && [ $waited -lt 60 ]; do
