@@ -21,7 +21,7 @@ static const char *const heads[] = {
     "p99 ms at 90 % of peak",
     "peak RSS MiB",
     "threads",
-    "flags",
+    "flagged points",
 };
 #define NHEADS (sizeof(heads) / sizeof(heads[0]))
 
@@ -38,17 +38,30 @@ static void config_peaks(const struct csv_table *runs, const char *spec, double 
     }
 }
 
-/* Each flag word of the config's points, with how many raised it:
- * "short-window ×2, noisy". */
+/* How many of the config's points raised a flag, of its points, "3 of 8"
+ * ("none" when none did), each flag word with how many raised it on hover
+ * ("short-window ×2, noisy"): one line a config, so that seven configs'
+ * table stays on the report's first screen. */
 static void write_flag_counts(FILE *out, const struct csv_table *s, const char *spec)
 {
     struct summary_flag flags[16];
-    int n = summary_flag_counts(s, spec, flags, 16);
+    int n = summary_flag_counts(s, spec, flags, 16), points = 0, flagged = 0;
+    for (int r = 0; r < s->nrows; r++)
+        if (!strcmp(csv_get(s, r, "engine"), spec)) {
+            points++;
+            flagged += csv_get(s, r, "flags")[0] != '\0';
+        }
+    fputs("<td class=\"flags\" title=\"", out);
     for (int k = 0; k < n; k++) {
-        fprintf(out, "%s%s", k ? ", " : "", flags[k].word);
+        fputs(k ? ", " : "", out);
+        report__html(out, flags[k].word);
         if (flags[k].points > 1)
             fprintf(out, " ×%d", flags[k].points);
     }
+    if (flagged)
+        fprintf(out, "\">%d of %d</td>", flagged, points);
+    else
+        fputs("\">none</td>", out);
 }
 
 static void write_line(const struct plot__report *rp, int e)
@@ -84,9 +97,9 @@ static void write_line(const struct plot__report *rp, int e)
     summary_p99_text(&l.at90, p99, sizeof(p99));
     fputs(p99, out);
     config_peaks(&rp->f->runs, spec, &rss, &threads);
-    fprintf(out, "</td><td>%.1f</td><td>%.0f</td><td class=\"flags\">", rss / 1024, threads);
+    fprintf(out, "</td><td>%.1f</td><td>%.0f</td>", rss / 1024, threads);
     write_flag_counts(out, s, spec);
-    fputs("</td></tr>\n", out);
+    fputs("</tr>\n", out);
 }
 
 void report__write_summary(const struct plot__report *rp)
@@ -102,6 +115,7 @@ void report__write_summary(const struct plot__report *rp)
           "the half-width of its 95 % interval; bound: Little's law with unlimited clients; "
           "cores hold: the server's cores over the CPU it was measured to spend a request; p99: "
           "the median of the repeats' p99s [its interval], read off the open loop's curve; "
-          "memory and threads: the most any run saw.</p>\n",
+          "memory and threads: the most any run saw; flagged points: of the config's points, "
+          "those a check flagged (hover for which; the details list them).</p>\n",
           out);
 }
