@@ -328,7 +328,8 @@ static int read_all(struct merge *m)
     if (check_runs(m, &m->rows[0], from) < 0)
         return -1;
     for (int f = 0; f < NMERGED; f++)
-        qsort(m->rows[f].row, (size_t)m->rows[f].n, sizeof(struct row), by_run);
+        if (m->rows[f].n > 0)
+            qsort(m->rows[f].row, (size_t)m->rows[f].n, sizeof(struct row), by_run);
     return 0;
 }
 
