@@ -41,15 +41,8 @@ static const char *const merged_files[] = {"runs.csv", "latency.csv", "timeline.
 #define NMERGED (int)(sizeof(merged_files) / sizeof(merged_files[0]))
 
 /* meta.txt's lines of a shard's machine, kept per shard in the merged one. */
-static const char *const machine_keys[] = {"date",
-                                           "host",
-                                           "cpu",
-                                           "cores",
-                                           "kernel",
-                                           "commit",
-                                           "command",
-                                           "calibration_burn_ns",
-                                           "calibration_loopback_us"};
+static const char machine_keys[] = "date host cpu cores kernel commit command "
+                                   "calibration_burn_ns calibration_loopback_us";
 
 struct row {
     long run;   /* the run number: the row's first field */
@@ -79,26 +72,19 @@ struct merge {
 
 /* ---- reading ---- */
 
-/* The whole of a text file, or NULL (errno set). */
+/* The whole of a text file (up to a NUL byte), or NULL (errno set). */
 static char *slurp(const char *path)
 {
     char *text = NULL;
-    size_t len = 0;
-    FILE *f = fopen(path, "r"), *mem = f ? open_memstream(&text, &len) : NULL;
-    char buf[65536];
-    size_t n;
-    while (mem && (n = fread(buf, 1, sizeof(buf), f)) > 0)
-        fwrite(buf, 1, n, mem);
-    int bad = !mem || ferror(f);
-    if (mem)
-        fclose(mem);
-    if (f)
-        fclose(f);
-    if (bad) {
-        free(text);
-        errno = errno ? errno : EIO;
+    size_t cap = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
         return NULL;
+    if (getdelim(&text, &cap, '\0', f) < 0) {
+        free(text);
+        text = ferror(f) ? NULL : strdup("");
     }
+    fclose(f);
     return text;
 }
 
@@ -375,18 +361,13 @@ static int copy_new(const char *from, const char *to)
 /* What the merge writes itself or the drawing makes again: not copied. */
 static int made_here(const char *name)
 {
-    static const char *const made[] = {"meta.txt",
-                                       "summary.csv",
-                                       "model.csv",
-                                       "timeline-segments.csv",
-                                       "timeline-requests.csv",
-                                       "map-cells.csv",
-                                       "map-frontier.csv",
-                                       "report.html"};
+    static const char made[] = " meta.txt summary.csv model.csv timeline-segments.csv "
+                               "timeline-requests.csv map-cells.csv map-frontier.csv report.html ";
+    char word[NAME_MAX + 3];
     const char *dot = strrchr(name, '.');
-    for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++)
-        if (!strcmp(name, made[i]))
-            return 1;
+    snprintf(word, sizeof(word), " %s ", name);
+    if (strstr(made, word))
+        return 1;
     for (int f = 0; f < NMERGED; f++)
         if (!strcmp(name, merged_files[f]))
             return 1;
@@ -445,7 +426,7 @@ static int copy_top(const struct merge *m, const char *dir)
  * `command` the merge's, then where the shards ran. */
 static int write_meta(const struct merge *m, const char *dir, int argc, char **argv)
 {
-    char path[PATH_MAX], v[4096];
+    char path[PATH_MAX], v[4096], key[64];
     snprintf(path, sizeof(path), "%s/meta.txt", dir);
     FILE *f = fopen(path, "w");
     if (!f)
@@ -467,9 +448,11 @@ static int write_meta(const struct merge *m, const char *dir, int argc, char **a
     }
     fprintf(f, "merged_from: %d shards\n", m->nshards);
     for (int i = 1; i <= m->nshards; i++)
-        for (size_t k = 0; k < sizeof(machine_keys) / sizeof(machine_keys[0]); k++)
-            if (meta_get(m->by_index[i]->meta, machine_keys[k], v, sizeof(v)) == 0)
-                fprintf(f, "shard_%d_%s: %s\n", i, machine_keys[k], v);
+        for (const char *k = machine_keys; *k; k += strcspn(k, " "), k += *k == ' ') {
+            snprintf(key, sizeof(key), "%.*s", (int)strcspn(k, " "), k);
+            if (meta_get(m->by_index[i]->meta, key, v, sizeof(v)) == 0)
+                fprintf(f, "shard_%d_%s: %s\n", i, key, v);
+        }
     return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -563,11 +546,6 @@ static void merge_free(struct merge *m)
     free(m->by_index);
 }
 
-static int merge_usage_error(const char *msg, const char *arg)
-{
-    return proc_usage_error("merge", merge_usage, msg, arg);
-}
-
 int bench_merge_main(int argc, char **argv)
 {
     const char *out = "results";
@@ -586,14 +564,16 @@ int bench_merge_main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
             out = argv[++i];
         } else if (argv[i][0] == '-') {
-            status = merge_usage_error("unknown flag or flag without its value '%s'", argv[i]);
+            status = proc_usage_error("merge", merge_usage,
+                                      "unknown flag or flag without its value '%s'", argv[i]);
             goto done;
         } else {
             m.shard[m.n++].dir = argv[i];
         }
     }
     if (m.n == 0) {
-        status = merge_usage_error("%s", "no shard folders (expected overlap bench --shard I/N's)");
+        status = proc_usage_error("merge", merge_usage,
+                                  "no shard folders (expected overlap bench --shard I/N's)");
         goto done;
     }
     for (int i = 0; i < m.n; i++)
