@@ -68,6 +68,12 @@ static int merge_main(int argc, char **argv)
         fputc('\n', stdout);
         return load_merge_main(argc, argv);
     }
+    if (argc < 2) {
+        fprintf(stderr,
+                "overlap merge: nothing to merge (expected the folders of a sweep's shards, "
+                "or load agents' .hlog files; see overlap merge --help)\n");
+        return 2;
+    }
     if (bench_merge_wants(argc, argv))
         return bench_merge_main(argc, argv);
     return load_merge_main(argc, argv);
