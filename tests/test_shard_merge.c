@@ -270,14 +270,15 @@ static const char runs_head[] =
  * tmp/NAME, with meta.txt's plan and whether it finished. */
 static void fake_shard(const char *name, int i, int n, const char *plan, int complete)
 {
+    /* the suite's path differs from shard to shard, as on hosts of their own */
     char dir[400], meta[1024], runs[512];
     snprintf(dir, sizeof(dir), "%s/%s", tmp, name);
     cr_assert_eq(mkdir(dir, 0755), 0);
     snprintf(meta, sizeof(meta),
-             "cpu: test\ncores: 2\ncommand: overlap bench --shard %d/%d\nsuite: tiny (x)\n"
+             "cpu: test\ncores: 2\ncommand: overlap bench --shard %d/%d\nsuite: tiny (/home/%d/x)\n"
              "workload: seed (y)\nserver_cpus: 0\nrepeats: 2\nengines: async\nruns: 2\n"
              "shard: %d/%d\nshard_plan: %s\nshard_runs: 2\nshard_planned: 6\n%s",
-             i, n, i, n, plan, complete ? "shard_complete: yes\n" : "");
+             i, n, i, i, n, plan, complete ? "shard_complete: yes\n" : "");
     snprintf(runs, sizeof(runs),
              "%s%d,async,closed,%d,0,ok,100,5,1\n%d,async,closed,%d,0,ok,110,6,2\n", runs_head, i,
              i, i + 3, i);
@@ -368,6 +369,15 @@ Test(shard_merge, shards_of_one_finished_sweep_or_nothing)
     expect_refused((const char *const[]){"s1", "s2", "again2", "s3", NULL}, "given twice");
     expect_refused((const char *const[]){"s1", "s2", "unfinished3", NULL}, "did not finish");
     expect_refused((const char *const[]){"s1", "s2", "other3", NULL}, "`shard_plan` differ");
+    fake_shard("named3", 3, 3, "aaaa", 1);
+    snprintf(dir, sizeof(dir), "%s/named3/meta.txt", tmp);
+    char *meta = slurp(dir), *name = meta ? strstr(meta, "suite: tiny") : NULL;
+    cr_assert_not_null(name);
+    memcpy(name, "suite: tinx", 11);
+    snprintf(dir, sizeof(dir), "%s/named3", tmp);
+    child_write_file(dir, "meta.txt", meta);
+    free(meta);
+    expect_refused((const char *const[]){"s1", "s2", "named3", NULL}, "`suite` differ");
     expect_refused((const char *const[]){"s1", "s2", "four3", NULL},
                    "four3 of 4 (expected one sweep's)");
     expect_refused((const char *const[]){"s1", "s2", "short3", NULL}, "holds 1 of its 2");

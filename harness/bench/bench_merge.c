@@ -210,8 +210,14 @@ static int same_sweep(const struct shard *a, const struct shard *b)
         return -1;
     }
     for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        x[0] = y[0] = '\0';
         int ha = meta_get(a->meta, keys[k], x, sizeof(x)),
             hb = meta_get(b->meta, keys[k], y, sizeof(y));
+        /* their names, not the paths each host read them from */
+        if (k == 1 || k == 2) {
+            x[strcspn(x, " ")] = '\0';
+            y[strcspn(y, " ")] = '\0';
+        }
         if (ha != hb || (ha == 0 && strcmp(x, y))) {
             fprintf(stderr,
                     "overlap merge: %s and %s are not shards of one sweep: their meta.txt's `%s` "
