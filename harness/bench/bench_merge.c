@@ -189,9 +189,12 @@ static int read_shard(struct shard *s)
                 s->dir, s->index, s->count);
         return -1;
     }
-    if (meta_get(s->meta, "shard_runs", v, sizeof(v)) < 0 || (s->runs = atoi(v)) < 0 ||
-        meta_get(s->meta, "shard_planned", v, sizeof(v)) < 0 || (s->planned = atoi(v)) < 1) {
-        fprintf(stderr, "overlap merge: %s/meta.txt: no shard_runs or shard_planned line\n",
+    if (meta_get(s->meta, "shard_planned", v, sizeof(v)) < 0 || (s->planned = atoi(v)) < 0 ||
+        s->planned > BENCH__MAX_RUNS || meta_get(s->meta, "shard_runs", v, sizeof(v)) < 0 ||
+        (s->runs = atoi(v)) < 0 || s->runs > s->planned) {
+        fprintf(stderr,
+                "overlap merge: %s/meta.txt: no shard_runs or shard_planned line, or not "
+                "counts of runs\n",
                 s->dir);
         return -1;
     }
@@ -201,8 +204,9 @@ static int read_shard(struct shard *s)
 /* The keys every shard of one sweep shares with the first. */
 static int same_sweep(const struct shard *a, const struct shard *b)
 {
-    static const char *const keys[] = {"shard_plan", "suite",      "workload", "engines",
-                                       "repeats",    "duration_s", "warmup_s", "slo"};
+    static const char *const keys[] = {"shard_plan", "suite",         "workload",
+                                       "engines",    "repeats",       "duration_s",
+                                       "warmup_s",   "shard_planned", "slo"};
     char x[4096], y[4096];
     if (a->count != b->count) {
         fprintf(stderr, "overlap merge: %s is a shard of %d, %s of %d (expected one sweep's)\n",
