@@ -261,6 +261,77 @@ Test(shard_merge, three_shards_merged_are_the_whole_sweep, .timeout = 240)
     cr_expect_str_eq(a, b, "the charts drawn");
 }
 
+/* With a goal, shard 1 runs the idle request and the search after its
+ * points, their runs numbered after the plan's as in a whole sweep; the
+ * merge keeps capacity.csv and probes.csv, each probe's runs its own. */
+Test(shard_merge, a_goals_search_runs_on_shard_one_after_the_plan, .timeout = 240)
+{
+    char dir[2][800], out[400], merged[900];
+    for (int i = 0; i < 2; i++) {
+        struct sweep_run r;
+        const char *args[] = {"--suite",
+                              SUITES "/quick.ini",
+                              "--engines",
+                              "async",
+                              "--clients",
+                              "4",
+                              "--rates",
+                              "none",
+                              "--timeline",
+                              "2",
+                              "--repeats",
+                              "1",
+                              "--duration",
+                              "300ms",
+                              "--warmup",
+                              "100ms",
+                              "--slo",
+                              "p99 100ms",
+                              "--capacity-tolerance",
+                              "30%",
+                              "--no-plot",
+                              "--shard",
+                              i ? "2/2" : "1/2",
+                              NULL};
+        int status = sweep_run(&r, tmp, args, 150);
+        char *err = slurp(r.err);
+        cr_assert_eq(status, 0, "shard %d: exit %d\n%s", i + 1, status, err);
+        free(err);
+        sweep_results_dir(&r, dir[i], sizeof(dir[i]));
+    }
+    /* the closed point (the longer) on shard 1, the timeline on shard 2 */
+    struct csv_table two = load(dir[1], "runs.csv");
+    cr_expect_eq(two.nrows, 1);
+    cr_expect_str_eq(csv_get(&two, 0, "loop"), "timeline");
+    csv_free(&two);
+    char path[900];
+    snprintf(path, sizeof(path), "%s/capacity.csv", dir[1]);
+    cr_expect_neq(access(path, F_OK), 0, "shard 2 searched");
+
+    snprintf(out, sizeof(out), "%s/merged", tmp);
+    const char *args[] = {"merge", "--no-plot", "--out", out, dir[1], dir[0], NULL};
+    int status = run_overlap(args);
+    char *err = said();
+    cr_assert_eq(status, 0, "overlap merge: exit %d\n%s", status, err);
+    free(err);
+    snprintf(merged, sizeof(merged), "%s/latest", out);
+    struct csv_table t = load(merged, "runs.csv");
+    /* a busy machine may miss the goal at idle: then no config is searched */
+    cr_assert_geq(t.nrows, 3, "the points and the idle run at least");
+    int nruns = t.nrows;
+    const char *loops[] = {"closed", "timeline", "idle"};
+    for (int r = 0; r < t.nrows; r++) {
+        cr_expect_eq(csv_num(&t, r, "run"), r + 1, "row %d", r + 1);
+        cr_expect_str_eq(csv_get(&t, r, "loop"), r < 3 ? loops[r] : "capacity", "run %d", r + 1);
+    }
+    csv_free(&t);
+    snprintf(path, sizeof(path), "%s/capacity.csv", merged);
+    cr_expect_eq(access(path, R_OK), 0, "no capacity.csv");
+    struct sweep_probe probes[32];
+    if (nruns > 3)
+        cr_expect_gt(sweep_read_probes(merged, "async", 0, probes, 32), 0, "no probes.csv");
+}
+
 /* ---- refusals, on shard folders made by hand ---- */
 
 static const char runs_head[] =
