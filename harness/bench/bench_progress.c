@@ -36,8 +36,9 @@ static void format_eta(double s, char *out, size_t len)
 }
 
 /* Seconds the rest of the sweep should take after run id: the planned cost
- * of the runs left that are this sweep's (a run at 1,024 clients warms up far longer than one at
- * 1), scaled by how the runs done so far compared with their plan. */
+ * of the runs left that are this sweep's (a shard's own; a run at 1,024
+ * clients warms up far longer than one at 1), scaled by how the runs done
+ * so far compared with their plan. */
 static double eta_s(const struct bench__sweep *sw, int id)
 {
     double left = 0;
