@@ -287,6 +287,22 @@ static int pick_shard(struct bench__sweep *sw)
     return 0;
 }
 
+/* The shard's first line: its runs and their planned time, of the plan's. */
+static void print_shard(const struct bench__sweep *sw)
+{
+    double mine = 0, all = 0;
+    for (int k = 0; k < sw->planned; k++) {
+        double cost = bench__run_cost_s(&sw->plan, &sw->plan.runs[k]);
+        all += cost;
+        mine += sw->shard_of[k] == sw->shard ? cost : 0;
+    }
+    fprintf(stderr,
+            "overlap bench: shard %d of %d: %d of the %d runs of %s on %s (planned %.0f s of "
+            "%.0f s%s) into %s\n",
+            sw->shard, sw->nshards, sw->shard_runs, sw->planned, sw->suite.name, sw->wl->name, mine,
+            all, sw->suite.has_slo && sw->shard == 1 ? ", then the goal's searches" : "", sw->dir);
+}
+
 /* Each run starts its config's processes afresh and stops them after. A
  * shard runs its own planned runs, in the plan's order. */
 static void sweep(struct bench__sweep *sw)
@@ -346,9 +362,7 @@ int bench_main(int argc, char **argv)
     bench__copy_inputs(&sw);
     sw.live = isatty(2);
     if (sw.nshards)
-        fprintf(stderr, "overlap bench: shard %d of %d: %d of the %d runs of %s on %s into %s\n",
-                sw.shard, sw.nshards, sw.shard_runs, sw.planned, sw.suite.name, sw.wl->name,
-                sw.dir);
+        print_shard(&sw);
     else
         fprintf(stderr, "overlap bench: %d runs of %s on %s into %s\n", sw.plan.nruns,
                 sw.suite.name, sw.wl->name, sw.dir);
