@@ -403,6 +403,12 @@ Test(shard_merge, shards_of_one_finished_sweep_or_nothing)
     fake_shard("s1", 1, 3, "aaaa", 1);
     fake_shard("s2", 2, 3, "aaaa", 1);
     fake_shard("s3", 3, 3, "aaaa", 1);
+    char dir[400];
+    snprintf(dir, sizeof(dir), "%s/s3", tmp); /* its last row without a newline */
+    child_write_file(dir, "runs.csv",
+                     "run,engine,loop,clients,rate,status,throughput_rps,p99_ms,"
+                     "repeat\n3,async,closed,3,0,ok,100,5,1\n6,async,closed,3,0,"
+                     "ok,110,6,2");
     fake_shard("unfinished3", 3, 3, "aaaa", 0);
     fake_shard("other3", 3, 3, "bbbb", 1);
     fake_shard("four3", 3, 4, "aaaa", 1);
@@ -411,7 +417,6 @@ Test(shard_merge, shards_of_one_finished_sweep_or_nothing)
     fake_shard("twice3", 3, 3, "aaaa", 1);
     fake_shard("probes2", 2, 3, "aaaa", 1);
     fake_shard("columns3", 3, 3, "aaaa", 1);
-    char dir[400];
     snprintf(dir, sizeof(dir), "%s/short3", tmp);
     child_write_file(dir, "runs.csv",
                      "run,engine,loop,clients,rate,status,throughput_rps,p99_ms,"

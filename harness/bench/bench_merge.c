@@ -51,7 +51,7 @@ struct row {
 };
 
 struct rows {
-    char *header; /* NULL: no shard has the file */
+    char *header; /* without its newline; NULL: no shard has the file */
     struct row *row;
     long n, cap;
 };
@@ -112,9 +112,11 @@ static int add_row(struct rows *r, long run, long order, const char *line, size_
         r->row = grown;
         r->cap = cap;
     }
-    char *copy = strndup(line, len);
+    char *copy = malloc(len + 2); /* a last line without its newline gets one */
     if (!copy)
         return -1;
+    memcpy(copy, line, len);
+    snprintf(copy + len, 2, "%s", len && line[len - 1] == '\n' ? "" : "\n");
     r->row[r->n++] = (struct row){run, order, copy};
     return 0;
 }
@@ -135,9 +137,9 @@ static int read_rows(struct merge *m, const struct shard *s, const char *name, s
     }
     int rc = 0;
     size_t head = strcspn(text, "\n");
-    if (!r->header && !(r->header = strndup(text, head + (text[head] == '\n'))))
+    if (!r->header && !(r->header = strndup(text, head)))
         rc = -1;
-    else if (strncmp(r->header, text, head) || strlen(r->header) != head + (text[head] == '\n')) {
+    else if (strlen(r->header) != head || strncmp(r->header, text, head)) {
         fprintf(stderr,
                 "overlap merge: %s:1: its columns differ from the other shards' (expected "
                 "shards of one sweep, by one overlap)\n",
@@ -340,7 +342,7 @@ static int write_rows(const char *dir, const char *name, const struct rows *r)
     FILE *f = fopen(path, "w");
     if (!f)
         return -1;
-    fputs(r->header, f);
+    fprintf(f, "%s\n", r->header);
     for (long k = 0; k < r->n; k++)
         fputs(r->row[k].line, f);
     return fclose(f) == 0 ? 0 : -1;
