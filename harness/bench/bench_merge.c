@@ -373,17 +373,14 @@ static int copy_new(const char *from, const char *to)
 /* What the merge writes itself or the drawing makes again: not copied. */
 static int made_here(const char *name)
 {
-    static const char made[] = " meta.txt summary.csv model.csv timeline-segments.csv "
+    static const char made[] = " runs.csv latency.csv timeline.csv requests.csv meta.txt "
+                               "summary.csv model.csv timeline-segments.csv "
                                "timeline-requests.csv map-cells.csv map-frontier.csv report.html ";
     char word[NAME_MAX + 3];
     const char *dot = strrchr(name, '.');
     snprintf(word, sizeof(word), " %s ", name);
-    if (strstr(made, word))
-        return 1;
-    for (int f = 0; f < NMERGED; f++)
-        if (!strcmp(name, merged_files[f]))
-            return 1;
-    return name[0] == '.' || (dot && (!strcmp(dot, ".png") || !strcmp(dot, ".svg")));
+    return strstr(made, word) || name[0] == '.' ||
+           (dot && (!strcmp(dot, ".png") || !strcmp(dot, ".svg")));
 }
 
 /* sub's files of shard s into dir: a run's (NNN-...) as they are, any other
