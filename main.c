@@ -59,13 +59,34 @@ static int workload_main(int argc, char **argv)
     return wl_check_main(argc, argv);
 }
 
+/* `overlap merge`: the folders of a sweep's shards (bench_merge_main), or
+ * the interval logs of one run's load agents (load_merge_main). */
+static int merge_main(int argc, char **argv)
+{
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        bench_merge_main(argc, argv);
+        fputc('\n', stdout);
+        return load_merge_main(argc, argv);
+    }
+    if (argc < 2) {
+        fprintf(stderr,
+                "overlap merge: nothing to merge (expected the folders of a sweep's shards, "
+                "or load agents' .hlog files; see overlap merge --help)\n");
+        return 2;
+    }
+    if (bench_merge_wants(argc, argv))
+        return bench_merge_main(argc, argv);
+    return load_merge_main(argc, argv);
+}
+
 static const struct command commands[] = {
     {"workload", "check|export FILE", "check a workload, or print it as JSON", workload_main},
     {"db", "--workload FILE", "the simulated database (SQLite, held answers)", db_main},
     {"pg", "--workload FILE", "a throwaway PostgreSQL cluster with the dataset", pg_main},
     {"bench", "[--quick] [FLAGS]", "run a sweep and write a results folder", bench_main},
     {"load", "--target HOST:PORT", "drive one load run against an HTTP server", load_main},
-    {"merge", "AGENT.hlog...", "add load agents' interval logs into one run", load_merge_main},
+    {"merge", "DIR...|AGENT.hlog...",
+     "merge a sweep's shards' folders, or load agents' interval logs", merge_main},
     {"engine", "check|run MANIFEST", "check an external engine, or run one by hand",
      bench_engine_main},
     {"plot", "DIR", "draw the charts and report.html of a results folder", plot_main},

@@ -59,7 +59,14 @@ static const char bench_usage[] =
     "  --db-connections C      the database connection budget of configs that name none\n"
     "                          (default: a pool's workers, else 64)\n"
     "  --no-plot               no charts or report.html at the end (overlap plot DIR\n"
-    "                          draws them later)\n";
+    "                          draws them later)\n"
+    "  --shard I/N             run share I of N of the planned runs (1 <= I <= N <= 1000)\n"
+    "                          into its own folder: whole points (all their repeats) per\n"
+    "                          shard, balanced by planned time, run numbers as in the\n"
+    "                          whole sweep; `overlap merge` of the N folders makes the\n"
+    "                          sweep's folder and charts (docs/sharding.md). A goal's\n"
+    "                          capacity search and map run on shard 1 only. A shard\n"
+    "                          draws no charts\n";
 
 static int bench_usage_error(const char *msg, const char *arg)
 {
@@ -117,7 +124,7 @@ static int parse_flags(struct bench__sweep *sw, int argc, char **argv, const cha
         while (k < sizeof(map) / sizeof(map[0]) && strcmp(map[k].flag, argv[i]) != 0)
             k++;
         if (k == sizeof(map) / sizeof(map[0]) && strcmp(argv[i], "--suite") != 0 &&
-            strcmp(argv[i], "--out") != 0)
+            strcmp(argv[i], "--out") != 0 && strcmp(argv[i], "--shard") != 0)
             return bench_usage_error("unknown flag '%s'", argv[i]);
         if (i + 1 >= argc)
             return bench_usage_error("flag '%s' needs a value", argv[i]);
@@ -126,6 +133,11 @@ static int parse_flags(struct bench__sweep *sw, int argc, char **argv, const cha
             continue;
         if (!strcmp(flag, "--out")) {
             *out = value;
+            continue;
+        }
+        if (!strcmp(flag, "--shard")) {
+            if (bench__shard_parse(value, &sw->shard, &sw->nshards, err, sizeof(err)) < 0)
+                return bench_usage_error("%s", err);
             continue;
         }
         if (bench_suite_set(&sw->suite, map[k].key, value, err, sizeof(err)) < 0)
@@ -249,9 +261,9 @@ void bench_set_drawer(bench_drawer draw)
  * sweep's files are complete without them, so a chart that fails is a
  * warning, and Ctrl-C stops the drawing as it stops `overlap plot` (the
  * sweep's handlers would only set a flag nobody reads any more). */
-static void draw_charts(const struct bench__sweep *sw)
+void bench__draw_charts(const char *dir)
 {
-    char *argv[] = {"plot", (char *)sw->dir, NULL};
+    char *argv[] = {"plot", (char *)dir, NULL};
     if (!drawer)
         return;
     signal(SIGINT, SIG_DFL);
@@ -259,16 +271,52 @@ static void draw_charts(const struct bench__sweep *sw)
     fflush(stdout);
     if (drawer(2, argv) != 0)
         fprintf(stderr,
-                "overlap bench: warning: the charts of %s are not all drawn (above); its runs "
+                "overlap: warning: the charts of %s are not all drawn (above); its runs "
                 "and CSV files are complete, and `overlap plot %s` draws them again\n",
-                sw->dir, sw->dir);
+                dir, dir);
 }
 
-/* Each run starts its config's processes afresh and stops them after. */
+/* A shard's share of the plan (bench__shard_assign): 0, or -1 with the
+ * message printed. */
+static int pick_shard(struct bench__sweep *sw)
+{
+    sw->planned = sw->plan.nruns;
+    if (!sw->nshards)
+        return 0;
+    sw->shard_of = malloc(((size_t)sw->plan.nruns + 1) * sizeof(int));
+    if (!sw->shard_of || bench__shard_assign(&sw->plan, sw->nshards, sw->shard_of) < 0) {
+        fprintf(stderr, "overlap bench: out of memory for the shards\n");
+        return -1;
+    }
+    for (int k = 0; k < sw->plan.nruns; k++)
+        sw->shard_runs += sw->shard_of[k] == sw->shard;
+    return 0;
+}
+
+/* The shard's first line: its runs and their planned time, of the plan's. */
+static void print_shard(const struct bench__sweep *sw)
+{
+    double mine = 0, all = 0;
+    for (int k = 0; k < sw->planned; k++) {
+        double cost = bench__run_cost_s(&sw->plan, &sw->plan.runs[k]);
+        all += cost;
+        mine += sw->shard_of[k] == sw->shard ? cost : 0;
+    }
+    fprintf(stderr,
+            "overlap bench: shard %d of %d: %d of the %d runs of %s on %s (planned %.0f s of "
+            "%.0f s%s) into %s\n",
+            sw->shard, sw->nshards, sw->shard_runs, sw->planned, sw->suite.name, sw->wl->name, mine,
+            all, sw->suite.has_slo && sw->shard == 1 ? ", then the goal's searches" : "", sw->dir);
+}
+
+/* Each run starts its config's processes afresh and stops them after. A
+ * shard runs its own planned runs, in the plan's order. */
 static void sweep(struct bench__sweep *sw)
 {
     sw->started_ns = proc_now_ns();
     for (int id = 1; id <= sw->plan.nruns && !proc_stopping(); id++) {
+        if (!bench__in_shard(sw, id))
+            continue;
         bench__start_config(sw, id);
         bench__run_point(sw, id);
         bench__stop_config(sw);
@@ -300,7 +348,7 @@ int bench_main(int argc, char **argv)
         goto done;
     bench__plan_runs(&sw.plan);
     status = 1;
-    if (make_sockdir(&sw) < 0)
+    if (pick_shard(&sw) < 0 || make_sockdir(&sw) < 0)
         goto done;
     if (proc_install_signals() < 0) {
         fprintf(stderr, "overlap bench: cannot install its signal handlers\n");
@@ -319,10 +367,14 @@ int bench_main(int argc, char **argv)
         fprintf(stderr, "overlap bench: cannot write %s/meta.txt\n", sw.dir);
     bench__copy_inputs(&sw);
     sw.live = isatty(2);
-    fprintf(stderr, "overlap bench: %d runs of %s on %s into %s\n", sw.plan.nruns, sw.suite.name,
-            sw.wl->name, sw.dir);
+    if (sw.nshards)
+        print_shard(&sw);
+    else
+        fprintf(stderr, "overlap bench: %d runs of %s on %s into %s\n", sw.plan.nruns,
+                sw.suite.name, sw.wl->name, sw.dir);
     sweep(&sw);
-    if (sw.suite.has_slo && !proc_stopping()) {
+    /* a goal's searches are planned as they go: one shard runs them all */
+    if (sw.suite.has_slo && !proc_stopping() && sw.shard <= 1) {
         if (bench_suite_has_map(&sw.suite))
             bench__map(&sw);
         else
@@ -342,14 +394,17 @@ int bench_main(int argc, char **argv)
         goto done;
     }
     bench__print_summary(&sw);
-    status = sw.failed == sw.done ? 1 : 0;
-    draw = status == 0 && wants_charts(argc, argv); /* no finished run draws no chart */
+    /* every run failed; a shard given no run has failed none */
+    status = sw.failed == sw.done && (sw.done > 0 || !sw.nshards) ? 1 : 0;
+    /* no finished run draws no chart, and a shard's are the merge's to draw */
+    draw = status == 0 && !sw.nshards && wants_charts(argc, argv);
 done:
     bench__pg_close(&sw);
     bench__ext_free(&sw);
     remove_sockdir(&sw);
     if (draw)
-        draw_charts(&sw);
+        bench__draw_charts(sw.dir);
+    free(sw.shard_of);
     wl_free(sw.wl);
     return status;
 }

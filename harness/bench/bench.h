@@ -119,6 +119,16 @@ int bench_suite_label_configs(struct bench_suite *s, char *err, size_t errlen);
 /* `overlap bench [flags]`: the exit status (0, 1 failure, 2 usage, 130 interrupted). */
 int bench_main(int argc, char **argv);
 
+/* `overlap merge [--out DIR] [--no-plot] SHARD...` (bench_merge.c): the
+ * folders of one sweep's shards (`overlap bench --shard I/N`) made into the
+ * folder the sweep run whole would have made, summary and charts included.
+ * 0, 1 when the folders are not every shard of one finished sweep (nothing
+ * is written), 2 usage. bench_merge_wants says whether a command line is
+ * this merge's (it names a folder) rather than the load agents' (.hlog
+ * files, load_merge_main). */
+int bench_merge_main(int argc, char **argv);
+int bench_merge_wants(int argc, char **argv);
+
 /* `overlap engine check MANIFEST` (check.c): whether an external engine
  * meets engines/README.md's contract; 0, 1 when a case failed, 2 usage.
  * `overlap engine run MANIFEST ...` (engine_run.c): one started by hand as

@@ -150,4 +150,27 @@ void bench__map_cell(const struct bench_suite *s, int cell, uint64_t *cpu_ns, ui
  * rates (and one warning). */
 void bench__plan_runs(struct bench__plan *p);
 
+/* ---- shards (bench_shard.c) ---- */
+
+#define BENCH__MAX_SHARDS 1000 /* `--shard I/N`: more hosts than any sweep has points */
+
+/* Reads `--shard`'s value "I/N" (whole numbers, 1 <= I <= N <=
+ * BENCH__MAX_SHARDS, nothing else). 0, or -1 with why in err. */
+int bench__shard_parse(const char *s, int *index, int *count, char *err, size_t errlen);
+
+/* Which of nshards shards runs each of p's planned runs: shard[k] (1 to
+ * nshards) for run k + 1. Whole points go to one shard, every repeat of a
+ * point (config, loop, clients, rate) together, so a point's interval comes
+ * from one machine; a timeline is a point of its own. The points, longest
+ * planned cost first (bench__run_cost_s; ties by their order in the plan),
+ * each go to the shard with the least planned time so far (the lowest
+ * numbered among equals): deterministic, and every shard within one point's
+ * time of every other. 0, or -ENOMEM. */
+int bench__shard_assign(const struct bench__plan *p, int nshards, int *shard);
+
+/* The plan's fingerprint: its suite's name, the server's CPUs and every
+ * planned run (config, loop, clients, rate, repeat, warmup, window). Shards
+ * of one sweep share it; the merge refuses folders that do not. */
+uint64_t bench__plan_hash(const struct bench__plan *p);
+
 #endif

@@ -35,14 +35,16 @@ static void format_eta(double s, char *out, size_t len)
         snprintf(out, len, "%ds", (int)s);
 }
 
-/* Seconds the rest of the sweep should take: the planned cost of the runs
- * left (a run at 1,024 clients warms up far longer than one at 1), scaled by
- * how the runs done so far compared with their plan. */
-static double eta_s(const struct bench__sweep *sw, int running)
+/* Seconds the rest of the sweep should take after run id: the planned cost
+ * of the runs left that are this sweep's (a shard's own; a run at 1,024
+ * clients warms up far longer than one at 1), scaled by how the runs done
+ * so far compared with their plan. */
+static double eta_s(const struct bench__sweep *sw, int id)
 {
     double left = 0;
-    for (int i = sw->done + running; i < sw->plan.nruns; i++)
-        left += bench__run_cost_s(&sw->plan, &sw->plan.runs[i]);
+    for (int i = id; i < sw->plan.nruns; i++)
+        if (bench__in_shard(sw, i + 1))
+            left += bench__run_cost_s(&sw->plan, &sw->plan.runs[i]);
     double scale = sw->done && sw->cost_done_s > 0
                        ? (proc_now_ns() - sw->started_ns) / 1e9 / sw->cost_done_s
                        : 1;
@@ -57,7 +59,7 @@ void bench__live_line(const struct bench__sweep *sw, int id, double elapsed_s)
         return;
     point_name(sw, r, point, sizeof(point));
     double this_run = bench__run_cost_s(&sw->plan, r) - elapsed_s;
-    format_eta(eta_s(sw, 1) + (this_run > 0 ? this_run : 0), eta, sizeof(eta));
+    format_eta(eta_s(sw, id) + (this_run > 0 ? this_run : 0), eta, sizeof(eta));
     fprintf(stderr, "\r\033[K[%d/%d] %s %s  running %.1f s  ETA %s", id, sw->plan.nruns,
             bench__config_name(sw, r->engine), point, elapsed_s, eta);
 }
@@ -74,7 +76,7 @@ void bench__progress(const struct bench__sweep *sw, int id, const struct bench__
     int n = sw->plan.nruns;
     char point[64], eta[32], flags[128];
     point_name(sw, r, point, sizeof(point));
-    format_eta(eta_s(sw, 0), eta, sizeof(eta));
+    format_eta(eta_s(sw, id), eta, sizeof(eta));
     bench__flag_words(o->flags, flags, sizeof(flags));
     if (sw->live)
         fprintf(stderr, "\r\033[K");

@@ -20,6 +20,7 @@
 
 #include "calibrate.h"
 #include "csv.h"
+#include "proc.h"
 #include "wl.h"
 
 #ifndef OVERLAP_SOURCE_DIR
@@ -54,9 +55,15 @@ static int append_atomic(const char *path, const char *text)
     return w == (ssize_t)len ? 0 : -EIO;
 }
 
-/* Makes DIR/<suite>-<stamp>[-N]: 0, or -1 with a message. */
-static int make_folder(struct bench__sweep *sw, const char *out, const char *stamp)
+/* Makes DIR/<suite>-<stamp>[-N], a shard's DIR/<suite>-<stamp>-shard-I-of-N[-N]:
+ * 0, or -1 with a message. */
+static int make_folder(struct bench__sweep *sw, const char *out, const char *utc)
 {
+    char stamp[96];
+    if (sw->nshards)
+        snprintf(stamp, sizeof(stamp), "%s-shard-%d-of-%d", utc, sw->shard, sw->nshards);
+    else
+        snprintf(stamp, sizeof(stamp), "%s", utc);
     for (int i = 1; i < 100; i++) {
         if (i == 1)
             snprintf(sw->dir, sizeof(sw->dir), "%s/%s-%s", out, sw->suite.name, stamp);
@@ -263,8 +270,14 @@ int bench__write_meta(const struct bench__sweep *sw, int argc, char **argv)
     fprintf(f, "engines:");
     for (int i = 0; i < s->nengines; i++)
         fprintf(f, " %s", s->engines[i].spec);
-    /* the planned runs; bench__finish_meta sets the rows recorded */
-    fprintf(f, "\nruns: %d\n", sw->plan.nruns);
+    /* the planned runs (a shard's share); bench__finish_meta sets the rows recorded */
+    fprintf(f, "\nruns: %d\n", sw->nshards ? sw->shard_runs : sw->plan.nruns);
+    /* what the merge checks: which shard, of which plan, with how many runs
+     * of its own and of the whole plan's */
+    if (sw->nshards)
+        fprintf(f, "shard: %d/%d\nshard_plan: %016llx\nshard_runs: %d\nshard_planned: %d\n",
+                sw->shard, sw->nshards, (unsigned long long)bench__plan_hash(&sw->plan),
+                sw->shard_runs, sw->planned);
     if (s->has_slo) /* the capacity's goal; its probes come on top of the runs planned */
         fprintf(f, "slo: p%g %gms\n", s->slo.percentile, s->slo.ms);
     if (s->has_slo)
@@ -289,8 +302,9 @@ static int count_rows(const char *path)
     return lines > 0 ? lines - 1 : 0;
 }
 
-/* Copies meta.txt from in to out with its runs line saying rows. */
-static int copy_meta(FILE *in, FILE *out, int rows)
+/* Copies meta.txt from in to out with its runs line saying rows; a shard
+ * that finished says so last (the merge takes no other). */
+static int copy_meta(const struct bench__sweep *sw, FILE *in, FILE *out, int rows)
 {
     char *line = NULL;
     size_t cap = 0;
@@ -301,6 +315,8 @@ static int copy_meta(FILE *in, FILE *out, int rows)
             fputs(line, out);
     }
     free(line);
+    if (sw->nshards && !proc_stopping())
+        fputs("shard_complete: yes\n", out);
     return ferror(in) || ferror(out) ? -EIO : 0;
 }
 
@@ -314,7 +330,7 @@ int bench__finish_meta(const struct bench__sweep *sw)
     snprintf(path, sizeof(path), "%s/meta.txt", sw->dir);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     FILE *in = fopen(path, "r"), *out = in ? fopen(tmp, "w") : NULL;
-    int rc = in && out ? copy_meta(in, out, rows) : -errno;
+    int rc = in && out ? copy_meta(sw, in, out, rows) : -errno;
     if (in)
         fclose(in);
     if (out && fclose(out) != 0 && rc == 0)

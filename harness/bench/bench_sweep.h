@@ -118,6 +118,12 @@ struct bench__sweep {
     char sockdir[PATH_MAX]; /* private (0700) folder for the database's socket */
     int live;               /* stderr is a terminal: a live progress line */
     int intervals;          /* the load generator writes --intervals (2: and takes --interval) */
+    /* --shard I/N: this shard and the count (0 and 0: the whole sweep), the
+     * runs the plan made (a goal's probes are numbered after them), each
+     * one's shard (bench__shard_assign; NULL unsharded) and this shard's
+     * share of them */
+    int shard, nshards, planned, shard_runs;
+    int *shard_of;
     struct bench__result result[BENCH__MAX_RUNS]; /* parallel to plan.runs */
     int done, failed, again, flagged;
     uint64_t started_ns;
@@ -145,6 +151,18 @@ struct bench__sweep {
     int ext_built[BENCH_MAX_ENGINES];
     char ext_json[PATH_MAX + 32];
 };
+
+/* Whether run id is this sweep's to run: every run unsharded; a shard's
+ * planned runs, and the probes a goal plans as it goes (shard 1 alone runs
+ * them). */
+static inline int bench__in_shard(const struct bench__sweep *sw, int id)
+{
+    return !sw->shard_of || id > sw->planned || sw->shard_of[id - 1] == sw->shard;
+}
+
+/* Draws dir's charts and report.html with the drawer main.c set (none
+ * without one), as `overlap plot DIR` does; a failure is a warning. */
+void bench__draw_charts(const char *dir);
 
 /* ---- one run (bench_run.c) ---- */
 
