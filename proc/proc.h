@@ -84,6 +84,15 @@ int proc_value_missing(const char *cmd, const char *usage, const char *arg);
  * when dir is already gone), or -errno. */
 int proc_remove_tree(const char *dir);
 
+/* The whole of a file as text, up to its first NUL byte (malloc'ed; "" for
+ * an empty file), its length into len when not NULL; NULL with errno set
+ * when it cannot be read. */
+char *proc_read_file(const char *path, size_t *len);
+
+/* Copies from to to: a new file when exclusive (never over one), else
+ * replacing what to held. 0, or -errno. */
+int proc_copy_file(const char *from, const char *to, bool exclusive);
+
 /* SIGINT/SIGTERM set the stop flag and make proc_stop_fd() readable forever,
  * so any epoll loop that watches it wakes; SIGPIPE is ignored. 0 or -errno. */
 int proc_install_signals(void);

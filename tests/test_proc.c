@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -159,4 +160,45 @@ Test(proc, listen_group_shares_one_port)
     cr_assert_eq(proc_listen_group("no-port", fds, 3, bound, sizeof(bound)), -EINVAL);
     for (int i = 0; i < 3; i++)
         cr_expect_eq(fds[i], -1);
+}
+
+/* A file read whole and copied: what the sweep, the merge and the report
+ * do with the files they keep. */
+Test(proc, files_read_whole_and_copied)
+{
+    char dir[] = "/tmp/overlap-test-files-XXXXXX", a[64], b[64];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(a, sizeof(a), "%s/a", dir);
+    snprintf(b, sizeof(b), "%s/b", dir);
+    FILE *f = fopen(a, "w");
+    cr_assert_not_null(f);
+    fputs("line one\nline two\n", f);
+    fclose(f);
+    size_t len = 0;
+    char *text = proc_read_file(a, &len);
+    cr_assert_str_eq(text, "line one\nline two\n");
+    cr_expect_eq(len, 18);
+    free(text);
+    /* a new copy, never over a file; a replacing one over it */
+    cr_expect_eq(proc_copy_file(a, b, true), 0);
+    cr_expect_eq(proc_copy_file(a, b, true), -EEXIST);
+    text = proc_read_file(b, NULL);
+    cr_expect_str_eq(text, "line one\nline two\n");
+    free(text);
+    f = fopen(a, "w");
+    cr_assert_not_null(f);
+    fclose(f); /* now empty */
+    cr_expect_eq(proc_copy_file(a, b, false), 0);
+    text = proc_read_file(b, &len);
+    cr_expect_str_eq(text, "", "an empty file reads as empty text");
+    cr_expect_eq(len, 0);
+    free(text);
+    /* what is not there */
+    cr_expect_null(proc_read_file(dir, NULL), "a folder is no file to read");
+    char missing[80];
+    snprintf(missing, sizeof(missing), "%s/none", dir);
+    cr_expect_null(proc_read_file(missing, NULL));
+    cr_expect_eq(errno, ENOENT);
+    cr_expect_eq(proc_copy_file(missing, b, false), -ENOENT);
+    cr_expect_eq(proc_remove_tree(dir), 0);
 }

@@ -72,22 +72,6 @@ struct merge {
 
 /* ---- reading ---- */
 
-/* The whole of a text file (up to a NUL byte), or NULL (errno set). */
-static char *slurp(const char *path)
-{
-    char *text = NULL;
-    size_t cap = 0;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    if (getdelim(&text, &cap, '\0', f) < 0) {
-        free(text);
-        text = ferror(f) ? NULL : strdup("");
-    }
-    fclose(f);
-    return text;
-}
-
 /* meta's value of key (`key: value`), copied to out: 0, or -1 without it. */
 static int meta_get(const char *meta, const char *key, char *out, size_t len)
 {
@@ -128,7 +112,7 @@ static int read_rows(struct merge *m, const struct shard *s, const char *name, s
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/%s", s->dir, name);
     errno = 0;
-    char *text = slurp(path);
+    char *text = proc_read_file(path, NULL);
     if (!text && errno == ENOENT)
         return 0;
     if (!text) {
@@ -170,7 +154,7 @@ static int read_shard(struct shard *s)
 {
     char path[PATH_MAX], v[128];
     snprintf(path, sizeof(path), "%s/meta.txt", s->dir);
-    if (!(s->meta = slurp(path))) {
+    if (!(s->meta = proc_read_file(path, NULL))) {
         fprintf(stderr, "overlap merge: %s: not a results folder (cannot read meta.txt: %s)\n",
                 s->dir, strerror(errno));
         return -1;
@@ -351,22 +335,9 @@ static int write_rows(const char *dir, const char *name, const struct rows *r)
 /* Copies from to a new file to (never over one). */
 static int copy_new(const char *from, const char *to)
 {
-    char buf[65536];
-    int in = open(from, O_RDONLY | O_CLOEXEC);
-    int out = in < 0 ? -1 : open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    ssize_t n = 0;
-    while (out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
-        if (write(out, buf, (size_t)n) != n) {
-            n = -1;
-            break;
-        }
-    int rc = in >= 0 && out >= 0 && n == 0 ? 0 : -1;
-    if (in >= 0)
-        close(in);
-    if (out >= 0 && close(out) < 0)
-        rc = -1;
+    int rc = proc_copy_file(from, to, true);
     if (rc < 0)
-        fprintf(stderr, "overlap merge: cannot copy %s to %s: %s\n", from, to, strerror(errno));
+        fprintf(stderr, "overlap merge: cannot copy %s to %s: %s\n", from, to, strerror(-rc));
     return rc;
 }
 

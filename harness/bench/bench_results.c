@@ -119,34 +119,19 @@ int bench__results_open(struct bench__sweep *sw, const char *out)
 
 /* ---- meta.txt and the inputs ---- */
 
-static int copy_file(const char *from, const char *to)
-{
-    char buf[65536];
-    FILE *in = fopen(from, "r"), *out = in ? fopen(to, "w") : NULL;
-    size_t n;
-    int ok = in && out;
-    while (ok && (n = fread(buf, 1, sizeof(buf), in)) > 0)
-        ok = fwrite(buf, 1, n, out) == n;
-    if (in)
-        fclose(in);
-    if (out && fclose(out) != 0)
-        ok = 0;
-    return ok ? 0 : -1;
-}
-
 void bench__copy_inputs(const struct bench__sweep *sw)
 {
     char to[PATH_MAX + 32];
     snprintf(to, sizeof(to), "%s/workload.ini", sw->dir);
-    copy_file(sw->suite.workload, to);
+    proc_copy_file(sw->suite.workload, to, false);
     if (sw->suite_path) {
         snprintf(to, sizeof(to), "%s/suite.ini", sw->dir);
-        copy_file(sw->suite_path, to);
+        proc_copy_file(sw->suite_path, to, false);
     }
     if (sw->wl->init_path) {
         const char *base = strrchr(sw->wl->init_path, '/');
         snprintf(to, sizeof(to), "%s/%s", sw->dir, base ? base + 1 : sw->wl->init_path);
-        copy_file(sw->wl->init_path, to);
+        proc_copy_file(sw->wl->init_path, to, false);
     }
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "plot_internal.h"
+#include "proc.h"
 
 /* gnuplot 5.4's hypertext group, around its text (XML-escaped, a newline
  * as \n and a quote as \'), then its empty title. */
@@ -36,16 +37,13 @@ static const char *write_hover_text(FILE *out, const char *text)
 
 int plot__svg_tooltips(const char *path)
 {
-    FILE *in = fopen(path, "r");
-    char *text = NULL, *copy = NULL;
-    size_t cap = 0, len = 0;
-    if (!in)
+    char *text = proc_read_file(path, NULL), *copy = NULL;
+    size_t len = 0;
+    if (!text)
         return -errno;
-    ssize_t n = getdelim(&text, &cap, '\0', in);
-    fclose(in);
-    if (n <= 0 || !strstr(text, hover_open)) {
+    if (!strstr(text, hover_open)) {
         free(text);
-        return n < 0 ? -EIO : 0;
+        return 0;
     }
     FILE *out = open_memstream(&copy, &len);
     const char *p = text, *at;

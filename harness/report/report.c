@@ -19,6 +19,7 @@
 
 #include "csv.h"
 #include "plot_internal.h"
+#include "proc.h"
 #include "summary.h"
 
 void report__html(FILE *out, const char *s)
@@ -280,14 +281,8 @@ static void write_failed(const struct plot__report *rp)
  * chart's ids get the chart's name as a prefix: one page, no two alike. */
 int report__inline_svg(FILE *f, const char *path, const char *chart)
 {
-    FILE *in = fopen(path, "r");
-    if (!in)
-        return -1;
-    char *text = NULL;
-    size_t cap = 0;
-    ssize_t len = getdelim(&text, &cap, '\0', in);
-    fclose(in);
-    char *svg = len > 0 ? strstr(text, "<svg") : NULL;
+    char *text = proc_read_file(path, NULL);
+    char *svg = text ? strstr(text, "<svg") : NULL;
     for (char *p = svg; p && *p;) {
         static const char *refs[] = {"id='", "id=\"", "href='#", "href=\"#", "url(#"};
         size_t k = 0, rl = 0;
