@@ -413,8 +413,8 @@ Test(crash, server_killed_fails_only_its_run)
     kill_a_child("serve", "server killed by signal 9", 1, "coro uring");
 }
 
+/* one round, its run and moment drawn at random (the seed is printed) */
 Test(crash, database_killed_fails_only_its_run)
 {
-    for (int round = 0; round < 2; round++)
-        kill_a_child("db", "database killed by signal 9", round, NULL);
+    kill_a_child("db", "database killed by signal 9", 0, NULL);
 }
