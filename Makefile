@@ -199,7 +199,7 @@ bench-runtimes: build
 fuzz: build-fuzz
 	cd $(FUZZ) && cmake -DOVERLAP_FUZZ_SECONDS=$(FUZZ_SECONDS) . >/dev/null && \
 	  ctest --output-on-failure --timeout $$(( $(FUZZ_SECONDS) * 2 + 60 )); \
-	  status=$$?; cmake -DOVERLAP_FUZZ_SECONDS=5 . >/dev/null; exit $$status
+	  status=$$?; cmake -DOVERLAP_FUZZ_SECONDS=3 . >/dev/null; exit $$status
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
