@@ -1284,7 +1284,9 @@ static bool idle_refused_the_search(const char *dir, const struct row *rows, int
  * guarantees on any machine is asserted: it starts at that bound, where
  * the worker, held at least 4 ms a request, cannot keep up and misses the
  * goal; it halves until a probe meets p99 50 ms and bisects to a bracket
- * within 2 %; every probe is where the search owed it and its verdict is
+ * within 10 % (the search's own tests hold its default 2 %, which here
+ * would take three more probes near the capacity, each needing a second
+ * run more often than not); every probe is where the search owed it and its verdict is
  * its requests' (probes.csv, checked against each run's load.csv);
  * capacity.csv says what the probes show; the idle run before the search
  * (at a tenth of the bound) finds the goal reachable; and the capacity is at
@@ -1308,17 +1310,30 @@ Test(sweep, capacity_of_a_server_of_known_capacity, .timeout = 200)
                                              "[request.page]\n"
                                              "steps = query one\n");
     struct sweep_run r;
-    const char *args[] = {"--suite",    SUITES "/quick.ini",
-                          "--workload", wl,
-                          "--engines",  "pool:workers=1",
-                          "--clients",  "1",
-                          "--rates",    "none",
-                          "--timeline", "0",
-                          "--duration", "2s",
-                          "--warmup",   "500ms",
-                          "--repeats",  "1",
-                          "--slo",      "p99 50ms",
-                          "--no-plot",  NULL};
+    const char *args[] = {"--suite",
+                          SUITES "/quick.ini",
+                          "--workload",
+                          wl,
+                          "--engines",
+                          "pool:workers=1",
+                          "--clients",
+                          "1",
+                          "--rates",
+                          "none",
+                          "--timeline",
+                          "0",
+                          "--duration",
+                          "2s",
+                          "--warmup",
+                          "500ms",
+                          "--repeats",
+                          "1",
+                          "--slo",
+                          "p99 50ms",
+                          "--capacity-tolerance",
+                          "10%",
+                          "--no-plot",
+                          NULL};
     int status = sweep_run(&r, tmp, args, 170);
     char *out = slurp(r.out), *err = slurp(r.err);
     cr_assert_eq(status, 0, "exit %d: %s", status, err);
@@ -1365,8 +1380,8 @@ Test(sweep, capacity_of_a_server_of_known_capacity, .timeout = 200)
         cr_expect_float_eq(csv_num(&t, 0, "capacity_lo"), got, 1e-9);
         cr_expect_gt(got, 0, "no rate met the goal");
         cr_expect_gt(above, got);
-        cr_expect_leq(above - got, 0.02 * got + 0.1, "the bracket [%.1f, %.1f] is within 2 %%", got,
-                      above);
+        cr_expect_leq(above - got, 0.10 * got + 0.1, "the bracket [%.1f, %.1f] is within 10 %%",
+                      got, above);
     } else {
         /* beside enough other work the sanitized worker stalls past 50 ms
          * at every rate down to where a probe holds too few answers to
@@ -1392,7 +1407,7 @@ Test(sweep, capacity_of_a_server_of_known_capacity, .timeout = 200)
                *missed = csv_get(&t, 0, "capacity_missed");
     struct sweep_search search = {.percentile = 99,
                                   .bound = 250,
-                                  .tolerance = 0.02,
+                                  .tolerance = 0.10,
                                   .status = csv_get(&t, 0, "status"),
                                   .lo = got,
                                   .hi = *hi_text ? atof(hi_text) : INFINITY,

@@ -289,16 +289,6 @@ static int bench_in(const char *s, const char *suite, const char *out, double ti
     return 0;
 }
 
-/* A distribution-free 95 % interval of the p-th percentile of h: the values
- * at ranks n p -+ 1.96 sqrt(n p (1 - p)). */
-static void interval_of(const struct hist *h, double p, double *lo, double *hi)
-{
-    double n = (double)hist_count(h), q = p / 100, d = 1.96 * sqrt(n * q * (1 - q));
-    double rlo = floor(n * q - d), rhi = ceil(n * q + d) + 1;
-    *lo = hist_percentile(h, 100 * (rlo < 1 ? 1 : rlo) / n) / 1e6;
-    *hi = hist_percentile(h, 100 * (rhi > n ? n : rhi) / n) / 1e6;
-}
-
 /* Checks every run of the sweep in out (agents agents each) and prints its
  * percentiles: the merged row's requests are the sum of its agents' and
  * of their logs' histograms; want_timelines timeline runs, from here. */
@@ -346,8 +336,8 @@ static void check_runs(const char *out, int agents, int want_timelines, const ch
         cr_expect_eq(requests, (double)hist_count(h), "run %d: the logs hold every answer", id);
         cr_expect_eq(csv_num(&runs, i, "requests"), requests, "run %d: the row is the merge's", id);
         double lo50, hi50, lo99, hi99;
-        interval_of(h, 50, &lo50, &hi50);
-        interval_of(h, 99, &lo99, &hi99);
+        sweep_percentile_interval(h, 50, &lo50, &hi50);
+        sweep_percentile_interval(h, 99, &lo99, &hi99);
         fprintf(stderr,
                 "hosts: %-22s run %d  %5.0f req  p50 %7.3f [%7.3f, %7.3f]  p99 %7.3f [%7.3f, "
                 "%7.3f] ms  %s\n",

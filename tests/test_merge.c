@@ -18,6 +18,7 @@
 #include "child.h"
 #include "hist.h"
 #include "hlog.h"
+#include "sweep.h"
 #include "wl.h"
 
 static char dir[256];
@@ -277,21 +278,11 @@ static const char workload_text[] = "[workload]\nname = merge-test\n"
                                     "params = int 1 10000\nlatency = exponential 2ms\n"
                                     "[request.one]\nsteps = cpu 50us, query world\n";
 
-/* A distribution-free 95 % interval of the p-th percentile of h: the values
- * at ranks n p -+ 1.96 sqrt(n p (1 - p)). */
-static void interval_of(const struct hist *h, double p, double *lo, double *hi)
-{
-    double n = (double)hist_count(h), q = p / 100, d = 1.96 * sqrt(n * q * (1 - q));
-    double rlo = floor(n * q - d), rhi = ceil(n * q + d) + 1;
-    *lo = hist_percentile(h, 100 * (rlo < 1 ? 1 : rlo) / n) / 1e6;
-    *hi = hist_percentile(h, 100 * (rhi > n ? n : rhi) / n) / 1e6;
-}
-
 static void print_row(const char *name, const struct hist *h)
 {
     double lo50, hi50, lo99, hi99;
-    interval_of(h, 50, &lo50, &hi50);
-    interval_of(h, 99, &lo99, &hi99);
+    sweep_percentile_interval(h, 50, &lo50, &hi50);
+    sweep_percentile_interval(h, 99, &lo99, &hi99);
     fprintf(stderr, "merge: %-28s %6lu  p50 %7.3f [%7.3f, %7.3f]  p99 %7.3f [%7.3f, %7.3f] ms\n",
             name, (unsigned long)hist_count(h), hist_percentile(h, 50) / 1e6, lo50, hi50,
             hist_percentile(h, 99) / 1e6, lo99, hi99);

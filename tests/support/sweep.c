@@ -15,6 +15,8 @@
 #include "bench_flags.h"
 #include "capacity.h"
 #include "csv.h"
+#include "hist.h"
+#include "stats.h"
 
 static double now_s(void)
 {
@@ -300,4 +302,17 @@ void sweep_expect_flags(const struct bench__checks *c, const char *want, const c
     char words[256];
     bench__flag_words(bench__check(c), words, sizeof(words));
     cr_expect_str_eq(words, want, "%s: flags '%s', want '%s'", what, words, want);
+}
+
+void sweep_percentile_interval(const struct hist *h, double p, double *lo, double *hi)
+{
+    double n = (double)hist_count(h), rlo, rhi;
+    *lo = 0;
+    *hi = INFINITY;
+    if (stats_quantile_ranks(n, p / 100, &rlo, &rhi) < 0)
+        return;
+    if (rlo >= 1)
+        *lo = hist_percentile(h, 100 * rlo / n) / 1e6;
+    if (rhi <= n)
+        *hi = hist_percentile(h, 100 * rhi / n) / 1e6;
 }

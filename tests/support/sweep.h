@@ -73,4 +73,10 @@ void sweep_expect_search(const struct sweep_probe *p, int n, const struct sweep_
 struct bench__checks;
 void sweep_expect_flags(const struct bench__checks *c, const char *want, const char *what);
 
+/* The p-th percentile's distribution-free 95 % interval from h's values,
+ * in ms, at the ranks stats_quantile_ranks gives: lo 0 and hi INFINITY
+ * where h holds too few values to bound it. */
+struct hist;
+void sweep_percentile_interval(const struct hist *h, double p, double *lo, double *hi);
+
 #endif
