@@ -19,6 +19,7 @@
 #include "config.h"
 #include "csv.h"
 #include "plot.h"
+#include "proc.h"
 #include "sim.h"
 #include "wl.h"
 
@@ -294,19 +295,27 @@ Test(ideal, cost_of_a_suite_and_a_map, .timeout = 120)
 
 /* ---- the columns and the report ---- */
 
+static char copy_dir[512]; /* the test's copy of the fixture */
+
+/* The copy goes with its test (the tests that make one name this fini). */
+static void remove_copy(void)
+{
+    if (copy_dir[0])
+        proc_remove_tree(copy_dir);
+}
+
 /* A copy of the results fixture under tmp, with meta.txt's goal. */
 static const char *fixture_copy(const char *name)
 {
-    static char dir[512];
     char cmd[1400];
-    snprintf(dir, sizeof(dir), "%s/overlap-test-ideal-%d-%s",
+    snprintf(copy_dir, sizeof(copy_dir), "%s/overlap-test-ideal-%d-%s",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(), name);
     snprintf(cmd, sizeof(cmd),
              "rm -rf '%s' && cp -r '%s/tests/fixtures/results' '%s' && echo 'slo: p99 100ms' >> "
              "'%s/meta.txt'",
-             dir, OVERLAP_SOURCE_DIR, dir, dir);
+             copy_dir, OVERLAP_SOURCE_DIR, copy_dir, copy_dir);
     cr_assert_eq(system(cmd), 0);
-    return dir;
+    return copy_dir;
 }
 
 static char *slurp(const char *path)
@@ -322,7 +331,7 @@ static char *slurp(const char *path)
 
 /* bench__capacity_fields writes ideal_rps last, empty when not finite, and
  * capacity.csv reads it back by name. */
-Test(ideal, capacity_csv_column_read_back)
+Test(ideal, capacity_csv_column_read_back, .fini = remove_copy)
 {
     const char *dir = fixture_copy("columns");
     char path[700];
@@ -358,7 +367,7 @@ Test(ideal, capacity_csv_column_read_back)
 /* The report's capacity sentence: the ideal beside the measured, and a
  * shortfall past the bracket's width named; an older capacity.csv without
  * the column reads as before. */
-Test(ideal, report_states_the_ideal_capacity)
+Test(ideal, report_states_the_ideal_capacity, .fini = remove_copy)
 {
     const char *dir = fixture_copy("report");
     char path[700];
@@ -403,7 +412,7 @@ Test(ideal, report_states_the_ideal_capacity)
 /* map.csv's ideal_rps: each cell's ideal ratio under its verdict, each
  * side's ideal in the cell's title, and the searches short of their ideal
  * by more than their bracket's width listed. */
-Test(ideal, report_map_shows_the_ideal)
+Test(ideal, report_map_shows_the_ideal, .fini = remove_copy)
 {
     const char *dir = fixture_copy("map");
     char path[700];
