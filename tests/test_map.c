@@ -361,7 +361,7 @@ Test(map, a_tiny_map_shows_both_corners)
                           "--vary-wait",
                           "500us 20ms",
                           "--capacity-tolerance",
-                          "20%",
+                          "30%",
                           "--duration",
                           "500ms",
                           "--warmup",
@@ -405,7 +405,7 @@ Test(map, a_tiny_map_shows_both_corners)
     /* each run is a probe's or an idle run, in its cell's workload */
     snprintf(path, sizeof(path), "%s/runs.csv", dir);
     cr_assert_eq(csv_load(path, &runs), 0);
-    expect_searches(dir, &t, &runs, 0.2);
+    expect_searches(dir, &t, &runs, 0.3);
     /* CPU-bound: both held by the one core, each request of the cell's
      * workload asking the same 2 ms of work; both were measured there. What
      * the server's CPU per request read is printed: over a short window
@@ -443,7 +443,7 @@ Test(map, a_tiny_map_shows_both_corners)
     char *meta = slurp(path);
     cr_expect(strstr(meta, "\nvary.cpu: 100000ns 2000000ns\n") &&
                   strstr(meta, "\nvary.wait: 500000ns 20000000ns\n") &&
-                  strstr(meta, "\ncapacity_tolerance: 0.2\n") && strstr(meta, "\nslo: p90 100ms\n"),
+                  strstr(meta, "\ncapacity_tolerance: 0.3\n") && strstr(meta, "\nslo: p90 100ms\n"),
               "%s", meta);
     free(meta);
     /* a probe's figures are its cell's, not a point of summary.csv */
