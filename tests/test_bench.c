@@ -57,19 +57,10 @@ static const char *write_file(const char *name, const char *text)
     return child_write_file(tmp, name, text);
 }
 
+/* The whole file, "" when empty, NULL when missing. */
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    char *text = NULL;
-    size_t cap = 0;
-    if (getdelim(&text, &cap, '\0', f) < 0) {
-        free(text);
-        text = strdup("");
-    }
-    fclose(f);
-    return text;
+    return proc_read_file(path, NULL);
 }
 
 static double now_s(void)

@@ -18,6 +18,7 @@
 
 #include "child.h"
 #include "csv.h"
+#include "proc.h"
 #include "sweep.h"
 
 #define SUITES  OVERLAP_SOURCE_DIR "/harness/suites"
@@ -37,19 +38,10 @@ static void teardown(void)
 
 TestSuite(shard_merge, .init = setup, .fini = teardown);
 
+/* The whole file, "" when empty, NULL when missing. */
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    char *text = NULL;
-    size_t cap = 0;
-    if (!f)
-        return NULL;
-    if (getdelim(&text, &cap, '\0', f) < 0) {
-        free(text);
-        text = strdup("");
-    }
-    fclose(f);
-    return text;
+    return proc_read_file(path, NULL);
 }
 
 /* `overlap ARGS` in tmp, its stderr kept in tmp/cmd.err: the exit status. */
