@@ -5,8 +5,8 @@
  * search replayed
  * from its probes, and the corner whose answer the architectures dictate
  * whatever else the machine runs: where the waits are long and the CPU
- * short, the loop serves many times a 4-worker pool (whose bound is
- * 4 / 20.1 ms). Where the CPU dominates, both are held by the one core: a
+ * short, the loop passes a 4-worker pool's bound (4 / 20.1 ms), which
+ * the pool cannot. Where the CPU dominates, both are held by the one core: a
  * request costs either about the same CPU time, and their capacities
  * (measured at different times, so each moved by whatever ran beside it)
  * are printed. */
@@ -387,18 +387,18 @@ Test(map, a_tiny_map_shows_both_corners)
     snprintf(path, sizeof(path), "%s/map.csv", dir);
     cr_assert_eq(csv_load(path, &t), 0, "no map.csv");
     check_map_csv(&t);
-    /* Long waits, short CPU: the loop serves several times the 4 workers.
-     * The pool's capacity cannot pass its bound, 4 / 20.1 ms = 199 req/s
-     * (the search never probes past it, checked below); the loop passes 3
-     * times that once it meets the goal at 625 req/s or more (its search probes
-     * 10,000 req/s and halves), about a tenth of its core at the under
-     * 200 us of CPU a request costs it, sanitized: a CPU-bound process
-     * beside it leaves the loop half the core. */
+    /* Long waits, short CPU: the pool's capacity cannot pass its bound,
+     * 4 / 20.1 ms = 199 req/s (the search never probes past it, checked
+     * below); the loop, bound by no count of workers, passes it. By how much
+     * is the machine's: 7,500 req/s alone here, 5,000 beside two CPU-bound
+     * processes, 547 beside a make test's other sanitized sweeps (its probes
+     * at 625 req/s and up missed p90 100 ms on 500 ms runs). Printed, not
+     * asserted: a loop serialized like the pool would not pass 199. */
     double pool, pool_hi, loop, loop_hi;
     bracket(&t, 2, &pool, &pool_hi);
     bracket(&t, 3, &loop, &loop_hi);
     if (!refused(&t, 3, "(100 us, 20 ms)")) {
-        cr_expect_gt(loop, 3 * pool_hi, "at (100 us, 20 ms) async %.0f req/s, pool:4 at most %.0f",
+        cr_expect_gt(loop, pool_hi, "at (100 us, 20 ms) async %.0f req/s, pool:4 at most %.0f",
                      loop, pool_hi);
         cr_expect_str_eq(csv_get(&t, 3, "status"), "found", "async at (100 us, 20 ms)");
     }
