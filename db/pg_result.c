@@ -55,7 +55,7 @@ int db__pg_stmts_init(struct db__pg_stmts *s, const struct wl_workload *wl)
             goto nomem;
         /* a count that differs from the workload's fails the prepare, as
          * overlap pg's start does */
-        pg_sql_placeholders(q->sql, s->sql[i], cap);
+        wl_sql_placeholders(q->sql, NULL, s->sql[i], cap);
         s->nparams[i] = q->nparams;
         for (int k = 0; k < q->nparams; k++)
             s->types[i][k] = pg_param_type(q->params[k].kind);

@@ -179,7 +179,7 @@ static int check_queries(PGconn *conn, const struct wl_workload *wl, char *err, 
         size_t cap = 3 * strlen(q->sql) + 1; /* `?` becomes at most `$16` */
         char *sql = malloc(cap);
         unsigned types[WL_MAX_PARAMS];
-        int n = sql ? pg_sql_placeholders(q->sql, sql, cap) : -ENOMEM;
+        int n = sql ? wl_sql_placeholders(q->sql, NULL, sql, cap) : -ENOMEM;
         PGresult *r = NULL;
         for (int k = 0; k < q->nparams; k++)
             types[k] = pg_param_type(q->params[k].kind);

@@ -1,8 +1,7 @@
 /* PostgreSQL behind the engines: `overlap pg` runs a throwaway cluster with
  * the workload's dataset, the process a sweep starts as it starts `overlap
  * db`, and what the engines' and the harness's libpq code shares with it:
- * the workload's SQL in PostgreSQL's placeholders, the parameters' types, and
- * the server's description for meta.txt. */
+ * the parameters' types and the server's description for meta.txt. */
 #ifndef OVERLAP_PG_H
 #define OVERLAP_PG_H
 
@@ -24,13 +23,9 @@
 #define PG_MAX_CONNECTIONS     10000
 #define PG_DEFAULT_CONNECTIONS 100
 
-/* Writes a workload's SQL with each `?` placeholder as PostgreSQL's $1, $2,
- * ..., leaving those inside quotes and comments. Returns the number of
- * placeholders, or -ENOSPC when out (of len bytes) is too small. */
-int pg_sql_placeholders(const char *sql, char *out, size_t len);
-
 /* The type a parameter of this kind is sent as, for PQprepare's paramTypes:
- * int8, float8, text, or 0 (let the server infer it) for NULL. */
+ * int8, float8, text (wl_param_sql_type's), or 0 (let the server infer it)
+ * for NULL. The SQL is wl_sql_placeholders's. */
 unsigned pg_param_type(enum wl_param_kind kind);
 
 /* The server behind dsn (the announced one will do: it connects as

@@ -1,6 +1,6 @@
-/* What every libpq client of overlap shares with `overlap pg`: a workload's
- * SQL in PostgreSQL's placeholders, the types its parameters are sent as,
- * and the server's description for meta.txt. */
+/* What every libpq client of overlap shares with `overlap pg`: the types a
+ * workload's parameters are sent as (wl_param_sql_type's, as OIDs), and the
+ * server's description for meta.txt. */
 #include <errno.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
@@ -12,56 +12,6 @@
 #define INT8OID   20 /* PostgreSQL's catalog: pg_type.oid */
 #define FLOAT8OID 701
 #define TEXTOID   25
-
-/* Where the quoted text, identifier or comment that starts at p ends (the
- * byte after it), or NULL when p starts none. A doubled quote inside quotes
- * reads as a close and a reopen, which ends in the same place. */
-static const char *skip_quoted(const char *p)
-{
-    const char *end = NULL;
-    if (*p == '\'' || *p == '"')
-        end = strchr(p + 1, *p);
-    else if (p[0] == '-' && p[1] == '-')
-        end = strchr(p, '\n');
-    else if (p[0] == '/' && p[1] == '*' && (end = strstr(p + 2, "*/")))
-        end++;
-    else
-        return NULL;
-    return end ? end + 1 : p + strlen(p);
-}
-
-int pg_sql_placeholders(const char *sql, char *out, size_t len)
-{
-    size_t n = 0;
-    int count = 0;
-    for (const char *p = sql; *p;) {
-        const char *end = skip_quoted(p);
-        size_t k;
-        if (end) {
-            k = (size_t)(end - p);
-            if (n + k >= len)
-                return -ENOSPC;
-            memcpy(out + n, p, k);
-            p = end;
-        } else if (*p == '?') {
-            int w = snprintf(out + n, len - n, "$%d", ++count);
-            if (w < 0 || n + (size_t)w >= len)
-                return -ENOSPC;
-            k = (size_t)w;
-            p++;
-        } else {
-            if (n + 1 >= len)
-                return -ENOSPC;
-            out[n] = *p++;
-            k = 1;
-        }
-        n += k;
-    }
-    if (n >= len)
-        return -ENOSPC;
-    out[n] = '\0';
-    return count;
-}
 
 unsigned pg_param_type(enum wl_param_kind kind)
 {

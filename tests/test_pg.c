@@ -504,17 +504,18 @@ Test(pg, usage_errors_exit_2_and_make_nothing)
 Test(sql, placeholders_outside_quotes_and_comments_become_numbered)
 {
     char out[256];
-    cr_expect_eq(pg_sql_placeholders("SELECT id FROM World WHERE id = ?", out, sizeof(out)), 1);
+    cr_expect_eq(wl_sql_placeholders("SELECT id FROM World WHERE id = ?", NULL, out, sizeof(out)),
+                 1);
     cr_expect_str_eq(out, "SELECT id FROM World WHERE id = $1");
-    cr_expect_eq(
-        pg_sql_placeholders("SELECT ?, '?', 'it''s ?', \"a?\" -- ?\n/* ? */ ?", out, sizeof(out)),
-        2);
+    cr_expect_eq(wl_sql_placeholders("SELECT ?, '?', 'it''s ?', \"a?\" -- ?\n/* ? */ ?", NULL, out,
+                                     sizeof(out)),
+                 2);
     cr_expect_str_eq(out, "SELECT $1, '?', 'it''s ?', \"a?\" -- ?\n/* ? */ $2");
-    cr_expect_eq(pg_sql_placeholders("SELECT '?", out, sizeof(out)), 0, "an open quote");
+    cr_expect_eq(wl_sql_placeholders("SELECT '?", NULL, out, sizeof(out)), 0, "an open quote");
     cr_expect_str_eq(out, "SELECT '?");
-    cr_expect_eq(pg_sql_placeholders("SELECT ?, ?", out, 10), -ENOSPC);
-    cr_expect_eq(pg_sql_placeholders("SELECT ?", out, 10), 1);
-    cr_expect_eq(pg_sql_placeholders("SELECT ?", out, 9), -ENOSPC);
+    cr_expect_eq(wl_sql_placeholders("SELECT ?, ?", NULL, out, 10), -ENOSPC);
+    cr_expect_eq(wl_sql_placeholders("SELECT ?", NULL, out, 10), 1);
+    cr_expect_eq(wl_sql_placeholders("SELECT ?", NULL, out, 9), -ENOSPC);
     cr_expect_eq(pg_param_type(WL_PARAM_INT), 20u);
     cr_expect_eq(pg_param_type(WL_PARAM_TEXT_CONST), 25u);
     cr_expect_eq(pg_param_type(WL_PARAM_NULL), 0u);

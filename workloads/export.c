@@ -1,10 +1,13 @@
 /* The workload for a server in another language (engines/README.md, section
  * 3): JSON any standard library reads, so an external engine needs neither
- * an INI parser nor the sampling code. Latencies stay out: the database
- * holds each answer for its query's latency, so a server needs only a
- * uniform integer for `int A B` parameters. */
+ * an INI parser nor the sampling code. overlap db holds each answer for its
+ * query's latency; on PostgreSQL the server sends the query's SQL (in
+ * PostgreSQL's form, each parameter cast to its type) after a pg_sleep of a
+ * wait it picks from the query's table of equally likely waits. Either way
+ * a server needs only uniform integers. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +75,18 @@ static void put_param(FILE *f, const struct wl_param *p)
     }
 }
 
+/* A query's latency as WL_EXPORT_WAITS equally likely waits in ms, the
+ * distribution's quantiles at the middles of as many equal slices of
+ * probability (to its 99.95th percentile); one wait for a fixed latency. */
+static void put_waits(FILE *f, const struct wl_dist *d)
+{
+    int n = d->kind == WL_DIST_FIXED ? 1 : WL_EXPORT_WAITS;
+    fputs(",\"latency_ms\":[", f);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s%.9g", i ? "," : "", wl_dist_quantile(d, (i + 0.5) / n) / 1e6);
+    fputs("]", f);
+}
+
 static void put_request(FILE *f, const struct wl_request *r)
 {
     fputs("{\"name\":", f);
@@ -99,12 +114,23 @@ int wl_export_json(const struct wl_workload *wl, FILE *f)
         const struct wl_query *q = &wl->queries[i];
         fputs(i ? ",\n  {\"name\":" : "\n  {\"name\":", f);
         put_text(f, q->name);
+        size_t cap = 12 * strlen(q->sql) + 1; /* `?` becomes at most `$16::float8` */
+        char *sql = malloc(cap);
+        if (!sql || wl_sql_placeholders(q->sql, q, sql, cap) < 0) {
+            free(sql);
+            return -ENOMEM;
+        }
+        fputs(",\"sql\":", f);
+        put_text(f, sql);
+        free(sql);
         fputs(",\"params\":[", f);
         for (int p = 0; p < q->nparams; p++) {
             fputs(p ? "," : "", f);
             put_param(f, &q->params[p]);
         }
-        fputs("]}", f);
+        fputs("]", f);
+        put_waits(f, &q->latency);
+        fputs("}", f);
     }
     fputs("],\n \"requests\":[", f);
     for (int i = 0; i < wl->nrequests; i++) {

@@ -43,6 +43,9 @@ struct wl_dist {
 double wl_dist_mean(const struct wl_dist *d);
 double wl_dist_median(const struct wl_dist *d);
 uint64_t wl_dist_sample(const struct wl_dist *d, struct wl_rng *rng);
+/* The value below which a fraction u of draws falls, u in (0, 1); NAN
+ * outside. */
+double wl_dist_quantile(const struct wl_dist *d, double u);
 /* Parses `fixed 10ms`, `uniform 1ms 5ms`, `exponential 2ms`, `lognormal 1ms 20ms`.
  * Returns 0, or -1 with a message (without FILE:LINE) in err. */
 int wl_dist_parse(const char *text, struct wl_dist *d, char *err, size_t errlen);
@@ -176,6 +179,17 @@ double wl_burn_iters_per_us(void);
 /* `overlap workload check FILE...`: exit status 0, 1 or 2. */
 int wl_check_main(int argc, char **argv);
 
+/* ---- its SQL as PostgreSQL reads it (sql.c) ---- */
+
+/* Writes sql with each `?` placeholder as PostgreSQL's $1, $2, ..., leaving
+ * those inside quotes and comments; with typed, each cast to the type its
+ * parameter is sent as ($1::int8). Returns the number of placeholders, or
+ * -ENOSPC when out (of len bytes) is too small. */
+int wl_sql_placeholders(const char *sql, const struct wl_query *typed, char *out, size_t len);
+/* The PostgreSQL type a parameter of this kind is sent as: int8, float8,
+ * text, or NULL (the server infers it) for NULL. */
+const char *wl_param_sql_type(enum wl_param_kind kind);
+
 /* ---- the workload for servers in other languages (export.c) ---- */
 
 /* Writes n bytes of s as a JSON string, quotes included, into out, which
@@ -183,8 +197,10 @@ int wl_check_main(int argc, char **argv);
  * escaped, other bytes (UTF-8 included) as they are. Returns its length. */
 size_t wl_json_quote(char *out, const char *s, size_t n);
 /* The workload as the JSON of engines/README.md, section 3: the queries
- * with their parameters, the requests with their paths and steps; no
- * latencies (the database holds each answer). 0, or -errno of the write. */
+ * with their SQL as PostgreSQL reads it, their parameters and their
+ * latencies as tables of WL_EXPORT_WAITS equally likely waits; the requests
+ * with their paths and steps. 0, or -errno of the write. */
+#define WL_EXPORT_WAITS 1000
 int wl_export_json(const struct wl_workload *wl, FILE *out);
 /* `overlap workload export FILE [--vary-cpu D] [--vary-wait D]`. */
 int wl_export_main(int argc, char **argv);

@@ -30,10 +30,11 @@ int bench__ext_prepare(struct bench__sweep *sw)
         char path[PATH_MAX], err[PATH_MAX + 256];
         if (en->kind != BENCH_EXT)
             continue;
-        if (s->database[0]) {
+        if (s->database[0] && strncmp(s->database, "postgresql://", 13) &&
+            strncmp(s->database, "postgres://", 11) && strcmp(s->database, "postgres")) {
             fprintf(stderr,
-                    "overlap bench: engine '%s': external engines speak overlap db's protocol "
-                    "only (expected database = overlap)\n",
+                    "overlap bench: engine '%s': external engines take PostgreSQL's address as "
+                    "a URI (expected database = postgresql://USER@HOST/DB...)\n",
                     en->spec);
             return -1;
         }
@@ -44,6 +45,14 @@ int bench__ext_prepare(struct bench__sweep *sw)
         if (ext_manifest_find(en->ext, path, sizeof(path), err, sizeof(err)) < 0 ||
             ext_manifest_load(path, sw->ext[e], err, sizeof(err)) < 0) {
             fprintf(stderr, "overlap bench: engine '%s': %s\n", en->spec, err);
+            return -1;
+        }
+        if (s->database[0] && !sw->ext[e]->postgres) {
+            fprintf(stderr,
+                    "overlap bench: engine '%s': %s speaks overlap db's protocol only (its "
+                    "manifest has no `databases = overlap postgres`; expected database = "
+                    "overlap)\n",
+                    en->spec, sw->ext[e]->path);
             return -1;
         }
     }
@@ -189,7 +198,8 @@ int bench__ext_start(struct bench__sweep *sw, int e, int id)
     struct ext_vars v = {.listen = listen,
                          .db = sw->db_addr,
                          .build = dir,
-                         .workers = en->workers > 0 ? en->workers : 0};
+                         .workers = en->workers > 0 ? en->workers : 0,
+                         .db_connections = en->db_budget};
     build_dir(sw, e, dir, sizeof(dir));
     if (sw->ext_built[e] < 2) {
         sw->ext_built[e] = 1; /* its folder may be there now */

@@ -55,6 +55,8 @@ int bench__db_budget(const struct bench_suite *s, const struct bench_engine *e)
         return s->db_connections;
     if (e->kind == BENCH_POOL && e->workers != 0)
         return e->workers > 0 ? e->workers : SERVE_DEFAULT_WORKERS;
+    if (e->kind == BENCH_EXT && e->workers > 0) /* ext:NAME:workers=N: a connection a worker */
+        return e->workers;
     return SERVE_DEFAULT_WORKERS;
 }
 

@@ -103,6 +103,32 @@ static int check_name(const char *v, char *err, size_t errlen)
     return 0;
 }
 
+/* `databases = overlap postgres`: which the server speaks; overlap db's
+ * protocol always. */
+static int parse_databases(struct ext_manifest *m, const char *value, char *e, size_t el)
+{
+    bool overlap = false;
+    m->postgres = false;
+    for (const char *p = value; *p;) {
+        size_t n = strcspn(p, " \t");
+        if (n == 7 && !strncmp(p, "overlap", 7))
+            overlap = true;
+        else if (n == 8 && !strncmp(p, "postgres", 8))
+            m->postgres = true;
+        else if (n > 0) {
+            snprintf(e, el, "unknown database '%.*s' (expected overlap, or overlap postgres)",
+                     (int)(n > 40 ? 40 : n), p);
+            return -1;
+        }
+        p += n + strspn(p + n, " \t");
+    }
+    if (!overlap) {
+        snprintf(e, el, "databases must name overlap (every engine speaks overlap db's protocol)");
+        return -1;
+    }
+    return 0;
+}
+
 static int on_key(void *user, const char *section, const char *key, const char *value)
 {
     struct reading *r = user;
@@ -149,6 +175,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
         r->seen_command = true;
         return set_text(m->command, sizeof(m->command), key, value, e, el) == 0;
     }
+    if (!strcmp(key, "databases"))
+        return parse_databases(m, value, e, el) == 0;
     if (!strcmp(key, "workers")) {
         if (wl_count_parse(value, 1, 100000, &m->workers) < 0) {
             snprintf(e, el, "bad workers '%s' (expected a whole number, 1 to 100000)", value);
@@ -157,8 +185,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
         return 1;
     }
     snprintf(e, el,
-             "unknown key '%s' (expected name, architecture, description, packages, build, "
-             "command or workers)",
+             "unknown key '%s' (expected name, architecture, description, packages, databases, "
+             "build, command or workers)",
              key);
     return 0;
 }
@@ -167,7 +195,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
 static int check_template(const struct ext_manifest *m, const char *path, const char *key,
                           const char *tmpl, char *err, size_t errlen)
 {
-    static const struct ext_vars all = {.listen = "l", .db = "d", .workload = "w", .build = "b"};
+    static const struct ext_vars all = {
+        .listen = "l", .db = "d", .workload = "w", .build = "b", .db_connections = 1};
     char out[EXT_COMMAND_LEN * 2], why[200];
     if (ext_expand(m, tmpl, &all, out, sizeof(out), why, sizeof(why)) < 0) {
         snprintf(err, errlen, "%s: %s: %s", path, key, why);
@@ -311,10 +340,15 @@ full:
 int ext_expand(const struct ext_manifest *m, const char *tmpl, const struct ext_vars *v, char *out,
                size_t len, char *err, size_t errlen)
 {
-    char num[16];
+    char num[16], conns[16];
     snprintf(num, sizeof(num), "%d", v->workers > 0 ? v->workers : m->workers);
-    const struct ext_placeholder ph[] = {{"listen", v->listen},     {"db", v->db},
-                                         {"workload", v->workload}, {"workers", num},
-                                         {"build", v->build},       {"dir", m->dir}};
+    snprintf(conns, sizeof(conns), "%d", v->db_connections);
+    const struct ext_placeholder ph[] = {{"listen", v->listen},
+                                         {"db", v->db},
+                                         {"db_connections", v->db_connections > 0 ? conns : NULL},
+                                         {"workload", v->workload},
+                                         {"workers", num},
+                                         {"build", v->build},
+                                         {"dir", m->dir}};
     return ext_fill(tmpl, ph, (int)(sizeof(ph) / sizeof(ph[0])), out, len, err, errlen);
 }

@@ -22,13 +22,15 @@ struct ext_manifest {
     char packages[256]; /* Debian packages, separated by spaces */
     char build[EXT_COMMAND_LEN];
     char command[EXT_COMMAND_LEN];
-    int workers; /* the default for {workers}: 1 when the manifest names none */
+    int workers;   /* the default for {workers}: 1 when the manifest names none */
+    bool postgres; /* `databases` names postgres: it speaks PostgreSQL too */
 };
 
 /* The values of the placeholders; a NULL one is refused where it is used. */
 struct ext_vars {
     const char *listen, *db, *workload, *build;
     int workers;
+    int db_connections; /* {db_connections}: the most the server may hold; 0 for none */
 };
 
 /* Where a manifest named in a spec is: `NAME` is engines/NAME.ini in the
@@ -60,8 +62,8 @@ struct ext_placeholder {
 int ext_fill(const char *tmpl, const struct ext_placeholder *ph, int n, char *out, size_t len,
              char *err, size_t errlen);
 
-/* Replaces the placeholders of tmpl ({listen} {db} {workload} {workers}
- * {build} {dir}) into out; values are shell-quoted, since the command runs
+/* Replaces the placeholders of tmpl ({listen} {db} {db_connections}
+ * {workload} {workers} {build} {dir}) into out; values are shell-quoted, since the command runs
  * through /bin/sh. 0, or -1 with a message in err (an unknown placeholder,
  * a value not given, no room). */
 int ext_expand(const struct ext_manifest *m, const char *tmpl, const struct ext_vars *v, char *out,
