@@ -19,6 +19,7 @@ import (
 	"io"
 	"log"
 	"math"
+	"math/rand"
 	"net"
 	"strings"
 	"sync"
@@ -130,6 +131,12 @@ func newPool(addr string, n int) (*dbPool, error) {
 		p.conns = append(p.conns, c)
 	}
 	return p, nil
+}
+
+// run runs query q once with parameters drawn from rng. overlap db draws
+// the wait and holds the answer for it.
+func (p *dbPool) run(q *query, rng *rand.Rand) answer {
+	return p.query(q.id, q.bind(rng))
 }
 
 // query runs query id with params and waits for its answer. It starts on the

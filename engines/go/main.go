@@ -6,7 +6,12 @@
 // GOMAXPROCS is left to the runtime: it follows the CPUs the process may run
 // on, which is how overlap pins a server (taskset, cpusets).
 //
+// On PostgreSQL (a --db of postgresql://...) a query step instead takes one
+// of --db-connections connections, held from the start, for its wait and its
+// query (pg.go).
+//
 //	overlap-go --listen HOST:PORT --db unix:/PATH --workload FILE.json [--db-conns N]
+//	overlap-go --listen HOST:PORT --db postgresql://... --workload FILE.json --db-connections N
 package main
 
 import (
@@ -43,7 +48,14 @@ const (
 
 type server struct {
 	wl *workload
-	db *dbPool
+	db database
+}
+
+// A database client: overlap db's (db.go) or PostgreSQL's (pg.go).
+type database interface {
+	// run runs query q once, its parameters drawn from rng, and waits for
+	// its answer.
+	run(q *query, rng *rand.Rand) answer
 }
 
 type ctxKey struct{}
@@ -98,7 +110,7 @@ func (s *server) serveRequest(w http.ResponseWriter, r *http.Request, rq *reques
 		if st.query == nil {
 			cpuTime += burn(st.cpuNs)
 		} else {
-			a := s.db.query(st.query.id, st.query.bind(rng))
+			a := s.db.run(st.query, rng)
 			if a.res == nil {
 				writeError(w, r, a.status, a.reason)
 				return
@@ -151,11 +163,14 @@ func main() {
 	log.SetPrefix("overlap-go: ")
 	log.SetFlags(0)
 	listen := flag.String("listen", "127.0.0.1:0", "`HOST:PORT` to listen on; port 0 picks one")
-	dbAddr := flag.String("db", "", "the database: `unix:/PATH or tcp:HOST:PORT`")
+	dbAddr := flag.String("db", "", "the database: `unix:/PATH, tcp:HOST:PORT or postgresql://...`")
 	wlPath := flag.String("workload", "", "the workload as JSON")
-	dbConns := flag.Int("db-conns", 4, "database connections, each carrying many queries")
+	dbConns := flag.Int("db-conns", 4, "overlap db: connections, each carrying many queries")
+	pgConns := flag.Int("db-connections", 8, "PostgreSQL: connections held, each one query at a time")
 	flag.Parse()
-	if *dbAddr == "" || *wlPath == "" || *dbConns < 1 || flag.NArg() > 0 {
+	pg := isPostgres(*dbAddr)
+	if *dbAddr == "" || *wlPath == "" || *dbConns < 1 || *pgConns < 0 || (pg && *pgConns < 1) ||
+		flag.NArg() > 0 {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -164,7 +179,12 @@ func main() {
 		log.Print(err)
 		os.Exit(2)
 	}
-	db, err := newPool(*dbAddr, *dbConns)
+	var db database
+	if pg {
+		db, err = newPgPool(*dbAddr, *pgConns, wl)
+	} else {
+		db, err = newPool(*dbAddr, *dbConns)
+	}
 	if err != nil {
 		log.Print(err)
 		os.Exit(2)

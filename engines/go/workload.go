@@ -17,8 +17,10 @@ import (
 type workloadFile struct {
 	Name    string `json:"workload"`
 	Queries []struct {
-		Name   string `json:"name"`
-		Params []struct {
+		Name      string    `json:"name"`
+		SQL       string    `json:"sql"`        // as PostgreSQL reads it
+		LatencyMs []float64 `json:"latency_ms"` // equally likely waits, on PostgreSQL
+		Params    []struct {
 			Kind  string          `json:"kind"`
 			Lo    *int64          `json:"lo"`
 			Hi    *int64          `json:"hi"`
@@ -48,6 +50,10 @@ type query struct {
 	id     int // its position in the file: what travels to the database
 	name   string
 	params []param
+	// On PostgreSQL the query travels as its SQL, and the server itself
+	// holds the answer for a wait drawn from latencyMs.
+	sql       string
+	latencyMs []float64
 }
 
 // A step is a cpu burn (query == nil) or one query.
@@ -63,7 +69,8 @@ type request struct {
 }
 
 type workload struct {
-	routes map[string]*request // by path, `/home`
+	routes  map[string]*request // by path, `/home`
+	queries []*query            // by id
 }
 
 func loadWorkload(path string) (*workload, error) {
@@ -77,7 +84,7 @@ func loadWorkload(path string) (*workload, error) {
 	}
 	queries := make([]*query, len(f.Queries))
 	for i, fq := range f.Queries {
-		q := &query{id: i, name: fq.Name}
+		q := &query{id: i, name: fq.Name, sql: fq.SQL, latencyMs: fq.LatencyMs}
 		for j, fp := range fq.Params {
 			p, err := parseParam(fp.Kind, fp.Lo, fp.Hi, fp.Value)
 			if err != nil {
@@ -87,7 +94,7 @@ func loadWorkload(path string) (*workload, error) {
 		}
 		queries[i] = q
 	}
-	wl := &workload{routes: map[string]*request{}}
+	wl := &workload{routes: map[string]*request{}, queries: queries}
 	for _, fr := range f.Requests {
 		rq := &request{name: fr.Name, html: fr.Render == "html"}
 		if fr.Render != "json" && fr.Render != "html" && fr.Render != "" {
@@ -138,6 +145,15 @@ func parseParam(kind string, lo, hi *int64, raw json.RawMessage) (param, error) 
 		return param{fixed: value{typ: typeNull}}, nil
 	}
 	return param{}, fmt.Errorf("unknown kind %q", kind)
+}
+
+// wait draws one execution's wait, in ms: a uniform pick of latencyMs
+// (0 when there is none).
+func (q *query) wait(rng *rand.Rand) float64 {
+	if len(q.latencyMs) == 0 {
+		return 0
+	}
+	return q.latencyMs[rng.Intn(len(q.latencyMs))]
 }
 
 // bind draws one execution's parameters.
