@@ -126,8 +126,9 @@ function cancel(client, done) {
 // sleep's row comes before any RowDescription); a failed sleep is the answer's
 // error. `callback(err, { ncols, rows })` runs once.
 class Exchange {
-  constructor(client, name, sql, sleep, values, callback) {
-    Object.assign(this, { client, name, sql, sleep, values, callback });
+  // (`statement`, not `name`: node-postgres would take that for a Query's.)
+  constructor(client, statement, sql, sleep, values, callback) {
+    Object.assign(this, { client, statement, sql, sleep, values, callback });
     this.parsing = [];
     this.types = null;
     this.rows = [];
@@ -140,8 +141,8 @@ class Exchange {
       con.bind({ statement: SLEEP_NAME, values: [this.sleep] });
       con.execute({});
     }
-    this.prepare(con, this.name, this.sql);
-    con.bind({ statement: this.name, values: this.values });
+    this.prepare(con, this.statement, this.sql);
+    con.bind({ statement: this.statement, values: this.values });
     con.describe({ type: 'P' });
     con.execute({});
     con.sync();
@@ -320,4 +321,4 @@ class PgClient {
   }
 }
 
-module.exports = { PgClient, cell, paramText, sleepText, oneLine, unreachable, httpError };
+module.exports = { PgClient, Exchange, cell, paramText, sleepText, oneLine, unreachable, httpError };
