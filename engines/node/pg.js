@@ -209,7 +209,7 @@ class PgClient {
     this.filling = false;
     this.backoff = BACKOFF_MIN_MS;
     this.retry = null;
-    this.inflight = new Set(); // the reject of every query not yet answered
+    this.inflight = new Set(); // answer() of every query not yet answered
     this.pool = new pg.Pool({
       connectionString: uri,
       max: n,
