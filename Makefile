@@ -122,19 +122,22 @@ build-tsan: deps
 	cmake --build $(TSAN) -j $(JOBS) --target overlap
 
 test: EXTRA_PACKAGES += $(PG_PACKAGES) $(EXT_PACKAGES) $(REPORT_PACKAGES)
-# The TSan pass runs beside the sanitized suites (its output after theirs):
-# the suites wait on sweeps' windows and servers half the time, and every
-# test must pass with other work beside it anyway.
+# The Release binary is built first, with warnings as errors; then the main
+# job and the TSan pass run beside the sanitized suites (their output after
+# theirs): the suites wait on sweeps' windows and servers half the time, and
+# every test must pass with other work beside it anyway.
 test: build-test build-fuzz build-tsan
-	$(MAKE) --no-print-directory test-main-job WERROR=ON
-	@tsan_log=$$(mktemp); \
+	$(MAKE) --no-print-directory build WERROR=ON
+	@main_log=$$(mktemp); tsan_log=$$(mktemp); \
+	$(MAKE) --no-print-directory test-main-job WERROR=ON >"$$main_log" 2>&1 & main=$$!; \
 	$(MAKE) --no-print-directory test-tsan >"$$tsan_log" 2>&1 & tsan=$$!; \
 	(cd $(SANITIZE) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j 2); status=$$?; \
-	wait $$tsan; tsan_status=$$?; \
+	wait $$main; main_status=$$?; wait $$tsan; tsan_status=$$?; \
+	echo "---- the main job ----"; cat "$$main_log"; rm -f "$$main_log"; \
 	echo "---- the TSan pass ----"; cat "$$tsan_log"; rm -f "$$tsan_log"; \
-	[ $$status = 0 ] && [ $$tsan_status = 0 ]
+	[ $$status = 0 ] && [ $$main_status = 0 ] && [ $$tsan_status = 0 ]
 	cd $(FUZZ) && ctest --output-on-failure -j 2
 
 # The README's main job as a user runs it: `make bench-quick` (the Release

@@ -56,6 +56,12 @@ Test(ext, manifest_reads_every_key)
                                 "--workload {workload} --workers {workers}");
     cr_expect_eq(m.workers, 8);
     cr_expect_str_eq(m.dir, tmp);
+    cr_expect_not(m.postgres, "overlap db's protocol only, unless it says so");
+    cr_assert_eq(load("[engine]\nname = p\narchitecture = threads\ndatabases = overlap  postgres\n"
+                      "command = s {listen} {db} {workload} -n {db_connections}\n",
+                      &m, err, sizeof(err)),
+                 0, "%s", err);
+    cr_expect(m.postgres);
 }
 
 Test(ext, manifest_errors_name_file_and_line)
@@ -69,6 +75,9 @@ Test(ext, manifest_errors_name_file_and_line)
         {"[engine]\nname = x\narchitecture = actors\n", "m.ini:3: unknown architecture"},
         {"[engine]\nworkers = 0\n", "m.ini:2: bad workers '0'"},
         {"[engine]\nworkers = 8x\n", "m.ini:2: bad workers '8x'"},
+        {"[engine]\ndatabases = overlap mysql\n", "m.ini:2: unknown database 'mysql'"},
+        {"[engine]\ndatabases = postgres\n", "m.ini:2: databases must name overlap"},
+        {"[engine]\ndatabases =\n", "m.ini:2: databases must name overlap"},
         {"[other]\nname = x\n", "m.ini:2: unknown section [other]"},
         {"[engine]\nthis line has no equals sign\n", "m.ini:2: cannot parse this line"},
         {"", "m.ini: no [engine]"},
@@ -128,6 +137,11 @@ Test(ext, placeholders_are_quoted_for_the_shell)
     cr_assert_eq(ext_expand(&m, "a ${X:-{listen}/x} b", &v, out, sizeof(out), err, sizeof(err)), 0,
                  "%s", err);
     cr_expect_str_eq(out, "a ${X:-'127.0.0.1:0'/x} b");
+    cr_expect_eq(ext_expand(&m, "{db_connections}", &v, out, sizeof(out), err, sizeof(err)), -1);
+    cr_expect_str_eq(err, "{db_connections} has no value here");
+    v.db_connections = 16;
+    cr_assert_eq(ext_expand(&m, "-n {db_connections}", &v, out, sizeof(out), err, sizeof(err)), 0);
+    cr_expect_str_eq(out, "-n '16'");
     v.build = NULL;
     cr_expect_eq(ext_expand(&m, "{build}", &v, out, sizeof(out), err, sizeof(err)), -1);
     cr_expect_str_eq(err, "{build} has no value here");
@@ -177,11 +191,11 @@ static const char *broken_manifest(const char *mode)
 }
 
 /* `overlap engine check ARG`: its exit status, its output in out. */
-static int check(const char *arg, char *out, size_t len)
+static int check(const char *arg, const char *flags, char *out, size_t len)
 {
     char cmd[4096];
-    snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' engine check '%s' 2>&1", OVERLAP_SOURCE_DIR,
-             OVERLAP_BIN, arg);
+    snprintf(cmd, sizeof(cmd), "cd '%s' && '%s' engine check '%s' %s 2>&1", OVERLAP_SOURCE_DIR,
+             OVERLAP_BIN, arg, flags);
     FILE *p = popen(cmd, "r");
     cr_assert_not_null(p);
     size_t n = fread(out, 1, len - 1, p);
@@ -194,14 +208,14 @@ Test(ext, check_passes_the_proxy_alone)
 {
     char out[8192];
     const char *m = broken_manifest("none");
-    cr_expect_eq(check(m, out, sizeof(out)), 0, "%s", out);
+    cr_expect_eq(check(m, "", out, sizeof(out)), 0, "%s", out);
     cr_expect(strstr(out, "broken-none: 11 passed, 0 failed") != NULL, "%s", out);
 }
 
 Test(ext, check_names_a_wrong_body)
 {
     char out[8192];
-    cr_expect_eq(check(broken_manifest("body"), out, sizeof(out)), 1, "%s", out);
+    cr_expect_eq(check(broken_manifest("body"), "", out, sizeof(out)), 1, "%s", out);
     cr_expect(strstr(out, "FAIL routes         /items: at .results[0].rows[0][1]: \"plaim\" "
                           "instead of \"plain\"") != NULL,
               "%s", out);
@@ -212,7 +226,7 @@ Test(ext, check_names_a_wrong_body)
 Test(ext, check_names_a_lost_pipeline)
 {
     char out[8192];
-    cr_expect_eq(check(broken_manifest("pipelining"), out, sizeof(out)), 1, "%s", out);
+    cr_expect_eq(check(broken_manifest("pipelining"), "", out, sizeof(out)), 1, "%s", out);
     cr_expect(strstr(out, "FAIL pipelining     ten pipelined requests: 1 of 10 answers") != NULL,
               "%s", out);
     cr_expect(strstr(out, "ok   routes") != NULL, "%s", out);
@@ -221,7 +235,7 @@ Test(ext, check_names_a_lost_pipeline)
 Test(ext, check_names_a_hang_on_a_bad_request)
 {
     char out[8192];
-    cr_expect_eq(check(broken_manifest("hang"), out, sizeof(out)), 1, "%s", out);
+    cr_expect_eq(check(broken_manifest("hang"), "", out, sizeof(out)), 1, "%s", out);
     cr_expect(strstr(out, "FAIL refusals       a malformed request line: 0 of 1 answers") != NULL,
               "%s", out);
 }
@@ -229,16 +243,41 @@ Test(ext, check_names_a_hang_on_a_bad_request)
 Test(ext, check_refuses_bad_command_lines)
 {
     char out[8192];
-    cr_expect_eq(check("--nope", out, sizeof(out)), 2, "%s", out);
-    cr_expect_eq(check("nosuchengine", out, sizeof(out)), 2, "%s", out);
+    cr_expect_eq(check("--nope", "", out, sizeof(out)), 2, "%s", out);
+    cr_expect_eq(check("nosuchengine", "", out, sizeof(out)), 2, "%s", out);
     cr_expect(strstr(out, "no manifest engines/nosuchengine.ini") != NULL, "%s", out);
     const char *m = child_write_file(tmp, "exits.ini",
                                      "[engine]\nname = exits\narchitecture = threads\n"
                                      "command = /bin/sh -c \"exit 3\" {listen} {db} {workload}\n");
-    cr_expect_eq(check(m, out, sizeof(out)), 1, "%s", out);
+    cr_expect_eq(check(m, "", out, sizeof(out)), 1, "%s", out);
     cr_expect(strstr(out, "FAIL start          exits did not start: exits exited with status 3") !=
                   NULL,
               "%s", out);
+}
+
+/* overlap's own pool as an external engine on PostgreSQL: its workload is
+ * the check's INI, beside the JSON. The check's cases pass on a throwaway
+ * cluster, the database's outage included (the role refused and its
+ * backends ended, then admitted again). */
+Test(ext, check_runs_on_postgres)
+{
+    char text[2048], out[8192];
+    snprintf(
+        text, sizeof(text),
+        "[engine]\nname = cpool\narchitecture = threads\ndatabases = overlap postgres\n"
+        "command = %s serve --engine pool --workers 4 --db {db} --db-connections\n"
+        "  {db_connections} --listen {listen} --workload \"$(dirname {workload})/check.ini\"\n",
+        OVERLAP_BIN);
+    cr_expect_eq(
+        check(child_write_file(tmp, "cpool.ini", text), "--database postgres", out, sizeof(out)), 0,
+        "%s", out);
+    cr_expect(strstr(out, "cpool (threads) from ") && strstr(out, ", on PostgreSQL\n"), "%s", out);
+    cr_expect(strstr(out, "ok   database") && strstr(out, "cpool: 11 passed, 0 failed"), "%s", out);
+    /* an engine whose manifest does not say it speaks PostgreSQL */
+    cr_expect_eq(check("example", "--database postgres", out, sizeof(out)), 2, "%s", out);
+    cr_expect(strstr(out, "example.ini speaks overlap db's protocol only") != NULL, "%s", out);
+    cr_expect_eq(check("example", "--database mysql", out, sizeof(out)), 2, "%s", out);
+    cr_expect(strstr(out, "bad --database 'mysql'") != NULL, "%s", out);
 }
 
 /* ---- in a sweep ---- */
@@ -290,7 +329,7 @@ Test(ext, sweep_measures_the_tree_and_goes_on_past_a_failure)
 static void check_shipped(const char *name)
 {
     char out[16384];
-    int status = check(name, out, sizeof(out));
+    int status = check(name, "", out, sizeof(out));
     cr_expect_eq(status, 0,
                  "overlap engine check %s (its runtime missing? `make test` installs "
                  "the packages its manifest names):\n%s",

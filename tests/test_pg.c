@@ -501,22 +501,13 @@ Test(pg, usage_errors_exit_2_and_make_nothing)
     cr_expect(strstr(out, "pg --workload FILE") != NULL, "%s", out);
 }
 
-Test(sql, placeholders_outside_quotes_and_comments_become_numbered)
+/* The OIDs of the types wl_param_sql_type names (its SQL: test_workload) */
+Test(sql, parameters_are_sent_as_wl_types_oids)
 {
-    char out[256];
-    cr_expect_eq(wl_sql_placeholders("SELECT id FROM World WHERE id = ?", NULL, out, sizeof(out)),
-                 1);
-    cr_expect_str_eq(out, "SELECT id FROM World WHERE id = $1");
-    cr_expect_eq(wl_sql_placeholders("SELECT ?, '?', 'it''s ?', \"a?\" -- ?\n/* ? */ ?", NULL, out,
-                                     sizeof(out)),
-                 2);
-    cr_expect_str_eq(out, "SELECT $1, '?', 'it''s ?', \"a?\" -- ?\n/* ? */ $2");
-    cr_expect_eq(wl_sql_placeholders("SELECT '?", NULL, out, sizeof(out)), 0, "an open quote");
-    cr_expect_str_eq(out, "SELECT '?");
-    cr_expect_eq(wl_sql_placeholders("SELECT ?, ?", NULL, out, 10), -ENOSPC);
-    cr_expect_eq(wl_sql_placeholders("SELECT ?", NULL, out, 10), 1);
-    cr_expect_eq(wl_sql_placeholders("SELECT ?", NULL, out, 9), -ENOSPC);
+    cr_expect_str_eq(wl_param_sql_type(WL_PARAM_INT), "int8");
     cr_expect_eq(pg_param_type(WL_PARAM_INT), 20u);
+    cr_expect_eq(pg_param_type(WL_PARAM_REAL_CONST), 701u);
     cr_expect_eq(pg_param_type(WL_PARAM_TEXT_CONST), 25u);
     cr_expect_eq(pg_param_type(WL_PARAM_NULL), 0u);
+    cr_expect_null(wl_param_sql_type(WL_PARAM_NULL));
 }

@@ -1,5 +1,6 @@
 /* The workload model: loading, validation errors, sampling and the burner. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -471,10 +472,13 @@ Test(command, export_writes_the_contracts_json, .init = make_dir, .fini = remove
     cr_assert_eq(run(args, out, sizeof(out)), 0, "%s", out);
     cr_expect_str_eq(out,
                      "{\"workload\":\"all\",\n \"queries\":[\n"
-                     "  {\"name\":\"q\",\"params\":[{\"kind\":\"int\",\"lo\":1,\"hi\":9},"
+                     "  {\"name\":\"q\",\"sql\":\"SELECT $1::int8, $2::int8, $3::float8, "
+                     "$4::text, $5\",\"params\":[{\"kind\":\"int\",\"lo\":1,\"hi\":9},"
                      "{\"kind\":\"int\",\"value\":-42},{\"kind\":\"real\",\"value\":1.5},"
-                     "{\"kind\":\"text\",\"value\":\"a\\tb\"},{\"kind\":\"null\"}]},\n"
-                     "  {\"name\":\"none\",\"params\":[]}],\n \"requests\":[\n"
+                     "{\"kind\":\"text\",\"value\":\"a\\tb\"},{\"kind\":\"null\"}],"
+                     "\"latency_ms\":[2]},\n"
+                     "  {\"name\":\"none\",\"sql\":\"SELECT 1\",\"params\":[],"
+                     "\"latency_ms\":[0]}],\n \"requests\":[\n"
                      "  {\"name\":\"r\",\"path\":\"/r\",\"render\":\"json\",\"weight\":3,\"steps\":"
                      "[{\"cpu_ns\":250000},{\"query\":0},{\"query\":0},{\"cpu_ns\":1000000}]},\n"
                      "  {\"name\":\"page\",\"path\":\"/page\",\"render\":\"html\",\"weight\":1,"
@@ -486,6 +490,75 @@ Test(command, export_writes_the_contracts_json, .init = make_dir, .fini = remove
     cr_expect(strstr(out, "[{\"cpu_ns\":666667},{\"query\":0},{\"query\":0},"
                           "{\"cpu_ns\":2666667}]") != NULL,
               "%s", out);
+}
+
+/* A distribution's latency table: 1,000 waits, the quantiles at the
+ * middles of equal slices, so their median is the distribution's. */
+Test(command, export_gives_a_distribution_as_equally_likely_waits, .init = make_dir,
+     .fini = remove_dir)
+{
+    static char out[65536];
+    char args[512];
+    write_file("d.ini", "[workload]\nname = d\n" HEAD "[query.q]\nsql = SELECT 1\n"
+                        "latency = lognormal 2ms 20ms\n[request.r]\nsteps = query q\n");
+    snprintf(args, sizeof(args), "workload export %s/d.ini", tmpdir);
+    cr_assert_eq(run(args, out, sizeof(out)), 0, "%s", out);
+    const char *p = strstr(out, "\"latency_ms\":[");
+    cr_assert_not_null(p, "%s", out);
+    p += strlen("\"latency_ms\":[");
+    double w[WL_EXPORT_WAITS + 1];
+    int n = 0;
+    for (char *end; n <= WL_EXPORT_WAITS && *p != ']'; p = end + (*end == ',')) {
+        w[n++] = strtod(p, &end);
+        cr_assert(end != p, "not a number at %.20s", p);
+    }
+    cr_assert_eq(n, WL_EXPORT_WAITS);
+    for (int i = 1; i < n; i++)
+        cr_expect_gt(w[i], w[i - 1], "wait %d", i);
+    cr_expect_float_eq((w[499] + w[500]) / 2, 2.0, 1e-3, "the median %g ms", (w[499] + w[500]) / 2);
+    cr_expect_float_eq((w[989] + w[990]) / 2, 20.0, 0.05, "the 99th percentile %g ms",
+                       (w[989] + w[990]) / 2);
+}
+
+Test(distributions, quantiles_invert_each_kind)
+{
+    struct wl_dist fixed = {WL_DIST_FIXED, 5e6, 0}, uni = {WL_DIST_UNIFORM, 1e6, 3e6},
+                   ex = {WL_DIST_EXPONENTIAL, 2e6, 0}, ln = {WL_DIST_LOGNORMAL, 1e6, 10e6};
+    cr_expect_eq(wl_dist_quantile(&fixed, 0.3), 5e6);
+    cr_expect_float_eq(wl_dist_quantile(&uni, 0.25), 1.5e6, 1e-6);
+    cr_expect_float_eq(wl_dist_quantile(&ex, 0.5), 2e6 * M_LN2, 1e-3);
+    cr_expect_float_eq(wl_dist_quantile(&ln, 0.5), 1e6, 1e-3);
+    cr_expect_float_eq(wl_dist_quantile(&ln, 0.99), 10e6, 1e-2);
+    cr_expect_float_eq(wl_dist_quantile(&ln, 0.01), 0.1e6, 1e-3); /* the lower tail mirrors it */
+    cr_expect(isnan(wl_dist_quantile(&ln, 0)) && isnan(wl_dist_quantile(&ln, 1)));
+}
+
+Test(sql, placeholders_outside_quotes_and_comments_become_numbered)
+{
+    char out[256];
+    cr_expect_eq(wl_sql_placeholders("SELECT id FROM World WHERE id = ?", NULL, out, sizeof(out)),
+                 1);
+    cr_expect_str_eq(out, "SELECT id FROM World WHERE id = $1");
+    cr_expect_eq(wl_sql_placeholders("SELECT ?, '?', 'it''s ?', \"a?\" -- ?\n/* ? */ ?", NULL, out,
+                                     sizeof(out)),
+                 2);
+    cr_expect_str_eq(out, "SELECT $1, '?', 'it''s ?', \"a?\" -- ?\n/* ? */ $2");
+    cr_expect_eq(wl_sql_placeholders("SELECT '?", NULL, out, sizeof(out)), 0, "an open quote");
+    cr_expect_str_eq(out, "SELECT '?");
+    cr_expect_eq(wl_sql_placeholders("SELECT ?, ?", NULL, out, 10), -ENOSPC);
+    cr_expect_eq(wl_sql_placeholders("SELECT ?", NULL, out, 10), 1);
+    cr_expect_eq(wl_sql_placeholders("SELECT ?", NULL, out, 9), -ENOSPC);
+    /* typed: each cast to the type it is sent as; a null left to the server */
+    struct wl_query q = {.nparams = 4,
+                         .params = {{.kind = WL_PARAM_INT},
+                                    {.kind = WL_PARAM_REAL_CONST},
+                                    {.kind = WL_PARAM_TEXT_CONST},
+                                    {.kind = WL_PARAM_NULL}}};
+    cr_expect_eq(wl_sql_placeholders("SELECT ?, ?, '?', ?, ?", &q, out, sizeof(out)), 4);
+    cr_expect_str_eq(out, "SELECT $1::int8, $2::float8, '?', $3::text, $4");
+    cr_expect_eq(wl_sql_placeholders("SELECT ?", &q, out, 15), -ENOSPC);
+    cr_expect_eq(wl_sql_placeholders("SELECT ?", &q, out, 16), 1);
+    cr_expect_str_eq(out, "SELECT $1::int8");
 }
 
 /* The example in workloads/README.md is meant to be copied: it must load. */

@@ -1,10 +1,14 @@
 'use strict';
 // overlap's Node.js engine: the `http` module on one event loop, the way a
 // Node service is usually deployed. Database queries are multiplexed over a
-// few connections and never hold the loop; cpu steps run on the loop thread
-// and hold it, which is the price this architecture pays for them.
+// few connections to overlap db (db.js), or go through a pool of N clients on
+// PostgreSQL (pg.js), and never hold the loop; cpu steps run on the loop
+// thread and hold it, which is the price this architecture pays for them.
 //
 //   node server.js --listen HOST:PORT --db ADDR --workload FILE.json [--db-conns N]
+//                  [--db-connections N]
+// --db-conns: overlap db connections (default 4); --db-connections: the
+// PostgreSQL connections to hold (default --db-conns), ignored on overlap db.
 const http = require('http');
 const fs = require('fs');
 const { DbClient, DbError } = require('./db');
@@ -13,13 +17,17 @@ const MAX_HEAD = 8192;
 
 function usage(msg) {
   process.stderr.write(`server.js: ${msg}\n` +
-    'usage: node server.js --listen HOST:PORT --db ADDR --workload FILE.json [--db-conns N]\n');
+    'usage: node server.js --listen HOST:PORT --db ADDR --workload FILE.json [--db-conns N]' +
+    ' [--db-connections N]\n');
   process.exit(2);
 }
 
 function parseArgs(argv) {
   const opts = { dbConns: 4 };
-  const names = { '--listen': 'listen', '--db': 'db', '--workload': 'workload', '--db-conns': 'dbConns' };
+  const names = {
+    '--listen': 'listen', '--db': 'db', '--workload': 'workload', '--db-conns': 'dbConns',
+    '--db-connections': 'pgConns',
+  };
   for (let i = 0; i < argv.length; i += 2) {
     const key = names[argv[i]];
     if (!key || i + 1 >= argv.length) usage(`bad argument '${argv[i]}'`);
@@ -28,6 +36,8 @@ function parseArgs(argv) {
   for (const k of ['listen', 'db', 'workload']) if (!opts[k]) usage(`--${k} is required`);
   opts.dbConns = Number(opts.dbConns);
   if (!Number.isInteger(opts.dbConns) || opts.dbConns < 1) usage('--db-conns must be a positive integer');
+  opts.pgConns = opts.pgConns === undefined ? opts.dbConns : Number(opts.pgConns);
+  if (!Number.isInteger(opts.pgConns) || opts.pgConns < 1) usage('--db-connections must be a positive integer');
   const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(opts.listen);
   if (!m) usage(`bad --listen '${opts.listen}' (expected HOST:PORT)`);
   opts.host = m[1];
@@ -79,13 +89,16 @@ function compileParam(p, where) {
 }
 
 // The workload as routes: path -> { name, render, steps }, each step
-// { cpuNs } or { query } (an index into `queries`, each { name, draw }).
+// { cpuNs } or { query } (an index into `queries`, each { name, draw }, and
+// for PostgreSQL { sql, latency_ms }).
 function loadWorkload(file) {
   const wl = parseJsonExact(fs.readFileSync(file, 'utf8'));
   const queries = wl.queries.map((q, i) => ({
     name: q.name,
     htmlName: htmlEscape(Buffer.from(q.name, 'utf8').toString('latin1')),
     draw: (q.params || []).map((p) => compileParam(p, `queries[${i}]`)),
+    sql: q.sql,
+    latency_ms: (q.latency_ms || []).map(Number),
   }));
   const routes = new Map();
   for (const r of wl.requests) {
@@ -260,7 +273,12 @@ function main() {
   }
   let db;
   try {
-    db = new DbClient(opts.db, opts.dbConns);
+    if (/^postgres(ql)?:\/\//.test(opts.db)) {
+      const { PgClient } = require('./pg');
+      db = new PgClient(opts.db, opts.pgConns, wl.queries);
+    } else {
+      db = new DbClient(opts.db, opts.dbConns);
+    }
   } catch (e) {
     usage(e.message);
   }

@@ -13,7 +13,9 @@
 
 struct ext_manifest;
 
-#define CHECK_TIMEOUT_MS 10000 /* a reply slower than this is a failure of its case */
+#define CHECK_TIMEOUT_MS     10000 /* a reply slower than this is a failure of its case */
+#define CHECK_DB_CONNECTIONS 4     /* {db_connections}, and async's on PostgreSQL */
+#define CHECK_PG_READY_S     60.0  /* initdb and the first start, beside other work */
 
 /* One response as the check reads it: the fields the contract names, the
  * body kept whole. */
@@ -66,12 +68,19 @@ struct check {
     char db_addr[PATH_MAX + 16], ref[128], addr[128];
     struct bench__child db, refsrv, server;
     const struct ext_manifest *m;
+    bool postgres; /* on a throwaway PostgreSQL cluster, not overlap db */
     int failed, passed;
 };
 
-/* Starts (or restarts) overlap db on the check's workload: 0, or -1 with
+/* Starts overlap db, or overlap pg, on the check's workload: 0, or -1 with
  * why. */
 int check_start_db(struct check *c, char *why, size_t wlen);
+/* The database gone for the engines, and back at the same address: overlap
+ * db stopped and started again; on PostgreSQL the engines' role refused
+ * (CONNECTION LIMIT 0) with its backends ended, then admitted again. 0, or
+ * -1 with why. */
+int check_db_down(struct check *c, char *why, size_t wlen);
+int check_db_up(struct check *c, char *why, size_t wlen);
 /* The path of name in the check's folder. */
 void check_path_in(const struct check *c, const char *name, char *out, size_t len);
 

@@ -271,7 +271,8 @@ static bool case_refusals(struct check *c, char *why, size_t wlen)
 static bool case_database(struct check *c, char *why, size_t wlen)
 {
     struct check_resp r = {0};
-    bench__child_stop(&c->db);
+    if (check_db_down(c, why, wlen) < 0)
+        return false;
     /* a query already under way may still be answered: within 5 s, 503 */
     uint64_t until = proc_now_ns() + 5000000000ULL;
     bool ok = false;
@@ -287,8 +288,8 @@ static bool case_database(struct check *c, char *why, size_t wlen)
         snprintf(why, wlen, "the database stopped: status %d instead of 503", r.status);
     check_resp_free(&r);
     char down[256];
-    if (check_start_db(c, down, sizeof(down)) < 0)
-        return snprintf(why, wlen, "cannot restart the database: %s", down), false;
+    if (check_db_up(c, down, sizeof(down)) < 0)
+        return snprintf(why, wlen, "cannot bring the database back: %s", down), false;
     until = proc_now_ns() + 10000000000ULL;
     int status = 0;
     while (ok && status != 200 && proc_now_ns() < until) {

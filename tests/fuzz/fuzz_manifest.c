@@ -33,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                          .db = "unix:/tmp/d'b",
                          .workload = "w.json",
                          .build = "/b",
-                         .workers = 0};
+                         .workers = 0,
+                         .db_connections = 8};
     if (ext_expand(&m, m.command, &v, out, sizeof(out), err, sizeof(err)) < 0 ||
         strlen(out) >= sizeof(out))
         abort(); /* a manifest that loaded expands */
