@@ -9,9 +9,11 @@
 // Errors map as overlap's C engines map them on PostgreSQL: a connection
 // that cannot be opened or is lost (SQLSTATE class 08, 57P01-57P03, EOF) or
 // `too many connections` (53300): 503, and that connection is opened again
-// in the background with backoff; no answer within 5 s: 504 (lib/pq sends
-// PostgreSQL a cancel and refuses the connection from then on, so it is
-// replaced too); any other error: 500 with PostgreSQL's primary message.
+// in the background with backoff; no answer within 5 s of the query's
+// start on its connection: 504 (lib/pq sends PostgreSQL a cancel and refuses
+// the connection from then on, so it is replaced too); any other error: 500
+// with PostgreSQL's primary message. A request that finds no connection free
+// within 5 s is refused with 503, as an overloaded server sheds.
 package main
 
 import (
@@ -155,17 +157,24 @@ func closeBad(conn *sql.Conn) {
 }
 
 // run runs query q once: its parameters and its wait drawn here, the rest on
-// a connection of the pool. The request's answer comes at 5 s whatever the
-// connection does: should PostgreSQL not even answer lib/pq's cancel, the
-// connection stays with the goroutine that runs the query until it does.
+// a connection of the pool. Waiting for a free connection is the request's
+// queue: past 5 s of it the request is refused with 503, as an overloaded
+// server sheds. Once it has one, the query has 5 s before its 504, which
+// comes on time whatever the connection does: should PostgreSQL not even
+// answer lib/pq's cancel, the connection stays with the goroutine that runs
+// the query until it does.
 func (p *pgPool) run(q *query, rng *rand.Rand) answer {
 	args := pgArgs(q.bind(rng))
 	wait := q.wait(rng)
+	c, a := p.take()
+	if c == nil {
+		return a
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 	done := make(chan answer, 1)
 	go func() {
 		defer cancel() // after the send: done holds the answer once ctx ends
-		done <- p.exec(ctx, q, args, wait)
+		done <- p.exec(ctx, c, q, args, wait)
 	}()
 	select {
 	case a := <-done:
@@ -180,13 +189,34 @@ func (p *pgPool) run(q *query, rng *rand.Rand) answer {
 	}
 }
 
-// exec takes a connection, runs the wait and the query on it and gives it
-// back, taken down when the failure says it cannot serve on.
-func (p *pgPool) exec(ctx context.Context, q *query, args []any, waitMs float64) answer {
-	c, a := p.take(ctx)
-	if c == nil {
-		return a
+// take waits for a free connection that is up. One that is down goes back
+// at the end of the list; when a whole round finds only those, the database
+// is away: 503 at once rather than a wait.
+func (p *pgPool) take() (*pgConn, answer) {
+	timer := time.NewTimer(queryTimeout)
+	defer timer.Stop()
+	for tries := 1; ; tries++ {
+		select {
+		case c := <-p.free:
+			c.mu.Lock()
+			up := c.conn != nil
+			c.mu.Unlock()
+			if up {
+				return c, answer{}
+			}
+			p.free <- c // never blocks: the list holds every connection
+			if tries >= cap(p.free) {
+				return nil, errUnreachable
+			}
+		case <-timer.C:
+			return nil, failed(503, "database busy")
+		}
 	}
+}
+
+// exec runs the wait and the query on c and gives c back, taken down when
+// the failure says it cannot serve on.
+func (p *pgPool) exec(ctx context.Context, c *pgConn, q *query, args []any, waitMs float64) answer {
 	res, err := c.exec(ctx, p.nq, q, args, waitMs)
 	if err == nil {
 		p.free <- c
@@ -208,29 +238,6 @@ func (p *pgPool) exec(ctx context.Context, q *query, args []any, waitMs float64)
 	}
 	p.free <- c
 	return a
-}
-
-// take waits for a free connection that is up. One that is down goes back
-// at the end of the list; when a whole round finds only those, the database
-// is away: 503 at once rather than a wait.
-func (p *pgPool) take(ctx context.Context) (*pgConn, answer) {
-	for tries := 1; ; tries++ {
-		select {
-		case c := <-p.free:
-			c.mu.Lock()
-			up := c.conn != nil
-			c.mu.Unlock()
-			if up {
-				return c, answer{}
-			}
-			p.free <- c // never blocks: the list holds every connection
-			if tries >= cap(p.free) {
-				return nil, errUnreachable
-			}
-		case <-ctx.Done():
-			return nil, failed(504, "database timed out")
-		}
-	}
 }
 
 // exec runs the wait, when there is one, and query q on c, preparing q's
