@@ -187,6 +187,14 @@ class Exchange {
   handleCopyData() {}
 }
 
+// node-postgres parses a URI with WHATWG's URL, which refuses an empty host
+// before a port (`postgresql://bench@:5432/postgres?host=/path`, as overlap
+// pg prints it, and libpq reads it); a `host` query parameter, the socket's
+// folder, still wins over the name put there.
+function withHost(uri) {
+  return uri.replace(/^(postgres(?:ql)?:\/\/(?:[^@/]*@)?)(?=:)/, '$1localhost');
+}
+
 class PgClient {
   // `uri`: postgresql://...; `n`: the connections to hold; `queries`: the
   // workload's, each { sql, latency_ms }.
@@ -195,7 +203,7 @@ class PgClient {
     try {
       pg = require('pg');
     } catch (e) {
-      throw new Error(`PostgreSQL needs node-postgres (Debian's node-pg): ${e.message}`);
+      throw new Error(`PostgreSQL needs node-postgres (the manifest's build installs it with npm): ${e.message}`);
     }
     this.n = n;
     this.statements = queries.map((q, i) => ({
@@ -211,7 +219,7 @@ class PgClient {
     this.retry = null;
     this.inflight = new Set(); // answer() of every query not yet answered
     this.pool = new pg.Pool({
-      connectionString: uri,
+      connectionString: withHost(uri),
       max: n,
       idleTimeoutMillis: 0, // no idle client is closed: the N stay open
       connectionTimeoutMillis: TIMEOUT_MS, // a connect, or a wait for a client, gives up then
@@ -321,4 +329,5 @@ class PgClient {
   }
 }
 
-module.exports = { PgClient, Exchange, cell, paramText, sleepText, oneLine, unreachable, httpError };
+module.exports = {
+  withHost, PgClient, Exchange, cell, paramText, sleepText, oneLine, unreachable, httpError };

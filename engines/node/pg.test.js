@@ -3,7 +3,9 @@
 // sends. Node's own test runner:  node --test   (run in engines/node)
 const test = require('node:test');
 const assert = require('node:assert');
-const { Exchange, cell, paramText, sleepText, oneLine, unreachable, httpError } = require('./pg');
+const {
+  withHost, Exchange, cell, paramText, sleepText, oneLine, unreachable, httpError,
+} = require('./pg');
 
 const BOOL = 16, INT8 = 20, INT2 = 21, INT4 = 23, OID = 26, TEXT = 25, DATE = 1082;
 const FLOAT4 = 700, FLOAT8 = 701, NUMERIC = 1700;
@@ -133,4 +135,12 @@ test('a failed execution leaves its statements to be parsed again', () => {
   ex.submit(con);
   ex.handleError(sqlError('42601', 'syntax error'));
   assert.strictEqual(client.prepared.size, 0);
+});
+
+test('a URI with an empty host gets a name WHATWG URL takes; the socket folder stays', () => {
+  assert.strictEqual(withHost('postgresql://bench@:5432/postgres?host=/tmp/overlap-pg-X'),
+                     'postgresql://bench@localhost:5432/postgres?host=/tmp/overlap-pg-X');
+  assert.strictEqual(withHost('postgres://:5432/db'), 'postgres://localhost:5432/db');
+  assert.strictEqual(withHost('postgresql://u@db.example:5432/x'), 'postgresql://u@db.example:5432/x');
+  assert.strictEqual(withHost('postgresql://u@/x?host=/run'), 'postgresql://u@/x?host=/run');
 });

@@ -50,7 +50,9 @@ static const char data_sql[] =
 
 /* The wait's latency is the format's one %s: 20 ms on overlap db; 100 ms on
  * PostgreSQL, whose start refuses a latency under 5 times pg_sleep's
- * measured overshoot, 5.4 ms at 10 ms on a busy machine. */
+ * measured overshoot, 5.4 ms at 10 ms on a busy machine. The overload
+ * case's 200 waits then queue for 2.5 s on CHECK_DB_CONNECTIONS, half the
+ * 5 s after which a query is 504. */
 static const char workload_ini[] =
     "[workload]\nname = check\n[database]\ninit = data.sql\n"
     "[query.items]\nsql = SELECT id, name, score, note, big FROM item WHERE id <= ? ORDER BY id\n"

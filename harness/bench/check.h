@@ -14,7 +14,7 @@
 struct ext_manifest;
 
 #define CHECK_TIMEOUT_MS     10000 /* a reply slower than this is a failure of its case */
-#define CHECK_DB_CONNECTIONS 4     /* {db_connections}, and async's on PostgreSQL */
+#define CHECK_DB_CONNECTIONS 8     /* {db_connections}, and async's on PostgreSQL */
 #define CHECK_PG_READY_S     60.0  /* initdb and the first start, beside other work */
 
 /* One response as the check reads it: the fields the contract names, the
