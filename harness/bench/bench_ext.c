@@ -199,7 +199,7 @@ int bench__ext_start(struct bench__sweep *sw, int e, int id)
                          .db = sw->db_addr,
                          .build = dir,
                          .workers = en->workers > 0 ? en->workers : 0,
-                         .db_connections = en->db_budget};
+                         .db_connections = bench__db_budget(&sw->suite, en)};
     build_dir(sw, e, dir, sizeof(dir));
     if (sw->ext_built[e] < 2) {
         sw->ext_built[e] = 1; /* its folder may be there now */
