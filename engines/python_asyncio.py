@@ -89,10 +89,35 @@ async def not_found(request):
 # Types whose text is the value (overlap's C engines pass any type they do
 # not convert as PostgreSQL's text of it): asyncpg would decode these to
 # dates, UUIDs, dicts, bytes... A text codec keeps them as PostgreSQL writes
-# them. (Arrays, ranges and composites cannot take one: they come out as
-# Python's text of asyncpg's value.)
+# them. (Arrays, ranges and composites cannot take one: they come out
+# as pg_text writes asyncpg's value.)
 _AS_TEXT = ("date", "time", "timetz", "timestamp", "timestamptz", "interval", "uuid",
             "json", "jsonb", "bytea", "inet", "cidr", "macaddr", "money")
+
+_RECORD = 2249  # an anonymous ROW(...): asyncpg calls it scalar
+
+
+def pg_text(v):
+    """PostgreSQL's text of an array or a record asyncpg decoded, near
+    enough (`{1,2}`, `{"a b",NULL}`, `(1,x)`); anything else as str."""
+    if isinstance(v, list):
+        return "{" + ",".join(_element(x, "NULL", '{},"\\ \t\n') for x in v) + "}"
+    if isinstance(v, (tuple, asyncpg.Record)):
+        return "(" + ",".join(_element(x, "", '(),"\\ \t\n') for x in v) + ")"
+    return str(v)
+
+
+def _element(x, null, special):
+    if x is None:
+        return null
+    if isinstance(x, bool):
+        return "t" if x else "f"
+    if isinstance(x, list):  # a dimension of the array: not quoted
+        return pg_text(x)
+    text = pg_text(x)
+    if text == "" or text.upper() == "NULL" or any(c in special for c in text):
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return text
 
 
 def asyncpg_dsn(uri):
@@ -156,6 +181,10 @@ class AsyncPg:
             # Prepared once on this connection, reused by every query.
             conn.statements = [await conn.prepare(q.sql) for q in self.workload.queries]
             conn.sleep = await conn.prepare(oe.PG_SLEEP_SQL)
+            # Per statement, the columns asyncpg decodes to lists or records.
+            conn.texts = [[i for i, a in enumerate(st.get_attributes())
+                           if a.type.kind != "scalar" or a.type.oid == _RECORD]
+                          for st in conn.statements]
         except BaseException:
             conn.terminate()
             raise
@@ -229,7 +258,11 @@ class AsyncPg:
             rows = await conn.statements[q.index].fetch(
                 *q.values(), timeout=max(deadline - loop.time(), 0.001))
             keep = True
-            return [list(r) for r in rows]
+            rows = [list(r) for r in rows]
+            for c in conn.texts[q.index]:
+                for row in rows:
+                    row[c] = pg_text(row[c])
+            return rows
         except asyncio.TimeoutError:
             # asyncpg cancels the query; the connection is dropped rather
             # than waited on, and its task opens another.
@@ -253,7 +286,7 @@ class AsyncPg:
 if asyncpg is not None:
     class _PgConnection(asyncpg.Connection):
         """A connection with its prepared statements beside it."""
-        statements = sleep = None
+        statements = sleep = texts = None
 
 
 async def serve(args, host, port):
