@@ -153,6 +153,7 @@ class AsyncPg:
         self.waiting = collections.deque()   # futures of requests waiting for one
         self.up = 0                          # open connections, idle or busy
         self.tasks = []
+        self.settling = set()                # tasks of _settle
 
     async def start(self):
         """Opens the n connections (or tries once each: the tasks go on)."""
@@ -181,6 +182,10 @@ class AsyncPg:
             # Prepared once on this connection, reused by every query.
             conn.statements = [await conn.prepare(q.sql) for q in self.workload.queries]
             conn.sleep = await conn.prepare(oe.PG_SLEEP_SQL)
+            # asyncpg prepares without a Sync: until one comes, the backend
+            # sits in an open implicit transaction, `active`. A pg_sleep(0)
+            # brings it (and is not counted as a call of the workload's).
+            await conn.sleep.fetch(0.0)
             # Per statement, the columns asyncpg decodes to lists or records.
             conn.texts = [[i for i, a in enumerate(st.get_attributes())
                            if a.type.kind != "scalar" or a.type.oid == _RECORD]
@@ -264,8 +269,12 @@ class AsyncPg:
                     row[c] = pg_text(row[c])
             return rows
         except asyncio.TimeoutError:
-            # asyncpg cancels the query; the connection is dropped rather
-            # than waited on, and its task opens another.
+            # asyncpg has asked PostgreSQL to cancel the query: the
+            # connection serves again once that is done.
+            keep = None
+            task = asyncio.get_running_loop().create_task(self._settle(conn))
+            self.settling.add(task)
+            task.add_done_callback(self.settling.discard)
             raise oe.DbError(504, "database timed out") from None
         except asyncpg.DataError as e:  # a parameter it cannot send
             keep = True
@@ -279,8 +288,21 @@ class AsyncPg:
         finally:
             if keep:
                 self._give(conn)
-            else:
+            elif keep is not None:
                 conn.terminate()
+
+    async def _settle(self, conn):
+        """Gives back a connection whose query was canceled on its deadline
+        once PostgreSQL has answered the cancel, as asyncpg's own pool waits
+        for it (asyncpg refuses another query until then). Dropping it
+        instead would leave its backend running the query, beyond the
+        budget, until it ends."""
+        try:
+            await asyncio.wait_for(conn._protocol._wait_for_cancellation(), oe.DB_TIMEOUT)
+        except Exception:
+            conn.terminate()
+        else:
+            self._give(conn)
 
 
 if asyncpg is not None:
