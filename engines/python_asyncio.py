@@ -255,52 +255,48 @@ class AsyncPg:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + oe.DB_TIMEOUT
         conn = await self._take(oe.DB_TIMEOUT)
-        keep = False  # whether the connection can serve the next query
+        done = False  # whether the connection is ready for the next query
         try:
             wait = q.wait()
             if wait > 0:
                 await conn.sleep.fetch(wait, timeout=max(deadline - loop.time(), 0.001))
             rows = await conn.statements[q.index].fetch(
                 *q.values(), timeout=max(deadline - loop.time(), 0.001))
-            keep = True
-            rows = [list(r) for r in rows]
-            for c in conn.texts[q.index]:
-                for row in rows:
-                    row[c] = pg_text(row[c])
-            return rows
+            done = True
         except asyncio.TimeoutError:
-            # asyncpg has asked PostgreSQL to cancel the query: the
-            # connection serves again once that is done.
-            keep = None
-            task = asyncio.get_running_loop().create_task(self._settle(conn))
-            self.settling.add(task)
-            task.add_done_callback(self.settling.discard)
             raise oe.DbError(504, "database timed out") from None
         except asyncpg.DataError as e:  # a parameter it cannot send
-            keep = True
+            done = True
             raise oe.DbError(500, oe.pg_message(str(e))) from None
         except asyncpg.PostgresError as e:
-            status = oe.pg_status(e.sqlstate)
-            keep = status == 500
-            raise oe.DbError(status, oe.pg_message(e.args[0] if e.args else str(e))) from None
+            done = True
+            message = oe.pg_message(e.args[0] if e.args else str(e))
+            raise oe.DbError(oe.pg_status(e.sqlstate), message) from None
         except (OSError, asyncpg.InterfaceError):
             raise oe.unreachable() from None
         finally:
-            if keep:
+            if done:
                 self._give(conn)
-            elif keep is not None:
-                conn.terminate()
+            elif not conn.is_closed():  # timed out, or the request was canceled
+                task = loop.create_task(self._settle(conn))
+                self.settling.add(task)
+                task.add_done_callback(self.settling.discard)
+        rows = [list(r) for r in rows]
+        for c in conn.texts[q.index]:
+            for row in rows:
+                row[c] = pg_text(row[c])
+        return rows
 
     async def _settle(self, conn):
-        """Gives back a connection whose query was canceled on its deadline
-        once PostgreSQL has answered the cancel, as asyncpg's own pool waits
-        for it (asyncpg refuses another query until then). Dropping it
-        instead would leave its backend running the query, beyond the
-        budget, until it ends."""
+        """Gives back a connection whose query was stopped midway (on its
+        deadline, or with its request) once PostgreSQL has answered the
+        cancel asyncpg sent it, as asyncpg's own pool waits for it (asyncpg
+        refuses another query until then). Dropping it instead would leave
+        its backend running the query, past the budget, until it ends."""
         try:
             await asyncio.wait_for(conn._protocol._wait_for_cancellation(), oe.DB_TIMEOUT)
         except Exception:
-            conn.terminate()
+            conn.terminate()  # its task opens another
         else:
             self._give(conn)
 
