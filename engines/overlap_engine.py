@@ -373,8 +373,9 @@ def is_postgres(addr):
 
 def pg_status(sqlstate):
     """The HTTP status of a PostgreSQL error: 503 when the database is not
-    there (the connection is gone or refused), 504 for a query canceled on
-    its deadline (57014), else 500."""
+    there (the connection is gone or refused, or no SQLSTATE came: the
+    driver lost the connection), 504 for a query canceled on its deadline
+    (57014), else 500."""
     state = sqlstate or ""
     if state.startswith(_PG_UNAVAILABLE) or not state:
         return 503
@@ -399,7 +400,7 @@ def pg_int(text):
 def pg_real(text):
     """float4, float8: the double the text reads as (float4 too: its
     shortest text, as strtod reads it). One JSON cannot hold (NaN,
-    Infinity) is null, as overlap's renderers write it."""
+    Infinity) becomes null, as overlap's renderers write it."""
     r = float(text)
     return r if math.isfinite(r) else None
 
