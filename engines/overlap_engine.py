@@ -1,13 +1,17 @@
 """What overlap's Python engines share, standard library only: the workload
 file, the db protocol (a blocking client for threads, an asyncio one for an
-event loop), the bodies, Server-Timing, the CPU burn and the `listening` line.
-The servers around it (python_asyncio.py, python_threads.py) only route."""
+event loop), what every PostgreSQL client needs whatever its driver (the
+draws, the pg_sleep, the values as overlap's own engines convert them, the
+statuses), the bodies, Server-Timing, the CPU burn and the `listening` line.
+The servers around it (python_asyncio.py, python_threads.py) route, and hold
+their PostgreSQL driver."""
 
 import asyncio
 import http
 import json
 import math
 import random
+import re
 import socket
 import struct
 import sys
@@ -17,6 +21,7 @@ DB_TIMEOUT = 5.0      # seconds a query may wait for its answer; then 504
 MAX_HEAD = 8192       # a request head over this is refused with 431
 RETRY_MIN = 0.05      # first pause, in seconds, before reconnecting to the db
 RETRY_MAX = 1.0       # the longest pause between two attempts
+CONNECT_TIMEOUT = 10  # seconds a PostgreSQL connection may take to open
 
 # ---- the workload ----
 
@@ -29,6 +34,22 @@ class Query:
         self.index = index
         self.name = spec["name"]
         self.params = [_param(p) for p in spec["params"]]
+        # On PostgreSQL: the statement, its parameters as values (a drawn
+        # int as its (lo, hi)) and the waits to draw from, in seconds.
+        self.sql = spec.get("sql", "")
+        self.pg_params = [(p["lo"], p["hi"]) if "lo" in p else p.get("value")
+                          for p in spec["params"]]
+        self.waits = [ms / 1000 for ms in spec.get("latency_ms") or [0]]
+
+    def values(self):
+        """The parameters of one execution on PostgreSQL, with fresh draws:
+        int, float, str or None (SQL NULL)."""
+        return [random.randint(*p) if isinstance(p, tuple) else p for p in self.pg_params]
+
+    def wait(self):
+        """One draw of the query's latency, in seconds: the pg_sleep that
+        precedes it, none when 0."""
+        return self.waits[random.randrange(len(self.waits))]
 
     def frame(self, tag):
         """The query frame for one execution, with fresh draws."""
@@ -330,6 +351,84 @@ class _AsyncConn:
 def _expire(fut):
     if not fut.done():
         fut.set_exception(DbError(504, "database timed out"))
+
+
+# ---- PostgreSQL: what every driver shares ----
+
+# The statement that holds the connection for a query's latency: exactly this
+# text, as overlap's libpq clients send it (the harness leaves it out of the
+# calls it counts in pg_stat_statements). Its parameter is in seconds.
+PG_SLEEP_SQL = "SELECT pg_sleep($1::float8)"
+
+# SQLSTATEs that mean the database is not there: 503, as on overlap db.
+# Class 08 (connection exception), 57P01 admin shutdown, 57P02 crash
+# shutdown, 57P03 cannot connect now, 53300 too many connections.
+_PG_UNAVAILABLE = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def is_postgres(addr):
+    """Whether {db} names PostgreSQL (a libpq URI) rather than overlap db."""
+    return addr.startswith(("postgresql://", "postgres://"))
+
+
+def pg_status(sqlstate):
+    """The HTTP status of a PostgreSQL error: 503 when the database is not
+    there (the connection is gone or refused, or no SQLSTATE came: the
+    driver lost the connection), 504 for a query canceled on its deadline
+    (57014), else 500."""
+    state = sqlstate or ""
+    if state.startswith(_PG_UNAVAILABLE) or not state:
+        return 503
+    return 504 if state == "57014" else 500
+
+
+def pg_message(message):
+    """PostgreSQL's primary message on one line, as the C engines write it."""
+    return re.sub(r"[ \t\n]+", " ", message or "").strip(" ") or "unknown error"
+
+
+# A cell to a JSON value exactly as overlap's libpq clients convert it
+# (db/pg_result.c), from PostgreSQL's text of it: each function takes the
+# text of a column of its type. Any other type stays its text.
+
+def pg_int(text):
+    """int2, int4, int8, oid: the integer, digit for digit (a Python int is
+    exact past 2^53, where a double would round)."""
+    return int(text)
+
+
+def pg_real(text):
+    """float4, float8: the double the text reads as (float4 too: its
+    shortest text, as strtod reads it). One JSON cannot hold (NaN,
+    Infinity) becomes null, as overlap's renderers write it."""
+    r = float(text)
+    return r if math.isfinite(r) else None
+
+
+_INT64 = 1 << 63
+
+
+def pg_numeric(text):
+    """numeric: an integer when whole (no point, no exponent, no NaN) and
+    within int64, else a real."""
+    if not any(c in text for c in ".eEN"):
+        try:
+            n = int(text)
+        except ValueError:  # Infinity, -Infinity
+            return pg_real(text)
+        if -_INT64 <= n < _INT64:
+            return n
+    return pg_real(text)
+
+
+def pg_bool(text):
+    """bool: 1 or 0."""
+    return 1 if text == "t" else 0 if text == "f" else text
+
+
+# pg_type.oid of the types converted; the text loaders of the drivers use it.
+PG_CONVERT = {16: pg_bool, 20: pg_int, 21: pg_int, 23: pg_int, 26: pg_int,
+              700: pg_real, 701: pg_real, 1700: pg_numeric}
 
 
 # ---- running a request ----
