@@ -326,42 +326,69 @@ Test(ext, sweep_measures_the_tree_and_goes_on_past_a_failure)
 
 /* ---- every shipped engine meets the contract ---- */
 
-static void check_shipped(const char *name)
+static void check_shipped(const char *name, const char *flags)
 {
     char out[16384];
-    int status = check(name, "", out, sizeof(out));
+    int status = check(name, flags, out, sizeof(out));
     cr_expect_eq(status, 0,
-                 "overlap engine check %s (its runtime missing? `make test` installs "
+                 "overlap engine check %s %s (its runtime missing? `make test` installs "
                  "the packages its manifest names):\n%s",
-                 name, out);
+                 name, flags, out);
 }
 
 Test(ext, shipped_go)
 {
-    check_shipped("go");
+    check_shipped("go", "");
 }
 
 Test(ext, shipped_node)
 {
-    check_shipped("node");
+    check_shipped("node", "");
 }
 
 Test(ext, shipped_python_asyncio)
 {
-    check_shipped("python-asyncio");
+    check_shipped("python-asyncio", "");
 }
 
 Test(ext, shipped_python_uvloop)
 {
-    check_shipped("python-uvloop");
+    check_shipped("python-uvloop", "");
 }
 
 Test(ext, shipped_python_threads)
 {
-    check_shipped("python-threads");
+    check_shipped("python-threads", "");
 }
 
 Test(ext, shipped_example)
 {
-    check_shipped("example");
+    check_shipped("example", "");
+}
+
+/* ---- and on PostgreSQL, with its runtime's driver ---- */
+
+Test(ext, shipped_go_on_postgres)
+{
+    check_shipped("go", "--database postgres");
+}
+
+Test(ext, shipped_node_on_postgres)
+{
+    check_shipped("node", "--database postgres");
+}
+
+Test(ext, shipped_python_asyncio_on_postgres)
+{
+    check_shipped("python-asyncio", "--database postgres");
+}
+
+Test(ext, shipped_python_uvloop_on_postgres)
+{
+    check_shipped("python-uvloop", "--database postgres");
+}
+
+Test(ext, shipped_python_threads_on_postgres)
+{
+    check_shipped("python-threads", "--database postgres");
 }
