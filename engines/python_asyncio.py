@@ -256,6 +256,7 @@ class AsyncPg:
         deadline = loop.time() + oe.DB_TIMEOUT
         conn = await self._take(oe.DB_TIMEOUT)
         done = False  # whether the connection is ready for the next query
+        lost = False  # whether it is gone, or in a state no query may follow
         try:
             wait = q.wait()
             if wait > 0:
@@ -269,13 +270,20 @@ class AsyncPg:
             done = True
             raise oe.DbError(500, oe.pg_message(str(e))) from None
         except asyncpg.PostgresError as e:
-            done = True
+            status = oe.pg_status(e.sqlstate)
             message = oe.pg_message(e.args[0] if e.args else str(e))
-            raise oe.DbError(oe.pg_status(e.sqlstate), message) from None
-        except (OSError, asyncpg.InterfaceError):
+            if status == 503:  # its backend ended (57P01...): the connection is lost too
+                lost = True
+            else:
+                done = True
+            raise oe.DbError(status, message) from None
+        except (OSError, asyncpg.InterfaceError, asyncpg.exceptions._base.InternalClientError):
+            lost = True  # asyncpg's own state is no longer to be trusted either
             raise oe.unreachable() from None
         finally:
-            if done:
+            if lost:
+                conn.terminate()  # its task opens another
+            elif done:
                 self._give(conn)
             elif not conn.is_closed():  # timed out, or the request was canceled
                 task = loop.create_task(self._settle(conn))
@@ -336,8 +344,13 @@ async def serve(args, host, port):
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    await runner.cleanup()
-    await db.close()
+    # SIGTERM ends the process within 2 s whatever is still under way: the
+    # requests get SHUTDOWN_TIMEOUT, the database's tasks what is left.
+    try:
+        await asyncio.wait_for(runner.cleanup(), SHUTDOWN_TIMEOUT + 0.3)
+        await asyncio.wait_for(db.close(), 0.5)
+    except asyncio.TimeoutError:
+        print("stopping: requests or connections still busy, left behind", flush=True)
 
 
 def main():
