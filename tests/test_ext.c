@@ -265,7 +265,7 @@ Test(ext, check_runs_on_postgres)
     snprintf(
         text, sizeof(text),
         "[engine]\nname = cpool\narchitecture = threads\ndatabases = overlap postgres\n"
-        "command = %s serve --engine pool --workers 4 --db {db} --db-connections\n"
+        "command = %s serve --engine pool --workers {db_connections} --db {db} --db-connections\n"
         "  {db_connections} --listen {listen} --workload \"$(dirname {workload})/check.ini\"\n",
         OVERLAP_BIN);
     cr_expect_eq(
