@@ -162,8 +162,19 @@ Test(ext, specs_and_names)
     cr_expect_str_eq(e.ext, "my/e.ini");
     cr_expect_eq(e.workers, 64);
     cr_expect_str_eq(e.spec, "ext:my/e.ini:workers=64");
-    static const char *const bad[] = {
-        "ext", "ext:", "ext::workers=2", "ext:x:loops=2", "ext:x:workers=0", "ext:x:workers"};
+    cr_assert_eq(bench_parse_engine("ext:go:db_connections=8", &e, err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(e.db_connections, 8);
+    char label[128];
+    bench_config_label(&e, label, sizeof(label));
+    cr_expect_str_eq(label, "go with 8 db connections");
+    static const char *const bad[] = {"ext",
+                                      "ext:",
+                                      "ext::workers=2",
+                                      "ext:x:loops=2",
+                                      "ext:x:workers=0",
+                                      "ext:x:workers",
+                                      "ext:x:db_connections=0",
+                                      "ext:x:db_connections=10001"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_expect_eq(bench_parse_engine(bad[i], &e, err, sizeof(err)), -1, "%s parsed", bad[i]);
     cr_expect_eq(ext_manifest_find("no such", path, sizeof(path), err, sizeof(err)), -1);

@@ -20,14 +20,15 @@ static int engine_key(struct bench_engine *e, const char *key, const char *value
     int numeric = end != value && !*end && !errno && v >= 0 && v <= 100000;
     bool pool = e->kind == BENCH_POOL, uring = e->kind == BENCH_URING;
     if (e->kind == BENCH_EXT) {
-        if (strcmp(key, "workers") != 0 || !numeric || v == 0) {
+        bool workers = !strcmp(key, "workers"), conns = !strcmp(key, "db_connections");
+        if (!(workers || conns) || !numeric || v == 0 || (conns && v > 10000)) {
             snprintf(err, errlen,
                      "engine '%s': bad setting '%s=%s' (expected workers=N, 1 to "
-                     "100000)",
+                     "100000, or db_connections=N, 1 to 10000)",
                      e->spec, key, value);
             return -1;
         }
-        e->workers = (int)v;
+        *(workers ? &e->workers : &e->db_connections) = (int)v;
         return 0;
     }
     if (pool && !strcmp(key, "mode") &&
@@ -111,10 +112,11 @@ int bench_parse_engine(const char *text, struct bench_engine *e, char *err, size
     } else if (!strcmp(buf, "uring")) {
         e->kind = BENCH_URING;
     } else if (strcmp(buf, "pool") != 0) {
-        snprintf(err, errlen,
-                 "bad engine '%s' (expected pool[:workers=N,...], async[:loops=N], "
-                 "coro[:loops=N], uring[:loops=N,mode=...] or ext:NAME[:workers=N])",
-                 text);
+        snprintf(
+            err, errlen,
+            "bad engine '%s' (expected pool[:workers=N,...], async[:loops=N], "
+            "coro[:loops=N], uring[:loops=N,mode=...] or ext:NAME[:workers=N,db_connections=N])",
+            text);
         return -1;
     }
     for (char *kv = settings ? strtok_r(settings, ",;", &save) : NULL; kv;
