@@ -293,6 +293,38 @@ Test(ext, check_runs_on_postgres)
 
 /* ---- in a sweep ---- */
 
+/* A sweep on PostgreSQL takes an external engine only if its manifest says
+ * it speaks it, and only with a URI for it: refused before anything starts. */
+Test(ext, sweep_on_postgres_refuses_what_an_engine_cannot_take)
+{
+    static const struct {
+        const char *engine, *database, *want;
+    } cases[] = {
+        {"ext:example", "postgres", "engines/example.ini speaks overlap db's protocol only"},
+        {"ext:go", "host=/nonexistent dbname=x",
+         "engine 'ext:go': external engines take PostgreSQL's address as a URI"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *args[] = {"--engines",  cases[i].engine,
+                              "--database", cases[i].database,
+                              "--workload", OVERLAP_SOURCE_DIR "/workloads/seed.ini",
+                              "--clients",  "1",
+                              "--rates",    "none",
+                              "--timeline", "0",
+                              NULL};
+        struct sweep_run r;
+        int status = sweep_run(&r, tmp, args, 60);
+        char said[4096] = "";
+        FILE *f = fopen(r.err, "r");
+        if (f) {
+            said[fread(said, 1, sizeof(said) - 1, f)] = '\0';
+            fclose(f);
+        }
+        cr_expect_eq(status, 2, "%s: exit %d: %s", cases[i].engine, status, said);
+        cr_expect(strstr(said, cases[i].want) != NULL, "%s", said);
+    }
+}
+
 Test(ext, sweep_measures_the_tree_and_goes_on_past_a_failure)
 {
     char engines[2048], exits[600];
