@@ -15,6 +15,7 @@
 #include "config.h"
 #include "csv.h"
 #include "ext.h"
+#include "proc.h"
 #include "sweep.h"
 
 static char tmp[256];
@@ -314,14 +315,10 @@ Test(ext, sweep_on_postgres_refuses_what_an_engine_cannot_take)
                               NULL};
         struct sweep_run r;
         int status = sweep_run(&r, tmp, args, 60);
-        char said[4096] = "";
-        FILE *f = fopen(r.err, "r");
-        if (f) {
-            said[fread(said, 1, sizeof(said) - 1, f)] = '\0';
-            fclose(f);
-        }
+        char *said = proc_read_file(r.err, NULL);
         cr_expect_eq(status, 2, "%s: exit %d: %s", cases[i].engine, status, said);
-        cr_expect(strstr(said, cases[i].want) != NULL, "%s", said);
+        cr_expect(said && strstr(said, cases[i].want) != NULL, "%s", said);
+        free(said);
     }
 }
 
@@ -343,13 +340,9 @@ Test(ext, sweep_measures_the_tree_and_goes_on_past_a_failure)
         "--no-plot",  NULL};
     struct sweep_run r;
     int status = sweep_run(&r, tmp, args, 120);
-    char said[4096] = "";
-    FILE *f = fopen(r.err, "r");
-    if (f) {
-        said[fread(said, 1, sizeof(said) - 1, f)] = '\0';
-        fclose(f);
-    }
+    char *said = proc_read_file(r.err, NULL);
     cr_assert_eq(status, 0, "exit %d: %s", status, said);
+    free(said);
     char dir[800], path[900];
     sweep_results_dir(&r, dir, sizeof(dir));
     snprintf(path, sizeof(path), "%s/runs.csv", dir);

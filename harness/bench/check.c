@@ -133,8 +133,10 @@ static int pg_admin(struct check *c, const char *sql, char *why, size_t wlen)
     PGresult *r = PQstatus(conn) == CONNECTION_OK ? PQexec(conn, sql) : NULL;
     ExecStatusType st = PQresultStatus(r);
     int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
-    if (rc < 0)
-        snprintf(why, wlen, "%s: %s", sql, strtok(PQerrorMessage(conn), "\n"));
+    if (rc < 0) {
+        const char *msg = PQerrorMessage(conn);
+        snprintf(why, wlen, "%s: %.*s", sql, (int)strcspn(msg, "\n"), msg);
+    }
     PQclear(r);
     PQfinish(conn);
     return rc;
