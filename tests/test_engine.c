@@ -442,7 +442,7 @@ Test(engine, database_killed_then_restarted)
 
 static void check_concurrent(void)
 {
-    struct client **cs = calloc(NCONC, sizeof(*cs));
+    static struct client *cs[NCONC]; /* not the heap's: a failed check leaks nothing */
     struct response r;
     const char *items = items_json();
     for (int i = 0; i < NCONC; i++)
@@ -459,7 +459,6 @@ static void check_concurrent(void)
         CHECK_EQ(get(cs[i], "/plaintext")->status, 200, "second round", engine);
         client_close(cs[i]);
     }
-    free(cs);
 }
 
 Test(engine, concurrent_200_connections)
