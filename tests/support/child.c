@@ -98,6 +98,28 @@ static int reap(pid_t pid, int timeout_ms)
     }
 }
 
+/* What each thread of a child that outlived its stop was doing, on stderr,
+ * before it is killed: the kernel's view from /proc (state, where it sleeps,
+ * the system call it is in), then every thread's stack from gdb when there
+ * is one, bounded in time. A hang that a loaded machine shows once in many
+ * runs is then read off the failed run, not guessed at. */
+static void dump_threads(pid_t pid)
+{
+    char cmd[1024];
+    fprintf(stderr, "---- pid %d did not end after SIGTERM; its threads ----\n", (int)pid);
+    fflush(stderr);
+    snprintf(cmd, sizeof(cmd),
+             "for t in /proc/%d/task/*; do echo \"tid ${t##*/} $(cat $t/comm)"
+             " state $(cut -d' ' -f3 $t/stat) wchan $(cat $t/wchan) syscall $(cut -d' ' -f1"
+             " $t/syscall 2>/dev/null)\"; done >&2;"
+             " command -v gdb >/dev/null && timeout 60 gdb -p %d -batch -nx"
+             " -ex 'thread apply all bt' </dev/null 2>/dev/null | grep -E '^(Thread|#)' >&2",
+             (int)pid, (int)pid);
+    if (system(cmd) < 0)
+        fprintf(stderr, "cannot run the thread dump\n");
+    fprintf(stderr, "---- end of pid %d's threads ----\n", (int)pid);
+}
+
 int child_stop(struct child *c, int timeout_ms)
 {
     if (c->pid <= 0)
@@ -105,6 +127,7 @@ int child_stop(struct child *c, int timeout_ms)
     kill(c->pid, SIGTERM);
     int status = reap(c->pid, timeout_ms);
     if (status == -2) {
+        dump_threads(c->pid);
         kill(c->pid, SIGKILL);
         status = reap(c->pid, 5000);
     }
