@@ -25,6 +25,9 @@ static const char usage_text[] =
     "  --idle-timeout D        close a keep-alive connection idle this long (default 60s)\n"
     "  --vary-cpu D            scale the cpu steps to D of CPU per request (a map cell)\n"
     "  --vary-wait D           scale each query's latency to the median D (a map cell)\n"
+    "  --burn-rate R           run the cpu steps' burner at R iterations per µs instead of\n"
+    "                          measuring it at the start (a sweep passes the rate it\n"
+    "                          measured on the server's CPUs, so its servers work alike)\n"
     "pool engine:\n"
     "  --workers N             worker threads (default 64; 0 with --pool-mode connection:\n"
     "                          one thread per connection)\n"
@@ -150,6 +153,13 @@ static int parse_flag(struct serve_config *cfg, const char *flag, const char *v,
         return parse_timeout(flag, v, &cfg->vary_cpu_ns, status);
     } else if (!strcmp(flag, "--vary-wait")) {
         return parse_timeout(flag, v, &cfg->vary_wait_ns, status);
+    } else if (!strcmp(flag, "--burn-rate")) {
+        char *end;
+        double rate = strtod(v, &end);
+        if (v[0] < '0' || v[0] > '9' || *end || wl_burn_set_rate(rate) < 0)
+            return usage_error(status,
+                               "bad --burn-rate '%s' (expected iterations per µs, %g to %g)", v,
+                               WL_BURN_MIN_RATE, WL_BURN_MAX_RATE);
     } else if (!strcmp(flag, "--workers")) {
         if (wl_count_parse(v, 0, 100000, &cfg->workers) < 0)
             return usage_error(status, "bad --workers '%s' (expected 0 to 100000)", v);

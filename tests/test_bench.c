@@ -1085,6 +1085,24 @@ Test(sweep, quick_suite_end_to_end)
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         cr_expect(strstr(meta, keys[i]) != NULL, "meta.txt lacks '%s':%s", keys[i], meta);
 
+    /* every server burns at the rate the sweep measured (meta.txt's
+     * calibration), given on the command its log opens with */
+    const char *cal = strstr(meta, "\ncalibration_burn_ns: ");
+    cr_assert_not_null(cal, "meta.txt has no burner calibration:%s", meta);
+    double burn_ns = strtod(cal + strlen("\ncalibration_burn_ns: "), NULL);
+    cr_assert_gt(burn_ns, 0, "calibration_burn_ns %g", burn_ns);
+    for (int i = 1; i <= 18; i++) {
+        snprintf(path, sizeof(path), "%s/logs/%03d-server.log", dir, i);
+        char *log = slurp(path);
+        cr_assert_not_null(log, "no %s", path);
+        cr_expect_eq(strncmp(log, "command: ", 9), 0, "run %d's log opens with: %.80s", i, log);
+        const char *flag = strstr(log, " --burn-rate ");
+        cr_assert_not_null(flag, "run %d's server has no --burn-rate: %.300s", i, log);
+        double rate = strtod(flag + strlen(" --burn-rate "), NULL);
+        expect_near(rate, 1e3 / burn_ns, 1e-5, "run's --burn-rate against meta.txt's calibration");
+        free(log);
+    }
+
     /* copies of the inputs, byte for byte */
     char *mine = slurp(SUITES "/quick.ini"), *copy;
     snprintf(path, sizeof(path), "%s/suite.ini", dir);

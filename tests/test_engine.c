@@ -373,6 +373,29 @@ Test(engine, a_map_cell_moves_the_servers_cpu_and_the_databases_wait)
     each_engine(check_vary, db_flags, serve_flags);
 }
 
+/* --burn-rate 1 (a thousandth of any machine's rate): /items's two steps,
+ * varied to 8 ms each, are 16,000 iterations, some microseconds of CPU; at
+ * the rate the server measures itself they are 16 ms (check_vary). */
+static void check_burn_rate(void)
+{
+    struct client *c = client_open();
+    char val[512], names[8][16];
+    double dur[8];
+    struct response *r = get(c, "/items");
+    CHECK_EQ(r->status, 200, "GET /items", engine);
+    CHECK(header(r, "Server-Timing", val, sizeof(val)), "Server-Timing present", engine);
+    CHECK_EQ(parse_timing(val, names, dur, 8), 5, "queue, cpu, db, cpu, cpu-time: %s", engine, val);
+    CHECK(dur[4] < 4.0, "cpu-time %.3f ms for 16,000 iterations, not the 16 ms measured", engine,
+          dur[4]);
+    client_close(c);
+}
+
+Test(engine, the_burn_rate_given_sets_the_cpu_steps_work)
+{
+    const char *const serve_flags[] = {"--vary-cpu", "5ms", "--burn-rate", "1", NULL};
+    each_engine(check_burn_rate, NULL, serve_flags);
+}
+
 static void check_timing(void)
 {
     struct client *c = client_open();

@@ -827,6 +827,18 @@ static int parse_serve(const char *workload, const char *flag, const char *value
     return rc < 0 ? status : 0;
 }
 
+Test(serve, burn_rate_takes_iterations_per_microsecond_and_refuses_the_rest)
+{
+    struct serve_config cfg;
+    const char *seed = OVERLAP_SOURCE_DIR "/workloads/seed.ini";
+    const char *bad[] = {"0", "-3", "fast", "", "1e7", "nan", "inf", "12x", "0.5", " 5"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_expect_eq(parse_serve(seed, "--burn-rate", bad[i], &cfg), 2, "--burn-rate '%s'", bad[i]);
+    cr_assert_eq(parse_serve(seed, "--burn-rate", "1500.25", &cfg), 0);
+    cr_expect_float_eq(wl_burn_iters_per_us(), 1500.25, 1e-9, "the burner runs at the rate given");
+    serve_config_free(&cfg);
+}
+
 Test(serve, vary_flags_move_the_workload_and_refuse_the_rest)
 {
     struct serve_config cfg;

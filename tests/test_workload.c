@@ -403,6 +403,39 @@ Test(burn, one_millisecond_costs_one_millisecond_of_cpu)
     cr_expect(took[4] > 0.75e6 && took[4] < 1.25e6, "median 1 ms burn took %.0f ns", took[4]);
 }
 
+/* A sweep's rate, set before the first burn, is the burner's; a bad one,
+ * or one set once the burner has calibrated, is refused and changes nothing. */
+Test(burn, a_rate_set_before_calibration_is_the_burners)
+{
+    const double bad[] = {0, -1, 0.5, 2e6, NAN, INFINITY};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_expect_eq(wl_burn_set_rate(bad[i]), -1, "rate %g", bad[i]);
+    cr_assert_eq(wl_burn_set_rate(1234.5), 0);
+    cr_expect_float_eq(wl_burn_iters_per_us(), 1234.5, 1e-9);
+    cr_expect_eq(wl_burn_set_rate(2000), -1, "too late: the burner has its rate");
+    cr_expect_float_eq(wl_burn_iters_per_us(), 1234.5, 1e-9);
+}
+
+/* The rate, not a clock, sets a step's work: at a thousandth of this
+ * machine's rate, 1 ms of burning is about a microsecond of CPU (a busy
+ * machine would have to be 250 times slower to reach the bound). */
+Test(burn, the_rate_sets_the_work)
+{
+    double own = wl_burn_measure(7);
+    cr_assert(own > 0 && isfinite(own), "measured %g iterations per us", own);
+    cr_assert_eq(wl_burn_set_rate(own / 1000 > WL_BURN_MIN_RATE ? own / 1000 : WL_BURN_MIN_RATE),
+                 0);
+    double took[9];
+    for (int i = 0; i < 9; i++) {
+        double start = thread_cpu_ns();
+        wl_burn(1000000);
+        took[i] = thread_cpu_ns() - start;
+    }
+    for (int i = 0; i < 9; i++)
+        cr_expect_lt(took[i], 250e3, "burn %d of 1 ms at a thousandth of the rate took %.0f ns", i,
+                     took[i]);
+}
+
 /* ---- the command ---- */
 
 static int run(const char *args, char *out, size_t outlen)

@@ -1,7 +1,12 @@
 /* The CPU burner behind a `cpu` step: a fixed amount of real work, calibrated
  * once per process, so that a preempted thread still owes all of it (spinning
- * until a clock says D would hide contention, which is what we measure). */
+ * until a clock says D would hide contention, which is what we measure). A
+ * sweep measures the rate once on the server's CPUs and hands it to every
+ * server it starts (`overlap serve --burn-rate`), so every config of the
+ * sweep does the same work a step: a server that calibrated itself at a
+ * disturbed moment did a tenth less or more than another. */
 #include <pthread.h>
+#include <stdbool.h>
 #include <time.h>
 
 #include "wl.h"
@@ -10,7 +15,9 @@
 #define CALIBRATE_TRIALS 7      /* the fastest trial wins: it was the least disturbed */
 
 static pthread_once_t calibrate_once = PTHREAD_ONCE_INIT;
-static double iters_per_ns; /* written once under calibrate_once, read-only after */
+static double iters_per_ns;        /* written once under calibrate_once, read-only after */
+static double preset_iters_per_ns; /* wl_burn_set_rate's, before any calibration */
+static bool calibrated;            /* written under calibrate_once */
 
 /* A dependent multiply-xorshift chain: each iteration needs the previous one,
  * so the compiler can neither drop nor vectorise it. */
@@ -31,18 +38,39 @@ static double thread_cpu_ns(void)
     return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-static void calibrate(void)
+/* The fastest of trials timed runs, in iterations per ns of the thread's CPU
+ * time: a trial another process disturbed is only ever slower. */
+static double measure(int trials)
 {
     double best = 1e300;
     volatile uint64_t sink = work(CALIBRATE_ITERS, 1); /* warm up caches and clocks */
-    for (int t = 0; t < CALIBRATE_TRIALS; t++) {
+    for (int t = 0; t < trials; t++) {
         double start = thread_cpu_ns();
         sink = work(CALIBRATE_ITERS, sink);
         double took = thread_cpu_ns() - start;
         if (took > 0 && took < best)
             best = took;
     }
-    iters_per_ns = CALIBRATE_ITERS / best;
+    return CALIBRATE_ITERS / best;
+}
+
+static void calibrate(void)
+{
+    iters_per_ns = preset_iters_per_ns > 0 ? preset_iters_per_ns : measure(CALIBRATE_TRIALS);
+    calibrated = true;
+}
+
+int wl_burn_set_rate(double iters_per_us)
+{
+    if (!(iters_per_us >= WL_BURN_MIN_RATE && iters_per_us <= WL_BURN_MAX_RATE) || calibrated)
+        return -1;
+    preset_iters_per_ns = iters_per_us / 1e3;
+    return 0;
+}
+
+double wl_burn_measure(int trials)
+{
+    return measure(trials > 0 ? trials : 1) * 1e3;
 }
 
 void wl_burn_calibrate(void)

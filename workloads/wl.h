@@ -174,7 +174,18 @@ void wl_burn_calibrate(void);
  * the core is disturbed (interrupts, cache pressure) and is how a server tells
  * the workload's own CPU apart from its engine's. */
 uint64_t wl_burn(uint64_t ns);
+/* The rate the burner runs at, in iterations per µs of the thread's CPU. */
 double wl_burn_iters_per_us(void);
+/* Sets that rate instead of measuring it (a sweep's, measured once on the
+ * server's CPUs, so every server of the sweep does the same work a step).
+ * 0, or -1 when iters_per_us is outside WL_BURN_MIN_RATE..WL_BURN_MAX_RATE
+ * (or not a number) or the burner has already calibrated. */
+#define WL_BURN_MIN_RATE 1.0
+#define WL_BURN_MAX_RATE 1e6
+int wl_burn_set_rate(double iters_per_us);
+/* Measures the rate on the calling thread now, the fastest of trials timed
+ * runs (at least 1), in iterations per µs; the burner's own rate is untouched. */
+double wl_burn_measure(int trials);
 
 /* `overlap workload check FILE...`: exit status 0, 1 or 2. */
 int wl_check_main(int argc, char **argv);

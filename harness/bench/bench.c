@@ -364,6 +364,7 @@ int bench_main(int argc, char **argv)
     }
     if (bench__results_open(&sw, out) < 0)
         goto done;
+    bench__calibrate(&sw);
     if (bench__write_meta(&sw, argc, argv) < 0)
         fprintf(stderr, "overlap bench: cannot write %s/meta.txt\n", sw.dir);
     bench__copy_inputs(&sw);

@@ -169,6 +169,16 @@ static void print_quoted(FILE *f, const char *arg)
     fputc('\'', f);
 }
 
+void bench__print_command(FILE *f, char *const *argv)
+{
+    for (int i = 0; argv[i]; i++) {
+        if (i)
+            fputc(' ', f);
+        print_quoted(f, argv[i]);
+    }
+    fputc('\n', f);
+}
+
 static void write_machine(FILE *f)
 {
     char cpu[256], commit[128], line[512];
@@ -197,16 +207,14 @@ static void write_machine(FILE *f)
 /* The machine's calibration (calibrate.h), measured before the first run on
  * the server's CPUs: theirs is the speed the server's figures move with. A
  * figure that cannot be measured is left out, and said so. */
-static void write_calibration(FILE *f, const struct bench__sweep *sw)
+void bench__calibrate(struct bench__sweep *sw)
 {
-    struct calibration c;
-    int rc = calibrate_measure(sw->suite.server_cpus, &c);
+    int rc = calibrate_measure(sw->suite.server_cpus, &sw->calibration);
     if (rc < 0)
         fprintf(stderr,
                 "overlap bench: the machine's calibration is incomplete (%s): `overlap compare` "
                 "cannot weigh the machine without it\n",
                 strerror(-rc));
-    calibrate_write(f, &c);
 }
 
 /* A map axis in meta.txt, in ns so it reads back exactly: `vary.cpu:
@@ -229,7 +237,7 @@ int bench__write_meta(const struct bench__sweep *sw, int argc, char **argv)
     if (!f)
         return -errno;
     write_machine(f);
-    write_calibration(f, sw);
+    calibrate_write(f, &sw->calibration);
     fprintf(f, "command: overlap");
     for (int i = 0; i < argc; i++) {
         fputc(' ', f);

@@ -37,6 +37,12 @@ static int start_announcing(struct bench__sweep *sw, struct bench__args *a, int 
     char log[PATH_MAX + 32], reason[BENCH__REASON_LEN];
     char **argv = bench__args_argv(a);
     bench__run_path(sw, "logs", id, name, log, sizeof(log));
+    FILE *f = argv ? fopen(log, "a") : NULL; /* the log opens with the command it is of */
+    if (f) {
+        fputs("command: ", f);
+        bench__print_command(f, argv);
+        fclose(f);
+    }
     int err = argv ? bench__child_start(c, argv, log, true) : -E2BIG;
     if (err < 0) {
         snprintf(sw->server_down, sizeof(sw->server_down), "cannot start the %s: %s", what,
@@ -112,6 +118,9 @@ static int start_server(struct bench__sweep *sw, const struct bench_engine *en, 
         bench__flag(&a, "--db-connections", "%d", budget);
     if (sw->suite.server_cpus[0])
         bench__flag(&a, "--cpus", "%s", sw->suite.server_cpus);
+    double burn_ns = sw->calibration.figure[CALIBRATE_BURN];
+    if (isfinite(burn_ns) && burn_ns > 0)
+        bench__flag(&a, "--burn-rate", "%.9g", 1e3 / burn_ns);
     return start_announcing(sw, &a, id, "server.log", "server", &sw->server, sw->server_addr,
                             sizeof(sw->server_addr));
 }

@@ -13,6 +13,7 @@
 #include "bench_child.h"
 #include "bench_flags.h"
 #include "bench_plan.h"
+#include "calibrate.h"
 
 struct ext_manifest;
 struct bench__args;
@@ -130,6 +131,10 @@ struct bench__sweep {
     double cost_done_s; /* the planned cost of the runs done: the ETA's scale */
     struct bench__child db, server;
     struct bench__pg *pg; /* PostgreSQL behind the engines (bench_pg.c); NULL: overlap db */
+    /* the machine's, measured on the server's CPUs before the first run; its
+     * burner rate goes to every C server (--burn-rate), so all of them do
+     * the same work a cpu step */
+    struct calibration calibration;
     char db_addr[PATH_MAX], server_addr[128], db_sock[PATH_MAX + 32];
     char server_down[BENCH__REASON_LEN]; /* why the current run cannot be measured, or "" */
     /* why a config's processes did not start: its later runs are not retried */
@@ -286,10 +291,17 @@ void bench__pg_write_meta(const struct bench__sweep *sw, FILE *f);
  * a message on stderr. */
 int bench__results_open(struct bench__sweep *sw, const char *out);
 
-/* meta.txt: the machine and its calibration (measured here, before the
- * first run), the command as typed, the suite and the plan, whose `runs`
- * are the runs planned. */
+/* Measures the machine's calibration into sw->calibration, on the
+ * server's CPUs; what cannot be measured is NAN, and said so. */
+void bench__calibrate(struct bench__sweep *sw);
+
+/* meta.txt: the machine and its calibration (bench__calibrate's), the
+ * command as typed, the suite and the plan, whose `runs` are the runs
+ * planned. */
 int bench__write_meta(const struct bench__sweep *sw, int argc, char **argv);
+
+/* argv on f, each word quoted for /bin/sh where it needs it. */
+void bench__print_command(FILE *f, char *const *argv);
 
 /* Sets meta.txt's `runs` to the rows runs.csv holds, once the sweep is over
  * or interrupted: capacity and map probes are planned as the sweep goes,

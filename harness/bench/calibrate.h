@@ -23,8 +23,9 @@ struct calibration {
 const char *calibrate_key(enum calibrate_figure k);
 const char *calibrate_unit(enum calibrate_figure k);
 
-/* The CPU burner's cost as it calibrates itself (wl_burn_iters_per_us: the
- * fastest of its trials, in thread CPU time), in ns per iteration. */
+/* The CPU burner's cost on the calling thread: its fastest trial (in thread
+ * CPU time) over rounds a few milliseconds apart, in ns per iteration. A
+ * sweep gives its inverse to every server it starts (--burn-rate). */
 double calibrate_burn_ns(void);
 
 /* The best round's mean round trip of a one-byte ping-pong between two
