@@ -344,10 +344,9 @@ Test(compare, a_folder_without_calibration_cannot_compare_machines)
                           "was recorded): the machines cannot be compared\n"),
               "%s", out);
     cr_expect_null(strstr(out, "calibration_burn_ns"), "one line, no figure: %s", out);
-    /* no meta.txt at all reads the same; the example folder has none either */
-    const char *none = folder("none", sweep(1));
-    const char *example = OVERLAP_SOURCE_DIR "/results/example";
-    const char *both[] = {none, example, NULL};
+    /* no meta.txt at all reads the same, on either side */
+    const char *none = folder("none", sweep(1)), *neither = folder("neither", sweep(1));
+    const char *both[] = {none, neither, NULL};
     run_compare(both, out, sizeof(out)); /* its verdicts are beside the point here */
     cr_expect(strstr(out, "\nmachine: neither folder's meta.txt has a calibration (sweeps from "
                           "before it was recorded): the machines cannot be compared\n"),
