@@ -24,7 +24,7 @@ const char *calibrate_key(enum calibrate_figure k);
 const char *calibrate_unit(enum calibrate_figure k);
 
 /* The CPU burner's cost on the calling thread: its fastest trial (in thread
- * CPU time) over rounds a few milliseconds apart, in ns per iteration. A
+ * CPU time) over ten rounds 20 ms apart, in ns per iteration. A
  * sweep gives its inverse to every server it starts (--burn-rate). */
 double calibrate_burn_ns(void);
 
