@@ -1,30 +1,23 @@
 /* The answer report.html opens with: a few sentences that answer the
  * sweep's question for its workload, each with its interval or its flag.
  * Where the architectures tie (the closed-loop load where the most configs'
- * intervals overlap) and which bound binds there; where they part (p99 at
- * the highest offered rate they share under their bounds; threads, memory
- * and the clients Little's law finds outside at the most clients); and what
- * no run could show (the flags). Every number is summary.csv's, or the mean
- * of a point's runs.csv rows. */
+ * intervals overlap, unflagged points first) and which bound binds there;
+ * where they part (report_part.c); and what no run could show (the flags).
+ * Every number is summary.csv's, or the mean of a point's runs.csv rows. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "csv.h"
 #include "plot_internal.h"
+#include "report_answer.h"
 #include "summary.h"
-
-#define TIE_WITHOUT_INTERVAL 0.02 /* one repeat: means this close are said to be level */
-#define TIE_SPREAD           0.1  /* and with intervals, means no further apart than this */
-#define UNDER_BOUND          0.95 /* a rate this far under a config's ceiling is not saturated */
-#define OUTSIDE              0.9  /* Little's ratio under this: clients kept outside */
-#define MANY_THREADS         2    /* "ran N threads against M" when N is this many times M */
 
 /* ---- reading summary.csv ---- */
 
 /* Config e's row of summary.csv at a load (clients in a closed loop, the
  * offered rate in an open one), with a finished repeat; -1 if none. */
-static int row_at(const struct plot__report *rp, int e, const char *loop, double load)
+int report__row_at(const struct plot__report *rp, int e, const char *loop, double load)
 {
     const struct csv_table *s = &rp->summary;
     const char *key = strcmp(loop, "open") ? "clients" : "rate";
@@ -38,8 +31,8 @@ static int row_at(const struct plot__report *rp, int e, const char *loop, double
 
 /* Row r's interval of name (throughput or p99): its ends, or the estimate
  * at both ends when it has none (one repeat). */
-static void interval(const struct csv_table *s, int r, const char *est, const char *lo,
-                     const char *hi, double *l, double *h)
+void report__interval(const struct csv_table *s, int r, const char *est, const char *lo,
+                      const char *hi, double *l, double *h)
 {
     double e = report__number(s, r, est);
     *l = isnan(report__number(s, r, lo)) ? e : report__number(s, r, lo);
@@ -50,11 +43,11 @@ static void interval(const struct csv_table *s, int r, const char *est, const ch
  * their means are within TIE_SPREAD (intervals too wide to tell two
  * configs apart do not make them equal), or without intervals their means
  * are within TIE_WITHOUT_INTERVAL. */
-static int level(const struct csv_table *s, int a_row, int b_row)
+int report__level(const struct csv_table *s, int a_row, int b_row)
 {
     double alo, ahi, blo, bhi;
-    interval(s, a_row, "throughput_mean", "throughput_lo", "throughput_hi", &alo, &ahi);
-    interval(s, b_row, "throughput_mean", "throughput_lo", "throughput_hi", &blo, &bhi);
+    report__interval(s, a_row, "throughput_mean", "throughput_lo", "throughput_hi", &alo, &ahi);
+    report__interval(s, b_row, "throughput_mean", "throughput_lo", "throughput_hi", &blo, &bhi);
     if (alo == ahi || blo == bhi)
         return fabs(ahi - bhi) <= TIE_WITHOUT_INTERVAL * fmax(ahi, bhi);
     double a = csv_num(s, a_row, "throughput_mean"), b = csv_num(s, b_row, "throughput_mean");
@@ -62,7 +55,7 @@ static int level(const struct csv_table *s, int a_row, int b_row)
 }
 
 /* "931 ± 14", or "903" without an interval. */
-static void write_tp(FILE *out, const struct plot__report *rp, int r)
+void report__write_tp(FILE *out, const struct plot__report *rp, int r)
 {
     double hw = report__half_width(rp, r);
     fprintf(out, "%.0f", csv_num(&rp->summary, r, "throughput_mean"));
@@ -70,7 +63,7 @@ static void write_tp(FILE *out, const struct plot__report *rp, int r)
         fprintf(out, hw < 1 ? " ± %.1f" : " ± %.0f", hw);
 }
 
-static void write_name(FILE *out, const struct plot__report *rp, int e)
+void report__write_name(FILE *out, const struct plot__report *rp, int e)
 {
     fputs("<b>", out);
     report__html(out, rp->f->labels[e]);
@@ -78,13 +71,13 @@ static void write_name(FILE *out, const struct plot__report *rp, int e)
 }
 
 /* ", " between the items of a list of n, " and " before its last. */
-static const char *list_sep(int k, int n)
+const char *report__list_sep(int k, int n)
 {
     return k == 0 ? "" : k == n - 1 ? " and " : ", ";
 }
 
 /* The values of a list of configs as "903 to 957" or "903" when alike. */
-static void write_range(FILE *out, double lo, double hi, const char *fmt)
+void report__write_range(FILE *out, double lo, double hi, const char *fmt)
 {
     char a[32], b[32];
     snprintf(a, sizeof(a), fmt, lo);
@@ -93,7 +86,7 @@ static void write_range(FILE *out, double lo, double hi, const char *fmt)
 }
 
 /* "1 client", "64 clients", "1,024 clients". */
-static void write_clients(FILE *out, double clients)
+void report__write_clients(FILE *out, double clients)
 {
     long c = lround(clients);
     if (c >= 1000)
@@ -124,7 +117,7 @@ static int find_tie_in(const struct plot__report *rp, int clean, double *clients
         double c = csv_num(s, r0, "clients");
         int best = -1, members[PLOT_MAX_ENGINES], n = 0, ran = 0, rows[PLOT_MAX_ENGINES];
         for (int e = 0; e < rp->f->n; e++) {
-            int r = row_at(rp, e, "closed", c);
+            int r = report__row_at(rp, e, "closed", c);
             ran += r >= 0;
             if (r >= 0 && clean && *csv_get(s, r, "flags"))
                 r = -1;
@@ -135,7 +128,7 @@ static int find_tie_in(const struct plot__report *rp, int clean, double *clients
         }
         *shared |= ran >= 2;
         for (int e = 0; e < rp->f->n; e++)
-            if (rows[e] >= 0 && level(s, rows[e], best))
+            if (rows[e] >= 0 && report__level(s, rows[e], best))
                 members[n++] = e;
         double tp = n ? csv_num(s, best, "throughput_mean") : 0, score = n * tp * tp;
         if (n >= 2 && score > best_score) {
@@ -146,12 +139,22 @@ static int find_tie_in(const struct plot__report *rp, int clean, double *clients
     return most;
 }
 
-static int find_tie(const struct plot__report *rp, double *clients, int *tie, int *shared,
-                    int *flagged)
+static void find_tie(const struct plot__report *rp, struct report__tie *t)
 {
-    int n = find_tie_in(rp, 1, clients, tie, shared);
-    *flagged = n < 2;
-    return n >= 2 ? n : find_tie_in(rp, 0, clients, tie, shared);
+    const struct csv_table *s = &rp->summary;
+    *t = (struct report__tie){.clients = -1, .best = -1};
+    t->n = find_tie_in(rp, 1, &t->clients, t->member, &t->shared);
+    t->flagged = t->n < 2;
+    if (t->flagged)
+        t->n = find_tie_in(rp, 0, &t->clients, t->member, &t->shared);
+    if (t->n < 2)
+        t->n = 0;
+    for (int k = 0; k < t->n; k++) {
+        int r = report__row_at(rp, t->member[k], "closed", t->clients);
+        if (t->best < 0 ||
+            csv_num(s, r, "throughput_mean") > csv_num(s, t->best, "throughput_mean"))
+            t->best = r;
+    }
 }
 
 /* The least and the most of a few values (a NAN leaves it as it was). */
@@ -178,11 +181,11 @@ static void write_cores_limit(FILE *out, double c_ms, int cores, const struct sp
             cores == 1 ? "" : "s", cores * 1000 / c_ms);
     if (isfinite(cpu->lo) && isfinite(hold->lo)) {
         fputs(", and at the ", out);
-        write_range(out, cpu->lo, cpu->hi, "%.0f");
+        report__write_range(out, cpu->lo, cpu->hi, "%.0f");
         fputs(" µs the server was measured to spend a request it holds ", out);
-        write_range(out, hold->lo, hold->hi, "%.0f");
+        report__write_range(out, hold->lo, hold->hi, "%.0f");
         fputs(" req/s, of which they serve ", out);
-        write_range(out, served->lo, served->hi, "%.0f");
+        report__write_range(out, served->lo, served->hi, "%.0f");
         fputs(" %", out);
     }
     fputs(".", out);
@@ -198,7 +201,7 @@ static void write_binding(const struct plot__report *rp, const int *tie, int n, 
     int cores = plot__server_cores(rp->f->dir);
     struct span cpu = {INFINITY, -INFINITY}, hold = cpu, served = cpu, bound = cpu;
     for (int k = 0; k < n; k++) {
-        int r = row_at(rp, tie[k], "closed", clients);
+        int r = report__row_at(rp, tie[k], "closed", clients);
         double h = report__number(s, r, "ceiling_measured_rps");
         span_add(&bound, report__runs_mean(rp, r, PLOT_BOUND));
         span_add(&cpu, report__number(s, r, "cpu_per_request_us"));
@@ -209,7 +212,7 @@ static void write_binding(const struct plot__report *rp, const int *tie, int n, 
         write_cores_limit(rp->out, c_ms, cores, &cpu, &hold, &served);
     } else if (c_ms + w_ms > 0 && bound.lo >= 0.999 * clients * 1000 / (c_ms + w_ms)) {
         fputs(" The clients are the limit: ", rp->out);
-        write_clients(rp->out, clients);
+        report__write_clients(rp->out, clients);
         fprintf(rp->out,
                 " with one request of %.3g ms each in flight %s at most %.0f req/s (Little's "
                 "law).",
@@ -223,19 +226,19 @@ static void write_below(const struct plot__report *rp, const int *tie, int n, do
 {
     int below[PLOT_MAX_ENGINES], nb = 0;
     for (int e = 0; e < rp->f->n; e++) {
-        int in = 0, r = row_at(rp, e, "closed", clients);
+        int in = 0, r = report__row_at(rp, e, "closed", clients);
         for (int k = 0; k < n; k++)
             in |= tie[k] == e;
         if (!in && r >= 0)
             below[nb++] = e;
     }
     for (int k = 0; k < nb; k++) {
-        int r = row_at(rp, below[k], "closed", clients);
+        int r = report__row_at(rp, below[k], "closed", clients);
         double bound = report__runs_mean(rp, r, PLOT_BOUND);
         fputs(k ? "; " : " Apart from them, ", rp->out);
-        write_name(rp->out, rp, below[k]);
+        report__write_name(rp->out, rp, below[k]);
         fputs(" serves ", rp->out);
-        write_tp(rp->out, rp, r);
+        report__write_tp(rp->out, rp, r);
         if (bound > 0)
             fprintf(rp->out, " req/s of its bound of %.0f", bound);
         else
@@ -250,255 +253,42 @@ static void write_below(const struct plot__report *rp, const int *tie, int n, do
         fputs(".", rp->out);
 }
 
-static double write_tie(const struct plot__report *rp)
+static void write_tie(const struct plot__report *rp, const struct report__tie *t)
 {
     FILE *out = rp->out;
     const struct csv_table *s = &rp->summary;
-    int tie[PLOT_MAX_ENGINES];
-    double clients = -1, lo = INFINITY, hi = 0;
-    int shared = 0, flagged = 0, n = find_tie(rp, &clients, tie, &shared, &flagged), intervals = 1;
-    if (!shared) /* no closed-loop load that two configs ran */
-        return -1;
-    if (n < 2) {
+    double lo = INFINITY, hi = 0;
+    int intervals = 1;
+    if (!t->shared) /* no closed-loop load that two configs ran */
+        return;
+    if (t->n < 2) {
         fputs("<p><b>Where they tie.</b> Nowhere: at every closed-loop load the configs' "
               "throughputs differ beyond their intervals, or by more than 10 %.</p>\n",
               out);
-        return -1;
+        return;
     }
     fputs("<p><b>Where they tie.</b> At ", out);
-    write_clients(out, clients);
+    report__write_clients(out, t->clients);
     fputs(" ", out);
-    for (int k = 0; k < n; k++) {
-        int r = row_at(rp, tie[k], "closed", clients);
-        fputs(list_sep(k, n), out);
-        write_name(out, rp, tie[k]);
+    for (int k = 0; k < t->n; k++) {
+        int r = report__row_at(rp, t->member[k], "closed", t->clients);
+        fputs(report__list_sep(k, t->n), out);
+        report__write_name(out, rp, t->member[k]);
         lo = fmin(lo, csv_num(s, r, "throughput_mean"));
         hi = fmax(hi, csv_num(s, r, "throughput_mean"));
         intervals &= isfinite(report__half_width(rp, r));
     }
     fprintf(out, " serve ");
-    write_range(out, lo, hi, "%.0f");
+    report__write_range(out, lo, hi, "%.0f");
     fprintf(out, " req/s, within %.1f %% of each other", 100 * (hi - lo) / hi);
     fputs(intervals ? ", their 95 % intervals overlapping (the summary below gives each)"
                     : " (one repeat: no interval, so no claim of a difference)",
           out);
-    fputs(flagged ? ", on points a check flagged, since no load ties without them." : ".", out);
-    write_binding(rp, tie, n, clients);
-    write_below(rp, tie, n, clients);
+    fputs(t->flagged ? ", on points a check flagged, since no load ties without them." : ".", out);
+    write_binding(rp, t->member, t->n, t->clients);
+    write_below(rp, t->member, t->n, t->clients);
     fputs("</p>\n", out);
-    return clients;
 }
-
-/* ---- where they part ---- */
-
-/* Where the most throughput was served, when the tie lies elsewhere (at
- * a load the clients bound): the most and the least served there, unless
- * level. */
-static void write_spread(const struct plot__report *rp, double tie_clients)
-{
-    const struct csv_table *s = &rp->summary;
-    int best = -1, worst = -1;
-    for (int r = 0; r < s->nrows; r++)
-        if (!strcmp(csv_get(s, r, "loop"), "closed") && csv_num(s, r, "repeats") >= 1 &&
-            (best < 0 || csv_num(s, r, "throughput_mean") > csv_num(s, best, "throughput_mean")))
-            best = r;
-    if (best < 0 || csv_num(s, best, "clients") == tie_clients)
-        return;
-    for (int e = 0; e < rp->f->n; e++) {
-        int r = row_at(rp, e, "closed", csv_num(s, best, "clients"));
-        if (r >= 0 &&
-            (worst < 0 || csv_num(s, r, "throughput_mean") < csv_num(s, worst, "throughput_mean")))
-            worst = r;
-    }
-    if (worst == best || level(s, best, worst))
-        return;
-    fputs(" At ", rp->out);
-    write_clients(rp->out, csv_num(s, best, "clients"));
-    fputs(" <b>", rp->out);
-    report__write_label(rp->out, rp->f, csv_get(s, best, "engine"));
-    fputs("</b> serves ", rp->out);
-    write_tp(rp->out, rp, best);
-    fputs(" req/s and <b>", rp->out);
-    report__write_label(rp->out, rp->f, csv_get(s, worst, "engine"));
-    fputs("</b> ", rp->out);
-    write_tp(rp->out, rp, worst);
-    double bound = report__runs_mean(rp, worst, PLOT_BOUND), blo, bhi, wlo, whi;
-    if (bound > 0)
-        fprintf(rp->out, ", its bound %.0f", bound);
-    interval(s, best, "throughput_mean", "throughput_lo", "throughput_hi", &blo, &bhi);
-    interval(s, worst, "throughput_mean", "throughput_lo", "throughput_hi", &wlo, &whi);
-    fputs(blo <= whi ? ": their intervals overlap, too wide for these runs to tell them apart."
-                     : ".",
-          rp->out);
-}
-
-/* Config e's connection budget on PostgreSQL (its runs' db_connections),
- * 0 on overlap db or in a folder from before it. */
-static double budget_of(const struct plot__report *rp, int e)
-{
-    const struct csv_table *runs = &rp->f->runs;
-    for (int r = 0; r < runs->nrows && csv_col(runs, "db_connections") >= 0; r++)
-        if (!strcmp(csv_get(runs, r, "engine"), rp->f->engines[e]))
-            return csv_num(runs, r, "db_connections");
-    return 0;
-}
-
-/* On PostgreSQL: the configs whose connection budget binds (their ceiling
- * under the cores'), each with its bound and the most it served in closed
- * loop, then those the cores bind instead. */
-static void write_budget(const struct plot__report *rp)
-{
-    const struct csv_table *s = &rp->summary;
-    double c_ms = csv_num(&rp->f->runs, 0, "mean_cpu_ms");
-    double w_ms = csv_num(&rp->f->runs, 0, "mean_wait_ms");
-    double cores = c_ms > 0 ? plot__server_cores(rp->f->dir) * 1000 / c_ms : INFINITY;
-    int cored[PLOT_MAX_ENGINES], ncored = 0, held = 0;
-    for (int e = 0; e < rp->f->n; e++) {
-        double budget = budget_of(rp, e), ceiling = plot__ceiling(&rp->f->runs, rp->f->engines[e]);
-        int best = -1;
-        for (int r = 0; r < s->nrows; r++)
-            if (!strcmp(csv_get(s, r, "engine"), rp->f->engines[e]) &&
-                !strcmp(csv_get(s, r, "loop"), "closed") && csv_num(s, r, "repeats") >= 1 &&
-                (best < 0 ||
-                 csv_num(s, r, "throughput_mean") > csv_num(s, best, "throughput_mean")))
-                best = r;
-        struct bench_engine en;
-        char err[256];
-        if (!(budget > 0) || !(ceiling > 0) || best < 0 ||
-            bench_parse_engine(rp->f->engines[e], &en, err, sizeof(err)) < 0)
-            continue;
-        int pool = en.kind == BENCH_POOL;
-        double by_budget = budget * 1000 / (pool ? c_ms + w_ms : w_ms);
-        if (fabs(ceiling - cores) <= 0.001 * cores && by_budget >= cores) {
-            cored[ncored++] = e;
-            continue;
-        }
-        if (!(fabs(ceiling - by_budget) <= 0.001 * by_budget))
-            continue; /* its workers bind, not its connections */
-        fputs(held++ ? "; " : " On PostgreSQL the connection budget binds ", rp->out);
-        write_name(rp->out, rp, e);
-        fprintf(rp->out, " (%.0f connection%s, %s: %.0f req/s; it served ", budget,
-                budget == 1 ? "" : "s",
-                pool ? "each held through a request, C / (c + w)"
-                     : "each held only while a query waits, C / w",
-                ceiling);
-        write_tp(rp->out, rp, best);
-        fputs(")", rp->out);
-    }
-    for (int k = 0; k < ncored; k++) {
-        fputs(k      ? list_sep(k, ncored)
-              : held ? "; the cores bind "
-                     : " On PostgreSQL the cores "
-                       "bind ",
-              rp->out);
-        write_name(rp->out, rp, cored[k]);
-    }
-    if (ncored)
-        fprintf(rp->out, " instead (%.0f req/s)", cores);
-    if (held || ncored)
-        fputs(".", rp->out);
-}
-
-/* The highest open-loop rate at which two configs or more ran under
- * UNDER_BOUND of their ceilings: p99 there, lowest against highest. */
-static void write_latency(const struct plot__report *rp)
-{
-    const struct csv_table *s = &rp->summary;
-    double rate = 0;
-    int low = -1, high = -1;
-    for (int r0 = 0; r0 < s->nrows; r0++) {
-        double x = csv_num(s, r0, "rate");
-        if (strcmp(csv_get(s, r0, "loop"), "open") || x <= rate)
-            continue;
-        int n = 0, lo = -1, hi = -1;
-        for (int e = 0; e < rp->f->n; e++) {
-            int r = row_at(rp, e, "open", x);
-            if (r < 0 || !*csv_get(s, r, "p99_median") ||
-                x > UNDER_BOUND * plot__ceiling(&rp->f->runs, rp->f->engines[e]))
-                continue;
-            n++;
-            if (lo < 0 || csv_num(s, r, "p99_median") < csv_num(s, lo, "p99_median"))
-                lo = r;
-            if (hi < 0 || csv_num(s, r, "p99_median") > csv_num(s, hi, "p99_median"))
-                hi = r;
-        }
-        if (n >= 2)
-            rate = x, low = lo, high = hi;
-    }
-    if (low < 0)
-        return;
-    double llo, lhi, hlo, hhi;
-    interval(s, low, "p99_median", "p99_lo", "p99_hi", &llo, &lhi);
-    interval(s, high, "p99_median", "p99_lo", "p99_hi", &hlo, &hhi);
-    fprintf(rp->out, " At %.0f req/s offered, under each config's bound, p99 runs from ", rate);
-    report__write_p99(rp->out, s, low);
-    fputs(" ms (", rp->out);
-    report__write_label(rp->out, rp->f, csv_get(s, low, "engine"));
-    fputs(") to ", rp->out);
-    report__write_p99(rp->out, s, high);
-    fputs(" ms (", rp->out);
-    report__write_label(rp->out, rp->f, csv_get(s, high, "engine"));
-    fputs(lhi < hlo ? "): apart beyond their intervals."
-                    : "): their intervals overlap, so these runs show no difference in latency "
-                      "at load.",
-          rp->out);
-}
-
-/* At the most clients of the closed loop: the most threads against the
- * fewest, with memory, and the configs that kept clients outside. */
-static void write_many_clients(const struct plot__report *rp)
-{
-    const struct csv_table *s = &rp->summary;
-    double clients = 0;
-    for (int r = 0; r < s->nrows; r++)
-        if (!strcmp(csv_get(s, r, "loop"), "closed") && csv_num(s, r, "repeats") >= 1)
-            clients = fmax(clients, csv_num(s, r, "clients"));
-    int most = -1, fewest = -1;
-    for (int e = 0; e < rp->f->n; e++) {
-        int r = row_at(rp, e, "closed", clients);
-        double t = r >= 0 ? report__runs_mean(rp, r, PLOT_THREADS) : NAN;
-        if (!(t > 0))
-            continue;
-        if (most < 0 || t > report__runs_mean(rp, most, PLOT_THREADS))
-            most = r;
-        if (fewest < 0 || t < report__runs_mean(rp, fewest, PLOT_THREADS))
-            fewest = r;
-    }
-    if (most < 0 || report__runs_mean(rp, most, PLOT_THREADS) <
-                        MANY_THREADS * report__runs_mean(rp, fewest, PLOT_THREADS))
-        return;
-    fputs(" At ", rp->out);
-    write_clients(rp->out, clients);
-    fputs(" <b>", rp->out);
-    report__write_label(rp->out, rp->f, csv_get(s, most, "engine"));
-    fprintf(rp->out, "</b> ran %.0f threads and %.1f MiB against the <b>",
-            report__runs_mean(rp, most, PLOT_THREADS),
-            report__runs_mean(rp, most, PLOT_RSS_KIB) / 1024);
-    report__write_label(rp->out, rp->f, csv_get(s, fewest, "engine"));
-    double few = report__runs_mean(rp, fewest, PLOT_THREADS);
-    fprintf(rp->out, "</b>'s %.0f thread%s and %.1f MiB (means of the repeats' peaks)", few,
-            few < 1.5 ? "" : "s", report__runs_mean(rp, fewest, PLOT_RSS_KIB) / 1024);
-    for (int e = 0; e < rp->f->n; e++) {
-        int r = row_at(rp, e, "closed", clients);
-        double ratio = r >= 0 ? report__number(s, r, "littles_ratio") : NAN;
-        if (!(ratio < OUTSIDE))
-            continue;
-        fputs("; ", rp->out);
-        write_name(rp->out, rp, e);
-        fprintf(rp->out,
-                " kept %.0f %% of its clients outside (Little's law finds %.2f of them "
-                "in the system",
-                100 * (1 - ratio), ratio);
-        if (*csv_get(s, r, "flags")) {
-            fputs("; flagged ", rp->out);
-            report__write_flag_list(rp->out, csv_get(s, r, "flags"));
-        }
-        fputs(")", rp->out);
-    }
-    fputs(".", rp->out);
-}
-
-/* ---- what no run could show ---- */
 
 /* Each flag word the points raised, with how many and what it means. */
 static void write_flags(const struct plot__report *rp)
@@ -537,16 +327,10 @@ void report__write_answer(const struct plot__report *rp)
         fputs("</section>\n", rp->out);
         return;
     }
-    double tie_clients = write_tie(rp);
-    fputs("<p><b>Where they part.</b>", rp->out);
-    long at = ftell(rp->out);
-    write_spread(rp, tie_clients);
-    write_budget(rp);
-    write_latency(rp);
-    write_many_clients(rp);
-    if (ftell(rp->out) == at)
-        fputs(" Nowhere these runs measured: no load point separates them.", rp->out);
-    fputs("</p>\n", rp->out);
+    struct report__tie t;
+    find_tie(rp, &t);
+    write_tie(rp, &t);
+    report__write_part(rp, &t);
     write_flags(rp);
     fputs("</section>\n", rp->out);
 }
