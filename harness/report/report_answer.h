@@ -1,7 +1,7 @@
-/* What the answer's two files share (report_answer.c: where the configs
- * tie, what no run could show; report_part.c: where they part): the tie
- * found, summary.csv's rows read by config and load, and the phrases both
- * write. */
+/* What the answer's files share (report_answer.c: where the configs tie,
+ * what no run could show; report_part.c: where they part; report_words.c:
+ * summary.csv's rows read by config and load, and the phrases both write),
+ * and the tie the first finds for the second. */
 #ifndef OVERLAP_REPORT_ANSWER_H
 #define OVERLAP_REPORT_ANSWER_H
 
