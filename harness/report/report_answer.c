@@ -10,7 +10,7 @@
 
 #include "csv.h"
 #include "plot_internal.h"
-#include "report_answer.h"
+#include "report_words.h"
 #include "summary.h"
 
 /* ---- where they tie ---- */

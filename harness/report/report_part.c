@@ -1,4 +1,4 @@
-/* "Where they part", the answer's second paragraph (report_answer.h): at
+/* "Where they part", the answer's second paragraph (report_words.h): at
  * the tie's load, the configs the same bound holds that fall short of it;
  * where the most was served, when the tie lies elsewhere; what the
  * database's connection budget binds; p99 at the highest offered rate the
@@ -10,7 +10,7 @@
 
 #include "csv.h"
 #include "plot_internal.h"
-#include "report_answer.h"
+#include "report_words.h"
 #include "summary.h"
 
 /* At the tie's load, the unflagged configs held by the same bound as the

@@ -1,4 +1,4 @@
-/* The answer's shared reading and phrases (report_answer.h), used by both
+/* The answer's shared reading and phrases (report_words.h), used by both
  * of its paragraphs' files: summary.csv's row of a config at a load, a
  * point's interval and whether two points are level, and the phrases that
  * name configs, throughputs, ranges and client counts. */
@@ -8,7 +8,7 @@
 
 #include "csv.h"
 #include "plot_internal.h"
-#include "report_answer.h"
+#include "report_words.h"
 
 /* ---- reading summary.csv ---- */
 

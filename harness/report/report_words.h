@@ -2,8 +2,8 @@
  * what no run could show; report_part.c: where they part; report_words.c:
  * summary.csv's rows read by config and load, and the phrases both write),
  * and the tie the first finds for the second. */
-#ifndef OVERLAP_REPORT_ANSWER_H
-#define OVERLAP_REPORT_ANSWER_H
+#ifndef OVERLAP_REPORT_WORDS_H
+#define OVERLAP_REPORT_WORDS_H
 
 #include <stdio.h>
 
