@@ -19,16 +19,14 @@
  * there, weighed by the square of its throughput: six configs level at one
  * client say less than four at the most the machine serves, and six held
  * to 700 req/s by their clients less than four at the 920 the core allows.
- * Points a check flagged count only where no load has a tie without them:
- * the answer should not rest on numbers the report says not to trust
- * (*flagged says it had to). Its members in tie[], their number returned
- * (0 without two). */
-static int find_tie_in(const struct plot__report *rp, int clean, double *clients, int *tie,
-                       int *shared)
+ * With clean, points a check flagged are left out. Fills t's load, members
+ * (n: 0 without two) and best row; sets t->shared when two configs ran any
+ * closed-loop load. */
+static void find_tie_in(const struct plot__report *rp, int clean, struct report__tie *t)
 {
     const struct csv_table *s = &rp->summary;
-    int most = 0;
     double best_score = 0;
+    t->n = 0;
     for (int r0 = 0; r0 < s->nrows; r0++) {
         if (strcmp(csv_get(s, r0, "loop"), "closed") || csv_num(s, r0, "repeats") < 1)
             continue;
@@ -44,35 +42,29 @@ static int find_tie_in(const struct plot__report *rp, int clean, double *clients
                            csv_num(s, r, "throughput_mean") > csv_num(s, best, "throughput_mean")))
                 best = r;
         }
-        *shared |= ran >= 2;
+        t->shared |= ran >= 2;
         for (int e = 0; e < rp->f->n; e++)
             if (rows[e] >= 0 && report__level(s, rows[e], best))
                 members[n++] = e;
         double tp = n ? csv_num(s, best, "throughput_mean") : 0, score = n * tp * tp;
         if (n >= 2 && score > best_score) {
-            most = n, best_score = score, *clients = c;
-            memcpy(tie, members, sizeof(int) * (size_t)n);
+            best_score = score;
+            t->n = n, t->clients = c, t->best = best;
+            memcpy(t->member, members, sizeof(int) * (size_t)n);
         }
     }
-    return most;
 }
 
+/* The answer's tie: on unflagged points, or where no load ties without
+ * them, on flagged ones (t->flagged says it had to): the answer should not
+ * rest on numbers the report says not to trust. */
 static void find_tie(const struct plot__report *rp, struct report__tie *t)
 {
-    const struct csv_table *s = &rp->summary;
     *t = (struct report__tie){.clients = -1, .best = -1};
-    t->n = find_tie_in(rp, 1, &t->clients, t->member, &t->shared);
-    t->flagged = t->n < 2;
+    find_tie_in(rp, 1, t);
+    t->flagged = t->n == 0;
     if (t->flagged)
-        t->n = find_tie_in(rp, 0, &t->clients, t->member, &t->shared);
-    if (t->n < 2)
-        t->n = 0;
-    for (int k = 0; k < t->n; k++) {
-        int r = report__row_at(rp, t->member[k], "closed", t->clients);
-        if (t->best < 0 ||
-            csv_num(s, r, "throughput_mean") > csv_num(s, t->best, "throughput_mean"))
-            t->best = r;
-    }
+        find_tie_in(rp, 0, t);
 }
 
 /* The least and the most of a few values (a NAN leaves it as it was). */
