@@ -939,13 +939,25 @@ Test(sweep, quick_suite_end_to_end)
     cr_assert_not_null(lat);
     cr_expect_eq(
         strncmp(lat, "run,engine,loop,clients,rate,percentile,latency_ms,count,inverse\n", 65), 0);
-    int measured[2][5] = {{0}};
+    int measured[2][5] = {{0}}, stalled[19] = {0}, nstalled = 0;
     for (int i = 0; i < n; i++) {
         const struct row *w = &rows[i];
         int e = i < 10 ? i / 5 : 1 - (i - 10) / 4, k = i < 10 ? i % 5 : (i - 10) % 4;
         cr_expect_eq(atoi(get(w, "run")), i + 1);
         cr_expect_eq(atoi(get(w, "repeat")), i < 10 ? 1 : 2, "run %d: repeat %s", i + 1,
                      get(w, "repeat"));
+        /* A machine busy enough can stall a short run's server through its
+         * whole window: measured again, it fails only when the second
+         * window stalls too, and says so */
+        if (!strcmp(get(w, "status"), "failed") &&
+            strstr(get(w, "reason"), "stalled through it") != NULL) {
+            fprintf(stderr, "quick suite: run %d (%s %s): %s, twice\n", i + 1, engines[e], loops[k],
+                    get(w, "reason"));
+            cr_expect_eq(atoi(get(w, "attempts")), 2, "run %d failed stalled at once", i + 1);
+            stalled[i + 1] = 1;
+            nstalled++;
+            continue;
+        }
         expect_checks(w, k == 4, 1); /* the server on one CPU */
         cr_expect_str_eq(get(w, "suite"), "quick");
         cr_expect_str_eq(get(w, "workload"), "seed");
@@ -976,15 +988,14 @@ Test(sweep, quick_suite_end_to_end)
         cr_expect_gt(num(w, "peak_rss_kib"), 1000);
         cr_expect_geq(num(w, "threads"), e == 0 ? 5 : 1, "run %d threads", i + 1);
         cr_expect_geq(num(w, "fds"), 4);
-        /* A machine busy enough can leave a short run with no answer in its
-         * window (an open point past the bound timed out whole while its
-         * server had a sliver of the core; a closed one stalled past its
-         * 500 ms): such a run must say so, by its flag, and its figures are
-         * not checked. */
+        /* A machine busy enough can leave an open point past the bound
+         * with no answer in its window: every request timed out while its
+         * server had a sliver of the core. Such a run must say so, by its
+         * flag, and its figures are not checked. */
         int answered = atoi(get(w, "requests")) > 0;
         measured[e][k] += answered;
         if (!answered) {
-            const char *flag = k < 2 ? "missing-clients" : "errors";
+            const char *flag = "errors";
             fprintf(stderr,
                     "quick suite: run %d (%s %s) answered nothing in its window (%s errors, "
                     "flags %s): its figures go unchecked\n",
@@ -1028,7 +1039,9 @@ Test(sweep, quick_suite_end_to_end)
     cr_expect(strstr(err, "[18/18] pool of 4 threads open r=436 #2/2  ") != NULL, "%s", err);
     cr_expect(strstr(out, "pool of 4 threads") && strstr(out, "peak req/s"), "%s", out);
     cr_expect(strstr(out, " ± ") != NULL, "no interval in the table: %s", out);
-    cr_expect(strstr(out, "18 runs, 0 failed") != NULL, "%s", out);
+    char said[64];
+    snprintf(said, sizeof(said), "18 runs, %d failed", nstalled);
+    cr_expect(strstr(out, said) != NULL, "%s", out);
     free(err);
     free(out);
     expect_summary(dir, 10, 2);
@@ -1043,7 +1056,8 @@ Test(sweep, quick_suite_end_to_end)
         char want[32];
         snprintf(want, sizeof(want), "\n%d,%s,", i,
                  engines[i <= 10 ? (i - 1) / 5 : 1 - (i - 11) / 4]);
-        cr_expect(strstr(req, want) != NULL, "requests.csv has no rows of run %d", i);
+        cr_expect((strstr(req, want) == NULL) == stalled[i], "requests.csv %s rows of run %d",
+                  stalled[i] ? "has" : "has no", i);
     }
     free(req);
 
@@ -1057,8 +1071,9 @@ Test(sweep, quick_suite_end_to_end)
         lines++;
     for (char *p = tl; (p = strstr(p, ",200,queue:")); p++)
         answered++;
-    cr_expect_eq(lines, 8, "timeline.csv has %d rows", lines);
-    cr_expect_eq(answered, 8, "%d timeline requests answered with their phases", answered);
+    int timelined = 4 * (2 - stalled[5] - stalled[10]);
+    cr_expect_eq(lines, timelined, "timeline.csv has %d rows", lines);
+    cr_expect_eq(answered, timelined, "%d timeline requests answered with their phases", answered);
     free(tl);
 
     snprintf(path, sizeof(path), "%s/meta.txt", dir);
@@ -1560,6 +1575,79 @@ Test(sweep, a_server_that_dies_mid_sweep)
     cr_expect(strstr(err, "[2/6] pool of 2 threads closed c=2  failed: server killed") != NULL,
               "%s", err);
     free(err);
+}
+
+/* A window in which nothing was answered and nothing failed measured
+ * nothing (a server starved through it on a busy machine): the run is
+ * measured again with a fresh server, and fails, with its reason, only when
+ * that window stalls too. Here each server is stopped (SIGSTOP) in its
+ * load's warmup and resumed once its load has ended: run 1's in both
+ * attempts, run 2's in its first. */
+Test(sweep, a_window_that_answered_nothing_is_measured_again)
+{
+    struct sweep_run r;
+    const char *args[] = {"--suite",    SUITES "/quick.ini",
+                          "--engines",  "async",
+                          "--clients",  "1 2",
+                          "--rates",    "none",
+                          "--timeline", "0",
+                          "--duration", "400ms",
+                          "--warmup",   "1500ms",
+                          "--repeats",  "1",
+                          "--no-plot",  NULL};
+    sweep_start(&r, tmp, args);
+    pid_t stopped = 0, last_load = 0;
+    int stops = 0;
+    double until = now_s() + 90;
+    while (stops < 3 || stopped) {
+        usleep(5000);
+        cr_assert_lt(now_s(), until, "%d servers stopped in 90 s", stops);
+        cr_assert_eq(waitpid(r.pid, NULL, WNOHANG), 0, "bench ended early");
+        pid_t load = find_child(r.pid, " load ");
+        if (stopped && load != last_load) { /* its window is over */
+            cr_assert_eq(kill(stopped, SIGCONT), 0);
+            stopped = 0;
+        } else if (!stopped && load > 0 && load != last_load) {
+            /* a load with no server beside it is the sweep asking its flags */
+            pid_t server = find_child(r.pid, " serve ");
+            if (server == 0 || kill(server, SIGSTOP) < 0)
+                continue;
+            stopped = server;
+            last_load = load;
+            stops++;
+        }
+    }
+    int status = sweep_wait(&r, 60);
+    char *err = slurp(r.err), *out = slurp(r.out);
+    cr_assert_eq(status, 0, "a sweep with a run measured exits 0: exit %d\n%s", status, err);
+    char dir[800];
+    sweep_results_dir(&r, dir, sizeof(dir));
+    static struct row rows[4];
+    cr_assert_eq(read_runs(dir, rows, 4), 2, "%s", err);
+    cr_expect_str_eq(get(&rows[0], "status"), "failed");
+    cr_expect(strstr(get(&rows[0], "reason"), "no request was answered or failed in the 0.4 s "
+                                              "window: the server or the machine stalled") != NULL,
+              "run 1: %s", get(&rows[0], "reason"));
+    cr_expect_str_eq(get(&rows[0], "requests"), "0");
+    cr_expect_str_eq(get(&rows[0], "attempts"), "2");
+    cr_expect_str_eq(get(&rows[1], "status"), "ok", "run 2: %s", get(&rows[1], "reason"));
+    cr_expect_str_eq(get(&rows[1], "attempts"), "2");
+    cr_expect_gt(atoi(get(&rows[1], "requests")), 0);
+    cr_expect(strstr(err, "(1/2) event loop closed c=1  nothing answered over 0.4 s: measured "
+                          "again over 0.4 s") != NULL,
+              "%s", err);
+    cr_expect(strstr(err, "(2/2) event loop closed c=2  nothing answered over 0.4 s") != NULL, "%s",
+              err);
+    cr_expect(strstr(out, "2 runs, 1 failed") != NULL, "%s", out);
+    /* the failed run has no spectrum; the one measured again has its own */
+    char path[900];
+    snprintf(path, sizeof(path), "%s/latency.csv", dir);
+    char *lat = slurp(path);
+    cr_assert_not_null(lat);
+    cr_expect(!strstr(lat, "\n1,async,") && strstr(lat, "\n2,async,"), "%s", lat);
+    free(lat);
+    free(err);
+    free(out);
 }
 
 /* The logs of one kind (e.g. "-db.log") in a results folder's logs/: one

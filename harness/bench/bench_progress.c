@@ -102,8 +102,11 @@ void bench__progress_again(const struct bench__sweep *sw, int id, const struct b
     const struct bench__run *r = &sw->plan.runs[id - 1];
     char point[64], flags[128];
     point_name(sw, r, point, sizeof(point));
-    bench__flag_words(o->flags & (BENCH__FLAG_UNSTEADY | BENCH__FLAG_SHORT_WINDOW), flags,
-                      sizeof(flags));
+    if (o->stalled)
+        snprintf(flags, sizeof(flags), "nothing answered");
+    else
+        bench__flag_words(o->flags & (BENCH__FLAG_UNSTEADY | BENCH__FLAG_SHORT_WINDOW), flags,
+                          sizeof(flags));
     if (sw->live)
         fprintf(stderr, "\r\033[K");
     /* (k/N), not [k/N]: a bracketed number announces a finished run */

@@ -483,6 +483,19 @@ static void assess(const struct bench__sweep *sw, int id, double window_s, struc
     o->flags = bench__check(&o->checks) | (o->agents_bound ? BENCH__FLAG_GENERATOR_BOUND : 0);
 }
 
+/* A closed loop's window in which no request was answered and none failed
+ * measured nothing: its server, or the machine, stalled through all of it
+ * (a closed loop counts no answer past its window; an open one waits for
+ * its late answers, and counts those that never come as errors). Its zero
+ * throughput and empty spectrum are no figures of the server's, so the run
+ * is not ok. */
+static int stalled(const struct bench__outcome *o)
+{
+    return o->checks.kind == BENCH__CLOSED && o->load[BENCH__REQUESTS][0] &&
+           atof(o->load[BENCH__REQUESTS]) == 0 && o->load[BENCH__ERRORS][0] &&
+           atof(o->load[BENCH__ERRORS]) == 0;
+}
+
 /* Measures run id once over window_s into o, fresh. */
 static void attempt(struct bench__sweep *sw, int id, double window_s, struct bench__outcome *o)
 {
@@ -505,6 +518,13 @@ static void attempt(struct bench__sweep *sw, int id, double window_s, struct ben
         snprintf(o->reason, sizeof(o->reason), "%s", sw->server_down);
     else if (measure(sw, id, window_s, o) == 0)
         assess(sw, id, window_s, o);
+    if (!o->reason[0] && stalled(o)) {
+        o->stalled = 1;
+        snprintf(o->reason, sizeof(o->reason),
+                 "no request was answered or failed in the %.1f s window: the server or the "
+                 "machine stalled through it",
+                 o->load_window_s);
+    }
     if (o->reason[0])
         snprintf(o->status, sizeof(o->status), "failed");
 }
@@ -529,10 +549,14 @@ static int probe_missed(const struct bench__sweep *sw, const struct bench__run *
     return 0;
 }
 
-/* The window to measure an ok run again over, or 0: see bench__rerun_window_s. */
+/* The window to measure a run again over, or 0: a stalled run's own, once
+ * (on a shared machine a stall passes), or an ok run's longer one (see
+ * bench__rerun_window_s). */
 static double again_window(const struct bench__sweep *sw, const struct bench__run *r,
                            double window_s, const struct bench__outcome *o)
 {
+    if (o->stalled)
+        return window_s;
     if (strcmp(o->status, "ok") != 0 || probe_missed(sw, r, o))
         return 0;
     return bench__rerun_window_s(&sw->plan, r, window_s, o->flags & BENCH__FLAG_UNSTEADY,

@@ -56,7 +56,8 @@ struct bench__outcome {
     double load_cpu_s;                      /* the generator over the same window; NAN unsampled */
     long peak_rss_kib, threads, fds, vol_ctxsw, invol_ctxsw;
     double throughput, p99_ms;
-    int attempts; /* 2 when the run was measured again over a longer window */
+    int attempts; /* 2 when the run was measured again */
+    int stalled;  /* its window answered nothing and nothing failed in it */
     /* PostgreSQL: the engines' role's backends when the window closed and
      * its statements' calls over the window (bench_pg.c), and that window
      * as the counters saw it (from their reset to their reading); NAN
