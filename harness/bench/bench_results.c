@@ -493,15 +493,25 @@ void bench__write_row(const struct bench__sweep *sw, int id, struct bench__outco
     double bound = bench__run_bound(&sw->plan, r), ceiling = bench__config_bound(&sw->plan, e, 0);
     double eff = bound > 0 && o->throughput > 0 ? o->throughput / bound : 0;
     double w = o->window_s > 0 ? o->window_s : 1;
+    /* a workload with no CPU step on an engine with no worker limit has no
+     * ceiling (1e300), its runs only their clients' or rate's bound; a
+     * figure that is not there is an empty cell */
+    char bounds[96];
+    if (!(bound < 1e299))
+        snprintf(bounds, sizeof(bounds), ",,");
+    else if (!(ceiling < 1e299))
+        snprintf(bounds, sizeof(bounds), "%.1f,,%.4f", bound, eff);
+    else
+        snprintf(bounds, sizeof(bounds), "%.1f,%.1f,%.4f", bound, ceiling, eff);
     csv_clean(o->reason);
     write_checks(sw, r, o, checks, sizeof(checks));
     snprintf(row, sizeof(row),
-             "%d,%s,%s,%s,%s,%d,%.3f,%s,%s,%s,%.4f,%.4f,%.1f,%.1f,%.4f,%.3f,%.3f,%.3f,%ld,%ld,"
+             "%d,%s,%s,%s,%s,%d,%.3f,%s,%s,%s,%.4f,%.4f,%s,%.3f,%.3f,%.3f,%ld,%ld,"
              "%ld,%.1f,%.1f%s",
              id, sw->suite.name, sw->wl->name, e->spec, bench__loop_name(r->kind),
              bench__offers_rate(r->kind) ? 0 : r->clients, r->rate, o->status, o->reason, loads,
-             wl_mean_cpu_ns(sw->plan.wl) / 1e6, wl_mean_wait_ns(sw->plan.wl) / 1e6, bound, ceiling,
-             eff, o->cpu_user_s, o->cpu_sys_s, (o->cpu_user_s + o->cpu_sys_s) / w, o->peak_rss_kib,
+             wl_mean_cpu_ns(sw->plan.wl) / 1e6, wl_mean_wait_ns(sw->plan.wl) / 1e6, bounds,
+             o->cpu_user_s, o->cpu_sys_s, (o->cpu_user_s + o->cpu_sys_s) / w, o->peak_rss_kib,
              o->threads, o->fds, o->vol_ctxsw / w, o->invol_ctxsw / w, checks);
     snprintf(path, sizeof(path), "%s/runs.csv", sw->dir);
     if (append_atomic(path, row) < 0)

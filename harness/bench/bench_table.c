@@ -49,15 +49,30 @@ static void print_flags(const struct csv_table *t, const char *spec)
         printf("\n");
 }
 
+/* A figure in width columns with one decimal, or "-" when there is none: a
+ * ceiling is unbounded (1e300) for a workload with no CPU step, a measured
+ * one NAN without the server's CPU. */
+static const char *figure(char *out, size_t len, int width, int decimals, double x)
+{
+    if (isfinite(x) && x < 1e299)
+        snprintf(out, len, "%*.*f", width, decimals, x);
+    else
+        snprintf(out, len, "%*s", width, "-");
+    return out;
+}
+
 /* One config's line (and its flags) from its points of summary.csv. */
 static void print_config(const struct bench__sweep *sw, const struct csv_table *t, int e)
 {
     const char *spec = sw->suite.engines[e].spec;
     struct summary_line l;
     double ceiling = bench__config_bound(&sw->plan, &sw->suite.engines[e], 0);
+    int bounded = ceiling < 1e299;
+    char ceil_text[32], eff_text[32], cpu_text[32];
     printf("%-32s", bench__config_name(sw, e));
     if (summary_line(t, spec, &l) < 0) {
-        printf(" %16s %9.1f   (no finished run)\n", "-", ceiling);
+        printf(" %16s %s   (no finished run)\n", "-",
+               figure(ceil_text, sizeof(ceil_text), 9, 1, ceiling));
         return;
     }
     char mean[48], half[48], nine[48];
@@ -67,8 +82,10 @@ static void print_config(const struct bench__sweep *sw, const struct csv_table *
     summary_p99_text(&l.at90, nine, sizeof(nine));
     config_peaks(sw, e, &rss, &threads);
     /* '±' is two bytes and one column: one more byte of width keeps the columns */
-    printf(" %*s %9.1f %5.2f %9.0f  %-22s %-22s %7.1f %7ld\n", 16 + (strstr(mean, "±") != NULL),
-           mean, ceiling, ceiling > 0 ? l.tp / ceiling : 0, l.cpu_ceiling, half, nine, rss / 1024.0,
+    printf(" %*s %s %s %s  %-22s %-22s %7.1f %7ld\n", 16 + (strstr(mean, "±") != NULL), mean,
+           figure(ceil_text, sizeof(ceil_text), 9, 1, ceiling),
+           figure(eff_text, sizeof(eff_text), 5, 2, bounded && ceiling > 0 ? l.tp / ceiling : NAN),
+           figure(cpu_text, sizeof(cpu_text), 9, 0, l.cpu_ceiling), half, nine, rss / 1024.0,
            threads);
     print_flags(t, spec);
 }
