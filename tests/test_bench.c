@@ -1255,6 +1255,60 @@ Test(sweep, a_custom_workload)
     free(copy);
 }
 
+/* A workload with no CPU step bounds an event loop by its clients alone:
+ * the config has no ceiling, which runs.csv leaves empty and the table
+ * prints as -, while a pool's workers still bound it. */
+Test(sweep, a_workload_without_cpu_has_no_ceiling_on_a_loop)
+{
+    const char *wl = write_file("wait.ini", "[workload]\n"
+                                            "name = wait\n"
+                                            "[database]\n"
+                                            "dataset = techempower\n"
+                                            "[query.one]\n"
+                                            "sql = SELECT randomNumber FROM World WHERE id = ?\n"
+                                            "params = int 1 100\n"
+                                            "latency = fixed 2ms\n"
+                                            "[request.page]\n"
+                                            "steps = query one\n");
+    struct sweep_run r;
+    const char *args[] = {"--suite",    SUITES "/quick.ini",
+                          "--workload", wl,
+                          "--engines",  "async pool:workers=2",
+                          "--clients",  "2",
+                          "--rates",    "none",
+                          "--timeline", "0",
+                          "--duration", "300ms",
+                          "--warmup",   "100ms",
+                          "--repeats",  "1",
+                          "--no-plot",  NULL};
+    int status = sweep_run(&r, tmp, args, 120);
+    char *err = slurp(r.err), *out = slurp(r.out);
+    cr_assert_eq(status, 0, "exit %d: %s", status, err);
+    char dir[800];
+    sweep_results_dir(&r, dir, sizeof(dir));
+    static struct row rows[4];
+    cr_assert_eq(read_runs(dir, rows, 4), 2);
+    cr_expect_str_eq(get(&rows[0], "engine"), "async");
+    expect_near(num(&rows[0], "bound_rps"), 2 / 0.002, 0.001, "the loop's bound");
+    cr_expect_str_empty(get(&rows[0], "ceiling_rps"));
+    if (!strcmp(get(&rows[0], "status"), "ok"))
+        expect_near(num(&rows[0], "efficiency"),
+                    num(&rows[0], "throughput_rps") / num(&rows[0], "bound_rps"), 0.01,
+                    "efficiency");
+    cr_expect_str_eq(get(&rows[1], "engine"), "pool:workers=2");
+    expect_near(num(&rows[1], "ceiling_rps"), 2 / 0.002, 0.001, "the pool's ceiling");
+    /* the table: the loop's ceiling and efficiency are -, the pool's figures */
+    const char *loop = strstr(out, "\nevent loop "), *pool = strstr(out, "\npool of 2 threads ");
+    cr_assert(loop && pool, "%s", out);
+    char line[256];
+    snprintf(line, sizeof(line), "%.*s", (int)strcspn(loop + 1, "\n"), loop + 1);
+    cr_expect(strstr(line, "         -     - ") != NULL, "%s", line);
+    snprintf(line, sizeof(line), "%.*s", (int)strcspn(pool + 1, "\n"), pool + 1);
+    cr_expect(strstr(line, "    1000.0 ") != NULL, "%s", line);
+    free(err);
+    free(out);
+}
+
 /* The rate at which one worker's predicted p99 reaches goal_ms, for a
  * request that holds it service_ms and uses no CPU (M/D/1), by bisection. */
 static double model_capacity(double service_ms, double goal_ms)
