@@ -246,6 +246,47 @@ Test(plot, every_chart_drawn_in_both_formats)
         }
 }
 
+/* A config whose open points answered nothing has no spectrum to draw (its
+ * line is left out, gnuplot silent), and one without a ceiling (a workload
+ * with no CPU step on an engine without workers: an empty cell, or 1e300 as
+ * older sweeps wrote it) shows none in the report's table. */
+Test(plot, no_spectrum_and_no_ceiling_are_left_out)
+{
+    static const char *const ceilings[] = {"", "1e300"};
+    for (int k = 0; k < 2; k++) {
+        char name[32], cmd[2400], out[4096], path[700];
+        snprintf(name, sizeof(name), "bare-%d", k);
+        const char *dir = fixture_copy(name);
+        /* pool:workers=1's open runs (4 to 6) answered nothing; async has
+         * no ceiling */
+        snprintf(cmd, sizeof(cmd),
+                 "cd '%s' && awk -F, -v OFS=, 'NR > 1 && $4 == \"pool:workers=1\" && $5 == "
+                 "\"open\" { $10 = 0 } NR > 1 && $4 == \"async\" { $23 = \"%s\" } "
+                 "{ print }' runs.csv > r && mv r runs.csv && awk -F, '$1 < 4 || $1 > 6' "
+                 "latency.csv > l && mv l latency.csv",
+                 dir, ceilings[k]);
+        cr_assert_eq(system(cmd), 0);
+        const char *args[] = {dir, "--scripts", SCRIPTS, NULL};
+        cr_assert_eq(run_plot(args, NULL, out, sizeof(out)), 0, "overlap plot failed:\n%s", out);
+        cr_expect(strstr(out, "charts and report.html written") != NULL, "%s", out);
+        cr_expect(strstr(out, "warning") == NULL, "%s", out);
+        snprintf(path, sizeof(path), "%s/spectrum.svg", dir);
+        char *svg = slurp(path, NULL);
+        cr_expect(strstr(svg, "pool of 8 threads at ") && strstr(svg, "event loop at ") &&
+                      !strstr(svg, "pool of 1 thread at "),
+                  "the spectrum's legend");
+        free(svg);
+        snprintf(path, sizeof(path), "%s/report.html", dir);
+        char *html = slurp(path, NULL);
+        const char *row = strstr(html, "<tr><th title=\"async\">");
+        cr_assert_not_null(row);
+        const char *cells = strstr(row, "</td><td>");
+        cr_assert_not_null(cells = strstr(cells + 1, "</td><td>")); /* past peak, at */
+        cr_expect_eq(strncmp(cells, "</td><td>-</td><td>-</td>", 25), 0, "%.200s", row);
+        free(html);
+    }
+}
+
 /* Three repeats a point: summary.csv written, every chart drawn, each
  * point of the throughput, latency and efficiency charts with its bar. */
 Test(plot, repeats_are_drawn_with_error_bars)

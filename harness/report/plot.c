@@ -216,17 +216,24 @@ int plot__refresh_summary(const char *dir, char *err, size_t errlen)
 
 double plot__ceiling(const struct csv_table *runs, const char *engine)
 {
-    for (int r = 0; r < runs->nrows; r++)
-        if (!strcmp(csv_get(runs, r, "engine"), engine) && csv_num(runs, r, "ceiling_rps") > 0)
-            return csv_num(runs, r, "ceiling_rps");
-    return 0;
+    int seen = 0;
+    for (int r = 0; r < runs->nrows; r++) {
+        if (strcmp(csv_get(runs, r, "engine"), engine))
+            continue;
+        double x = csv_num(runs, r, "ceiling_rps");
+        if (x > 0 && x < 1e299)
+            return x;
+        seen = 1;
+    }
+    return seen ? INFINITY : 0;
 }
 
 /* For each config, the open-loop run whose spectrum the chart shows: the
  * highest offered rate at or below 80 % of the config's ceiling (busy, but
- * short of the knee, where every config's tail differs most), else the
- * lowest rate it ran; -1 when it has no open-loop run. Of a point's
- * repeats, the first that ran. */
+ * short of the knee, where every config's tail differs most; any rate
+ * without a ceiling), else the lowest rate it ran; -1 when it has no
+ * open-loop run that answered a request (one that answered none has no
+ * spectrum). Of a point's repeats, the first that ran. */
 static void pick_spectrum_runs(const struct plot__folder *f, double *ids, double *rates)
 {
     const struct csv_table *runs = &f->runs;
@@ -236,7 +243,7 @@ static void pick_spectrum_runs(const struct plot__folder *f, double *ids, double
         for (int r = 0; r < runs->nrows; r++) {
             if (strcmp(csv_get(runs, r, "engine"), f->engines[e]) ||
                 strcmp(csv_get(runs, r, "loop"), "open") ||
-                strcmp(csv_get(runs, r, "status"), "ok"))
+                strcmp(csv_get(runs, r, "status"), "ok") || !(csv_num(runs, r, "requests") > 0))
                 continue;
             double rate = csv_num(runs, r, "rate");
             if (rate <= limit && (under < 0 || rate > csv_num(runs, under, "rate")))
@@ -377,8 +384,9 @@ static int script_vars(const struct plot__folder *f, const struct tl_extent *tl,
     pick_spectrum_runs(f, x, rates);
     put_list(&v, "spectrum_runs", x, f->n, 0);
     put_list(&v, "spectrum_rates", rates, f->n, 0);
-    for (int e = 0; e < f->n; e++)
-        x[e] = plot__ceiling(runs, f->engines[e]);
+    for (int e = 0; e < f->n; e++) /* 0: none to draw */
+        x[e] =
+            isfinite(plot__ceiling(runs, f->engines[e])) ? plot__ceiling(runs, f->engines[e]) : 0;
     put_list(&v, "ceilings", x, f->n, 3);
     put_usl(&v, f, curves, simulated);
     return v.at < v.len ? 0 : -1;

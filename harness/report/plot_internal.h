@@ -52,7 +52,9 @@ int plot__run_gnuplot(const char *scripts, const char *dir, const char *chart, c
                       const char *vars, char *err, size_t errlen);
 
 /* The config's ceiling: its bound with unlimited clients, as the sweep
- * wrote it on every row of runs (0 when no row has it). */
+ * wrote it on every row of runs; INFINITY when its rows give none (a
+ * workload with no CPU step on an engine without workers), 0 when the
+ * config has no row. */
 double plot__ceiling(const struct csv_table *runs, const char *engine);
 
 /* What a reader calls config spec: its label in f, or the spec itself for

@@ -88,8 +88,10 @@ static void write_line(const struct plot__report *rp, int e)
         fprintf(out, "</td><td>%.0f req/s offered</td>", csv_num(s, l.peak_row, "rate"));
     else
         fprintf(out, "</td><td>%.0f clients</td>", csv_num(s, l.peak_row, "clients"));
-    fprintf(out, ceiling > 0 ? "<td>%.0f</td><td>%.2f</td>" : "<td>-</td><td>-</td>", ceiling,
-            l.tp / ceiling);
+    fprintf(out,
+            ceiling > 0 && isfinite(ceiling) ? "<td>%.0f</td><td>%.2f</td>"
+                                             : "<td>-</td><td>-</td>",
+            ceiling, l.tp / ceiling);
     fprintf(out, isnan(l.cpu_ceiling) ? "<td>-</td><td>" : "<td>%.0f</td><td>", l.cpu_ceiling);
     char p99[64];
     summary_p99_text(&l.at50, p99, sizeof(p99));
