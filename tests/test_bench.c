@@ -1659,7 +1659,7 @@ Test(sweep, a_window_that_answered_nothing_is_measured_again)
         cr_assert_eq(waitpid(r.pid, NULL, WNOHANG), 0, "bench ended early");
         pid_t load = find_child(r.pid, " load ");
         if (stopped && load != last_load) { /* its window is over */
-            kill(stopped, SIGCONT); /* gone already when the sweep killed it */
+            kill(stopped, SIGCONT);         /* gone already when the sweep killed it */
             stopped = 0;
         } else if (!stopped && load > 0 && load != last_load) {
             /* a load with no server beside it is the sweep asking its flags */

@@ -3,11 +3,11 @@
  * fresh database and server, the load point, and the run's row; then
  * summary.csv, the table, and the charts and report.html drawn by `overlap
  * plot`'s own code. The jobs live apart: bench_plan.c (arithmetic),
- * bench_run.c (one run), bench_flags.c (its checks), bench_child.c
- * (processes), bench_proc.c (/proc), bench_results.c (files),
- * bench_progress.c (progress), bench_table.c (the table), bench_args.c
- * (command lines), bench_capacity.c (the capacity at a goal, after the
- * points). */
+ * bench_config.c (a config's processes), bench_run.c (one run),
+ * bench_flags.c (its checks), bench_child.c (processes), bench_proc.c
+ * (/proc), bench_results.c (files), bench_progress.c (progress),
+ * bench_table.c (the table), bench_args.c (command lines),
+ * bench_capacity.c (the capacity at a goal, after the points). */
 #define _GNU_SOURCE
 #include "bench_sweep.h"
 

@@ -170,12 +170,18 @@ static inline int bench__in_shard(const struct bench__sweep *sw, int id)
  * without one), as `overlap plot DIR` does; a failure is a warning. */
 void bench__draw_charts(const char *dir);
 
-/* ---- one run (bench_run.c) ---- */
+/* ---- a config's processes (bench_config.c) ---- */
 
 /* Starts a fresh database and server of run id's config (or recalls why
  * that config never starts); on failure server_down says why. */
 void bench__start_config(struct bench__sweep *sw, int id);
 void bench__stop_config(struct bench__sweep *sw);
+
+/* 1 while the config's processes are up; else server_down says why (and
+ * they are stopped). */
+int bench__config_alive(struct bench__sweep *sw);
+
+/* ---- one run (bench_run.c) ---- */
 
 /* Measures run id (1-based) and records it: its row, its merged files, its
  * result and progress line. A run that was unsteady or whose window was
