@@ -186,8 +186,9 @@ int bench__config_alive(struct bench__sweep *sw);
 /* Measures run id (1-based) and records it: its row, its merged files, its
  * result and progress line. A run that was unsteady or whose window was
  * short of its responses is measured once more over a longer window (fresh
- * processes again), when the cap allows: its row is the second's. An
- * interrupted run records nothing. */
+ * processes again), when the cap allows, and a closed run whose window
+ * stalled (nothing answered, nothing failed) once more over the same one:
+ * its row is the second's. An interrupted run records nothing. */
 void bench__run_point(struct bench__sweep *sw, int id);
 
 /* The flags every load generator of run id takes, alone or as one agent
