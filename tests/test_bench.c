@@ -57,6 +57,27 @@ static const char *write_file(const char *name, const char *text)
     return child_write_file(tmp, name, text);
 }
 
+/* A workload of one request, its steps as given around `query one` (a 2 ms
+ * point select), written as NAME.ini. */
+static const char *one_query_workload(const char *name, const char *steps)
+{
+    char text[512], file[64];
+    snprintf(text, sizeof(text),
+             "[workload]\n"
+             "name = %s\n"
+             "[database]\n"
+             "dataset = techempower\n"
+             "[query.one]\n"
+             "sql = SELECT randomNumber FROM World WHERE id = ?\n"
+             "params = int 1 100\n"
+             "latency = fixed 2ms\n"
+             "[request.page]\n"
+             "steps = %s\n",
+             name, steps);
+    snprintf(file, sizeof(file), "%s.ini", name);
+    return write_file(file, text);
+}
+
 /* The whole file, "" when empty, NULL when missing. */
 static char *slurp(const char *path)
 {
@@ -1204,16 +1225,7 @@ Test(sweep, a_window_too_short_for_its_responses_is_flagged)
 /* A user's own workload, written here, runs with no change anywhere else. */
 Test(sweep, a_custom_workload)
 {
-    const char *wl = write_file("tiny.ini", "[workload]\n"
-                                            "name = tiny\n"
-                                            "[database]\n"
-                                            "dataset = techempower\n"
-                                            "[query.one]\n"
-                                            "sql = SELECT randomNumber FROM World WHERE id = ?\n"
-                                            "params = int 1 100\n"
-                                            "latency = fixed 2ms\n"
-                                            "[request.page]\n"
-                                            "steps = cpu 200us, query one, cpu 100us\n");
+    const char *wl = one_query_workload("tiny", "cpu 200us, query one, cpu 100us");
     struct sweep_run r;
     const char *args[] = {"--suite",    SUITES "/quick.ini",
                           "--workload", wl,
@@ -1260,16 +1272,7 @@ Test(sweep, a_custom_workload)
  * prints as -, while a pool's workers still bound it. */
 Test(sweep, a_workload_without_cpu_has_no_ceiling_on_a_loop)
 {
-    const char *wl = write_file("wait.ini", "[workload]\n"
-                                            "name = wait\n"
-                                            "[database]\n"
-                                            "dataset = techempower\n"
-                                            "[query.one]\n"
-                                            "sql = SELECT randomNumber FROM World WHERE id = ?\n"
-                                            "params = int 1 100\n"
-                                            "latency = fixed 2ms\n"
-                                            "[request.page]\n"
-                                            "steps = query one\n");
+    const char *wl = one_query_workload("wait", "query one");
     struct sweep_run r;
     const char *args[] = {"--suite",    SUITES "/quick.ini",
                           "--workload", wl,

@@ -384,9 +384,10 @@ static int script_vars(const struct plot__folder *f, const struct tl_extent *tl,
     pick_spectrum_runs(f, x, rates);
     put_list(&v, "spectrum_runs", x, f->n, 0);
     put_list(&v, "spectrum_rates", rates, f->n, 0);
-    for (int e = 0; e < f->n; e++) /* 0: none to draw */
-        x[e] =
-            isfinite(plot__ceiling(runs, f->engines[e])) ? plot__ceiling(runs, f->engines[e]) : 0;
+    for (int e = 0; e < f->n; e++) {
+        double ceiling = plot__ceiling(runs, f->engines[e]);
+        x[e] = isfinite(ceiling) ? ceiling : 0; /* 0: none to draw */
+    }
     put_list(&v, "ceilings", x, f->n, 3);
     put_usl(&v, f, curves, simulated);
     return v.at < v.len ? 0 : -1;
